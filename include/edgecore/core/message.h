@@ -1,0 +1,109 @@
+#pragma once
+
+// KubeEdge's beehive message envelope (spec/cloud-protocol.md section 1), used both on the bus
+// inside the process and, encoded as JSON, on the cloud link. Mirrors
+// staging/src/github.com/kubeedge/beehive/pkg/core/model/message.go @ v1.20.0.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "edgecore/core/status.h"
+
+namespace edgecore::core {
+
+// Operation strings (spec 1.3).
+namespace op {
+inline constexpr std::string_view kInsert = "insert";
+inline constexpr std::string_view kDelete = "delete";
+inline constexpr std::string_view kQuery = "query";
+inline constexpr std::string_view kUpdate = "update";
+inline constexpr std::string_view kPatch = "patch";
+inline constexpr std::string_view kUpload = "upload";
+inline constexpr std::string_view kResponse = "response";
+inline constexpr std::string_view kError = "error";
+inline constexpr std::string_view kKeepalive = "keepalive";
+inline constexpr std::string_view kConnect = "connect";
+inline constexpr std::string_view kGet = "get";
+}  // namespace op
+
+// Module and group names on the bus and the wire (spec 1.4).
+namespace names {
+inline constexpr std::string_view kEdgeHubModule = "websocket";
+inline constexpr std::string_view kHubGroup = "hub";
+inline constexpr std::string_view kMetaManagerModule = "metamanager";
+inline constexpr std::string_view kMetaGroup = "meta";
+inline constexpr std::string_view kEdgedModule = "edged";
+inline constexpr std::string_view kEdgedGroup = "edged";
+inline constexpr std::string_view kTwinModule = "twin";
+inline constexpr std::string_view kTwinGroup = "twin";
+inline constexpr std::string_view kEventBusModule = "eventbus";
+inline constexpr std::string_view kBusGroup = "bus";
+inline constexpr std::string_view kServiceBusModule = "servicebus";
+inline constexpr std::string_view kUserGroup = "user";
+inline constexpr std::string_view kEdgeStreamModule = "edgestream";
+inline constexpr std::string_view kEdgeStreamGroup = "edgestream";
+// Message-level groups on the hub link.
+inline constexpr std::string_view kResourceGroup = "resource";
+inline constexpr std::string_view kFuncGroup = "func";
+}  // namespace names
+
+struct MessageHeader {
+  std::string id;                // "msg_id", UUIDv4, always emitted
+  std::string parent_id;         // "parent_msg_id", only on responses
+  int64_t timestamp_ms = 0;      // "timestamp", milliseconds since the epoch, always emitted
+  std::string resource_version;  // "resourceversion"
+  bool sync = false;             // "sync", in-process only; never true on the wire
+  std::string type;              // "type", in-process only
+
+  friend bool operator==(const MessageHeader&, const MessageHeader&) = default;
+};
+
+struct MessageRoute {
+  std::string source;
+  std::string destination;
+  std::string group;
+  std::string operation;
+  std::string resource;
+
+  friend bool operator==(const MessageRoute&, const MessageRoute&) = default;
+};
+
+struct Message {
+  MessageHeader header;
+  MessageRoute route;
+  // Any JSON value. null when there is no content. A string holds text (e.g. "OK", a patch body
+  // whose text is JSON); an object is a structured document (spec 1.2).
+  nlohmann::json content;
+
+  friend bool operator==(const Message&, const Message&) = default;
+
+  // A new message with a fresh UUIDv4 id and the current time (model.NewMessage + BuildRouter).
+  static Message create(std::string_view source, std::string_view group, std::string_view operation,
+                        std::string_view resource, nlohmann::json content = nullptr);
+
+  // The reply to this message (model.NewRespByMessage): fresh id, parent_id = this id, route
+  // source/group/resource copied, operation "response".
+  Message makeResponse(nlohmann::json content) const;
+  // The error reply (model.NewErrorMessage): operation "error", content = the error text.
+  Message makeError(std::string_view error_text) const;
+
+  // The content as bytes the way Go's GetContentData() yields them: a string's raw text, else
+  // the JSON encoding of the value (null -> "null").
+  std::string contentData() const;
+};
+
+// The JSON the Go side writes for this message: key order header, route, content; empty
+// omitempty fields left out; "<", ">", "&" escaped as Go does. No trailing newline.
+std::string encodeMessage(const Message& msg);
+// Parses a message as Go would: unknown keys ignored, missing keys take zero values. Fails with
+// InvalidArgument on text that is not JSON, not an object, or has a key of the wrong JSON type.
+Result<Message> decodeMessage(std::string_view json_text);
+
+// Canonical lowercase UUIDv4 (36 chars), from a CSPRNG.
+std::string newUuidV4();
+// Milliseconds since the Unix epoch from the system clock.
+int64_t nowUnixMillis();
+
+}  // namespace edgecore::core

@@ -1,0 +1,49 @@
+#pragma once
+
+// The contract every edgecore module implements (STYLE.md section 2). A module is created by its
+// factory `Result<core::ModulePtr> create(core::ModuleContext)` in
+// include/edgecore/<module>/module.h; main.cc lists modules in start order and stops them in
+// reverse.
+
+#include <spdlog/logger.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <string_view>
+
+#include "edgecore/core/bus.h"
+#include "edgecore/core/clock.h"
+#include "edgecore/core/status.h"
+
+namespace edgecore::core {
+
+struct EdgeCoreConfig;
+
+// Everything a module may touch; there are no globals.
+struct ModuleContext {
+  Strand strand;  // all of the module's handlers run here
+  Bus& bus;
+  const EdgeCoreConfig& config;         // the whole validated config (modules read their section)
+  std::shared_ptr<spdlog::logger> log;  // named after the module
+  Clock& clock;
+  asio::thread_pool& blocking;  // SQLite, synchronous gRPC stubs, file I/O
+};
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  // KubeEdge module name: the bus address (e.g. "websocket", "metamanager").
+  virtual std::string_view name() const = 0;
+  // KubeEdge group name for broadcasts (e.g. "hub", "meta").
+  virtual std::string_view group() const = 0;
+  // Opens resources, subscribes, spawns coroutines. Must not block. A failure stops the daemon.
+  virtual Status start() = 0;
+  // Idempotent. Closes sockets and timers so coroutines finish; must not block for long.
+  virtual void stop() = 0;
+};
+
+using ModulePtr = std::unique_ptr<Module>;
+
+}  // namespace edgecore::core

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of edgecore-cpp from Debian bookworm's apt archive.
+# Usage: sudo scripts/install-deps.sh        (idempotent; safe to re-run)
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps.sh: run as root (apt-get needs it), e.g. sudo $0" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config clang-format
+  # libraries (Boost 1.81 replaces bookworm's default 1.74 headers; never install both)
+  libboost1.81-dev libboost-url1.81-dev
+  nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev openssl
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  # systemd-analyze verify for the packaged unit
+  systemd
+)
+
+echo "install-deps: apt-get update"
+apt-get update -qq
+echo "install-deps: installing ${#packages[@]} packages"
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+echo "install-deps: done"
