@@ -1,9 +1,116 @@
-// Wiring only; replaced by the daemon entry point as the foundation lands.
-#include <cstdio>
+// edgecore: the KubeEdge edge agent. Wiring only: flags, config, the module list, the daemon.
 
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "edgecore/core/config.h"
+#include "edgecore/core/daemon.h"
+#include "edgecore/core/logging.h"
 #include "edgecore/core/version.h"
 
-int main() {
-  std::printf("edgecore %s\n", edgecore::core::kVersion);
-  return 0;
+namespace core = edgecore::core;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;  // bad config, a module failed to start, unclean stop
+constexpr int kExitUsage = 2;    // unknown flag or bad flag value
+
+constexpr const char* kDescription =
+    "edgecore is the KubeEdge edge agent: it keeps a tunnel to CloudCore (edgehub), caches what\n"
+    "the cloud sends in SQLite (metamanager) and serves it on a local Kubernetes API\n"
+    "(MetaServer), runs pods through CRI (edged), and syncs device twins over MQTT (devicetwin,\n"
+    "eventbus). It reads the same edgecore.yaml as KubeEdge's own edgecore.";
+
+// Start order: storage first so nothing from the cloud arrives before it can be kept; the
+// cloud link after the modules it feeds. The daemon stops them in reverse.
+std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c) {
+  const auto& m = c.modules;
+  return {
+      {"metamanager", "modules.metaManager", m.meta_manager.enable, {}, "(issue #3)"},
+      {"edged", "modules.edged", m.edged.enable, {}, "(issue #5)"},
+      {"twin", "modules.deviceTwin", m.device_twin.enable, {}, "(issue #7)"},
+      {"eventbus", "modules.eventBus", m.event_bus.enable, {}, "(issue #7)"},
+      {"servicebus", "modules.serviceBus", m.service_bus.enable, {}, "(not planned yet)"},
+      {"websocket", "modules.edgeHub", m.edge_hub.enable, {}, "(issue #4)"},
+      {"edgestream", "modules.edgeStream", m.edge_stream.enable, {}, "(issue #8)"},
+  };
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{kDescription, "edgecore"};
+  std::string config_path = "/etc/kubeedge/config/edgecore.yaml";
+  bool print_default = false;
+  bool print_min = false;
+  bool print_version = false;
+  std::string log_level;
+  int klog_v = -1;
+  app.add_option("--config", config_path, "The path to the configuration file.")
+      ->capture_default_str();
+  app.add_flag("--defaultconfig", print_default,
+               "Print the full default config (all fields, defaults set) and exit.");
+  app.add_flag("--minconfig", print_min, "Print a minimal config for beginners and exit.");
+  app.add_flag("--version", print_version, "Print version information and exit.");
+  app.add_option("--log-level", log_level,
+                 "Log level: trace, debug, info, warn, error, critical, off (default info).");
+  app.add_option("-v,--v", klog_v, "klog-style verbosity (2+ debug, 5+ trace); --log-level wins.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; a usage error prints what is wrong and exits 2, as most CLIs do.
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+
+  if (print_version) {
+    std::printf("edgecore-cpp %s (KubeEdge %s compatible)\n", core::kVersion,
+                core::kKubeEdgeCompat);
+    return kExitOk;
+  }
+  const core::HostInfo host = core::detectHostInfo();
+  if (print_min) {
+    std::fputs(core::minConfigYaml(host).c_str(), stdout);
+    return kExitOk;
+  }
+  if (print_default) {
+    std::fputs(core::defaultConfigYaml(host).c_str(), stdout);
+    return kExitOk;
+  }
+
+  spdlog::level::level_enum level = spdlog::level::info;
+  if (!log_level.empty()) {
+    auto parsed = core::parseLogLevel(log_level);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "edgecore: --log-level: %s\n", parsed.status().message().c_str());
+      return kExitFailure;
+    }
+    level = *parsed;
+  } else if (klog_v >= 0) {
+    level = core::levelFromKlogVerbosity(klog_v);
+  }
+  core::LoggerFactory loggers(level);
+  auto log = loggers.make("edgecore");
+
+  auto config = core::loadConfigFile(config_path, host);
+  if (!config.ok()) {
+    log->error("config invalid path={} err=\"{}\"", config_path, config.status().message());
+    return kExitFailure;
+  }
+  log->info("edgecore starting version={} kubeedge_compat={} config={} node={}", core::kVersion,
+            core::kKubeEdgeCompat, config_path, config->modules.edged.hostname_override);
+  for (const std::string& key : config->unknown_keys) {
+    log->debug("config key not used by edgecore-cpp key={}", key);
+  }
+
+  core::Daemon daemon(*config, loggers, core::DaemonOptions{});
+  core::Status st = daemon.run(moduleList(*config));
+  if (!st.ok()) {
+    log->error("edgecore exiting err=\"{}\"", st.toString());
+    return kExitFailure;
+  }
+  return kExitOk;
 }

@@ -1,0 +1,67 @@
+#pragma once
+
+// The daemon lifecycle: start the enabled modules in order, wait for SIGTERM/SIGINT (or
+// requestStop), stop them in reverse within a deadline.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgecore/core/logging.h"
+#include "edgecore/core/module.h"
+#include "edgecore/core/status.h"
+
+namespace edgecore::core {
+
+struct EdgeCoreConfig;
+
+using ModuleFactory = std::function<Result<ModulePtr>(ModuleContext)>;
+
+// One row of main.cc's module list.
+struct ModuleSpec {
+  std::string name;         // KubeEdge module name, e.g. "websocket"
+  std::string config_path;  // the config section, e.g. "modules.edgeHub"
+  bool enabled = false;     // the section's `enable`
+  ModuleFactory factory;    // empty: this build does not include the module
+  std::string missing_note; // said in the log when enabled but not built, e.g. "see issue #4"
+};
+
+struct DaemonOptions {
+  int io_threads = 2;
+  int blocking_threads = 2;
+  std::chrono::milliseconds stop_deadline{10000};
+  bool handle_signals = true;  // false in tests that call requestStop()
+  // Called once when stopping overruns stop_deadline. The default logs, flushes and ends the
+  // process with exit code 1 right away: a module stuck in stop() must not keep the node agent
+  // from restarting. Tests replace it to observe the overrun.
+  std::function<void()> on_stop_overrun;
+};
+
+class Daemon {
+ public:
+  Daemon(const EdgeCoreConfig& config, const LoggerFactory& loggers, DaemonOptions options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Blocks the calling thread: starts the modules, waits for a stop signal, stops them.
+  // Returns Ok after a clean stop; the failing module's Status if one failed to start (the
+  // modules already started are stopped first); DeadlineExceeded if stopping overran the
+  // deadline and on_stop_overrun returned.
+  Status run(std::vector<ModuleSpec> specs);
+
+  // Asks run() to stop, as SIGTERM would. Any thread, any time (also before run()).
+  void requestStop();
+
+  // The bus, valid for the daemon's lifetime (tests use it to talk to modules).
+  Bus& bus();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edgecore::core
