@@ -83,10 +83,13 @@ struct Message {
   static Message create(std::string_view source, std::string_view group, std::string_view operation,
                         std::string_view resource, nlohmann::json content = nullptr);
 
-  // The reply to this message (model.NewRespByMessage): fresh id, parent_id = this id, route
-  // source/group/resource copied, operation "response".
+  // The reply to this message (model.NewRespByMessage): fresh id and timestamp, parent_id = this
+  // id, route source/group/resource copied, operation "response", header type copied. The
+  // destination is not copied (Go does not either).
   Message makeResponse(nlohmann::json content) const;
-  // The error reply (model.NewErrorMessage): operation "error", content = the error text.
+  // The error reply (model.NewErrorMessage): fresh id and timestamp, parent_id = this id, resource
+  // copied, operation "error", content = the error text as a JSON string. Like Go, source and group
+  // are left empty: the caller sets them (metamanager uses its own name and the request's group).
   Message makeError(std::string_view error_text) const;
 
   // The content as bytes the way Go's GetContentData() yields them: a string's raw text, else
@@ -94,11 +97,22 @@ struct Message {
   std::string contentData() const;
 };
 
+// Deepest nesting of arrays/objects decodeMessage accepts (Go's own decoder stops at 10000; a
+// Kubernetes object never comes close, and every recursive walk downstream stays cheap).
+inline constexpr int kMaxJsonDepth = 512;
+
 // The JSON the Go side writes for this message: key order header, route, content; empty
-// omitempty fields left out; "<", ">", "&" escaped as Go does. No trailing newline.
+// omitempty fields left out; strings escaped as Go's encoding/json does (Go 1.22+, the toolchain
+// of KubeEdge v1.20). No trailing newline. Never throws, whatever the content holds.
 std::string encodeMessage(const Message& msg);
-// Parses a message as Go would: unknown keys ignored, missing keys take zero values. Fails with
-// InvalidArgument on text that is not JSON, not an object, or has a key of the wrong JSON type.
+// Go's json.Marshal of one value: object keys in byte order, "<" ">" "&" U+2028 U+2029 escaped,
+// invalid UTF-8 replaced by \ufffd, floats formatted like Go's float64. Never throws.
+std::string encodeJsonValue(const nlohmann::json& value);
+// Parses a message as Go would: unknown keys ignored, missing keys and `null` take zero values,
+// key names matched exactly or else ASCII case-insensitively, invalid UTF-8 and lone surrogate
+// escapes in strings become U+FFFD. Fails with InvalidArgument on text that is not JSON, not an
+// object, nested deeper than kMaxJsonDepth, or with a known key of the wrong JSON type (the
+// message names the key). Never throws; safe on any input from the network.
 Result<Message> decodeMessage(std::string_view json_text);
 
 // Canonical lowercase UUIDv4 (36 chars), from a CSPRNG.
