@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -30,6 +31,7 @@ constexpr std::string_view kKind = "EdgeCore";
 
 struct MergeState {
   std::vector<std::string> unknown_keys;
+  std::vector<std::string> warnings;
   std::unordered_map<std::string, int> lines;  // key path -> 1-based line in the file
 };
 
@@ -155,11 +157,11 @@ Result<std::string> normaliseScalar(const KeySpec& key, const std::string& path,
       if (quoted(v) || s.empty() || *end != '\0' || errno != 0) {
         return typeError(path, "number", v);
       }
-      std::ostringstream os;
-      os.precision(17);
-      os << d;
-      // Keep the user's spelling when it is already a plain decimal (0.9 stays 0.9).
-      return std::string(std::stod(s) == d ? s : os.str());
+      // Shortest text that reads back as the same double ("0.9"), like Go's FormatFloat(-1)
+      // for values of ordinary magnitude.
+      char buf[64];
+      auto [end_ptr, ec] = std::to_chars(buf, buf + sizeof(buf), d);
+      return ec == std::errc() ? std::string(buf, end_ptr) : s;
     }
     case T::Duration:
     case T::DurationOrNanos: {
@@ -270,6 +272,32 @@ Status mergeKey(const KeySpec& key, const std::string& path, const YAML::Node& v
   }
 }
 
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The table key under `parent` whose name equals `name` up to ASCII case, or nullptr.
+const KeySpec* findKeyIgnoringCase(const std::string& parent, std::string_view name) {
+  for (const KeySpec& k : config_internal::keyTable()) {
+    size_t dot = k.path.rfind('.');
+    std::string_view k_parent = dot == std::string_view::npos ? "" : k.path.substr(0, dot);
+    std::string_view k_name = dot == std::string_view::npos ? k.path : k.path.substr(dot + 1);
+    if (k_parent == parent && equalsIgnoringCase(k_name, name)) {
+      return &k;
+    }
+  }
+  return nullptr;
+}
+
 Status mergeMapping(const YAML::Node& src, YAML::Node dst, const std::string& path,
                     MergeState& state) {
   for (const auto& kv : src) {
@@ -277,12 +305,23 @@ Status mergeMapping(const YAML::Node& src, YAML::Node dst, const std::string& pa
       return invalidArgument((path.empty() ? std::string("document") : path) +
                              ": expected string keys" + atLine(kv.first));
     }
-    const std::string name = kv.first.Scalar();
-    const std::string child_path = path.empty() ? name : path + "." + name;
+    std::string name = kv.first.Scalar();
+    std::string child_path = path.empty() ? name : path + "." + name;
+    const KeySpec* key = config_internal::findKey(child_path);
+    if (key == nullptr) {
+      // encoding/json falls back to a case-insensitive match of the field name.
+      key = findKeyIgnoringCase(path, name);
+      if (key != nullptr) {
+        std::string canonical(key->path.substr(key->path.rfind('.') + 1));
+        state.warnings.push_back("key " + child_path + " read as " + std::string(key->path) +
+                                 atLine(kv.first));
+        name = canonical;
+        child_path = key->path;
+      }
+    }
     if (kv.first.Mark().line >= 0) {
       state.lines[child_path] = kv.first.Mark().line + 1;
     }
-    const KeySpec* key = config_internal::findKey(child_path);
     if (key == nullptr) {
       state.unknown_keys.push_back(child_path);
       dst[name] = YAML::Clone(kv.second);  // kept for modules that read extra keys
@@ -672,6 +711,7 @@ Result<EdgeCoreConfig> parseConfig(std::string_view yaml_text, std::string_view 
     }
   }
   c.unknown_keys = std::move(state.unknown_keys);
+  c.warnings = std::move(state.warnings);
   fillTyped(c);
   // Upstream never checks these two (they only fill metav1.TypeMeta), so neither do we fail.
   if (c.api_version != kApiVersion) {

@@ -268,6 +268,27 @@ TEST(ConfigLoadTest, NullClearsPointerAndKeepsValue) {
   EXPECT_EQ(c.modules.edged.max_pods, 110);
 }
 
+TEST(ConfigLoadTest, KeysMatchIgnoringCaseLikeEncodingJson) {
+  auto c = parseOk("modules:\n  EdgeHub:\n    Heartbeat: 20\n");
+  EXPECT_EQ(c.modules.edge_hub.heartbeat, 20s);
+  EXPECT_TRUE(c.unknown_keys.empty());
+  ASSERT_EQ(c.warnings.size(), 2u);
+  EXPECT_EQ(c.warnings[0], "key modules.EdgeHub read as modules.edgeHub at line 2");
+}
+
+TEST(ConfigLoadTest, YamlOneOneBooleansAccepted) {
+  // sigs.k8s.io/yaml reads YAML 1.1, where yes/no/on/off are booleans.
+  auto c = parseOk("modules:\n  serviceBus:\n    enable: yes\n  dbTest:\n    enable: on\n");
+  EXPECT_TRUE(c.modules.service_bus.enable);
+  EXPECT_TRUE(c.modules.db_test.enable);
+}
+
+TEST(ConfigLoadTest, ScalarsBecomeStringsForStringKeys) {
+  auto c = parseOk("modules:\n  edgeHub:\n    token: 12345\n    projectID: true\n");
+  EXPECT_EQ(c.modules.edge_hub.token, "12345");
+  EXPECT_EQ(c.modules.edge_hub.project_id, "true");
+}
+
 TEST(ConfigLoadTest, WrongApiVersionWarns) {
   auto c = parseOk("apiVersion: edgecore.config.kubeedge.io/v1alpha1\nkind: EdgeCore\n");
   ASSERT_EQ(c.warnings.size(), 1u);
@@ -301,6 +322,14 @@ TEST(ConfigErrorTest, BoolMustBeBoolean) {
   EXPECT_EQ(parseError("featureGates:\n  requireAuthorization: 1\n"),
             "edgecore.yaml: featureGates.requireAuthorization: expected boolean (true or false) "
             "at line 2");
+}
+
+TEST(ConfigErrorTest, QuotedNumbersAndBooleansAreStrings) {
+  // A quoted scalar is a JSON string, which Go refuses for int and bool fields.
+  EXPECT_EQ(parseError("modules:\n  edgeHub:\n    heartbeat: \"15\"\n"),
+            "edgecore.yaml: modules.edgeHub.heartbeat: expected integer at line 3");
+  EXPECT_EQ(parseError("modules:\n  edgeHub:\n    enable: 'true'\n"),
+            "edgecore.yaml: modules.edgeHub.enable: expected boolean (true or false) at line 3");
 }
 
 TEST(ConfigErrorTest, IntegerOutOfRange) {
