@@ -72,7 +72,7 @@ bool yamlV2KeyLess(std::string_view a, std::string_view b);
 // Renders a string as yaml.v2 would: plain when it reads back as a string, else quoted.
 std::string yamlV2String(std::string_view s);
 
-// Emits `tree` (a mapping) in sigs.k8s.io/yaml layout, guided by the table from `root_path`.
+// Emits `tree` (a mapping) in sigs.k8s.io/yaml layout; only table keys are printed.
 std::string emitGoYaml(const YAML::Node& tree);
 
 // Deep value equality of two YAML trees.
