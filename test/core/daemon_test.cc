@@ -53,6 +53,12 @@ class JournalModule final : public Module {
   std::chrono::milliseconds stop_delay_;
 };
 
+DaemonOptions testOptions() {
+  DaemonOptions options;
+  options.handle_signals = false;
+  return options;
+}
+
 class DaemonTest : public ::testing::Test {
  protected:
   DaemonTest()
@@ -85,7 +91,7 @@ class DaemonTest : public ::testing::Test {
 };
 
 TEST_F(DaemonTest, StartsInOrderAndStopsInReverse) {
-  Daemon daemon(config_, loggers_, DaemonOptions{.handle_signals = false});
+  Daemon daemon(config_, loggers_, testOptions());
   std::vector<ModuleSpec> specs{spec("a"), spec("b"), spec("c")};
   std::thread stopper([&] {
     // Stop once all three have started.
@@ -102,7 +108,7 @@ TEST_F(DaemonTest, StartsInOrderAndStopsInReverse) {
 }
 
 TEST_F(DaemonTest, FailedStartStopsEarlierModulesAndSkipsLaterOnes) {
-  Daemon daemon(config_, loggers_, DaemonOptions{.handle_signals = false});
+  Daemon daemon(config_, loggers_, testOptions());
   std::vector<ModuleSpec> specs{spec("a"), spec("b", unavailable("socket busy")), spec("c")};
   Status st = daemon.run(std::move(specs));
   EXPECT_EQ(st.code(), StatusCode::Unavailable);
@@ -111,7 +117,7 @@ TEST_F(DaemonTest, FailedStartStopsEarlierModulesAndSkipsLaterOnes) {
 }
 
 TEST_F(DaemonTest, DisabledAndUnbuiltModulesAreNotStartedAndSaySo) {
-  Daemon daemon(config_, loggers_, DaemonOptions{.handle_signals = false});
+  Daemon daemon(config_, loggers_, testOptions());
   ModuleSpec unbuilt;
   unbuilt.name = "edgestream";
   unbuilt.config_path = "modules.edgeStream";
@@ -131,7 +137,8 @@ TEST_F(DaemonTest, DisabledAndUnbuiltModulesAreNotStartedAndSaySo) {
 TEST_F(DaemonTest, StopOverrunningDeadlineIsReported) {
   std::atomic<int64_t> overrun_after_ms{-1};
   auto t0 = std::chrono::steady_clock::now();
-  DaemonOptions options{.stop_deadline = 100ms, .handle_signals = false};
+  DaemonOptions options = testOptions();
+  options.stop_deadline = 100ms;
   options.on_stop_overrun = [&] {
     overrun_after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::steady_clock::now() - t0)

@@ -102,6 +102,9 @@ int main(int argc, char** argv) {
   }
   log->info("edgecore starting version={} kubeedge_compat={} config={} node={}", core::kVersion,
             core::kKubeEdgeCompat, config_path, config->modules.edged.hostname_override);
+  for (const std::string& warning : config->warnings) {
+    log->warn("config warning path={} {}", config_path, warning);
+  }
   for (const std::string& key : config->unknown_keys) {
     log->debug("config key not used by edgecore-cpp key={}", key);
   }
