@@ -70,7 +70,8 @@ class BusTest : public ::testing::Test {
     asio::co_spawn(
         ex,
         [this, module, msg = std::move(msg), timeout, &out]() mutable -> asio::awaitable<void> {
-          out = co_await bus_.request(module, std::move(msg), timeout);
+          auto op = bus_.request(module, std::move(msg), timeout);
+          out = co_await std::move(op);
         },
         rethrow);
   }
@@ -302,7 +303,8 @@ TEST_F(BusTest, RequestReplyRoundtripResumesOnTheAwaitingExecutor) {
   asio::co_spawn(
       caller,
       [&]() -> asio::awaitable<void> {
-        result = co_await bus_.request("metamanager", makeMessage("req-1"), 5s);
+        auto op = bus_.request("metamanager", makeMessage("req-1"), 5s);
+        result = co_await std::move(op);
         resumed_on_caller = caller.running_in_this_thread();
       },
       rethrow);
@@ -342,7 +344,7 @@ TEST_F(BusTest, RequestViaSeesAnAnswerGivenInsideDeliver) {
   asio::co_spawn(
       ioc_,
       [&]() -> asio::awaitable<void> {
-        result = co_await bus_.requestVia(
+        auto op = bus_.requestVia(
             makeMessage("req-sync"),
             [&](Message m) {
               pending_during_deliver = bus_.hasPendingRequest(m.header.id);
@@ -353,6 +355,7 @@ TEST_F(BusTest, RequestViaSeesAnAnswerGivenInsideDeliver) {
               }());
             },
             60s);
+        result = co_await std::move(op);
       },
       rethrow);
   // Far below the 60 s deadline: the answer given during deliver was not missed.
@@ -369,8 +372,9 @@ TEST_F(BusTest, RequestViaDeliverFailureReturnsItsStatusWithoutLeakingTheWaiter)
   asio::co_spawn(
       ioc_,
       [&]() -> asio::awaitable<void> {
-        result = co_await bus_.requestVia(
+        auto op = bus_.requestVia(
             makeMessage("req-fail"), [](Message) { return unavailable("cloud offline"); }, 60s);
+        result = co_await std::move(op);
       },
       rethrow);
   ASSERT_TRUE(runUntil(
@@ -418,8 +422,8 @@ TEST_F(BusTest, CancelledRequestRemovesItsWaiter) {
       ioc_,
       [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(co_await asio::this_coro::executor, 10ms);
-        auto either = co_await (bus_.request("metamanager", makeMessage("req-c"), 60s) ||
-                                timer.async_wait(asio::use_awaitable));
+        auto op = bus_.request("metamanager", makeMessage("req-c"), 60s);
+        auto either = co_await (std::move(op) || timer.async_wait(asio::use_awaitable));
         timer_won = either.index() == 1;
       },
       rethrow);
@@ -437,10 +441,12 @@ TEST(BusLifetimeTest, DestroyingTheIoContextRemovesPendingWaiters) {
   asio::co_spawn(
       *ioc,
       [&]() -> asio::awaitable<void> {
-        result = co_await bus.request("metamanager", makeMessage("req-d"), 60s);
+        auto op = bus.request("metamanager", makeMessage("req-d"), 60s);
+        result = co_await std::move(op);
       },
       rethrow);
   ASSERT_TRUE(runUntil(*ioc, [&] { return bus.hasPendingRequest("req-d"); }));
+  bus.unsubscribe("metamanager");  // its mailbox holds a strand of *ioc
   ioc.reset();
   EXPECT_FALSE(bus.hasPendingRequest("req-d"));
   EXPECT_FALSE(result.has_value());
@@ -457,7 +463,8 @@ TEST(BusLifetimeTest, DestroyingTheBusCancelsPendingRequests) {
   asio::co_spawn(
       ioc,
       [&, b = bus.get()]() -> asio::awaitable<void> {
-        result = co_await b->request("metamanager", makeMessage("req-e"), 60s);
+        auto op = b->request("metamanager", makeMessage("req-e"), 60s);
+        result = co_await std::move(op);
       },
       rethrow);
   ASSERT_TRUE(runUntil(ioc, [&] { return bus->hasPendingRequest("req-e"); }));

@@ -5,11 +5,12 @@
 // the module's strand, one message at a time, in arrival order (FIFO per mailbox, hence per
 // sender).
 //
-// Lifetime: the Bus must outlive every call into it, but work it leaves behind (queued drain
-// tasks, suspended requests) keeps only shared internal state alive, so destroying the Bus or the
-// io_context first is safe. ~Bus closes every mailbox (queued messages are discarded and
-// counted) and stops delivery; a handler already running finishes. Requests still waiting time
-// out or end with the io_context.
+// Lifetime: the Bus must outlive every call into it. Mailboxes hold their modules' strands, so
+// destroy the Bus (or unsubscribe every module) before the io_context, as declaring the
+// io_context first does. ~Bus closes every mailbox (queued messages are discarded and counted)
+// and stops delivery; a handler already running finishes. Requests still waiting end with
+// Cancelled; a suspended request keeps only shared internal state alive, so it may outlive the
+// Bus, and destroying its io_context destroys it without leaking its waiter.
 //
 // Threading: every method may be called from any thread, including from a handler; none blocks
 // beyond a short internal mutex, and none runs a handler inline.

@@ -64,10 +64,13 @@ class OneShot : public std::enable_shared_from_this<OneShot<T>> {
 
   // Waits for complete(), cancel(), the deadline, or cancellation of the awaiting operation
   // (its cancellation slot). Await once. Resumes on the awaiting coroutine's executor.
+  // The caller keeps this OneShot alive until wait() returns.
   asio::awaitable<Outcome> wait() {
-    auto self = this->shared_from_this();
+    // The initiation captures a raw pointer on purpose: g++ 12 may destroy a non-trivially
+    // destructible temporary in a co_await expression twice (seen as a shared_ptr
+    // use-after-free under ASan), so nothing with a destructor goes in that expression.
     co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [self](auto handler) { self->initiateWait(std::move(handler)); }, asio::use_awaitable);
+        [this](auto handler) { initiateWait(std::move(handler)); }, asio::use_awaitable);
     std::lock_guard lock(mu_);
     co_return Outcome{state_, std::move(value_)};
   }
