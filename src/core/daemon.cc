@@ -7,8 +7,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
-#include <cstdlib>
 #include <csignal>
+#include <cstdlib>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -87,7 +87,10 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
   Impl& d = *impl_;
   auto work = asio::make_work_guard(d.ioc);
 
-  asio::signal_set signals(d.ioc);
+  // The signal set is only touched on its strand: its handler re-arms it while the main thread
+  // may be cancelling it, and signal_set is not safe for concurrent use.
+  Strand signal_strand = asio::make_strand(d.ioc);
+  asio::signal_set signals(signal_strand);
   if (d.options.handle_signals) {
     signals.add(SIGTERM);
     signals.add(SIGINT);
@@ -95,7 +98,6 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
       if (ec) {
         return;
       }
-      d.signalStop(signo == SIGTERM ? "SIGTERM" : "SIGINT");
       // A second signal while stopping means the operator gave up waiting.
       signals.async_wait([&d](const boost::system::error_code& ec2, int) {
         if (!ec2) {
@@ -104,6 +106,7 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
           std::_Exit(1);
         }
       });
+      d.signalStop(signo == SIGTERM ? "SIGTERM" : "SIGINT");
     });
   }
 
@@ -149,7 +152,8 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
     d.log->info("edgecore running modules={}", running.size());
     std::unique_lock lock(d.mu);
     d.cv.wait(lock, [&d] { return d.stop_requested; });
-    d.log->info("stopping reason={} deadline_ms={}", d.stop_reason, d.options.stop_deadline.count());
+    d.log->info("stopping reason={} deadline_ms={}", d.stop_reason,
+                d.options.stop_deadline.count());
   } else {
     d.log->error("startup failed err=\"{}\"", result.message());
   }
@@ -181,7 +185,7 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
   }
 
   // Let in-flight handlers finish (modules closed their I/O, so run() returns), else cut off.
-  signals.cancel();
+  asio::post(signal_strand, [&signals] { signals.cancel(); });
   work.reset();
   {
     std::mutex done_mu;

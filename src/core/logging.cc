@@ -1,12 +1,14 @@
 #include "edgecore/core/logging.h"
 
 #include <spdlog/sinks/stdout_sinks.h>
+
 #include <string>
 
 namespace edgecore::core {
 
 LoggerFactory::LoggerFactory(spdlog::level::level_enum level, spdlog::sink_ptr sink)
-    : level_(level), sink_(sink ? std::move(sink) : std::make_shared<spdlog::sinks::stderr_sink_mt>()) {
+    : level_(level),
+      sink_(sink ? std::move(sink) : std::make_shared<spdlog::sinks::stderr_sink_mt>()) {
   // journald stamps lines itself, but people also run edgecore in a terminal: keep a short
   // timestamp, the level and the module name.
   sink_->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %L %n] %v");

@@ -1,11 +1,11 @@
 #include "edgecore/core/daemon.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
-#include <spdlog/sinks/ostream_sink.h>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -140,9 +140,9 @@ TEST_F(DaemonTest, StopOverrunningDeadlineIsReported) {
   DaemonOptions options = testOptions();
   options.stop_deadline = 100ms;
   options.on_stop_overrun = [&] {
-    overrun_after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::steady_clock::now() - t0)
-                           .count();
+    overrun_after_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
   };
   Daemon daemon(config_, loggers_, options);
   std::vector<ModuleSpec> specs{spec("slow", {}, 400ms)};

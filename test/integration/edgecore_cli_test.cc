@@ -40,7 +40,8 @@ TEST(EdgecoreCli, VersionAndHelp) {
 
   ProcessResult h = runCommand({kEdgecore, "--help"});
   EXPECT_EQ(h.exit_code, 0);
-  for (const char* flag : {"--config", "--defaultconfig", "--minconfig", "--version", "--log-level"}) {
+  for (const char* flag :
+       {"--config", "--defaultconfig", "--minconfig", "--version", "--log-level"}) {
     EXPECT_TRUE(contains(h.out, flag)) << flag << " missing from --help:\n" << h.out;
   }
 }
@@ -81,7 +82,7 @@ TEST(EdgecoreCli, SigintStopsToo) {
   ASSERT_TRUE(waitForRunning(daemon, 10s)) << daemon.stderrSoFar();
   daemon.signal(SIGINT);
   auto result = daemon.wait(1s);
-  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result.has_value()) << "still running 1 s after SIGTERM:\n" << daemon.stderrSoFar();
   EXPECT_EQ(result->exit_code, 0) << result->err;
 }
 
@@ -116,7 +117,7 @@ TEST(EdgecoreCli, KeadmJoinConfigLoads) {
   ASSERT_TRUE(waitForRunning(daemon, 10s)) << daemon.stderrSoFar();
   daemon.signal(SIGTERM);
   auto result = daemon.wait(2s);
-  ASSERT_TRUE(result.has_value());
+  ASSERT_TRUE(result.has_value()) << "still running 2 s after SIGTERM:\n" << daemon.stderrSoFar();
   EXPECT_EQ(result->exit_code, 0) << result->err;
   // Kubelet fields we do not use are accepted and noted at debug level.
   EXPECT_TRUE(contains(result->err, "config key not used by edgecore-cpp")) << result->err;

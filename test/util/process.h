@@ -2,19 +2,20 @@
 
 // Runs the real edgecore binary from tests: capture its output, signal it, wait with a deadline.
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace edgecore::testing {
 
 struct ProcessResult {
-  int exit_code = -1;    // valid when exited normally
-  int term_signal = 0;   // non-zero when killed by a signal
-  std::string out;       // stdout
-  std::string err;       // stderr
+  int exit_code = -1;   // valid when exited normally
+  int term_signal = 0;  // non-zero when killed by a signal
+  std::string out;      // stdout
+  std::string err;      // stderr
 };
 
 // A child process with stdout and stderr redirected to files in a temp dir.

@@ -22,11 +22,11 @@ using ModuleFactory = std::function<Result<ModulePtr>(ModuleContext)>;
 
 // One row of main.cc's module list.
 struct ModuleSpec {
-  std::string name;         // KubeEdge module name, e.g. "websocket"
-  std::string config_path;  // the config section, e.g. "modules.edgeHub"
-  bool enabled = false;     // the section's `enable`
-  ModuleFactory factory;    // empty: this build does not include the module
-  std::string missing_note; // said in the log when enabled but not built, e.g. "see issue #4"
+  std::string name;          // KubeEdge module name, e.g. "websocket"
+  std::string config_path;   // the config section, e.g. "modules.edgeHub"
+  bool enabled = false;      // the section's `enable`
+  ModuleFactory factory;     // empty: this build does not include the module
+  std::string missing_note;  // said in the log when enabled but not built, e.g. "see issue #4"
 };
 
 struct DaemonOptions {

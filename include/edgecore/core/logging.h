@@ -3,10 +3,11 @@
 // One spdlog logger per module, all writing to one stderr sink (journald picks stderr up).
 // Owned by main and passed down; there is no global logger.
 
-#include <memory>
-#include <optional>
 #include <spdlog/common.h>
 #include <spdlog/logger.h>
+
+#include <memory>
+#include <optional>
 #include <string_view>
 
 #include "edgecore/core/status.h"

@@ -43,7 +43,7 @@ struct Gvr {
 // Where an object lives in meta_v2.
 struct ObjectKey {
   Gvr gvr;
-  std::string ns;    // "" for cluster-scoped objects
+  std::string ns;  // "" for cluster-scoped objects
   std::string name;
 
   friend bool operator==(const ObjectKey&, const ObjectKey&) = default;
@@ -84,19 +84,20 @@ struct ObjectChange {
 // One write; a batch of them commits atomically.
 struct WriteOp {
   enum class Kind {
-    UpsertMeta,       // INSERT OR REPLACE INTO meta
-    DeleteMeta,       // DELETE FROM meta WHERE key
-    DeletePodGuarded, // delete meta `key` only if value contains `uid`; then its podpatch row
-    UpsertObject,     // meta_v2 upsert from a Kubernetes object's JSON (`value`), key derived
-    DeleteObject,     // meta_v2 delete by `object_key`
-    UpsertRawV2,      // meta_v2 pass-through row: key = `key` (e.g. "/version"), value only
+    UpsertMeta,        // INSERT OR REPLACE INTO meta
+    DeleteMeta,        // DELETE FROM meta WHERE key
+    DeletePodGuarded,  // delete meta `key` only if value contains `uid`; then its podpatch row
+    UpsertObject,      // meta_v2 upsert from a Kubernetes object's JSON (`value`), key derived
+    DeleteObject,      // meta_v2 delete by `object_key`
+    UpsertRawV2,       // meta_v2 pass-through row: key = `key` (e.g. "/version"), value only
   };
   Kind kind;
   std::string key;    // meta key (resource string) or raw meta_v2 key
   std::string type;   // meta type token
   std::string value;  // JSON text
   std::string uid;    // DeletePodGuarded
-  ObjectKey object_key;  // UpsertObject (gvr from the caller; ns/name read from the JSON) / DeleteObject
+  ObjectKey
+      object_key;  // UpsertObject (gvr from the caller; ns/name read from the JSON) / DeleteObject
 };
 
 struct StoreStats {
@@ -148,11 +149,11 @@ class MetaStore {
 };
 
 struct SqliteStoreOptions {
-  std::string path;                 // database.dataSource
-  size_t max_queued_ops = 65536;    // bound of the write queue
-  size_t max_batch_ops = 4096;      // ops per transaction at most
-  bool create_device_tables = true; // deviceTwin enabled
-  bool create_meta_tables = true;   // metaManager enabled
+  std::string path;                  // database.dataSource
+  size_t max_queued_ops = 65536;     // bound of the write queue
+  size_t max_batch_ops = 4096;       // ops per transaction at most
+  bool create_device_tables = true;  // deviceTwin enabled
+  bool create_meta_tables = true;    // metaManager enabled
 };
 
 // Opens (creating if needed) the database with KubeEdge's exact schema, switches it to WAL +
