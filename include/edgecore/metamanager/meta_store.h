@@ -1,0 +1,164 @@
+#pragma once
+
+// MetaStore: the node's offline cache of everything the cloud sent, in KubeEdge's own SQLite file
+// (spec/local-apis.md section 2). Two views:
+//  - the v1 `meta` table (key = resource string, type, value): metamanager and edged use it;
+//    reads go to SQLite (rare, off the hot path);
+//  - the `meta_v2` table (etcd-like objects by group/version/resource/namespace/name): MetaServer
+//    serves it. Every meta_v2 object is also held in memory as its serialized JSON, so GET/LIST
+//    never touch SQLite; the memory view changes only after the write is durable.
+// Writes are queued to one writer thread that batches them into one transaction (WAL,
+// synchronous=FULL); each batch's callback runs after COMMIT returned, so "acknowledge after
+// durable" is: submit, then ACK from the callback.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "edgecore/core/status.h"
+
+namespace edgecore::metamanager {
+
+using core::Result;
+using core::Status;
+
+// group/version/resource; group "" is the legacy core group.
+struct Gvr {
+  std::string group;
+  std::string version;
+  std::string resource;
+
+  friend bool operator==(const Gvr&, const Gvr&) = default;
+  friend auto operator<=>(const Gvr&, const Gvr&) = default;
+  // Go's GroupVersionResource.String(): "/v1, Resource=pods", "apps/v1, Resource=deployments".
+  std::string toGoString() const;
+};
+
+// Where an object lives in meta_v2.
+struct ObjectKey {
+  Gvr gvr;
+  std::string ns;    // "" for cluster-scoped objects
+  std::string name;
+
+  friend bool operator==(const ObjectKey&, const ObjectKey&) = default;
+  // "/<group or core>/<version>/<resource>/<ns or null>/<name>" (spec 2.4).
+  std::string storageKey() const;
+};
+
+// Parses a meta_v2 storage key back; InvalidArgument if it is not one.
+Result<ObjectKey> parseStorageKey(std::string_view key);
+// KubeEdge's kind -> resource ("Pod" -> "pods", "Endpoints" -> "endpoints", "Policy" ->
+// "policies"), pkg/metaserver/util UnsafeKindToResource @ v1.20.0; and the reverse for list kinds.
+std::string kindToResource(std::string_view kind);
+std::string resourceToKind(std::string_view resource);
+
+// One object held in memory: immutable once published, shared by readers.
+struct StoredObject {
+  ObjectKey key;
+  uint64_t resource_version = 0;  // metadata.resourceVersion as a number (0 if absent/invalid)
+  std::string json;               // compact JSON as stored in meta_v2.value
+  // Extracted once at write time so selectors and tables need no JSON parse on the hot path.
+  std::vector<std::pair<std::string, std::string>> labels;  // sorted by key
+  std::string uid;
+  std::string creation_timestamp;  // metadata.creationTimestamp (RFC 3339), may be empty
+  std::string node_name;           // spec.nodeName (pods)
+  std::string phase;               // status.phase (pods, namespaces)
+};
+using StoredObjectPtr = std::shared_ptr<const StoredObject>;
+
+enum class ChangeType { Added, Modified, Deleted };
+
+// A committed change to meta_v2, in commit order.
+struct ObjectChange {
+  ChangeType type;
+  uint64_t revision;       // store revision after this change (strictly increasing)
+  StoredObjectPtr object;  // for Deleted: the last stored state
+};
+
+// One write; a batch of them commits atomically.
+struct WriteOp {
+  enum class Kind {
+    UpsertMeta,       // INSERT OR REPLACE INTO meta
+    DeleteMeta,       // DELETE FROM meta WHERE key
+    DeletePodGuarded, // delete meta `key` only if value contains `uid`; then its podpatch row
+    UpsertObject,     // meta_v2 upsert from a Kubernetes object's JSON (`value`), key derived
+    DeleteObject,     // meta_v2 delete by `object_key`
+    UpsertRawV2,      // meta_v2 pass-through row: key = `key` (e.g. "/version"), value only
+  };
+  Kind kind;
+  std::string key;    // meta key (resource string) or raw meta_v2 key
+  std::string type;   // meta type token
+  std::string value;  // JSON text
+  std::string uid;    // DeletePodGuarded
+  ObjectKey object_key;  // UpsertObject (gvr from the caller; ns/name read from the JSON) / DeleteObject
+};
+
+struct StoreStats {
+  uint64_t batches = 0;
+  uint64_t ops = 0;
+  uint64_t failed_batches = 0;
+  uint64_t max_batch_ops = 0;
+  uint64_t queue_rejections = 0;
+  size_t objects = 0;
+  uint64_t revision = 0;
+};
+
+class MetaStore {
+ public:
+  using WriteCallback = std::function<void(Status)>;
+  using ChangeListener = std::function<void(const ObjectChange&)>;
+
+  virtual ~MetaStore() = default;
+
+  // Queues `ops` to commit in one transaction (possibly together with other queued batches;
+  // each batch still succeeds or fails as a whole). `done` runs on the writer thread after
+  // COMMIT (Ok) or after the rollback (the error), never before the data is durable. Never
+  // blocks; Unavailable (and `done` is not called) if the write queue is full or the store closed.
+  virtual Status submit(std::vector<WriteOp> ops, WriteCallback done) = 0;
+
+  // --- v1 `meta` table: synchronous SQLite reads; call from a blocking pool, not an I/O thread.
+  virtual Result<std::optional<std::string>> getMeta(std::string_view key) = 0;
+  // All values of a type (KubeEdge's local query without an id: every namespace).
+  virtual Result<std::vector<std::string>> listMetaByType(std::string_view type) = 0;
+
+  // --- meta_v2 in memory: any thread, never blocks on the writer.
+  virtual StoredObjectPtr getObject(const ObjectKey& key) const = 0;
+  // All objects of `gvr` in namespace `ns` ("" = all namespaces), sorted by namespace then name.
+  // Sets *revision (if given) to the store revision the snapshot reflects.
+  virtual std::vector<StoredObjectPtr> listObjects(const Gvr& gvr, std::string_view ns,
+                                                   uint64_t* revision = nullptr) const = 0;
+  // Every GVR that has at least one object (for discovery).
+  virtual std::vector<Gvr> listGvrs() const = 0;
+  virtual uint64_t revision() const = 0;
+  // Raw pass-through rows (e.g. "/version"), nullopt if absent.
+  virtual std::optional<std::string> getRawV2(std::string_view key) const = 0;
+
+  // Registers a listener for committed meta_v2 changes, called on the writer thread in commit
+  // order (keep it short: hand off). Returns an id for removeChangeListener. Thread-safe.
+  virtual uint64_t addChangeListener(ChangeListener listener) = 0;
+  virtual void removeChangeListener(uint64_t id) = 0;
+
+  virtual StoreStats stats() const = 0;
+};
+
+struct SqliteStoreOptions {
+  std::string path;                 // database.dataSource
+  size_t max_queued_ops = 65536;    // bound of the write queue
+  size_t max_batch_ops = 4096;      // ops per transaction at most
+  bool create_device_tables = true; // deviceTwin enabled
+  bool create_meta_tables = true;   // metaManager enabled
+};
+
+// Opens (creating if needed) the database with KubeEdge's exact schema, switches it to WAL +
+// synchronous=FULL, runs `PRAGMA quick_check`, loads meta_v2 into memory and starts the writer
+// thread. DataLoss with a message that says how to recover if the integrity check fails;
+// Unavailable if the file cannot be opened (permissions, missing directory).
+Result<std::unique_ptr<MetaStore>> openSqliteMetaStore(const SqliteStoreOptions& options);
+
+}  // namespace edgecore::metamanager
