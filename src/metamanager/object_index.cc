@@ -103,7 +103,7 @@ Result<StoredObject> parseObject(std::string_view text, const Gvr& gvr) {
   std::string kind = stringAt(doc, "kind");
   if (api_version.empty() || kind.empty()) {
     return core::invalidArgument("object " + stringAt(doc["metadata"], "name") +
-                           " has no apiVersion or kind");
+                                 " has no apiVersion or kind");
   }
   const json& meta = doc["metadata"];
   out.key.ns = stringAt(meta, "namespace");
@@ -130,7 +130,8 @@ Result<StoredObject> loadObject(const ObjectKey& key, uint64_t resource_version,
   json doc = json::parse(value, nullptr, /*allow_exceptions=*/false);
   StoredObject out;
   if (doc.is_discarded() || !extractFields(doc, &out)) {
-    return core::invalidArgument("stored object " + key.storageKey() + " is not a Kubernetes object");
+    return core::invalidArgument("stored object " + key.storageKey() +
+                                 " is not a Kubernetes object");
   }
   out.key = key;
   out.resource_version = resource_version;

@@ -15,9 +15,9 @@ TEST(ObjectKeyTest, StorageKeyUsesCoreAndNull) {
             "/core/v1/pods/default/nginx");
   EXPECT_EQ((ObjectKey{{"", "v1", "nodes"}, "", "edge-1"}).storageKey(),
             "/core/v1/nodes/null/edge-1");
-  EXPECT_EQ((ObjectKey{{"devices.kubeedge.io", "v1beta1", "devices"}, "default", "dev1"})
-                .storageKey(),
-            "/devices.kubeedge.io/v1beta1/devices/default/dev1");
+  EXPECT_EQ(
+      (ObjectKey{{"devices.kubeedge.io", "v1beta1", "devices"}, "default", "dev1"}).storageKey(),
+      "/devices.kubeedge.io/v1beta1/devices/default/dev1");
 }
 
 TEST(ObjectKeyTest, ParseRoundTrips) {

@@ -48,8 +48,9 @@ const std::vector<std::pair<std::string, std::string>> kSpecDdl = {
      "`expected` text,\n    `actual` text,\n    `expected_meta` text,\n    `actual_meta` text,\n "
      "   `expected_version` text,\n    `actual_version` text,\n    `optional` bool,\n    "
      "`attr_type` text,\n    `metadata` text\n);"},
-    {"sub_topics", "CREATE TABLE IF NOT EXISTS `sub_topics` (\n    `topic` text NOT NULL PRIMARY "
-                   "KEY\n);"},
+    {"sub_topics",
+     "CREATE TABLE IF NOT EXISTS `sub_topics` (\n    `topic` text NOT NULL PRIMARY "
+     "KEY\n);"},
     {"meta",
      "CREATE TABLE IF NOT EXISTS `meta` (\n    `key` varchar(256) NOT NULL PRIMARY KEY,\n    "
      "`type` varchar(32) NOT NULL DEFAULT '' ,\n    `value` text\n);"},
@@ -233,8 +234,8 @@ void writeGoStyleDatabase(const std::string& path, std::vector<json>* objects) {
   json pod = podJson("default", "nginx", 4711, "0f6c1a2e");
   json cm = {{"apiVersion", "v1"},
              {"kind", "ConfigMap"},
-             {"metadata", {{"name", "app-config"}, {"namespace", "kube-system"},
-                           {"resourceVersion", "4712"}}},
+             {"metadata",
+              {{"name", "app-config"}, {"namespace", "kube-system"}, {"resourceVersion", "4712"}}},
              {"data", {{"a<b", "x&y"}}}};
   json node = {{"apiVersion", "v1"},
                {"kind", "Node"},
@@ -278,8 +279,8 @@ void writeGoStyleDatabase(const std::string& path, std::vector<json>* objects) {
   }
   insert_v2("/core/v1/pods/default/nginx", "/v1, Resource=pods", "default", "nginx", 4711,
             pod.dump() + "\n");
-  insert_v2("/core/v1/configmaps/kube-system/app-config", "/v1, Resource=configmaps",
-            "kube-system", "app-config", 4712, cm_text + "\n");
+  insert_v2("/core/v1/configmaps/kube-system/app-config", "/v1, Resource=configmaps", "kube-system",
+            "app-config", 4712, cm_text + "\n");
   insert_v2("/core/v1/nodes/null/edge-1", "/v1, Resource=nodes", "", "edge-1", 4713,
             node.dump() + "\n");
   insert_v2("/version", "", "", "", 0, R"({"major":"1","minor":"30"})");
@@ -354,8 +355,9 @@ TEST_F(SqliteMetaStoreTest, AddsMissingColumnsAndKeepsRows) {
   {
     PlainDb db(path_);
     db.exec("CREATE TABLE `meta` (`key` varchar(256) NOT NULL PRIMARY KEY, `value` text)");
-    db.exec("CREATE TABLE `meta_v2` (`key` varchar(256) NOT NULL PRIMARY KEY, "
-            "`groupversionresource` varchar(256) NOT NULL DEFAULT '' , `value` text)");
+    db.exec(
+        "CREATE TABLE `meta_v2` (`key` varchar(256) NOT NULL PRIMARY KEY, "
+        "`groupversionresource` varchar(256) NOT NULL DEFAULT '' , `value` text)");
     db.exec("INSERT INTO meta (key, value) VALUES ('default/pod/a', '{}')");
   }
   auto store = open();
@@ -369,7 +371,7 @@ TEST_F(SqliteMetaStoreTest, AddsMissingColumnsAndKeepsRows) {
   EXPECT_EQ(db.query("SELECT type FROM meta WHERE key = 'default/pod/a'")[0][0], "");
   // beego's ALTER text, as SQLite appends it to the table's CREATE statement.
   EXPECT_NE(db.query("SELECT sql FROM sqlite_master WHERE name = 'meta'")[0][0].find(
-                "`type` varchar(32) NOT NULL  DEFAULT '' "),
+                "`type` varchar(32) NOT NULL  DEFAULT '')"),
             std::string::npos);
   ASSERT_TRUE(submitAndWait(*store, {upsertObject(kPods, podJson("default", "a", 1))}).ok());
 }
@@ -394,11 +396,12 @@ TEST_F(SqliteMetaStoreTest, RowsWeWriteAreWhatGoReads) {
       "ORDER BY key");
   ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"/apps/v1/deployments/prod/web",
-                                               "apps/v1, Resource=deployments", "prod", "web",
-                                               "10", rows[0][5]}));
-  EXPECT_EQ(rows[0][5],
-            R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"prod","resourceVersion":"10"},"spec":{"note":"\u003c\u0026\u003e"}})"
-            "\n");
+                                               "apps/v1, Resource=deployments", "prod", "web", "10",
+                                               rows[0][5]}));
+  EXPECT_EQ(
+      rows[0][5],
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"prod","resourceVersion":"10"},"spec":{"note":"\u003c\u0026\u003e"}})"
+      "\n");
   EXPECT_EQ(rows[1][0], "/core/v1/nodes/null/edge-1");
   EXPECT_EQ(rows[1][1], "/v1, Resource=nodes");
   EXPECT_EQ(rows[1][2], "");
@@ -426,9 +429,8 @@ TEST_F(SqliteMetaStoreTest, CallbackRunsAfterCommitVisibleToAnotherConnection) {
                            [this, &seen](Status st) {
                              EXPECT_TRUE(st.ok()) << st.toString();
                              PlainDb other(path_);  // independent connection, in the callback
-                             seen.set_value(
-                                 other.query("SELECT key FROM meta").size() +
-                                 other.query("SELECT key FROM meta_v2").size());
+                             seen.set_value(other.query("SELECT key FROM meta").size() +
+                                            other.query("SELECT key FROM meta_v2").size());
                            })
                   .ok());
   auto future = seen.get_future();
@@ -472,11 +474,11 @@ TEST_F(SqliteMetaStoreTest, QueuedBatchesShareATransaction) {
   Completions done(kBatches);
   store->pauseWriterForTest(true);
   for (size_t i = 0; i < kBatches; ++i) {
-    ASSERT_TRUE(store
-                    ->submit({upsertObject(kPods, podJson("default", "p" + std::to_string(i),
-                                                          i + 1))},
-                             done.callback(i))
-                    .ok());
+    ASSERT_TRUE(
+        store
+            ->submit({upsertObject(kPods, podJson("default", "p" + std::to_string(i), i + 1))},
+                     done.callback(i))
+            .ok());
   }
   store->pauseWriterForTest(false);
   ASSERT_TRUE(done.waitAll());
@@ -518,14 +520,14 @@ TEST_F(SqliteMetaStoreTest, AFailingBatchFailsAlone) {
   WriteOp bad_json = upsertObject(kPods, podJson("default", "y", 1));
   bad_json.value = "{not json";
   store->pauseWriterForTest(true);
-  ASSERT_TRUE(store->submit({upsertObject(kPods, podJson("default", "a", 1))}, done.callback(0))
-                  .ok());
+  ASSERT_TRUE(
+      store->submit({upsertObject(kPods, podJson("default", "a", 1))}, done.callback(0)).ok());
   // A good op before the bad one in the same batch must roll back with it.
   ASSERT_TRUE(
       store->submit({upsertObject(kPods, podJson("default", "b1", 2)), bad_json}, done.callback(1))
           .ok());
-  ASSERT_TRUE(store->submit({upsertObject(kPods, podJson("default", "c", 3))}, done.callback(2))
-                  .ok());
+  ASSERT_TRUE(
+      store->submit({upsertObject(kPods, podJson("default", "c", 3))}, done.callback(2)).ok());
   ASSERT_TRUE(store->submit({upsertObject(kPods, no_name)}, done.callback(3)).ok());
   store->pauseWriterForTest(false);
   ASSERT_TRUE(done.waitAll());
@@ -634,8 +636,8 @@ TEST_F(SqliteMetaStoreTest, ListObjectsIsSortedAndFiltered) {
   for (const auto& o : store->listObjects(kPods, "")) {
     names.push_back(o->key.ns + "/" + o->key.name);
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"a/x", "a/y", "a/z", "b/x", "b/y", "b/z", "c/x",
-                                             "c/y", "c/z"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"a/x", "a/y", "a/z", "b/x", "b/y", "b/z", "c/x", "c/y",
+                                             "c/z"}));
   auto in_b = store->listObjects(kPods, "b");
   ASSERT_EQ(in_b.size(), 3u);
   EXPECT_EQ(in_b[0]->key.name, "x");
@@ -653,8 +655,8 @@ TEST_F(SqliteMetaStoreTest, ListObjectsIsSortedAndFiltered) {
 TEST_F(SqliteMetaStoreTest, MetaTableWritesAndGuardedPodDelete) {
   auto store = open();
   ASSERT_NE(store, nullptr);
-  WriteOp pod = rawOp(WriteOp::Kind::UpsertMeta, "default/pod/p",
-                      podJson("default", "p", 1, "uid-A").dump());
+  WriteOp pod =
+      rawOp(WriteOp::Kind::UpsertMeta, "default/pod/p", podJson("default", "p", 1, "uid-A").dump());
   pod.type = "pod";
   WriteOp patch = rawOp(WriteOp::Kind::UpsertMeta, "default/podpatch/p", R"({"status":{}})");
   patch.type = "podpatch";
@@ -718,22 +720,33 @@ TEST_F(SqliteMetaStoreTest, NotADatabaseIsAClearError) {
 }
 
 TEST_F(SqliteMetaStoreTest, MissingDirectoryIsAClearError) {
-  auto store = SqliteMetaStore::open(options([this](auto& o) { o.path = dir_ + "/absent/edgecore.db"; }));
+  auto store =
+      SqliteMetaStore::open(options([this](auto& o) { o.path = dir_ + "/absent/edgecore.db"; }));
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::Unavailable);
   EXPECT_NE(store.status().message().find("does not exist"), std::string::npos);
 }
 
 TEST_F(SqliteMetaStoreTest, UnwritableDirectoryIsAClearError) {
-  if (geteuid() == 0) {
-    GTEST_SKIP() << "root may write anywhere";
+  ASSERT_EQ(chmod(dir_.c_str(), 0555), 0);
+  auto check = [this] {
+    auto store = SqliteMetaStore::open(options([](auto&) {}));
+    return !store.ok() && store.status().code() == StatusCode::Unavailable &&
+           store.status().message().find("is not writable") != std::string::npos;
+  };
+  if (geteuid() != 0) {
+    EXPECT_TRUE(check());
+    return;
   }
-  ASSERT_EQ(chmod(dir_.c_str(), 0500), 0);
-  auto store = SqliteMetaStore::open(options([](auto&) {}));
-  ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), StatusCode::Unavailable);
-  EXPECT_NE(store.status().message().find("is not writable"), std::string::npos)
-      << store.status().message();
+  // Root may write anywhere: check as an unprivileged user in a child process.
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    _exit(setgid(65534) == 0 && setuid(65534) == 0 && check() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 TEST_F(SqliteMetaStoreTest, FullDiskFailsTheWriteAndAppliesNothing) {
@@ -744,7 +757,8 @@ TEST_F(SqliteMetaStoreTest, FullDiskFailsTheWriteAndAppliesNothing) {
   json big = podJson("default", "big", 8);
   big["data"] = std::string(200 * 1024, 'x');
   std::vector<uint64_t> revisions;
-  store->addChangeListener([&revisions](const ObjectChange& c) { revisions.push_back(c.revision); });
+  store->addChangeListener(
+      [&revisions](const ObjectChange& c) { revisions.push_back(c.revision); });
   Status st = submitAndWait(*store, {upsertObject(kPods, big)});
   EXPECT_EQ(st.code(), StatusCode::ResourceExhausted) << st.toString();
   EXPECT_NE(st.message().find("disk"), std::string::npos) << st.message();
@@ -827,14 +841,15 @@ TEST_F(SqliteMetaStoreTest, AcknowledgedWritesSurviveSigkill) {
     {
       PlainDb db(path_);
       EXPECT_EQ(db.query("PRAGMA integrity_check")[0][0], "ok");
-      auto rows = db.query("SELECT name FROM meta_v2 WHERE namespace = ?",
-                           {"r" + std::to_string(round)});
+      auto rows =
+          db.query("SELECT name FROM meta_v2 WHERE namespace = ?", {"r" + std::to_string(round)});
       std::set<std::string> present;
       for (const auto& r : rows) {
         present.insert(r[0]);
       }
       for (int32_t i : acked) {
-        ASSERT_TRUE(present.contains("p" + std::to_string(i))) << "round " << round << " lost " << i;
+        ASSERT_TRUE(present.contains("p" + std::to_string(i)))
+            << "round " << round << " lost " << i;
       }
     }
     auto store = open();
