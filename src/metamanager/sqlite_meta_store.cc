@@ -235,6 +235,22 @@ Status SqliteMetaStore::loadObjects() {
 
 Status SqliteMetaStore::submit(std::vector<WriteOp> ops, WriteCallback done) {
   size_t weight = std::max<size_t>(ops.size(), 1);
+  Batch batch{std::move(ops), std::move(done), {}, {}};
+  batch.objects.resize(batch.ops.size());
+  for (size_t i = 0; i < batch.ops.size(); ++i) {
+    const WriteOp& op = batch.ops[i];
+    if (op.kind != WriteOp::Kind::UpsertObject) {
+      continue;
+    }
+    auto parsed = parseObject(op.value, op.object_key.gvr);
+    if (!parsed.ok()) {
+      // Reported through `done` like any failed batch; the writer skips its SQL.
+      batch.parse_error = parsed.status().withContext("op " + std::to_string(i) + " (" +
+                                                      std::string(kindName(op.kind)) + ")");
+      break;
+    }
+    batch.objects[i] = std::make_shared<const StoredObject>(std::move(*parsed));
+  }
   {
     std::lock_guard lock(queue_mu_);
     if (closing_) {
@@ -248,7 +264,7 @@ Status SqliteMetaStore::submit(std::vector<WriteOp> ops, WriteCallback done) {
                                ")");
     }
     queued_ops_ += weight;
-    queue_.push_back({std::move(ops), std::move(done)});
+    queue_.push_back(std::move(batch));
   }
   queue_cv_.notify_one();
   return {};
@@ -293,7 +309,8 @@ Status SqliteMetaStore::stepDone(Statement* stmt, std::string_view what) {
   return {};
 }
 
-Status SqliteMetaStore::applyOp(const WriteOp& op, Effects* effects) {
+Status SqliteMetaStore::applyOp(const WriteOp& op, const StoredObjectPtr& parsed,
+                                Effects* effects) {
   switch (op.kind) {
     case WriteOp::Kind::UpsertMeta: {
       EC_ASSIGN_OR_RETURN(Statement * stmt, writer_->prepare(kUpsertMeta));
@@ -321,8 +338,7 @@ Status SqliteMetaStore::applyOp(const WriteOp& op, Effects* effects) {
       return stepDone(del, "cannot delete meta " + patch_key);
     }
     case WriteOp::Kind::UpsertObject: {
-      EC_ASSIGN_OR_RETURN(StoredObject parsed, parseObject(op.value, op.object_key.gvr));
-      auto object = std::make_shared<const StoredObject>(std::move(parsed));
+      StoredObjectPtr object = parsed;
       std::string key = object->key.storageKey();
       EC_ASSIGN_OR_RETURN(Statement * stmt, writer_->prepare(kUpsertV2));
       stmt->bind(1, key);
@@ -360,9 +376,13 @@ Status SqliteMetaStore::applyOp(const WriteOp& op, Effects* effects) {
   return core::invalidArgument("unknown write op kind");
 }
 
-Status SqliteMetaStore::applyBatch(const std::vector<WriteOp>& ops, Effects* effects) {
+Status SqliteMetaStore::applyBatch(const Batch& batch, Effects* effects) {
+  if (!batch.parse_error.ok()) {
+    return batch.parse_error;
+  }
+  const std::vector<WriteOp>& ops = batch.ops;
   for (size_t i = 0; i < ops.size(); ++i) {
-    Status st = applyOp(ops[i], effects);
+    Status st = applyOp(ops[i], batch.objects[i], effects);
     if (!st.ok()) {
       return st.withContext("op " + std::to_string(i) + " (" + std::string(kindName(ops[i].kind)) +
                             ")");
@@ -387,7 +407,7 @@ void SqliteMetaStore::runTransaction(std::vector<Batch>& batches) {
         break;
       }
       Effects effects;
-      results[i] = applyBatch(batches[i].ops, &effects);
+      results[i] = applyBatch(batches[i], &effects);
       if (results[i].ok()) {
         commit_status = writer_->exec("RELEASE batch", "cannot release a savepoint");
         for (auto& m : effects.objects) {

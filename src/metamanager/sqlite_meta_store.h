@@ -49,6 +49,10 @@ class SqliteMetaStore final : public MetaStore {
   struct Batch {
     std::vector<WriteOp> ops;
     WriteCallback done;
+    // UpsertObject ops parsed in submit() (on the caller's thread, keeping the writer free for
+    // SQLite): objects[i] for ops[i], or parse_error for the first op that did not parse.
+    std::vector<StoredObjectPtr> objects;
+    Status parse_error;
   };
   // What one successful batch changes in memory once its transaction commits.
   struct Effects {
@@ -68,8 +72,8 @@ class SqliteMetaStore final : public MetaStore {
   // Blocks until there is work; empty when closing and drained.
   std::vector<Batch> takeBatches();
   void runTransaction(std::vector<Batch>& batches);
-  Status applyBatch(const std::vector<WriteOp>& ops, Effects* effects);
-  Status applyOp(const WriteOp& op, Effects* effects);
+  Status applyBatch(const Batch& batch, Effects* effects);
+  Status applyOp(const WriteOp& op, const StoredObjectPtr& parsed, Effects* effects);
   Status stepDone(Statement* stmt, std::string_view what);
   void dispatch(const std::vector<ObjectChange>& changes);
 

@@ -129,7 +129,9 @@ class MetaStore {
   // each batch still succeeds or fails as a whole: a failing op rolls back its own batch only,
   // with InvalidArgument for a bad object, ResourceExhausted for a full disk, Unavailable for
   // I/O errors or a foreign lock; a failed COMMIT fails every batch of that transaction).
-  // An empty batch counts as one op and just waits for the next commit. `done` runs on the writer
+  // An empty batch counts as one op and just waits for the next commit. UpsertObject values are
+  // parsed here, on the caller's thread (CPU only, no I/O), so the writer spends its time in
+  // SQLite; a parse error still comes back through `done`. `done` runs on the writer
   // thread after COMMIT (Ok) or after the rollback (the error), never before the data is durable.
   // Never blocks; Unavailable (and `done` is not called) if the write queue is full or the store
   // closed.
