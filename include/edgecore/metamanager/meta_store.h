@@ -75,6 +75,12 @@ using StoredObjectPtr = std::shared_ptr<const StoredObject>;
 enum class ChangeType { Added, Modified, Deleted };
 
 // A committed change to meta_v2, in commit order.
+//
+// Revisions: at open the store revision is the largest meta_v2.resourceversion (as Go's imitator
+// initialises it). Each committed upsert gets max(previous revision + 1, the object's
+// resourceVersion), each delete previous + 1; so revisions strictly increase, and never fall
+// below an object's own resourceVersion (Go only raises its revision on a larger RV, so it can
+// repeat; ours never does). Deleting an absent object is not a change.
 struct ObjectChange {
   ChangeType type;
   uint64_t revision;       // store revision after this change (strictly increasing)
@@ -101,10 +107,12 @@ struct WriteOp {
 };
 
 struct StoreStats {
-  uint64_t batches = 0;
+  uint64_t transactions = 0;     // write transactions run (committed or not)
+  uint64_t commit_failures = 0;  // transactions whose BEGIN/COMMIT failed: all their batches failed
+  uint64_t batches = 0;          // batches taken from the queue
   uint64_t ops = 0;
   uint64_t failed_batches = 0;
-  uint64_t max_batch_ops = 0;
+  uint64_t max_batch_ops = 0;  // most ops in one transaction
   uint64_t queue_rejections = 0;
   size_t objects = 0;
   uint64_t revision = 0;
@@ -118,9 +126,15 @@ class MetaStore {
   virtual ~MetaStore() = default;
 
   // Queues `ops` to commit in one transaction (possibly together with other queued batches;
-  // each batch still succeeds or fails as a whole). `done` runs on the writer thread after
-  // COMMIT (Ok) or after the rollback (the error), never before the data is durable. Never
-  // blocks; Unavailable (and `done` is not called) if the write queue is full or the store closed.
+  // each batch still succeeds or fails as a whole: a failing op rolls back its own batch only,
+  // with InvalidArgument for a bad object, ResourceExhausted for a full disk, Unavailable for
+  // I/O errors or a foreign lock; a failed COMMIT fails every batch of that transaction).
+  // An empty batch counts as one op and just waits for the next commit. UpsertObject values are
+  // parsed here, on the caller's thread (CPU only, no I/O), so the writer spends its time in
+  // SQLite; a parse error still comes back through `done`. `done` runs on the writer
+  // thread after COMMIT (Ok) or after the rollback (the error), never before the data is durable.
+  // Never blocks; Unavailable (and `done` is not called) if the write queue is full or the store
+  // closed.
   virtual Status submit(std::vector<WriteOp> ops, WriteCallback done) = 0;
 
   // --- v1 `meta` table: synchronous SQLite reads; call from a blocking pool, not an I/O thread.
@@ -157,9 +171,11 @@ struct SqliteStoreOptions {
 };
 
 // Opens (creating if needed) the database with KubeEdge's exact schema, switches it to WAL +
-// synchronous=FULL, runs `PRAGMA quick_check`, loads meta_v2 into memory and starts the writer
-// thread. DataLoss with a message that says how to recover if the integrity check fails;
-// Unavailable if the file cannot be opened (permissions, missing directory).
+// synchronous=FULL (a deliberate divergence from Go edgecore's rollback journal, spec 2.1: Go
+// edgecore still reads the file), runs `PRAGMA quick_check`, loads meta_v2 into memory and starts
+// the writer thread. Blocks (disk I/O): call it at startup. Errors: DataLoss with the recovery
+// steps if the integrity check fails; FailedPrecondition if the file is not an SQLite database;
+// Unavailable if the file cannot be opened (missing or unwritable directory or file).
 Result<std::unique_ptr<MetaStore>> openSqliteMetaStore(const SqliteStoreOptions& options);
 
 }  // namespace edgecore::metamanager

@@ -1,0 +1,72 @@
+#pragma once
+
+// Thin RAII over the SQLite C API for the store: a connection, cached prepared statements and
+// the mapping of SQLite result codes onto Status. Not thread-safe: each connection belongs to one
+// thread at a time (its owner serialises access).
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "edgecore/core/status.h"
+
+namespace edgecore::metamanager {
+
+// Maps a SQLite result code to a Status naming the database file; `what` says what failed.
+core::Status sqliteStatus(int rc, std::string_view what, std::string_view path,
+                          std::string_view detail);
+
+// A prepared statement, reset on every use.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Resets and clears bindings, so a statement can be reused after an error.
+  void reset();
+  void bind(int index, std::string_view text);
+  void bind(int index, int64_t value);
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() { return sqlite3_step(stmt_); }
+  std::string_view columnText(int col) const;
+  int64_t columnInt64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  sqlite3* db() const { return db_; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Connection {
+ public:
+  // Opens `path` read-write (creating it if `create`); applies busy_timeout.
+  static core::Result<std::unique_ptr<Connection>> open(const std::string& path, bool create,
+                                                        int busy_timeout_ms);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* raw() const { return db_; }
+  const std::string& path() const { return path_; }
+  // Runs SQL without results (several statements allowed).
+  core::Status exec(std::string_view sql, std::string_view what);
+  // The cached statement for `sql`, reset and ready to bind.
+  core::Result<Statement*> prepare(const std::string& sql);
+  // Last error message of this connection.
+  std::string errorMessage() const { return sqlite3_errmsg(db_); }
+
+ private:
+  Connection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+
+  sqlite3* db_;
+  std::string path_;
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
+};
+
+}  // namespace edgecore::metamanager
