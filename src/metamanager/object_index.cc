@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "edgecore/core/message.h"
+
 namespace edgecore::metamanager {
 namespace {
 
@@ -22,39 +24,6 @@ uint64_t parseResourceVersion(std::string_view rv) {
   uint64_t out = 0;
   auto [end, ec] = std::from_chars(rv.data(), rv.data() + rv.size(), out);
   return ec == std::errc() && end == rv.data() + rv.size() ? out : 0;
-}
-
-// Go's encoding/json escapes <, > and & (and U+2028/U+2029) inside strings; those bytes never
-// appear outside strings in JSON, so a plain scan of the compact text is enough.
-std::string goStyleEscape(std::string text) {
-  size_t extra = 0;
-  for (char c : text) {
-    extra += (c == '<' || c == '>' || c == '&') ? 5 : 0;
-  }
-  bool has_separators = text.find("\xe2\x80\xa8") != std::string::npos ||
-                        text.find("\xe2\x80\xa9") != std::string::npos;
-  if (extra == 0 && !has_separators) {
-    return text;
-  }
-  std::string out;
-  out.reserve(text.size() + extra);
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '<') {
-      out += "\\u003c";
-    } else if (c == '>') {
-      out += "\\u003e";
-    } else if (c == '&') {
-      out += "\\u0026";
-    } else if (c == '\xe2' && i + 2 < text.size() && text[i + 1] == '\x80' &&
-               (text[i + 2] == '\xa8' || text[i + 2] == '\xa9')) {
-      out += text[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // Fills the selector fields of `out` from the parsed object. False if metadata.name is missing.
@@ -95,6 +64,13 @@ Result<StoredObject> parseObject(std::string_view text, const Gvr& gvr) {
   if (doc.is_discarded()) {
     return core::invalidArgument("object is not valid JSON");
   }
+  return parseObjectDoc(doc, gvr);
+}
+
+Result<StoredObject> parseObjectDoc(const json& doc, const Gvr& gvr) {
+  if (!doc.is_object()) {
+    return core::invalidArgument("object is not a JSON object");
+  }
   StoredObject out;
   if (!extractFields(doc, &out)) {
     return core::invalidArgument("object has no metadata.name");
@@ -102,10 +78,10 @@ Result<StoredObject> parseObject(std::string_view text, const Gvr& gvr) {
   std::string api_version = stringAt(doc, "apiVersion");
   std::string kind = stringAt(doc, "kind");
   if (api_version.empty() || kind.empty()) {
-    return core::invalidArgument("object " + stringAt(doc["metadata"], "name") +
+    return core::invalidArgument("object " + stringAt(doc.at("metadata"), "name") +
                                  " has no apiVersion or kind");
   }
-  const json& meta = doc["metadata"];
+  const json& meta = doc.at("metadata");
   out.key.ns = stringAt(meta, "namespace");
   out.key.name = stringAt(meta, "name");
   out.resource_version = parseResourceVersion(stringAt(meta, "resourceVersion"));
@@ -117,7 +93,8 @@ Result<StoredObject> parseObject(std::string_view text, const Gvr& gvr) {
     out.key.gvr.version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
     out.key.gvr.resource = kindToResource(kind);
   }
-  out.json = goStyleEscape(doc.dump(-1, ' ', false, json::error_handler_t::replace));
+  // Go's encoding/json output, as the original's imitator stores it.
+  out.json = core::encodeJsonValue(doc);
   return out;
 }
 

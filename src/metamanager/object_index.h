@@ -1,5 +1,7 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 // The in-memory view of meta_v2: every object by GVR -> namespace -> name, plus the raw
 // pass-through rows. Readers take a shared lock for a lookup or walk and copy shared_ptrs out;
 // the store's writer thread publishes committed changes under the exclusive lock.
@@ -21,6 +23,8 @@ namespace edgecore::metamanager {
 // encoding/json would (sorted keys, compact, <>& escaped). `gvr` may have an empty resource: it is
 // then derived from apiVersion and kind. InvalidArgument on bad input.
 Result<StoredObject> parseObject(std::string_view json, const Gvr& gvr);
+// Same, from an already parsed document.
+Result<StoredObject> parseObjectDoc(const nlohmann::json& doc, const Gvr& gvr);
 
 // Same for a row loaded from meta_v2: keeps `value` as stored (minus trailing whitespace, as Go
 // writes a newline after the JSON) and takes the resource version from the column.

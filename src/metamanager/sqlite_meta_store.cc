@@ -242,7 +242,8 @@ Status SqliteMetaStore::submit(std::vector<WriteOp> ops, WriteCallback done) {
     if (op.kind != WriteOp::Kind::UpsertObject) {
       continue;
     }
-    auto parsed = parseObject(op.value, op.object_key.gvr);
+    auto parsed = op.doc ? parseObjectDoc(*op.doc, op.object_key.gvr)
+                         : parseObject(op.value, op.object_key.gvr);
     if (!parsed.ok()) {
       // Reported through `done` like any failed batch; the writer skips its SQL.
       batch.parse_error = parsed.status().withContext("op " + std::to_string(i) + " (" +

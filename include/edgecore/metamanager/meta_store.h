@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,6 +105,9 @@ struct WriteOp {
   std::string uid;    // DeletePodGuarded
   ObjectKey
       object_key;  // UpsertObject (gvr from the caller; ns/name read from the JSON) / DeleteObject
+  // UpsertObject: the already parsed object, when the caller has it (metamanager decoded it from
+  // the message); `value` is then ignored and the JSON is not parsed a second time.
+  std::shared_ptr<const nlohmann::json> doc;
 };
 
 struct StoreStats {
