@@ -164,6 +164,10 @@ bool yamlNeedsQuotes(const std::string& s) {
 void emitYaml(YAML::Emitter& out, const json& j) {
   switch (j.type()) {
     case json::value_t::object:
+      if (j.empty()) {
+        out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+        break;
+      }
       out << YAML::BeginMap;
       for (auto it = j.begin(); it != j.end(); ++it) {
         out << YAML::Key << it.key() << YAML::Value;
@@ -172,13 +176,22 @@ void emitYaml(YAML::Emitter& out, const json& j) {
       out << YAML::EndMap;
       break;
     case json::value_t::array:
+      if (j.empty()) {
+        out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+        break;
+      }
       out << YAML::BeginSeq;
       for (const auto& v : j) emitYaml(out, v);
       out << YAML::EndSeq;
       break;
     case json::value_t::string: {
       const auto& s = j.get_ref<const std::string&>();
-      if (yamlNeedsQuotes(s)) {
+      // Text ending in exactly one newline reads back the same from a plain "|" block (yaml-cpp
+      // cannot write "|-"), so config files stay readable; other multi-line text is quoted.
+      if (s.size() > 1 && s.back() == '\n' && s[s.size() - 2] != '\n' &&
+          s.find_first_of("\t\r") == std::string::npos) {
+        out << YAML::Literal << s.substr(0, s.size() - 1);
+      } else if (yamlNeedsQuotes(s)) {
         out << YAML::DoubleQuoted << s;
       } else {
         out << s;

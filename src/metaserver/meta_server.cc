@@ -113,6 +113,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const auto& opt = state_->options;
     beast::flat_buffer buffer;
     bool first = true;
+    // GCC 12 mishandles non-trivial temporaries inside co_await expressions (double
+    // destruction), so every argument of an awaited call below is a named lvalue.
+    const std::string too_large =
+        "the request body is larger than " + std::to_string(opt.max_body_bytes) + " bytes";
+    const std::string header_too_large = "request header fields too large";
+    const std::string malformed = "malformed HTTP request";
     while (!closed_) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
@@ -125,13 +131,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
           ec == asio::error::eof) {
         break;
       }
+      if (ec == http::error::body_limit) {  // Content-Length over the limit, seen in the head
+        co_await writeSimple(413, "RequestEntityTooLarge", too_large, false);
+        break;
+      }
       if (ec == http::error::header_limit) {
-        co_await writeSimple(431, "RequestHeaderFieldsTooLarge", "request header fields too large",
-                             false);
+        co_await writeSimple(431, "RequestHeaderFieldsTooLarge", header_too_large, false);
         break;
       }
       if (ec) {
-        co_await writeSimple(400, "BadRequest", "malformed HTTP request", false);
+        co_await writeSimple(400, "BadRequest", malformed, false);
         break;
       }
       auto start = std::chrono::steady_clock::now();
@@ -139,19 +148,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (head.has_content_length() || parser.chunked()) {
         auto len = parser.content_length();
         if (len && *len > opt.max_body_bytes) {
-          co_await writeSimple(
-              413, "RequestEntityTooLarge",
-              "the request body is larger than " + std::to_string(opt.max_body_bytes) + " bytes",
-              false);
+          co_await writeSimple(413, "RequestEntityTooLarge", too_large, false);
           break;
         }
         stream_.expires_after(opt.read_timeout);
         auto [bec, bn] = co_await http::async_read(stream_, buffer, parser, kTuple);
         if (bec == http::error::body_limit) {
-          co_await writeSimple(
-              413, "RequestEntityTooLarge",
-              "the request body is larger than " + std::to_string(opt.max_body_bytes) + " bytes",
-              false);
+          co_await writeSimple(413, "RequestEntityTooLarge", too_large, false);
           break;
         }
         if (bec) {
@@ -171,9 +174,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
       if (r.method == "GET" && r.target == "/metrics") {
         std::string text = state_->registry->render();
-        co_await writeResponse(
-            HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)},
-            keep_alive, false);
+        HttpResponse metrics{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
+        co_await writeResponse(metrics, keep_alive, false);
         record("metrics", 200, start);
         continue;
       }
@@ -184,8 +186,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         auto parsed_verb = parseRequestInfo(r.method, r.target);
         verb = parsed_verb.ok() ? parsed_verb->verb : "invalid";
         int code = routed.response.code;
-        bool ok =
-            co_await writeResponse(std::move(routed.response), keep_alive, r.method == "HEAD");
+        bool ok = co_await writeResponse(routed.response, keep_alive, r.method == "HEAD");
         record(verb, code, start);
         if (!ok || !keep_alive) break;
         continue;
@@ -194,13 +195,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         ApplicationResult result = co_await forward(routed.application);
         HttpResponse resp = state_->handler.finishForward(routed, result);
         int code = resp.code;
-        bool ok = co_await writeResponse(std::move(resp), keep_alive, false);
+        bool ok = co_await writeResponse(resp, keep_alive, false);
         record(verb, code, start);
         if (!ok || !keep_alive) break;
         continue;
       }
       record("watch", 200, start);
-      co_await serveWatch(std::move(routed.watch));
+      co_await serveWatch(routed.watch);
       break;  // a watch ends the connection (the stream has no length)
     }
     beast::error_code ignored;
@@ -214,7 +215,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     state_->server_metrics.record(verb, code, secs);
   }
 
-  awaitable<bool> writeResponse(HttpResponse resp, bool keep_alive, bool head_only) {
+  awaitable<bool> writeResponse(HttpResponse& resp, bool keep_alive, bool head_only) {
     http::response<http::string_body> res{static_cast<http::status>(resp.code), version_};
     res.set(http::field::content_type, resp.content_type);
     res.keep_alive(keep_alive);
@@ -230,13 +231,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     co_return !ec;
   }
 
-  awaitable<void> writeSimple(int code, std::string_view reason, std::string message,
+  awaitable<void> writeSimple(int code, std::string_view reason, const std::string& message,
                               bool keep_alive) {
-    co_await writeResponse(statusResponse(code, reason, message), keep_alive, false);
+    HttpResponse resp = statusResponse(code, reason, message);
+    co_await writeResponse(resp, keep_alive, false);
     record("invalid", code, std::chrono::steady_clock::now());
   }
 
-  awaitable<ApplicationResult> forward(Application app) {
+  awaitable<ApplicationResult> forward(const Application& app) {
     auto& forwarder = state_->forwarder;
     auto ex = stream_.get_executor();
     co_return co_await asio::async_initiate<decltype(use_awaitable), void(ApplicationResult)>(
@@ -246,7 +248,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
             asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
           });
         },
-        use_awaitable, std::move(app));
+        use_awaitable, app);
   }
 
   // Called by the hub (any thread) when events are queued for this watch.
@@ -271,12 +273,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<bool> writeChunk(const std::string& data) {
     if (data.empty()) co_return true;
     stream_.expires_after(state_->options.write_timeout);
-    auto [ec, n] =
-        co_await asio::async_write(stream_, http::make_chunk(asio::buffer(data)), kTuple);
+    auto chunk = http::make_chunk(asio::buffer(data));
+    auto [ec, n] = co_await asio::async_write(stream_, chunk, kTuple);
     co_return !ec;
   }
 
-  awaitable<void> serveWatch(WatchPlan plan) {
+  awaitable<void> serveWatch(WatchPlan& plan) {
     auto& st = *state_;
     using clock = std::chrono::steady_clock;
     std::chrono::seconds timeout = plan.timeout;
@@ -332,7 +334,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (!closed_ && !peer_gone_) {
       stream_.expires_after(st.options.write_timeout);
-      co_await asio::async_write(stream_, http::make_chunk_last(), kTuple);
+      auto last = http::make_chunk_last();
+      co_await asio::async_write(stream_, last, kTuple);
     }
   }
 
@@ -429,8 +432,8 @@ class MetaServerImpl final : public MetaServer {
   static awaitable<void> acceptLoop(std::shared_ptr<State> state) {
     auto& acceptor = state->acceptor;
     while (!state->stopped) {
-      auto [ec, socket] =
-          co_await acceptor.async_accept(asio::make_strand(state->executor), kTuple);
+      auto strand_for_next = asio::make_strand(state->executor);
+      auto [ec, socket] = co_await acceptor.async_accept(strand_for_next, kTuple);
       if (ec == asio::error::operation_aborted || state->stopped) break;
       if (ec) {
         // EMFILE and friends: back off a little instead of spinning.

@@ -130,6 +130,9 @@ Result<LabelSelector> LabelSelector::parse(std::string_view text) {
       if (!lx.consume("(")) {
         return invalidArgument("expected '(' after set operator for key \"" + req.key + "\"");
       }
+      if (lx.peek() == ')') {
+        return invalidArgument("for 'in', 'notin' operators, values set can't be empty");
+      }
       while (true) {
         std::string_view v = lx.word();
         EC_RETURN_IF_ERROR(validateValue(v));

@@ -25,6 +25,9 @@ class FakeMetaStore final : public metamanager::MetaStore {
   using StoredObject = metamanager::StoredObject;
   using StoredObjectPtr = metamanager::StoredObjectPtr;
   using WriteOp = metamanager::WriteOp;
+  using Status = core::Status;
+  template <typename T>
+  using Result = core::Result<T>;
 
   // Builds the StoredObject the real store would publish for `json` (fields extracted once).
   static StoredObjectPtr makeObject(const Gvr& gvr, const std::string& json) {
