@@ -1,0 +1,77 @@
+#pragma once
+
+// MetaServer: the node-local, Kubernetes-compatible read API over the MetaStore cache
+// (spec/local-apis.md section 4), plus what stock tools need to work offline: discovery,
+// server-side Table printing, watch with resourceVersion semantics, selectors, paging, YAML,
+// /healthz /livez /readyz and Prometheus /metrics.
+//
+// Threads: the server runs on the io_context it is given (any number of threads run it; every
+// connection has its own strand). The MetaStore is read from I/O threads (its in-memory view never
+// blocks) and its change listener feeds the watch hub from the writer thread.
+
+#include <spdlog/logger.h>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "edgecore/core/clock.h"
+#include "edgecore/core/status.h"
+#include "edgecore/metamanager/meta_store.h"
+#include "edgecore/metaserver/cloud_forwarder.h"
+#include "edgecore/metaserver/metrics.h"
+
+namespace edgecore::metaserver {
+
+struct MetaServerOptions {
+  std::string address = "127.0.0.1";        // host part of modules.metaManager.metaServer.server
+  uint16_t port = 10550;                    // 0 = pick a free port (tests), read back with port()
+  std::string node_name;                    // Application.Nodename when forwarding
+  size_t max_body_bytes = 3 * 1024 * 1024;  // larger requests get 413
+  size_t max_header_bytes = 64 * 1024;      // larger request heads get 431
+  std::chrono::seconds read_timeout{60};    // per read of a request (head + body)
+  std::chrono::seconds idle_timeout{90};    // keep-alive connection without a new request
+  std::chrono::seconds write_timeout{60};
+  size_t max_connections = 512;  // beyond it new connections are closed at once
+  // Watch.
+  size_t watch_window = 1000;        // committed changes kept for resourceVersion replay
+  size_t watch_queue_limit = 10000;  // events buffered per slow watcher before it is cut
+  std::chrono::seconds min_watch_timeout{1800};  // default timeout: random in [min, 2*min)
+  std::chrono::milliseconds bookmark_interval{60000};
+  // Reported by /version when no cached pass-through row exists (KubeEdge v1.20 is built against
+  // Kubernetes v1.30.7; kubectl's dispatcher picks its client minor from this).
+  std::string kube_git_version = "v1.30.7-kubeedge-edgecore-cpp";
+};
+
+class MetaServer {
+ public:
+  virtual ~MetaServer() = default;
+
+  // Binds and starts accepting. InvalidArgument for a bad address, Unavailable if the port is
+  // taken. Never blocks. Call once.
+  virtual core::Status start() = 0;
+  // Closes the acceptor, every connection and every watch; idempotent. Any thread.
+  virtual void stop() = 0;
+  // The bound port (after start()).
+  virtual uint16_t port() const = 0;
+  // /readyz answers 503 until the daemon says the store is open (and again after false). Any
+  // thread.
+  virtual void setReady(bool ready) = 0;
+  // The registry /metrics renders; the daemon adds its own series to it.
+  virtual MetricsRegistry& metrics() = 0;
+  // Open connections and active watches (tests, metrics).
+  virtual size_t connectionCount() const = 0;
+  virtual size_t watcherCount() const = 0;
+};
+using MetaServerPtr = std::unique_ptr<MetaServer>;
+
+// `store`, `forwarder`, `clock` and the io_context behind `executor` must outlive the server.
+// `metrics` may be null (the server then makes its own).
+MetaServerPtr createMetaServer(boost::asio::any_io_executor executor, MetaServerOptions options,
+                               metamanager::MetaStore& store, CloudForwarder& forwarder,
+                               core::Clock& clock, std::shared_ptr<spdlog::logger> log,
+                               MetricsRegistrySharedPtr metrics = nullptr);
+
+}  // namespace edgecore::metaserver

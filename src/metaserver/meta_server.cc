@@ -1,0 +1,472 @@
+// The only translation unit that includes Beast: accept loop, HTTP/1.1 keep-alive connections,
+// chunked watch streams. REST semantics live in api_handler.cc.
+
+#include "edgecore/metaserver/meta_server.h"
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "api_handler.h"
+#include "server_metrics.h"
+#include "watch_hub.h"
+
+namespace edgecore::metaserver {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+
+class Connection;
+
+// Everything connections share. Held by shared_ptr so coroutines still unwinding after the
+// server object is gone never touch freed memory.
+struct State {
+  MetaServerOptions options;
+  metamanager::MetaStore& store;
+  CloudForwarder& forwarder;
+  core::Clock& clock;
+  std::shared_ptr<spdlog::logger> log;
+  MetricsRegistrySharedPtr registry;
+  ServerMetrics server_metrics;
+  ApiHandler handler;
+  std::unique_ptr<WatchHub> hub;
+  std::atomic<bool> ready{false};
+  std::atomic<bool> stopped{false};
+  std::atomic<size_t> watchers{0};
+  std::mutex mu;
+  std::set<std::shared_ptr<Connection>> connections;
+  asio::any_io_executor executor;
+  tcp::acceptor acceptor;  // on its own strand
+
+  State(asio::any_io_executor ex, MetaServerOptions o, metamanager::MetaStore& s, CloudForwarder& f,
+        core::Clock& c, std::shared_ptr<spdlog::logger> l, MetricsRegistrySharedPtr r)
+      : options(std::move(o)),
+        store(s),
+        forwarder(f),
+        clock(c),
+        log(std::move(l)),
+        registry(std::move(r)),
+        handler(options, store, forwarder, clock),
+        hub(std::make_unique<WatchHub>(store, options.watch_window)),
+        executor(ex),
+        acceptor(asio::make_strand(ex)) {}
+};
+
+auto logCompletion(std::shared_ptr<spdlog::logger> log, const char* what) {
+  return [log, what](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      if (log) log->error("coroutine failed what={} err={}", what, ex.what());
+    }
+  };
+}
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<State> state, tcp::socket socket)
+      : state_(std::move(state)), stream_(std::move(socket)), wake_(stream_.get_executor()) {}
+
+  auto executor() { return stream_.get_executor(); }
+
+  // Runs on the connection's strand.
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+    closed_ = true;
+    wake_.cancel();
+  }
+
+  awaitable<void> run() {
+    auto self = shared_from_this();
+    struct Untrack {  // RAII: leave the server's set whatever way run() ends
+      std::shared_ptr<State> state;
+      Connection* conn;
+      ~Untrack() {
+        std::lock_guard lock(state->mu);
+        for (auto it = state->connections.begin(); it != state->connections.end(); ++it) {
+          if (it->get() == conn) {
+            state->connections.erase(it);
+            break;
+          }
+        }
+      }
+    } untrack{state_, this};
+    const auto& opt = state_->options;
+    beast::flat_buffer buffer;
+    bool first = true;
+    // GCC 12 mishandles non-trivial temporaries inside co_await expressions (double
+    // destruction), so every argument of an awaited call below is a named lvalue.
+    const std::string too_large =
+        "the request body is larger than " + std::to_string(opt.max_body_bytes) + " bytes";
+    const std::string header_too_large = "request header fields too large";
+    const std::string malformed = "malformed HTTP request";
+    while (!closed_) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+      parser.body_limit(opt.max_body_bytes);
+      stream_.expires_after(first ? opt.read_timeout : opt.idle_timeout);
+      first = false;
+      auto [ec, n] = co_await http::async_read_header(stream_, buffer, parser, kTuple);
+      if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+          ec == beast::error::timeout || ec == asio::error::connection_reset ||
+          ec == asio::error::eof) {
+        break;
+      }
+      if (ec == http::error::body_limit) {  // Content-Length over the limit, seen in the head
+        co_await writeSimple(413, "RequestEntityTooLarge", too_large, false);
+        break;
+      }
+      if (ec == http::error::header_limit) {
+        co_await writeSimple(431, "RequestHeaderFieldsTooLarge", header_too_large, false);
+        break;
+      }
+      if (ec) {
+        co_await writeSimple(400, "BadRequest", malformed, false);
+        break;
+      }
+      auto start = std::chrono::steady_clock::now();
+      auto& head = parser.get();
+      if (head.has_content_length() || parser.chunked()) {
+        auto len = parser.content_length();
+        if (len && *len > opt.max_body_bytes) {
+          co_await writeSimple(413, "RequestEntityTooLarge", too_large, false);
+          break;
+        }
+        stream_.expires_after(opt.read_timeout);
+        auto [bec, bn] = co_await http::async_read(stream_, buffer, parser, kTuple);
+        if (bec == http::error::body_limit) {
+          co_await writeSimple(413, "RequestEntityTooLarge", too_large, false);
+          break;
+        }
+        if (bec) {
+          break;
+        }
+      }
+      http::request<http::string_body> req = parser.release();
+      bool keep_alive = req.keep_alive();
+      version_ = req.version();
+
+      HttpRequest r;
+      r.method = std::string(req.method_string());
+      r.target = std::string(req.target());
+      r.accept = std::string(req[http::field::accept]);
+      r.content_type = std::string(req[http::field::content_type]);
+      r.body = std::move(req.body());
+
+      if (r.method == "GET" && r.target == "/metrics") {
+        std::string text = state_->registry->render();
+        HttpResponse metrics{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
+        co_await writeResponse(metrics, keep_alive, false);
+        record("metrics", 200, start);
+        continue;
+      }
+
+      Routed routed = state_->handler.route(r, state_->ready.load());
+      std::string verb = routed.kind == Routed::Kind::Watch ? "watch" : routed.info.verb;
+      if (routed.kind == Routed::Kind::Respond) {
+        auto parsed_verb = parseRequestInfo(r.method, r.target);
+        verb = parsed_verb.ok() ? parsed_verb->verb : "invalid";
+        int code = routed.response.code;
+        bool ok = co_await writeResponse(routed.response, keep_alive, r.method == "HEAD");
+        record(verb, code, start);
+        if (!ok || !keep_alive) break;
+        continue;
+      }
+      if (routed.kind == Routed::Kind::Forward) {
+        ApplicationResult result = co_await forward(routed.application);
+        HttpResponse resp = state_->handler.finishForward(routed, result);
+        int code = resp.code;
+        bool ok = co_await writeResponse(resp, keep_alive, false);
+        record(verb, code, start);
+        if (!ok || !keep_alive) break;
+        continue;
+      }
+      record("watch", 200, start);
+      co_await serveWatch(routed.watch);
+      break;  // a watch ends the connection (the stream has no length)
+    }
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+  }
+
+ private:
+  void record(const std::string& verb, int code, std::chrono::steady_clock::time_point start) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state_->server_metrics.record(verb, code, secs);
+  }
+
+  awaitable<bool> writeResponse(HttpResponse& resp, bool keep_alive, bool head_only) {
+    http::response<http::string_body> res{static_cast<http::status>(resp.code), version_};
+    res.set(http::field::content_type, resp.content_type);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(resp.body);
+    res.prepare_payload();
+    if (head_only) {
+      auto len = res.body().size();
+      res.body().clear();
+      res.content_length(len);
+    }
+    stream_.expires_after(state_->options.write_timeout);
+    auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
+    co_return !ec;
+  }
+
+  awaitable<void> writeSimple(int code, std::string_view reason, const std::string& message,
+                              bool keep_alive) {
+    HttpResponse resp = statusResponse(code, reason, message);
+    co_await writeResponse(resp, keep_alive, false);
+    record("invalid", code, std::chrono::steady_clock::now());
+  }
+
+  awaitable<ApplicationResult> forward(const Application& app) {
+    auto& forwarder = state_->forwarder;
+    auto ex = stream_.get_executor();
+    co_return co_await asio::async_initiate<decltype(use_awaitable), void(ApplicationResult)>(
+        [&forwarder, ex](auto handler, Application a) {
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          forwarder.apply(std::move(a), [h, ex](ApplicationResult r) {
+            asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+          });
+        },
+        use_awaitable, app);
+  }
+
+  // Called by the hub (any thread) when events are queued for this watch.
+  void notifyFromHub() {
+    asio::post(stream_.get_executor(), [w = weak_from_this()] {
+      if (auto self = w.lock()) {
+        self->pending_ = true;
+        self->wake_.cancel();
+      }
+    });
+  }
+
+  awaitable<void> watchPeer() {
+    // A watch client never sends after its request: any byte or EOF means it is gone.
+    auto self = shared_from_this();
+    char tmp[512];
+    co_await stream_.socket().async_read_some(asio::buffer(tmp), kTuple);
+    peer_gone_ = true;
+    wake_.cancel();
+  }
+
+  awaitable<bool> writeChunk(const std::string& data) {
+    if (data.empty()) co_return true;
+    stream_.expires_after(state_->options.write_timeout);
+    auto chunk = http::make_chunk(asio::buffer(data));
+    auto [ec, n] = co_await asio::async_write(stream_, chunk, kTuple);
+    co_return !ec;
+  }
+
+  awaitable<void> serveWatch(WatchPlan& plan) {
+    auto& st = *state_;
+    using clock = std::chrono::steady_clock;
+    std::chrono::seconds timeout = plan.timeout;
+    if (timeout.count() <= 0) {
+      // Like the API server: min timeout plus random jitter up to the same again.
+      std::mt19937_64 rng(std::random_device{}());
+      auto min = st.options.min_watch_timeout.count();
+      timeout = std::chrono::seconds(
+          min + static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(min, 1))));
+    }
+    bool bookmarks = plan.info.query.allow_bookmarks;
+    WatchSession session(std::move(plan), st.store, *st.hub, st.clock,
+                         st.options.watch_queue_limit);
+    st.watchers++;
+    struct Dec {
+      State& s;
+      ~Dec() { s.watchers--; }
+    } dec{st};
+
+    http::response<http::empty_body> res{http::status::ok, version_};
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::transfer_encoding, "chunked");
+    res.keep_alive(false);
+    http::response_serializer<http::empty_body> sr{res};
+    stream_.expires_after(st.options.write_timeout);
+    auto [hec, hn] = co_await http::async_write_header(stream_, sr, kTuple);
+    if (hec) co_return;
+
+    std::string first = session.start([this] { notifyFromHub(); });
+    if (!co_await writeChunk(first)) co_return;
+    asio::co_spawn(stream_.get_executor(), watchPeer(), logCompletion(st.log, "watch peer"));
+
+    auto deadline = clock::now() + timeout;
+    auto next_bookmark = clock::now() + st.options.bookmark_interval;
+    while (!session.done() && !closed_ && !peer_gone_ && !st.stopped) {
+      if (!pending_) {
+        wake_.expires_at(bookmarks ? std::min(deadline, next_bookmark) : deadline);
+        co_await wake_.async_wait(kTuple);
+      }
+      if (closed_ || peer_gone_) break;
+      auto now = clock::now();
+      std::string out;
+      if (bookmarks && now >= next_bookmark) {
+        out = session.bookmark();
+        next_bookmark = now + st.options.bookmark_interval;
+        pending_ = false;
+      } else if (pending_) {
+        pending_ = false;
+        out = session.drain();
+      }
+      if (!co_await writeChunk(out)) break;
+      if (now >= deadline) break;
+    }
+    if (!closed_ && !peer_gone_) {
+      stream_.expires_after(st.options.write_timeout);
+      auto last = http::make_chunk_last();
+      co_await asio::async_write(stream_, last, kTuple);
+    }
+  }
+
+  std::shared_ptr<State> state_;
+  beast::tcp_stream stream_;
+  asio::steady_timer wake_;
+  unsigned version_ = 11;
+  bool closed_ = false;
+  bool pending_ = false;
+  bool peer_gone_ = false;
+};
+
+class MetaServerImpl final : public MetaServer {
+ public:
+  MetaServerImpl(asio::any_io_executor executor, MetaServerOptions options,
+                 metamanager::MetaStore& store, CloudForwarder& forwarder, core::Clock& clock,
+                 std::shared_ptr<spdlog::logger> log, MetricsRegistrySharedPtr metrics) {
+    if (!metrics) metrics = std::make_shared<MetricsRegistry>();
+    state_ = std::make_shared<State>(std::move(executor), std::move(options), store, forwarder,
+                                     clock, std::move(log), std::move(metrics));
+    std::weak_ptr<State> weak = state_;
+    state_->registry->addCollector([weak](std::string& out) {
+      if (auto s = weak.lock()) s->server_metrics.render(out);
+    });
+    state_->registry->addGauge("metaserver_watchers", "Watch streams currently open.", [weak] {
+      auto s = weak.lock();
+      return s ? static_cast<double>(s->watchers.load()) : 0.0;
+    });
+    state_->registry->addGauge("metaserver_connections", "HTTP connections currently open.",
+                               [weak] {
+                                 auto s = weak.lock();
+                                 if (!s) return 0.0;
+                                 std::lock_guard lock(s->mu);
+                                 return static_cast<double>(s->connections.size());
+                               });
+    state_->registry->addGauge("metaserver_watch_window_oldest_revision",
+                               "Oldest resourceVersion a watch can resume from.", [weak] {
+                                 auto s = weak.lock();
+                                 return s ? static_cast<double>(s->hub->oldestResumable()) : 0.0;
+                               });
+  }
+
+  ~MetaServerImpl() override { stop(); }
+
+  core::Status start() override {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(state_->options.address, ec);
+    if (ec) return core::invalidArgument("bad metaServer address " + state_->options.address);
+    tcp::endpoint ep(addr, state_->options.port);
+    auto& acceptor = state_->acceptor;
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return core::unavailable("metaserver listen on " + state_->options.address + ":" +
+                               std::to_string(state_->options.port) + " failed: " + ec.message());
+    }
+    port_ = acceptor.local_endpoint().port();
+    state_->options.port = port_;
+    asio::co_spawn(acceptor.get_executor(), acceptLoop(state_),
+                   logCompletion(state_->log, "metaserver accept"));
+    if (state_->log)
+      state_->log->info("metaserver listening addr={} port={}", state_->options.address, port_);
+    return {};
+  }
+
+  void stop() override {
+    if (state_->stopped.exchange(true)) return;
+    asio::post(state_->acceptor.get_executor(), [s = state_] {
+      beast::error_code ec;
+      s->acceptor.close(ec);
+    });
+    std::vector<std::shared_ptr<Connection>> conns;
+    {
+      std::lock_guard lock(state_->mu);
+      conns.assign(state_->connections.begin(), state_->connections.end());
+    }
+    for (auto& c : conns) {
+      asio::post(c->executor(), [c] { c->close(); });
+    }
+  }
+
+  uint16_t port() const override { return port_; }
+  void setReady(bool ready) override { state_->ready = ready; }
+  MetricsRegistry& metrics() override { return *state_->registry; }
+  size_t connectionCount() const override {
+    std::lock_guard lock(state_->mu);
+    return state_->connections.size();
+  }
+  size_t watcherCount() const override { return state_->watchers.load(); }
+
+ private:
+  static awaitable<void> acceptLoop(std::shared_ptr<State> state) {
+    auto& acceptor = state->acceptor;
+    while (!state->stopped) {
+      auto strand_for_next = asio::make_strand(state->executor);
+      auto [ec, socket] = co_await acceptor.async_accept(strand_for_next, kTuple);
+      if (ec == asio::error::operation_aborted || state->stopped) break;
+      if (ec) {
+        // EMFILE and friends: back off a little instead of spinning.
+        asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(50));
+        co_await t.async_wait(kTuple);
+        continue;
+      }
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto conn = std::make_shared<Connection>(state, std::move(socket));
+      {
+        std::lock_guard lock(state->mu);
+        if (state->connections.size() >= state->options.max_connections) {
+          continue;  // conn (and its socket) closes as it goes out of scope
+        }
+        state->connections.insert(conn);
+      }
+      asio::co_spawn(conn->executor(), conn->run(), logCompletion(state->log, "metaserver conn"));
+    }
+  }
+
+  std::shared_ptr<State> state_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace
+
+MetaServerPtr createMetaServer(boost::asio::any_io_executor executor, MetaServerOptions options,
+                               metamanager::MetaStore& store, CloudForwarder& forwarder,
+                               core::Clock& clock, std::shared_ptr<spdlog::logger> log,
+                               MetricsRegistrySharedPtr metrics) {
+  return std::make_unique<MetaServerImpl>(std::move(executor), std::move(options), store, forwarder,
+                                          clock, std::move(log), std::move(metrics));
+}
+
+}  // namespace edgecore::metaserver
