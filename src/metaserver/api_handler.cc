@@ -445,12 +445,10 @@ HttpResponse ApiHandler::finishForward(const Routed& routed, const ApplicationRe
   if (result.status.ok()) {
     if (info.verb == "get") {
       // Cache the fresh object (spec 4.3); the answer does not wait for the write.
-      metamanager::WriteOp op{metamanager::WriteOp::Kind::UpsertObject,
-                              {},
-                              {},
-                              result.body,
-                              {},
-                              metamanager::ObjectKey{info.gvr, info.ns, info.name}};
+      metamanager::WriteOp op;
+      op.kind = metamanager::WriteOp::Kind::UpsertObject;
+      op.value = result.body;
+      op.object_key = metamanager::ObjectKey{info.gvr, info.ns, info.name};
       (void)store_.submit({std::move(op)}, nullptr);
     }
     return render(result.body, routed.format);

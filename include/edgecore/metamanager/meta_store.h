@@ -98,7 +98,7 @@ struct WriteOp {
     DeleteObject,      // meta_v2 delete by `object_key`
     UpsertRawV2,       // meta_v2 pass-through row: key = `key` (e.g. "/version"), value only
   };
-  Kind kind;
+  Kind kind = Kind::UpsertMeta;
   std::string key;    // meta key (resource string) or raw meta_v2 key
   std::string type;   // meta type token
   std::string value;  // JSON text

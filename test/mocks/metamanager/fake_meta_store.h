@@ -57,15 +57,23 @@ class FakeMetaStore final : public metamanager::MetaStore {
 
   // Synchronous helpers for tests: upsert an object JSON / delete by key.
   void put(const Gvr& gvr, const std::string& json) {
-    WriteOp op{WriteOp::Kind::UpsertObject, {}, {}, json, {}, ObjectKey{gvr, {}, {}}};
+    WriteOp op;
+    op.kind = WriteOp::Kind::UpsertObject;
+    op.value = json;
+    op.object_key = ObjectKey{gvr, {}, {}};
     (void)submit({op}, nullptr);
   }
   void remove(const ObjectKey& key) {
-    WriteOp op{WriteOp::Kind::DeleteObject, {}, {}, {}, {}, key};
+    WriteOp op;
+    op.kind = WriteOp::Kind::DeleteObject;
+    op.object_key = key;
     (void)submit({op}, nullptr);
   }
   void putRaw(const std::string& key, const std::string& value) {
-    WriteOp op{WriteOp::Kind::UpsertRawV2, key, {}, value, {}, {}};
+    WriteOp op;
+    op.kind = WriteOp::Kind::UpsertRawV2;
+    op.key = key;
+    op.value = value;
     (void)submit({op}, nullptr);
   }
   // Makes submit() fail (Unavailable) as a full/closed store does.
