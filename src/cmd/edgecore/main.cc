@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -10,6 +11,9 @@
 #include "edgecore/core/daemon.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/core/version.h"
+#include "edgecore/metamanager/meta_store.h"
+#include "edgecore/metaserver/cloud_forwarder.h"
+#include "edgecore/metaserver/module.h"
 
 namespace core = edgecore::core;
 
@@ -25,12 +29,26 @@ constexpr const char* kDescription =
     "(MetaServer), runs pods through CRI (edged), and syncs device twins over MQTT (devicetwin,\n"
     "eventbus). It reads the same edgecore.yaml as KubeEdge's own edgecore.";
 
+// What the modules share, created before them and destroyed after them.
+struct SharedParts {
+  std::unique_ptr<edgecore::metamanager::MetaStore> store;  // null when metaManager is off
+  edgecore::metaserver::NullCloudForwarder offline_forwarder;
+};
+
 // Start order: storage first so nothing from the cloud arrives before it can be kept; the
 // cloud link after the modules it feeds. The daemon stops them in reverse.
-std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c) {
+std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedParts& parts) {
   const auto& m = c.modules;
+  core::ModuleFactory metaserver;
+  if (parts.store) {
+    metaserver = [&parts](core::ModuleContext ctx) {
+      return edgecore::metaserver::createModule(ctx, *parts.store, parts.offline_forwarder);
+    };
+  }
   return {
       {"metamanager", "modules.metaManager", m.meta_manager.enable, {}, "(issue #3)"},
+      {"metaserver", "modules.metaManager.metaServer",
+       m.meta_manager.enable && m.meta_manager.meta_server.enable, metaserver, ""},
       {"edged", "modules.edged", m.edged.enable, {}, "(issue #5)"},
       {"twin", "modules.deviceTwin", m.device_twin.enable, {}, "(issue #7)"},
       {"eventbus", "modules.eventBus", m.event_bus.enable, {}, "(issue #7)"},
@@ -38,6 +56,36 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c) {
       {"websocket", "modules.edgeHub", m.edge_hub.enable, {}, "(issue #4)"},
       {"edgestream", "modules.edgeStream", m.edge_stream.enable, {}, "(issue #8)"},
   };
+}
+
+// Opens database.dataSource, creating its directory like `keadm join` would.
+core::Result<std::unique_ptr<edgecore::metamanager::MetaStore>> openStore(
+    const core::EdgeCoreConfig& config, spdlog::logger& log) {
+  edgecore::metamanager::SqliteStoreOptions options;
+  options.path = config.database.data_source;
+  options.create_meta_tables = config.modules.meta_manager.enable;
+  options.create_device_tables = config.modules.device_twin.enable;
+  std::filesystem::path dir = std::filesystem::path(options.path).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return core::unavailable("cannot create directory " + dir.string() + " for " + options.path +
+                               ": " + ec.message());
+    }
+    log.info("created database directory dir={}", dir.string());
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto store = edgecore::metamanager::openSqliteMetaStore(options);
+  if (store.ok()) {
+    auto stats = (*store)->stats();
+    log.info(
+        "database open path={} objects={} revision={} ms={}", options.path, stats.objects,
+        stats.revision,
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
+  }
+  return store;
 }
 
 }  // namespace
@@ -109,8 +157,18 @@ int main(int argc, char** argv) {
     log->debug("config key not used by edgecore-cpp key={}", key);
   }
 
+  SharedParts parts;
+  if (config->modules.meta_manager.enable) {
+    auto store = openStore(*config, *log);
+    if (!store.ok()) {
+      log->error("database unusable err=\"{}\"", store.status().message());
+      return kExitFailure;
+    }
+    parts.store = std::move(store).value();
+  }
+
   core::Daemon daemon(*config, loggers, core::DaemonOptions{});
-  core::Status st = daemon.run(moduleList(*config));
+  core::Status st = daemon.run(moduleList(*config, parts));
   if (!st.ok()) {
     log->error("edgecore exiting err=\"{}\"", st.toString());
     return kExitFailure;

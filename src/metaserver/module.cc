@@ -1,0 +1,112 @@
+#include "edgecore/metaserver/module.h"
+
+#include <charconv>
+#include <chrono>
+
+#include "edgecore/core/config.h"
+#include "edgecore/metaserver/meta_server.h"
+
+namespace edgecore::metaserver {
+
+namespace {
+
+class MetaServerModule final : public core::Module {
+ public:
+  MetaServerModule(core::ModuleContext ctx, metamanager::MetaStore& store,
+                   CloudForwarder& forwarder, MetaServerOptions options)
+      : ctx_(ctx), store_(store), started_at_(std::chrono::steady_clock::now()) {
+    server_ = createMetaServer(ctx.strand.get_inner_executor(), std::move(options), store,
+                               forwarder, ctx.clock, ctx.log);
+    registerAgentMetrics();
+  }
+
+  // core::Module
+  std::string_view name() const override { return "metaserver"; }
+  std::string_view group() const override { return core::names::kMetaGroup; }
+  core::Status start() override {
+    EC_RETURN_IF_ERROR(server_->start());
+    // The store was opened (and checked) before any module started, so we are ready at once.
+    server_->setReady(true);
+    return {};
+  }
+  void stop() override {
+    server_->setReady(false);
+    server_->stop();
+  }
+
+ private:
+  // The agent's own series, read when /metrics is scraped (nothing pushed on hot paths).
+  void registerAgentMetrics() {
+    MetricsRegistry& m = server_->metrics();
+    auto started = started_at_;
+    m.addGauge("edgecore_uptime_seconds", "Seconds since edgecore started.", [started] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    });
+    core::Bus* bus = &ctx_.bus;
+    m.addCounter("edgecore_bus_messages_delivered_total", "Messages handed to module handlers.",
+                 [bus] { return static_cast<double>(bus->stats().delivered); });
+    m.addCounter("edgecore_bus_mailbox_full_total",
+                 "Sends refused because the target module's mailbox was full.",
+                 [bus] { return static_cast<double>(bus->stats().rejected_full); });
+    m.addCounter("edgecore_bus_request_timeouts_total", "Bus requests that hit their deadline.",
+                 [bus] { return static_cast<double>(bus->stats().request_timeouts); });
+    metamanager::MetaStore* store = &store_;
+    m.addCounter("edgecore_store_transactions_total", "SQLite write transactions run.",
+                 [store] { return static_cast<double>(store->stats().transactions); });
+    m.addCounter("edgecore_store_write_ops_total", "Write operations committed or attempted.",
+                 [store] { return static_cast<double>(store->stats().ops); });
+    m.addCounter("edgecore_store_failed_batches_total", "Write batches that failed.",
+                 [store] { return static_cast<double>(store->stats().failed_batches); });
+    m.addGauge("edgecore_store_max_batch_ops", "Most operations committed in one transaction.",
+               [store] { return static_cast<double>(store->stats().max_batch_ops); });
+    m.addCounter("edgecore_store_queue_rejections_total",
+                 "Writes refused because the write queue was full.",
+                 [store] { return static_cast<double>(store->stats().queue_rejections); });
+    m.addGauge("edgecore_store_objects", "Objects held in the meta_v2 cache.",
+               [store] { return static_cast<double>(store->stats().objects); });
+    m.addGauge("edgecore_store_revision", "Current store revision.",
+               [store] { return static_cast<double>(store->stats().revision); });
+  }
+
+  core::ModuleContext ctx_;
+  metamanager::MetaStore& store_;
+  std::chrono::steady_clock::time_point started_at_;
+  MetaServerPtr server_;
+};
+
+}  // namespace
+
+core::Result<std::pair<std::string, uint16_t>> splitHostPort(std::string_view server) {
+  size_t colon = server.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == server.size()) {
+    return core::invalidArgument("\"" + std::string(server) + "\" is not host:port");
+  }
+  std::string_view host = server.substr(0, colon);
+  std::string_view port_text = server.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return core::invalidArgument("\"" + std::string(server) + "\" has no valid port");
+  }
+  return std::make_pair(std::string(host), static_cast<uint16_t>(port));
+}
+
+core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager::MetaStore& store,
+                                           CloudForwarder& forwarder) {
+  const auto& cfg = ctx.config.modules.meta_manager.meta_server;
+  auto host_port = splitHostPort(cfg.server);
+  if (!host_port.ok()) {
+    return host_port.status().withContext("modules.metaManager.metaServer.server");
+  }
+  MetaServerOptions options;
+  options.address = host_port->first;
+  options.port = host_port->second;
+  options.node_name = ctx.config.modules.edged.hostname_override;
+  return core::ModulePtr(
+      std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options)));
+}
+
+}  // namespace edgecore::metaserver
