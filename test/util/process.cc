@@ -139,3 +139,27 @@ ProcessResult runCommand(std::vector<std::string> argv, std::chrono::millisecond
 }
 
 }  // namespace edgecore::testing
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+namespace edgecore::testing {
+int freeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) {
+    die("socket");
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    die("bind/getsockname");
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+}  // namespace edgecore::testing

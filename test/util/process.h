@@ -60,3 +60,9 @@ class TempDir {
 std::string readFile(const std::string& path);
 
 }  // namespace edgecore::testing
+
+namespace edgecore::testing {
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read back, close). For configs
+// that need a fixed port; the tiny race with other processes is acceptable in tests.
+int freeLoopbackPort();
+}  // namespace edgecore::testing
