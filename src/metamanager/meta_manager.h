@@ -1,0 +1,159 @@
+#pragma once
+
+// The metamanager module's machinery (see include/edgecore/metamanager/module.h for the contract).
+//
+// Threads: every handler and continuation runs on the module strand, so the state below needs no
+// lock. Three things leave the strand and come back to it:
+//  - store writes: store.submit(); the callback comes on the writer thread after COMMIT and is
+//    posted back to the strand, where the ACK and the hand-offs happen (so an ACK is never sent
+//    for data that is not durable);
+//  - cache reads: an empty store batch first (so a query sees every write submitted before it),
+//    then the SQLite read on ctx.blocking, then the answer on the strand;
+//  - remote calls: a coroutine on the strand awaiting bus.request to edgehub.
+// A Gate stops posting to the strand once stop() ran: the store and the blocking pool may finish
+// work after the io_context is gone. Work in flight holds the Processor through shared_ptr.
+
+#include <spdlog/logger.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ack_rules.h"
+#include "edgecore/core/bus.h"
+#include "edgecore/core/clock.h"
+#include "edgecore/core/message.h"
+#include "edgecore/metamanager/meta_store.h"
+#include "edgecore/metamanager/module.h"
+
+namespace edgecore::metamanager {
+
+// Counter slots; kept in an array of atomics, copied into MetaManagerCounters on demand.
+enum class Counter : size_t {
+  Inserts,
+  Updates,
+  Patches,
+  Deletes,
+  Queries,
+  Responses,
+  Connects,
+  VolumeOps,
+  AcksSent,
+  AcksUnsent,
+  CloudUnsent,
+  WriteFailures,
+  RemoteOk,
+  RemoteTimeout,
+  RemoteError,
+  LocalQueries,
+  EdgedAbsent,
+  TwinAbsent,
+  LateReplies,
+  Malformed,
+  V2Skipped,
+  Dropped,
+  Count,
+};
+
+// Lets a repeating warning through once per window; counts the rest. Strand only.
+class LogLimiter {
+ public:
+  explicit LogLimiter(std::chrono::milliseconds window) : window_(window) {}
+  // True if this occurrence may be logged; *suppressed then holds how many were not since.
+  bool allow(std::chrono::steady_clock::time_point now, uint64_t* suppressed);
+
+ private:
+  std::chrono::milliseconds window_;
+  bool ever_ = false;
+  std::chrono::steady_clock::time_point last_{};
+  uint64_t suppressed_ = 0;
+};
+
+struct MetaManagerSettings {
+  std::string send_module;  // contextSendModule: where messages for the cloud go ("websocket")
+  std::chrono::milliseconds remote_timeout{60000};
+  std::chrono::milliseconds volume_timeout{60000};
+  std::chrono::milliseconds failure_log_interval{10000};
+};
+
+class Processor : public std::enable_shared_from_this<Processor> {
+ public:
+  Processor(core::Strand strand, core::Bus& bus, std::shared_ptr<spdlog::logger> log,
+            core::Clock& clock, boost::asio::thread_pool& blocking, MetaStore& store,
+            MetaManagerSettings settings);
+
+  core::Status start();
+  void stop();
+  MetaManagerCounters counters() const;
+
+ private:
+  using Continuation = std::function<void(core::Status)>;
+
+  // Entry point: one bus message, on the strand.
+  void handle(core::Message msg);
+
+  void processInsert(core::Message msg, const MetaResource& res);
+  void processUpdate(core::Message msg, const MetaResource& res);
+  void processPatch(core::Message msg, const MetaResource& res);
+  void processDelete(core::Message msg, const MetaResource& res);
+  void processQuery(core::Message msg, const MetaResource& res);
+  void processResponse(core::Message msg, const MetaResource& res);
+  void processConnect(const core::Message& msg);
+  void localQuery(core::Message msg, const MetaResource& res);
+  void startRemote(core::Message msg, MetaResource res, bool is_query);
+  static boost::asio::awaitable<void> remoteCall(std::shared_ptr<Processor> self, core::Message msg,
+                                                 MetaResource res, bool is_query);
+  void finishRemote(const core::Message& original, core::Message resp, const MetaResource& res);
+  static boost::asio::awaitable<void> volumeCall(std::shared_ptr<Processor> self,
+                                                 core::Message msg);
+
+  // Writes `ops` (plus the meta_v2 ops of `msg`) and runs `then` on the strand once durable or
+  // failed. A failure is logged (rate-limited) and counted before `then` runs.
+  void write(std::vector<WriteOp> ops, const core::Message& msg, Continuation then);
+  void postToStrand(std::function<void()> fn);
+  void count(Counter c) { counters_[static_cast<size_t>(c)].fetch_add(1); }
+
+  // Outbound helpers (strand).
+  void sendToCloud(core::Message msg);
+  void ackCloud(const core::Message& msg);
+  void sendToEdged(core::Message msg);
+  void sendToTwin(core::Message msg);
+  // Answers `original`: bus.reply when it was a request, else a message to edged (Go's
+  // sendToEdged).
+  void replyTo(const core::Message& original, core::Message resp);
+  // Go's feedbackError: an `error` message to the requester (sync or edged) or to the cloud.
+  void feedbackError(const core::Message& original, std::string_view text);
+  void warnLimited(LogLimiter& limiter, std::string_view what, const core::Message& msg,
+                   std::string_view err);
+
+  struct Gate {
+    std::mutex mu;
+    bool open = true;
+  };
+
+  core::Strand strand_;
+  core::Bus& bus_;
+  std::shared_ptr<spdlog::logger> log_;
+  core::Clock& clock_;
+  boost::asio::thread_pool& blocking_;
+  MetaStore& store_;
+  const MetaManagerSettings settings_;
+  std::shared_ptr<Gate> gate_ = std::make_shared<Gate>();
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(Counter::Count)> counters_{};
+
+  // Strand-only state.
+  bool connected_ = false;  // edgehub's last node/connection event; disconnected until told
+  LogLimiter write_fail_log_;
+  LogLimiter malformed_log_;
+  LogLimiter v2_skip_log_;
+};
+
+}  // namespace edgecore::metamanager

@@ -1,0 +1,746 @@
+// The metamanager module against a real SQLite store in a temp dir and a real Bus on a real
+// io_context. Stand-in modules "websocket" (a scripted cloud at bus level), "edged" and "twin"
+// record what they receive.
+
+#include "metamanager/meta_manager.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/test_util.h"
+#include "edgecore/core/config.h"
+#include "edgecore/core/logging.h"
+#include "edgecore/metamanager/module.h"
+#include "metamanager/imitator.h"
+#include "metamanager/sqlite_meta_store.h"
+
+namespace edgecore::metamanager {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using core::Message;
+using nlohmann::json;
+using testing::runUntil;
+
+std::string readFile(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Message frame(const std::string& file) {
+  auto m = core::decodeMessage(readFile(fs::path(EDGECORE_TEST_DATA_DIR) / "metamanager" / file));
+  EXPECT_TRUE(m.ok()) << m.status().toString();
+  return *m;
+}
+
+// A second, plain connection to the database file, as an operator's sqlite3 shell would have.
+class PlainDb {
+ public:
+  explicit PlainDb(const std::string& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~PlainDb() { sqlite3_close(db_); }
+  std::optional<std::string> text(const std::string& sql, const std::string& arg) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_);
+    sqlite3_bind_text(st, 1, arg.c_str(), -1, SQLITE_TRANSIENT);
+    std::optional<std::string> out;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(st, 0);
+      out = t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
+    }
+    sqlite3_finalize(st);
+    return out;
+  }
+  std::optional<std::string> metaValue(const std::string& key) {
+    return text("SELECT value FROM meta WHERE key = ?", key);
+  }
+  std::optional<std::string> metaType(const std::string& key) {
+    return text("SELECT type FROM meta WHERE key = ?", key);
+  }
+  std::optional<std::string> v2Value(const std::string& key) {
+    return text("SELECT value FROM meta_v2 WHERE key = ?", key);
+  }
+  std::optional<std::string> v2Gvr(const std::string& key) {
+    return text("SELECT groupversionresource FROM meta_v2 WHERE key = ?", key);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// A module on the bus that records what it gets and may answer requests.
+struct StandIn {
+  std::vector<Message> got;
+  std::function<std::optional<Message>(const Message&)> answer;
+};
+
+class MetaManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mm_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_path_ = (dir_ / "edgecore.db").string();
+    SqliteStoreOptions opts;
+    opts.path = db_path_;
+    auto store = SqliteMetaStore::open(opts);
+    ASSERT_TRUE(store.ok()) << store.status().toString();
+    store_ = std::move(*store);
+    config_.modules.meta_manager.enable = true;
+    config_.modules.meta_manager.context_send_group = "hub";
+    config_.modules.meta_manager.context_send_module = "websocket";
+    config_.modules.meta_manager.remote_query_timeout = std::chrono::seconds(60);
+    plain_ = std::make_unique<PlainDb>(db_path_);
+  }
+
+  void TearDown() override {
+    if (module_) {
+      module_->stop();
+    }
+    module_.reset();
+    blocking_.join();
+    for (const char* m : {"websocket", "edged", "twin"}) {
+      bus_.unsubscribe(m);
+    }
+    plain_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void startModule(MetaManagerOptions options = {}) {
+    core::ModuleContext ctx{asio::make_strand(ioc_),      bus_,   config_,
+                            loggers_.make("metamanager"), clock_, blocking_};
+    auto mm = createMetaManager(ctx, *store_, options);
+    ASSERT_TRUE(mm.ok());
+    module_ = std::move(*mm);
+    ASSERT_TRUE(module_->start().ok());
+    ASSERT_TRUE(subscribe("websocket", "hub", &cloud_).ok());
+    ASSERT_TRUE(subscribe("edged", "edged", &edged_).ok());
+    ASSERT_TRUE(subscribe("twin", "twin", &twin_).ok());
+  }
+
+  core::Status subscribe(const std::string& name, const std::string& group, StandIn* s) {
+    return bus_.subscribe(name, group, asio::make_strand(ioc_), [this, s](Message m) {
+      if (s == &cloud_ && on_cloud_) {
+        on_cloud_(m);
+      }
+      s->got.push_back(m);
+      if (m.header.sync && s->answer) {
+        if (auto r = s->answer(m)) {
+          (void)bus_.reply(m, std::move(*r));
+        }
+      }
+    });
+  }
+
+  void send(Message m) { ASSERT_TRUE(bus_.send("metamanager", std::move(m)).ok()); }
+
+  void setConnected(bool up) {
+    Message m = Message::create("edgehub", "meta", "connect", "node/connection",
+                                up ? "cloud_connected" : "cloud_disconnected");
+    ASSERT_TRUE(bus_.broadcast("meta", m).ok());
+    uint64_t before = module_->counters().connects;
+    ASSERT_TRUE(runUntil(ioc_, [&] { return module_->counters().connects > before; }));
+  }
+
+  // A request to metamanager as edged's meta client would make; the answer lands in *out.
+  std::shared_ptr<std::optional<core::Result<Message>>> request(Message m,
+                                                                std::chrono::milliseconds t) {
+    auto out = std::make_shared<std::optional<core::Result<Message>>>();
+    asio::co_spawn(ioc_, askMetaManager(&bus_, std::move(m), t, out), asio::detached);
+    return out;
+  }
+  static asio::awaitable<void> askMetaManager(
+      core::Bus* bus, Message m, std::chrono::milliseconds t,
+      std::shared_ptr<std::optional<core::Result<Message>>> out) {
+    auto op = bus->request("metamanager", std::move(m), t);
+    auto r = co_await std::move(op);
+    out->emplace(std::move(r));
+  }
+
+  std::vector<Message> acks() const {
+    std::vector<Message> out;
+    for (const Message& m : cloud_.got) {
+      if (m.route.operation == "response" && m.content == json("OK")) {
+        out.push_back(m);
+      }
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  std::string db_path_;
+  std::unique_ptr<SqliteMetaStore> store_;
+  asio::io_context ioc_;
+  core::Bus bus_{ioc_};
+  asio::thread_pool blocking_{2};
+  core::SystemClock clock_;
+  core::LoggerFactory loggers_{spdlog::level::warn};
+  core::EdgeCoreConfig config_;
+  std::unique_ptr<MetaManager> module_;
+  std::unique_ptr<PlainDb> plain_;
+  StandIn cloud_, edged_, twin_;
+  std::function<void(const Message&)> on_cloud_;
+};
+
+Message cloudMsg(const std::string& op, const std::string& resource, json content,
+                 const std::string& source = "edgecontroller") {
+  Message m = Message::create(source, "resource", op, resource, std::move(content));
+  m.header.resource_version = "7";
+  return m;
+}
+
+json pod(const std::string& name, const std::string& uid) {
+  return json{{"metadata",
+               {{"name", name}, {"namespace", "default"}, {"uid", uid}, {"resourceVersion", "7"}}},
+              {"spec", {{"nodeName", "edge-1"}}}};
+}
+
+// --- cloud -> edge ------------------------------------------------------------------------
+
+TEST_F(MetaManagerTest, PodInsertFromCloudIsDurableBeforeAckAndHandedToEdged) {
+  startModule();
+  Message ins = frame("b-pod-insert-frame.json");
+  // At the moment the ACK reaches the cloud, the rows must already be visible to another
+  // connection: the ACK is sent only after COMMIT.
+  std::optional<std::string> meta_at_ack, v2_at_ack;
+  on_cloud_ = [&](const Message& m) {
+    if (m.route.operation == "response") {
+      meta_at_ack = plain_->metaValue("default/pod/bb-1");
+      v2_at_ack = plain_->v2Value("/core/v1/pods/default/bb-1");
+    }
+  };
+  send(ins);
+  ASSERT_TRUE(runUntil(ioc_, [&] { return !acks().empty() && !edged_.got.empty(); }));
+  ASSERT_TRUE(meta_at_ack.has_value());
+  ASSERT_TRUE(v2_at_ack.has_value());
+  EXPECT_EQ(json::parse(*meta_at_ack), ins.content);
+  EXPECT_EQ(json::parse(*v2_at_ack)["metadata"]["uid"], "6a0b1f3e-6c1e-4f57-9a55-0d3c2f6f0b01");
+  EXPECT_EQ(plain_->metaType("default/pod/bb-1"), "pod");
+  EXPECT_EQ(plain_->v2Gvr("/core/v1/pods/default/bb-1"), "/v1, Resource=pods");
+
+  // The ACK shape of spec cloud-protocol 4.1.
+  ASSERT_EQ(acks().size(), 1u);
+  const std::vector<Message> all_acks = acks();
+  const Message& ack = all_acks[0];
+  EXPECT_EQ(ack.header.parent_id, ins.header.id);
+  EXPECT_NE(ack.header.id, ins.header.id);
+  EXPECT_EQ(ack.header.id.size(), 36u);
+  EXPECT_EQ(ack.route.source, "edgecontroller");
+  EXPECT_EQ(ack.route.group, "resource");
+  EXPECT_EQ(ack.route.operation, "response");
+  EXPECT_EQ(ack.route.resource, "default/pod/bb-1");
+  EXPECT_EQ(ack.header.resource_version, "");
+  std::string wire = core::encodeMessage(ack);
+  EXPECT_NE(wire.find("\"content\":\"OK\""), std::string::npos) << wire;
+
+  ASSERT_EQ(edged_.got.size(), 1u);
+  EXPECT_EQ(edged_.got[0].header.id, ins.header.id);
+  EXPECT_EQ(edged_.got[0].route.operation, "insert");
+  EXPECT_EQ(module_->counters().acks_sent, 1u);
+  EXPECT_EQ(module_->counters().inserts, 1u);
+  EXPECT_NE(store_->getObject({{"", "v1", "pods"}, "default", "bb-1"}), nullptr);
+}
+
+TEST_F(MetaManagerTest, PodWithoutTypeMetaGetsApiVersionAndKindInMetaV2) {
+  startModule();
+  send(cloudMsg("insert", "default/pod/p1", pod("p1", "u1")));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 1; }));
+  auto v2 = plain_->v2Value("/core/v1/pods/default/p1");
+  ASSERT_TRUE(v2.has_value());
+  json obj = json::parse(*v2);
+  EXPECT_EQ(obj["apiVersion"], "v1");
+  EXPECT_EQ(obj["kind"], "Pod");
+  // meta keeps the content exactly as the cloud sent it.
+  EXPECT_EQ(json::parse(*plain_->metaValue("default/pod/p1")), pod("p1", "u1"));
+}
+
+TEST_F(MetaManagerTest, UpdateUpsertsAndAcks) {
+  startModule();
+  send(cloudMsg("insert", "default/pod/p1", pod("p1", "u1")));
+  json updated = pod("p1", "u1");
+  updated["metadata"]["resourceVersion"] = "9";
+  updated["metadata"]["labels"] = {{"a", "b"}};
+  Message upd = cloudMsg("update", "default/pod/p1", updated);
+  send(upd);
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 2 && edged_.got.size() == 2; }));
+  EXPECT_EQ(acks()[1].header.parent_id, upd.header.id);
+  EXPECT_EQ(json::parse(*plain_->metaValue("default/pod/p1")), updated);
+  auto obj = store_->getObject({{"", "v1", "pods"}, "default", "p1"});
+  ASSERT_NE(obj, nullptr);
+  EXPECT_EQ(obj->resource_version, 9u);
+  EXPECT_EQ(edged_.got[1].route.operation, "update");
+}
+
+TEST_F(MetaManagerTest, PatchFromEdgedIsStoredAsTextAndForwardedWhenConnected) {
+  startModule();
+  setConnected(true);
+  std::string patch = R"({"metadata":{"uid":"u1"},"status":{"phase":"Running"}})";
+  Message p = Message::create("edged", "meta", "patch", "default/podpatch/p1", patch);
+  send(p);
+  ASSERT_TRUE(runUntil(ioc_, [&] { return !cloud_.got.empty(); }));
+  EXPECT_EQ(plain_->metaValue("default/podpatch/p1"), patch);
+  EXPECT_EQ(plain_->metaType("default/podpatch/p1"), "podpatch");
+  // Forwarded unchanged, same msg_id, so the cloud's answer reaches edged's waiting request.
+  EXPECT_EQ(cloud_.got[0], p);
+  EXPECT_TRUE(acks().empty());
+  // No meta_v2 row for a patch.
+  EXPECT_EQ(store_->stats().objects, 0u);
+}
+
+TEST_F(MetaManagerTest, PatchWhileDisconnectedAnswersConnectionLost) {
+  startModule();
+  Message p = Message::create("edged", "meta", "patch", "default/podpatch/p1", "{}");
+  auto answer = request(p, std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer->has_value(); }));
+  ASSERT_TRUE((*answer)->ok());
+  const Message& err = ***answer;
+  EXPECT_EQ(err.route.operation, "error");
+  EXPECT_EQ(err.content, "connection lost between EdgeCore and CloudCore");
+  EXPECT_EQ(err.header.parent_id, p.header.id);
+  EXPECT_EQ(plain_->metaValue("default/podpatch/p1"), "{}");  // stored all the same
+  EXPECT_TRUE(cloud_.got.empty());
+}
+
+TEST_F(MetaManagerTest, PodDeleteIsGuardedByUid) {
+  startModule();
+  send(cloudMsg("insert", "default/pod/bb-1", frame("b-pod-insert-frame.json").content));
+  send(Message::create("edged", "meta", "patch", "default/podpatch/bb-1", "{}"));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 1; }));
+  ASSERT_TRUE(
+      runUntil(ioc_, [&] { return plain_->metaValue("default/podpatch/bb-1").has_value(); }));
+
+  // A delete for an older pod of the same name (another uid) must not remove the new one.
+  Message wrong = cloudMsg("delete", "default/pod/bb-1", pod("bb-1", "other-uid"));
+  send(wrong);
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 2; }));
+  EXPECT_EQ(acks()[1].header.parent_id, wrong.header.id);  // still ACKed, as Go does
+  EXPECT_TRUE(plain_->metaValue("default/pod/bb-1").has_value());
+  EXPECT_TRUE(plain_->metaValue("default/podpatch/bb-1").has_value());
+
+  // The real delete frame (uid matches): pod row, podpatch row and meta_v2 object go.
+  Message del = frame("c-pod-delete-frame.json");
+  send(del);
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 3; }));
+  EXPECT_EQ(acks()[2].header.parent_id, del.header.id);
+  EXPECT_FALSE(plain_->metaValue("default/pod/bb-1").has_value());
+  EXPECT_FALSE(plain_->metaValue("default/podpatch/bb-1").has_value());
+  EXPECT_FALSE(plain_->v2Value("/core/v1/pods/default/bb-1").has_value());
+  EXPECT_EQ(edged_.got.back().route.operation, "delete");
+}
+
+TEST_F(MetaManagerTest, EdgedPodDeleteGoesToTheCloudOnly) {
+  startModule();
+  send(cloudMsg("insert", "default/pod/p1", pod("p1", "u1")));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 1; }));
+  Message del =
+      Message::create("edged", "meta", "delete", "default/pod/p1",
+                      json{{"gracePeriodSeconds", 0}, {"preconditions", {{"uid", "u1"}}}});
+  send(del);
+  ASSERT_TRUE(runUntil(ioc_, [&] { return cloud_.got.size() == 2; }));
+  EXPECT_EQ(cloud_.got[1], del);
+  EXPECT_TRUE(plain_->metaValue("default/pod/p1").has_value());
+}
+
+TEST_F(MetaManagerTest, ConfigMapInsertAndDelete) {
+  startModule();
+  json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata", {{"name", "cm-1"}, {"namespace", "default"}, {"resourceVersion", "3"}}},
+             {"data", {{"k", "v"}}}};
+  send(cloudMsg("insert", "default/configmap/cm-1", cm));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 1; }));
+  EXPECT_EQ(plain_->metaType("default/configmap/cm-1"), "configmap");
+  EXPECT_TRUE(plain_->v2Value("/core/v1/configmaps/default/cm-1").has_value());
+  send(cloudMsg("delete", "default/configmap/cm-1", cm));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 2; }));
+  EXPECT_FALSE(plain_->metaValue("default/configmap/cm-1").has_value());
+  EXPECT_FALSE(plain_->v2Value("/core/v1/configmaps/default/cm-1").has_value());
+}
+
+TEST_F(MetaManagerTest, DeviceFromDeviceControllerGoesToTwinNotEdged) {
+  startModule();
+  json dev = {{"apiVersion", "devices.kubeedge.io/v1beta1"},
+              {"kind", "Device"},
+              {"metadata", {{"name", "dev1"}, {"namespace", "default"}, {"resourceVersion", "4"}}}};
+  Message ins = cloudMsg("insert", "default/device/dev1", dev, "devicecontroller");
+  send(ins);
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 1 && twin_.got.size() == 1; }));
+  EXPECT_TRUE(edged_.got.empty());
+  // process.go SetRoute(MetaGroup, DeviceTwinModuleName): source "meta", group "twin".
+  EXPECT_EQ(twin_.got[0].route.source, "meta");
+  EXPECT_EQ(twin_.got[0].route.group, "twin");
+  EXPECT_EQ(twin_.got[0].header.id, ins.header.id);
+  EXPECT_EQ(acks()[0].route.source, "devicecontroller");
+  EXPECT_TRUE(plain_->v2Value("/devices.kubeedge.io/v1beta1/devices/default/dev1").has_value());
+  send(cloudMsg("update", "default/device/dev1", dev, "devicecontroller"));
+  send(cloudMsg("delete", "default/device/dev1", dev, "devicecontroller"));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 3 && twin_.got.size() == 3; }));
+  EXPECT_FALSE(plain_->metaValue("default/device/dev1").has_value());
+}
+
+TEST_F(MetaManagerTest, NoAckForNoAckRequiredMessages) {
+  startModule();
+  // Task-manager traffic is not tracked by the cloud.
+  send(cloudMsg("insert", "default/pod/p1", pod("p1", "u1"), "taskmanager"));
+  send(cloudMsg("insert", "default/pod/p2", pod("p2", "u2")));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return edged_.got.size() == 2; }));
+  ASSERT_EQ(acks().size(), 1u);
+  EXPECT_EQ(acks()[0].route.resource, "default/pod/p2");
+}
+
+// --- durability failures ----------------------------------------------------------------
+
+TEST_F(MetaManagerTest, FailedWriteIsNotAckedAndTheResendIs) {
+  startModule();
+  send(cloudMsg("insert", "default/pod/p0", pod("p0", "u0")));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 1; }));
+  ASSERT_TRUE(store_->setMaxPageCountForTest(1).ok());  // full disk from now on
+  json big = pod("p1", "u1");
+  big["spec"]["blob"] = std::string(1024 * 1024, 'x');
+  Message ins = cloudMsg("insert", "default/pod/p1", big);
+  send(ins);
+  ASSERT_TRUE(runUntil(ioc_, [&] { return module_->counters().write_failures >= 1; }));
+  // Go answers a failed store with an `error` message (the cloud only logs it); it is sent
+  // from the same continuation that would have sent the ACK, so once it is here, nothing else
+  // for p1 is coming.
+  ASSERT_TRUE(runUntil(
+      ioc_, [&] { return !cloud_.got.empty() && cloud_.got.back().route.operation == "error"; }));
+  EXPECT_EQ(cloud_.got.back().header.parent_id, ins.header.id);
+  EXPECT_EQ(acks().size(), 1u);
+  EXPECT_EQ(edged_.got.size(), 1u);
+  EXPECT_FALSE(plain_->metaValue("default/pod/p1").has_value());
+
+  // Space again; the cloud resends the same message 5 s later: stored, then ACKed once.
+  ASSERT_TRUE(store_->setMaxPageCountForTest(1u << 30).ok());
+  send(ins);
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 2; }));
+  EXPECT_EQ(acks()[1].header.parent_id, ins.header.id);
+  EXPECT_TRUE(plain_->metaValue("default/pod/p1").has_value());
+}
+
+// --- queries --------------------------------------------------------------------------------
+
+Message cloudConfigMapAnswer(const Message& req) {
+  json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata", {{"name", "cfg"}, {"namespace", "default"}, {"resourceVersion", "12"}}},
+             {"data", {{"k", "v"}}}};
+  Message resp = Message::create("edgecontroller", "resource", "response", req.route.resource,
+                                 json{{"Object", cm}, {"Err", nullptr}});
+  resp.header.resource_version = "12";
+  return resp;
+}
+
+TEST_F(MetaManagerTest, RemoteQueryCachesAnswersRequesterAndAcksTheCloud) {
+  startModule();
+  setConnected(true);
+  cloud_.answer = [](const Message& req) { return cloudConfigMapAnswer(req); };
+  Message q = Message::create("edged", "meta", "query", "default/configmap/cfg", nullptr);
+  auto answer = request(q, std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer->has_value(); }));
+  ASSERT_TRUE((*answer)->ok()) << (*answer)->status().toString();
+  const Message& resp = ***answer;
+  EXPECT_EQ(resp.header.parent_id, q.header.id);
+  EXPECT_EQ(resp.content["Object"]["data"]["k"], "v");
+
+  // What went to the cloud: the query under a fresh id, then the ACK of the cloud's answer.
+  ASSERT_TRUE(runUntil(ioc_, [&] { return cloud_.got.size() == 2; }));
+  const Message& sent = cloud_.got[0];
+  EXPECT_NE(sent.header.id, q.header.id);
+  EXPECT_EQ(sent.route, q.route);
+  const Message& ack = cloud_.got[1];
+  EXPECT_EQ(ack.route.operation, "response");
+  EXPECT_EQ(ack.content, "OK");
+  EXPECT_EQ(ack.header.parent_id, resp.header.id);
+  EXPECT_EQ(ack.route.source, "edgecontroller");
+  EXPECT_EQ(ack.route.group, "resource");
+  EXPECT_EQ(ack.route.resource, "default/configmap/cfg");
+
+  // Cached: the Object (not the wrapper) in meta, and in meta_v2.
+  auto cached = plain_->metaValue("default/configmap/cfg");
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(json::parse(*cached)["data"]["k"], "v");
+  EXPECT_TRUE(plain_->v2Value("/core/v1/configmaps/default/cfg").has_value());
+  EXPECT_EQ(module_->counters().remote_ok, 1u);
+
+  // Offline: the same query is answered from the cache, nothing goes to the cloud.
+  setConnected(false);
+  Message q2 = Message::create("edged", "meta", "query", "default/configmap/cfg", nullptr);
+  auto answer2 = request(q2, std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer2->has_value(); }));
+  ASSERT_TRUE((*answer2)->ok());
+  const Message& local = ***answer2;
+  EXPECT_EQ(local.header.parent_id, q2.header.id);
+  EXPECT_EQ(local.route.source, "metamanager");
+  ASSERT_TRUE(local.content.is_array());
+  ASSERT_EQ(local.content.size(), 1u);
+  EXPECT_EQ(json::parse(local.content[0].get<std::string>())["data"]["k"], "v");
+  EXPECT_EQ(cloud_.got.size(), 2u);
+}
+
+TEST_F(MetaManagerTest, RemoteErrorAnswerIsPassedThroughUncachedAndAcked) {
+  startModule();
+  setConnected(true);
+  cloud_.answer = [](const Message& req) {
+    return Message::create(
+        "edgecontroller", "resource", "response", req.route.resource,
+        json{{"ErrStatus", {{"status", "Failure"}, {"reason", "NotFound"}, {"code", 404}}}});
+  };
+  Message q = Message::create("edged", "meta", "query", "default/secret/s", nullptr);
+  auto answer = request(q, std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer->has_value() && cloud_.got.size() == 2; }));
+  ASSERT_TRUE((*answer)->ok());
+  EXPECT_EQ((***answer).content["ErrStatus"]["code"], 404);
+  EXPECT_EQ(cloud_.got[1].content, "OK");
+  EXPECT_FALSE(plain_->metaValue("default/secret/s").has_value());
+}
+
+TEST_F(MetaManagerTest, RemoteTimeoutFallsBackToTheCache) {
+  MetaManagerOptions options;
+  options.remote_query_timeout = std::chrono::milliseconds(200);
+  startModule(options);
+  // Cache something first (as a previous answer would have).
+  send(cloudMsg("insert", "default/configmap/cfg",
+                json{{"metadata", {{"name", "cfg"}, {"namespace", "default"}}}}));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 1; }));
+  setConnected(true);
+  Message q = Message::create("edged", "meta", "query", "default/configmap/cfg", nullptr);
+  auto answer = request(q, std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer->has_value(); }));
+  ASSERT_TRUE((*answer)->ok());
+  const Message& local = ***answer;
+  EXPECT_EQ(local.header.parent_id, q.header.id);
+  ASSERT_TRUE(local.content.is_array());
+  EXPECT_EQ(local.content.size(), 1u);
+  EXPECT_EQ(module_->counters().remote_timeout, 1u);
+  // The query did go to the cloud first.
+  EXPECT_EQ(cloud_.got.back().route.operation, "query");
+}
+
+TEST_F(MetaManagerTest, LocalQueryByTypeAcrossNamespacesAndByKey) {
+  startModule();
+  send(cloudMsg("insert", "default/pod/a", pod("a", "ua")));
+  send(cloudMsg("insert", "other/pod/b", pod("b", "ub")));
+  send(cloudMsg("insert", "default/configmap/c", json{{"metadata", {{"name", "c"}}}}));
+  // No wait for the ACKs: a query sees every write submitted before it.
+  auto all = request(Message::create("edged", "meta", "query", "default/pod", nullptr),
+                     std::chrono::seconds(5));
+  auto one = request(Message::create("edged", "meta", "query", "other/pod/b", nullptr),
+                     std::chrono::seconds(5));
+  auto none = request(Message::create("edged", "meta", "query", "other/pod/zz", nullptr),
+                      std::chrono::seconds(5));
+  ASSERT_TRUE(
+      runUntil(ioc_, [&] { return all->has_value() && one->has_value() && none->has_value(); }));
+  ASSERT_TRUE((*all)->ok());
+  EXPECT_EQ((***all).content.size(), 2u);  // every namespace, as Go's QueryMeta("type")
+  ASSERT_TRUE((*one)->ok());
+  ASSERT_EQ((***one).content.size(), 1u);
+  EXPECT_EQ(json::parse((***one).content[0].get<std::string>())["metadata"]["uid"], "ub");
+  ASSERT_TRUE((*none)->ok());
+  EXPECT_EQ((***none).content, json::array());
+  EXPECT_EQ(module_->counters().local_queries, 3u);
+}
+
+TEST_F(MetaManagerTest, EdgedInsertWhileDisconnectedIsRefused) {
+  startModule();
+  json node = {{"metadata", {{"name", "edge-1"}}}};
+  Message ins = Message::create("edged", "meta", "insert", "default/node/edge-1", node);
+  auto answer = request(ins, std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer->has_value(); }));
+  ASSERT_TRUE((*answer)->ok());
+  const Message& err = ***answer;
+  EXPECT_EQ(err.route.operation, "error");
+  EXPECT_EQ(err.route.source, "metamanager");
+  EXPECT_EQ(err.route.group, "meta");
+  EXPECT_EQ(err.content, "failed to process remote: not connected");
+  EXPECT_EQ(err.header.parent_id, ins.header.id);
+  EXPECT_TRUE(cloud_.got.empty());
+  EXPECT_FALSE(plain_->metaValue("default/node/edge-1").has_value());
+}
+
+TEST_F(MetaManagerTest, EdgedNodeInsertWhileConnectedGoesRemoteAndCachesTheObject) {
+  startModule();
+  setConnected(true);
+  json node = {{"metadata", {{"name", "edge-1"}}}};
+  cloud_.answer = [&](const Message& req) {
+    json created = node;
+    created["metadata"]["resourceVersion"] = "55";
+    return Message::create("edgecontroller", "resource", "response", req.route.resource,
+                           json{{"Object", created}, {"Err", nullptr}});
+  };
+  Message ins = Message::create("edged", "meta", "insert", "default/node/edge-1", node);
+  auto answer = request(ins, std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer->has_value() && cloud_.got.size() == 2; }));
+  ASSERT_TRUE((*answer)->ok());
+  EXPECT_EQ((***answer).header.parent_id, ins.header.id);
+  EXPECT_EQ(json::parse(*plain_->metaValue("default/node/edge-1"))["metadata"]["resourceVersion"],
+            "55");
+  EXPECT_TRUE(plain_->v2Value("/core/v1/nodes/null/edge-1").has_value());
+}
+
+// --- bad input --------------------------------------------------------------------------------
+
+TEST_F(MetaManagerTest, BadInputIsCountedAndNeverCrashes) {
+  startModule();
+  send(cloudMsg("frobnicate", "default/pod/p", nullptr));                // unknown operation
+  send(cloudMsg("insert", "", pod("p", "u")));                           // empty resource
+  send(cloudMsg("insert", std::string(5000, 'a'), pod("p", "u")));       // too long
+  send(cloudMsg("delete", "default/pod/p", "not json at all"));          // pod delete, garbage
+  send(cloudMsg("delete", "default/pod/p", json::array({1, 2})));        // wrong shape
+  send(cloudMsg("insert", "default/pod/s", "just a string"));            // meta only
+  send(cloudMsg("insert", "default/pod/n", json{{"spec", 1}}));          // no name
+  send(cloudMsg("insert", "a/b/c/d/e", json{{"x", 1}}));                 // odd token count
+  send(cloudMsg("update", "default/pod/p", pod("p", "u"), "stranger"));  // unknown source
+  Message conn = Message::create("edgehub", "meta", "connect", "node/connection", 42);
+  send(conn);
+  // The module still works afterwards.
+  send(cloudMsg("insert", "default/pod/ok", pod("ok", "u")));
+  ASSERT_TRUE(runUntil(ioc_, [&] {
+    for (const Message& a : acks()) {
+      if (a.route.resource == "default/pod/ok") {
+        return true;
+      }
+    }
+    return false;
+  }));
+  MetaManagerCounters c = module_->counters();
+  EXPECT_GE(c.dropped, 4u);  // unknown op, empty, too long, unknown source
+  EXPECT_GE(c.malformed, 3u);
+  EXPECT_GE(c.v2_skipped, 2u);
+  // Content of a shape meta_v2 cannot use is still kept in meta and ACKed (Go stores what it
+  // got), so the cloud does not resend it forever.
+  EXPECT_EQ(plain_->metaValue("default/pod/s"), "just a string");
+  EXPECT_TRUE(plain_->metaValue("a/b/c/d/e").has_value());
+  EXPECT_EQ(plain_->metaType("a/b/c/d/e"), "");
+}
+
+// --- pure parts ---------------------------------------------------------------------------
+
+TEST(AckRulesTest, NoAckRequiredTable) {
+  struct Case {
+    std::string source, group, operation, resource;
+    json content;
+    bool no_ack;
+  };
+  const json kPod = {{"metadata", {{"name", "p"}}}};
+  const json kErr = {{"ErrStatus", {{"code", 404}}}};
+  std::vector<Case> cases = {
+      {"edgecontroller", "resource", "insert", "default/pod/p", kPod, false},
+      {"edgecontroller", "resource", "update", "default/pod/p", kPod, false},
+      {"edgecontroller", "resource", "delete", "default/pod/p", kPod, false},
+      {"edgecontroller", "resource", "update", "default/configmap/c", kPod, false},
+      {"edgecontroller", "resource", "update", "default/secret/s", kPod, false},
+      {"devicecontroller", "resource", "insert", "default/device/d", kPod, false},
+      {"policycontroller", "resource", "insert", "default/serviceaccountaccess/x", kPod, false},
+      {"edgecontroller", "resource", "insert", "rule/r1", kPod, false},
+      {"edgecontroller", "resource", "insert", "rule/node", kPod, false},
+      {"edgecontroller", "resource", "insert", "default/podlist/x", kPod, true},
+      {"devicecontroller", "twin", "update", "membership", kPod, true},
+      {"devicecontroller", "twin", "update", "device/d/twin/cloud_updated", kPod, true},
+      {"edgecontroller", "resource", "response", "default/serviceaccounttoken/t", kPod, true},
+      {"cloudhub", "resource", "response", "k8s/ca.crt", "PEM", true},
+      {"edgecontroller", "resource", "createvolume", "default/volume/v", kPod, true},
+      {"dynamiccontroller", "resource", "applicationResponse", "ignore/Application/ignore", kPod,
+       true},
+      {"router_eventbus", "user", "publish", "a/b", kPod, true},
+      {"taskmanager", "taskmanager", "upgrade", "upgrade/t/node/n", kPod, true},
+      {"nodeupgradejobcontroller", "x", "upgrade", "upgrade/t/node/n", kPod, true},
+      {"edgecontroller", "resource", "response", "default/configmap/c", "OK", true},
+      {"edgecontroller", "resource", "response", "default/configmap/c", kErr, true},
+      {"edgecontroller", "resource", "response", "default/configmap/c", kPod, false},
+      {"edgecontroller", "resource", "update", "default/node/n", kPod, true},
+      {"edgecontroller", "resource", "response", "kube-node-lease/lease/n", kPod, true},
+      {"edgecontroller", "resource", "response", "default/nodepatch/n", kPod, true},
+      {"edgecontroller", "resource", "response", "default/podpatch/p", kPod, true},
+      {"edgecontroller", "resource", "update", "default/podstatus/p", kPod, true},
+      {"edgecontroller", "resource", "response", "default/certificatesigningrequest/c", kPod, true},
+      {"edgecontroller", "resource", "response", "default/pod/p", kPod, true},
+      {"devicecontroller", "resource", "update", "default/node/n", kPod, false},
+  };
+  for (const Case& c : cases) {
+    Message m = Message::create(c.source, c.group, c.operation, c.resource, c.content);
+    EXPECT_EQ(noAckRequired(m), c.no_ack)
+        << c.source << " " << c.group << " " << c.operation << " " << c.resource;
+  }
+}
+
+TEST(AckRulesTest, SplitMetaResourceLikeGo) {
+  auto r = splitMetaResource("default/pod/nginx");
+  EXPECT_EQ(r.type, "pod");
+  EXPECT_EQ(r.id, "nginx");
+  r = splitMetaResource("default/pod");
+  EXPECT_EQ(r.type, "pod");
+  EXPECT_EQ(r.id, "");
+  r = splitMetaResource("pod");
+  EXPECT_EQ(r.type, "");
+  r = splitMetaResource("a/b/c/d");
+  EXPECT_EQ(r.type, "");
+  EXPECT_EQ(r.key, "a/b/c/d");
+  r = splitMetaResource("k8s/ca.crt");
+  EXPECT_EQ(r.type, "k8s/ca.crt");
+  EXPECT_TRUE(requiresRemoteQuery("k8s/ca.crt"));
+  EXPECT_TRUE(requiresRemoteQuery("configmap"));
+  EXPECT_FALSE(requiresRemoteQuery("pod"));
+}
+
+TEST(ImitatorTest, ListIsSplitAndStatusAndEdgedLeaseSkipped) {
+  json list = {{"apiVersion", "v1"},
+               {"kind", "PodList"},
+               {"items",
+                {{{"metadata", {{"name", "a"}, {"namespace", "x"}}}},
+                 {{"metadata", {{"name", "b"}, {"namespace", "x"}}}}}}};
+  Message m = Message::create("edgecontroller", "resource", "insert", "x/pod", list);
+  ImitatorOps ops = imitatorOps(m, "insert", "pod");
+  ASSERT_EQ(ops.ops.size(), 2u);
+  EXPECT_EQ(json::parse(ops.ops[0].value)["kind"], "Pod");
+  EXPECT_EQ(json::parse(ops.ops[1].value)["apiVersion"], "v1");
+
+  EXPECT_TRUE(imitatorOps(m, "insert", "podstatus").ops.empty());
+  Message lease = Message::create("edged", "meta", "update", "kube-node-lease/lease/n",
+                                  json{{"metadata", {{"name", "n"}}}});
+  EXPECT_TRUE(imitatorOps(lease, "update", "lease").ops.empty());
+  lease.route.source = "edgecontroller";
+  auto lease_ops = imitatorOps(lease, "update", "lease");
+  ASSERT_EQ(lease_ops.ops.size(), 1u);
+  EXPECT_EQ(json::parse(lease_ops.ops[0].value)["apiVersion"], "coordination.k8s.io/v1");
+  EXPECT_TRUE(imitatorOps(m, "patch", "pod").ops.empty());
+
+  Message del = Message::create("edgecontroller", "resource", "delete", "default/device/d",
+                                json{{"metadata", {{"name", "d"}, {"namespace", "default"}}}});
+  auto del_ops = imitatorOps(del, "delete", "device");
+  ASSERT_EQ(del_ops.ops.size(), 1u);
+  EXPECT_EQ(del_ops.ops[0].kind, WriteOp::Kind::DeleteObject);
+  EXPECT_EQ(del_ops.ops[0].object_key.storageKey(),
+            "/devices.kubeedge.io/v1beta1/devices/default/d");
+
+  Message unknown = Message::create("edgecontroller", "resource", "insert", "default/widget/w",
+                                    json{{"metadata", {{"name", "w"}}}});
+  auto unknown_ops = imitatorOps(unknown, "insert", "widget");
+  EXPECT_TRUE(unknown_ops.ops.empty());
+  EXPECT_EQ(unknown_ops.skipped, 1);
+}
+
+}  // namespace
+}  // namespace edgecore::metamanager
