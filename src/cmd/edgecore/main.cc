@@ -12,6 +12,7 @@
 #include "edgecore/core/logging.h"
 #include "edgecore/core/version.h"
 #include "edgecore/metamanager/meta_store.h"
+#include "edgecore/metamanager/module.h"
 #include "edgecore/metaserver/cloud_forwarder.h"
 #include "edgecore/metaserver/module.h"
 
@@ -39,14 +40,18 @@ struct SharedParts {
 // cloud link after the modules it feeds. The daemon stops them in reverse.
 std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedParts& parts) {
   const auto& m = c.modules;
+  core::ModuleFactory metamanager;
   core::ModuleFactory metaserver;
   if (parts.store) {
+    metamanager = [&parts](core::ModuleContext ctx) {
+      return edgecore::metamanager::create(ctx, *parts.store);
+    };
     metaserver = [&parts](core::ModuleContext ctx) {
       return edgecore::metaserver::createModule(ctx, *parts.store, parts.offline_forwarder);
     };
   }
   return {
-      {"metamanager", "modules.metaManager", m.meta_manager.enable, {}, "(issue #3)"},
+      {"metamanager", "modules.metaManager", m.meta_manager.enable, metamanager, ""},
       {"metaserver", "modules.metaManager.metaServer",
        m.meta_manager.enable && m.meta_manager.meta_server.enable, metaserver, ""},
       {"edged", "modules.edged", m.edged.enable, {}, "(issue #5)"},
