@@ -241,14 +241,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<ApplicationResult> forward(const Application& app) {
     auto& forwarder = state_->forwarder;
     auto ex = stream_.get_executor();
-    co_return co_await asio::async_initiate<decltype(use_awaitable), void(ApplicationResult)>(
-        [&forwarder, ex](auto handler, Application a) {
-          auto h = std::make_shared<decltype(handler)>(std::move(handler));
-          forwarder.apply(std::move(a), [h, ex](ApplicationResult r) {
-            asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-          });
-        },
-        use_awaitable, app);
+    // Named, not a temporary inside the co_await expression: g++ 12 destroys such temporaries
+    // twice, and this lambda holds an executor (a reference-counted strand).
+    auto initiation = [&forwarder, ex](auto handler, Application a) {
+      auto h = std::make_shared<decltype(handler)>(std::move(handler));
+      forwarder.apply(std::move(a), [h, ex](ApplicationResult r) {
+        asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+      });
+    };
+    auto op = asio::async_initiate<decltype(use_awaitable), void(ApplicationResult)>(
+        initiation, use_awaitable, app);
+    co_return co_await std::move(op);
   }
 
   // Called by the hub (any thread) when events are queued for this watch.
