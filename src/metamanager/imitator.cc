@@ -99,7 +99,9 @@ void addObject(json obj, bool is_delete, std::string_view fallback_api_version,
   } else {
     // The store derives the key from apiVersion/kind/metadata itself (empty gvr).
     op.kind = WriteOp::Kind::UpsertObject;
-    op.value = obj.dump(-1, ' ', false, json::error_handler_t::replace);
+    // Handed over parsed: the store extracts its fields and writes Go's encoding from it, so
+    // the object is never serialised and parsed again on the way.
+    op.doc = std::make_shared<const json>(std::move(obj));
   }
   out->ops.push_back(std::move(op));
 }

@@ -714,8 +714,8 @@ TEST(ImitatorTest, ListIsSplitAndStatusAndEdgedLeaseSkipped) {
   Message m = Message::create("edgecontroller", "resource", "insert", "x/pod", list);
   ImitatorOps ops = imitatorOps(m, "insert", "pod");
   ASSERT_EQ(ops.ops.size(), 2u);
-  EXPECT_EQ(json::parse(ops.ops[0].value)["kind"], "Pod");
-  EXPECT_EQ(json::parse(ops.ops[1].value)["apiVersion"], "v1");
+  EXPECT_EQ((*ops.ops[0].doc)["kind"], "Pod");
+  EXPECT_EQ((*ops.ops[1].doc)["apiVersion"], "v1");
 
   EXPECT_TRUE(imitatorOps(m, "insert", "podstatus").ops.empty());
   Message lease = Message::create("edged", "meta", "update", "kube-node-lease/lease/n",
@@ -724,7 +724,7 @@ TEST(ImitatorTest, ListIsSplitAndStatusAndEdgedLeaseSkipped) {
   lease.route.source = "edgecontroller";
   auto lease_ops = imitatorOps(lease, "update", "lease");
   ASSERT_EQ(lease_ops.ops.size(), 1u);
-  EXPECT_EQ(json::parse(lease_ops.ops[0].value)["apiVersion"], "coordination.k8s.io/v1");
+  EXPECT_EQ((*lease_ops.ops[0].doc)["apiVersion"], "coordination.k8s.io/v1");
   EXPECT_TRUE(imitatorOps(m, "patch", "pod").ops.empty());
 
   Message del = Message::create("edgecontroller", "resource", "delete", "default/device/d",
