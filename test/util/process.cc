@@ -96,6 +96,7 @@ void ChildProcess::signal(int signo) {
 }
 
 std::string ChildProcess::stderrSoFar() const { return readFile(dir_ + "/stderr"); }
+std::string ChildProcess::stdoutSoFar() const { return readFile(dir_ + "/stdout"); }
 
 std::optional<ProcessResult> ChildProcess::wait(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -31,8 +31,9 @@ class ChildProcess {
   void signal(int signo);
   // Waits up to `timeout` for the child to end; nullopt if it is still running.
   std::optional<ProcessResult> wait(std::chrono::milliseconds timeout);
-  // What the child wrote to stderr so far.
+  // What the child wrote to stderr / stdout so far.
   std::string stderrSoFar() const;
+  std::string stdoutSoFar() const;
 
  private:
   pid_t pid_ = -1;
