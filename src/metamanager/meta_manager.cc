@@ -242,11 +242,17 @@ void Processor::processConnect(const Message& msg) {
       log_->info("cloud connected: remote queries resume");
     }
     connected_ = true;
+    if (settings_.link_status != nullptr) {
+      settings_.link_status->setConnected(true);
+    }
   } else if (isString(msg.content, kCloudDisconnected)) {
     if (connected_) {
       log_->warn("cloud disconnected: answering queries from the local cache");
     }
     connected_ = false;
+    if (settings_.link_status != nullptr) {
+      settings_.link_status->setConnected(false);
+    }
   } else {
     count(Counter::Malformed);
     warnLimited(malformed_log_, "connection event with unknown content", msg, msg.contentData());
@@ -764,13 +770,17 @@ Result<std::unique_ptr<MetaManager>> createMetaManager(core::ModuleContext ctx, 
     settings.remote_timeout = cfg.remote_query_timeout;
   }
   settings.failure_log_interval = options.failure_log_interval;
+  settings.link_status = options.link_status;
   auto processor = std::make_shared<Processor>(ctx.strand, ctx.bus, ctx.log, ctx.clock,
                                                ctx.blocking, store, std::move(settings));
   return std::unique_ptr<MetaManager>(std::make_unique<MetaManagerModule>(std::move(processor)));
 }
 
-Result<core::ModulePtr> create(core::ModuleContext ctx, MetaStore& store) {
-  auto mm = createMetaManager(std::move(ctx), store);
+Result<core::ModulePtr> create(core::ModuleContext ctx, MetaStore& store,
+                               core::CloudLinkStatus* link_status) {
+  MetaManagerOptions options;
+  options.link_status = link_status;
+  auto mm = createMetaManager(std::move(ctx), store, options);
   if (!mm.ok()) {
     return mm.status();
   }

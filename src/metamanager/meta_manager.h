@@ -82,6 +82,7 @@ struct MetaManagerSettings {
   std::chrono::milliseconds remote_timeout{60000};
   std::chrono::milliseconds volume_timeout{60000};
   std::chrono::milliseconds failure_log_interval{10000};
+  core::CloudLinkStatus* link_status = nullptr;  // may be null
 };
 
 class Processor : public std::enable_shared_from_this<Processor> {

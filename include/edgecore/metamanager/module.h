@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "edgecore/core/cloud_link.h"
 #include "edgecore/core/module.h"
 #include "edgecore/core/status.h"
 #include "edgecore/metamanager/meta_store.h"
@@ -55,6 +56,8 @@ struct MetaManagerOptions {
   std::chrono::milliseconds remote_query_timeout{0};
   // Failed writes logged at most once per this window (the rest are counted).
   std::chrono::milliseconds failure_log_interval{10000};
+  // Mirrors the connection state for code off the bus (MetaServer); may be null.
+  core::CloudLinkStatus* link_status = nullptr;
 };
 
 // Builds the module. `store` is shared with MetaServer and must outlive the module and every
@@ -64,7 +67,9 @@ struct MetaManagerOptions {
 // already on the bus.
 Result<std::unique_ptr<MetaManager>> createMetaManager(core::ModuleContext ctx, MetaStore& store,
                                                        MetaManagerOptions options = {});
-// The same, as the daemon's generic factory wants it.
-Result<core::ModulePtr> create(core::ModuleContext ctx, MetaStore& store);
+// The same, as the daemon's generic factory wants it. `link_status` (may be null) follows the
+// cloud connection events and must outlive the module.
+Result<core::ModulePtr> create(core::ModuleContext ctx, MetaStore& store,
+                               core::CloudLinkStatus* link_status = nullptr);
 
 }  // namespace edgecore::metamanager

@@ -7,13 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "edgecore/core/cloud_link.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/daemon.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/core/version.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metamanager/module.h"
-#include "edgecore/metaserver/cloud_forwarder.h"
+#include "edgecore/metaserver/bus_cloud_forwarder.h"
 #include "edgecore/metaserver/module.h"
 
 namespace core = edgecore::core;
@@ -33,7 +34,8 @@ constexpr const char* kDescription =
 // What the modules share, created before them and destroyed after them.
 struct SharedParts {
   std::unique_ptr<edgecore::metamanager::MetaStore> store;  // null when metaManager is off
-  edgecore::metaserver::NullCloudForwarder offline_forwarder;
+  core::CloudLinkStatus cloud_link;                         // kept by metamanager
+  edgecore::metaserver::CloudForwarderPtr forwarder;        // MetaServer -> cloud, via edgehub
 };
 
 // Start order: storage first so nothing from the cloud arrives before it can be kept; the
@@ -44,10 +46,13 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
   core::ModuleFactory metaserver;
   if (parts.store) {
     metamanager = [&parts](core::ModuleContext ctx) {
-      return edgecore::metamanager::create(ctx, *parts.store);
+      return edgecore::metamanager::create(ctx, *parts.store, &parts.cloud_link);
     };
-    metaserver = [&parts](core::ModuleContext ctx) {
-      return edgecore::metaserver::createModule(ctx, *parts.store, parts.offline_forwarder);
+    metaserver = [&parts, &c](core::ModuleContext ctx) {
+      parts.forwarder = edgecore::metaserver::createBusCloudForwarder(
+          ctx.bus, ctx.strand, parts.cloud_link,
+          {c.modules.edged.hostname_override, std::chrono::seconds(10)}, ctx.log);
+      return edgecore::metaserver::createModule(ctx, *parts.store, *parts.forwarder);
     };
   }
   return {
@@ -174,6 +179,8 @@ int main(int argc, char** argv) {
 
   core::Daemon daemon(*config, loggers, core::DaemonOptions{});
   core::Status st = daemon.run(moduleList(*config, parts));
+  // The forwarder holds a strand of the daemon's io_context: it must go before the daemon does.
+  parts.forwarder.reset();
   if (!st.ok()) {
     log->error("edgecore exiting err=\"{}\"", st.toString());
     return kExitFailure;
