@@ -11,6 +11,7 @@
 #include "edgecore/core/daemon.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/core/version.h"
+#include "edgecore/edgehub/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metaserver/cloud_forwarder.h"
 #include "edgecore/metaserver/module.h"
@@ -37,7 +38,8 @@ struct SharedParts {
 
 // Start order: storage first so nothing from the cloud arrives before it can be kept; the
 // cloud link after the modules it feeds. The daemon stops them in reverse.
-std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedParts& parts) {
+std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedParts& parts,
+                                         const std::string& config_path) {
   const auto& m = c.modules;
   core::ModuleFactory metaserver;
   if (parts.store) {
@@ -45,6 +47,9 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       return edgecore::metaserver::createModule(ctx, *parts.store, parts.offline_forwarder);
     };
   }
+  core::ModuleFactory edgehub = [config_path](core::ModuleContext ctx) {
+    return edgecore::edgehub::create(ctx, config_path);
+  };
   return {
       {"metamanager", "modules.metaManager", m.meta_manager.enable, {}, "(issue #3)"},
       {"metaserver", "modules.metaManager.metaServer",
@@ -53,7 +58,7 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       {"twin", "modules.deviceTwin", m.device_twin.enable, {}, "(issue #7)"},
       {"eventbus", "modules.eventBus", m.event_bus.enable, {}, "(issue #7)"},
       {"servicebus", "modules.serviceBus", m.service_bus.enable, {}, "(not planned yet)"},
-      {"websocket", "modules.edgeHub", m.edge_hub.enable, {}, "(issue #4)"},
+      {"websocket", "modules.edgeHub", m.edge_hub.enable, edgehub, ""},
       {"edgestream", "modules.edgeStream", m.edge_stream.enable, {}, "(issue #8)"},
   };
 }
@@ -168,7 +173,7 @@ int main(int argc, char** argv) {
   }
 
   core::Daemon daemon(*config, loggers, core::DaemonOptions{});
-  core::Status st = daemon.run(moduleList(*config, parts));
+  core::Status st = daemon.run(moduleList(*config, parts, config_path));
   if (!st.ok()) {
     log->error("edgecore exiting err=\"{}\"", st.toString());
     return kExitFailure;
