@@ -324,7 +324,9 @@ core::Result<json> ObjectStore::put(json obj) {
   if (!obj.is_object() || !obj.contains("kind") || !obj["kind"].is_string()) {
     return core::invalidArgument("object has no kind");
   }
-  return putAs(resourceTypeOfKind(obj["kind"].get<std::string>()), std::move(obj));
+  // Read the kind before moving obj: argument evaluation order is unspecified (g++ moves first).
+  std::string kind = obj["kind"].get<std::string>();
+  return putAs(resourceTypeOfKind(kind), std::move(obj));
 }
 
 core::Result<json> ObjectStore::putAs(std::string_view type, json obj) {
