@@ -93,11 +93,14 @@ class LogLimiter {
 // One websocket session. Lives while any of its coroutines runs.
 struct Session {
   Session(asio::any_io_executor ex, std::shared_ptr<asio::ssl::context> tls_ctx)
-      : tls(std::move(tls_ctx)), ws(ex, *tls), wake(ex), keepalive(ex) {}
+      : tls(std::move(tls_ctx)), ws(ex, *tls), wake(ex), keepalive(ex), watchdog(ex) {}
   std::shared_ptr<asio::ssl::context> tls;  // outlives the stream that refers to it
   WsStream ws;
   asio::steady_timer wake;  // the writer's sleep: cancelled when there is something to write
   asio::steady_timer keepalive;
+  asio::steady_timer watchdog;
+  std::chrono::steady_clock::time_point last_rx = std::chrono::steady_clock::now();
+  bool ping_in_flight = false;
   bool closed = false;
   std::string end_reason;
 };
@@ -320,11 +323,17 @@ class Hub : public std::enable_shared_from_this<Hub> {
     tcp_layer.expires_never();  // the websocket's own timeouts take over
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = handshake_timeout;
-    // Dead-link detection: a ping after one heartbeat of silence, the link declared dead after
-    // two heartbeats without any frame or pong (KubeEdge sends no pings and never notices).
-    timeouts.idle_timeout = 2 * cfg_.heartbeat;
-    timeouts.keep_alive_pings = true;
+    // Dead links are found by watchdogLoop (Beast's own idle pings tick at idle/2 and can take
+    // up to 3 x that), so Beast's idle timeout stays off.
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
     s->ws.set_option(timeouts);
+    std::weak_ptr<Session> weak = s;
+    s->ws.control_callback([weak](websocket::frame_type, beast::string_view) {
+      if (auto locked = weak.lock()) {
+        locked->last_rx = std::chrono::steady_clock::now();
+      }
+    });
     s->ws.read_message_max(0);  // the reader enforces kMaxFrameBytes itself, keeping the session
     s->ws.auto_fragment(false);
     std::string node = node_;
@@ -365,6 +374,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
     publishConnection(kCloudConnected);
     asio::co_spawn(strand_, writeLoop(s), logCompletion(log_, "edgehub writer"));
     asio::co_spawn(strand_, keepaliveLoop(s), logCompletion(log_, "edgehub keepalive"));
+    asio::co_spawn(strand_, watchdogLoop(s), logCompletion(log_, "edgehub watchdog"));
     auto read_op = readLoop(s);
     co_await std::move(read_op);
     closeSession(s, s->end_reason.empty() ? "read ended" : s->end_reason);
@@ -397,6 +407,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
     beast::get_lowest_layer(s->ws).close();
     s->wake.cancel();
     s->keepalive.cancel();
+    s->watchdog.cancel();
   }
 
   void publishConnection(std::string_view content) {
@@ -428,15 +439,12 @@ class Hub : public std::enable_shared_from_this<Hub> {
         }
         auto [ec, n] = co_await s->ws.async_read_some(target, kReadChunk, kAsTuple);
         if (ec) {
-          if (ec == beast::error::timeout) {
-            bump([](EdgeHubStats& st) { ++st.dead_links; });
-            s->end_reason = "no frame or pong for " + std::to_string(2 * cfg_.heartbeat.count()) +
-                            " s (dead link)";
-          } else if (s->end_reason.empty()) {
+          if (s->end_reason.empty()) {
             s->end_reason = "read: " + ec.message();
           }
           co_return;
         }
+        s->last_rx = std::chrono::steady_clock::now();
         total += n;
         if (!oversized && buf.size() > kMaxFrameBytes) {
           oversized = true;
@@ -588,6 +596,40 @@ class Hub : public std::enable_shared_from_this<Hub> {
       s->keepalive.expires_after(cfg_.heartbeat);
       auto [ec] = co_await s->keepalive.async_wait(kAsTuple);
       (void)ec;
+    }
+  }
+
+  // Dead-link detection (KubeEdge sends no pings and never notices a half-open link): after one
+  // heartbeat without any incoming frame a websocket ping goes out; after two heartbeats without
+  // any frame or pong the session is closed. Checked every heartbeat/8.
+  asio::awaitable<void> watchdogLoop(SessionPtr s) {
+    const auto hb = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.heartbeat);
+    const auto tick = std::max(hb / 8, std::chrono::milliseconds(50));
+    while (!s->closed) {
+      s->watchdog.expires_after(tick);
+      auto [ec] = co_await s->watchdog.async_wait(kAsTuple);
+      (void)ec;
+      if (s->closed) {
+        co_return;
+      }
+      auto silent = std::chrono::steady_clock::now() - s->last_rx;
+      if (silent >= 2 * hb) {
+        bump([](EdgeHubStats& st) { ++st.dead_links; });
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
+        closeSession(s, "no frame or pong for " + std::to_string(ms) + " ms (dead link)");
+        co_return;
+      }
+      if (silent >= hb && !s->ping_in_flight) {
+        s->ping_in_flight = true;
+        websocket::ping_data payload;
+        auto ping_op = s->ws.async_ping(payload, kAsTuple);
+        auto [perr] = co_await std::move(ping_op);
+        s->ping_in_flight = false;
+        if (perr && !s->closed) {
+          closeSession(s, "ping: " + perr.message());
+          co_return;
+        }
+      }
     }
   }
 
