@@ -15,8 +15,10 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 
 #include "backoff.h"
@@ -106,6 +108,44 @@ struct Session {
 };
 using SessionPtr = std::shared_ptr<Session>;
 
+// Runs posted jobs one at a time, in order, on the blocking pool. Unlike a strand of the pool it
+// holds no reference into the pool's services, so edgehub state that outlives the pool during
+// shutdown (coroutine frames destroyed with the io_context) stays safe to destroy.
+class SerialWorker : public std::enable_shared_from_this<SerialWorker> {
+ public:
+  explicit SerialWorker(asio::thread_pool::executor_type ex) : ex_(ex) {}
+  void post(std::function<void()> job) {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
+    if (!running_) {
+      running_ = true;
+      asio::post(ex_, [self = shared_from_this()] { self->drain(); });
+    }
+  }
+
+ private:
+  void drain() {
+    while (true) {
+      std::function<void()> job;
+      {
+        std::lock_guard lock(mu_);
+        if (jobs_.empty()) {
+          running_ = false;
+          return;
+        }
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  asio::thread_pool::executor_type ex_;
+  std::mutex mu_;
+  std::deque<std::function<void()>> jobs_;
+  bool running_ = false;
+};
+
 struct Pending {
   Message msg;
   Durability durability;
@@ -118,7 +158,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
         bus_(ctx.bus),
         log_(ctx.log),
         clock_(ctx.clock),
-        blocking_(asio::make_strand(ctx.blocking.get_executor())),
+        blocking_(std::make_shared<SerialWorker>(ctx.blocking.get_executor())),
         cfg_(ctx.config.modules.edge_hub),
         node_(ctx.config.modules.edged.hostname_override),
         server_(std::move(server)),
@@ -199,15 +239,26 @@ class Hub : public std::enable_shared_from_this<Hub> {
     f(stats_);
   }
 
-  // Runs `f` on the blocking strand (ordered with every other outbox call) and resumes on ours.
+  // Runs `f` on the blocking worker (ordered with every other outbox call) and resumes on our
+  // strand. `f` and the result live in this frame, which stays put while suspended.
   template <typename F>
   asio::awaitable<std::invoke_result_t<F&>> onBlocking(F f) {
-    auto there = asio::post(asio::bind_executor(blocking_, asio::use_awaitable));
-    co_await std::move(there);
-    auto result = f();
-    auto back = asio::post(strand_, asio::use_awaitable);
-    co_await std::move(back);
-    co_return result;
+    using R = std::invoke_result_t<F&>;
+    std::optional<R> result;
+    F* fn = &f;
+    std::optional<R>* out = &result;
+    auto op = asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+        [this, fn, out](auto handler) {
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          core::Strand strand = strand_;
+          blocking_->post([h, fn, out, strand] {
+            out->emplace((*fn)());
+            asio::post(strand, [h]() mutable { (*h)(); });
+          });
+        },
+        asio::use_awaitable);
+    co_await std::move(op);
+    co_return std::move(*result);
   }
 
   void warnLimited(const std::string& key, const std::string& line) {
@@ -567,7 +618,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
       return;
     }
     ++outbox_appends_in_flight_;
-    asio::post(blocking_, [self = shared_from_this(), m = std::move(m), key = std::move(key)] {
+    blocking_->post([self = shared_from_this(), m = std::move(m), key = std::move(key)] {
       Status st = self->outbox_->append(m, key);
       asio::post(self->strand_, [self, st, resource = m.route.resource] {
         --self->outbox_appends_in_flight_;
@@ -775,7 +826,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
   core::Bus& bus_;
   std::shared_ptr<spdlog::logger> log_;
   core::Clock& clock_;
-  asio::strand<asio::thread_pool::executor_type> blocking_;
+  std::shared_ptr<SerialWorker> blocking_;
   core::EdgeHubConfig cfg_;
   std::string node_;
   Endpoint server_;
