@@ -12,6 +12,7 @@
 #include "edgecore/core/daemon.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/core/version.h"
+#include "edgecore/edgehub/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metamanager/module.h"
 #include "edgecore/metaserver/bus_cloud_forwarder.h"
@@ -40,7 +41,8 @@ struct SharedParts {
 
 // Start order: storage first so nothing from the cloud arrives before it can be kept; the
 // cloud link after the modules it feeds. The daemon stops them in reverse.
-std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedParts& parts) {
+std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedParts& parts,
+                                         const std::string& config_path) {
   const auto& m = c.modules;
   core::ModuleFactory metamanager;
   core::ModuleFactory metaserver;
@@ -55,6 +57,9 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       return edgecore::metaserver::createModule(ctx, *parts.store, *parts.forwarder);
     };
   }
+  core::ModuleFactory edgehub = [config_path](core::ModuleContext ctx) {
+    return edgecore::edgehub::create(ctx, config_path);
+  };
   return {
       {"metamanager", "modules.metaManager", m.meta_manager.enable, metamanager, ""},
       {"metaserver", "modules.metaManager.metaServer",
@@ -63,7 +68,7 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       {"twin", "modules.deviceTwin", m.device_twin.enable, {}, "(issue #7)"},
       {"eventbus", "modules.eventBus", m.event_bus.enable, {}, "(issue #7)"},
       {"servicebus", "modules.serviceBus", m.service_bus.enable, {}, "(not planned yet)"},
-      {"websocket", "modules.edgeHub", m.edge_hub.enable, {}, "(issue #4)"},
+      {"websocket", "modules.edgeHub", m.edge_hub.enable, edgehub, ""},
       {"edgestream", "modules.edgeStream", m.edge_stream.enable, {}, "(issue #8)"},
   };
 }
@@ -178,7 +183,7 @@ int main(int argc, char** argv) {
   }
 
   core::Daemon daemon(*config, loggers, core::DaemonOptions{});
-  core::Status st = daemon.run(moduleList(*config, parts));
+  core::Status st = daemon.run(moduleList(*config, parts, config_path));
   // The forwarder holds a strand of the daemon's io_context: it must go before the daemon does.
   parts.forwarder.reset();
   if (!st.ok()) {

@@ -1,0 +1,608 @@
+#include "cloud_logic.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <regex>
+
+namespace edgecore::cloudsim {
+namespace {
+
+using core::Message;
+using nlohmann::json;
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t pos = s.find(sep, start);
+    out.emplace_back(s.substr(start, pos == std::string_view::npos ? s.npos : pos - start));
+    if (pos == std::string_view::npos) {
+      return out;
+    }
+    start = pos + 1;
+  }
+}
+
+json yamlToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      json obj = json::object();
+      for (const auto& kv : node) {
+        obj[kv.first.as<std::string>()] = yamlToJson(kv.second);
+      }
+      return obj;
+    }
+    case YAML::NodeType::Sequence: {
+      json arr = json::array();
+      for (const auto& item : node) {
+        arr.push_back(yamlToJson(item));
+      }
+      return arr;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& s = node.Scalar();
+      if (node.Tag() == "!") {  // quoted: always a string
+        return s;
+      }
+      if (s == "true" || s == "True" || s == "TRUE") {
+        return true;
+      }
+      if (s == "false" || s == "False" || s == "FALSE") {
+        return false;
+      }
+      if (s == "null" || s == "~" || s == "Null" || s == "NULL") {
+        return nullptr;
+      }
+      static const std::regex kInt("[-+]?[0-9]+");
+      static const std::regex kFloat("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?");
+      if (std::regex_match(s, kInt)) {
+        return std::strtoll(s.c_str(), nullptr, 10);
+      }
+      if (std::regex_match(s, kFloat)) {
+        return std::strtod(s.c_str(), nullptr);
+      }
+      return s;
+    }
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+std::string apiVersionOfType(std::string_view type) {
+  if (type == "lease") {
+    return "coordination.k8s.io/v1";
+  }
+  if (type == "volumeattachment") {
+    return "storage.k8s.io/v1";
+  }
+  if (type == "serviceaccounttoken") {
+    return "authentication.k8s.io/v1";
+  }
+  return "v1";
+}
+
+std::string kindOfType(std::string_view type) {
+  static const std::map<std::string, std::string, std::less<>> kKinds = {
+      {"configmap", "ConfigMap"},
+      {"secret", "Secret"},
+      {"node", "Node"},
+      {"pod", "Pod"},
+      {"lease", "Lease"},
+      {"persistentvolume", "PersistentVolume"},
+      {"persistentvolumeclaim", "PersistentVolumeClaim"},
+      {"volumeattachment", "VolumeAttachment"},
+      {"serviceaccounttoken", "TokenRequest"},
+  };
+  auto it = kKinds.find(type);
+  return it == kKinds.end() ? std::string(type) : it->second;
+}
+
+std::string groupOfType(std::string_view type) {
+  if (type == "lease") {
+    return "coordination.k8s.io";
+  }
+  if (type == "volumeattachment") {
+    return "storage.k8s.io";
+  }
+  return "";
+}
+
+Message response(const Message& req, json content) {
+  Message m = req.makeResponse(std::move(content));
+  m.route.source = "edgecontroller";
+  m.route.group = "resource";
+  m.route.resource = req.route.resource;
+  return m;
+}
+
+json objectResp(json object, json err) {
+  return json{{"Object", std::move(object)}, {"Err", std::move(err)}};
+}
+
+json withoutTypeMeta(json obj) {
+  obj.erase("apiVersion");
+  obj.erase("kind");
+  return obj;
+}
+
+json withTypeMeta(json obj, std::string_view type) {
+  if (!obj.contains("apiVersion")) {
+    obj["apiVersion"] = apiVersionOfType(type);
+  }
+  if (!obj.contains("kind")) {
+    obj["kind"] = kindOfType(type);
+  }
+  return obj;
+}
+
+std::string rvOf(const json& obj) {
+  const json* md = obj.is_object() && obj.contains("metadata") ? &obj["metadata"] : nullptr;
+  if (md != nullptr && md->is_object() && md->contains("resourceVersion") &&
+      (*md)["resourceVersion"].is_string()) {
+    return (*md)["resourceVersion"].get<std::string>();
+  }
+  return "";
+}
+
+// The JSON document a content value carries: objects as they are, strings parsed as JSON text.
+std::optional<json> contentDocument(const json& content) {
+  if (content.is_object()) {
+    return content;
+  }
+  if (content.is_string()) {
+    json doc = json::parse(content.get<std::string>(), nullptr, false);
+    if (!doc.is_discarded()) {
+      return doc;
+    }
+  }
+  return std::nullopt;
+}
+
+json mergeConditions(const json& target, const json& patch) {
+  json out = target.is_array() ? target : json::array();
+  for (const auto& item : patch) {
+    if (!item.is_object() || !item.contains("type")) {
+      return patch;  // not mergeable by key: replace, as a merge patch would
+    }
+    auto it = std::find_if(out.begin(), out.end(), [&](const json& e) {
+      return e.is_object() && e.value("type", json()) == item["type"];
+    });
+    if (it == out.end()) {
+      out.push_back(item);
+    } else {
+      *it = applyStatusPatch(*it, item);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+core::Result<json> parseManifest(std::string_view text) {
+  json parsed = json::parse(text, nullptr, false);
+  if (!parsed.is_discarded()) {
+    if (!parsed.is_object()) {
+      return core::invalidArgument("manifest is not a JSON object");
+    }
+    return parsed;
+  }
+  try {
+    YAML::Node doc = YAML::Load(std::string(text));
+    json obj = yamlToJson(doc);
+    if (!obj.is_object()) {
+      return core::invalidArgument("manifest is not a JSON or YAML mapping");
+    }
+    return obj;
+  } catch (const std::exception& e) {
+    return core::invalidArgument(std::string("manifest is neither JSON nor YAML: ") + e.what());
+  }
+}
+
+std::string resourceTypeOfKind(std::string_view kind) {
+  std::string out(kind);
+  for (char& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+bool isClusterScoped(std::string_view type) {
+  return type == "node" || type == "persistentvolume" || type == "volumeattachment" ||
+         type == "certificatesigningrequest";
+}
+
+std::string trimResource(std::string_view resource) {
+  auto tokens = split(resource, '/');
+  if (tokens.size() >= 3 && tokens[0] == "node") {
+    size_t second = resource.find('/', 5);
+    return std::string(resource.substr(second + 1));
+  }
+  return std::string(resource);
+}
+
+std::string resourceTypeOf(std::string_view trimmed_resource) {
+  auto tokens = split(trimmed_resource, '/');
+  return tokens.size() >= 2 ? tokens[1] : "";
+}
+
+bool ackRequired(const Message& msg, bool content_is_error) {
+  const std::string& res = msg.route.resource;
+  const std::string& op = msg.route.operation;
+  auto has = [&](std::string_view s) { return res.find(s) != std::string::npos; };
+  if (has("podlist") || has("membership") || has("twin/cloud_updated") ||
+      has("serviceaccounttoken") || has("k8s/ca.crt")) {
+    return false;
+  }
+  if (op == "createvolume" || op == "deletevolume" || op == "controllerpublishvolume" ||
+      op == "controllerunpublishvolume" || op == "applicationResponse") {
+    return false;
+  }
+  if (msg.route.group == "user" || msg.route.source == "taskmanager" ||
+      msg.route.source == "nodeupgradejobcontroller") {
+    return false;
+  }
+  if (op == "response" && ((msg.content.is_string() && msg.content == "OK") || content_is_error)) {
+    return false;
+  }
+  if (msg.route.source == "edgecontroller") {
+    std::string type = resourceTypeOf(res);
+    if (type == "node" || type == "lease" || type == "nodepatch" || type == "podpatch" ||
+        type == "podstatus" || type == "certificatesigningrequest" ||
+        (type == "pod" && op == "response")) {
+      return false;
+    }
+  }
+  return !msg.header.resource_version.empty() || op == "delete";
+}
+
+json statusError(int code, std::string_view reason, std::string_view message, std::string_view name,
+                 std::string_view kind, std::string_view group) {
+  json status = {{"metadata", json::object()},
+                 {"status", "Failure"},
+                 {"message", message},
+                 {"reason", reason},
+                 {"code", code}};
+  if (!name.empty() || !kind.empty()) {
+    json details = json::object();
+    if (!name.empty()) {
+      details["name"] = name;
+    }
+    if (!group.empty()) {
+      details["group"] = group;
+    }
+    if (!kind.empty()) {
+      details["kind"] = kind;
+    }
+    status["details"] = details;
+  }
+  return json{{"ErrStatus", status}};
+}
+
+json notFoundError(std::string_view type, std::string_view name) {
+  std::string plural = std::string(type) + "s";
+  std::string group = groupOfType(type);
+  std::string qualified = group.empty() ? plural : plural + "." + group;
+  return statusError(404, "NotFound", qualified + " \"" + std::string(name) + "\" not found", name,
+                     plural, group);
+}
+
+json applyStatusPatch(json target, const json& patch) {
+  if (!patch.is_object()) {
+    return patch;
+  }
+  if (!target.is_object()) {
+    target = json::object();
+  }
+  for (const auto& [k, v] : patch.items()) {
+    if (!k.empty() && k[0] == '$') {
+      continue;  // strategic-merge directives ($setElementOrder/..., $patch)
+    }
+    if (v.is_null()) {
+      target.erase(k);
+    } else if (k == "conditions" && v.is_array()) {
+      target[k] = mergeConditions(target.contains(k) ? target[k] : json(), v);
+    } else {
+      target[k] = applyStatusPatch(target.contains(k) ? target[k] : json(), v);
+    }
+  }
+  return target;
+}
+
+std::string ObjectStore::key(std::string_view type, std::string_view ns, std::string_view name) {
+  return std::string(type) + "/" + (isClusterScoped(type) ? "" : std::string(ns)) + "/" +
+         std::string(name);
+}
+
+std::string ObjectStore::nextResourceVersion() { return std::to_string(++rv_); }
+
+core::Result<json> ObjectStore::put(json obj) {
+  if (!obj.is_object() || !obj.contains("kind") || !obj["kind"].is_string()) {
+    return core::invalidArgument("object has no kind");
+  }
+  // Read the kind before moving obj: argument evaluation order is unspecified (g++ moves first).
+  std::string kind = obj["kind"].get<std::string>();
+  return putAs(resourceTypeOfKind(kind), std::move(obj));
+}
+
+core::Result<json> ObjectStore::putAs(std::string_view type, json obj) {
+  if (!obj.is_object() || !obj.contains("metadata") || !obj["metadata"].is_object() ||
+      !obj["metadata"].contains("name") || !obj["metadata"]["name"].is_string()) {
+    return core::invalidArgument("object has no metadata.name");
+  }
+  json& md = obj["metadata"];
+  if (!isClusterScoped(type) && (!md.contains("namespace") || !md["namespace"].is_string())) {
+    md["namespace"] = "default";
+  }
+  md["resourceVersion"] = nextResourceVersion();
+  std::string ns = isClusterScoped(type) ? "" : md["namespace"].get<std::string>();
+  objects_[key(type, ns, md["name"].get<std::string>())] = obj;
+  return obj;
+}
+
+std::optional<json> ObjectStore::get(std::string_view type, std::string_view ns,
+                                     std::string_view name) const {
+  auto it = objects_.find(key(type, ns, name));
+  if (it == objects_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+bool ObjectStore::erase(std::string_view type, std::string_view ns, std::string_view name) {
+  return objects_.erase(key(type, ns, name)) > 0;
+}
+
+json ObjectStore::dump() const {
+  json out = json::object();
+  for (const auto& [k, v] : objects_) {
+    out[k] = v;
+  }
+  return out;
+}
+
+Answer answerUpstream(const Message& req, std::string_view node, ObjectStore& store,
+                      const AnswerOptions& opts) {
+  Answer answer;
+  const std::string& op = req.route.operation;
+  if (req.route.resource == "k8s/ca.crt") {
+    // message_dispatcher.go: answered by CloudHub itself, source cloudhub.
+    Message m = req.makeResponse(opts.ca_pem);
+    m.route.source = "cloudhub";
+    m.route.group = "resource";
+    answer.replies.push_back({std::move(m), false});
+    answer.handled = true;
+    return answer;
+  }
+  auto tokens = split(req.route.resource, '/');
+  if (tokens.size() < 3) {
+    return answer;  // membership/detail, rules, tasks...: no handler here
+  }
+  const std::string& ns = tokens[0];
+  const std::string& type = tokens[1];
+  const std::string& name = tokens[2];
+  auto reply = [&](json content, bool is_error, std::string rv = "") {
+    Message m = response(req, std::move(content));
+    m.header.resource_version = std::move(rv);
+    answer.replies.push_back({std::move(m), is_error});
+    answer.handled = true;
+  };
+
+  if (op == "query" && (type == "configmap" || type == "secret" || type == "persistentvolume" ||
+                        type == "persistentvolumeclaim" || type == "volumeattachment")) {
+    auto obj = store.get(type, ns, name);
+    if (!obj) {
+      reply(notFoundError(type, name), true);
+    } else {
+      reply(withTypeMeta(*obj, type), false, rvOf(*obj));
+    }
+  } else if (op == "query" && type == "serviceaccounttoken") {
+    json tr = req.content.is_object() ? req.content : json::object();
+    tr = withTypeMeta(std::move(tr), type);
+    int64_t expiry = 3600;
+    if (tr.contains("spec") && tr["spec"].is_object() &&
+        tr["spec"].value("expirationSeconds", json()).is_number_integer()) {
+      expiry = tr["spec"]["expirationSeconds"].get<int64_t>();
+    }
+    std::time_t exp = std::time(nullptr) + expiry;
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&exp));
+    tr["status"] = {
+        {"token", "cloudsim-token-" + std::string(ns) + "-" + name + "-" + core::newUuidV4()},
+        {"expirationTimestamp", buf}};
+    reply(std::move(tr), false);
+  } else if (type == "node") {
+    auto obj = store.get("node", ns, name);
+    if (op == "query") {
+      if (!obj) {
+        reply(notFoundError("node", name), true);
+      } else {
+        reply(withoutTypeMeta(*obj), false, rvOf(*obj));
+      }
+    } else if (op == "insert") {
+      if (obj) {
+        reply(objectResp(nullptr,
+                         statusError(409, "AlreadyExists", "nodes \"" + name + "\" already exists",
+                                     name, "nodes")),
+              false);
+      } else {
+        json n = req.content.is_object() ? req.content : json::object();
+        auto stored = store.putAs("node", std::move(n));
+        if (stored.ok()) {
+          reply(objectResp(withoutTypeMeta(*stored), nullptr), false);
+        } else {
+          reply(objectResp(nullptr, statusError(400, "BadRequest", stored.status().message())),
+                false);
+        }
+      }
+    } else if (op == "update") {
+      if (obj && req.content.is_object()) {
+        json merged = *obj;
+        for (const char* field : {"labels", "annotations"}) {
+          if (req.content.contains("metadata") && req.content["metadata"].is_object() &&
+              req.content["metadata"].contains(field) &&
+              req.content["metadata"][field].is_object()) {
+            merged["metadata"][field].update(req.content["metadata"][field]);
+          }
+        }
+        (void)store.putAs("node", std::move(merged));
+        reply("OK", false);
+      } else {
+        reply(notFoundError("node", name), true);
+      }
+    }
+  } else if (type == "nodepatch" && op == "patch") {
+    auto obj = store.get("node", ns, name);
+    auto patch = contentDocument(req.content);
+    if (!obj) {
+      reply(objectResp(nullptr, notFoundError("node", name)), false);
+    } else if (!patch) {
+      reply(objectResp(nullptr, statusError(400, "BadRequest", "patch is not JSON")), false);
+    } else {
+      auto stored = store.putAs("node", applyStatusPatch(*obj, *patch));
+      reply(objectResp(withoutTypeMeta(*stored), nullptr), false, rvOf(*stored));
+    }
+  } else if (type == "podpatch" && op == "patch") {
+    auto obj = store.get("pod", ns, name);
+    auto patch = contentDocument(req.content);
+    if (!obj) {
+      reply(objectResp(nullptr, notFoundError("pod", name)), false);
+    } else if (!patch) {
+      reply(objectResp(nullptr, statusError(400, "BadRequest", "patch is not JSON")), false);
+    } else {
+      auto stored = store.putAs("pod", applyStatusPatch(*obj, *patch));
+      reply(objectResp(withoutTypeMeta(*stored), nullptr), false, rvOf(*stored));
+      if (opts.pod_update_after_patch) {
+        // What the API watch would bring: the patched pod as a reliable update.
+        Message upd = Message::create("edgecontroller", "resource", "update", ns + "/pod/" + name,
+                                      withTypeMeta(*stored, "pod"));
+        upd.header.resource_version = rvOf(*stored);
+        answer.replies.push_back({std::move(upd), false});
+      }
+    }
+  } else if (type == "podstatus" && op == "update") {
+    reply("OK", false);
+  } else if (type == "pod" && op == "delete") {
+    auto obj = store.get("pod", ns, name);
+    store.erase("pod", ns, name);
+    reply("OK", false);
+    if (obj && opts.pod_delete_after_edge_delete) {
+      Message del = Message::create("edgecontroller", "resource", "delete", ns + "/pod/" + name,
+                                    withTypeMeta(*obj, "pod"));
+      del.header.resource_version = store.nextResourceVersion();
+      answer.replies.push_back({std::move(del), false});
+    }
+  } else if (type == "pod" && op == "insert") {
+    auto stored = store.putAs("pod", req.content.is_object() ? req.content : json::object());
+    if (stored.ok()) {
+      reply(objectResp(withoutTypeMeta(*stored), nullptr), false);
+    } else {
+      reply(objectResp(nullptr, statusError(400, "BadRequest", stored.status().message())), false);
+    }
+  } else if (type == "lease") {
+    auto obj = store.get("lease", ns, name);
+    if (op == "query") {
+      reply(obj ? objectResp(withoutTypeMeta(*obj), nullptr)
+                : objectResp(nullptr, notFoundError("lease", name)),
+            false);
+    } else if (op == "insert" || op == "update") {
+      json lease = req.content.is_object() ? req.content : json::object();
+      if (op == "insert" && obj) {
+        reply(objectResp(nullptr,
+                         statusError(409, "AlreadyExists",
+                                     "leases.coordination.k8s.io \"" + name + "\" already exists",
+                                     name, "leases", "coordination.k8s.io")),
+              false);
+      } else {
+        auto stored = store.putAs("lease", std::move(lease));
+        reply(stored.ok()
+                  ? objectResp(withoutTypeMeta(*stored), nullptr)
+                  : objectResp(nullptr, statusError(400, "BadRequest", stored.status().message())),
+              false);
+      }
+    }
+  } else if (type == "event") {
+    answer.handled = true;  // fire-and-forget
+  }
+  (void)node;
+  return answer;
+}
+
+core::Result<Message> manifestMessage(const json& manifest, std::string_view op,
+                                      ObjectStore& store) {
+  if (!manifest.is_object() || !manifest.contains("kind") || !manifest["kind"].is_string()) {
+    return core::invalidArgument("manifest has no kind");
+  }
+  if (op != "insert" && op != "update" && op != "delete") {
+    return core::invalidArgument("operation must be insert, update or delete");
+  }
+  std::string type = resourceTypeOfKind(manifest["kind"].get<std::string>());
+  json obj = manifest;
+  std::string rv;
+  if (op == "delete") {
+    if (!obj.contains("metadata") || !obj["metadata"].is_object() ||
+        !obj["metadata"].contains("name")) {
+      return core::invalidArgument("manifest has no metadata.name");
+    }
+    std::string ns = obj["metadata"].value("namespace", "default");
+    std::string name = obj["metadata"]["name"].get<std::string>();
+    if (auto stored = store.get(type, ns, name)) {
+      obj = *stored;
+    }
+    store.erase(type, ns, name);
+    rv = store.nextResourceVersion();
+    if (!obj["metadata"].contains("namespace") && !isClusterScoped(type)) {
+      obj["metadata"]["namespace"] = ns;
+    }
+  } else {
+    EC_ASSIGN_OR_RETURN(obj, store.put(std::move(obj)));
+    rv = rvOf(obj);
+  }
+  std::string ns = isClusterScoped(type) ? "" : obj["metadata"]["namespace"].get<std::string>();
+  Message m =
+      Message::create("edgecontroller", "resource", op,
+                      ns + "/" + type + "/" + obj["metadata"]["name"].get<std::string>(), obj);
+  m.header.resource_version = rv;
+  return m;
+}
+
+std::vector<std::string> upstreamViolations(const Message& msg) {
+  std::vector<std::string> v;
+  static const std::regex kUuid(
+      "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  if (msg.header.id.empty()) {
+    v.push_back("header.msg_id is empty");
+  } else if (!std::regex_match(msg.header.id, kUuid)) {
+    v.push_back("header.msg_id is not a canonical UUIDv4: " + msg.header.id);
+  }
+  if (msg.header.timestamp_ms < 1'000'000'000'000 || msg.header.timestamp_ms > 9'999'999'999'999) {
+    v.push_back("header.timestamp is not 13-digit epoch milliseconds: " +
+                std::to_string(msg.header.timestamp_ms));
+  }
+  if (msg.header.sync) {
+    v.push_back("header.sync is true on the wire");
+  }
+  if (msg.route.operation.empty()) {
+    v.push_back("route.operation is empty");
+  }
+  if (msg.route.source.empty()) {
+    v.push_back("route.source is empty");
+  }
+  if (msg.route.resource.rfind("node/", 0) == 0 && msg.route.operation != "keepalive") {
+    v.push_back("route.resource carries the node/<id>/ prefix: " + msg.route.resource);
+  }
+  if (msg.route.operation == "keepalive" &&
+      !(msg.content.is_string() && msg.content.get<std::string>() == "ping")) {
+    v.push_back("keepalive content is not \"ping\"");
+  }
+  if (msg.route.operation == "response" && msg.header.parent_id.empty()) {
+    v.push_back("response without parent_msg_id");
+  }
+  return v;
+}
+
+}  // namespace edgecore::cloudsim
