@@ -325,8 +325,8 @@ core::Result<json> ObjectStore::put(json obj) {
     return core::invalidArgument("object has no kind");
   }
   // Read the kind before moving obj: argument evaluation order is unspecified (g++ moves first).
-  std::string kind = obj["kind"].get<std::string>();
-  return putAs(resourceTypeOfKind(kind), std::move(obj));
+  std::string type = resourceTypeOfKind(obj["kind"].get<std::string>());
+  return putAs(type, std::move(obj));
 }
 
 core::Result<json> ObjectStore::putAs(std::string_view type, json obj) {
@@ -365,8 +365,9 @@ json ObjectStore::dump() const {
   return out;
 }
 
-Answer answerUpstream(const Message& req, std::string_view node, ObjectStore& store,
-                      const AnswerOptions& opts) {
+namespace {
+Answer answerUpstreamImpl(const Message& req, std::string_view node, ObjectStore& store,
+                          const AnswerOptions& opts) {
   Answer answer;
   const std::string& op = req.route.operation;
   if (req.route.resource == "k8s/ca.crt") {
@@ -532,8 +533,20 @@ Answer answerUpstream(const Message& req, std::string_view node, ObjectStore& st
   return answer;
 }
 
-core::Result<Message> manifestMessage(const json& manifest, std::string_view op,
-                                      ObjectStore& store) {
+}  // namespace
+
+Answer answerUpstream(const Message& req, std::string_view node, ObjectStore& store,
+                      const AnswerOptions& opts) {
+  try {
+    return answerUpstreamImpl(req, node, store, opts);
+  } catch (const std::exception&) {
+    return Answer{};  // a malformed request object: recorded as unhandled by the caller
+  }
+}
+
+namespace {
+core::Result<Message> manifestMessageImpl(const json& manifest, std::string_view op,
+                                          ObjectStore& store) {
   if (!manifest.is_object() || !manifest.contains("kind") || !manifest["kind"].is_string()) {
     return core::invalidArgument("manifest has no kind");
   }
@@ -568,6 +581,17 @@ core::Result<Message> manifestMessage(const json& manifest, std::string_view op,
                       ns + "/" + type + "/" + obj["metadata"]["name"].get<std::string>(), obj);
   m.header.resource_version = rv;
   return m;
+}
+
+}  // namespace
+
+core::Result<Message> manifestMessage(const json& manifest, std::string_view op,
+                                      ObjectStore& store) {
+  try {
+    return manifestMessageImpl(manifest, op, store);
+  } catch (const std::exception& e) {
+    return core::invalidArgument(std::string("manifest: ") + e.what());
+  }
 }
 
 std::vector<std::string> upstreamViolations(const Message& msg) {

@@ -846,12 +846,19 @@ class CloudSim::Impl {
       }
       std::lock_guard lock(mu_);
       ++counters_.frames_out;
+      bump();
     }
   }
 
   asio::awaitable<void> keepaliveLoop(std::shared_ptr<WsSession> s) {
     while (!s->closed) {
-      s->keepalive_timer.expires_at(s->last_keepalive + opts_.keepalive_timeout);
+      // While silent the deadline is suspended: re-check a timeout later instead of re-arming
+      // at a time already past (which would spin).
+      if (silent()) {
+        s->keepalive_timer.expires_after(opts_.keepalive_timeout);
+      } else {
+        s->keepalive_timer.expires_at(s->last_keepalive + opts_.keepalive_timeout);
+      }
       auto w = s->keepalive_timer.async_wait(kTuple);
       co_await std::move(w);
       if (s->closed) {
@@ -909,6 +916,7 @@ class CloudSim::Impl {
       s->last_keepalive = std::chrono::steady_clock::now();
       std::lock_guard lock(mu_);
       ++counters_.keepalives;
+      bump();  // waiters may be watching the counter
       return;
     }
     if (op == "config" || op == "ping" || op == "pong") {
