@@ -593,7 +593,13 @@ TEST_F(CloudSimTest, RecordsEveryUpstreamFrameAndCountsViolations) {
   edge->sendRaw(R"({"header":{"msg_id":7},"route":{},"content":null})");
   Message prefixed = Message::create("edged", "meta", "query", "node/edge-1/default/configmap/x");
   edge->send(prefixed);
-  ASSERT_TRUE(sim_->waitUntil([&] { return sim_->counters().frames_in == 5; }, 3s));
+  // The frame counter moves before the frame is recorded: wait for both (and the verdicts).
+  ASSERT_TRUE(sim_->waitUntil(
+      [&] {
+        return sim_->counters().frames_in == 5 && sim_->received().size() == 3 &&
+               sim_->counters().violations == 3;
+      },
+      3s));
   auto received = sim_->received();
   ASSERT_EQ(received.size(), 3u);
   EXPECT_EQ(received[0], ka);
