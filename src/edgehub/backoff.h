@@ -1,9 +1,10 @@
 #pragma once
 
-// Capped exponential backoff, jittered in [base/2, base] (STYLE 3: about 1 s -> 30 s). The base
-// grows x1.5 per attempt rather than x2 so that a cloud back after a short outage (a restart, a
-// flapping link) is found within a second or two, while a long outage still ends at the cap.
-// Pure apart from the random source, which the caller seeds (tests use a fixed seed).
+// Capped exponential backoff, jittered in [base/2, base] (STYLE 3: about 1 s -> 30 s). During the
+// first minute of an outage the base stays at most 1.5 s, so a cloud back after a short outage (a
+// restart, a flapping link) is found within two seconds; after that it grows x1.5 per attempt to
+// the cap, so a long outage costs little. Pure apart from the random source, which the caller
+// seeds (tests use a fixed seed).
 
 #include <algorithm>
 #include <chrono>
@@ -23,16 +24,28 @@ class Backoff {
       grown *= 1.5;
     }
     auto base = std::min(cap_, std::chrono::milliseconds(static_cast<int64_t>(grown)));
+    if (waited_ < kFastPhase) {
+      base = std::min(base, kFastCap);
+    }
     ++attempt_;
     std::uniform_int_distribution<int64_t> dist(base.count() / 2, base.count());
-    return std::chrono::milliseconds(dist(rng_));
+    auto delay = std::chrono::milliseconds(dist(rng_));
+    waited_ += delay;
+    return delay;
   }
-  void reset() { attempt_ = 0; }
+  void reset() {
+    attempt_ = 0;
+    waited_ = std::chrono::milliseconds(0);
+  }
   int attempts() const { return attempt_; }
 
  private:
+  static constexpr std::chrono::milliseconds kFastPhase{60000};
+  static constexpr std::chrono::milliseconds kFastCap{1500};
+
   std::chrono::milliseconds initial_;
   std::chrono::milliseconds cap_;
+  std::chrono::milliseconds waited_{0};  // sum of the delays handed out since reset()
   std::mt19937_64 rng_;
   int attempt_ = 0;
 };

@@ -422,7 +422,8 @@ TEST_F(CloudReconnect, ReconnectsWithinTwoSecondsOfCloudReturning) {
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 10s)) << rig_->logs();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
-  EXPECT_GE(rig_->stats().sessions, 2u);
+  // The cloud sees the session a moment before the edge finishes its side of the handshake.
+  EXPECT_TRUE(waitFor([&] { return rig_->stats().sessions >= 2; }, 2s)) << rig_->logs();
 }
 
 TEST_F(CloudReconnect, HalfOpenLinkDetectedWithinTwoHeartbeats) {

@@ -41,6 +41,14 @@ TEST(EdgeHubBackoff, FirstRetryWithinOneSecondAndCapped) {
   auto first = b.next();
   EXPECT_GE(first, 250ms);
   EXPECT_LE(first, 500ms);
+  // First minute of an outage: never more than 1.5 s between attempts.
+  std::chrono::milliseconds waited = first;
+  while (waited < 60s) {
+    auto d = b.next();
+    EXPECT_LE(d, 1500ms);
+    waited += d;
+  }
+  // Then growth up to the cap.
   std::chrono::milliseconds last{};
   for (int i = 0; i < 40; ++i) {
     last = b.next();
