@@ -17,6 +17,11 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev openssl
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  # MQTT client library for eventbus
+  libmosquitto-dev
+  # real services the integration tests talk to (scripts/test-services.sh)
+  containerd runc containernetworking-plugins busybox-static gcc libc6-dev
+  mosquitto mosquitto-clients
   # systemd-analyze verify for the packaged unit
   systemd
 )

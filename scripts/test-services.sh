@@ -1,10 +1,135 @@
 #!/usr/bin/env bash
-# Starts/stops the real services the integration tests use. None are needed by the landed
-# modules yet; containerd (edged) and mosquitto (eventbus) join here with their modules.
-#   scripts/test-services.sh start|stop
+# Starts/stops the real services the integration tests talk to, as root, without systemd:
+#   - containerd + runc on the standard socket /run/containerd/containerd.sock, with two local
+#     images (no registry is reachable): docker.io/library/busybox:local (workloads) and
+#     registry.k8s.io/pause:3.6 (the sandbox image), both built here from busybox-static and
+#     test/images/pause.c;
+#   - mosquitto on 127.0.0.1:1883.
+# A service that already answers is left alone (and not stopped later).
+#   scripts/test-services.sh start|stop|status
+# Logs and pid files: $EDGECORE_SERVICES_DIR (default /var/tmp/edgecore-test-services).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${EDGECORE_SERVICES_DIR:-/var/tmp/edgecore-test-services}
+ctd_conf=$work/containerd.toml
+export CONTAINERD_ADDRESS=/run/containerd/containerd.sock
+
+log() { echo "test-services: $*"; }
+
+containerd_up() { ctr version >/dev/null 2>&1; }
+mosquitto_up() { mosquitto_pub -h 127.0.0.1 -p 1883 -t edgecore/ci/ping -m x >/dev/null 2>&1; }
+
+build_images() {
+  local img=$work/images
+  rm -rf "$img"; mkdir -p "$img"/busybox/{bin,etc,tmp,proc,sys,dev,root} "$img/pause"
+  cp /bin/busybox "$img/busybox/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [ "$applet" = busybox ] || ln -s busybox "$img/busybox/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$img/busybox/etc/passwd"
+  echo 'root:x:0:' > "$img/busybox/etc/group"
+  gcc -Os -static -o "$img/pause/pause" test/images/pause.c && strip "$img/pause/pause"
+  test/images/make-image.sh "$img/busybox.tar" docker.io/library/busybox:local "$img/busybox" '["/bin/sh"]' 'null'
+  test/images/make-image.sh "$img/pause.tar" registry.k8s.io/pause:3.6 "$img/pause" '["/pause"]' 'null'
+}
+
+write_containerd_config() {
+  mkdir -p /etc/cni/net.d
+  cat > "$ctd_conf" <<'TOML'
+version = 2
+root = "/var/lib/containerd"
+state = "/run/containerd"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
+[grpc]
+  address = "/run/containerd/containerd.sock"
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    # Must exist locally (imported below), otherwise RunPodSandbox tries to pull it.
+    sandbox_image = "registry.k8s.io/pause:3.6"
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+    # Without CAP_SYS_RESOURCE the pause container cannot lower its oom_score_adj.
+    restrict_oom_score_adj = true
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          SystemdCgroup = false
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "/etc/cni/net.d"
+TOML
+}
+
+start_containerd() {
+  if containerd_up; then
+    log "containerd already answers on $CONTAINERD_ADDRESS; using it"
+  else
+    write_containerd_config
+    # Started directly (not in a subshell) so that $! is containerd itself.
+    containerd --config "$ctd_conf" > "$work/containerd.log" 2>&1 &
+    echo $! > "$work/containerd.pid"
+    for _ in $(seq 1 100); do containerd_up && break; sleep 0.1; done
+    containerd_up || { cat "$work/containerd.log" >&2; log "containerd did not start"; exit 1; }
+    log "containerd started (pid $(cat "$work/containerd.pid"), log $work/containerd.log)"
+  fi
+  build_images
+  ctr -n k8s.io images import "$work/images/busybox.tar" >/dev/null
+  ctr -n k8s.io images import "$work/images/pause.tar" >/dev/null
+  log "images: $(ctr -n k8s.io images ls -q | grep -E 'busybox:local|pause:3.6' | tr '\n' ' ')"
+}
+
+start_mosquitto() {
+  if mosquitto_up; then
+    log "mosquitto already answers on 127.0.0.1:1883; using it"
+    return
+  fi
+  cat > "$work/mosquitto.conf" <<CONF
+listener 1883 127.0.0.1
+allow_anonymous true
+persistence false
+log_dest stdout
+CONF
+  # Background with $! rather than -d: as root, -d with a pid file in a root-owned dir dies silently.
+  mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 &
+  echo $! > "$work/mosquitto.pid"
+  for _ in $(seq 1 50); do mosquitto_up && break; sleep 0.1; done
+  mosquitto_up || { cat "$work/mosquitto.log" >&2; log "mosquitto did not start"; exit 1; }
+  log "mosquitto started (pid $(cat "$work/mosquitto.pid"))"
+}
+
+stop_all() {
+  if [ -f "$work/containerd.pid" ]; then
+    # Shims outlive containerd: remove the test pods' tasks and containers first.
+    for task in $(ctr -n k8s.io tasks ls -q 2>/dev/null); do
+      ctr -n k8s.io tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true
+    done
+    sleep 0.5
+    for c in $(ctr -n k8s.io containers ls -q 2>/dev/null); do
+      ctr -n k8s.io tasks rm -f "$c" >/dev/null 2>&1 || true
+      ctr -n k8s.io containers rm "$c" >/dev/null 2>&1 || true
+    done
+    kill "$(cat "$work/containerd.pid")" 2>/dev/null || true
+    rm -f "$work/containerd.pid"
+  fi
+  if [ -f "$work/mosquitto.pid" ]; then
+    kill "$(cat "$work/mosquitto.pid")" 2>/dev/null || true
+    rm -f "$work/mosquitto.pid"
+  fi
+}
+
 case "${1:-}" in
-  start) echo "test-services: no services needed yet" ;;
-  stop) ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  start)
+    mkdir -p "$work"
+    start_containerd
+    start_mosquitto
+    ;;
+  stop) stop_all; log "stopped" ;;
+  status)
+    containerd_up && log "containerd: up" || log "containerd: down"
+    mosquitto_up && log "mosquitto: up" || log "mosquitto: down"
+    ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac
