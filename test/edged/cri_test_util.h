@@ -1,0 +1,56 @@
+#pragma once
+
+// Shared helpers for tests against the real containerd (label "containerd").
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "edgecore/edged/cri_client.h"
+
+namespace edgecore::testing {
+
+inline constexpr const char* kContainerdSocket = "/run/containerd/containerd.sock";
+inline constexpr const char* kBusyboxImage = "docker.io/library/busybox:local";
+
+inline bool containerdAvailable() { return ::access(kContainerdSocket, F_OK) == 0; }
+
+#define EC_SKIP_WITHOUT_CONTAINERD()                                                          \
+  do {                                                                                        \
+    if (!::edgecore::testing::containerdAvailable()) {                                        \
+      GTEST_SKIP() << "containerd socket " << ::edgecore::testing::kContainerdSocket          \
+                   << " does not exist: start it with scripts/test-services.sh start (root)"; \
+    }                                                                                         \
+  } while (0)
+
+// Removes every sandbox whose io.kubernetes.pod.namespace label equals `ns` (and with them their
+// containers). Best effort: tests call it in TearDown.
+inline void removeNamespacePods(edged::CriClient& cri, const std::string& ns) {
+  edged::cri::PodSandboxFilter f;
+  (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns;
+  auto list = cri.listPodSandbox(f);
+  if (!list.ok()) {
+    return;
+  }
+  for (const auto& sb : *list) {
+    edged::cri::ContainerFilter cf;
+    cf.set_pod_sandbox_id(sb.id());
+    auto cs = cri.listContainers(cf);
+    if (cs.ok()) {
+      for (const auto& c : *cs) {
+        (void)cri.stopContainer(c.id(), 0);
+        (void)cri.removeContainer(c.id());
+      }
+    }
+    (void)cri.stopPodSandbox(sb.id());
+    (void)cri.removePodSandbox(sb.id());
+  }
+}
+
+inline std::string uniqueSuffix() {
+  static int counter = 0;
+  return std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+}  // namespace edgecore::testing
