@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -12,6 +13,7 @@
 #include "edgecore/core/daemon.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/core/version.h"
+#include "edgecore/edged/module.h"
 #include "edgecore/edgehub/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metamanager/module.h"
@@ -41,8 +43,25 @@ struct SharedParts {
 
 // Start order: storage first so nothing from the cloud arrives before it can be kept; the
 // cloud link after the modules it feeds. The daemon stops them in reverse.
+// edged's knobs outside edgecore.yaml. EDGECORE_EDGED_BACKOFF_BASE_MS shortens the
+// CrashLoopBackOff / image pull back-off base (10 s) for tests and demos.
+edgecore::edged::EdgedOptions edgedOptions(SharedParts& parts, const core::HostInfo& host) {
+  edgecore::edged::EdgedOptions o;
+  o.store = parts.store.get();
+  o.host_ip = host.local_ip;
+  if (const char* v = std::getenv("EDGECORE_EDGED_BACKOFF_BASE_MS")) {
+    char* end = nullptr;
+    long ms = std::strtol(v, &end, 10);
+    if (end != v && *end == '\0' && ms > 0) {
+      o.backoff_base = std::chrono::milliseconds(ms);
+    }
+  }
+  return o;
+}
+
 std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedParts& parts,
-                                         const std::string& config_path) {
+                                         const std::string& config_path,
+                                         const core::HostInfo& host) {
   const auto& m = c.modules;
   core::ModuleFactory metamanager;
   core::ModuleFactory metaserver;
@@ -57,6 +76,9 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       return edgecore::metaserver::createModule(ctx, *parts.store, *parts.forwarder);
     };
   }
+  core::ModuleFactory edged = [&parts, host](core::ModuleContext ctx) {
+    return edgecore::edged::create(ctx, edgedOptions(parts, host));
+  };
   core::ModuleFactory edgehub = [config_path](core::ModuleContext ctx) {
     return edgecore::edgehub::create(ctx, config_path);
   };
@@ -64,7 +86,7 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       {"metamanager", "modules.metaManager", m.meta_manager.enable, metamanager, ""},
       {"metaserver", "modules.metaManager.metaServer",
        m.meta_manager.enable && m.meta_manager.meta_server.enable, metaserver, ""},
-      {"edged", "modules.edged", m.edged.enable, {}, "(issue #5)"},
+      {"edged", "modules.edged", m.edged.enable, edged, ""},
       {"twin", "modules.deviceTwin", m.device_twin.enable, {}, "(issue #7)"},
       {"eventbus", "modules.eventBus", m.event_bus.enable, {}, "(issue #7)"},
       {"servicebus", "modules.serviceBus", m.service_bus.enable, {}, "(not planned yet)"},
@@ -183,7 +205,7 @@ int main(int argc, char** argv) {
   }
 
   core::Daemon daemon(*config, loggers, core::DaemonOptions{});
-  core::Status st = daemon.run(moduleList(*config, parts, config_path));
+  core::Status st = daemon.run(moduleList(*config, parts, config_path, host));
   // The forwarder holds a strand of the daemon's io_context: it must go before the daemon does.
   parts.forwarder.reset();
   if (!st.ok()) {

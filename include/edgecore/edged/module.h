@@ -1,0 +1,64 @@
+#pragma once
+
+// The edged module (bus name "edged", group "edged"): runs the node's pods through CRI on the
+// container runtime, like KubeEdge's embedded kubelet (spec/local-apis.md section 6). Pods come
+// from metamanager (the cloud's pods kept in the local store) and from static manifests in
+// tailoredKubeletConfig.staticPodPath; status goes back as podpatch messages through metamanager.
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "edgecore/core/module.h"
+#include "edgecore/core/status.h"
+
+namespace edgecore::metamanager {
+class MetaStore;
+}
+
+namespace edgecore::edged {
+
+// Knobs that are not in edgecore.yaml (tests and main.cc set them).
+struct EdgedOptions {
+  // Where configmaps and secrets for volumes and env come from; may be null (then pods that
+  // reference them get CreateContainerConfigError / FailedMount). Must outlive the module.
+  metamanager::MetaStore* store = nullptr;
+  // status.hostIP and the node's InternalIP when edged.nodeIP is empty.
+  std::string host_ip = "127.0.0.1";
+  // CrashLoopBackOff and image pull back-off: first delay (the kubelet's 10 s); the cap is 30x.
+  // main.cc reads EDGECORE_EDGED_BACKOFF_BASE_MS to shorten it for tests.
+  std::chrono::milliseconds backoff_base{std::chrono::seconds(10)};
+  // How often the runtime is relisted (the kubelet's PLEG period) and probes are checked.
+  std::chrono::milliseconds relist_period{std::chrono::seconds(1)};
+  // Pod status is re-checked (and re-sent when not yet accepted) this often.
+  std::chrono::milliseconds status_period{std::chrono::seconds(10)};
+  // Overrides fileCheckFrequency when non-zero.
+  std::chrono::milliseconds static_pod_period{0};
+  // Threads that make CRI calls (a StopContainer may block one for the whole grace period, so
+  // edged has its own pool instead of the shared blocking pool).
+  int cri_threads = 4;
+  // Deadline of edged's own requests to metamanager (pod query, status patch, pod delete).
+  std::chrono::milliseconds bus_timeout{std::chrono::seconds(30)};
+};
+
+// What edged runs, for /pods, MetaServer and tests. Any thread (a snapshot under a lock).
+struct PodSummary {
+  std::string ns;
+  std::string name;
+  std::string uid;
+  bool is_static = false;
+  std::string phase;
+  std::string pod_json;     // the API pod with the current status
+  std::string status_json;  // the last computed status
+};
+
+class Edged : public core::Module {
+ public:
+  virtual std::vector<PodSummary> pods() const = 0;
+};
+
+// InvalidArgument when the CRI endpoint in the config is not a unix socket.
+core::Result<core::ModulePtr> create(core::ModuleContext ctx, EdgedOptions options = {});
+
+}  // namespace edgecore::edged

@@ -1,0 +1,1087 @@
+// The edged module: pod intake from metamanager and static manifests, one worker per pod that
+// syncs it through CRI, a relist loop (the kubelet's PLEG), probes, and status reporting
+// (spec/local-apis.md 6.2-6.5).
+//
+// Threading: all state lives on the module strand. CRI calls run on edged's own small thread
+// pool (pool_) through onPool(); a pod is never synced by two threads at once (PodEntry::syncing).
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+
+#include "edgecore/core/config.h"
+#include "edgecore/core/message.h"
+#include "edgecore/core/resource.h"
+#include "edgecore/edged/cri_client.h"
+#include "edgecore/edged/module.h"
+#include "pod_logic.h"
+#include "pod_runtime.h"
+#include "static_pods.h"
+
+namespace edgecore::edged {
+
+namespace asio = boost::asio;
+using core::Message;
+using core::Result;
+using core::Status;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxPods = 1000;  // bound on pods edged keeps (maxPods is 110 by default)
+
+std::string str(const json& j, const char* key) {
+  if (j.is_object() && j.contains(key) && j[key].is_string()) {
+    return j[key].get<std::string>();
+  }
+  return "";
+}
+
+const json& sub(const json& j, const char* key) {
+  static const json kNull;
+  if (j.is_object() && j.contains(key)) {
+    return j[key];
+  }
+  return kNull;
+}
+
+std::optional<int64_t> intField(const json& j, const char* key) {
+  if (j.is_object() && j.contains(key) && j[key].is_number_integer()) {
+    return j[key].get<int64_t>();
+  }
+  return std::nullopt;
+}
+
+// Pod JSON from a bus message element: an object, or a string holding one.
+std::optional<json> asPod(const json& v) {
+  if (v.is_object()) {
+    return v;
+  }
+  if (v.is_string()) {
+    json p = json::parse(v.get<std::string>(), nullptr, false);
+    if (p.is_object()) {
+      return p;
+    }
+  }
+  return std::nullopt;
+}
+
+// What in a pod makes the plan stale: spec, labels, annotations.
+std::string planFingerprint(const json& pod) {
+  json f = json::object();
+  f["spec"] = sub(pod, "spec");
+  f["labels"] = sub(sub(pod, "metadata"), "labels");
+  f["annotations"] = sub(sub(pod, "metadata"), "annotations");
+  return f.dump();
+}
+
+}  // namespace
+
+class EdgedModule final : public Edged, public std::enable_shared_from_this<EdgedModule> {
+ public:
+  EdgedModule(core::ModuleContext ctx, EdgedOptions options, CriClientPtr cri)
+      : ctx_(std::move(ctx)),
+        options_(std::move(options)),
+        cfg_(ctx_.config.modules.edged),
+        node_name_(cfg_.hostname_override),
+        cri_(std::move(cri)),
+        backoff_(options_.backoff_base, options_.backoff_base * 30),
+        pool_(std::make_shared<asio::thread_pool>(
+            static_cast<size_t>(std::max(1, options_.cri_threads)))),
+        relist_timer_(ctx_.strand),
+        status_timer_(ctx_.strand),
+        static_timer_(ctx_.strand) {
+    if (options_.store != nullptr) {
+      objects_ = makeMetaStoreObjectSource(*options_.store);
+    }
+    SyncSettings s;
+    s.node_name = node_name_;
+    s.max_dead_per_container = cfg_.max_per_pod_container_count;
+    PlanInputs& in = s.plan_inputs;
+    in.objects = objects_.get();
+    in.node_name = node_name_;
+    in.host_ip = hostIp();
+    in.root_directory = cfg_.root_directory;
+    in.pod_logs_dir = cfg_.pod_logs_dir;
+    in.cluster_dns = cfg_.cluster_dns;
+    in.cluster_domain = cfg_.cluster_domain;
+    in.resolv_conf = cfg_.resolv_conf;
+    in.node_hostname = node_name_;
+    in.cgroup_driver = cfg_.cgroup_driver;
+    in.cgroups_per_qos = cfg_.cgroups_per_qos;
+    in.cpu_cfs_quota = cfg_.cpu_cfs_quota;
+    in.cpu_cfs_quota_period_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(cfg_.cpu_cfs_quota_period).count();
+    if (in.cpu_cfs_quota_period_us <= 0) {
+      in.cpu_cfs_quota_period_us = 100000;
+    }
+    runtime_ = std::make_unique<PodRuntimeManager>(*cri_, std::move(s), backoff_, ctx_.log);
+  }
+
+  ~EdgedModule() override {
+    pool_->stop();
+    pool_->join();
+  }
+
+  // core::Module
+  std::string_view name() const override { return core::names::kEdgedModule; }
+  std::string_view group() const override { return core::names::kEdgedGroup; }
+
+  Status start() override {
+    auto weak = weak_from_this();
+    EC_RETURN_IF_ERROR(ctx_.bus.subscribe(name(), group(), ctx_.strand, [weak](Message m) {
+      if (auto self = weak.lock()) {
+        self->handle(std::move(m));
+      }
+    }));
+    ctx_.log->info(
+        "edged starting node={} runtime={} root={} pod_logs={} static_pods={} backoff_base_ms={}",
+        node_name_, cri_->options().runtime_endpoint, cfg_.root_directory, cfg_.pod_logs_dir,
+        cfg_.static_pod_path, options_.backoff_base.count());
+    auto self = shared_from_this();
+    asio::co_spawn(ctx_.strand, mainLoop(self), [log = ctx_.log](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log->error("edged main loop ended with an exception err=\"{}\"", ex.what());
+        }
+      }
+    });
+    return {};
+  }
+
+  void stop() override {
+    asio::post(ctx_.strand, [self = shared_from_this()] {
+      self->stopping_ = true;
+      self->relist_timer_.cancel();
+      self->status_timer_.cancel();
+      self->static_timer_.cancel();
+    });
+    ctx_.bus.unsubscribe(name());
+    // Containers keep running across an edgecore restart (KillMode=process): nothing is killed.
+  }
+
+  std::vector<PodSummary> pods() const override {
+    std::lock_guard lock(summary_mu_);
+    std::vector<PodSummary> out;
+    for (const auto& [uid, s] : summaries_) {
+      out.push_back(s);
+    }
+    return out;
+  }
+
+ private:
+  struct PodEntry {
+    std::string uid;
+    std::string ns;
+    std::string name;
+    json pod;
+    bool is_static = false;
+    std::string fingerprint;
+    std::shared_ptr<const PodPlan> plan;
+    std::optional<PlanError> plan_error;
+    PodRuntime runtime;
+    bool runtime_known = false;
+    std::map<std::string, WaitingReason> waiting;
+    std::map<std::string, ProbeState> probes;
+    std::map<std::string, int> probe_success;  // "<kind>/<container>" consecutive counts
+    std::map<std::string, int> probe_failure;
+    std::map<std::string, std::chrono::steady_clock::time_point> probe_due;
+    std::set<std::string> probes_in_flight;
+    bool syncing = false;
+    bool dirty = false;
+    bool terminal = false;
+    // Deletion.
+    bool deleting = false;
+    int64_t grace_seconds = 30;
+    bool api_delete = false;  // ask the cloud to delete it once terminated (graceful delete)
+    bool terminated = false;  // containers gone; waiting for the API delete to be accepted
+    std::chrono::steady_clock::time_point next_api_delete{};
+    // Status.
+    WallTime start_time{};
+    json status;
+    std::string last_sent;
+    bool send_in_flight = false;
+    std::chrono::steady_clock::time_point next_send{};
+    std::chrono::steady_clock::time_point next_volume_refresh{};
+  };
+
+  std::string hostIp() const { return cfg_.node_ip.empty() ? options_.host_ip : cfg_.node_ip; }
+
+  // Runs `f` on the CRI pool; resumes on the strand.
+  template <typename F>
+  asio::awaitable<std::invoke_result_t<F&>> onPool(F f) {
+    using R = std::invoke_result_t<F&>;
+    auto result = std::make_shared<std::optional<R>>();
+    auto fn = std::make_shared<F>(std::move(f));
+    auto pool = pool_;
+    core::Strand strand = ctx_.strand;
+    auto op = asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+        [pool, fn, result, strand](auto handler) {
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          asio::post(*pool, [h, fn, result, strand] {
+            result->emplace((*fn)());
+            asio::post(strand, [h]() mutable { (*h)(); });
+          });
+        },
+        asio::use_awaitable);
+    co_await std::move(op);
+    co_return std::move(**result);
+  }
+
+  template <typename Coro>
+  void spawn(Coro coro, const char* what) {
+    asio::co_spawn(ctx_.strand, std::move(coro), [log = ctx_.log, what](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log->error("{} ended with an exception err=\"{}\"", what, ex.what());
+        }
+      }
+    });
+  }
+
+  asio::awaitable<void> sleepFor(asio::steady_timer& timer, std::chrono::milliseconds d) {
+    timer.expires_after(d);
+    auto op = timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await std::move(op);
+  }
+
+  // ---- main loop --------------------------------------------------------------------------
+
+  static asio::awaitable<void> mainLoop(std::shared_ptr<EdgedModule> self) {
+    // 1. The runtime: wait until it answers (it may start after us).
+    bool warned = false;
+    while (!self->stopping_) {
+      auto version_op = self->onPool([cri = self->cri_.get()] { return cri->version(); });
+      auto v = co_await std::move(version_op);
+      if (v.ok()) {
+        self->ctx_.log->info("container runtime ready name={} version={} api={}", v->runtime_name(),
+                             v->runtime_version(), v->runtime_api_version());
+        self->runtime_version_ = v->runtime_name() + "://" + v->runtime_version();
+        break;
+      }
+      if (!warned) {
+        self->ctx_.log->warn("container runtime not answering, retrying err=\"{}\"",
+                             v.status().message());
+        warned = true;
+      }
+      co_await self->sleepFor(self->relist_timer_, std::chrono::seconds(1));
+    }
+    if (self->stopping_) {
+      co_return;
+    }
+    // 2. What already runs (adopted by uid, never started twice).
+    co_await self->relistOnce();
+    // 3. Static pods, then the stored pods as a full set.
+    co_await self->scanStatic();
+    co_await self->queryPods();
+    self->spawn(statusLoop(self), "edged status loop");
+    self->spawn(staticLoop(self), "edged static pod loop");
+    // 4. The relist loop.
+    while (!self->stopping_) {
+      co_await self->sleepFor(self->relist_timer_, self->options_.relist_period);
+      if (self->stopping_) {
+        break;
+      }
+      co_await self->relistOnce();
+      self->runProbes();
+    }
+  }
+
+  asio::awaitable<void> relistOnce() {
+    auto relist_op = onPool([rt = runtime_.get()] { return rt->relist(); });
+    auto snap = co_await std::move(relist_op);
+    if (!snap.ok()) {
+      relist_failures_++;
+      if (relist_failures_ == 1 || relist_failures_ % 60 == 0) {
+        ctx_.log->warn("relist failed failures={} err=\"{}\"", relist_failures_,
+                       snap.status().message());
+      }
+      co_return;
+    }
+    if (relist_failures_ > 0) {
+      ctx_.log->info("relist works again after failures={}", relist_failures_);
+      relist_failures_ = 0;
+    }
+    const auto now = std::chrono::system_clock::now();
+    for (auto& [uid, e] : pods_) {
+      if (e.syncing) {
+        continue;
+      }
+      auto it = snap->find(uid);
+      e.runtime = it == snap->end() ? PodRuntime{} : it->second;
+      e.runtime_known = true;
+      if (e.deleting) {
+        if (!e.terminated) {
+          triggerSync(e);
+        }
+        continue;
+      }
+      if (!e.plan) {
+        if (!e.plan_error) {
+          triggerSync(e);
+        }
+      } else if (!e.terminal) {
+        PodActions a = computePodActions(*e.plan, e.runtime, e.probes, backoff_, now,
+                                         cfg_.max_per_pod_container_count);
+        if (a.hasWork()) {
+          triggerSync(e);
+        } else if (a.waiting != e.waiting && !a.waiting.empty()) {
+          e.waiting = a.waiting;
+        }
+      }
+      updateStatus(e);
+    }
+    if (pods_loaded_) {
+      for (const auto& [uid, rt] : *snap) {
+        if (pods_.count(uid) || orphans_in_flight_.count(uid)) {
+          continue;
+        }
+        bool ours = false;
+        for (const auto& s : rt.sandboxes) {
+          ours = ours || s.edged_node == node_name_;
+        }
+        if (ours) {
+          removeOrphan(uid);
+        }
+      }
+    }
+    publishSummaries();
+  }
+
+  void removeOrphan(const std::string& uid) {
+    orphans_in_flight_.insert(uid);
+    ctx_.log->info("removing pod no longer wanted uid={}", uid);
+    auto self = shared_from_this();
+    spawn(
+        [](std::shared_ptr<EdgedModule> self, std::string uid) -> asio::awaitable<void> {
+          auto remove_op =
+              self->onPool([rt = self->runtime_.get(), uid] { return rt->removePod(uid, 0); });
+          auto st = co_await std::move(remove_op);
+          if (!st.ok()) {
+            self->ctx_.log->warn("orphan removal failed uid={} err=\"{}\"", uid, st.message());
+          } else {
+            auto dir = removePodDir(self->cfg_.root_directory, uid);
+            (void)dir;
+          }
+          self->orphans_in_flight_.erase(uid);
+        }(self, uid),
+        "orphan removal");
+  }
+
+  // ---- intake -----------------------------------------------------------------------------
+
+  void handle(Message msg) {
+    auto key = core::parseResource(msg.route.resource);
+    if (!key.ok() || key->type != core::restype::kPod) {
+      ctx_.log->debug("message ignored op={} resource={}", msg.route.operation, msg.route.resource);
+      return;
+    }
+    const std::string& op = msg.route.operation;
+    if (op == core::op::kInsert || op == core::op::kUpdate) {
+      auto pod = asPod(msg.content);
+      if (!pod) {
+        ctx_.log->warn("pod message without a pod object op={} resource={}", op,
+                       msg.route.resource);
+        return;
+      }
+      addOrUpdate(std::move(*pod), false);
+    } else if (op == core::op::kDelete) {
+      auto pod = asPod(msg.content);
+      if (!pod || sub(*pod, "spec").is_null() || sub(*pod, "spec").empty()) {
+        // Deleted while we were offline (forced): the full set tells what is left.
+        ctx_.log->info("pod delete without a spec: re-querying all pods resource={}",
+                       msg.route.resource);
+        spawn(requery(shared_from_this()), "pod re-query");
+        return;
+      }
+      removePod(*pod);
+    } else if (op == core::op::kResponse && msg.content.is_array()) {
+      applySet(msg.content);
+    }
+  }
+
+  static asio::awaitable<void> requery(std::shared_ptr<EdgedModule> self) {
+    co_await self->queryPods();
+  }
+
+  asio::awaitable<void> queryPods() {
+    const std::string ns =
+        cfg_.register_node_namespace.empty() ? "default" : cfg_.register_node_namespace;
+    for (int attempt = 0; !stopping_; ++attempt) {
+      Message q = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
+                                  core::op::kQuery, ns + "/pod");
+      auto op =
+          ctx_.bus.request(core::names::kMetaManagerModule, std::move(q), options_.bus_timeout);
+      Result<Message> resp = co_await std::move(op);
+      if (resp.ok() && resp->content.is_array()) {
+        applySet(resp->content);
+        co_return;
+      }
+      if (!resp.ok() && resp.status().code() == core::StatusCode::NotFound) {
+        ctx_.log->info("metamanager not running: only static pods");
+        applySet(json::array());
+        co_return;
+      }
+      ctx_.log->warn("pod query failed attempt={} err=\"{}\"", attempt + 1,
+                     resp.ok() ? "unexpected content " + resp->contentData().substr(0, 200)
+                               : resp.status().message());
+      co_await sleepFor(relist_timer_, std::chrono::seconds(2));
+    }
+  }
+
+  // A full set of the cloud's pods (static pods are not part of it).
+  void applySet(const json& list) {
+    std::set<std::string> wanted;
+    size_t used = 0;
+    for (const auto& item : list) {
+      auto pod = asPod(item);
+      if (!pod) {
+        continue;
+      }
+      std::string node = str(sub(*pod, "spec"), "nodeName");
+      if (node != node_name_) {
+        continue;
+      }
+      wanted.insert(str(sub(*pod, "metadata"), "uid"));
+      addOrUpdate(std::move(*pod), false);
+      ++used;
+    }
+    std::vector<json> gone;
+    for (const auto& [uid, e] : pods_) {
+      if (!e.is_static && !wanted.count(uid) && !e.deleting) {
+        gone.push_back(e.pod);
+      }
+    }
+    for (auto& p : gone) {
+      removePod(p);
+    }
+    if (!pods_loaded_) {
+      ctx_.log->info("pods loaded from the store pods={} static={}", used, staticCount());
+    }
+    pods_loaded_ = true;
+  }
+
+  size_t staticCount() const {
+    size_t n = 0;
+    for (const auto& [uid, e] : pods_) {
+      n += e.is_static ? 1 : 0;
+    }
+    return n;
+  }
+
+  void addOrUpdate(json pod, bool is_static) {
+    const json& md = sub(pod, "metadata");
+    std::string uid = str(md, "uid");
+    std::string name = str(md, "name");
+    std::string ns = str(md, "namespace");
+    if (ns.empty()) {
+      ns = "default";
+    }
+    if (uid.empty() || name.empty()) {
+      ctx_.log->warn("pod without uid or name ignored ns={} name={}", ns, name);
+      return;
+    }
+    if (!is_static && str(sub(pod, "spec"), "nodeName") != node_name_) {
+      ctx_.log->debug("pod for another node ignored pod={}/{}", ns, name);
+      return;
+    }
+    auto it = pods_.find(uid);
+    if (it == pods_.end()) {
+      if (pods_.size() >= kMaxPods) {
+        ctx_.log->warn("pod refused: edged keeps at most {} pods pod={}/{}", kMaxPods, ns, name);
+        return;
+      }
+      PodEntry e;
+      e.uid = uid;
+      e.ns = ns;
+      e.name = name;
+      e.is_static = is_static;
+      e.fingerprint = planFingerprint(pod);
+      e.start_time = std::chrono::system_clock::now();
+      e.pod = std::move(pod);
+      it = pods_.emplace(uid, std::move(e)).first;
+      ctx_.log->info("pod added pod={}/{} uid={} static={}", ns, name, uid, is_static);
+    } else {
+      PodEntry& e = it->second;
+      std::string fp = planFingerprint(pod);
+      if (fp != e.fingerprint) {
+        ctx_.log->info("pod spec changed pod={}/{} uid={}", ns, name, uid);
+        e.fingerprint = fp;
+        e.plan.reset();
+        e.plan_error.reset();
+        e.terminal = false;
+      }
+      e.pod = std::move(pod);
+    }
+    PodEntry& e = it->second;
+    if (!sub(sub(e.pod, "metadata"), "deletionTimestamp").is_null() && !e.deleting) {
+      // Graceful deletion requested through the API: stop, report, then confirm the delete.
+      e.deleting = true;
+      e.api_delete = !e.is_static;
+      e.grace_seconds = graceOf(e.pod);
+      ctx_.log->info("pod deletion started pod={}/{} grace_s={}", ns, name, e.grace_seconds);
+    }
+    triggerSync(e);
+  }
+
+  static int64_t graceOf(const json& pod) {
+    if (auto g = intField(sub(pod, "metadata"), "deletionGracePeriodSeconds")) {
+      return std::max<int64_t>(0, *g);
+    }
+    if (auto g = intField(sub(pod, "spec"), "terminationGracePeriodSeconds")) {
+      return std::max<int64_t>(0, *g);
+    }
+    return 30;
+  }
+
+  void removePod(const json& pod) {
+    std::string uid = str(sub(pod, "metadata"), "uid");
+    auto it = pods_.find(uid);
+    if (it == pods_.end()) {
+      ctx_.log->debug("delete for a pod edged does not run uid={}", uid);
+      return;
+    }
+    PodEntry& e = it->second;
+    if (e.terminated) {
+      // The cloud's final delete after our confirmation.
+      forget(uid);
+      return;
+    }
+    if (!e.deleting) {
+      e.deleting = true;
+      e.api_delete = false;
+      e.grace_seconds = graceOf(pod);
+      ctx_.log->info("pod removal started pod={}/{} grace_s={}", e.ns, e.name, e.grace_seconds);
+    }
+    e.api_delete = false;
+    triggerSync(e);
+  }
+
+  void forget(const std::string& uid) {
+    auto it = pods_.find(uid);
+    if (it == pods_.end()) {
+      return;
+    }
+    ctx_.log->info("pod removed pod={}/{} uid={}", it->second.ns, it->second.name, uid);
+    backoff_.forget(uid + "/");
+    pods_.erase(it);
+    publishSummaries();
+  }
+
+  // ---- static pods ------------------------------------------------------------------------
+
+  static asio::awaitable<void> staticLoop(std::shared_ptr<EdgedModule> self) {
+    auto period = self->options_.static_pod_period.count() > 0
+                      ? self->options_.static_pod_period
+                      : std::chrono::duration_cast<std::chrono::milliseconds>(
+                            self->cfg_.file_check_frequency);
+    if (period.count() <= 0) {
+      period = std::chrono::seconds(20);
+    }
+    while (!self->stopping_) {
+      co_await self->sleepFor(self->static_timer_, period);
+      if (self->stopping_) {
+        break;
+      }
+      co_await self->scanStatic();
+    }
+  }
+
+  asio::awaitable<void> scanStatic() {
+    if (cfg_.static_pod_path.empty()) {
+      co_return;
+    }
+    auto scan_op = onPool(
+        [dir = cfg_.static_pod_path, node = node_name_] { return scanStaticPods(dir, node); });
+    auto scan = co_await std::move(scan_op);
+    if (!scan.ok()) {
+      ctx_.log->warn("static pod scan failed dir={} err=\"{}\"", cfg_.static_pod_path,
+                     scan.status().message());
+      co_return;
+    }
+    for (const auto& err : scan->errors) {
+      if (static_errors_.insert(err).second) {
+        ctx_.log->warn("static pod manifest ignored err=\"{}\"", err);
+      }
+    }
+    std::set<std::string> wanted;
+    for (auto& pod : scan->pods) {
+      std::string uid = str(sub(pod, "metadata"), "uid");
+      wanted.insert(uid);
+      if (!pods_.count(uid)) {
+        addOrUpdate(std::move(pod), true);
+      }
+    }
+    std::vector<json> gone;
+    for (const auto& [uid, e] : pods_) {
+      if (e.is_static && !wanted.count(uid) && !e.deleting) {
+        gone.push_back(e.pod);
+      }
+    }
+    for (auto& p : gone) {
+      removePod(p);
+    }
+  }
+
+  // ---- pod workers ------------------------------------------------------------------------
+
+  void triggerSync(PodEntry& e) {
+    if (e.syncing) {
+      e.dirty = true;
+      return;
+    }
+    if (e.terminated) {
+      return;
+    }
+    e.syncing = true;
+    e.dirty = false;
+    SyncRequest req;
+    req.pod = e.pod;
+    req.plan = e.plan;
+    req.terminate = e.deleting;
+    req.grace_seconds = e.grace_seconds;
+    req.probes = e.probes;
+    auto now = std::chrono::steady_clock::now();
+    if (e.plan && now >= e.next_volume_refresh) {
+      req.refresh_volumes = true;
+    }
+    if (!e.plan || req.refresh_volumes) {
+      e.next_volume_refresh =
+          now + std::max<std::chrono::nanoseconds>(cfg_.sync_frequency, std::chrono::seconds(10));
+    }
+    spawn(syncWorker(shared_from_this(), e.uid, std::move(req)), "pod sync");
+  }
+
+  static asio::awaitable<void> syncWorker(std::shared_ptr<EdgedModule> self, std::string uid,
+                                          SyncRequest req) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto sync_op = self->onPool(
+        [rt = self->runtime_.get(), req = std::move(req)] { return rt->syncPod(req); });
+    SyncResult r = co_await std::move(sync_op);
+    auto it = self->pods_.find(uid);
+    if (it == self->pods_.end()) {
+      co_return;
+    }
+    PodEntry& e = it->second;
+    e.syncing = false;
+    if (r.plan) {
+      e.plan = r.plan;
+    }
+    if (r.plan_error) {
+      if (!e.plan_error || e.plan_error->message != r.plan_error->message) {
+        self->ctx_.log->warn("pod cannot run pod={}/{} reason={} err=\"{}\"", e.ns, e.name,
+                             r.plan_error->reason, r.plan_error->message);
+      }
+      e.plan_error = r.plan_error;
+    } else {
+      e.plan_error.reset();
+    }
+    if (!r.error.ok()) {
+      self->ctx_.log->warn("pod sync failed pod={}/{} err=\"{}\"", e.ns, e.name, r.error.message());
+    }
+    if (r.runtime_read) {
+      e.runtime = std::move(r.runtime);
+      e.runtime_known = true;
+    }
+    e.waiting = std::move(r.waiting);
+    e.terminal = r.terminal;
+    self->ctx_.log->debug(
+        "pod synced pod={}/{} ms={} started={}", e.ns, e.name,
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count(),
+        r.started.size());
+    if (r.terminated) {
+      e.terminated = true;
+      e.terminal = true;
+      if (r.runtime_read) {
+        e.runtime = PodRuntime{};
+      }
+      self->finishDeletion(e);
+      co_return;
+    }
+    self->updateStatus(e);
+    self->publishSummaries();
+    if (e.dirty) {
+      self->triggerSync(e);
+    }
+  }
+
+  void finishDeletion(PodEntry& e) {
+    if (!e.api_delete) {
+      forget(e.uid);
+      return;
+    }
+    spawn(confirmDelete(shared_from_this(), e.uid), "pod delete confirmation");
+  }
+
+  // Tells the cloud the pod is gone (kubelet's final delete with a UID precondition, spec 6.5).
+  static asio::awaitable<void> confirmDelete(std::shared_ptr<EdgedModule> self, std::string uid) {
+    for (int attempt = 0; !self->stopping_; ++attempt) {
+      auto it = self->pods_.find(uid);
+      if (it == self->pods_.end()) {
+        co_return;  // the cloud's delete came first
+      }
+      json opts = {{"kind", "DeleteOptions"},
+                   {"apiVersion", "v1"},
+                   {"gracePeriodSeconds", 0},
+                   {"preconditions", {{"uid", uid}}}};
+      Message m = Message::create(
+          core::names::kEdgedModule, core::names::kMetaGroup, core::op::kDelete,
+          core::buildResource(it->second.ns, core::restype::kPod, it->second.name), opts);
+      auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
+                                       self->options_.bus_timeout);
+      Result<Message> resp = co_await std::move(op);
+      if (resp.ok() && resp->route.operation != core::op::kError) {
+        self->ctx_.log->info("pod deletion confirmed to the cloud uid={}", uid);
+        self->forget(uid);
+        co_return;
+      }
+      if (attempt == 0) {
+        self->ctx_.log->warn(
+            "pod deletion not confirmed yet, will retry uid={} err=\"{}\"", uid,
+            resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
+      }
+      asio::steady_timer t(self->ctx_.strand);
+      co_await self->sleepFor(t, std::chrono::seconds(10));
+    }
+  }
+
+  // ---- probes -----------------------------------------------------------------------------
+
+  void runProbes() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [uid, e] : pods_) {
+      if (!e.plan || e.deleting) {
+        continue;
+      }
+      for (const auto& c : e.plan->containers) {
+        const ContainerView* v = e.runtime.latest(c.name);
+        if (!v || v->state != ContainerRunState::Running) {
+          continue;
+        }
+        ProbeState& ps = e.probes[c.name];
+        if (ps.container_id != v->id) {
+          ps = ProbeState{};
+          ps.container_id = v->id;
+          ps.started = !c.startup;
+          ps.ready = !c.readiness;
+          for (const char* k : {"startup/", "liveness/", "readiness/"}) {
+            e.probe_success.erase(k + c.name);
+            e.probe_failure.erase(k + c.name);
+            e.probe_due.erase(k + c.name);
+          }
+        }
+        auto consider = [&](const char* kind, const std::optional<ProbeSpec>& spec) {
+          if (!spec || spec->action.kind == Action::Kind::None) {
+            return;
+          }
+          std::string key = std::string(kind) + "/" + c.name;
+          if (e.probes_in_flight.count(key)) {
+            return;
+          }
+          auto due_it = e.probe_due.find(key);
+          if (due_it == e.probe_due.end()) {
+            // First run after initialDelaySeconds from the container's start.
+            auto started = fromUnixNanos(v->started_at);
+            auto age = std::chrono::system_clock::now() - started;
+            auto delay = std::chrono::seconds(spec->initial_delay_seconds) - age;
+            e.probe_due[key] =
+                now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                          std::max<std::chrono::system_clock::duration>(delay, {}));
+            due_it = e.probe_due.find(key);
+          }
+          if (now < due_it->second) {
+            return;
+          }
+          due_it->second = now + std::chrono::seconds(std::max(1, spec->period_seconds));
+          e.probes_in_flight.insert(key);
+          spawn(probeOnce(shared_from_this(), uid, c.name, kind, v->id, *spec), "probe");
+        };
+        if (!ps.started) {
+          consider("startup", c.startup);
+        } else {
+          consider("liveness", c.liveness);
+          consider("readiness", c.readiness);
+        }
+      }
+    }
+  }
+
+  // One probe run. exec through CRI ExecSync; httpGet/tcpSocket on the loopback or pod IP.
+  static asio::awaitable<void> probeOnce(std::shared_ptr<EdgedModule> self, std::string uid,
+                                         std::string container, std::string kind, std::string id,
+                                         ProbeSpec spec) {
+    auto probe_op =
+        self->onPool([cri = self->cri_.get(), id, spec] { return probeBlocking(*cri, id, spec); });
+    bool ok = co_await std::move(probe_op);
+    auto it = self->pods_.find(uid);
+    if (it == self->pods_.end()) {
+      co_return;
+    }
+    PodEntry& e = it->second;
+    std::string key = kind + "/" + container;
+    e.probes_in_flight.erase(key);
+    ProbeState& ps = e.probes[container];
+    if (ps.container_id != id) {
+      co_return;  // the container changed meanwhile
+    }
+    int& succ = e.probe_success[key];
+    int& fail = e.probe_failure[key];
+    if (ok) {
+      ++succ;
+      fail = 0;
+    } else {
+      ++fail;
+      succ = 0;
+    }
+    bool changed = false;
+    if (kind == "startup") {
+      if (succ >= std::max(1, spec.success_threshold) && !ps.started) {
+        ps.started = true;
+        changed = true;
+      } else if (fail >= std::max(1, spec.failure_threshold)) {
+        ps.liveness_failed = true;
+        changed = true;
+      }
+    } else if (kind == "liveness") {
+      if (fail >= std::max(1, spec.failure_threshold) && !ps.liveness_failed) {
+        self->ctx_.log->info("liveness probe failed pod={}/{} container={} failures={}", e.ns,
+                             e.name, container, fail);
+        ps.liveness_failed = true;
+        changed = true;
+      }
+    } else {
+      if (succ >= std::max(1, spec.success_threshold) && !ps.ready) {
+        ps.ready = true;
+        changed = true;
+      } else if (fail >= std::max(1, spec.failure_threshold) && ps.ready) {
+        ps.ready = false;
+        changed = true;
+      }
+    }
+    if (changed) {
+      if (ps.liveness_failed) {
+        self->triggerSync(e);
+      }
+      self->updateStatus(e);
+      self->publishSummaries();
+    }
+  }
+
+  static bool probeBlocking(CriClient& cri, const std::string& container_id,
+                            const ProbeSpec& spec) {
+    const Action& a = spec.action;
+    int64_t timeout = std::max(1, spec.timeout_seconds);
+    if (a.kind == Action::Kind::Exec) {
+      auto r = cri.execSync(container_id, a.command, timeout);
+      return r.ok() && r->exit_code() == 0;
+    }
+    return probeNetwork(a, timeout);
+  }
+
+  static bool probeNetwork(const Action& a, int64_t timeout_seconds);
+
+  // ---- status -----------------------------------------------------------------------------
+
+  void updateStatus(PodEntry& e) {
+    if (!e.runtime_known && !e.plan_error) {
+      return;
+    }
+    StatusInputs in;
+    in.pod = &e.pod;
+    in.plan = e.plan.get();
+    in.pod_error = e.plan_error;
+    if (e.plan && e.plan_error) {
+      // A volume problem: the plan exists but nothing can start.
+      in.plan = e.plan.get();
+    }
+    in.runtime = &e.runtime;
+    in.probes = &e.probes;
+    in.waiting = &e.waiting;
+    in.host_ip = hostIp();
+    in.now = std::chrono::system_clock::now();
+    WallTime start = e.start_time;
+    for (const auto& s : e.runtime.sandboxes) {
+      WallTime created = fromUnixNanos(s.created_at);
+      if (s.created_at > 0 && created < start) {
+        start = created;
+      }
+    }
+    e.start_time = start;
+    in.start_time = start;
+    in.previous = e.status.is_null() ? nullptr : &e.status;
+    in.terminal = e.terminal;
+    json status = computePodStatus(in);
+    if (e.plan_error && e.plan) {
+      status["reason"] = e.plan_error->reason;
+      status["message"] = e.plan_error->message;
+    }
+    e.status = std::move(status);
+    maybeSend(e);
+  }
+
+  void maybeSend(PodEntry& e) {
+    if (e.is_static || e.send_in_flight) {
+      return;
+    }
+    std::string text = e.status.dump();
+    if (text == e.last_sent || std::chrono::steady_clock::now() < e.next_send) {
+      return;
+    }
+    e.send_in_flight = true;
+    spawn(sendStatus(shared_from_this(), e.uid, std::move(text)), "pod status patch");
+  }
+
+  static asio::awaitable<void> sendStatus(std::shared_ptr<EdgedModule> self, std::string uid,
+                                          std::string text) {
+    auto it = self->pods_.find(uid);
+    if (it == self->pods_.end()) {
+      co_return;
+    }
+    json patch = podStatusPatch(uid, it->second.status);
+    Message m = Message::create(
+        core::names::kEdgedModule, core::names::kMetaGroup, core::op::kPatch,
+        core::buildResource(it->second.ns, core::restype::kPodPatch, it->second.name),
+        json(patch.dump()));
+    auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
+                                     self->options_.bus_timeout);
+    Result<Message> resp = co_await std::move(op);
+    it = self->pods_.find(uid);
+    if (it == self->pods_.end()) {
+      co_return;
+    }
+    PodEntry& e = it->second;
+    e.send_in_flight = false;
+    bool ok = resp.ok() && resp->route.operation != core::op::kError;
+    if (ok && resp->content.is_object() && resp->content.contains("Err") &&
+        !resp->content["Err"].is_null()) {
+      ok = false;
+    }
+    if (ok) {
+      e.last_sent = text;
+      self->status_sent_++;
+      self->ctx_.log->debug("pod status sent pod={}/{} phase={}", e.ns, e.name,
+                            str(e.status, "phase"));
+    } else {
+      // Stored by metamanager all the same; the cloud gets it on a later re-check.
+      e.next_send = std::chrono::steady_clock::now() + self->options_.status_period;
+      self->ctx_.log->debug(
+          "pod status not accepted pod={}/{} err=\"{}\"", e.ns, e.name,
+          resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
+      if (e.status.dump() != text) {
+        self->maybeSend(e);
+      }
+      co_return;
+    }
+    if (e.status.dump() != text) {
+      self->maybeSend(e);  // changed while in flight
+    }
+  }
+
+  static asio::awaitable<void> statusLoop(std::shared_ptr<EdgedModule> self) {
+    while (!self->stopping_) {
+      co_await self->sleepFor(self->status_timer_, self->options_.status_period);
+      if (self->stopping_) {
+        break;
+      }
+      for (auto& [uid, e] : self->pods_) {
+        self->maybeSend(e);
+      }
+    }
+  }
+
+  void publishSummaries() {
+    std::map<std::string, PodSummary> next;
+    for (const auto& [uid, e] : pods_) {
+      PodSummary s;
+      s.ns = e.ns;
+      s.name = e.name;
+      s.uid = uid;
+      s.is_static = e.is_static;
+      s.phase = str(e.status, "phase");
+      json p = e.pod;
+      if (!e.status.is_null()) {
+        p["status"] = e.status;
+      }
+      s.pod_json = p.dump();
+      s.status_json = e.status.dump();
+      next.emplace(uid, std::move(s));
+    }
+    std::lock_guard lock(summary_mu_);
+    summaries_ = std::move(next);
+  }
+
+  core::ModuleContext ctx_;
+  EdgedOptions options_;
+  const core::EdgedConfig& cfg_;
+  std::string node_name_;
+  CriClientPtr cri_;
+  RestartBackoff backoff_;
+  std::unique_ptr<ObjectSource> objects_;
+  std::unique_ptr<PodRuntimeManager> runtime_;
+  std::shared_ptr<asio::thread_pool> pool_;
+  asio::steady_timer relist_timer_;
+  asio::steady_timer status_timer_;
+  asio::steady_timer static_timer_;
+  bool stopping_ = false;
+  bool pods_loaded_ = false;
+  uint64_t relist_failures_ = 0;
+  uint64_t status_sent_ = 0;
+  std::string runtime_version_;
+  std::map<std::string, PodEntry> pods_;
+  std::set<std::string> orphans_in_flight_;
+  std::set<std::string> static_errors_;
+  mutable std::mutex summary_mu_;
+  std::map<std::string, PodSummary> summaries_;
+};
+
+bool EdgedModule::probeNetwork(const Action& a, int64_t timeout_seconds) {
+  (void)a;
+  (void)timeout_seconds;
+  return true;  // replaced by the probe runner (src/edged/probe/) once merged
+}
+
+Result<core::ModulePtr> create(core::ModuleContext ctx, EdgedOptions options) {
+  const auto& cfg = ctx.config.modules.edged;
+  CriClientOptions co;
+  co.runtime_endpoint = cfg.container_runtime_endpoint;
+  co.image_endpoint = cfg.image_service_endpoint;
+  if (cfg.runtime_request_timeout.count() > 0) {
+    co.request_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(cfg.runtime_request_timeout);
+  }
+  EC_ASSIGN_OR_RETURN(CriClientPtr cri, CriClient::create(co));
+  if (cfg.hostname_override.empty()) {
+    return core::invalidArgument("modules.edged.hostnameOverride (the node name) is empty");
+  }
+  auto module = std::make_shared<EdgedModule>(std::move(ctx), std::move(options), std::move(cri));
+  // The daemon owns modules as unique_ptr; coroutines hold shared_ptrs. A small holder forwards
+  // the calls and keeps the shared object alive until both are done.
+  class Holder final : public Edged {
+   public:
+    explicit Holder(std::shared_ptr<EdgedModule> m) : m_(std::move(m)) {}
+    std::string_view name() const override { return m_->name(); }
+    std::string_view group() const override { return m_->group(); }
+    Status start() override { return m_->start(); }
+    void stop() override { m_->stop(); }
+    std::vector<PodSummary> pods() const override { return m_->pods(); }
+
+   private:
+    std::shared_ptr<EdgedModule> m_;
+  };
+  return core::ModulePtr(std::make_unique<Holder>(std::move(module)));
+}
+
+}  // namespace edgecore::edged

@@ -1,0 +1,675 @@
+// Relist and per-pod sync through CRI (see pod_runtime.h).
+
+#include "pod_runtime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace edgecore::edged {
+
+using core::Result;
+using core::Status;
+using json = nlohmann::json;
+
+namespace {
+
+ContainerRunState fromCri(cri::ContainerState s) {
+  switch (s) {
+    case cri::CONTAINER_CREATED:
+      return ContainerRunState::Created;
+    case cri::CONTAINER_RUNNING:
+      return ContainerRunState::Running;
+    case cri::CONTAINER_EXITED:
+      return ContainerRunState::Exited;
+    default:
+      return ContainerRunState::Unknown;
+  }
+}
+
+std::string label(const google::protobuf::Map<std::string, std::string>& m, const char* key) {
+  auto it = m.find(key);
+  return it == m.end() ? std::string() : it->second;
+}
+
+cri::NamespaceMode toCri(NamespaceMode m) { return static_cast<cri::NamespaceMode>(m); }
+
+bool isNotFound(const Status& st) { return st.code() == core::StatusCode::NotFound; }
+
+std::string podUid(const json& pod) {
+  if (pod.is_object() && pod.contains("metadata") && pod["metadata"].is_object()) {
+    const json& md = pod["metadata"];
+    if (md.contains("uid") && md["uid"].is_string()) {
+      return md["uid"].get<std::string>();
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+PodRuntimeManager::PodRuntimeManager(CriClient& cri, SyncSettings settings, RestartBackoff& backoff,
+                                     std::shared_ptr<spdlog::logger> log)
+    : cri_(cri), settings_(std::move(settings)), backoff_(backoff), log_(std::move(log)) {}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the runtime
+
+Result<PodRuntime> PodRuntimeManager::collect(const std::vector<cri::PodSandbox>& sandboxes,
+                                              const std::vector<cri::Container>& containers,
+                                              RuntimeSnapshot* all, const std::string& only_uid) {
+  RuntimeSnapshot local;
+  RuntimeSnapshot& out = all ? *all : local;
+  std::set<std::string> seen_sandboxes;
+  std::set<std::string> seen_containers;
+  for (const auto& s : sandboxes) {
+    std::string uid = label(s.labels(), kLabelPodUid);
+    if (uid.empty() || (!only_uid.empty() && uid != only_uid)) {
+      continue;
+    }
+    SandboxView v;
+    v.id = s.id();
+    v.ready = s.state() == cri::SANDBOX_READY;
+    v.attempt = s.metadata().attempt();
+    v.created_at = s.created_at();
+    v.name = s.metadata().name();
+    v.ns = s.metadata().namespace_();
+    v.edged_node = label(s.labels(), kLabelEdgedNode);
+    seen_sandboxes.insert(v.id);
+    std::optional<CachedSandbox> cached;
+    {
+      std::lock_guard lock(cache_mu_);
+      auto it = sandbox_cache_.find(v.id);
+      if (it != sandbox_cache_.end()) {
+        cached = it->second;
+      }
+    }
+    if (!cached && v.ready) {
+      auto st = cri_.podSandboxStatus(v.id);
+      if (st.ok()) {
+        CachedSandbox c;
+        c.host_network = st->linux().namespaces().options().network() == cri::NODE;
+        c.ip = st->network().ip();
+        cached = c;
+        std::lock_guard lock(cache_mu_);
+        sandbox_cache_[v.id] = c;
+      } else if (!isNotFound(st.status())) {
+        return st.status();
+      }
+    }
+    if (cached) {
+      v.host_network = cached->host_network;
+      v.ip = cached->ip;
+    }
+    out[uid].sandboxes.push_back(std::move(v));
+  }
+  for (const auto& c : containers) {
+    std::string uid = label(c.labels(), kLabelPodUid);
+    if (uid.empty() || (!only_uid.empty() && uid != only_uid)) {
+      continue;
+    }
+    ContainerView v;
+    v.id = c.id();
+    v.sandbox_id = c.pod_sandbox_id();
+    v.name = label(c.labels(), kLabelContainerName);
+    if (v.name.empty()) {
+      v.name = c.metadata().name();
+    }
+    v.state = fromCri(c.state());
+    v.attempt = c.metadata().attempt();
+    v.hash = label(c.annotations(), kAnnotationHash);
+    v.created_at = c.created_at();
+    v.image = c.image().image();
+    v.image_ref = c.image_ref();
+    seen_containers.insert(v.id);
+    bool have = false;
+    {
+      std::lock_guard lock(cache_mu_);
+      auto it = container_cache_.find(v.id);
+      if (it != container_cache_.end() && it->second.state == v.state) {
+        const ContainerView& d = it->second.view;
+        v.started_at = d.started_at;
+        v.finished_at = d.finished_at;
+        v.exit_code = d.exit_code;
+        v.reason = d.reason;
+        v.message = d.message;
+        if (!d.image_ref.empty()) {
+          v.image_ref = d.image_ref;
+        }
+        v.detailed = true;
+        have = true;
+      }
+    }
+    if (!have) {
+      auto st = cri_.containerStatus(v.id);
+      if (st.ok()) {
+        v.state = fromCri(st->state());
+        v.started_at = st->started_at();
+        v.finished_at = st->finished_at();
+        v.exit_code = st->exit_code();
+        v.reason = st->reason();
+        v.message = st->message();
+        if (!st->image_ref().empty()) {
+          v.image_ref = st->image_ref();
+        }
+        v.detailed = true;
+        std::lock_guard lock(cache_mu_);
+        container_cache_[v.id] = CachedContainer{v.state, v};
+      } else if (isNotFound(st.status())) {
+        continue;  // removed between the list and the status call
+      } else {
+        return st.status();
+      }
+    }
+    out[uid].containers.push_back(std::move(v));
+  }
+  for (auto& [uid, pod] : out) {
+    std::sort(
+        pod.sandboxes.begin(), pod.sandboxes.end(),
+        [](const SandboxView& a, const SandboxView& b) { return a.created_at > b.created_at; });
+    std::sort(
+        pod.containers.begin(), pod.containers.end(),
+        [](const ContainerView& a, const ContainerView& b) { return a.created_at > b.created_at; });
+  }
+  if (all) {
+    // A full relist saw everything: forget what is gone.
+    std::lock_guard lock(cache_mu_);
+    std::erase_if(container_cache_,
+                  [&](const auto& kv) { return !seen_containers.count(kv.first); });
+    std::erase_if(sandbox_cache_, [&](const auto& kv) { return !seen_sandboxes.count(kv.first); });
+    return PodRuntime{};
+  }
+  auto it = out.find(only_uid);
+  return it == out.end() ? PodRuntime{} : std::move(it->second);
+}
+
+Result<RuntimeSnapshot> PodRuntimeManager::relist() {
+  EC_ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox());
+  EC_ASSIGN_OR_RETURN(auto containers, cri_.listContainers());
+  RuntimeSnapshot snap;
+  EC_RETURN_IF_ERROR(collect(sandboxes, containers, &snap, ""));
+  return snap;
+}
+
+Result<PodRuntime> PodRuntimeManager::listPod(const std::string& uid) {
+  cri::PodSandboxFilter sf;
+  (*sf.mutable_label_selector())[kLabelPodUid] = uid;
+  EC_ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox(sf));
+  cri::ContainerFilter cf;
+  (*cf.mutable_label_selector())[kLabelPodUid] = uid;
+  EC_ASSIGN_OR_RETURN(auto containers, cri_.listContainers(cf));
+  return collect(sandboxes, containers, nullptr, uid);
+}
+
+Result<cri::ExecSyncResponse> PodRuntimeManager::exec(const std::string& container_id,
+                                                      const std::vector<std::string>& cmd,
+                                                      int64_t timeout_seconds) {
+  return cri_.execSync(container_id, cmd, timeout_seconds);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configs
+
+cri::PodSandboxConfig PodRuntimeManager::sandboxConfig(const PodPlan& plan,
+                                                       uint32_t attempt) const {
+  const SandboxPlan& s = plan.sandbox;
+  cri::PodSandboxConfig c;
+  auto* md = c.mutable_metadata();
+  md->set_name(s.name);
+  md->set_uid(s.uid);
+  md->set_namespace_(s.ns);
+  md->set_attempt(attempt);
+  c.set_hostname(s.host_network ? "" : s.hostname);
+  c.set_log_directory(s.log_directory);
+  for (const auto& v : s.dns.servers) {
+    c.mutable_dns_config()->add_servers(v);
+  }
+  for (const auto& v : s.dns.searches) {
+    c.mutable_dns_config()->add_searches(v);
+  }
+  for (const auto& v : s.dns.options) {
+    c.mutable_dns_config()->add_options(v);
+  }
+  for (const auto& p : s.port_mappings) {
+    auto* m = c.add_port_mappings();
+    m->set_protocol(static_cast<cri::Protocol>(p.protocol));
+    m->set_container_port(p.container_port);
+    m->set_host_port(p.host_port);
+    m->set_host_ip(p.host_ip);
+  }
+  for (const auto& [k, v] : s.labels) {
+    (*c.mutable_labels())[k] = v;
+  }
+  (*c.mutable_labels())[kLabelPodName] = s.name;
+  (*c.mutable_labels())[kLabelPodNamespace] = s.ns;
+  (*c.mutable_labels())[kLabelPodUid] = s.uid;
+  (*c.mutable_labels())[kLabelEdgedNode] = settings_.node_name;
+  for (const auto& [k, v] : s.annotations) {
+    (*c.mutable_annotations())[k] = v;
+  }
+  auto* linux = c.mutable_linux();
+  linux->set_cgroup_parent(s.cgroup_parent);
+  for (const auto& [k, v] : s.sysctls) {
+    (*linux->mutable_sysctls())[k] = v;
+  }
+  auto* sc = linux->mutable_security_context();
+  auto* ns = sc->mutable_namespace_options();
+  ns->set_network(s.host_network ? cri::NODE : toCri(s.network_mode));
+  ns->set_pid(s.host_pid ? cri::NODE : toCri(s.pid_mode));
+  ns->set_ipc(s.host_ipc ? cri::NODE : toCri(s.ipc_mode));
+  sc->set_privileged(s.privileged);
+  if (s.run_as_user) {
+    sc->mutable_run_as_user()->set_value(*s.run_as_user);
+  }
+  if (s.run_as_group) {
+    sc->mutable_run_as_group()->set_value(*s.run_as_group);
+  }
+  for (auto g : s.supplemental_groups) {
+    sc->add_supplemental_groups(g);
+  }
+  return c;
+}
+
+cri::ContainerConfig PodRuntimeManager::containerConfig(const ContainerPlan& p) const {
+  cri::ContainerConfig c;
+  c.mutable_metadata()->set_name(p.name);
+  c.mutable_metadata()->set_attempt(p.attempt);
+  c.mutable_image()->set_image(p.image);
+  for (const auto& v : p.command) {
+    c.add_command(v);
+  }
+  for (const auto& v : p.args) {
+    c.add_args(v);
+  }
+  c.set_working_dir(p.working_dir);
+  for (const auto& kv : p.envs) {
+    auto* e = c.add_envs();
+    e->set_key(kv.key);
+    e->set_value(kv.value);
+  }
+  for (const auto& m : p.mounts) {
+    auto* cm = c.add_mounts();
+    cm->set_container_path(m.container_path);
+    cm->set_host_path(m.host_path);
+    cm->set_readonly(m.readonly);
+    cm->set_selinux_relabel(m.selinux_relabel);
+    cm->set_propagation(static_cast<cri::MountPropagation>(m.propagation));
+  }
+  for (const auto& [k, v] : p.labels) {
+    (*c.mutable_labels())[k] = v;
+  }
+  (*c.mutable_labels())[kLabelContainerName] = p.name;
+  for (const auto& [k, v] : p.annotations) {
+    (*c.mutable_annotations())[k] = v;
+  }
+  (*c.mutable_annotations())[kAnnotationHash] = p.hash;
+  (*c.mutable_annotations())[kAnnotationRestartCount] = std::to_string(p.attempt);
+  c.set_log_path(p.log_path);
+  c.set_stdin(p.stdin_open);
+  c.set_stdin_once(p.stdin_once);
+  c.set_tty(p.tty);
+  auto* r = c.mutable_linux()->mutable_resources();
+  r->set_cpu_period(p.resources.cpu_period);
+  r->set_cpu_quota(p.resources.cpu_quota);
+  r->set_cpu_shares(p.resources.cpu_shares);
+  r->set_memory_limit_in_bytes(p.resources.memory_limit_in_bytes);
+  r->set_oom_score_adj(p.resources.oom_score_adj);
+  auto* sc = c.mutable_linux()->mutable_security_context();
+  for (const auto& cap : p.security.capabilities_add) {
+    sc->mutable_capabilities()->add_add_capabilities(cap);
+  }
+  for (const auto& cap : p.security.capabilities_drop) {
+    sc->mutable_capabilities()->add_drop_capabilities(cap);
+  }
+  sc->set_privileged(p.security.privileged);
+  auto* ns = sc->mutable_namespace_options();
+  ns->set_network(toCri(p.security.network_mode));
+  ns->set_pid(toCri(p.security.pid_mode));
+  ns->set_ipc(toCri(p.security.ipc_mode));
+  if (p.security.run_as_user) {
+    sc->mutable_run_as_user()->set_value(*p.security.run_as_user);
+  }
+  if (p.security.run_as_group) {
+    sc->mutable_run_as_group()->set_value(*p.security.run_as_group);
+  }
+  sc->set_readonly_rootfs(p.security.readonly_rootfs);
+  for (auto g : p.security.supplemental_groups) {
+    sc->add_supplemental_groups(g);
+  }
+  sc->set_no_new_privs(p.security.no_new_privs);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions
+
+void PodRuntimeManager::stopOne(const PodPlan* plan, const std::string& id, const std::string& name,
+                                int64_t grace_seconds) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (plan) {
+    const ContainerPlan* spec = nullptr;
+    for (const auto& c : plan->containers) {
+      if (c.name == name) {
+        spec = &c;
+      }
+    }
+    if (spec && spec->pre_stop && grace_seconds > 0) {
+      const Action& a = *spec->pre_stop;
+      if (a.kind == Action::Kind::Exec && !a.command.empty()) {
+        auto r = cri_.execSync(id, a.command, grace_seconds);
+        if (!r.ok() || r->exit_code() != 0) {
+          log_->warn("preStop hook failed container={} id={} err=\"{}\"", name, id,
+                     r.ok() ? "exit " + std::to_string(r->exit_code()) : r.status().message());
+        }
+      } else if (a.kind == Action::Kind::Sleep) {
+        std::this_thread::sleep_for(
+            std::chrono::seconds(std::min<int64_t>(a.sleep_seconds, grace_seconds)));
+      }
+    }
+  }
+  auto spent =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  int64_t left = std::max<int64_t>(0, grace_seconds - spent);
+  Status st = cri_.stopContainer(id, left);
+  if (!st.ok() && !isNotFound(st)) {
+    log_->warn("stop container failed container={} id={} err=\"{}\"", name, id, st.message());
+  }
+}
+
+void PodRuntimeManager::killContainers(const PodPlan* plan,
+                                       const std::vector<PodActions::Kill>& kills,
+                                       int64_t grace_seconds) {
+  if (kills.size() == 1) {
+    stopOne(plan, kills[0].id, kills[0].name, grace_seconds);
+    return;
+  }
+  // In parallel, as the kubelet does: each container gets the whole grace period.
+  std::vector<std::thread> threads;
+  threads.reserve(kills.size());
+  for (const auto& k : kills) {
+    threads.emplace_back(
+        [this, plan, k, grace_seconds] { stopOne(plan, k.id, k.name, grace_seconds); });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+}
+
+bool PodRuntimeManager::ensureImage(const PodPlan& plan, const ContainerPlan& c,
+                                    const cri::PodSandboxConfig& sandbox, SyncResult& out) {
+  auto present = cri_.imageStatus(c.image);
+  if (!present.ok()) {
+    out.waiting[c.name] = {"ErrImagePull", present.status().message()};
+    return false;
+  }
+  if (c.pull_policy == PullPolicy::Never) {
+    if (!present->has_value()) {
+      out.waiting[c.name] = {
+          "ErrImageNeverPull",
+          "Container image \"" + c.image + "\" is not present with pull policy of Never"};
+      return false;
+    }
+    return true;
+  }
+  if (present->has_value() && c.pull_policy == PullPolicy::IfNotPresent) {
+    return true;
+  }
+  const std::string key = backoffKey(plan.sandbox.uid, "image:" + c.image);
+  auto now = std::chrono::system_clock::now();
+  WallTime until;
+  if (backoff_.inBackoff(key, now, &until)) {
+    out.waiting[c.name] = {"ImagePullBackOff", "Back-off pulling image \"" + c.image + "\""};
+    if (!out.retry_at || until < *out.retry_at) {
+      out.retry_at = until;
+    }
+    return false;
+  }
+  auto pulled = cri_.pullImage(c.image, nullptr, &sandbox);
+  if (!pulled.ok()) {
+    auto wait = backoff_.next(key, now);
+    out.waiting[c.name] = {"ErrImagePull", pulled.status().message()};
+    WallTime retry = now + wait;
+    if (!out.retry_at || retry < *out.retry_at) {
+      out.retry_at = retry;
+    }
+    log_->warn("image pull failed image={} pod={}/{} backoff_ms={} err=\"{}\"", c.image,
+               plan.sandbox.ns, plan.sandbox.name, wait.count(), pulled.status().message());
+    return false;
+  }
+  return true;
+}
+
+bool PodRuntimeManager::startContainer(const PodPlan& plan, ContainerPlan c, uint32_t attempt,
+                                       bool restart, const std::string& sandbox_id,
+                                       const cri::PodSandboxConfig& sandbox, SyncResult& out) {
+  if (c.error) {
+    out.waiting[c.name] = {c.error->reason, c.error->message};
+    return false;
+  }
+  if (!ensureImage(plan, c, sandbox, out)) {
+    return false;
+  }
+  setContainerAttempt(c, attempt);
+  if (restart) {
+    backoff_.next(backoffKey(plan.sandbox.uid, c.name), std::chrono::system_clock::now());
+  }
+  auto id = cri_.createContainer(sandbox_id, containerConfig(c), sandbox);
+  if (!id.ok()) {
+    out.waiting[c.name] = {"CreateContainerError", id.status().message()};
+    log_->warn("create container failed pod={}/{} container={} err=\"{}\"", plan.sandbox.ns,
+               plan.sandbox.name, c.name, id.status().message());
+    return false;
+  }
+  Status st = cri_.startContainer(*id);
+  if (!st.ok()) {
+    out.waiting[c.name] = {"RunContainerError", st.message()};
+    log_->warn("start container failed pod={}/{} container={} err=\"{}\"", plan.sandbox.ns,
+               plan.sandbox.name, c.name, st.message());
+    return false;
+  }
+  if (c.post_start && c.post_start->kind == Action::Kind::Exec && !c.post_start->command.empty()) {
+    auto r = cri_.execSync(*id, c.post_start->command, plan.termination_grace_period_seconds);
+    if (!r.ok() || r->exit_code() != 0) {
+      log_->warn("postStart hook failed pod={}/{} container={}", plan.sandbox.ns, plan.sandbox.name,
+                 c.name);
+      (void)cri_.stopContainer(*id, 0);
+      out.waiting[c.name] = {
+          "PostStartHookError",
+          r.ok() ? "exit code " + std::to_string(r->exit_code()) : r.status().message()};
+      return false;
+    }
+  }
+  out.started.insert(c.name);
+  log_->info("container started pod={}/{} container={} attempt={} id={}", plan.sandbox.ns,
+             plan.sandbox.name, c.name, attempt, id->substr(0, 12));
+  return true;
+}
+
+Status PodRuntimeManager::removePod(const std::string& uid, int64_t grace_seconds) {
+  EC_ASSIGN_OR_RETURN(PodRuntime rt, listPod(uid));
+  std::vector<PodActions::Kill> kills;
+  for (const auto& c : rt.containers) {
+    if (c.state == ContainerRunState::Running || c.state == ContainerRunState::Created) {
+      kills.push_back({c.id, c.name, "pod removed"});
+    }
+  }
+  killContainers(nullptr, kills, grace_seconds);
+  for (const auto& s : rt.sandboxes) {
+    Status st = cri_.stopPodSandbox(s.id);
+    if (!st.ok() && !isNotFound(st)) {
+      return st;
+    }
+  }
+  for (const auto& c : rt.containers) {
+    Status st = cri_.removeContainer(c.id);
+    if (!st.ok() && !isNotFound(st)) {
+      return st;
+    }
+  }
+  for (const auto& s : rt.sandboxes) {
+    Status st = cri_.removePodSandbox(s.id);
+    if (!st.ok() && !isNotFound(st)) {
+      return st;
+    }
+  }
+  return {};
+}
+
+SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
+  SyncResult out;
+  const std::string uid = podUid(req.pod);
+  std::shared_ptr<const PodPlan> plan = req.plan;
+  if (!plan) {
+    auto built = buildPodPlan(req.pod, settings_.plan_inputs);
+    if (built.ok()) {
+      plan = std::make_shared<const PodPlan>(std::move(built).value());
+    } else {
+      out.plan_error = planErrorFromStatus(built.status());
+    }
+  }
+  out.plan = plan;
+
+  if (req.terminate) {
+    // Graceful deletion: preStop hooks, SIGTERM, the grace period, then kill and remove.
+    auto rt = listPod(uid);
+    if (!rt.ok()) {
+      out.error = rt.status();
+      return out;
+    }
+    std::vector<PodActions::Kill> kills;
+    for (const auto& c : rt->containers) {
+      if (c.state == ContainerRunState::Running || c.state == ContainerRunState::Created) {
+        kills.push_back({c.id, c.name, "pod deleted"});
+      }
+    }
+    killContainers(plan.get(), kills, req.grace_seconds);
+    Status st = removePod(uid, 0);
+    if (!st.ok()) {
+      out.error = st;
+      return out;
+    }
+    Status dir = removePodDir(settings_.plan_inputs.root_directory, uid);
+    if (!dir.ok()) {
+      log_->warn("pod directory not removed uid={} err=\"{}\"", uid, dir.message());
+    }
+    out.terminated = true;
+    return out;
+  }
+  if (!plan) {
+    return out;
+  }
+  if (!req.plan || req.refresh_volumes) {
+    Status vol = prepareVolumes(req.pod, *plan, settings_.plan_inputs);
+    if (!vol.ok()) {
+      out.plan_error = planErrorFromStatus(vol);
+      auto rt = listPod(uid);
+      if (rt.ok()) {
+        out.runtime = std::move(rt).value();
+        out.runtime_read = true;
+      }
+      return out;
+    }
+  }
+
+  auto rt = listPod(uid);
+  if (!rt.ok()) {
+    out.error = rt.status();
+    return out;
+  }
+  const auto now = std::chrono::system_clock::now();
+  PodActions a =
+      computePodActions(*plan, *rt, req.probes, backoff_, now, settings_.max_dead_per_container);
+  out.terminal = a.terminal;
+  out.waiting = a.waiting;
+  out.retry_at = a.retry_at;
+
+  if (a.kill_pod) {
+    std::vector<PodActions::Kill> kills;
+    for (const auto& c : rt->containers) {
+      if (c.state == ContainerRunState::Running || c.state == ContainerRunState::Created) {
+        kills.push_back({c.id, c.name, "pod sandbox changed"});
+      }
+    }
+    killContainers(plan.get(), kills, plan->termination_grace_period_seconds);
+    for (const auto& s : rt->sandboxes) {
+      if (s.ready) {
+        Status st = cri_.stopPodSandbox(s.id);
+        if (!st.ok() && !isNotFound(st)) {
+          log_->warn("stop sandbox failed pod={}/{} id={} err=\"{}\"", plan->sandbox.ns,
+                     plan->sandbox.name, s.id, st.message());
+        }
+      }
+    }
+  } else if (!a.kill.empty()) {
+    for (const auto& k : a.kill) {
+      log_->info("killing container pod={}/{} container={} reason=\"{}\"", plan->sandbox.ns,
+                 plan->sandbox.name, k.name, k.reason);
+    }
+    killContainers(plan.get(), a.kill, plan->termination_grace_period_seconds);
+  }
+
+  std::string sandbox_id = a.sandbox_id;
+  uint32_t sandbox_attempt = a.sandbox_attempt;
+  if (!a.create_sandbox && rt->currentSandbox()) {
+    sandbox_attempt = rt->currentSandbox()->attempt;
+  }
+  cri::PodSandboxConfig sb = sandboxConfig(*plan, sandbox_attempt);
+  if (a.create_sandbox && !a.terminal) {
+    auto id = cri_.runPodSandbox(sb, plan->sandbox.runtime_handler);
+    if (!id.ok()) {
+      out.error = id.status().withContext("RunPodSandbox");
+      log_->warn("sandbox creation failed pod={}/{} err=\"{}\"", plan->sandbox.ns,
+                 plan->sandbox.name, id.status().message());
+      return out;
+    }
+    sandbox_id = *id;
+    log_->info("sandbox started pod={}/{} attempt={} id={}", plan->sandbox.ns, plan->sandbox.name,
+               sandbox_attempt, sandbox_id.substr(0, 12));
+    if (plan->needs_pod_ips && !plan->sandbox.host_network) {
+      auto st = cri_.podSandboxStatus(sandbox_id);
+      if (st.ok() && !st->network().ip().empty()) {
+        PlanInputs in = settings_.plan_inputs;
+        in.pod_ips = {st->network().ip()};
+        auto rebuilt = buildPodPlan(req.pod, in);
+        if (rebuilt.ok()) {
+          plan = std::make_shared<const PodPlan>(std::move(rebuilt).value());
+          out.plan = plan;
+        }
+      }
+    }
+  }
+
+  if (!a.terminal) {
+    for (const auto& s : a.start) {
+      const ContainerPlan& c = s.init ? plan->init_containers[s.index] : plan->containers[s.index];
+      bool ok = startContainer(*plan, c, s.attempt, s.restart, sandbox_id, sb, out);
+      if (s.init) {
+        break;  // init containers run one at a time
+      }
+      (void)ok;
+    }
+  }
+
+  for (const auto& id : a.remove_containers) {
+    Status st = cri_.removeContainer(id);
+    if (!st.ok() && !isNotFound(st)) {
+      log_->warn("remove dead container failed id={} err=\"{}\"", id, st.message());
+    }
+  }
+  for (const auto& id : a.remove_sandboxes) {
+    Status st = cri_.removePodSandbox(id);
+    if (!st.ok() && !isNotFound(st)) {
+      log_->warn("remove dead sandbox failed id={} err=\"{}\"", id, st.message());
+    }
+  }
+
+  auto after = listPod(uid);
+  if (after.ok()) {
+    out.runtime = std::move(after).value();
+    out.runtime_read = true;
+  }
+  return out;
+}
+
+}  // namespace edgecore::edged
