@@ -1,0 +1,270 @@
+#pragma once
+
+// An in-process edgecore for edged tests: the real metamanager on a SQLite file, the real edged
+// on the real containerd, and a stand-in for edgehub ("websocket") that records what would go
+// to the cloud and answers like CloudCore (ObjectResp for podpatch, "OK" for the pod delete).
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "edgecore/core/config.h"
+#include "edgecore/core/daemon.h"
+#include "edgecore/core/message.h"
+#include "edgecore/edged/cri_client.h"
+#include "edgecore/edged/module.h"
+#include "edgecore/metamanager/meta_store.h"
+#include "edgecore/metamanager/module.h"
+#include "edged/cri_test_util.h"
+#include "util/process.h"
+
+namespace edgecore::testing {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+// What the stand-in cloud saw, shared with the test thread.
+struct CloudRecord {
+  std::mutex mu;
+  std::vector<core::Message> upstream;
+
+  std::vector<core::Message> snapshot() {
+    std::lock_guard lock(mu);
+    return upstream;
+  }
+};
+
+class FakeCloud final : public core::Module {
+ public:
+  FakeCloud(core::ModuleContext ctx, CloudRecord& record) : ctx_(std::move(ctx)), record_(record) {}
+  std::string_view name() const override { return core::names::kEdgeHubModule; }
+  std::string_view group() const override { return core::names::kHubGroup; }
+  core::Status start() override {
+    return ctx_.bus.subscribe(name(), group(), ctx_.strand, [this](core::Message m) {
+      {
+        std::lock_guard lock(record_.mu);
+        record_.upstream.push_back(m);
+      }
+      if (m.route.operation == core::op::kPatch) {
+        core::Message r = m.makeResponse(json{{"Object", json::object()}, {"Err", nullptr}});
+        r.route.source = "edgecontroller";
+        (void)ctx_.bus.deliverResponse(std::move(r));
+      } else if (m.route.operation == core::op::kDelete) {
+        core::Message r = m.makeResponse("OK");
+        r.route.source = "edgecontroller";
+        (void)ctx_.bus.deliverResponse(std::move(r));
+      }
+    });
+  }
+  void stop() override { ctx_.bus.unsubscribe(name()); }
+
+ private:
+  core::ModuleContext ctx_;
+  CloudRecord& record_;
+};
+
+inline json busyboxContainer(const std::string& name, const std::string& script) {
+  return json{
+      {"name", name}, {"image", kBusyboxImage}, {"command", json::array({"sh", "-c", script})}};
+}
+
+inline json makePod(const std::string& ns, const std::string& name, const std::string& node,
+                    json containers, const std::string& restart_policy = "Always",
+                    json init_containers = json::array()) {
+  json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata",
+               {{"name", name},
+                {"namespace", ns},
+                {"uid", "uid-" + ns + "-" + name},
+                {"resourceVersion", "1"},
+                {"creationTimestamp", "2026-11-27T10:00:00Z"}}},
+              {"spec",
+               {{"nodeName", node},
+                {"hostNetwork", true},
+                {"restartPolicy", restart_policy},
+                {"terminationGracePeriodSeconds", 2},
+                {"containers", std::move(containers)}}}};
+  if (!init_containers.empty()) {
+    pod["spec"]["initContainers"] = std::move(init_containers);
+  }
+  return pod;
+}
+
+class EdgedHarness {
+ public:
+  // `dir` keeps the database, rootDirectory, podLogsDir and manifests (a restart reuses it).
+  EdgedHarness(const std::string& dir, const std::string& node, edged::EdgedOptions options,
+               bool cloud_connected = true, int max_dead_per_container = 1)
+      : dir_(dir), node_(node) {
+    config_ = core::defaultConfig(core::HostInfo{node, "127.0.0.1"});
+    config_.database.data_source = dir + "/edgecore.db";
+    auto& e = config_.modules.edged;
+    e.enable = true;
+    e.hostname_override = node;
+    e.root_directory = dir + "/root";
+    e.pod_logs_dir = dir + "/logs";
+    e.static_pod_path = dir + "/manifests";
+    e.max_per_pod_container_count = max_dead_per_container;
+    metamanager::SqliteStoreOptions so;
+    so.path = config_.database.data_source;
+    auto store = metamanager::openSqliteMetaStore(so);
+    EXPECT_TRUE(store.ok()) << store.status().toString();
+    store_ = std::move(store).value();
+    options.store = store_.get();
+    options.host_ip = "127.0.0.1";
+    if (options.relist_period == std::chrono::seconds(1)) {
+      options.relist_period = 200ms;
+    }
+    core::DaemonOptions d;
+    d.handle_signals = false;
+    d.blocking_threads = 2;
+    daemon_ = std::make_unique<core::Daemon>(config_, loggers_, d);
+    std::vector<core::ModuleSpec> specs(3);
+    specs[0].name = "metamanager";
+    specs[0].enabled = true;
+    specs[0].factory = [this](core::ModuleContext ctx) {
+      return metamanager::create(ctx, *store_);
+    };
+    specs[1].name = "edged";
+    specs[1].enabled = true;
+    specs[1].factory = [this, options](core::ModuleContext ctx) {
+      auto m = edged::create(ctx, options);
+      if (m.ok()) {
+        edged_ = static_cast<edged::Edged*>(m->get());
+      }
+      return m;
+    };
+    specs[2].name = "websocket";
+    specs[2].enabled = true;
+    specs[2].factory = [this](core::ModuleContext ctx) -> core::Result<core::ModulePtr> {
+      return core::ModulePtr(std::make_unique<FakeCloud>(ctx, cloud_));
+    };
+    runner_ = std::thread([this, specs = std::move(specs)]() mutable {
+      run_status_ = daemon_->run(std::move(specs));
+    });
+    if (cloud_connected) {
+      core::Message c = core::Message::create("websocket", "meta", "connect", "node/connection",
+                                              "cloud_connected");
+      // The bus may not have metamanager yet: retry briefly.
+      auto deadline = std::chrono::steady_clock::now() + 5s;
+      while (!daemon_->bus().send("metamanager", c).ok() &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(10ms);
+      }
+    }
+  }
+
+  ~EdgedHarness() { stop(); }
+
+  void stop() {
+    if (runner_.joinable()) {
+      daemon_->requestStop();
+      runner_.join();
+      EXPECT_TRUE(run_status_.ok()) << run_status_.toString();
+    }
+  }
+
+  core::Status send(const std::string& op, const json& pod) {
+    std::string ns = pod["metadata"]["namespace"];
+    std::string name = pod["metadata"]["name"];
+    core::Message m =
+        core::Message::create("edgecontroller", "resource", op, ns + "/pod/" + name, pod);
+    m.header.resource_version = pod["metadata"].value("resourceVersion", "1");
+    return daemon_->bus().send("metamanager", std::move(m));
+  }
+  core::Status insert(const json& pod) { return send("insert", pod); }
+
+  // The newest podpatch status the cloud got for ns/name (null if none).
+  json cloudStatus(const std::string& ns, const std::string& name) {
+    json latest = json::object();
+    for (const auto& m : cloud_.snapshot()) {
+      if (m.route.operation == "patch" && m.route.resource == ns + "/podpatch/" + name &&
+          m.content.is_string()) {
+        json p = json::parse(m.content.get<std::string>(), nullptr, false);
+        if (p.is_object() && p.contains("status")) {
+          latest = p["status"];
+        }
+      }
+    }
+    return latest;
+  }
+
+  // The status edged computed last (static pods too), null if edged does not know the pod.
+  json localStatus(const std::string& ns, const std::string& name) {
+    if (!edged_) {
+      return json::object();
+    }
+    for (const auto& p : edged_->pods()) {
+      if (p.ns == ns && p.name == name) {
+        json st = json::parse(p.status_json, nullptr, false);
+        return st.is_object() ? st : json::object();
+      }
+    }
+    return json::object();
+  }
+
+  std::vector<core::Message> upstream() { return cloud_.snapshot(); }
+  core::Bus& bus() { return daemon_->bus(); }
+  edged::Edged* edged() { return edged_; }
+  const std::string& node() const { return node_; }
+
+ private:
+  std::string dir_;
+  std::string node_;
+  core::EdgeCoreConfig config_;
+  core::LoggerFactory loggers_{spdlog::level::warn};
+  std::unique_ptr<metamanager::MetaStore> store_;
+  std::unique_ptr<core::Daemon> daemon_;
+  std::thread runner_;
+  core::Status run_status_;
+  CloudRecord cloud_;
+  edged::Edged* edged_ = nullptr;
+};
+
+// Polls `pred` every 50 ms until it holds or `timeout` passes.
+inline bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return pred();
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+// A copy of the status entry of container `name` (nullopt if absent).
+inline std::optional<json> findContainerStatus(const json& status, const std::string& name,
+                                               const char* list = "containerStatuses") {
+  if (!status.is_object() || !status.contains(list) || !status[list].is_array()) {
+    return std::nullopt;
+  }
+  for (const auto& c : status[list]) {
+    if (c.value("name", "") == name) {
+      return c;
+    }
+  }
+  return std::nullopt;
+}
+
+inline std::string conditionStatus(const json& status, const std::string& type) {
+  if (!status.is_object() || !status.contains("conditions")) {
+    return "";
+  }
+  for (const auto& c : status["conditions"]) {
+    if (c.value("type", "") == type) {
+      return c.value("status", "");
+    }
+  }
+  return "";
+}
+
+}  // namespace edgecore::testing

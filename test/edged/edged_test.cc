@@ -1,0 +1,418 @@
+// edged against the real containerd, with the real metamanager and a recorded cloud: pods from
+// the store run, report kubelet-style status, restart by policy with back-off, follow probes,
+// delete gracefully, survive an edgecore restart and a simulated reboot.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "edged/edged_harness.h"
+
+namespace edgecore::testing {
+namespace {
+
+class EdgedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    EC_SKIP_WITHOUT_CONTAINERD();
+    edged::CriClientOptions o;
+    auto c = edged::CriClient::create(o);
+    ASSERT_TRUE(c.ok());
+    cri_ = std::move(c).value();
+    ns_ = "edged-test-" + uniqueSuffix();
+    node_ = "node-" + ns_;
+  }
+  void TearDown() override {
+    harness_.reset();
+    if (cri_) {
+      removeNamespacePods(*cri_, ns_);
+    }
+  }
+
+  EdgedHarness& start(edged::EdgedOptions o = {}, bool connected = true, int max_dead = 1) {
+    harness_ = std::make_unique<EdgedHarness>(dir_.path(), node_, o, connected, max_dead);
+    return *harness_;
+  }
+
+  // Containers of the pod `name` in containerd (any state), by container name.
+  std::vector<edged::cri::Container> containers(const std::string& name) {
+    edged::cri::ContainerFilter f;
+    (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
+    (*f.mutable_label_selector())["io.kubernetes.pod.name"] = name;
+    auto list = cri_->listContainers(f);
+    return list.ok() ? *list : std::vector<edged::cri::Container>{};
+  }
+  std::set<std::string> runningIds(const std::string& name) {
+    std::set<std::string> ids;
+    for (const auto& c : containers(name)) {
+      if (c.state() == edged::cri::CONTAINER_RUNNING) {
+        ids.insert(c.id());
+      }
+    }
+    return ids;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<edged::CriClient> cri_;
+  std::unique_ptr<EdgedHarness> harness_;
+  std::string ns_;
+  std::string node_;
+};
+
+TEST_F(EdgedTest, InitContainerThenTwoContainersRunningAndReady) {
+  auto& h = start();
+  json pod = makePod(
+      ns_, "web", node_,
+      json::array({busyboxContainer("a", "sleep 3600"), busyboxContainer("b", "sleep 3600")}),
+      "Always", json::array({busyboxContainer("init", "echo init done")}));
+  pod["spec"]["containers"][0]["env"] = json::array({{{"name", "GREETING"}, {"value", "hello"}}});
+  ASSERT_TRUE(h.insert(pod).ok());
+  json st;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        st = h.cloudStatus(ns_, "web");
+        return st.value("phase", "") == "Running" && conditionStatus(st, "Ready") == "True";
+      },
+      30s))
+      << st.dump(2);
+  EXPECT_EQ(conditionStatus(st, "Initialized"), "True");
+  EXPECT_EQ(conditionStatus(st, "ContainersReady"), "True");
+  EXPECT_EQ(conditionStatus(st, "PodReadyToStartContainers"), "True");
+  EXPECT_EQ(conditionStatus(st, "PodScheduled"), "True");
+  EXPECT_EQ(st.value("qosClass", ""), "BestEffort");
+  EXPECT_EQ(st.value("hostIP", ""), "127.0.0.1");
+  EXPECT_EQ(st.value("podIP", ""), "127.0.0.1");  // hostNetwork
+  for (const char* name : {"a", "b"}) {
+    auto c = findContainerStatus(st, name);
+    ASSERT_TRUE(c.has_value()) << name;
+    EXPECT_TRUE((*c)["ready"].get<bool>());
+    EXPECT_TRUE((*c)["started"].get<bool>());
+    EXPECT_EQ((*c)["restartCount"], 0);
+    EXPECT_TRUE((*c)["state"].contains("running"));
+    EXPECT_EQ((*c)["containerID"].get<std::string>().rfind("containerd://", 0), 0u);
+    EXPECT_EQ((*c)["image"], kBusyboxImage);
+    EXPECT_FALSE((*c)["imageID"].get<std::string>().empty());
+  }
+  auto init = findContainerStatus(st, "init", "initContainerStatuses");
+  ASSERT_TRUE(init.has_value());
+  EXPECT_EQ((*init)["state"]["terminated"]["exitCode"], 0);
+  EXPECT_EQ((*init)["state"]["terminated"]["reason"], "Completed");
+  EXPECT_EQ(runningIds("web").size(), 2u);
+
+  // The mandatory labels MetaServer relies on, and the env value.
+  auto list = containers("web");
+  ASSERT_FALSE(list.empty());
+  for (const auto& c : list) {
+    EXPECT_EQ(c.labels().at("io.kubernetes.pod.name"), "web");
+    EXPECT_EQ(c.labels().at("io.kubernetes.pod.namespace"), ns_);
+    EXPECT_EQ(c.labels().at("io.kubernetes.pod.uid"), "uid-" + ns_ + "-web");
+    EXPECT_FALSE(c.annotations().at("io.kubernetes.container.hash").empty());
+    if (c.labels().at("io.kubernetes.container.name") == "a" &&
+        c.state() == edged::cri::CONTAINER_RUNNING) {
+      auto out = cri_->execSync(c.id(), {"sh", "-c", "echo $GREETING"}, 5);
+      ASSERT_TRUE(out.ok());
+      EXPECT_EQ(out->stdout(), "hello\n");
+    }
+  }
+  // The log layout of spec 6.3: <podLogsDir>/<ns>_<name>_<uid>/<container>/<n>.log.
+  std::string init_log =
+      readFile(dir_.path() + "/logs/" + ns_ + "_web_uid-" + ns_ + "-web/init/0.log");
+  EXPECT_NE(init_log.find(" stdout F init done"), std::string::npos) << init_log;
+}
+
+TEST_F(EdgedTest, RestartPoliciesWithExitCodes) {
+  edged::EdgedOptions o;
+  o.backoff_base = 300ms;
+  auto& h = start(o);
+  struct Case {
+    std::string name;
+    std::string policy;
+    int code;
+  };
+  std::vector<Case> cases = {{"always-0", "Always", 0},       {"always-1", "Always", 1},
+                             {"onfailure-0", "OnFailure", 0}, {"onfailure-1", "OnFailure", 1},
+                             {"never-0", "Never", 0},         {"never-1", "Never", 1}};
+  for (const auto& c : cases) {
+    ASSERT_TRUE(h.insert(makePod(ns_, c.name, node_,
+                                 json::array({busyboxContainer(
+                                     "main", "sleep 0.2; exit " + std::to_string(c.code))}),
+                                 c.policy))
+                    .ok());
+  }
+  auto restarts = [&](const std::string& name) {
+    auto c = findContainerStatus(h.cloudStatus(ns_, name), "main");
+    return c ? (*c)["restartCount"].get<int>() : -1;
+  };
+  auto phase = [&](const std::string& name) { return h.cloudStatus(ns_, name).value("phase", ""); };
+  EXPECT_TRUE(waitFor([&] { return restarts("always-0") >= 2 && restarts("always-1") >= 2; }, 30s))
+      << h.cloudStatus(ns_, "always-0").dump(2) << h.cloudStatus(ns_, "always-1").dump(2);
+  EXPECT_TRUE(waitFor([&] { return restarts("onfailure-1") >= 2; }, 30s))
+      << h.cloudStatus(ns_, "onfailure-1").dump(2);
+  EXPECT_TRUE(waitFor([&] { return phase("onfailure-0") == "Succeeded"; }, 30s))
+      << h.cloudStatus(ns_, "onfailure-0").dump(2);
+  EXPECT_TRUE(waitFor([&] { return phase("never-0") == "Succeeded"; }, 30s));
+  EXPECT_TRUE(waitFor([&] { return phase("never-1") == "Failed"; }, 30s))
+      << h.cloudStatus(ns_, "never-1").dump(2);
+  EXPECT_EQ(restarts("onfailure-0"), 0);
+  EXPECT_EQ(restarts("never-0"), 0);
+  EXPECT_EQ(restarts("never-1"), 0);
+  auto t = findContainerStatus(h.cloudStatus(ns_, "never-1"), "main");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ((*t)["state"]["terminated"]["exitCode"], 1);
+  EXPECT_EQ((*t)["state"]["terminated"]["reason"], "Error");
+  EXPECT_EQ(conditionStatus(h.cloudStatus(ns_, "never-0"), "Ready"), "False");
+  // A finished pod stays finished: no new container appears for Never/OnFailure-0.
+  size_t never_count = containers("never-0").size();
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(containers("never-0").size(), never_count);
+  EXPECT_TRUE(runningIds("never-0").empty());
+}
+
+TEST_F(EdgedTest, CrashLoopBackOffDoublesFromTheInjectedBase) {
+  edged::EdgedOptions o;
+  o.backoff_base = 500ms;
+  auto& h = start(o, true, /*max_dead=*/10);
+  ASSERT_TRUE(
+      h.insert(makePod(ns_, "crash", node_, json::array({busyboxContainer("main", "exit 1")})))
+          .ok());
+  // Record every attempt's creation and finish time as containerd reports them.
+  std::map<uint32_t, std::pair<int64_t, int64_t>> attempts;  // attempt -> (created, finished)
+  bool saw_backoff_reason = false;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (const auto& c : containers("crash")) {
+          auto& a = attempts[c.metadata().attempt()];
+          a.first = c.created_at();
+          if (c.state() == edged::cri::CONTAINER_EXITED && a.second == 0) {
+            auto st = cri_->containerStatus(c.id());
+            if (st.ok()) {
+              a.second = st->finished_at();
+            }
+          }
+        }
+        auto cs = findContainerStatus(h.cloudStatus(ns_, "crash"), "main");
+        if (cs && (*cs)["state"].contains("waiting") &&
+            (*cs)["state"]["waiting"].value("reason", "") == "CrashLoopBackOff") {
+          saw_backoff_reason = true;
+        }
+        return attempts.size() >= 5 && attempts[4].first > 0;
+      },
+      40s))
+      << "attempts seen: " << attempts.size();
+  EXPECT_TRUE(saw_backoff_reason);
+  // Gap before attempt n+1: none after the first crash, then base, 2*base, 4*base.
+  const double base_ms = 500;
+  std::vector<double> expected = {0, base_ms, 2 * base_ms, 4 * base_ms};
+  for (uint32_t n = 0; n < 4; ++n) {
+    ASSERT_GT(attempts[n].second, 0) << "attempt " << n << " never finished";
+    double gap_ms = (attempts[n + 1].first - attempts[n].second) / 1e6;
+    EXPECT_GE(gap_ms, expected[n] * 0.9) << "attempt " << n + 1;
+    EXPECT_LE(gap_ms, expected[n] + 1500) << "attempt " << n + 1;
+  }
+}
+
+TEST_F(EdgedTest, LivenessFailureRestartsTheContainer) {
+  auto& h = start();
+  json c = busyboxContainer("main", "touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600");
+  c["livenessProbe"] = {{"exec", {{"command", json::array({"cat", "/tmp/healthy"})}}},
+                        {"periodSeconds", 1},
+                        {"failureThreshold", 2}};
+  ASSERT_TRUE(h.insert(makePod(ns_, "live", node_, json::array({c}))).ok());
+  ASSERT_TRUE(waitFor([&] { return runningIds("live").size() == 1; }, 20s));
+  std::string first = *runningIds("live").begin();
+  json st;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        st = h.cloudStatus(ns_, "live");
+        auto cs = findContainerStatus(st, "main");
+        return cs && (*cs)["restartCount"].get<int>() >= 1 && (*cs)["state"].contains("running");
+      },
+      30s))
+      << st.dump(2);
+  auto now_running = runningIds("live");
+  ASSERT_EQ(now_running.size(), 1u);
+  EXPECT_NE(*now_running.begin(), first);
+  auto cs = findContainerStatus(st, "main");
+  EXPECT_TRUE((*cs)["lastState"].contains("terminated")) << st.dump(2);
+}
+
+TEST_F(EdgedTest, ReadinessProbeFlipsReady) {
+  auto& h = start();
+  json c = busyboxContainer("main", "sleep 1; touch /tmp/ready; sleep 3600");
+  c["readinessProbe"] = {{"exec", {{"command", json::array({"cat", "/tmp/ready"})}}},
+                         {"periodSeconds", 1},
+                         {"failureThreshold", 1}};
+  ASSERT_TRUE(h.insert(makePod(ns_, "ready", node_, json::array({c}))).ok());
+  json st;
+  // Running but not ready first.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        st = h.cloudStatus(ns_, "ready");
+        return st.value("phase", "") == "Running";
+      },
+      20s))
+      << st.dump(2);
+  ASSERT_TRUE(
+      waitFor([&] { return conditionStatus(h.cloudStatus(ns_, "ready"), "Ready") == "True"; }, 20s))
+      << h.cloudStatus(ns_, "ready").dump(2);
+  // The probe fails again: Ready goes False, the container keeps running.
+  auto ids = runningIds("ready");
+  ASSERT_EQ(ids.size(), 1u);
+  ASSERT_TRUE(cri_->execSync(*ids.begin(), {"rm", "/tmp/ready"}, 5).ok());
+  ASSERT_TRUE(waitFor(
+      [&] { return conditionStatus(h.cloudStatus(ns_, "ready"), "Ready") == "False"; }, 20s));
+  EXPECT_EQ(runningIds("ready"), ids);
+  auto cs = findContainerStatus(h.cloudStatus(ns_, "ready"), "main");
+  ASSERT_TRUE(cs.has_value());
+  EXPECT_FALSE((*cs)["ready"].get<bool>());
+}
+
+TEST_F(EdgedTest, GracefulDeleteWaitsTheGracePeriodThenConfirms) {
+  auto& h = start();
+  json pod = makePod(ns_, "bye", node_, json::array({busyboxContainer("main", "sleep 3600")}));
+  ASSERT_TRUE(h.insert(pod).ok());
+  ASSERT_TRUE(waitFor([&] { return runningIds("bye").size() == 1; }, 20s));
+  // The cloud marks it for deletion (busybox sh as PID 1 ignores SIGTERM: killed after 2 s).
+  pod["metadata"]["deletionTimestamp"] = "2026-11-27T10:05:00Z";
+  pod["metadata"]["deletionGracePeriodSeconds"] = 2;
+  pod["metadata"]["resourceVersion"] = "2";
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(h.send("update", pod).ok());
+  ASSERT_TRUE(waitFor([&] { return containers("bye").empty(); }, 20s));
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, 1800ms);
+  // Then the pod delete with the UID precondition goes to the cloud.
+  bool confirmed = false;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (const auto& m : h.upstream()) {
+          if (m.route.operation == "delete" && m.route.resource == ns_ + "/pod/bye") {
+            confirmed = m.content["preconditions"]["uid"] == "uid-" + ns_ + "-bye";
+          }
+        }
+        return confirmed;
+      },
+      10s));
+  // A direct delete (no prior update) just removes it, with no upstream delete.
+  json other = makePod(ns_, "gone", node_, json::array({busyboxContainer("main", "sleep 3600")}));
+  other["spec"]["terminationGracePeriodSeconds"] = 0;
+  ASSERT_TRUE(h.insert(other).ok());
+  ASSERT_TRUE(waitFor([&] { return runningIds("gone").size() == 1; }, 20s));
+  ASSERT_TRUE(h.send("delete", other).ok());
+  ASSERT_TRUE(waitFor([&] { return containers("gone").empty(); }, 20s));
+  for (const auto& m : h.upstream()) {
+    EXPECT_FALSE(m.route.operation == "delete" && m.route.resource == ns_ + "/pod/gone");
+  }
+}
+
+TEST_F(EdgedTest, EdgecoreRestartAdoptsRunningPodsAndRebootRecreatesThem) {
+  {
+    auto& h = start();
+    ASSERT_TRUE(h.insert(makePod(ns_, "keep", node_,
+                                 json::array({busyboxContainer("a", "sleep 3600"),
+                                              busyboxContainer("b", "sleep 3600")})))
+                    .ok());
+    ASSERT_TRUE(waitFor([&] { return runningIds("keep").size() == 2; }, 20s));
+    harness_.reset();  // edgecore stops; containers keep running
+  }
+  auto before = runningIds("keep");
+  ASSERT_EQ(before.size(), 2u);
+  {
+    // Restart with no cloud: the pod comes from the local store and is adopted.
+    auto& h = start({}, /*connected=*/false);
+    ASSERT_TRUE(waitFor(
+        [&] {
+          json st = h.localStatus(ns_, "keep");
+          return st.is_object() && st.value("phase", "") == "Running" &&
+                 conditionStatus(st, "Ready") == "True";
+        },
+        20s))
+        << h.localStatus(ns_, "keep").dump(2);
+    std::this_thread::sleep_for(1s);  // a few relists: nothing may be restarted
+    EXPECT_EQ(runningIds("keep"), before);
+    EXPECT_EQ(containers("keep").size(), 2u);
+    auto a = findContainerStatus(h.localStatus(ns_, "keep"), "a");
+    ASSERT_TRUE(a.has_value());
+    EXPECT_EQ((*a)["restartCount"], 0);
+    harness_.reset();
+  }
+  // Simulated reboot: every container and sandbox is gone, edgecore starts without a cloud.
+  removeNamespacePods(*cri_, ns_);
+  ASSERT_TRUE(containers("keep").empty());
+  auto& h = start({}, /*connected=*/false);
+  ASSERT_TRUE(waitFor([&] { return runningIds("keep").size() == 2; }, 30s));
+  EXPECT_TRUE(
+      waitFor([&] { return h.localStatus(ns_, "keep").value("phase", "") == "Running"; }, 10s));
+  for (const auto& id : runningIds("keep")) {
+    EXPECT_EQ(before.count(id), 0u) << "a new container was expected";
+  }
+}
+
+TEST_F(EdgedTest, StaticPodRunsWithoutAnyCloud) {
+  std::filesystem::create_directories(dir_.path() + "/manifests");
+  dir_.write("manifests/static.yaml",
+             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: st\n  namespace: " + ns_ +
+                 "\nspec:\n  hostNetwork: true\n  containers:\n  - name: main\n    image: " +
+                 kBusyboxImage + "\n    command: [\"sh\", \"-c\", \"sleep 3600\"]\n");
+  dir_.write("manifests/broken.yaml", "kind: [not a pod");
+  auto& h = start({}, /*connected=*/false);
+  std::string name = "st-" + node_;
+  ASSERT_TRUE(waitFor([&] { return runningIds(name).size() == 1; }, 20s));
+  EXPECT_TRUE(
+      waitFor([&] { return h.localStatus(ns_, name).value("phase", "") == "Running"; }, 10s));
+  // Removing the manifest removes the pod.
+  std::filesystem::remove(dir_.path() + "/manifests/static.yaml");
+  harness_.reset();
+  edged::EdgedOptions o;
+  o.static_pod_period = 300ms;
+  start(o, false);
+  EXPECT_TRUE(waitFor([&] { return containers(name).empty(); }, 20s));
+}
+
+TEST_F(EdgedTest, BadInputGivesReasonsAndHarmsNothing) {
+  edged::EdgedOptions o;
+  o.backoff_base = 300ms;
+  auto& h = start(o);
+  // A healthy pod next to the bad ones must keep running.
+  json good = makePod(ns_, "good", node_, json::array({busyboxContainer("main", "sleep 3600")}));
+  good["spec"]["someFutureField"] = {{"x", 1}};
+  good["metadata"]["unknownMeta"] = "y";
+  ASSERT_TRUE(h.insert(good).ok());
+  // An image nobody has (no registry reachable): ErrImagePull, then ImagePullBackOff.
+  json missing = makePod(ns_, "noimage", node_,
+                         json::array({{{"name", "main"},
+                                       {"image", "registry.invalid/none:1"},
+                                       {"imagePullPolicy", "IfNotPresent"}}}));
+  ASSERT_TRUE(h.insert(missing).ok());
+  // Not a pod at all, and a pod without containers.
+  core::Message junk = core::Message::create("edgecontroller", "resource", "insert",
+                                             ns_ + "/pod/junk", "not json {");
+  junk.header.resource_version = "1";
+  ASSERT_TRUE(h.bus().send("metamanager", std::move(junk)).ok());
+  json empty = makePod(ns_, "empty", node_, json::array());
+  ASSERT_TRUE(h.insert(empty).ok());
+  std::set<std::string> reasons;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto c = findContainerStatus(h.cloudStatus(ns_, "noimage"), "main");
+        if (c && (*c)["state"].contains("waiting")) {
+          reasons.insert((*c)["state"]["waiting"].value("reason", ""));
+        }
+        return reasons.count("ErrImagePull") && reasons.count("ImagePullBackOff");
+      },
+      30s))
+      << h.cloudStatus(ns_, "noimage").dump(2);
+  EXPECT_EQ(h.cloudStatus(ns_, "noimage").value("phase", ""), "Pending");
+  ASSERT_TRUE(
+      waitFor([&] { return h.cloudStatus(ns_, "empty").value("phase", "") == "Failed"; }, 20s))
+      << h.cloudStatus(ns_, "empty").dump(2);
+  EXPECT_FALSE(h.cloudStatus(ns_, "empty").value("message", "").empty());
+  ASSERT_TRUE(waitFor([&] { return runningIds("good").size() == 1; }, 20s));
+  EXPECT_TRUE(
+      waitFor([&] { return h.cloudStatus(ns_, "good").value("phase", "") == "Running"; }, 10s));
+}
+
+}  // namespace
+}  // namespace edgecore::testing
