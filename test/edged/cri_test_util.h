@@ -3,7 +3,13 @@
 // Shared helpers for tests against the real containerd (label "containerd").
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <set>
 
 #include <string>
 
@@ -45,6 +51,35 @@ inline void removeNamespacePods(edged::CriClient& cri, const std::string& ns) {
     }
     (void)cri.stopPodSandbox(sb.id());
     (void)cri.removePodSandbox(sb.id());
+  }
+}
+
+// Removes pods that earlier test processes (now dead) left behind: namespaces
+// "<prefix><pid>-<n>" for the prefixes our tests use, whose pid no longer runs.
+inline void removeLeftoversOfDeadTestRuns(edged::CriClient& cri) {
+  auto list = cri.listPodSandbox();
+  if (!list.ok()) {
+    return;
+  }
+  std::set<std::string> namespaces;
+  for (const auto& sb : *list) {
+    auto it = sb.labels().find("io.kubernetes.pod.namespace");
+    if (it == sb.labels().end()) {
+      continue;
+    }
+    for (const char* prefix : {"edged-test-", "cri-test-", "edged-bench-"}) {
+      const std::string& ns = it->second;
+      if (ns.rfind(prefix, 0) != 0) {
+        continue;
+      }
+      int pid = std::atoi(ns.c_str() + std::strlen(prefix));
+      if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) {
+        namespaces.insert(ns);
+      }
+    }
+  }
+  for (const auto& ns : namespaces) {
+    removeNamespacePods(cri, ns);
   }
 }
 

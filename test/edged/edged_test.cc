@@ -21,6 +21,7 @@ class EdgedTest : public ::testing::Test {
     auto c = edged::CriClient::create(o);
     ASSERT_TRUE(c.ok());
     cri_ = std::move(c).value();
+    removeLeftoversOfDeadTestRuns(*cri_);
     ns_ = "edged-test-" + uniqueSuffix();
     node_ = "node-" + ns_;
   }
