@@ -22,6 +22,7 @@
 #include "edgecore/core/resource.h"
 #include "edgecore/edged/cri_client.h"
 #include "edgecore/edged/module.h"
+#include "node/node_status.h"
 #include "pod_logic.h"
 #include "pod_runtime.h"
 #include "static_pods.h"
@@ -114,7 +115,10 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     in.cluster_dns = cfg_.cluster_dns;
     in.cluster_domain = cfg_.cluster_domain;
     in.resolv_conf = cfg_.resolv_conf;
-    in.node_hostname = node_name_;
+    // Host facts once at creation (small /proc reads): node capacity for QoS and env defaults.
+    host_facts_ = readHostFacts(cfg_.root_directory);
+    in.node_memory_capacity_bytes = host_facts_.memory_bytes;
+    in.node_cpu_milli = host_facts_.cpu_milli;
     in.cgroup_driver = cfg_.cgroup_driver;
     in.cgroups_per_qos = cfg_.cgroups_per_qos;
     in.cpu_cfs_quota = cfg_.cpu_cfs_quota;
@@ -1030,6 +1034,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   CriClientPtr cri_;
   RestartBackoff backoff_;
   std::unique_ptr<ObjectSource> objects_;
+  HostFacts host_facts_;
   std::unique_ptr<PodRuntimeManager> runtime_;
   std::shared_ptr<asio::thread_pool> pool_;
   asio::steady_timer relist_timer_;

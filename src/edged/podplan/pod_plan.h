@@ -28,6 +28,9 @@ class MetaStore;
 
 namespace edgecore::edged {
 
+using core::internalError;
+using core::invalidArgument;
+using core::notFound;
 using core::Result;
 using core::Status;
 
@@ -168,7 +171,7 @@ struct ContainerPlan {
   std::string name;
   bool is_init = false;
   uint32_t attempt = 0;  // restart count; set with setContainerAttempt()
-  std::string image;     // normalised: "busybox" -> "docker.io/library/busybox:latest"
+  std::string image;     // ":latest" appended when untagged (kubelet applyDefaultImageTag)
   PullPolicy pull_policy = PullPolicy::IfNotPresent;  // kubelet default: Always for :latest
   std::vector<std::string> command;                   // $(VAR) expanded
   std::vector<std::string> args;                      // $(VAR) expanded
@@ -212,8 +215,10 @@ struct PodPlan {
   QosClass qos = QosClass::BestEffort;
   std::string pod_dir;    // <root>/pods/<uid>
   std::string etc_hosts;  // host path of the pod's /etc/hosts file (written by prepareVolumes)
-  // True if some env var uses status.podIP(s) and the plan was built before the IPs were known:
-  // build again with PlanInputs::pod_ips set before creating containers.
+  // True when built without PlanInputs::pod_ips for a pod that needs them (pod network: the
+  // /etc/hosts entry; any pod: env from status.podIP(s)). Flow: build without IPs for the sandbox
+  // config, RunPodSandbox + PodSandboxStatus, then build again with pod_ips (hostNetwork: the host
+  // IP) for the container configs and prepareVolumes().
   bool needs_pod_ips = false;
 };
 
@@ -243,12 +248,13 @@ struct PlanInputs {
   std::vector<std::string> cluster_dns;  // tailoredKubeletConfig.clusterDNS
   std::string cluster_domain = "cluster.local";
   std::string resolv_conf = "/etc/resolv.conf";  // "" = none
-  std::string node_hostname;                     // for /etc/hosts with hostNetwork
+  std::string host_etc_hosts = "/etc/hosts";     // copied into hostNetwork pods' /etc/hosts
   std::string cgroup_driver = "cgroupfs";        // "systemd" changes the cgroup parent names
   bool cgroups_per_qos = true;
   int64_t cpu_cfs_quota_period_us = 100000;
   bool cpu_cfs_quota = true;
-  int64_t node_memory_capacity_bytes = 0;  // for the Burstable oom_score_adj; 0 = unknown
+  int64_t node_memory_capacity_bytes = 0;  // Burstable oom_score_adj, limits.memory default
+  int64_t node_cpu_milli = 0;              // resourceFieldRef limits.cpu default
   // Bounds against hostile objects.
   size_t max_volume_bytes = 4 * 1024 * 1024;  // one configMap/secret/projected volume's payload
   size_t max_env_bytes = 1024 * 1024;         // all env of one container
