@@ -25,6 +25,7 @@
 #include "node/node_status.h"
 #include "pod_logic.h"
 #include "pod_runtime.h"
+#include "probe/prober.h"
 #include "static_pods.h"
 
 namespace edgecore::edged {
@@ -166,6 +167,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   void stop() override {
     asio::post(ctx_.strand, [self = shared_from_this()] {
       self->stopping_ = true;
+      for (auto& [uid, e] : self->pods_) {
+        self->stopProbers(e);
+      }
       self->relist_timer_.cancel();
       self->status_timer_.cancel();
       self->static_timer_.cancel();
@@ -197,10 +201,11 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     bool runtime_known = false;
     std::map<std::string, WaitingReason> waiting;
     std::map<std::string, ProbeState> probes;
-    std::map<std::string, int> probe_success;  // "<kind>/<container>" consecutive counts
-    std::map<std::string, int> probe_failure;
-    std::map<std::string, std::chrono::steady_clock::time_point> probe_due;
-    std::set<std::string> probes_in_flight;
+    struct ProberSlot {
+      std::string container_id;
+      std::shared_ptr<ContainerProber> prober;
+    };
+    std::map<std::string, ProberSlot> probers;  // by container name, for the running instance
     bool syncing = false;
     bool dirty = false;
     bool terminal = false;
@@ -579,6 +584,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       return;
     }
     ctx_.log->info("pod removed pod={}/{} uid={}", it->second.ns, it->second.name, uid);
+    stopProbers(it->second);
     backoff_.forget(uid + "/");
     pods_.erase(it);
     publishSummaries();
@@ -764,138 +770,113 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   // ---- probes -----------------------------------------------------------------------------
 
+  // Keeps one ContainerProber (src/edged/probe/) per running container instance that has
+  // probes; results land in PodEntry::probes and drive restarts (liveness) and Ready.
   void runProbes() {
-    const auto now = std::chrono::steady_clock::now();
     for (auto& [uid, e] : pods_) {
-      if (!e.plan || e.deleting) {
+      if (!e.plan || e.deleting || e.terminal) {
+        stopProbers(e);
         continue;
       }
       for (const auto& c : e.plan->containers) {
+        if (!c.liveness && !c.readiness && !c.startup) {
+          continue;
+        }
         const ContainerView* v = e.runtime.latest(c.name);
-        if (!v || v->state != ContainerRunState::Running) {
+        const bool running = v && v->state == ContainerRunState::Running;
+        auto it = e.probers.find(c.name);
+        if (it != e.probers.end() && (!running || it->second.container_id != v->id)) {
+          it->second.prober->stop();
+          e.probers.erase(it);
+          it = e.probers.end();
+        }
+        if (!running || it != e.probers.end()) {
           continue;
         }
         ProbeState& ps = e.probes[c.name];
-        if (ps.container_id != v->id) {
-          ps = ProbeState{};
-          ps.container_id = v->id;
-          ps.started = !c.startup;
-          ps.ready = !c.readiness;
-          for (const char* k : {"startup/", "liveness/", "readiness/"}) {
-            e.probe_success.erase(k + c.name);
-            e.probe_failure.erase(k + c.name);
-            e.probe_due.erase(k + c.name);
-          }
-        }
-        auto consider = [&](const char* kind, const std::optional<ProbeSpec>& spec) {
-          if (!spec || spec->action.kind == Action::Kind::None) {
-            return;
-          }
-          std::string key = std::string(kind) + "/" + c.name;
-          if (e.probes_in_flight.count(key)) {
-            return;
-          }
-          auto due_it = e.probe_due.find(key);
-          if (due_it == e.probe_due.end()) {
-            // First run after initialDelaySeconds from the container's start.
-            auto started = fromUnixNanos(v->started_at);
-            auto age = std::chrono::system_clock::now() - started;
-            auto delay = std::chrono::seconds(spec->initial_delay_seconds) - age;
-            e.probe_due[key] =
-                now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                          std::max<std::chrono::system_clock::duration>(delay, {}));
-            due_it = e.probe_due.find(key);
-          }
-          if (now < due_it->second) {
-            return;
-          }
-          due_it->second = now + std::chrono::seconds(std::max(1, spec->period_seconds));
-          e.probes_in_flight.insert(key);
-          spawn(probeOnce(shared_from_this(), uid, c.name, kind, v->id, *spec), "probe");
+        ps = ProbeState{};
+        ps.container_id = v->id;
+        ps.started = !c.startup;
+        ps.ready = !c.readiness;
+        ContainerProber::Options o;
+        const SandboxView* sb = e.runtime.currentSandbox();
+        o.host = e.plan->sandbox.host_network || !sb || sb->ip.empty() ? hostIp() : sb->ip;
+        o.liveness = c.liveness;
+        o.readiness = c.readiness;
+        o.startup = c.startup;
+        o.exec = [cri = cri_.get(), pool = pool_, id = v->id](
+                     const std::vector<std::string>& cmd, std::chrono::seconds timeout,
+                     std::function<void(ProbeOutcome)> done) {
+          asio::post(*pool, [cri, id, cmd, timeout, done = std::move(done)] {
+            auto r = cri->execSync(id, cmd, std::max<int64_t>(1, timeout.count()));
+            ProbeOutcome out;
+            if (!r.ok()) {
+              out.result = ProbeResult::Failure;  // the kubelet counts a timeout as a failure
+              out.output = r.status().message();
+            } else {
+              out.result = r->exit_code() == 0 ? ProbeResult::Success : ProbeResult::Failure;
+              out.output = r->stdout().substr(0, 1024);
+            }
+            done(std::move(out));
+          });
         };
-        if (!ps.started) {
-          consider("startup", c.startup);
-        } else {
-          consider("liveness", c.liveness);
-          consider("readiness", c.readiness);
-        }
+        std::weak_ptr<EdgedModule> weak = weak_from_this();
+        o.on_result = [weak, uid = uid, name = c.name, id = v->id](ProbeType t, ProbeResult r,
+                                                                   const std::string& output) {
+          if (auto self = weak.lock()) {
+            self->onProbeResult(uid, name, id, t, r, output);
+          }
+        };
+        auto prober = ContainerProber::create(ctx_.strand, std::move(o));
+        prober->start();
+        e.probers[c.name] = {v->id, prober};
       }
     }
   }
 
-  // One probe run. exec through CRI ExecSync; httpGet/tcpSocket on the loopback or pod IP.
-  static asio::awaitable<void> probeOnce(std::shared_ptr<EdgedModule> self, std::string uid,
-                                         std::string container, std::string kind, std::string id,
-                                         ProbeSpec spec) {
-    auto probe_op =
-        self->onPool([cri = self->cri_.get(), id, spec] { return probeBlocking(*cri, id, spec); });
-    bool ok = co_await std::move(probe_op);
-    auto it = self->pods_.find(uid);
-    if (it == self->pods_.end()) {
-      co_return;
+  void stopProbers(PodEntry& e) {
+    for (auto& [name, slot] : e.probers) {
+      slot.prober->stop();
+    }
+    e.probers.clear();
+  }
+
+  void onProbeResult(const std::string& uid, const std::string& container, const std::string& id,
+                     ProbeType type, ProbeResult result, const std::string& output) {
+    auto it = pods_.find(uid);
+    if (it == pods_.end()) {
+      return;
     }
     PodEntry& e = it->second;
-    std::string key = kind + "/" + container;
-    e.probes_in_flight.erase(key);
     ProbeState& ps = e.probes[container];
-    if (ps.container_id != id) {
-      co_return;  // the container changed meanwhile
+    if (ps.container_id != id || result == ProbeResult::Unknown) {
+      return;
     }
-    int& succ = e.probe_success[key];
-    int& fail = e.probe_failure[key];
-    if (ok) {
-      ++succ;
-      fail = 0;
-    } else {
-      ++fail;
-      succ = 0;
+    bool restart = false;
+    switch (type) {
+      case ProbeType::Startup:
+        if (result == ProbeResult::Success) {
+          ps.started = true;
+        } else {
+          restart = true;
+        }
+        break;
+      case ProbeType::Liveness:
+        restart = result == ProbeResult::Failure;
+        break;
+      case ProbeType::Readiness:
+        ps.ready = result == ProbeResult::Success;
+        break;
     }
-    bool changed = false;
-    if (kind == "startup") {
-      if (succ >= std::max(1, spec.success_threshold) && !ps.started) {
-        ps.started = true;
-        changed = true;
-      } else if (fail >= std::max(1, spec.failure_threshold)) {
-        ps.liveness_failed = true;
-        changed = true;
-      }
-    } else if (kind == "liveness") {
-      if (fail >= std::max(1, spec.failure_threshold) && !ps.liveness_failed) {
-        self->ctx_.log->info("liveness probe failed pod={}/{} container={} failures={}", e.ns,
-                             e.name, container, fail);
-        ps.liveness_failed = true;
-        changed = true;
-      }
-    } else {
-      if (succ >= std::max(1, spec.success_threshold) && !ps.ready) {
-        ps.ready = true;
-        changed = true;
-      } else if (fail >= std::max(1, spec.failure_threshold) && ps.ready) {
-        ps.ready = false;
-        changed = true;
-      }
+    if (restart && !ps.liveness_failed) {
+      ps.liveness_failed = true;
+      ctx_.log->info("{} probe failed, restarting pod={}/{} container={} output=\"{}\"",
+                     probeTypeName(type), e.ns, e.name, container, output.substr(0, 200));
+      triggerSync(e);
     }
-    if (changed) {
-      if (ps.liveness_failed) {
-        self->triggerSync(e);
-      }
-      self->updateStatus(e);
-      self->publishSummaries();
-    }
+    updateStatus(e);
+    publishSummaries();
   }
-
-  static bool probeBlocking(CriClient& cri, const std::string& container_id,
-                            const ProbeSpec& spec) {
-    const Action& a = spec.action;
-    int64_t timeout = std::max(1, spec.timeout_seconds);
-    if (a.kind == Action::Kind::Exec) {
-      auto r = cri.execSync(container_id, a.command, timeout);
-      return r.ok() && r->exit_code() == 0;
-    }
-    return probeNetwork(a, timeout);
-  }
-
-  static bool probeNetwork(const Action& a, int64_t timeout_seconds);
 
   // ---- status -----------------------------------------------------------------------------
 
@@ -1051,12 +1032,6 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   mutable std::mutex summary_mu_;
   std::map<std::string, PodSummary> summaries_;
 };
-
-bool EdgedModule::probeNetwork(const Action& a, int64_t timeout_seconds) {
-  (void)a;
-  (void)timeout_seconds;
-  return true;  // replaced by the probe runner (src/edged/probe/) once merged
-}
 
 Result<core::ModulePtr> create(core::ModuleContext ctx, EdgedOptions options) {
   const auto& cfg = ctx.config.modules.edged;
