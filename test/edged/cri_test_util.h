@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
-
 #include <string>
 
 #include "edgecore/edged/cri_client.h"
