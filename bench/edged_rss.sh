@@ -12,8 +12,8 @@ cleanup() {
   # Remove the pods: an empty manifest dir makes a fresh edgecore remove them as orphans.
   rm -f "$work"/manifests/*.yaml
   "$build/edgecore" --config "$work/edgecore.yaml" 2>>"$work/log" & cpid=$!
-  for _ in $(seq 1 100); do
-    [ "$(ctr -n k8s.io c ls 2>/dev/null | grep -c "$ns" || true)" = 0 ] && break
+  for _ in $(seq 1 300); do
+    [ "$(grep -c 'orphan pod removed' "$work/log" || true)" -ge "$n" ] && break
     sleep 0.2
   done
   kill "$cpid" 2>/dev/null || true; wait "$cpid" 2>/dev/null || true

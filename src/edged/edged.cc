@@ -403,6 +403,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
           } else {
             auto dir = removePodDir(self->cfg_.root_directory, uid);
             (void)dir;
+            self->ctx_.log->info("orphan pod removed from the runtime uid={}", uid);
           }
           self->orphans_in_flight_.erase(uid);
         }(self, uid),
