@@ -415,6 +415,26 @@ TEST_F(EdgedTest, BadInputGivesReasonsAndHarmsNothing) {
       waitFor([&] { return h.cloudStatus(ns_, "good").value("phase", "") == "Running"; }, 10s));
 }
 
+TEST_F(EdgedTest, StatusKeptWhileOfflineReachesTheCloudWhenItReturns) {
+  edged::EdgedOptions o;
+  o.status_period = 300ms;
+  auto& h = start(o, /*connected=*/false);
+  ASSERT_TRUE(
+      h.insert(makePod(ns_, "late", node_, json::array({busyboxContainer("c", "sleep 3600")})))
+          .ok());
+  ASSERT_TRUE(
+      waitFor([&] { return h.localStatus(ns_, "late").value("phase", "") == "Running"; }, 20s));
+  std::this_thread::sleep_for(700ms);  // a few re-checks while offline
+  EXPECT_TRUE(h.cloudStatus(ns_, "late").empty()) << "nothing can reach an absent cloud";
+  // The tunnel comes up (what edgehub tells metamanager): the kept status goes out.
+  ASSERT_TRUE(h.bus()
+                  .send("metamanager", core::Message::create("websocket", "meta", "connect",
+                                                             "node/connection", "cloud_connected"))
+                  .ok());
+  EXPECT_TRUE(
+      waitFor([&] { return h.cloudStatus(ns_, "late").value("phase", "") == "Running"; }, 10s));
+}
+
 TEST_F(EdgedTest, NodeRegistersReportsStatusAndRenewsLease) {
   auto& h = start();
   auto find = [&](const std::string& op, const std::string& resource) {
