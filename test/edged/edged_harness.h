@@ -131,6 +131,7 @@ class EdgedHarness {
     e.pod_logs_dir = dir + "/logs";
     e.static_pod_path = dir + "/manifests";
     e.max_per_pod_container_count = max_dead_per_container;
+    e.read_only_port = 0;  // the HTTP server on any free port
     metamanager::SqliteStoreOptions so;
     so.path = config_.database.data_source;
     auto store = metamanager::openSqliteMetaStore(so);

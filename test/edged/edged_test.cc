@@ -415,6 +415,46 @@ TEST_F(EdgedTest, BadInputGivesReasonsAndHarmsNothing) {
       waitFor([&] { return h.cloudStatus(ns_, "good").value("phase", "") == "Running"; }, 10s));
 }
 
+TEST_F(EdgedTest, HttpServerServesHealthPodsAndContainerLogs) {
+  auto& h = start();
+  ASSERT_TRUE(
+      h.insert(
+           makePod(ns_, "talk", node_,
+                   json::array({busyboxContainer(
+                       "c", "echo first line; echo second line; echo to-stderr >&2; sleep 3600")})))
+          .ok());
+  ASSERT_TRUE(
+      waitFor([&] { return h.localStatus(ns_, "talk").value("phase", "") == "Running"; }, 20s));
+  ASSERT_TRUE(waitFor([&] { return h.edged()->serverPort() != 0; }, 5s));
+  std::string base = "http://127.0.0.1:" + std::to_string(h.edged()->serverPort());
+  auto curl = [&](const std::string& path) {
+    return runCommand({"/usr/bin/curl", "-s", "--max-time", "5", base + path}).out;
+  };
+  EXPECT_EQ(curl("/healthz"), "ok");
+  json pods = json::parse(curl("/pods"), nullptr, false);
+  ASSERT_TRUE(pods.is_object());
+  bool listed = false;
+  for (const auto& p : pods["items"]) {
+    listed =
+        listed || (p["metadata"]["name"] == "talk" && p["status"].value("phase", "") == "Running");
+  }
+  EXPECT_TRUE(listed) << pods.dump();
+  std::string logs;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        logs = curl("/containerLogs/" + ns_ + "/talk/c");
+        return logs.find("to-stderr") != std::string::npos;
+      },
+      10s))
+      << logs;
+  // stdout and stderr are separate pipes: only each stream's own order is fixed.
+  EXPECT_NE(logs.find("first line\nsecond line\n"), std::string::npos) << logs;
+  EXPECT_EQ(logs.size(), std::string("first line\nsecond line\nto-stderr\n").size()) << logs;
+  std::string last = curl("//containerLogs/" + ns_ + "/talk/c?tailLines=1");
+  EXPECT_TRUE(last == "to-stderr\n" || last == "second line\n") << last;
+  EXPECT_NE(curl("/containerLogs/" + ns_ + "/nope/c").find("not found"), std::string::npos);
+}
+
 TEST_F(EdgedTest, StatusKeptWhileOfflineReachesTheCloudWhenItReturns) {
   edged::EdgedOptions o;
   o.status_period = 300ms;
