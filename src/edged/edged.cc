@@ -694,8 +694,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     req.grace_seconds = e.grace_seconds;
     req.probes = e.probes;
     auto now = std::chrono::steady_clock::now();
-    if (e.plan && now >= e.next_volume_refresh) {
-      req.refresh_volumes = true;
+    if (e.plan && (now >= e.next_volume_refresh || e.plan_error)) {
+      req.refresh_volumes = true;  // periodic refresh, or retry a failed mount (no start before)
     }
     if (!e.plan || req.refresh_volumes) {
       e.next_volume_refresh =

@@ -410,6 +410,20 @@ TEST_F(EdgedTest, BadInputGivesReasonsAndHarmsNothing) {
       waitFor([&] { return h.cloudStatus(ns_, "empty").value("phase", "") == "Failed"; }, 20s))
       << h.cloudStatus(ns_, "empty").dump(2);
   EXPECT_FALSE(h.cloudStatus(ns_, "empty").value("message", "").empty());
+  // An invalid name and a volume path escaping the pod directory: refused with a reason.
+  json badname = makePod(ns_, "Bad_Name", node_, json::array({busyboxContainer("c", "true")}));
+  ASSERT_TRUE(h.insert(badname).ok());
+  json escape = makePod(ns_, "escape", node_, json::array({busyboxContainer("c", "sleep 3600")}));
+  escape["spec"]["volumes"] = json::array({{{"name", "v"}, {"emptyDir", json::object()}}});
+  escape["spec"]["containers"][0]["volumeMounts"] =
+      json::array({{{"name", "v"}, {"mountPath", "/x"}, {"subPath", "../../etc"}}});
+  ASSERT_TRUE(h.insert(escape).ok());
+  for (const char* name : {"Bad_Name", "escape"}) {
+    ASSERT_TRUE(waitFor([&] { return !h.cloudStatus(ns_, name).value("reason", "").empty(); }, 20s))
+        << name << ": " << h.cloudStatus(ns_, name).dump(2);
+    EXPECT_NE(h.cloudStatus(ns_, name).value("phase", ""), "Running") << name;
+    EXPECT_TRUE(containers(name).empty()) << name;
+  }
   ASSERT_TRUE(waitFor([&] { return runningIds("good").size() == 1; }, 20s));
   EXPECT_TRUE(
       waitFor([&] { return h.cloudStatus(ns_, "good").value("phase", "") == "Running"; }, 10s));
