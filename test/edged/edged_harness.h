@@ -188,7 +188,11 @@ class EdgedHarness {
     core::Message m =
         core::Message::create("edgecontroller", "resource", op, ns + "/pod/" + name, pod);
     m.header.resource_version = pod["metadata"].value("resourceVersion", "1");
-    // Right after construction the modules may still be starting: wait for metamanager.
+    return sendToMeta(std::move(m));
+  }
+
+  // Right after construction the modules may still be starting: waits for metamanager.
+  core::Status sendToMeta(core::Message m) {
     auto deadline = std::chrono::steady_clock::now() + 10s;
     core::Status st = daemon_->bus().send("metamanager", m);
     while (st.code() == core::StatusCode::NotFound && std::chrono::steady_clock::now() < deadline) {

@@ -123,6 +123,61 @@ TEST_F(EdgedTest, InitContainerThenTwoContainersRunningAndReady) {
   EXPECT_NE(init_log.find(" stdout F init done"), std::string::npos) << init_log;
 }
 
+TEST_F(EdgedTest, EnvFromConfigMapAndSecretSharedEmptyDirAndConfigMapVolume) {
+  auto& h = start();
+  auto object = [&](const std::string& type, const std::string& name, json data) {
+    json o = {{"apiVersion", "v1"},
+              {"kind", type == "configmap" ? "ConfigMap" : "Secret"},
+              {"metadata", {{"name", name}, {"namespace", ns_}, {"resourceVersion", "1"}}},
+              {"data", std::move(data)}};
+    core::Message m = core::Message::create("edgecontroller", "resource", "insert",
+                                            ns_ + "/" + type + "/" + name, o);
+    m.header.resource_version = "1";
+    return h.sendToMeta(std::move(m));
+  };
+  ASSERT_TRUE(object("configmap", "cm", {{"greeting", "hello"}, {"file.txt", "from-cm"}}).ok());
+  ASSERT_TRUE(object("secret", "sec", {{"password", "czNjcmV0"}}).ok());  // "s3cret"
+  json a = busyboxContainer("a", "sleep 3600");
+  a["env"] =
+      json::array({{{"name", "GREETING"},
+                    {"valueFrom", {{"configMapKeyRef", {{"name", "cm"}, {"key", "greeting"}}}}}},
+                   {{"name", "PASS"},
+                    {"valueFrom", {{"secretKeyRef", {{"name", "sec"}, {"key", "password"}}}}}}});
+  a["volumeMounts"] = json::array(
+      {{{"name", "shared"}, {"mountPath", "/shared"}}, {{"name", "cfg"}, {"mountPath", "/cfg"}}});
+  json b = busyboxContainer("b", "sleep 3600");
+  b["volumeMounts"] = json::array({{{"name", "shared"}, {"mountPath", "/shared"}}});
+  json init = busyboxContainer("init", "echo from-init > /shared/init");
+  init["volumeMounts"] = b["volumeMounts"];
+  json pod = makePod(ns_, "vol", node_, json::array({a, b}), "Always", json::array({init}));
+  pod["spec"]["volumes"] = json::array({{{"name", "shared"}, {"emptyDir", json::object()}},
+                                        {{"name", "cfg"}, {"configMap", {{"name", "cm"}}}}});
+  ASSERT_TRUE(h.insert(pod).ok());
+  json st;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        st = h.cloudStatus(ns_, "vol");
+        return st.value("phase", "") == "Running" && conditionStatus(st, "Ready") == "True";
+      },
+      30s))
+      << st.dump(2);
+  std::map<std::string, std::string> ids;
+  for (const auto& c : containers("vol")) {
+    if (c.state() == edged::cri::CONTAINER_RUNNING) {
+      ids[c.labels().at("io.kubernetes.container.name")] = c.id();
+    }
+  }
+  ASSERT_EQ(ids.size(), 2u);
+  auto run = [&](const std::string& name, const std::string& cmd) {
+    auto r = cri_->execSync(ids[name], {"sh", "-c", cmd}, 5);
+    return r.ok() ? r->stdout() : "exec failed: " + r.status().message();
+  };
+  EXPECT_EQ(run("a", "echo $GREETING $PASS"), "hello s3cret\n");
+  EXPECT_EQ(run("a", "cat /cfg/file.txt"), "from-cm");
+  EXPECT_EQ(run("b", "cat /shared/init"), "from-init\n");
+  EXPECT_EQ(run("a", "cat /shared/init"), "from-init\n");
+}
+
 TEST_F(EdgedTest, RestartPoliciesWithExitCodes) {
   edged::EdgedOptions o;
   o.backoff_base = 300ms;
