@@ -12,7 +12,9 @@
 #include "edgecore/core/daemon.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/core/version.h"
+#include "edgecore/devicetwin/module.h"
 #include "edgecore/edgehub/module.h"
+#include "edgecore/eventbus/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metamanager/module.h"
 #include "edgecore/metaserver/bus_cloud_forwarder.h"
@@ -57,6 +59,15 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       return edgecore::metaserver::createModule(ctx, *parts.store, *parts.forwarder);
     };
   }
+  core::ModuleFactory twin;
+  if (parts.store) {
+    twin = [&parts](core::ModuleContext ctx) {
+      return edgecore::devicetwin::create(ctx, *parts.store);
+    };
+  }
+  core::ModuleFactory eventbus = [&parts](core::ModuleContext ctx) {
+    return edgecore::eventbus::create(ctx, parts.store.get());
+  };
   core::ModuleFactory edgehub = [config_path](core::ModuleContext ctx) {
     return edgecore::edgehub::create(ctx, config_path);
   };
@@ -65,8 +76,8 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       {"metaserver", "modules.metaManager.metaServer",
        m.meta_manager.enable && m.meta_manager.meta_server.enable, metaserver, ""},
       {"edged", "modules.edged", m.edged.enable, {}, "(issue #5)"},
-      {"twin", "modules.deviceTwin", m.device_twin.enable, {}, "(issue #7)"},
-      {"eventbus", "modules.eventBus", m.event_bus.enable, {}, "(issue #7)"},
+      {"twin", "modules.deviceTwin", m.device_twin.enable && m.meta_manager.enable, twin, ""},
+      {"eventbus", "modules.eventBus", m.event_bus.enable, eventbus, ""},
       {"servicebus", "modules.serviceBus", m.service_bus.enable, {}, "(not planned yet)"},
       {"websocket", "modules.edgeHub", m.edge_hub.enable, edgehub, ""},
       {"edgestream", "modules.edgeStream", m.edge_stream.enable, {}, "(issue #8)"},

@@ -161,6 +161,10 @@ class FakeMetaStore final : public metamanager::MetaStore {
     return out;
   }
 
+  Result<std::vector<SqlRow>> query(const std::string&, const std::vector<SqlValue>&) override {
+    return core::unimplemented("the fake store has no SQL tables");
+  }
+
   StoredObjectPtr getObject(const ObjectKey& key) const override {
     std::lock_guard lock(mu_);
     auto it = objects_.find(idOf(key));
