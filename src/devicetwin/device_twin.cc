@@ -10,9 +10,12 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
+#include "dmi.h"
 #include "edgecore/core/config.h"
+#include "edgecore/core/resource.h"
 #include "edgecore/devicetwin/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "twin_state.h"
@@ -54,9 +57,11 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
                                           [this](Message m) { onBus(std::move(m)); }));
     std::weak_ptr<int> alive = alive_;
     auto loaded = std::make_shared<TwinState>(node_);
-    asio::post(ctx_.blocking, [this, alive, loaded, store = &store_] {
+    auto cache = std::make_shared<CrdCache>();
+    asio::post(ctx_.blocking, [this, alive, loaded, cache, store = &store_] {
       Status st = loaded->load(*store);
-      asio::post(ctx_.strand, [this, alive, loaded, st] {
+      loadCrds(*store, *cache);
+      asio::post(ctx_.strand, [this, alive, loaded, cache, st] {
         if (alive.expired() || stopped_) {
           return;
         }
@@ -65,6 +70,13 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
         } else {
           state_ = std::move(*loaded);
         }
+        crds_ = std::move(*cache);
+        for (const auto& [name, rec] : crds_.mappers) {
+          if (options_.metrics) {
+            options_.metrics->setMapper(name, rec.protocol, rec.last_report_ms);
+          }
+        }
+        startDmi();
         ready_ = true;
         devices_.store(state_.size());
         ctx_.log->info("devicetwin ready devices={} node={}", state_.size(), node_);
@@ -88,6 +100,10 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
     stopped_ = true;
     ctx_.bus.unsubscribe(names::kTwinModule);
     sweep_timer_.cancel();
+    if (dmi_) {
+      dmi_->shutdown();
+      dmi_.reset();
+    }
     alive_.reset();
   }
 
@@ -103,6 +119,312 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
   }
 
  private:
+  // Device / DeviceModel CRDs from the `meta` table and registered mappers (DMI).
+  struct CrdCache {
+    std::map<std::string, json> devices;          // <ns>/<name> -> Device CRD
+    std::map<std::string, json> models;           // <ns>/<name> -> DeviceModel CRD
+    std::map<std::string, MapperRecord> mappers;  // by mapper name
+  };
+
+  static std::string nsName(const json& crd) {
+    const json& md = crd.is_object() && crd.contains("metadata") ? crd["metadata"] : json();
+    if (!md.is_object() || !md.contains("name") || !md["name"].is_string()) {
+      return "";
+    }
+    std::string ns = md.contains("namespace") && md["namespace"].is_string()
+                         ? md["namespace"].get<std::string>()
+                         : "";
+    return ns + "/" + md["name"].get<std::string>();
+  }
+  static std::string protocolOf(const json& crd) {
+    if (crd.is_object() && crd.contains("spec") && crd["spec"].is_object()) {
+      const json& spec = crd["spec"];
+      if (spec.contains("protocol")) {
+        const json& p = spec["protocol"];
+        if (p.is_object() && p.contains("protocolName") && p["protocolName"].is_string()) {
+          return p["protocolName"].get<std::string>();
+        }
+        if (p.is_string()) {  // DeviceModel spec.protocol
+          return p.get<std::string>();
+        }
+      }
+    }
+    return "";
+  }
+  static std::string modelRefOf(const json& crd) {
+    if (crd.is_object() && crd.contains("spec") && crd["spec"].is_object()) {
+      const json& spec = crd["spec"];
+      if (spec.contains("deviceModelRef") && spec["deviceModelRef"].is_object()) {
+        return spec["deviceModelRef"].value("name", std::string());
+      }
+    }
+    return "";
+  }
+
+  // Blocking (runs on the blocking pool at startup).
+  static void loadCrds(metamanager::MetaStore& store, CrdCache& cache) {
+    for (const char* type : {"device", "devicemodel"}) {
+      auto rows = store.listMetaByType(type);
+      if (!rows.ok()) {
+        continue;
+      }
+      for (const std::string& v : *rows) {
+        json crd = json::parse(v, nullptr, false);
+        std::string key = nsName(crd);
+        if (!key.empty()) {
+          (std::string_view(type) == "device" ? cache.devices : cache.models)[key] = crd;
+        }
+      }
+    }
+    auto mappers = store.listMetaByType("devicemapper");
+    if (mappers.ok()) {
+      for (const std::string& v : *mappers) {
+        json info = json::parse(v, nullptr, false);
+        if (!info.is_object()) {
+          continue;
+        }
+        MapperRecord rec;
+        rec.name = info.value("name", std::string());
+        rec.version = info.value("version", std::string());
+        rec.api_version = info.value("api_version", std::string());
+        rec.protocol = info.value("protocol", std::string());
+        rec.address = base64Decode(info.value("address", std::string()));
+        rec.state = info.value("state", std::string());
+        if (!rec.name.empty() && !rec.protocol.empty()) {
+          cache.mappers[rec.name] = rec;
+        }
+      }
+    }
+  }
+
+  static std::string base64Encode(std::string_view in) {
+    static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+      uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+      out += {k[n >> 18], k[(n >> 12) & 63], k[(n >> 6) & 63], k[n & 63]};
+    }
+    if (i + 1 == in.size()) {
+      uint32_t n = uint8_t(in[i]) << 16;
+      out += {k[n >> 18], k[(n >> 12) & 63], '=', '='};
+    } else if (i + 2 == in.size()) {
+      uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+      out += {k[n >> 18], k[(n >> 12) & 63], k[(n >> 6) & 63], '='};
+    }
+    return out;
+  }
+  static std::string base64Decode(std::string_view in) {
+    auto val = [](char c) -> int {
+      if (c >= 'A' && c <= 'Z') return c - 'A';
+      if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+      if (c >= '0' && c <= '9') return c - '0' + 52;
+      if (c == '+') return 62;
+      if (c == '/') return 63;
+      return -1;
+    };
+    std::string out;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+      int v = val(c);
+      if (v < 0) {
+        continue;
+      }
+      acc = (acc << 6) | static_cast<uint32_t>(v);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += static_cast<char>((acc >> bits) & 0xff);
+      }
+    }
+    return out;
+  }
+
+  void startDmi() {
+    if (options_.dmi_sock_path == "-") {
+      return;
+    }
+    std::string path = options_.dmi_sock_path.empty()
+                           ? ctx_.config.modules.device_twin.dmi_sock_path
+                           : options_.dmi_sock_path;
+    if (path.empty()) {
+      return;
+    }
+    DmiHandlers h;
+    h.register_mapper = [this](MapperRecord rec, bool with_data) {
+      return registerMapper(std::move(rec), with_data);
+    };
+    h.report_status = [this](std::string id, std::string payload) {
+      return dmiReport(id, payload, false);
+    };
+    h.report_states = [this](std::string id, std::string payload) {
+      return dmiReport(id, payload, true);
+    };
+    auto server = DmiServer::start(path, ctx_.strand, std::move(h), ctx_.log);
+    if (!server.ok()) {
+      ctx_.log->error("DMI not served path={} err=\"{}\"", path, server.status().message());
+      return;
+    }
+    dmi_ = std::move(server).value();
+    ctx_.log->info("DMI serving path={} mappers={}", path, crds_.mappers.size());
+  }
+
+  core::Result<std::pair<std::vector<json>, std::vector<json>>> registerMapper(MapperRecord rec,
+                                                                               bool with_data) {
+    int64_t now = core::nowUnixMillis();
+    rec.registered_ms = now;
+    rec.last_report_ms = now;
+    json info = json::object();
+    auto put = [&](const char* k, const std::string& v) {
+      if (!v.empty()) {
+        info[k] = v;
+      }
+    };
+    put("name", rec.name);
+    put("version", rec.version);
+    put("api_version", rec.api_version);
+    put("protocol", rec.protocol);
+    put("address", base64Encode(rec.address));
+    put("state", rec.state);
+    metamanager::WriteOp w;
+    w.kind = metamanager::WriteOp::Kind::UpsertMeta;
+    w.key = "node/nodeID/namespace/devicemapper/" + rec.name;
+    w.type = "devicemapper";
+    w.value = core::encodeJsonValue(info);
+    std::vector<metamanager::WriteOp> ops;
+    ops.push_back(std::move(w));
+    auto log = ctx_.log;
+    std::string name = rec.name;
+    Status st = store_.submit(std::move(ops), [log, name](Status done) {
+      if (!done.ok()) {
+        log->warn("mapper registration not stored mapper={} err=\"{}\"", name, done.message());
+      }
+    });
+    if (!st.ok()) {
+      return st;
+    }
+    ctx_.log->info("mapper registered mapper={} protocol={} address={}", rec.name, rec.protocol,
+                   rec.address);
+    if (options_.metrics) {
+      options_.metrics->setMapper(rec.name, rec.protocol, now);
+    }
+    crds_.mappers[rec.name] = rec;
+    std::pair<std::vector<json>, std::vector<json>> lists;
+    if (with_data) {
+      std::set<std::string> models;
+      for (const auto& [key, crd] : crds_.devices) {
+        if (protocolOf(crd) == rec.protocol) {
+          lists.first.push_back(crd);
+          std::string ns = key.substr(0, key.find('/'));
+          models.insert(ns + "/" + modelRefOf(crd));
+        }
+      }
+      for (const auto& m : models) {
+        if (auto it = crds_.models.find(m); it != crds_.models.end()) {
+          lists.second.push_back(it->second);
+        }
+      }
+    }
+    return lists;
+  }
+
+  const MapperRecord* mapperFor(const std::string& protocol) {
+    const MapperRecord* best = nullptr;
+    for (const auto& [name, rec] : crds_.mappers) {
+      if (rec.protocol == protocol &&
+          (best == nullptr || rec.registered_ms > best->registered_ms)) {
+        best = &rec;
+      }
+    }
+    return best;
+  }
+
+  Status dmiReport(const std::string& id, const std::string& payload, bool states) {
+    int64_t now = core::nowUnixMillis();
+    if (auto it = crds_.devices.find(id); it != crds_.devices.end()) {
+      std::string protocol = protocolOf(it->second);
+      for (auto& [name, rec] : crds_.mappers) {
+        if (rec.protocol == protocol) {
+          rec.last_report_ms = now;
+          if (options_.metrics) {
+            options_.metrics->setMapper(name, rec.protocol, now);
+          }
+        }
+      }
+    }
+    if (state_.find(id) == nullptr) {
+      return core::notFound("device " + id + " is not a member of this node");
+    }
+    noteActivity(id, now);
+    apply(states ? state_.stateUpdate(id, payload, now) : state_.twinUpdate(id, payload, now));
+    return {};
+  }
+
+  // A Device / DeviceModel CRD from metamanager (devicecontroller, or MetaServer's device PUT).
+  void onCrd(const Message& m) {
+    auto key = core::parseResource(m.route.resource);
+    if (!key.ok() || key->shape != core::ResourceShape::Namespaced) {
+      return;
+    }
+    bool is_model = key->type == "devicemodel";
+    json crd = m.content;
+    if (crd.is_string()) {
+      crd = json::parse(crd.get<std::string>(), nullptr, false);
+    }
+    const std::string& op = m.route.operation;
+    std::string id = nsName(crd);
+    if (id.empty()) {
+      id = key->ns + "/" + key->name;
+    }
+    auto& cache = is_model ? crds_.models : crds_.devices;
+    MapperCall call;
+    json object = crd;
+    if (op == core::op::kDelete) {
+      auto it = cache.find(id);
+      if (it != cache.end()) {
+        object = it->second;
+        cache.erase(it);
+      }
+      if (!object.is_object()) {
+        object = {{"metadata", {{"name", key->name}, {"namespace", key->ns}}}};
+      }
+      call = is_model ? MapperCall::RemoveDeviceModel : MapperCall::RemoveDevice;
+    } else if (op == core::op::kInsert || op == core::op::kUpdate) {
+      if (!crd.is_object()) {
+        ctx_.log->warn("device CRD not an object resource={}", m.route.resource);
+        return;
+      }
+      bool known = cache.count(id) > 0;
+      cache[id] = crd;
+      if (is_model) {
+        call = known ? MapperCall::UpdateDeviceModel : MapperCall::CreateDeviceModel;
+      } else {
+        call = (op == core::op::kInsert && !known) ? MapperCall::RegisterDevice
+                                                   : MapperCall::UpdateDevice;
+      }
+    } else {
+      return;
+    }
+    std::string protocol = protocolOf(object);
+    const MapperRecord* mapper = mapperFor(protocol);
+    if (mapper == nullptr) {
+      ctx_.log->debug("no mapper for protocol={} resource={}", protocol, m.route.resource);
+      return;
+    }
+    std::string address = mapper->address;
+    auto log = ctx_.log;
+    asio::post(ctx_.blocking, [log, address, call, object, id] {
+      Status st = callMapper(address, call, object);
+      if (!st.ok()) {
+        log->warn("mapper call failed call={} device={} address={} err=\"{}\"",
+                  mapperCallName(call), id, address, st.message());
+      } else {
+        log->info("mapper called call={} device={}", mapperCallName(call), id);
+      }
+    });
+  }
+
   struct Pending {
     Effects fx;
     bool durable = false;
@@ -145,6 +467,14 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
       ctx_.log->debug("cloud answer msg_id={} parent={} content={}", m.header.id,
                       m.header.parent_id, m.contentData().substr(0, 64));
       return;
+    }
+    {
+      auto key = core::parseResource(res);
+      if (key.ok() && key->shape == core::ResourceShape::Namespaced &&
+          (key->type == "device" || key->type == "devicemodel")) {
+        onCrd(m);
+        return;
+      }
     }
     if (res == "membership" || res == "membership/detail" || endsWith(res, "/membership") ||
         endsWith(res, "/membership/detail")) {
@@ -244,6 +574,13 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
       return;
     }
     devices_.store(state_.size());
+    if (options_.metrics) {
+      uint64_t online = 0;
+      for (const auto& [id, d] : state_.devices()) {
+        online += d.state == "online" ? 1 : 0;
+      }
+      options_.metrics->setDevices(state_.size(), online);
+    }
     for (const std::string& id : fx.state_changed) {
       mirrorStateToObject(id, fx);
     }
@@ -368,6 +705,8 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
   std::deque<Pending> pending_;
   uint64_t next_seq_ = 0;
   std::map<std::string, int64_t> last_seen_;
+  CrdCache crds_;
+  std::unique_ptr<DmiServer> dmi_;
   std::atomic<uint64_t> devices_{0}, twin_updates_{0}, rejected_{0}, write_failures_{0},
       cloud_reports_{0}, publishes_{0};
 };

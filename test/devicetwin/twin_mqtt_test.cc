@@ -147,6 +147,9 @@ class Rig {
       threads_.emplace_back([this] { ioc_.run(); });
     }
     core::ModuleContext tctx{twin_strand_, bus_, cfg_, loggers_.make("twin"), clock_, blocking_};
+    if (twin_opts.dmi_sock_path.empty()) {
+      twin_opts.dmi_sock_path = "-";  // no DMI socket in these tests
+    }
     auto twin = devicetwin::createDeviceTwin(tctx, *store_, twin_opts);
     EXPECT_TRUE(twin.ok());
     twin_ = std::move(twin).value();

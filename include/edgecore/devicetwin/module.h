@@ -14,6 +14,10 @@
 //    after the rows are durable;
 //  - reports to the cloud through edgehub (`device/<id>/twin/edge_updated`,
 //    `device/<id>/state/update`); edgehub keeps them in its outbox while offline;
+//  - DMI v1beta1: serves DeviceManagerService on dmiSockPath (mode 0600) and calls each
+//    registered mapper's DeviceMapperService when Device / DeviceModel CRDs change (from
+//    metamanager, and MetaServer's device PUT); registrations are kept in `meta` (type
+//    devicemapper) and survive restarts;
 //  - beyond the original: a device that shows MQTT activity turns "online", and "offline" after
 //    `offline_after` without any; the state is written into the Device object MetaServer serves.
 #include <chrono>
@@ -23,6 +27,7 @@
 
 #include "edgecore/core/module.h"
 #include "edgecore/core/status.h"
+#include "edgecore/devicetwin/metrics.h"
 
 namespace edgecore::metamanager {
 class MetaStore;
@@ -36,6 +41,10 @@ struct DeviceTwinOptions {
   std::chrono::milliseconds offline_after{60000};
   // Events queued while the tables are still loading at startup; beyond it they are dropped.
   size_t max_pending_events = 4096;
+  // DMI socket; empty = modules.deviceTwin.dmiSockPath. "-" disables DMI (tests without gRPC).
+  std::string dmi_sock_path;
+  // Where device and mapper health goes for /metrics (may be null).
+  std::shared_ptr<TwinMetrics> metrics;
 };
 
 struct DeviceTwinStats {
