@@ -251,14 +251,26 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
     if (path.empty()) {
       return;
     }
+    // The handlers run on our strand, possibly after stop(): they check `alive` first.
     DmiHandlers h;
-    h.register_mapper = [this](MapperRecord rec, bool with_data) {
+    std::weak_ptr<int> alive = alive_;
+    h.register_mapper = [this, alive](MapperRecord rec, bool with_data)
+        -> core::Result<std::pair<std::vector<json>, std::vector<json>>> {
+      if (alive.expired()) {
+        return core::unavailable("devicetwin stopped");
+      }
       return registerMapper(std::move(rec), with_data);
     };
-    h.report_status = [this](std::string id, std::string payload) {
+    h.report_status = [this, alive](std::string id, std::string payload) -> Status {
+      if (alive.expired()) {
+        return core::unavailable("devicetwin stopped");
+      }
       return dmiReport(id, payload, false);
     };
-    h.report_states = [this](std::string id, std::string payload) {
+    h.report_states = [this, alive](std::string id, std::string payload) -> Status {
+      if (alive.expired()) {
+        return core::unavailable("devicetwin stopped");
+      }
       return dmiReport(id, payload, true);
     };
     auto server = DmiServer::start(path, ctx_.strand, std::move(h), ctx_.log);

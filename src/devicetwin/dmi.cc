@@ -209,8 +209,8 @@ class DmiService final : public pb::DeviceManagerService::Service {
     rec.state = info.state();
     bool with_data = req->withdata();
     using Lists = std::pair<std::vector<json>, std::vector<json>>;
-    auto result = onStrand<Result<Lists>>(
-        [this, rec, with_data] { return handlers_.register_mapper(rec, with_data); });
+    auto fn = handlers_.register_mapper;  // copied: the posted task must not touch `this`
+    auto result = onStrand<Result<Lists>>([fn, rec, with_data] { return fn(rec, with_data); });
     if (!result.ok()) {
       return toGrpc(result.status());
     }
@@ -257,7 +257,8 @@ class DmiService final : public pb::DeviceManagerService::Service {
     json payload = {{"event_id", ""}, {"timestamp", core::nowUnixMillis()}, {"twin", twins}};
     std::string id = req->devicenamespace() + "/" + req->devicename();
     std::string text = payload.dump(-1, ' ', false, json::error_handler_t::replace);
-    auto st = onStrand<Status>([this, id, text] { return handlers_.report_status(id, text); });
+    auto fn = handlers_.report_status;
+    auto st = onStrand<Status>([fn, id, text] { return fn(id, text); });
     return toGrpc(st);
   }
 
@@ -271,7 +272,8 @@ class DmiService final : public pb::DeviceManagerService::Service {
         {"event_id", ""}, {"timestamp", core::nowUnixMillis()}, {"State", req->state()}};
     std::string id = req->devicenamespace() + "/" + req->devicename();
     std::string text = payload.dump(-1, ' ', false, json::error_handler_t::replace);
-    auto st = onStrand<Status>([this, id, text] { return handlers_.report_states(id, text); });
+    auto fn = handlers_.report_states;
+    auto st = onStrand<Status>([fn, id, text] { return fn(id, text); });
     return toGrpc(st);
   }
 

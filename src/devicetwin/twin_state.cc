@@ -313,6 +313,38 @@ Device deviceFromJson(const json& j) {
 
 }  // namespace
 
+// ordered_json -> json without a dump/parse round trip (the bus codec sorts keys anyway).
+json toPlain(const ojson& j) {
+  switch (j.type()) {
+    case ojson::value_t::object: {
+      json out = json::object();
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        out.emplace(it.key(), toPlain(it.value()));
+      }
+      return out;
+    }
+    case ojson::value_t::array: {
+      json out = json::array();
+      for (const auto& v : j) {
+        out.push_back(toPlain(v));
+      }
+      return out;
+    }
+    case ojson::value_t::string:
+      return j.get_ref<const std::string&>();
+    case ojson::value_t::boolean:
+      return j.get<bool>();
+    case ojson::value_t::number_integer:
+      return j.get<int64_t>();
+    case ojson::value_t::number_unsigned:
+      return j.get<uint64_t>();
+    case ojson::value_t::number_float:
+      return j.get<double>();
+    default:
+      return nullptr;
+  }
+}
+
 std::string dumpJson(const ojson& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -659,18 +691,19 @@ Effects TwinState::finishTwinDeal(const Device& before, Device& dev, const std::
   if (deal == Deal::Rest) {
     ojson r = baseMessage(event_id, now);
     ojson twins = ojson::object();
-    for (auto& [k, v] : res.result.items()) {
+    for (auto it = res.result.begin(); it != res.result.end(); ++it) {
+      ojson& v = it.value();
       if (!v.is_null() && v.contains("metadata") && v["metadata"].value("type", "") == kDeleted) {
         continue;
       }
-      twins[k] = v;
+      twins[it.key()] = std::move(v);
     }
     r["twin"] = twins;
     fx.publishes.push_back({prefix + "/twin/update/result", dumpJson(r)});
   }
   if (!res.document.empty()) {
     ojson d = baseMessage(event_id, now);
-    d["twin"] = res.document;
+    d["twin"] = std::move(res.document);
     fx.publishes.push_back({prefix + "/twin/update/document", dumpJson(d)});
   }
   // BuildDeviceTwinDelta over the whole device.
@@ -695,9 +728,9 @@ Effects TwinState::finishTwinDeal(const Device& before, Device& dev, const std::
   }
   if (!res.sync.empty()) {
     ojson c = baseMessage(core::newUuidV4(), now);
-    c["twin"] = res.sync;
+    c["twin"] = std::move(res.sync);
     // The message codec takes nlohmann::json; key order on the wire is then sorted (docs).
-    fx.cloud.push_back({"device/" + dev.id + "/twin/edge_updated", json::parse(c.dump())});
+    fx.cloud.push_back({"device/" + dev.id + "/twin/edge_updated", toPlain(c)});
   }
   return fx;
 }

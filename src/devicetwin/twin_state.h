@@ -123,5 +123,6 @@ nlohmann::ordered_json twinToJson(const Twin& t, bool with_versions);
 nlohmann::ordered_json errorResult(std::string_view event_id, int64_t now, int code,
                                    std::string_view reason);
 std::string dumpJson(const nlohmann::ordered_json& j);
+nlohmann::json toPlain(const nlohmann::ordered_json& j);
 
 }  // namespace edgecore::devicetwin

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -271,6 +272,36 @@ TEST_F(DmiEndToEnd, RegistrationSurvivesRestartAndUpdatesReachTheMapper) {
   ASSERT_TRUE(waitFor(
       [&] { return contains(mapper_->stdoutSoFar(), "UpdateDevice default/" + device_); }, 15s))
       << mapper_->stdoutSoFar() << edge_->stderrSoFar();
+}
+
+TEST_F(DmiEndToEnd, TwinUpdateFromMosquittoPubReachesTheCloud) {
+  sendMembership();
+  std::string topic = "$hw/events/device/default/" + device_ + "/twin/update";
+  std::string payload =
+      R"({"event_id":"e2e","timestamp":0,"twin":{"humidity":{"actual":{"value":"41"}}}})";
+  // The membership travels cloud -> edgehub -> twin; publish until the report comes back.
+  std::optional<Message> report;
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (!report && std::chrono::steady_clock::now() < deadline) {
+    auto pub = runCommand({"/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", "1883", "-q", "1",
+                           "-t", topic, "-m", payload});
+    ASSERT_EQ(pub.exit_code, 0) << pub.err;
+    report = sim_->waitForMessage(
+        [&](const Message& m) {
+          return m.route.resource == "device/default/" + device_ + "/twin/edge_updated";
+        },
+        1s);
+  }
+  ASSERT_TRUE(report) << edge_->stderrSoFar();
+  EXPECT_EQ(report->route.source, "twin");
+  EXPECT_EQ(report->route.group, "resource");
+  EXPECT_EQ(report->route.operation, "update");
+  EXPECT_EQ(report->content["twin"]["humidity"]["actual"]["value"], "41");
+  EXPECT_EQ(report->content["twin"]["humidity"]["actual_version"]["edge"], 1);
+  auto rows = runCommand({"/usr/bin/sqlite3", dir_.file("edgecore.db"),
+                          "SELECT actual FROM device_twin WHERE deviceid='default/" + device_ +
+                              "' AND name='humidity'"});
+  EXPECT_EQ(rows.out, "41\n");
 }
 
 TEST_F(DmiEndToEnd, GarbageOverDmiIsRefusedAndTheNodeKeepsServing) {
