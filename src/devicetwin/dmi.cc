@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "dmi/v1beta1/api.grpc.pb.h"
@@ -29,6 +30,31 @@ namespace {
 
 constexpr auto kHandlerTimeout = std::chrono::seconds(5);
 constexpr int kMaxMessageBytes = 4 << 20;
+// A bound on mapper calls (Go: 1/s with a burst of 100, which throttles a mapper reporting many
+// devices; ours only stops a runaway or hostile client).
+constexpr double kCallsPerSecond = 1000;
+constexpr double kCallBurst = 2000;
+
+class TokenBucket {
+ public:
+  bool take() {
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    tokens_ = std::min(
+        kCallBurst, tokens_ + kCallsPerSecond * std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+    if (tokens_ < 1) {
+      return false;
+    }
+    tokens_ -= 1;
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  double tokens_ = kCallBurst;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
 
 grpc::Status toGrpc(const Status& st) {
   using C = core::StatusCode;
@@ -195,6 +221,10 @@ class DmiService final : public pb::DeviceManagerService::Service {
 
   grpc::Status MapperRegister(grpc::ServerContext*, const pb::MapperRegisterRequest* req,
                               pb::MapperRegisterResponse* resp) override {
+    if (!limiter_.take()) {
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "fail to register mapper because of too many request"};
+    }
     const pb::MapperInfo& info = req->mapper();
     if (info.protocol().empty()) {
       return {grpc::StatusCode::INVALID_ARGUMENT,
@@ -237,6 +267,10 @@ class DmiService final : public pb::DeviceManagerService::Service {
 
   grpc::Status ReportDeviceStatus(grpc::ServerContext*, const pb::ReportDeviceStatusRequest* req,
                                   pb::ReportDeviceStatusResponse*) override {
+    if (!limiter_.take()) {
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "fail to report device status because of too many request"};
+    }
     if (req->devicename().empty()) {
       return {grpc::StatusCode::INVALID_ARGUMENT, "ReportDeviceStatusRequest has no device name"};
     }
@@ -264,6 +298,10 @@ class DmiService final : public pb::DeviceManagerService::Service {
 
   grpc::Status ReportDeviceStates(grpc::ServerContext*, const pb::ReportDeviceStatesRequest* req,
                                   pb::ReportDeviceStatesResponse*) override {
+    if (!limiter_.take()) {
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "fail to report device states because of too many request"};
+    }
     if (req->devicename().empty() || req->state().empty()) {
       return {grpc::StatusCode::INVALID_ARGUMENT,
               "ReportDeviceStatesRequest needs a device name and a state"};
@@ -300,6 +338,7 @@ class DmiService final : public pb::DeviceManagerService::Service {
   DmiHandlers handlers_;
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<bool> stopping_{false};
+  TokenBucket limiter_;
 };
 
 class GrpcDmiServer final : public DmiServer {
