@@ -19,9 +19,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <charconv>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -33,13 +32,13 @@
 #include "edgecore/core/config.h"
 #include "edgecore/edgestream/module.h"
 #include "frame.h"
+#include "ws_frame.h"
 
 namespace edgecore::edgestream {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using core::Status;
 
@@ -54,7 +53,7 @@ constexpr std::chrono::seconds kLogInterval{10};
 constexpr std::chrono::seconds kStableSession{10};  // a session this long resets the backoff
 constexpr size_t kLoggedTextMax = 200;
 
-using WsStream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 auto logCompletion(std::shared_ptr<spdlog::logger> log, const char* what) {
   return [log, what](std::exception_ptr e) {
@@ -239,10 +238,11 @@ using LocalConnPtr = std::shared_ptr<LocalConn>;
 // One websocket session with CloudStream.
 struct Tunnel {
   Tunnel(asio::any_io_executor ex, std::shared_ptr<asio::ssl::context> tls_ctx)
-      : tls(std::move(tls_ctx)), ws(ex, *tls), wake(ex), space(ex), pinger(ex) {}
+      : tls(std::move(tls_ctx)), stream(ex, *tls), wake(ex), space(ex), pinger(ex) {}
   std::shared_ptr<asio::ssl::context> tls;  // outlives the stream that refers to it
-  WsStream ws;
-  std::deque<std::string> outq;
+  TlsStream stream;
+  beast::flat_buffer rbuf;  // bytes read, not yet parsed (may start with upgrade leftovers)
+  std::deque<std::string> outq;  // encoded websocket frames
   size_t out_bytes = 0;
   asio::steady_timer wake;   // the writer sleeps on it
   asio::steady_timer space;  // producers wait on it while outq is over the limit
@@ -407,11 +407,11 @@ class Stream : public std::enable_shared_from_this<Stream> {
     }
     auto t = std::make_shared<Tunnel>(strand_, *tls);
     if (!server_.is_ip &&
-        SSL_set_tlsext_host_name(t->ws.next_layer().native_handle(), server_.host.c_str()) != 1) {
+        SSL_set_tlsext_host_name(t->stream.native_handle(), server_.host.c_str()) != 1) {
       co_return core::internalError("cannot set TLS server name: " + opensslError());
     }
     tunnel_ = t;  // so stop() reaches a dial in progress
-    auto& tcp_layer = beast::get_lowest_layer(t->ws);
+    auto& tcp_layer = beast::get_lowest_layer(t->stream);
     const auto handshake_timeout = std::max(cfg_.handshake_timeout, std::chrono::seconds(1));
     tcp::resolver resolver(strand_);
     auto [rerr, results] = co_await resolver.async_resolve(server_.host, server_.port, kAsTuple);
@@ -419,6 +419,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
       tunnel_.reset();
       co_return core::unavailable("resolve " + server_.authority + ": " + rerr.message());
     }
+    // One deadline covers TCP, TLS and the upgrade (handshakeTimeout).
     tcp_layer.expires_after(handshake_timeout);
     auto [cerr, ep] = co_await tcp_layer.async_connect(results, kAsTuple);
     (void)ep;
@@ -426,47 +427,48 @@ class Stream : public std::enable_shared_from_this<Stream> {
       tunnel_.reset();
       co_return core::unavailable("connect " + server_.authority + ": " + cerr.message());
     }
-    auto [herr] =
-        co_await t->ws.next_layer().async_handshake(asio::ssl::stream_base::client, kAsTuple);
+    auto [herr] = co_await t->stream.async_handshake(asio::ssl::stream_base::client, kAsTuple);
     if (herr || t->closed) {
       tunnel_.reset();
       co_return core::unavailable("TLS handshake with " + server_.authority + ": " +
                                   herr.message());
     }
-    tcp_layer.expires_never();
-    websocket::stream_base::timeout timeouts;
-    timeouts.handshake_timeout = handshake_timeout;
-    timeouts.idle_timeout = websocket::stream_base::none();  // pingLoop finds dead links
-    timeouts.keep_alive_pings = false;
-    t->ws.set_option(timeouts);
-    std::weak_ptr<Tunnel> weak = t;
-    t->ws.control_callback([weak](websocket::frame_type, beast::string_view) {
-      if (auto locked = weak.lock()) {
-        locked->last_rx = std::chrono::steady_clock::now();
-      }
-    });
-    t->ws.read_message_max(0);  // readLoop enforces kMaxFrameBytes and keeps the session
-    t->ws.auto_fragment(false);
-    std::string node = node_;
-    std::string ip = node_ip_;
-    t->ws.set_option(websocket::stream_base::decorator([node, ip](websocket::request_type& r) {
-      r.set("SessionHostNameOverride", node);
-      r.set("SessionInternalIP", ip);
-      r.set(http::field::user_agent, "edgecore-cpp");
-    }));
-    websocket::response_type res;
-    auto [werr] =
-        co_await t->ws.async_handshake(res, server_.authority, std::string(kConnectPath), kAsTuple);
-    if (werr || t->closed) {
-      tunnel_.reset();
-      std::string detail = werr ? werr.message() : "stopped";
-      if (res.result_int() != 0) {
-        detail += " (HTTP " + std::to_string(res.result_int()) + ")";
-      }
-      co_return core::unavailable("websocket upgrade at " + server_.authority +
-                                  std::string(kConnectPath) + ": " + detail);
+    // The upgrade, as gorilla's Dialer sends it plus the two session headers (spec 6.1).
+    std::string key = newWsKey();
+    http::request<http::empty_body> req{http::verb::get, kConnectPath, 11};
+    req.set(http::field::host, server_.authority);
+    req.set(http::field::user_agent, "edgecore-cpp");
+    req.set(http::field::connection, "Upgrade");
+    req.set(http::field::upgrade, "websocket");
+    req.set(http::field::sec_websocket_key, key);
+    req.set(http::field::sec_websocket_version, "13");
+    req.set("SessionHostNameOverride", node_);
+    req.set("SessionInternalIP", node_ip_);
+    auto [werr, wn] = co_await http::async_write(t->stream, req, kAsTuple);
+    (void)wn;
+    http::response_parser<http::empty_body> res;
+    res.skip(true);  // a 101 has no body; anything after the head is websocket data
+    boost::system::error_code rderr = werr;
+    if (!rderr) {
+      auto [e, n] = co_await http::async_read_header(t->stream, t->rbuf, res, kAsTuple);
+      (void)n;
+      rderr = e;
     }
-    t->ws.text(true);  // binary payloads travel in text frames (spec 6.2)
+    if (rderr || t->closed) {
+      tunnel_.reset();
+      co_return core::unavailable("websocket upgrade at " + server_.authority +
+                                  std::string(kConnectPath) + ": " +
+                                  (rderr ? rderr.message() : std::string("stopped")));
+    }
+    const auto& head = res.get();
+    if (head.result() != http::status::switching_protocols ||
+        head[http::field::sec_websocket_accept] != wsAcceptFor(key)) {
+      tunnel_.reset();
+      co_return core::unavailable("websocket upgrade at " + server_.authority +
+                                  std::string(kConnectPath) + " refused (HTTP " +
+                                  std::to_string(head.result_int()) + ")");
+    }
+    tcp_layer.expires_never();
     co_return t;
   }
 
@@ -504,8 +506,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
       t->end_reason = reason;
     }
     boost::system::error_code ec;
-    beast::get_lowest_layer(t->ws).socket().shutdown(tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(t->ws).close();
+    beast::get_lowest_layer(t->stream).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(t->stream).close();
     t->wake.cancel();
     t->space.cancel();
     t->pinger.cancel();
@@ -531,11 +533,25 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   // Control frames (REMOVE_CONNECT) skip the limit: they are tiny and end work.
   void queueFrame(const TunnelPtr& t, std::string frame) {
+    queueWs(t, WsOpcode::Text, frame, false);
+  }
+
+  // Encodes one websocket frame (masked, as a client must). Control frames jump the queue: we
+  // never fragment, so they cannot split a message.
+  void queueWs(const TunnelPtr& t, WsOpcode op, std::string_view payload, bool front) {
     if (t->closed) {
       return;
     }
-    t->out_bytes += frame.size();
-    t->outq.push_back(std::move(frame));
+    uint8_t mask[4];
+    uint64_t r = rng_();
+    std::memcpy(mask, &r, sizeof mask);
+    std::string wire = encodeWsFrame(op, payload, mask);
+    t->out_bytes += wire.size();
+    if (front) {
+      t->outq.push_front(std::move(wire));
+    } else {
+      t->outq.push_back(std::move(wire));
+    }
     t->wake.cancel();
   }
 
@@ -550,7 +566,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
       }
       std::string frame = std::move(t->outq.front());
       t->outq.pop_front();
-      auto [ec, n] = co_await t->ws.async_write(asio::buffer(frame), kAsTuple);
+      auto [ec, n] = co_await asio::async_write(t->stream, asio::buffer(frame), kAsTuple);
       (void)n;
       t->out_bytes -= frame.size();
       t->space.cancel();
@@ -585,57 +601,125 @@ class Stream : public std::enable_shared_from_this<Stream> {
         closeTunnel(t, "no frame or pong for " + std::to_string(ms) + " ms (dead link)");
         co_return;
       }
-      websocket::ping_data payload(kPingPayload.data(), kPingPayload.size());
-      auto [perr] = co_await t->ws.async_ping(payload, kAsTuple);
-      if (perr && !t->closed) {
-        closeTunnel(t, "ping: " + perr.message());
-        co_return;
-      }
+      queueWs(t, WsOpcode::Ping, kPingPayload, true);
     }
   }
 
+  // Reads at least `n` unparsed bytes into t->rbuf. False when the stream ended.
+  asio::awaitable<bool> fill(TunnelPtr t, size_t n) {
+    while (t->rbuf.size() < n) {
+      auto space = t->rbuf.prepare(std::max<size_t>(kReadChunk, n - t->rbuf.size()));
+      auto [ec, got] = co_await t->stream.async_read_some(space, kAsTuple);
+      if (ec) {
+        if (t->end_reason.empty()) {
+          t->end_reason = "read: " + ec.message();
+        }
+        co_return false;
+      }
+      t->rbuf.commit(got);
+      t->last_rx = std::chrono::steady_clock::now();
+    }
+    co_return true;
+  }
+
+  std::string_view unparsed(const TunnelPtr& t) const {
+    auto d = t->rbuf.data();
+    return {static_cast<const char*>(d.data()), d.size()};
+  }
+
+  // Websocket messages of any opcode (CloudStream uses text frames for binary payloads), at most
+  // kMaxFrameBytes each: a longer message is read and dropped piecewise, never held whole.
   asio::awaitable<void> readLoop(TunnelPtr t) {
     auto self = shared_from_this();
-    beast::flat_buffer buf;
-    beast::flat_buffer discard;
+    std::string message;
+    bool in_message = false;
+    bool oversized = false;
+    uint64_t message_bytes = 0;
     while (!t->closed) {
-      buf.clear();
-      bool oversized = false;
-      size_t total = 0;
-      do {
-        beast::flat_buffer& target = oversized ? discard : buf;
-        if (oversized) {
-          discard.clear();
-        }
-        auto [ec, n] = co_await t->ws.async_read_some(target, kReadChunk, kAsTuple);
-        if (ec) {
-          if (t->end_reason.empty()) {
-            t->end_reason = "read: " + ec.message();
-          }
+      WsFrameHeader h;
+      WsHeaderStatus hs;
+      while ((hs = parseWsHeader(unparsed(t), h)) == WsHeaderStatus::NeedMore) {
+        auto fill_op = fill(t, t->rbuf.size() + 1);
+        if (!co_await std::move(fill_op)) {
           co_return;
         }
-        t->last_rx = std::chrono::steady_clock::now();
-        total += n;
-        if (!oversized && buf.size() > kMaxFrameBytes) {
-          oversized = true;
-          buf.clear();
-          buf.shrink_to_fit();
+      }
+      if (hs == WsHeaderStatus::Invalid) {
+        t->end_reason = "websocket protocol error from the cloud";
+        co_return;
+      }
+      t->rbuf.consume(h.header_len);
+      const bool control = h.opcode >= 0x8;
+      if (control) {
+        auto fill_op = fill(t, h.payload_len);
+        if (!co_await std::move(fill_op)) {
+          co_return;
         }
-      } while (!t->ws.is_message_done());
-      bump([](EdgeStreamStats& s) { ++s.frames_in; });
-      if (oversized) {
-        rejectFrame(FrameError::Oversized, total);
-        discard.shrink_to_fit();
+        std::string payload(unparsed(t).substr(0, h.payload_len));
+        t->rbuf.consume(h.payload_len);
+        if (h.masked) {
+          applyWsMask(payload.data(), payload.size(), h.mask, 0);
+        }
+        if (h.opcode == static_cast<uint8_t>(WsOpcode::Ping)) {
+          queueWs(t, WsOpcode::Pong, payload, true);
+        } else if (h.opcode == static_cast<uint8_t>(WsOpcode::Close)) {
+          t->end_reason = "cloud sent a websocket close";
+          co_return;
+        }
+        continue;  // pong (or an unknown control opcode): last_rx was updated by fill()
+      }
+      if (h.opcode != 0 && h.opcode != static_cast<uint8_t>(WsOpcode::Text) &&
+          h.opcode != static_cast<uint8_t>(WsOpcode::Binary)) {
+        t->end_reason = "unknown websocket opcode " + std::to_string(h.opcode);
+        co_return;
+      }
+      if ((h.opcode == 0) != in_message) {
+        t->end_reason = "websocket fragmentation out of order";
+        co_return;
+      }
+      in_message = true;
+      message_bytes += h.payload_len;
+      if (!oversized && message_bytes > kMaxFrameBytes) {
+        oversized = true;
+        message.clear();
+        message.shrink_to_fit();
+      }
+      // Payload in pieces of at most kReadChunk, appended or dropped.
+      uint64_t remaining = h.payload_len;
+      uint64_t offset = 0;
+      while (remaining > 0) {
+        if (t->rbuf.size() == 0) {
+          auto fill_op = fill(t, 1);
+          if (!co_await std::move(fill_op)) {
+            co_return;
+          }
+        }
+        size_t take = static_cast<size_t>(std::min<uint64_t>(remaining, t->rbuf.size()));
+        if (!oversized) {
+          size_t at = message.size();
+          message.append(unparsed(t).substr(0, take));
+          if (h.masked) {
+            applyWsMask(message.data() + at, take, h.mask, offset);
+          }
+        }
+        t->rbuf.consume(take);
+        remaining -= take;
+        offset += take;
+      }
+      if (!h.fin) {
         continue;
       }
-      // CloudStream writes text frames; a binary one carries the same layout, so it is decoded
-      // too (gorilla's NextReader on the original edge does not look at the opcode either).
-      std::string payload = beast::buffers_to_string(buf.data());
-      if (buf.capacity() > 4 * kReadChunk) {
-        buf.shrink_to_fit();
+      in_message = false;
+      bump([](EdgeStreamStats& s) { ++s.frames_in; });
+      if (oversized) {
+        rejectFrame(FrameError::Oversized, static_cast<size_t>(message_bytes));
+      } else {
+        auto handle_op = handleFrame(t, std::move(message));
+        co_await std::move(handle_op);
       }
-      auto handle_op = handleFrame(t, std::move(payload));
-      co_await std::move(handle_op);
+      message = std::string();
+      oversized = false;
+      message_bytes = 0;
     }
   }
 
@@ -855,7 +939,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
     while (!parser.is_done() && !c->closed && !t->closed) {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
-      auto [ec, n] = co_await http::async_read(c->stream, buf, parser, kAsTuple);
+      auto [ec, n] = co_await http::async_read_some(c->stream, buf, parser, kAsTuple);
       (void)n;
       if (ec == http::error::need_buffer) {
         ec = {};

@@ -23,6 +23,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <iostream>
 #include <mutex>
@@ -112,13 +113,39 @@ std::string connectJson(uint64_t id, StreamType kind, const std::string& path,
   return j.dump();
 }
 
+// A server-side websocket frame (RFC 6455: servers do not mask). Written here rather than using
+// Beast's stream for data: Beast refuses text frames whose payload is not UTF-8, and the tunnel
+// carries binary bytes in text frames.
+std::string wsFrame(uint8_t opcode, std::string_view payload) {
+  std::string out;
+  out.push_back(static_cast<char>(0x80 | opcode));
+  uint64_t n = payload.size();
+  if (n < 126) {
+    out.push_back(static_cast<char>(n));
+  } else if (n < 65536) {
+    out.push_back(static_cast<char>(126));
+    out.push_back(static_cast<char>(n >> 8));
+    out.push_back(static_cast<char>(n & 0xff));
+  } else {
+    out.push_back(static_cast<char>(127));
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      out.push_back(static_cast<char>((n >> shift) & 0xff));
+    }
+  }
+  out.append(payload);
+  return out;
+}
+
 struct Session : std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, ssl::context& ctx) : ws(std::move(socket), ctx), wake(ws.get_executor()) {}
+  // Beast does the upgrade; afterwards frames go straight over ws.next_layer().
   websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws;
+  beast::flat_buffer rbuf;
   asio::steady_timer wake;
   struct Out {
     std::string bytes;
     bool text = true;
+    bool control = false;  // `bytes` is a complete frame already
   };
   std::deque<Out> outq;
   size_t index = 0;  // into sessions_ info
@@ -337,7 +364,7 @@ class StreamServer::Impl {
         }
       }
       if (target) {
-        target->outq.push_back({std::move(bytes), text});
+        target->outq.push_back({std::move(bytes), text, false});
         target->wake.cancel();
       }
     });
@@ -431,6 +458,11 @@ class StreamServer::Impl {
       finish(s);
       co_return;
     }
+    // Anything the client sent after its upgrade request belongs to the frame stream.
+    if (buffer.size() > 0) {
+      auto dst = s->rbuf.prepare(buffer.size());
+      s->rbuf.commit(asio::buffer_copy(dst, buffer.data()));
+    }
     std::string reject_text;
     {
       std::lock_guard lock(mu_);
@@ -440,19 +472,10 @@ class StreamServer::Impl {
       reject_text = opts_.reject_with_close;
       bumpLocked();
     }
-    size_t index = s->index;
-    s->ws.control_callback([this, index](websocket::frame_type kind, beast::string_view) {
-      if (kind == websocket::frame_type::ping) {
-        std::lock_guard lock(mu_);
-        ++infos_[index].pings;
-        bumpLocked();
-      }
-    });
-    s->ws.text(true);
     if (!reject_text.empty()) {
       // The node gate failed: CLOSE_CONNECT with ConnectID 0, then the connection ends.
-      std::string frame = frameBytes(0, StreamType::Close, reject_text);
-      auto wr = s->ws.async_write(asio::buffer(frame), kTuple);
+      std::string frame = wsFrame(0x1, frameBytes(0, StreamType::Close, reject_text));
+      auto wr = asio::async_write(s->ws.next_layer(), asio::buffer(frame), kTuple);
       co_await std::move(wr);
       finish(s);
       co_return;
@@ -483,8 +506,9 @@ class StreamServer::Impl {
       }
       Session::Out out = std::move(s->outq.front());
       s->outq.pop_front();
-      s->ws.text(out.text);
-      auto wr = s->ws.async_write(asio::buffer(out.bytes), kTuple);
+      std::string frame = out.control ? std::move(out.bytes)
+                                      : wsFrame(out.text ? 0x1 : 0x2, out.bytes);
+      auto wr = asio::async_write(s->ws.next_layer(), asio::buffer(frame), kTuple);
       auto [ec, n] = co_await std::move(wr);
       (void)n;
       if (ec) {
@@ -494,24 +518,102 @@ class StreamServer::Impl {
     }
   }
 
-  asio::awaitable<void> readLoop(std::shared_ptr<Session> s) {
-    while (!s->closed) {
-      beast::flat_buffer buf;
-      auto rd = s->ws.async_read(buf, kTuple);
-      auto [ec, n] = co_await std::move(rd);
-      (void)n;
+  // Reads until rbuf holds `n` bytes; false when the connection ended.
+  asio::awaitable<bool> need(std::shared_ptr<Session> s, size_t n) {
+    while (s->rbuf.size() < n) {
+      auto rd = s->ws.next_layer().async_read_some(s->rbuf.prepare(16384), kTuple);
+      auto [ec, got] = co_await std::move(rd);
       if (ec) {
+        co_return false;
+      }
+      s->rbuf.commit(got);
+    }
+    co_return true;
+  }
+
+  // One client frame at a time (clients mask; messages here are never fragmented by our edge,
+  // but continuation frames are joined anyway).
+  asio::awaitable<void> readLoop(std::shared_ptr<Session> s) {
+    std::string message;
+    uint8_t message_op = 0;
+    while (!s->closed) {
+      auto hdr = need(s, 2);
+      if (!co_await std::move(hdr)) {
         co_return;
       }
-      std::string payload = beast::buffers_to_string(buf.data());
-      size_t pos = 0;
+      auto* p = static_cast<const uint8_t*>(s->rbuf.data().data());
+      bool fin = (p[0] & 0x80) != 0;
+      uint8_t op = p[0] & 0x0f;
+      bool masked = (p[1] & 0x80) != 0;
+      uint64_t len = p[1] & 0x7f;
+      size_t hlen = 2 + (len == 126 ? 2 : len == 127 ? 8 : 0) + (masked ? 4 : 0);
+      auto full = need(s, hlen);
+      if (!co_await std::move(full)) {
+        co_return;
+      }
+      p = static_cast<const uint8_t*>(s->rbuf.data().data());
+      size_t pos = 2;
+      if (len == 126) {
+        len = (uint64_t{p[2]} << 8) | p[3];
+        pos = 4;
+      } else if (len == 127) {
+        len = 0;
+        for (int i = 0; i < 8; ++i) {
+          len = (len << 8) | p[2 + i];
+        }
+        pos = 10;
+      }
+      uint8_t mask[4] = {0, 0, 0, 0};
+      if (masked) {
+        std::memcpy(mask, p + pos, 4);
+      }
+      if (len > (8u << 20)) {
+        co_return;  // far beyond anything the edge may send
+      }
+      s->rbuf.consume(hlen);
+      auto body = need(s, static_cast<size_t>(len));
+      if (!co_await std::move(body)) {
+        co_return;
+      }
+      std::string payload(static_cast<const char*>(s->rbuf.data().data()),
+                          static_cast<size_t>(len));
+      s->rbuf.consume(static_cast<size_t>(len));
+      for (size_t i = 0; i < payload.size(); ++i) {
+        payload[i] = static_cast<char>(payload[i] ^ mask[i % 4]);
+      }
+      if (op == 0x9) {  // ping: count it and answer
+        {
+          std::lock_guard lock(mu_);
+          ++infos_[s->index].pings;
+          bumpLocked();
+        }
+        s->outq.push_front({wsFrame(0xa, payload), true, true});
+        s->wake.cancel();
+        continue;
+      }
+      if (op == 0x8) {
+        co_return;
+      }
+      if (op == 0xa) {
+        continue;
+      }
+      if (op != 0) {
+        message_op = op;
+      }
+      message += payload;
+      if (!fin) {
+        continue;
+      }
+      std::string frame = std::move(message);
+      message.clear();
+      size_t fpos = 0;
       uint64_t id = 0;
       uint64_t type = 0;
       std::lock_guard lock(mu_);
       ++frames_in_;
       bumpLocked();
-      // CloudStream's session reads text frames only and drops the session on anything else.
-      if (!s->ws.got_text() || !getUvarint(payload, pos, id) || !getUvarint(payload, pos, type)) {
+      // CloudStream reads text frames only.
+      if (message_op != 0x1 || !getUvarint(frame, fpos, id) || !getUvarint(frame, fpos, type)) {
         ++bad_in_;
         continue;
       }
@@ -521,8 +623,8 @@ class StreamServer::Impl {
         continue;
       }
       if (type == static_cast<uint64_t>(StreamType::Data)) {
-        it->second.data.append(payload.substr(pos));
-        it->second.frame_sizes.push_back(payload.size() - pos);
+        it->second.data.append(frame.substr(fpos));
+        it->second.frame_sizes.push_back(frame.size() - fpos);
       } else if (type == static_cast<uint64_t>(StreamType::Remove)) {
         it->second.removed = true;
       }

@@ -308,6 +308,27 @@ TEST_F(CloudStreamTest, InteractiveExecRoundTrip) {
   EXPECT_EQ(data.substr(data.size() - 4), "bye\n");
 }
 
+// SPDY frames are binary; CloudStream still sends them in text frames. Every byte value must
+// cross both ways untouched (a websocket library that insists on UTF-8 text fails here).
+TEST_F(CloudStreamTest, ExecCarriesArbitraryBinaryBytes) {
+  startEdge();
+  auto id = server_->open(StreamType::Exec, "/exec/default/bb/c", "command=sh&stdin=1",
+                          kUpgradeHeaders, "POST");
+  ASSERT_TRUE(id.ok());
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) {
+    bytes.push_back(static_cast<char>(i));
+  }
+  bytes += "\xff\xfe\x80\n";
+  ASSERT_TRUE(server_->sendData(*id, bytes).ok());
+  ASSERT_TRUE(server_->waitUntil(
+      [&] { return server_->reply(*id).data.find("> " + bytes) != std::string::npos; }, kWait))
+      << server_->reply(*id).data.size();
+  ASSERT_TRUE(server_->sendRemove(*id).ok());
+  EXPECT_TRUE(server_->waitUntil([&] { return server_->reply(*id).removed; }, kWait));
+  EXPECT_EQ(rig_->stats().bad_frames, 0u);
+}
+
 TEST_F(CloudStreamTest, AttachIsProxiedLikeExec) {
   startEdge();
   auto id = server_->open(StreamType::Attach, "/attach/default/bb/c", "stdin=1&stdout=1",
