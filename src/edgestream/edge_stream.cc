@@ -141,8 +141,8 @@ core::Result<HostPort> parseHostPort(std::string_view text) {
   boost::system::error_code aec;
   asio::ip::make_address(hp.host, aec);
   hp.is_ip = !aec;
-  hp.authority = (hp.host.find(':') != std::string::npos ? "[" + hp.host + "]" : hp.host) + ":" +
-                 hp.port;
+  hp.authority =
+      (hp.host.find(':') != std::string::npos ? "[" + hp.host + "]" : hp.host) + ":" + hp.port;
   return hp;
 }
 
@@ -205,8 +205,7 @@ using TunnelPtr = std::shared_ptr<Tunnel>;
 // One ConnectID's local connection to the edged server.
 struct LocalConn {
   LocalConn(asio::any_io_executor ex, uint64_t conn_id, MessageType conn_kind, ConnectRequest r)
-      : id(conn_id), kind(conn_kind), req(std::move(r)), stream(ex), inbound_wake(ex),
-        space(ex) {}
+      : id(conn_id), kind(conn_kind), req(std::move(r)), stream(ex), inbound_wake(ex), space(ex) {}
   uint64_t id;
   MessageType kind;
   ConnectRequest req;
@@ -241,7 +240,7 @@ struct Tunnel {
       : tls(std::move(tls_ctx)), stream(ex, *tls), wake(ex), space(ex), pinger(ex) {}
   std::shared_ptr<asio::ssl::context> tls;  // outlives the stream that refers to it
   TlsStream stream;
-  beast::flat_buffer rbuf;  // bytes read, not yet parsed (may start with upgrade leftovers)
+  beast::flat_buffer rbuf;       // bytes read, not yet parsed (may start with upgrade leftovers)
   std::deque<std::string> outq;  // encoded websocket frames
   size_t out_bytes = 0;
   asio::steady_timer wake;   // the writer sleeps on it
@@ -340,9 +339,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
       }
       auto delay = backoff.next();
       if (!tunnel.ok()) {
-        warnLimited("connect", fmt::format("tunnel connect failed attempt={} backoff_ms={} err=\"{}\"",
-                                           backoff.attempts(), delay.count(),
-                                           tunnel.status().toString()));
+        warnLimited("connect",
+                    fmt::format("tunnel connect failed attempt={} backoff_ms={} err=\"{}\"",
+                                backoff.attempts(), delay.count(), tunnel.status().toString()));
       }
       retry_timer_.expires_after(delay);
       auto [ec] = co_await retry_timer_.async_wait(kAsTuple);
@@ -743,8 +742,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
           break;
       }
     });
-    warnLimited(std::string("bad:") + std::string(frameErrorName(err)),
-                fmt::format("tunnel frame rejected reason={} bytes={}", frameErrorName(err), bytes));
+    warnLimited(
+        std::string("bad:") + std::string(frameErrorName(err)),
+        fmt::format("tunnel frame rejected reason={} bytes={}", frameErrorName(err), bytes));
   }
 
   asio::awaitable<void> handleFrame(TunnelPtr t, std::string payload) {
@@ -864,8 +864,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
         warnLimited("local", fmt::format("local server unreachable connect_id={} err={}", c->id,
                                          st.message()));
         // The original sends nothing here and the cloud hangs; we say why and end it.
-        auto send_op = sendFrame(t, encodeFrame(c->id, MessageType::Data,
-                                                "edgestream: " + st.message() + "\n"));
+        auto send_op = sendFrame(
+            t, encodeFrame(c->id, MessageType::Data, "edgestream: " + st.message() + "\n"));
         co_await std::move(send_op);
       }
     } else if (c->streaming()) {
@@ -928,9 +928,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
     c->stream.expires_never();
     if (herr) {
       if (!c->closed) {
-        auto send_op = sendFrame(t, encodeFrame(c->id, MessageType::Data,
-                                                "edgestream: local server response unreadable: " +
-                                                    herr.message() + "\n"));
+        auto send_op = sendFrame(
+            t,
+            encodeFrame(c->id, MessageType::Data,
+                        "edgestream: local server response unreadable: " + herr.message() + "\n"));
         co_await std::move(send_op);
       }
       co_return;

@@ -43,8 +43,7 @@ void appendMetrics(const EdgeStreamStats& s, std::string& out) {
   family(out, "edgecore_edgestream_frames_out_total", "Tunnel frames written to the cloud.",
          "counter", s.frames_out);
   family(out, "edgecore_edgestream_bad_frames_total",
-         "Tunnel frames rejected (oversized, bad uvarint, unknown type).", "counter",
-         s.bad_frames);
+         "Tunnel frames rejected (oversized, bad uvarint, unknown type).", "counter", s.bad_frames);
   family(out, "edgecore_edgestream_connections_total",
          "Local connections opened for cloud logs/exec/attach/metrics requests.", "counter",
          s.connections_opened);

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -98,10 +99,10 @@ std::string connectJson(uint64_t id, StreamType kind, const std::string& path,
                         const std::string& raw_query,
                         const std::map<std::string, std::vector<std::string>>& headers,
                         const std::string& method) {
-  json url = {{"Scheme", "http"},       {"Opaque", ""},         {"User", nullptr},
-              {"Host", "127.0.0.1:10350"}, {"Path", path},     {"RawPath", ""},
-              {"OmitHost", false},      {"ForceQuery", false},  {"RawQuery", raw_query},
-              {"Fragment", ""},         {"RawFragment", ""}};
+  json url = {
+      {"Scheme", "http"},      {"Opaque", ""},   {"User", nullptr},   {"Host", "127.0.0.1:10350"},
+      {"Path", path},          {"RawPath", ""},  {"OmitHost", false}, {"ForceQuery", false},
+      {"RawQuery", raw_query}, {"Fragment", ""}, {"RawFragment", ""}};
   json h = json::object();
   for (const auto& [k, v] : headers) {
     h[k] = v;
@@ -137,7 +138,8 @@ std::string wsFrame(uint8_t opcode, std::string_view payload) {
 }
 
 struct Session : std::enable_shared_from_this<Session> {
-  Session(tcp::socket socket, ssl::context& ctx) : ws(std::move(socket), ctx), wake(ws.get_executor()) {}
+  Session(tcp::socket socket, ssl::context& ctx)
+      : ws(std::move(socket), ctx), wake(ws.get_executor()) {}
   // Beast does the upgrade; afterwards frames go straight over ws.next_layer().
   websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws;
   beast::flat_buffer rbuf;
@@ -261,6 +263,11 @@ class StreamServer::Impl {
   void setRejectWithClose(std::string text) {
     std::lock_guard lock(mu_);
     opts_.reject_with_close = std::move(text);
+  }
+  void setSilent(bool silent) {
+    std::lock_guard lock(mu_);
+    silent_ = silent;
+    bumpLocked();
   }
 
   StreamReply reply(uint64_t id) const {
@@ -506,8 +513,8 @@ class StreamServer::Impl {
       }
       Session::Out out = std::move(s->outq.front());
       s->outq.pop_front();
-      std::string frame = out.control ? std::move(out.bytes)
-                                      : wsFrame(out.text ? 0x1 : 0x2, out.bytes);
+      std::string frame =
+          out.control ? std::move(out.bytes) : wsFrame(out.text ? 0x1 : 0x2, out.bytes);
       auto wr = asio::async_write(s->ws.next_layer(), asio::buffer(frame), kTuple);
       auto [ec, n] = co_await std::move(wr);
       (void)n;
@@ -537,6 +544,17 @@ class StreamServer::Impl {
     std::string message;
     uint8_t message_op = 0;
     while (!s->closed) {
+      bool silent;
+      {
+        std::lock_guard lock(mu_);
+        silent = silent_;
+      }
+      if (silent) {
+        asio::steady_timer t(s->ws.get_executor(), std::chrono::milliseconds(20));
+        auto w = t.async_wait(kTuple);
+        co_await std::move(w);
+        continue;
+      }
       auto hdr = need(s, 2);
       if (!co_await std::move(hdr)) {
         co_return;
@@ -651,6 +669,7 @@ class StreamServer::Impl {
   uint64_t next_connect_id_ = 0;
   uint64_t frames_in_ = 0;
   uint64_t bad_in_ = 0;
+  bool silent_ = false;
 };
 
 core::Result<std::unique_ptr<StreamServer>> StreamServer::start(const Pki& pki,
@@ -685,8 +704,8 @@ core::Status StreamServer::sendRaw(std::string payload, bool text, std::string n
 core::Result<StreamReply> StreamServer::fetch(
     StreamType kind, std::string path, std::string raw_query, std::chrono::milliseconds timeout,
     std::map<std::string, std::vector<std::string>> headers) {
-  EC_ASSIGN_OR_RETURN(uint64_t id, open(kind, std::move(path), std::move(raw_query),
-                                        std::move(headers)));
+  EC_ASSIGN_OR_RETURN(uint64_t id,
+                      open(kind, std::move(path), std::move(raw_query), std::move(headers)));
   if (!waitUntil([&] { return reply(id).removed; }, timeout)) {
     return core::deadlineExceeded("no REMOVE_CONNECT from the edge for connect id " +
                                   std::to_string(id) + " (got " +
@@ -696,16 +715,124 @@ core::Result<StreamReply> StreamServer::fetch(
 }
 
 void StreamServer::dropConnections() { impl_->dropConnections(); }
+void StreamServer::setSilent(bool silent) { impl_->setSilent(silent); }
 void StreamServer::setRejectWithClose(std::string text) {
   impl_->setRejectWithClose(std::move(text));
 }
 StreamReply StreamServer::reply(uint64_t id) const { return impl_->reply(id); }
 std::vector<TunnelSessionInfo> StreamServer::sessions() const { return impl_->sessions(); }
-size_t StreamServer::openSessions(std::string_view node) const {
-  return impl_->openSessions(node);
-}
+size_t StreamServer::openSessions(std::string_view node) const { return impl_->openSessions(node); }
 uint64_t StreamServer::framesFromEdge() const { return impl_->framesFromEdge(); }
 uint64_t StreamServer::badFramesFromEdge() const { return impl_->badFramesFromEdge(); }
+namespace {
+
+bool parseStreamType(const std::string& name, StreamType& out) {
+  static const std::map<std::string, StreamType> kTypes = {{"logs", StreamType::Logs},
+                                                           {"exec", StreamType::Exec},
+                                                           {"metrics", StreamType::Metrics},
+                                                           {"attach", StreamType::Attach}};
+  auto it = kTypes.find(name);
+  if (it == kTypes.end()) {
+    return false;
+  }
+  out = it->second;
+  return true;
+}
+
+std::string param(const std::map<std::string, std::string>& q, const std::string& key,
+                  std::string fallback = "") {
+  auto it = q.find(key);
+  return it == q.end() ? fallback : it->second;
+}
+
+json replyJson(uint64_t id, const StreamReply& r) {
+  return {{"id", id}, {"data", r.data}, {"frames", r.frame_sizes.size()}, {"removed", r.removed}};
+}
+
+}  // namespace
+
+StreamServer::ControlAnswer StreamServer::control(std::string_view method, std::string_view path,
+                                                  const std::map<std::string, std::string>& query,
+                                                  const std::string& body) {
+  auto answer = [](int status, const json& j) {
+    return ControlAnswer{status, j.dump(-1, ' ', false, json::error_handler_t::replace)};
+  };
+  auto fail = [&](const core::Status& st) {
+    int code = st.code() == core::StatusCode::Unavailable        ? 409
+               : st.code() == core::StatusCode::DeadlineExceeded ? 504
+                                                                 : 400;
+    return answer(code, {{"error", st.toString()}});
+  };
+  uint64_t id = std::strtoull(param(query, "id", "0").c_str(), nullptr, 10);
+  if (path == "/stream/sessions" && method == "GET") {
+    json out = json::array();
+    for (const auto& s : sessions()) {
+      out.push_back({{"id", s.id},
+                     {"node", s.node},
+                     {"internal_ip", s.internal_ip},
+                     {"target", s.target},
+                     {"client_cn", s.client_cn},
+                     {"client_serial", s.client_serial_hex},
+                     {"open", s.open},
+                     {"pings", s.pings},
+                     {"headers", s.headers}});
+    }
+    return answer(200, {{"port", port()}, {"sessions", out}});
+  }
+  if ((path == "/stream/open" || path == "/stream/fetch") && method == "POST") {
+    StreamType type;
+    if (!parseStreamType(param(query, "type", "logs"), type)) {
+      return fail(core::invalidArgument("type must be logs, exec, attach or metrics"));
+    }
+    std::map<std::string, std::vector<std::string>> headers;
+    if (!body.empty()) {
+      json h = json::parse(body, nullptr, false);
+      if (h.is_discarded() || !h.is_object()) {
+        return fail(core::invalidArgument("body must be a JSON object of header lists"));
+      }
+      for (const auto& [k, v] : h.items()) {
+        if (v.is_array()) {
+          for (const auto& e : v) {
+            if (e.is_string()) headers[k].push_back(e.get<std::string>());
+          }
+        } else if (v.is_string()) {
+          headers[k].push_back(v.get<std::string>());
+        }
+      }
+    }
+    std::string p = param(query, "path");
+    std::string q = param(query, "query");
+    if (path == "/stream/fetch") {
+      auto ms = std::clamp<long long>(
+          std::strtoll(param(query, "timeout_ms", "10000").c_str(), nullptr, 10), 0, 30000);
+      auto r = fetch(type, p, q, std::chrono::milliseconds(ms), headers);
+      return r.ok() ? answer(200, replyJson(0, *r)) : fail(r.status());
+    }
+    auto opened = open(type, p, q, headers, param(query, "method"), param(query, "node"));
+    return opened.ok() ? answer(200, {{"id", *opened}}) : fail(opened.status());
+  }
+  if (path == "/stream/data" && method == "POST") {
+    auto st = sendData(id, body);
+    return st.ok() ? answer(200, {{"sent", body.size()}}) : fail(st);
+  }
+  if (path == "/stream/remove" && method == "POST") {
+    auto st = sendRemove(id);
+    return st.ok() ? answer(200, {{"removed", id}}) : fail(st);
+  }
+  if (path == "/stream/reply" && method == "GET") {
+    return answer(200, replyJson(id, reply(id)));
+  }
+  if (path == "/stream/close" && method == "POST") {
+    auto st = sendClose(param(query, "text", "closed by cloudsim"), param(query, "node"));
+    return st.ok() ? answer(200, {{"closed", true}}) : fail(st);
+  }
+  if (path == "/stream/drop" && method == "POST") {
+    dropConnections();
+    return answer(200, {{"dropped", true}});
+  }
+  return answer(404, {{"error", "no such endpoint"}});
+}
+
 bool StreamServer::waitUntil(const std::function<bool()>& pred,
                              std::chrono::milliseconds timeout) const {
   return impl_->waitUntil(pred, timeout);

@@ -30,7 +30,7 @@ namespace edgecore::cloudsim {
 
 struct StreamServerOptions {
   std::string listen_host = "127.0.0.1";
-  uint16_t port = 0;  // 0 = ephemeral; read back with port()
+  uint16_t port = 0;                 // 0 = ephemeral; read back with port()
   std::string node_name = "edge-1";  // default target of requests
   // CloudStream's "node gate": answer a new session with CLOSE_CONNECT (ConnectID 0) and this
   // text, then close, as it does when the Node object never appears. Empty = accept.
@@ -50,9 +50,9 @@ enum class StreamType : uint64_t {
 
 struct TunnelSessionInfo {
   uint64_t id = 0;
-  std::string node;         // SessionHostNameOverride
-  std::string internal_ip;  // SessionInternalIP, or the peer address when absent
-  std::string target;       // request target of the upgrade
+  std::string node;               // SessionHostNameOverride
+  std::string internal_ip;        // SessionInternalIP, or the peer address when absent
+  std::string target;             // request target of the upgrade
   std::string client_serial_hex;  // the client certificate's serial (uppercase hex)
   std::string client_cn;
   std::map<std::string, std::string> headers;  // lowercase name -> value
@@ -100,6 +100,8 @@ class StreamServer {
   // ---- faults
   void dropConnections();  // closes every session's TCP connection, no close frame
   void setRejectWithClose(std::string text);  // see StreamServerOptions::reject_with_close
+  // Half-open: stop reading (so pings go unanswered) on every session, keep sockets open.
+  void setSilent(bool silent);
 
   // ---- observation
   StreamReply reply(uint64_t connect_id) const;
@@ -109,6 +111,16 @@ class StreamServer {
   uint64_t badFramesFromEdge() const;  // undecodable frames or unknown ids from the edge
   // Waits until pred() holds (re-checked on every state change). False on timeout.
   bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) const;
+
+  // ---- the /stream/* routes of cloudsim's control API (test/cloudsim/README.md). `query`
+  // holds decoded parameters. Returns the HTTP status and a JSON body. May block up to the
+  // timeout a /stream/fetch asks for (the control server runs it on its own thread).
+  struct ControlAnswer {
+    int status = 200;
+    std::string json;
+  };
+  ControlAnswer control(std::string_view method, std::string_view path,
+                        const std::map<std::string, std::string>& query, const std::string& body);
 
   class Impl;
 

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cloudsim.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/edgestream/module.h"
@@ -260,8 +261,8 @@ TEST_F(CloudStreamTest, FollowLogsStreamUntilTheCloudRemoves) {
 
 TEST_F(CloudStreamTest, MetricsScrapeCarriesTheAgentsOwnSeries) {
   startEdge();
-  auto reply = server_->fetch(StreamType::Metrics, "/metrics", "", kWait,
-                              {{"Accept-Encoding", {"gzip"}}});
+  auto reply =
+      server_->fetch(StreamType::Metrics, "/metrics", "", kWait, {{"Accept-Encoding", {"gzip"}}});
   ASSERT_TRUE(reply.ok()) << reply.status().toString();
   EXPECT_NE(reply->data.find("# TYPE edgecore_edgestream_sessions_total counter\n"
                              "edgecore_edgestream_sessions_total 1\n"),
@@ -413,6 +414,31 @@ TEST_F(CloudStreamTest, ReconnectsAfterTheCloudDrops) {
   EXPECT_NE(reply->data.find("edgecore_edgestream_sessions_total 2\n"), std::string::npos);
 }
 
+// The original never notices a half-open cloud; we end a session that answers no ping for 3
+// intervals (200 ms here) and dial again.
+TEST_F(CloudStreamTest, HalfOpenCloudIsDetectedAndRedialled) {
+  startEdge();
+  server_->setSilent(true);
+  ASSERT_TRUE(waitFor([&] { return rig_->stats().dead_links >= 1; }, kWait));
+  server_->setSilent(false);
+  EXPECT_TRUE(
+      waitFor([&] { return rig_->stats().connected && rig_->stats().sessions >= 2; }, kWait));
+  auto reply = server_->fetch(StreamType::Logs, "/containerLogs/default/p/c", "", kWait);
+  ASSERT_TRUE(reply.ok()) << reply.status().toString();
+}
+
+// CloudStream's node gate: CLOSE_CONNECT on every session until the Node exists. The edge keeps
+// redialling with backoff and gets through once the gate opens.
+TEST_F(CloudStreamTest, NodeGateRejectionsAreRetried) {
+  server_->setRejectWithClose("failed to Update KubeletEndpoint Port");
+  rig_->start(options_);
+  ASSERT_TRUE(waitFor([&] { return rig_->stats().close_messages >= 2; }, kWait));
+  server_->setRejectWithClose("");
+  ASSERT_TRUE(server_->waitUntil([&] { return server_->openSessions() == 1; }, kWait));
+  auto reply = server_->fetch(StreamType::Logs, "/containerLogs/default/p/c", "", kWait);
+  ASSERT_TRUE(reply.ok()) << reply.status().toString();
+}
+
 TEST_F(CloudStreamTest, CloseConnectEndsTheSessionAndTheEdgeRedials) {
   startEdge();
   ASSERT_TRUE(server_->sendClose("failed to Update KubeletEndpoint Port").ok());
@@ -446,8 +472,7 @@ TEST_F(CloudStreamTest, ConnectionLimitRefusesExtraRequests) {
   auto b = server_->open(StreamType::Logs, "/containerLogs/default/b/c", "follow=true");
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_TRUE(server_->waitUntil(
-      [&] { return !server_->reply(*a).data.empty() && !server_->reply(*b).data.empty(); },
-      kWait));
+      [&] { return !server_->reply(*a).data.empty() && !server_->reply(*b).data.empty(); }, kWait));
   auto c = server_->open(StreamType::Logs, "/containerLogs/default/c/c", "follow=true");
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(server_->waitUntil([&] { return server_->reply(*c).removed; }, kWait));
@@ -479,6 +504,82 @@ TEST_F(CloudStreamTest, ServerCertificateMustChainToTheConfiguredCa) {
   EXPECT_EQ(server_->openSessions(), 0u);
   EXPECT_NE(rig_->stats().last_error.find("TLS handshake"), std::string::npos)
       << rig_->stats().last_error;
+}
+
+// A plain HTTP/1.1 request to 127.0.0.1:port (the cloudsim control API, as curl would do it).
+std::pair<int, std::string> httpRequest(uint16_t port, boost::beast::http::verb verb,
+                                        const std::string& target, const std::string& body = "") {
+  namespace http = boost::beast::http;
+  asio::io_context ioc;
+  boost::beast::tcp_stream stream(ioc);
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::string_body> req{verb, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req);
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(stream, buf, res);
+  return {res.result_int(), res.body()};
+}
+
+// `cloudsim serve --stream-port`: a person drives the tunnel with curl through the control API.
+TEST(CloudSimStreamControlTest, LogsAndExecThroughTheControlApi) {
+  auto pki = cloudsim::generatePki("127.0.0.1");
+  ASSERT_TRUE(pki.ok());
+  cloudsim::Options o;
+  o.node_name = std::string(kNode);
+  o.control_port = 0;
+  o.stream_port = 0;
+  auto sim = cloudsim::CloudSim::start(*pki, o);
+  ASSERT_TRUE(sim.ok()) << sim.status().toString();
+  ASSERT_NE((*sim)->stream(), nullptr);
+  TempDir dir;
+  testing::LocalEdged local;
+  EdgeRig rig;
+  auto& es = rig.config().modules.edge_stream;
+  es.server = "127.0.0.1:" + std::to_string((*sim)->stream()->port());
+  es.tls_tunnel_ca_file = dir.file("rootCA.crt");
+  es.tls_tunnel_cert_file = dir.file("server.crt");
+  es.tls_tunnel_private_key_file = dir.file("server.key");
+  writeFile(es.tls_tunnel_ca_file, pki->ca_cert_pem);
+  issueClientCert(*pki, es.tls_tunnel_cert_file, es.tls_tunnel_private_key_file);
+  EdgeStreamOptions options;
+  options.local_server = local.address();
+  rig.start(options);
+  ASSERT_TRUE(
+      (*sim)->stream()->waitUntil([&] { return (*sim)->stream()->openSessions() == 1; }, kWait));
+  const uint16_t control = (*sim)->controlPort();
+  namespace http = boost::beast::http;
+  auto [code, sessions] = httpRequest(control, http::verb::get, "/stream/sessions");
+  EXPECT_EQ(code, 200);
+  EXPECT_NE(sessions.find("\"client_cn\":\"system:node:edge-1\""), std::string::npos) << sessions;
+  auto [fcode, fetched] =
+      httpRequest(control, http::verb::post,
+                  "/stream/fetch?type=logs&path=/containerLogs/default/web/c&query=tailLines%3D2");
+  EXPECT_EQ(fcode, 200) << fetched;
+  EXPECT_NE(fetched.find("web line 39\\n"), std::string::npos) << fetched;
+  EXPECT_NE(fetched.find("\"removed\":true"), std::string::npos) << fetched;
+  EXPECT_EQ(local.seen().back().target, "/containerLogs/default/web/c?tailLines=2");
+  auto [ocode, opened] =
+      httpRequest(control, http::verb::post,
+                  "/stream/open?type=exec&path=/exec/default/web/c&query=command%3Dsh&method=POST",
+                  R"({"Connection":["Upgrade"],"Upgrade":["SPDY/3.1"]})");
+  ASSERT_EQ(ocode, 200) << opened;
+  std::string id = opened.substr(opened.find(':') + 1);
+  id = id.substr(0, id.find('}'));
+  EXPECT_EQ(httpRequest(control, http::verb::post, "/stream/data?id=" + id, "pwd\n").first, 200);
+  EXPECT_TRUE((*sim)->stream()->waitUntil(
+      [&] {
+        return (*sim)->stream()->reply(std::stoull(id)).data.find("> pwd\n") != std::string::npos;
+      },
+      kWait));
+  EXPECT_EQ(httpRequest(control, http::verb::post, "/stream/remove?id=" + id).first, 200);
+  auto [rcode, replied] = httpRequest(control, http::verb::get, "/stream/reply?id=" + id);
+  EXPECT_EQ(rcode, 200);
+  EXPECT_NE(replied.find("101 Switching Protocols"), std::string::npos) << replied;
+  rig.stop();
 }
 
 }  // namespace

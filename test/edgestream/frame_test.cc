@@ -79,10 +79,11 @@ TEST(ConnectRequestTest, ParsesCloudStreamLogsConnect) {
   EXPECT_EQ(r->target, "/containerLogs/default/nginx/nginx?follow=true&tailLines=10");
   ASSERT_EQ(r->headers.size(), 3u);
   std::string head = buildRequestHead(*r, "127.0.0.1:9999", false);
-  EXPECT_EQ(head.rfind("GET /containerLogs/default/nginx/nginx?follow=true&tailLines=10 HTTP/1.1\r\n"
-                       "Host: 127.0.0.1:9999\r\n",
-                       0),
-            0u)
+  EXPECT_EQ(
+      head.rfind("GET /containerLogs/default/nginx/nginx?follow=true&tailLines=10 HTTP/1.1\r\n"
+                 "Host: 127.0.0.1:9999\r\n",
+                 0),
+      0u)
       << head;
   EXPECT_NE(head.find("X-Multi: a\r\nX-Multi: b\r\n"), std::string::npos);
   EXPECT_NE(head.find("User-Agent: edgecore-cpp\r\n"), std::string::npos);

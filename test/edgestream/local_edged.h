@@ -123,7 +123,8 @@ class LocalEdged {
       }
       std::string target = s.target;
       std::string path = target.substr(0, target.find('?'));
-      std::string query = target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
+      std::string query =
+          target.find('?') == std::string::npos ? "" : target.substr(target.find('?') + 1);
       bool ok = true;
       if (path.rfind("/containerLogs/", 0) == 0) {
         std::string pod = path.substr(std::string("/containerLogs/").size());
@@ -137,7 +138,7 @@ class LocalEdged {
           co_await std::move(w);
           for (int i = 0; ok; ++i) {
             std::string line = i < 3 ? pod + " line " + std::to_string(i) + "\n"
-                                      : "tick " + std::to_string(i) + "\n";
+                                     : "tick " + std::to_string(i) + "\n";
             char size[32];
             std::snprintf(size, sizeof size, "%zx\r\n", line.size());
             auto wl = writeAll(sock, std::string(size) + line + "\r\n", ok);
@@ -198,10 +199,11 @@ class LocalEdged {
         }
       } else {
         std::string body = "404 page not found";
-        auto w = writeAll(sock,
-                          "HTTP/1.1 404 Not Found\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" + body,
-                          ok);
+        auto w =
+            writeAll(sock,
+                     "HTTP/1.1 404 Not Found\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\n\r\n" + body,
+                     ok);
         co_await std::move(w);
       }
     }

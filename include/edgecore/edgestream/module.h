@@ -32,25 +32,25 @@ namespace edgecore::edgestream {
 // Counters only grow; `connected` and `active_connections` describe the present.
 struct EdgeStreamStats {
   bool connected = false;
-  uint64_t sessions = 0;             // tunnel sessions established
-  uint64_t connect_failures = 0;     // dial/TLS/upgrade/certificate failures
-  uint64_t dead_links = 0;           // sessions ended for silence (no frame, no pong)
-  uint64_t close_messages = 0;       // CLOSE_CONNECT frames from the cloud
-  uint64_t frames_in = 0;            // websocket data frames read, good or bad
-  uint64_t frames_out = 0;           // tunnel frames written
-  uint64_t bad_frames = 0;           // all rejected frames (the next four, plus binary)
-  uint64_t oversized_frames = 0;     // over kMaxFrameBytes
-  uint64_t truncated_frames = 0;     // a uvarint ran off the end
-  uint64_t overflow_frames = 0;      // a uvarint over 64 bits
-  uint64_t unknown_type_frames = 0;  // type outside 0..6
-  uint64_t bad_connect_messages = 0;    // CONNECT frames whose JSON could not be used
-  uint64_t unknown_id_frames = 0;       // DATA/REMOVE for a ConnectID we do not have
-  uint64_t connections_opened = 0;      // local connections started
-  uint64_t connections_refused = 0;     // CONNECTs refused: limit reached or duplicate id
-  uint64_t local_failures = 0;          // the local edged server could not be reached
-  uint64_t inbound_overflows = 0;       // exec/attach closed: local side did not drain input
-  uint64_t bytes_to_cloud = 0;          // DATA payload bytes sent
-  uint64_t bytes_from_cloud = 0;        // DATA payload bytes received
+  uint64_t sessions = 0;              // tunnel sessions established
+  uint64_t connect_failures = 0;      // dial/TLS/upgrade/certificate failures
+  uint64_t dead_links = 0;            // sessions ended for silence (no frame, no pong)
+  uint64_t close_messages = 0;        // CLOSE_CONNECT frames from the cloud
+  uint64_t frames_in = 0;             // websocket data frames read, good or bad
+  uint64_t frames_out = 0;            // tunnel frames written
+  uint64_t bad_frames = 0;            // all rejected frames (the next four, plus binary)
+  uint64_t oversized_frames = 0;      // over kMaxFrameBytes
+  uint64_t truncated_frames = 0;      // a uvarint ran off the end
+  uint64_t overflow_frames = 0;       // a uvarint over 64 bits
+  uint64_t unknown_type_frames = 0;   // type outside 0..6
+  uint64_t bad_connect_messages = 0;  // CONNECT frames whose JSON could not be used
+  uint64_t unknown_id_frames = 0;     // DATA/REMOVE for a ConnectID we do not have
+  uint64_t connections_opened = 0;    // local connections started
+  uint64_t connections_refused = 0;   // CONNECTs refused: limit reached or duplicate id
+  uint64_t local_failures = 0;        // the local edged server could not be reached
+  uint64_t inbound_overflows = 0;     // exec/attach closed: local side did not drain input
+  uint64_t bytes_to_cloud = 0;        // DATA payload bytes sent
+  uint64_t bytes_from_cloud = 0;      // DATA payload bytes received
   uint64_t active_connections = 0;
   std::string last_error;  // the last connect failure ("" after a success)
 };
