@@ -15,6 +15,7 @@
 #include "edgecore/core/version.h"
 #include "edgecore/devicetwin/module.h"
 #include "edgecore/edgehub/module.h"
+#include "edgecore/edgestream/module.h"
 #include "edgecore/eventbus/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metamanager/module.h"
@@ -89,6 +90,9 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
   core::ModuleFactory edgehub = [config_path](core::ModuleContext ctx) {
     return edgecore::edgehub::create(ctx, config_path);
   };
+  core::ModuleFactory edgestream = [](core::ModuleContext ctx) {
+    return edgecore::edgestream::create(ctx);
+  };
   return {
       {"metamanager", "modules.metaManager", m.meta_manager.enable, metamanager, ""},
       {"metaserver", "modules.metaManager.metaServer",
@@ -98,7 +102,7 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       {"eventbus", "modules.eventBus", m.event_bus.enable, eventbus, ""},
       {"servicebus", "modules.serviceBus", m.service_bus.enable, {}, "(not planned yet)"},
       {"websocket", "modules.edgeHub", m.edge_hub.enable, edgehub, ""},
-      {"edgestream", "modules.edgeStream", m.edge_stream.enable, {}, "(issue #8)"},
+      {"edgestream", "modules.edgeStream", m.edge_stream.enable, edgestream, ""},
   };
 }
 
