@@ -50,11 +50,11 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
     metamanager = [&parts](core::ModuleContext ctx) {
       return edgecore::metamanager::create(ctx, *parts.store, &parts.cloud_link);
     };
-    metaserver = [&parts, &c](core::ModuleContext ctx) {
+    metaserver = [&parts, &c, config_path](core::ModuleContext ctx) {
       parts.forwarder = edgecore::metaserver::createBusCloudForwarder(
           ctx.bus, ctx.strand, parts.cloud_link,
           {c.modules.edged.hostname_override, std::chrono::seconds(10)}, ctx.log);
-      return edgecore::metaserver::createModule(ctx, *parts.store, *parts.forwarder);
+      return edgecore::metaserver::createModule(ctx, *parts.store, *parts.forwarder, config_path);
     };
   }
   core::ModuleFactory edgehub = [config_path](core::ModuleContext ctx) {
