@@ -724,7 +724,16 @@ constexpr const char* kCtlHelp =
 
 }  // namespace
 
-int runKeadm(const std::vector<std::string>& args) {
+int runKeadm(const std::vector<std::string>& all_args) {
+  // `exec POD [flags] -- CMD...`: everything after "--" is the command, taken apart before
+  // CLI11 sees it (its "--" handling does not reach a nested subcommand's positionals).
+  std::vector<std::string> args = all_args;
+  std::vector<std::string> exec_command;
+  auto dashdash = std::find(args.begin(), args.end(), "--");
+  if (dashdash != args.end() && std::find(args.begin(), dashdash, "exec") != dashdash) {
+    exec_command.assign(dashdash + 1, args.end());
+    args.erase(dashdash, args.end());
+  }
   CLI::App app{
       "keadm: KubeEdge edge node administration (edgecore-cpp). Only `keadm ctl` is "
       "implemented.",
@@ -839,7 +848,11 @@ int runKeadm(const std::vector<std::string>& args) {
                    "Container name (needed when the pod has more than one)");
   exec->add_flag("-i,--stdin", exec_opts.stdin_open, "Pass stdin to the container");
   exec->add_flag("-t,--tty", exec_opts.tty, "Stdin is a TTY");
-  exec->callback(with([&](Ctl& c) { return c.exec(exec_args, exec_opts); }));
+  exec->callback(with([&](Ctl& c) {
+    std::vector<std::string> argv = exec_args;
+    argv.insert(argv.end(), exec_command.begin(), exec_command.end());
+    return c.exec(argv, exec_opts);
+  }));
 
   // edit
   CLI::App* edit = ctl->add_subcommand("edit", "Edit a resource of this node");

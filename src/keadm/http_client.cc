@@ -148,7 +148,7 @@ awaitable<core::Result<HttpReply>> exchange(Stream& stream, const Endpoint& ep,
     } else {
       tcp_layer.expires_after(timeout);
     }
-    auto [rec, rn] = co_await http::async_read(stream, buffer, parser, kTuple);
+    auto [rec, rn] = co_await http::async_read_some(stream, buffer, parser, kTuple);
     size_t got = sizeof(chunk) - parser.get().body().size;
     if (got > 0) {
       if (streaming) {

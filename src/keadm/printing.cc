@@ -461,11 +461,28 @@ void describeEvents(std::string& w, const std::vector<json>& events,
   }
 }
 
+// kubectl's smartLabelFor: "deviceModelRef" -> "Device Model Ref".
+std::string smartLabel(const std::string& key) {
+  std::string out;
+  for (size_t i = 0; i < key.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(key[i]);
+    if (i > 0 && std::isupper(c) && std::islower(static_cast<unsigned char>(key[i - 1]))) {
+      out += ' ';
+    }
+    if (c == '_' || c == '-') {
+      out += ' ';
+      continue;
+    }
+    bool word_start = out.empty() || out.back() == ' ';
+    out += static_cast<char>(word_start ? std::toupper(c) : c);
+  }
+  return out;
+}
+
 void describeFields(std::string& w, const json& j, int level) {
   std::string ind(static_cast<size_t>(level) * 2, ' ');
   for (auto it = j.begin(); it != j.end(); ++it) {
-    std::string key = it.key();
-    if (!key.empty()) key[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(key[0])));
+    std::string key = smartLabel(it.key());
     if (it->is_object()) {
       w += ind + key + ":\n";
       describeFields(w, *it, level + 1);

@@ -302,7 +302,7 @@ awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const R
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof(chunk);
     upstream.expires_never();
-    auto [ec, n] = co_await http::async_read(upstream, ubuf, parser, kTuple);
+    auto [ec, n] = co_await http::async_read_some(upstream, ubuf, parser, kTuple);
     size_t got = sizeof(chunk) - parser.get().body().size;
     if (got > 0) {
       stream.expires_after(std::chrono::seconds(60));
