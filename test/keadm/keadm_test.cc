@@ -161,6 +161,7 @@ class KeadmCtl : public ::testing::Test {
     seed +=
         objectRow("devices.kubeedge.io", "v1beta1", "devices", device("thermo", "edge-1"), 5006);
     seed += objectRow("devices.kubeedge.io", "v1beta1", "devices", device("far", "edge-2"), 5007);
+    seed += extra_seed_;
     dir_.write("seed.sql", seed);
     ProcessResult seeded = runCommand({"/usr/bin/sqlite3", db(), ".read " + dir_.file("seed.sql")});
     ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
@@ -238,6 +239,7 @@ class KeadmCtl : public ::testing::Test {
   TempDir dir_;
   int port_ = 0;
   std::unique_ptr<ChildProcess> daemon_;
+  std::string extra_seed_;  // more meta_v2 rows for a test
 };
 
 TEST_F(KeadmCtl, GetPodTableMatchesKubectl) {
@@ -542,6 +544,8 @@ class KeadmContainerd : public KeadmCtl {
       std::this_thread::sleep_for(10ms);
     }
     std::string port = readFile(dir_.file("standin.port"));
+    // The pod object too, so that stock kubectl (which reads the pod first) can exec.
+    extra_seed_ = objectRow("", "v1", "pods", pod(ns_, pod_, "edge-1"), 6001);
     startEdgecore(
         "  edged:\n    enable: true\n    hostnameOverride: edge-1\n"
         "    tailoredKubeletConfig:\n      address: 127.0.0.1\n      readOnlyPort: " +
@@ -626,6 +630,15 @@ TEST_F(KeadmContainerd, ExecReportsBothStreamsAndTheExitCode) {
   ProcessResult none = keadm({"exec", "nope", "-n", ns_, "--", "true"});
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_TRUE(contains(none.err, "not found pod:\"/" + ns_ + "/nope\"")) << none.err;
+}
+
+TEST_F(KeadmContainerd, StockKubectlExecThroughTheProxy) {
+  // kubectl 1.30 tries websocket v5 and falls back to SPDY/3.1; either way MetaServer proxies
+  // the upgrade to containerd's streaming server.
+  ProcessResult r = kubectl(
+      {"exec", pod_, "-n", ns_, "-c", "main", "--", "sh", "-c", "echo via-kubectl; exit 4"});
+  EXPECT_EQ(r.out, "via-kubectl\n") << r.err;
+  EXPECT_EQ(r.exit_code, 4) << r.err;
 }
 
 TEST_F(KeadmContainerd, InteractiveExecInAPseudoTerminal) {
