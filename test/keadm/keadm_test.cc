@@ -406,6 +406,10 @@ TEST_F(KeadmCtl, EditDeviceReachesMetamanager) {
   ASSERT_FALSE(row.empty());
   EXPECT_TRUE(contains(row, "\"reportCycle\":2000")) << row;
   EXPECT_TRUE(contains(row, "\"kind\":\"Device\"")) << row;
+  // ... and MetaServer serves the edited object.
+  ProcessResult after = keadm({"get", "device", "thermo", "-o", "json"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(json::parse(after.out)["spec"]["properties"][0]["reportCycle"], 2000) << after.out;
 
   // An editor that changes nothing: no PUT, error, exit 1.
   ProcessResult same = keadm({"edit", "device", "thermo"}, {"EDITOR=true"});
