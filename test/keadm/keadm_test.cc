@@ -647,15 +647,17 @@ TEST_F(KeadmContainerd, StockKubectlExecThroughTheProxy) {
 
 TEST_F(KeadmContainerd, InteractiveExecInAPseudoTerminal) {
   // `script` gives keadm a real terminal; the shell in the container reads our typed lines.
-  std::string cmd = kKeadm + " ctl exec " + pod_ + " -n " + ns_ + " -it --config " +
-                    dir_.file("edgecore.yaml") + " -- sh";
-  ProcessResult r = runCommand(
-      {"/bin/sh", "-c",
-       "(sleep 1; printf 'echo hi-$((6*7)); tty; exit 5\\n'; sleep 5) | /usr/bin/script -qec '" +
-           cmd + "' /dev/null"},
-      60s);
+  // Our terminal is 123x45: the container's tty gets that size through the resize channel.
+  std::string cmd = "stty cols 123 rows 45; " + kKeadm + " ctl exec " + pod_ + " -n " + ns_ +
+                    " -it --config " + dir_.file("edgecore.yaml") + " -- sh";
+  ProcessResult r = runCommand({"/bin/sh", "-c",
+                                "(sleep 1; printf 'echo hi-$((6*7)); tty; stty size; exit 5\\n'; "
+                                "sleep 5) | /usr/bin/script -qec '" +
+                                    cmd + "' /dev/null"},
+                               60s);
   EXPECT_TRUE(contains(r.out, "hi-42")) << r.out << r.err;
   EXPECT_TRUE(contains(r.out, "/dev/pts/")) << r.out;  // a tty inside the container
+  EXPECT_TRUE(contains(r.out, "45 123")) << r.out;
   EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
 }
 
