@@ -36,6 +36,8 @@ class MetaServerModule final : public core::Module {
     server_->stop();
   }
 
+  void addCollector(MetricsRegistry::Collector c) { server_->metrics().addCollector(std::move(c)); }
+
  private:
   // The agent's own series, read when /metrics is scraped (nothing pushed on hot paths).
   void registerAgentMetrics() {
@@ -126,6 +128,7 @@ core::Result<std::pair<std::string, uint16_t>> splitHostPort(std::string_view se
 
 core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager::MetaStore& store,
                                            CloudForwarder& forwarder,
+                                           std::vector<MetricsRegistry::Collector> collectors,
                                            const std::string& config_path) {
   const auto& cfg = ctx.config.modules.meta_manager.meta_server;
   auto host_port = splitHostPort(cfg.server);
@@ -137,8 +140,11 @@ core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager:
   options.port = host_port->second;
   options.node_name = ctx.config.modules.edged.hostname_override;
   options.local_ops = makeLocalOps(ctx, config_path);
-  return core::ModulePtr(
-      std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options)));
+  auto module = std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options));
+  for (auto& c : collectors) {
+    module->addCollector(std::move(c));
+  }
+  return core::ModulePtr(std::move(module));
 }
 
 }  // namespace edgecore::metaserver

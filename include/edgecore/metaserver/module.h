@@ -3,19 +3,25 @@
 // MetaServer as a daemon module: serves the shared MetaStore on
 // modules.metaManager.metaServer.server and exports the agent's own metrics.
 
+#include <vector>
+
 #include "edgecore/core/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metaserver/cloud_forwarder.h"
+#include "edgecore/metaserver/metrics.h"
 
 namespace edgecore::metaserver {
 
 // `store` and `forwarder` must outlive the module. InvalidArgument if metaServer.server is not a
 // host:port. The module is not a bus subscriber: reads are served from the store, the cloud is
-// reached through `forwarder`. The keadm ctl operations (spec 4.7-4.10) use a CRI client on
-// modules.edged's containerRuntimeEndpoint, edged's read-only port, the bus (device edits to
-// metamanager) and `config_path` (handed to the upgrade program by confirm-upgrade).
+// reached through `forwarder`.
+// `collectors` add other modules' series to /metrics (e.g. devicetwin's mapper health).
+// The keadm ctl operations (spec 4.7-4.10) use a CRI client on modules.edged's
+// containerRuntimeEndpoint, edged's read-only port, the bus (device edits to metamanager) and
+// `config_path` (handed to the upgrade program by confirm-upgrade).
 core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager::MetaStore& store,
                                            CloudForwarder& forwarder,
+                                           std::vector<MetricsRegistry::Collector> collectors = {},
                                            const std::string& config_path = {});
 
 // "127.0.0.1:10550" -> {"127.0.0.1", 10550}; "[::1]:10550" -> {"::1", 10550}.
