@@ -18,6 +18,7 @@
 #include <set>
 
 #include "api_handler.h"
+#include "pod_ops_handler.h"
 #include "server_metrics.h"
 #include "watch_hub.h"
 
@@ -164,6 +165,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
       http::request<http::string_body> req = parser.release();
       bool keep_alive = req.keep_alive();
       version_ = req.version();
+
+      // Node-local operations (spec 4.7-4.10) live in pod_ops_handler.cc; they end the connection.
+      if (state_->options.local_ops) {
+        LocalOpMatch local = matchLocalOp(req.method_string(), req.target());
+        if (local.kind != LocalOpKind::None) {
+          auto op = serveLocalOp(*state_->options.local_ops, local, std::move(req), stream_, buffer,
+                                 state_->log);
+          int code = co_await std::move(op);
+          record(local.kind == LocalOpKind::Logs ? "get" : "create", code, start);
+          break;
+        }
+      }
 
       HttpRequest r;
       r.method = std::string(req.method_string());

@@ -4,6 +4,8 @@
 #include <chrono>
 
 #include "edgecore/core/config.h"
+#include "edgecore/core/version.h"
+#include "edgecore/edged/cri_client.h"
 #include "edgecore/metaserver/meta_server.h"
 
 namespace edgecore::metaserver {
@@ -76,6 +78,34 @@ class MetaServerModule final : public core::Module {
   MetaServerPtr server_;
 };
 
+// What the keadm ctl endpoints need (spec 4.7-4.10), from the config. A bad runtime endpoint does
+// not stop MetaServer: those endpoints report it.
+LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx, const std::string& config_path) {
+  auto ops = std::make_shared<LocalOps>();
+  const auto& edged = ctx.config.modules.edged;
+  edged::CriClientOptions cri_options;
+  if (!edged.container_runtime_endpoint.empty()) {
+    cri_options.runtime_endpoint = edged.container_runtime_endpoint;
+  }
+  auto cri = edged::CriClient::create(cri_options);
+  if (cri.ok()) {
+    ops->cri = std::move(*cri);
+  } else {
+    ops->cri_error = cri.status().message();
+  }
+  ops->blocking = &ctx.blocking;
+  ops->edged_enabled = edged.enable;
+  if (!edged.address.empty()) ops->edged_address = edged.address;
+  if (edged.read_only_port > 0 && edged.read_only_port <= 65535) {
+    ops->edged_port = static_cast<uint16_t>(edged.read_only_port);
+  }
+  ops->bus = &ctx.bus;
+  ops->database_path = ctx.config.database.data_source;
+  if (!config_path.empty()) ops->config_path = config_path;
+  ops->edgecore_version = std::string("v") + core::kVersion;
+  return ops;
+}
+
 }  // namespace
 
 core::Result<std::pair<std::string, uint16_t>> splitHostPort(std::string_view server) {
@@ -98,7 +128,8 @@ core::Result<std::pair<std::string, uint16_t>> splitHostPort(std::string_view se
 
 core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager::MetaStore& store,
                                            CloudForwarder& forwarder,
-                                           std::vector<MetricsRegistry::Collector> collectors) {
+                                           std::vector<MetricsRegistry::Collector> collectors,
+                                           const std::string& config_path) {
   const auto& cfg = ctx.config.modules.meta_manager.meta_server;
   auto host_port = splitHostPort(cfg.server);
   if (!host_port.ok()) {
@@ -108,6 +139,7 @@ core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager:
   options.address = host_port->first;
   options.port = host_port->second;
   options.node_name = ctx.config.modules.edged.hostname_override;
+  options.local_ops = makeLocalOps(ctx, config_path);
   auto module = std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options));
   for (auto& c : collectors) {
     module->addCollector(std::move(c));

@@ -21,6 +21,7 @@
 #include "edgecore/core/status.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metaserver/cloud_forwarder.h"
+#include "edgecore/metaserver/local_ops.h"
 #include "edgecore/metaserver/metrics.h"
 
 namespace edgecore::metaserver {
@@ -43,6 +44,8 @@ struct MetaServerOptions {
   // Reported by /version when no cached pass-through row exists (KubeEdge v1.20 is built against
   // Kubernetes v1.30.7; kubectl's dispatcher picks its client minor from this).
   std::string kube_git_version = "v1.30.7-kubeedge-edgecore-cpp";
+  // Pod logs/exec/restart, confirm-upgrade and device edit (spec 4.7-4.10); null: not served.
+  LocalOpsSharedPtr local_ops;
 };
 
 class MetaServer {

@@ -86,14 +86,15 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
     metamanager = [&parts](core::ModuleContext ctx) {
       return edgecore::metamanager::create(ctx, *parts.store, &parts.cloud_link);
     };
-    metaserver = [&parts, &c](core::ModuleContext ctx) {
+    metaserver = [&parts, &c, config_path](core::ModuleContext ctx) {
       parts.forwarder = edgecore::metaserver::createBusCloudForwarder(
           ctx.bus, ctx.strand, parts.cloud_link,
           {c.modules.edged.hostname_override, std::chrono::seconds(10)}, ctx.log);
       auto metrics = parts.twin_metrics;
       return edgecore::metaserver::createModule(
           ctx, *parts.store, *parts.forwarder,
-          {[metrics](std::string& out) { metrics->render(out, core::nowUnixMillis()); }});
+          {[metrics](std::string& out) { metrics->render(out, core::nowUnixMillis()); }},
+          config_path);
     };
   }
   core::ModuleFactory edged = [&parts, host](core::ModuleContext ctx) {

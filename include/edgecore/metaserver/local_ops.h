@@ -1,0 +1,47 @@
+#pragma once
+
+// What MetaServer needs for the node-local operations of keadm ctl (spec local-apis.md 4.7 to
+// 4.10): pod logs, exec, restart, node-upgrade confirmation and device edit. The module fills it
+// from the config; a MetaServer without it answers those paths as plain resources (404).
+
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace edgecore::edged {
+class CriClient;
+}
+namespace edgecore::core {
+class Bus;
+}
+
+namespace edgecore::metaserver {
+
+struct LocalOps {
+  // CRI (ListContainers, ExecSync, Exec, StopContainer). Null: those endpoints report
+  // `cri_error`. Its calls block; they run on `blocking`.
+  std::shared_ptr<edged::CriClient> cri;
+  std::string cri_error = "container runtime client not configured";
+  boost::asio::thread_pool* blocking = nullptr;  // required; outlives the server
+  // Edged's read-only HTTP server for /containerLogs (modules.edged tailoredKubeletConfig
+  // address/readOnlyPort); logs fail when edged is disabled, as in KubeEdge.
+  bool edged_enabled = false;
+  std::string edged_address = "127.0.0.1";
+  uint16_t edged_port = 10350;
+  // Device edits go to metamanager on this bus (synchronous request, 1 min). Null: 503.
+  core::Bus* bus = nullptr;
+  // confirm-upgrade: the database holding the NodeUpgradeJobRequest/NodeTaskRequest rows, the
+  // program run with an argument vector (never a shell), its log file, and what it is told.
+  std::string database_path;
+  std::string config_path = "/etc/kubeedge/config/edgecore.yaml";
+  std::string edgecore_version;
+  std::string upgrade_program = "keadm";
+  std::string upgrade_log;  // empty: $TMPDIR (or /tmp) + "/keadm.log"
+  std::chrono::seconds exec_sync_timeout{10};
+  int64_t restart_stop_timeout_seconds = 3;
+};
+using LocalOpsSharedPtr = std::shared_ptr<const LocalOps>;
+
+}  // namespace edgecore::metaserver

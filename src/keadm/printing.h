@@ -1,0 +1,44 @@
+#pragma once
+
+// How keadm ctl prints: kubectl's table layout (Go text/tabwriter semantics), HumanDuration ages,
+// the pod columns of kubectl's printPod, YAML like kubectl's, and describe text like kubectl's
+// PodDescriber, all from the JSON MetaServer returns.
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgecore/core/status.h"
+
+namespace edgecore::keadm {
+
+// Go text/tabwriter (flags 0, pad char ' '): cells are tab-terminated, a column block is a run of
+// consecutive lines that have a cell in that column; the text after the last tab is not padded.
+std::string tabwrite(std::string_view text, int minwidth, int padding);
+// kubectl get: minwidth 6, padding 3. kubectl describe: minwidth 0, padding 2.
+inline std::string tableText(std::string_view text) { return tabwrite(text, 6, 3); }
+inline std::string describeText(std::string_view text) { return tabwrite(text, 0, 2); }
+
+// Kubernetes' HumanDuration ("5s", "3m20s", "5h", "2d", "3y12d").
+std::string humanDuration(std::chrono::system_clock::duration d);
+bool parseRfc3339(std::string_view text, std::chrono::system_clock::time_point* out);
+std::string ageSince(std::string_view timestamp, std::chrono::system_clock::time_point now);
+
+// NAME READY STATUS RESTARTS AGE IP NODE NOMINATED-NODE READINESS-GATES of kubectl's printPod.
+std::vector<std::string> podCells(const nlohmann::json& pod,
+                                  std::chrono::system_clock::time_point now);
+
+// kubectl-like YAML (block style, strings quoted when they would read back as something else).
+std::string toYaml(const nlohmann::json& j);
+
+// kubectl describe pod text; `events` are the Event objects that concern this pod.
+std::string describePod(const nlohmann::json& pod, const std::vector<nlohmann::json>& events,
+                        bool show_events, std::chrono::system_clock::time_point now);
+// Generic describe (as kubectl's for a custom resource): Name, Namespace, Labels, Annotations,
+// API Version, Kind, Metadata, Spec, Status as indented fields, then Events.
+std::string describeGeneric(const nlohmann::json& obj, const std::vector<nlohmann::json>& events,
+                            bool show_events, std::chrono::system_clock::time_point now);
+
+}  // namespace edgecore::keadm

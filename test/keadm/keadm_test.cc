@@ -1,0 +1,725 @@
+// `keadm ctl` end to end: the real keadm binary against the real edgecore binary (MetaServer +
+// metamanager on a temp SQLite database). Suites:
+//   KeadmCtl*        no external services (label integration)
+//   KeadmContainerd* pods on the real containerd, created directly through CRI (label containerd)
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "edgecore/edged/cri_client.h"
+#include "util/process.h"
+
+namespace edgecore::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+const std::string kEdgecore = EDGECORE_BINARY;
+const std::string kKeadm = KEADM_BINARY;
+const std::string kFixture =
+    std::string(EDGECORE_TEST_DATA_DIR) + "/metamanager/kubeedge-v1.20.sql";
+const std::string kStandIn = std::string(KEADM_TEST_DIR) + "/containerlogs_standin.py";
+constexpr const char* kContainerdSocket = "/run/containerd/containerd.sock";
+constexpr const char* kBusybox = "docker.io/library/busybox:local";
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+std::string sqlQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+// One meta_v2 row for an object (spec 2.4 key and GVR string).
+std::string objectRow(const std::string& group, const std::string& version,
+                      const std::string& resource, const json& obj, int rv) {
+  std::string ns = obj["metadata"].value("namespace", "");
+  std::string name = obj["metadata"]["name"];
+  std::string key = "/" + (group.empty() ? std::string("core") : group) + "/" + version + "/" +
+                    resource + "/" + (ns.empty() ? "null" : ns) + "/" + name;
+  std::string gvr = group + "/" + version + ", Resource=" + resource;
+  json o = obj;
+  o["metadata"]["resourceVersion"] = std::to_string(rv);
+  return "INSERT OR REPLACE INTO meta_v2 (key, groupversionresource, namespace, name, "
+         "resourceversion, value) VALUES (" +
+         sqlQuote(key) + ", " + sqlQuote(gvr) + ", " + sqlQuote(ns) + ", " + sqlQuote(name) + ", " +
+         std::to_string(rv) + ", " + sqlQuote(o.dump()) + ");\n";
+}
+
+json pod(const std::string& ns, const std::string& name, const std::string& node,
+         json labels = json::object()) {
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", name},
+        {"namespace", ns},
+        {"uid", "uid-" + name},
+        {"labels", labels},
+        {"creationTimestamp", "2024-05-01T10:00:00Z"}}},
+      {"spec", {{"nodeName", node}, {"containers", {{{"name", "main"}, {"image", "busybox"}}}}}},
+      {"status", {{"phase", "Running"}}}};
+}
+
+// A pod with everything describe shows.
+json richPod() {
+  json p = pod("default", "web", "edge-1", {{"app", "web"}, {"tier", "front"}});
+  p["spec"]["containers"] = json::array({{
+      {"name", "app"},
+      {"image", "busybox:1.36"},
+      {"ports", {{{"containerPort", 8080}, {"protocol", "TCP"}}}},
+      {"livenessProbe",
+       {{"httpGet", {{"path", "/healthz"}, {"port", 8080}}},
+        {"initialDelaySeconds", 5},
+        {"periodSeconds", 10}}},
+      {"volumeMounts", {{{"name", "data"}, {"mountPath", "/data"}}}},
+      {"resources", {{"limits", {{"cpu", "500m"}, {"memory", "64Mi"}}}}},
+  }});
+  p["spec"]["volumes"] = json::array({{{"name", "data"}, {"hostPath", {{"path", "/srv/data"}}}}});
+  p["status"] = {
+      {"phase", "Running"},
+      {"hostIP", "192.168.1.5"},
+      {"podIP", "10.0.0.7"},
+      {"podIPs", {{{"ip", "10.0.0.7"}}}},
+      {"startTime", "2024-05-01T10:00:05Z"},
+      {"conditions",
+       {{{"type", "Initialized"}, {"status", "True"}}, {{"type", "Ready"}, {"status", "True"}}}},
+      {"containerStatuses",
+       {{{"name", "app"},
+         {"ready", true},
+         {"restartCount", 2},
+         {"image", "busybox:1.36"},
+         {"imageID", "sha256:abc"},
+         {"containerID", "containerd://c0ffee"},
+         {"state", {{"running", {{"startedAt", "2024-05-01T10:05:00Z"}}}}},
+         {"lastState",
+          {{"terminated",
+            {{"exitCode", 137},
+             {"reason", "OOMKilled"},
+             {"startedAt", "2024-05-01T10:00:06Z"},
+             {"finishedAt", "2024-05-01T10:04:59Z"}}}}}}}}};
+  return p;
+}
+
+json device(const std::string& name, const std::string& node) {
+  return {
+      {"apiVersion", "devices.kubeedge.io/v1beta1"},
+      {"kind", "Device"},
+      {"metadata",
+       {{"name", name}, {"namespace", "default"}, {"creationTimestamp", "2024-05-01T10:00:00Z"}}},
+      {"spec",
+       {{"nodeName", node},
+        {"deviceModelRef", {{"name", "thermometer"}}},
+        {"protocol", {{"protocolName", "modbus"}}},
+        {"properties",
+         {{{"name", "temperature"}, {"reportCycle", 1000}, {"collectCycle", 500}}}}}}};
+}
+
+class KeadmCtl : public ::testing::Test {
+ protected:
+  void SetUp() override { startEdgecore(""); }
+
+  void TearDown() override { stopEdgecore(); }
+
+  // Seeds the database and starts edgecore; `edged_yaml` replaces the edged section.
+  void startEdgecore(const std::string& edged_yaml) {
+    ProcessResult load = runCommand({"/usr/bin/sqlite3", db(), ".read " + kFixture});
+    ASSERT_EQ(load.exit_code, 0) << load.err;
+    std::string seed;
+    seed += objectRow("", "v1", "pods", richPod(), 5001);
+    seed += objectRow("", "v1", "pods", pod("default", "api", "edge-1", {{"app", "api"}}), 5002);
+    seed += objectRow("", "v1", "pods", pod("ops", "remote", "edge-2", {{"app", "web"}}), 5003);
+    seed += objectRow("", "v1", "pods", pod("ops", "agent", "edge-1", {{"app", "agent"}}), 5004);
+    json event = {
+        {"apiVersion", "v1"},
+        {"kind", "Event"},
+        {"metadata", {{"name", "web.1"}, {"namespace", "default"}}},
+        {"involvedObject",
+         {{"kind", "Pod"}, {"name", "web"}, {"namespace", "default"}, {"uid", "uid-web"}}},
+        {"type", "Warning"},
+        {"reason", "BackOff"},
+        {"message", "Back-off restarting failed container"},
+        {"count", 3},
+        {"source", {{"component", "kubelet"}}},
+        {"firstTimestamp", "2024-05-01T10:01:00Z"},
+        {"lastTimestamp", "2024-05-01T10:04:00Z"}};
+    seed += objectRow("", "v1", "events", event, 5005);
+    seed +=
+        objectRow("devices.kubeedge.io", "v1beta1", "devices", device("thermo", "edge-1"), 5006);
+    seed += objectRow("devices.kubeedge.io", "v1beta1", "devices", device("far", "edge-2"), 5007);
+    seed += extra_seed_;
+    dir_.write("seed.sql", seed);
+    ProcessResult seeded = runCommand({"/usr/bin/sqlite3", db(), ".read " + dir_.file("seed.sql")});
+    ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
+
+    port_ = freeLoopbackPort();
+    std::string edged =
+        edged_yaml.empty() ? "  edged: {enable: false, hostnameOverride: edge-1}\n" : edged_yaml;
+    dir_.write("edgecore.yaml",
+               "apiVersion: edgecore.config.kubeedge.io/v1alpha2\n"
+               "kind: EdgeCore\n"
+               "database:\n"
+               "  dataSource: " +
+                   db() +
+                   "\n"
+                   "modules:\n"
+                   "  deviceTwin: {enable: false}\n"
+                   "  edgeHub: {enable: false}\n" +
+                   edged +
+                   "  eventBus: {enable: false}\n"
+                   "  metaManager:\n"
+                   "    metaServer:\n"
+                   "      enable: true\n"
+                   "      server: 127.0.0.1:" +
+                   std::to_string(port_) + "\n");
+    // A fake upgrade program on PATH records how confirm-upgrade runs it.
+    ::mkdir(dir_.file("bin").c_str(), 0755);
+    dir_.write("bin/keadm", "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > " +
+                                dir_.file("upgrade-args") + "\n");
+    ::chmod(dir_.file("bin/keadm").c_str(), 0755);
+    daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{
+        "/usr/bin/env", "PATH=" + dir_.file("bin") + ":/usr/bin:/bin", "TMPDIR=" + dir_.path(),
+        kEdgecore, "--config", dir_.file("edgecore.yaml")});
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!contains(daemon_->stderrSoFar(), "edgecore running")) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << daemon_->stderrSoFar();
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+  void stopEdgecore() {
+    if (!daemon_) return;
+    daemon_->signal(SIGTERM);
+    auto result = daemon_->wait(10s);
+    ASSERT_TRUE(result.has_value()) << daemon_->stderrSoFar();
+    EXPECT_EQ(result->exit_code, 0) << result->err;
+    daemon_.reset();
+  }
+
+  std::string db() const { return dir_.file("edgecore.db"); }
+
+  ProcessResult keadm(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    std::vector<std::string> argv{"/usr/bin/env", "HOME=" + dir_.path()};
+    argv.insert(argv.end(), env.begin(), env.end());
+    argv.push_back(kKeadm);
+    argv.push_back("ctl");
+    argv.push_back("--config");
+    argv.push_back(dir_.file("edgecore.yaml"));
+    argv.insert(argv.end(), args.begin(), args.end());
+    return runCommand(argv, 60s);
+  }
+
+  ProcessResult kubectl(std::vector<std::string> args) {
+    std::vector<std::string> argv{"/usr/bin/env", "HOME=" + dir_.path(), KUBECTL, "--server",
+                                  "http://127.0.0.1:" + std::to_string(port_)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return runCommand(argv, 60s);
+  }
+
+  std::string sql(const std::string& query) {
+    ProcessResult r = runCommand({"/usr/bin/sqlite3", db(), query});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+
+  TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> daemon_;
+  std::string extra_seed_;  // more meta_v2 rows for a test
+};
+
+TEST_F(KeadmCtl, GetPodTableMatchesKubectl) {
+  // Same MetaServer, same namespace: kubectl (server-side Table) and keadm print the same text.
+  ProcessResult ours = keadm({"get", "pod"});
+  ASSERT_EQ(ours.exit_code, 0) << ours.err;
+  ProcessResult theirs = kubectl({"get", "pods", "-n", "default"});
+  ASSERT_EQ(theirs.exit_code, 0) << theirs.err;
+  EXPECT_EQ(ours.out, theirs.out);
+  EXPECT_TRUE(contains(ours.out, "NAME    READY   STATUS    RESTARTS")) << ours.out;
+  EXPECT_TRUE(
+      std::regex_search(ours.out, std::regex("web     1/1     Running   2 \\(\\d+y\\d*d? ago\\)")))
+      << ours.out;
+
+  ProcessResult wide = keadm({"get", "pods", "-o", "wide"});
+  ASSERT_EQ(wide.exit_code, 0) << wide.err;
+  ProcessResult kwide = kubectl({"get", "pods", "-n", "default", "-o", "wide"});
+  EXPECT_EQ(wide.out, kwide.out);
+  EXPECT_TRUE(contains(wide.out, "AGE      IP         NODE     NOMINATED NODE   READINESS GATES"))
+      << wide.out;
+  EXPECT_TRUE(contains(wide.out, "10.0.0.7")) << wide.out;
+}
+
+TEST_F(KeadmCtl, GetPodAllNamespacesShowsOnlyThisNode) {
+  ProcessResult all = keadm({"get", "po", "-A"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_TRUE(contains(all.out, "NAMESPACE   NAME    READY")) << all.out;
+  EXPECT_TRUE(contains(all.out, "ops         agent")) << all.out;
+  EXPECT_TRUE(contains(all.out, "default     web")) << all.out;
+  EXPECT_FALSE(contains(all.out, "remote")) << all.out;  // runs on edge-2
+
+  ProcessResult sel = keadm({"get", "pod", "-A", "-l", "app=web"});
+  ASSERT_EQ(sel.exit_code, 0) << sel.err;
+  EXPECT_TRUE(contains(sel.out, "web")) << sel.out;
+  EXPECT_FALSE(contains(sel.out, "api")) << sel.out;
+  EXPECT_FALSE(contains(sel.out, "remote")) << sel.out;
+
+  ProcessResult none = keadm({"get", "pod", "-n", "empty"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "No resources found in empty namespace.\n");
+  ProcessResult none_all = keadm({"get", "pod", "-A", "-l", "app=nothing"});
+  EXPECT_EQ(none_all.out, "No resources found in all namespace.\n");
+}
+
+TEST_F(KeadmCtl, GetPodByNames) {
+  ProcessResult named = keadm({"get", "pod", "web", "api"});
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_TRUE(contains(named.out, "web ")) << named.out;
+  EXPECT_TRUE(contains(named.out, "api ")) << named.out;
+
+  ProcessResult foreign = keadm({"get", "pod", "remote", "-n", "ops"});
+  EXPECT_TRUE(contains(foreign.out, "can't to query pod: \"remote\" for node: \"edge-2\""))
+      << foreign.out;
+
+  ProcessResult missing = keadm({"get", "pod", "nope", "web"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(contains(missing.err, "Error from server (NotFound): pods \"nope\" not found"))
+      << missing.err;
+  EXPECT_TRUE(contains(missing.out, "web ")) << missing.out;  // the others are still printed
+}
+
+TEST_F(KeadmCtl, GetPodJsonAndYaml) {
+  ProcessResult one = keadm({"get", "pod", "web", "-o", "json"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  json obj = json::parse(one.out);
+  EXPECT_EQ(obj["kind"], "Pod");
+  EXPECT_EQ(obj["metadata"]["name"], "web");
+  EXPECT_EQ(obj["status"]["containerStatuses"][0]["restartCount"], 2);
+
+  ProcessResult many = keadm({"get", "pods", "-A", "-o", "json"});
+  ASSERT_EQ(many.exit_code, 0) << many.err;
+  json list = json::parse(many.out);
+  EXPECT_EQ(list["kind"], "List");
+  EXPECT_EQ(list["apiVersion"], "v1");
+  EXPECT_EQ(list["metadata"], (json{{"resourceVersion", ""}, {"selfLink", ""}}));
+  std::set<std::string> names;
+  for (const auto& p : list["items"]) names.insert(p["metadata"]["name"]);
+  EXPECT_EQ(names, (std::set<std::string>{"agent", "api", "nginx", "web"}));
+
+  ProcessResult yaml = keadm({"get", "pods", "-o", "yaml"});
+  ASSERT_EQ(yaml.exit_code, 0) << yaml.err;
+  EXPECT_TRUE(contains(yaml.out, "apiVersion: v1\nitems:\n")) << yaml.out;
+  EXPECT_TRUE(contains(yaml.out, "kind: List\n")) << yaml.out;
+  EXPECT_TRUE(contains(yaml.out, "resourceVersion: \"5001\"")) << yaml.out;
+
+  ProcessResult bad = keadm({"get", "pods", "-o", "xml"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(contains(bad.err, "output format \"xml\"")) << bad.err;
+}
+
+TEST_F(KeadmCtl, DescribePod) {
+  ProcessResult d = keadm({"describe", "pod", "web"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  // Go tabwriter blocks as kubectl's describe prints them (a line without a tab ends a block).
+  for (const char* want : {
+           "Name:         web\n",
+           "Namespace:    default\n",
+           "Node:         edge-1/192.168.1.5\n",
+           "Start Time:   Wed, 01 May 2024 10:00:05 +0000\n",
+           "Labels:       app=web\n              tier=front\n",
+           "IP:           10.0.0.7\nIPs:\n  IP:  10.0.0.7\n",
+           "Containers:\n  app:\n",
+           "    Container ID:   containerd://c0ffee\n",
+           "    Image:          busybox:1.36\n",
+           "    Port:           8080/TCP\n",
+           "    State:          Running\n      Started:      Wed, 01 May 2024 10:05:00 +0000\n",
+           "    Last State:     Terminated\n      Reason:       OOMKilled\n      Exit Code:    "
+           "137\n",
+           "    Ready:          True\n",
+           "    Restart Count:  2\n",
+           "    Limits:\n      cpu:        500m\n      memory:     64Mi\n",
+           "    Liveness:     http-get http://:8080/healthz delay=5s timeout=1s period=10s "
+           "#success=1 #failure=3\n",
+           "    Mounts:\n      /data from data (rw)\n",
+           "Conditions:\n  Type          Status\n  Initialized   True \n  Ready         True \n",
+           "Volumes:\n  data:\n    Type:          HostPath (bare host directory volume)\n",
+           "QoS Class:         Guaranteed\n",  // limits only: requests default to them
+           "Events:\n  Type     Reason   Age",
+           "  Warning  BackOff  ",
+           "(x3 over ",
+           "kubelet  Back-off restarting failed container\n",
+       }) {
+    EXPECT_TRUE(contains(d.out, want)) << "missing: " << want << "\n--- output:\n" << d.out;
+  }
+  ProcessResult quiet = keadm({"describe", "pod", "api", "--show-events", "false"});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_FALSE(contains(quiet.out, "Events:")) << quiet.out;
+
+  ProcessResult all = keadm({"describe", "pods", "-A"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_TRUE(contains(all.out, "Name:         agent\n")) << all.out;
+  EXPECT_FALSE(contains(all.out, "remote")) << all.out;
+}
+
+TEST_F(KeadmCtl, Devices) {
+  ProcessResult list = keadm({"get", "device"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_TRUE(std::regex_search(list.out, std::regex("^NAME     AGE\nthermo   \\d+y\\d*d?\n$")))
+      << list.out;
+  ProcessResult wide = keadm({"get", "devices", "-A", "-o", "wide"});
+  EXPECT_TRUE(contains(wide.out, "NAMESPACE   NAME     AGE")) << wide.out;
+  EXPECT_TRUE(contains(wide.out, "modbus     thermometer")) << wide.out;
+  ProcessResult far = keadm({"get", "device", "far"});
+  EXPECT_TRUE(contains(far.out, "can't to query device: \"far\" for node: \"edge-2\"")) << far.out;
+
+  ProcessResult d = keadm({"describe", "device", "thermo"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_TRUE(contains(d.out, "Name:         thermo\n")) << d.out;
+  EXPECT_TRUE(contains(d.out, "API Version:  devices.kubeedge.io/v1beta1\n")) << d.out;
+  EXPECT_TRUE(contains(d.out, "Kind:         Device\n")) << d.out;
+  EXPECT_TRUE(contains(d.out, "  Device Model Ref:\n    Name:     thermometer\n")) << d.out;
+  EXPECT_TRUE(contains(d.out, "    Protocol Name:  modbus\n")) << d.out;
+  EXPECT_TRUE(contains(d.out, "    Report Cycle:   1000\n")) << d.out;
+}
+
+TEST_F(KeadmCtl, EditDeviceReachesMetamanager) {
+  dir_.write("edit.sh", "#!/bin/sh\nsed -i 's/reportCycle: 1000/reportCycle: 2000/' \"$1\"\n");
+  ::chmod(dir_.file("edit.sh").c_str(), 0755);
+  ProcessResult edit = keadm({"edit", "device", "thermo"}, {"EDITOR=" + dir_.file("edit.sh")});
+  ASSERT_EQ(edit.exit_code, 0) << edit.err << edit.out;
+  EXPECT_TRUE(contains(edit.out, "device.devices.kubeedge.io/thermo edited")) << edit.out;
+  // Metamanager stored the update under <ns>/device/updated (spec 4.10) before answering OK.
+  std::string row = sql("SELECT type || '|' || value FROM meta WHERE key='default/device/updated'");
+  ASSERT_FALSE(row.empty());
+  EXPECT_TRUE(contains(row, "\"reportCycle\":2000")) << row;
+  EXPECT_TRUE(contains(row, "\"kind\":\"Device\"")) << row;
+  // ... and MetaServer serves the edited object.
+  ProcessResult after = keadm({"get", "device", "thermo", "-o", "json"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(json::parse(after.out)["spec"]["properties"][0]["reportCycle"], 2000) << after.out;
+
+  // An editor that changes nothing: no PUT, error, exit 1.
+  ProcessResult same = keadm({"edit", "device", "thermo"}, {"EDITOR=true"});
+  EXPECT_EQ(same.exit_code, 1);
+  EXPECT_TRUE(contains(same.err, "no changes made")) << same.err;
+
+  ProcessResult two = keadm({"edit", "device", "a", "b"}, {"EDITOR=true"});
+  EXPECT_EQ(two.exit_code, 1);
+  EXPECT_TRUE(contains(two.err, "too many args, edit one device at once")) << two.err;
+}
+
+TEST_F(KeadmCtl, DevicePutAnswersLiteralOk) {
+  // The wire contract the original keadm relies on: PUT -> 200 "OK".
+  json d = device("thermo", "edge-1");
+  dir_.write("device.json", d.dump());
+  ProcessResult put =
+      runCommand({"/usr/bin/curl", "-s", "-o", "-", "-w", "|%{http_code}", "-X", "PUT", "-H",
+                  "Content-Type: application/json", "--data-binary", "@" + dir_.file("device.json"),
+                  "http://127.0.0.1:" + std::to_string(port_) +
+                      "/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices/thermo"});
+  EXPECT_EQ(put.out, "OK|200") << put.err;
+}
+
+TEST_F(KeadmCtl, ConfirmRunsTheUpgradeWithoutAShell) {
+  ProcessResult nothing = keadm({"confirm", "edge-1"});
+  EXPECT_EQ(nothing.exit_code, 1);
+  EXPECT_TRUE(contains(nothing.err, "no node upgrade is waiting")) << nothing.err;
+
+  json job = {{"UpgradeID", "up-1"},
+              {"HistoryID", "h-1"},
+              {"Version", "v1.20.1"},
+              {"Image", "kubeedge/installation-package:v1.20.1"}};
+  sql("INSERT INTO meta_v2 (key, groupversionresource, namespace, name, resourceversion, value) "
+      "VALUES ('up-1', '', '', 'NodeUpgradeJobRequest', 0, " +
+      sqlQuote(job.dump()) + ")");
+  ProcessResult ok = keadm({"confirm", "edge-1"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(contains(ok.out, "node upgrade to v1.20.1 started")) << ok.out;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (readFile(dir_.file("upgrade-args")).empty()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(10ms);
+  }
+  std::string args = readFile(dir_.file("upgrade-args"));
+  EXPECT_TRUE(contains(args, "upgrade\nedge\n--upgradeID\nup-1\n--historyID\nh-1\n--fromVersion\n"))
+      << args;
+  EXPECT_TRUE(contains(args, "--toVersion\nv1.20.1\n--config\n" + dir_.file("edgecore.yaml") +
+                                 "\n--image\nkubeedge/installation-package:v1.20.1\n"))
+      << args;
+  EXPECT_EQ(sql("SELECT count(*) FROM meta_v2 WHERE name='NodeUpgradeJobRequest'"), "0\n");
+
+  // A stored field that would have been shell syntax in the original is refused, nothing runs.
+  ::unlink(dir_.file("upgrade-args").c_str());
+  job["Image"] = "x; touch " + dir_.file("pwned");
+  sql("INSERT INTO meta_v2 (key, groupversionresource, namespace, name, resourceversion, value) "
+      "VALUES ('up-2', '', '', 'NodeUpgradeJobRequest', 0, " +
+      sqlQuote(job.dump()) + ")");
+  ProcessResult evil = keadm({"confirm", "edge-1"});
+  EXPECT_EQ(evil.exit_code, 1);
+  EXPECT_TRUE(contains(evil.err, "field Image")) << evil.err;
+  EXPECT_NE(::access(dir_.file("upgrade-args").c_str(), F_OK), 0);
+  EXPECT_NE(::access(dir_.file("pwned").c_str(), F_OK), 0);
+
+  ProcessResult noarg = keadm({"confirm"});
+  EXPECT_EQ(noarg.exit_code, 1);
+  EXPECT_TRUE(contains(noarg.err, "no specified node name for confirm upgrade")) << noarg.err;
+}
+
+TEST_F(KeadmCtl, Errors) {
+  ProcessResult bad_flag = keadm({"get", "pod", "--bogus"});
+  EXPECT_EQ(bad_flag.exit_code, 1);
+  EXPECT_TRUE(contains(bad_flag.err, "--bogus")) << bad_flag.err;
+  ProcessResult no_sub = keadm({"get"});
+  EXPECT_EQ(no_sub.exit_code, 1);
+  ProcessResult help = keadm({"logs", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* flag :
+       {"--container", "--follow", "--previous", "--since-second", "--since-time", "--timestamps",
+        "--tail", "--limit-bytes", "--namespace"}) {
+    EXPECT_TRUE(contains(help.out, flag)) << flag << "\n" << help.out;
+  }
+  ProcessResult restart_none = keadm({"restart", "pod"});
+  EXPECT_EQ(restart_none.exit_code, 1);
+  EXPECT_TRUE(contains(restart_none.err, "no pod specified for reboot")) << restart_none.err;
+  ProcessResult logs_none = keadm({"logs"});
+  EXPECT_EQ(logs_none.exit_code, 1);
+  EXPECT_TRUE(contains(logs_none.err, "no pod specified for logs")) << logs_none.err;
+
+  // Logs with edged disabled: MetaServer's own error, reported.
+  ProcessResult logs = keadm({"logs", "web"});
+  EXPECT_EQ(logs.exit_code, 1);
+  EXPECT_TRUE(contains(logs.err, "Failed to get logs from edged")) << logs.err;
+
+  // edgecore gone: a clear message.
+  stopEdgecore();
+  ProcessResult down = keadm({"get", "pod"});
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_TRUE(contains(down.err, "cannot reach MetaServer at http://127.0.0.1:" +
+                                     std::to_string(port_) + ": is edgecore running?"))
+      << down.err;
+
+  // MetaServer disabled in the config.
+  dir_.write("edgecore.yaml",
+             "apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: EdgeCore\nmodules:\n"
+             "  metaManager:\n    metaServer:\n      enable: false\n");
+  ProcessResult disabled = keadm({"get", "pod"});
+  EXPECT_EQ(disabled.exit_code, 1);
+  EXPECT_TRUE(contains(disabled.err, "metaserver don't open")) << disabled.err;
+
+  ProcessResult no_config = runCommand({kKeadm, "ctl", "get", "pod", "--config", "/nonexistent"});
+  EXPECT_EQ(no_config.exit_code, 1);
+  EXPECT_TRUE(contains(no_config.err, "get edge config failed with err:")) << no_config.err;
+}
+
+// ---------------------------------------------------------------- containerd
+
+class KeadmContainerd : public KeadmCtl {
+ protected:
+  void SetUp() override {
+    if (::access(kContainerdSocket, F_OK) != 0) {
+      GTEST_SKIP() << "containerd socket missing: scripts/test-services.sh start (root)";
+    }
+    auto cri = edged::CriClient::create({});
+    ASSERT_TRUE(cri.ok()) << cri.status().message();
+    cri_ = std::move(*cri);
+    ns_ = "keadm-test-" + std::to_string(::getpid());
+    pod_ = "ticker";
+    startPod();
+    // The stand-in for edged's /containerLogs serves the real log files of our pod.
+    standin_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"/usr/bin/python3", kStandIn, dir_.file("standin.port"),
+                                 dir_.file("standin.requests"), pod_ + "=" + log_dir_});
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (readFile(dir_.file("standin.port")).empty()) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << standin_->stderrSoFar();
+      std::this_thread::sleep_for(10ms);
+    }
+    std::string port = readFile(dir_.file("standin.port"));
+    // The pod object too, so that stock kubectl (which reads the pod first) can exec.
+    extra_seed_ = objectRow("", "v1", "pods", pod(ns_, pod_, "edge-1"), 6001);
+    startEdgecore(
+        "  edged:\n    enable: true\n    hostnameOverride: edge-1\n"
+        "    tailoredKubeletConfig:\n      address: 127.0.0.1\n      readOnlyPort: " +
+        port + "\n");
+  }
+
+  void TearDown() override {
+    if (!cri_) return;
+    KeadmCtl::TearDown();
+    standin_.reset();
+    edged::cri::PodSandboxFilter f;
+    (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
+    auto list = cri_->listPodSandbox(f);
+    if (list.ok()) {
+      for (const auto& sb : *list) {
+        edged::cri::ContainerFilter cf;
+        cf.set_pod_sandbox_id(sb.id());
+        auto cs = cri_->listContainers(cf);
+        if (cs.ok()) {
+          for (const auto& c : *cs) {
+            (void)cri_->stopContainer(c.id(), 0);
+            (void)cri_->removeContainer(c.id());
+          }
+        }
+        (void)cri_->stopPodSandbox(sb.id());
+        (void)cri_->removePodSandbox(sb.id());
+      }
+    }
+  }
+
+  void startPod() {
+    edged::cri::PodSandboxConfig sb;
+    std::string uid = "uid-" + ns_;
+    sb.mutable_metadata()->set_name(pod_);
+    sb.mutable_metadata()->set_uid(uid);
+    sb.mutable_metadata()->set_namespace_(ns_);
+    log_dir_ = dir_.file("logs");
+    sb.set_log_directory(log_dir_);
+    (*sb.mutable_labels())["io.kubernetes.pod.name"] = pod_;
+    (*sb.mutable_labels())["io.kubernetes.pod.namespace"] = ns_;
+    (*sb.mutable_labels())["io.kubernetes.pod.uid"] = uid;
+    auto* nso = sb.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+    nso->set_network(edged::cri::NODE);
+    auto sandbox = cri_->runPodSandbox(sb);
+    ASSERT_TRUE(sandbox.ok()) << sandbox.status().message();
+    edged::cri::ContainerConfig cc;
+    cc.mutable_metadata()->set_name("main");
+    cc.mutable_image()->set_image(kBusybox);
+    for (const char* a :
+         {"sh", "-c", "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.2; done"}) {
+      cc.add_command(a);
+    }
+    cc.set_log_path("main/0.log");
+    (*cc.mutable_labels())["io.kubernetes.pod.name"] = pod_;
+    (*cc.mutable_labels())["io.kubernetes.pod.namespace"] = ns_;
+    (*cc.mutable_labels())["io.kubernetes.container.name"] = "main";
+    auto cid = cri_->createContainer(*sandbox, cc, sb);
+    ASSERT_TRUE(cid.ok()) << cid.status().message();
+    ASSERT_TRUE(cri_->startContainer(*cid).ok());
+    container_id_ = *cid;
+  }
+
+  std::unique_ptr<edged::CriClient> cri_;
+  std::unique_ptr<ChildProcess> standin_;
+  std::string ns_;
+  std::string pod_;
+  std::string log_dir_;
+  std::string container_id_;
+};
+
+TEST_F(KeadmContainerd, ExecReportsBothStreamsAndTheExitCode) {
+  ProcessResult r =
+      keadm({"exec", pod_, "-n", ns_, "--", "sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+
+  ProcessResult ok = keadm({"exec", pod_, "-n", ns_, "-c", "main", "--", "echo", "hello"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "hello\n");
+
+  ProcessResult none = keadm({"exec", "nope", "-n", ns_, "--", "true"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_TRUE(contains(none.err, "not found pod:\"/" + ns_ + "/nope\"")) << none.err;
+}
+
+TEST_F(KeadmContainerd, StockKubectlExecThroughTheProxy) {
+  // kubectl 1.30 tries websocket v5 and falls back to SPDY/3.1; either way MetaServer proxies
+  // the upgrade to containerd's streaming server.
+  ProcessResult r = kubectl(
+      {"exec", pod_, "-n", ns_, "-c", "main", "--", "sh", "-c", "echo via-kubectl; exit 4"});
+  EXPECT_EQ(r.out, "via-kubectl\n") << r.err;
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+}
+
+TEST_F(KeadmContainerd, InteractiveExecInAPseudoTerminal) {
+  // `script` gives keadm a real terminal; the shell in the container reads our typed lines.
+  // Our terminal is 123x45: the container's tty gets that size through the resize channel.
+  std::string cmd = "stty cols 123 rows 45; " + kKeadm + " ctl exec " + pod_ + " -n " + ns_ +
+                    " -it --config " + dir_.file("edgecore.yaml") + " -- sh";
+  ProcessResult r = runCommand({"/bin/sh", "-c",
+                                "(sleep 1; printf 'echo hi-$((6*7)); tty; stty size; exit 5\\n'; "
+                                "sleep 5) | /usr/bin/script -qec '" +
+                                    cmd + "' /dev/null"},
+                               60s);
+  EXPECT_TRUE(contains(r.out, "hi-42")) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "/dev/pts/")) << r.out;  // a tty inside the container
+  EXPECT_TRUE(contains(r.out, "45 123")) << r.out;
+  EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
+}
+
+TEST_F(KeadmContainerd, LogsAndFollow) {
+  // Wait until the container has written a few lines.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  ProcessResult r;
+  do {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << r.out << r.err;
+    std::this_thread::sleep_for(100ms);
+    r = keadm({"logs", pod_, "-n", ns_});
+  } while (!contains(r.out, "line-3\n"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("line-0\n", 0), 0u) << r.out;
+
+  ProcessResult tail = keadm({"logs", pod_, "-n", ns_, "--tail", "2", "--timestamps"});
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  EXPECT_EQ(std::count(tail.out.begin(), tail.out.end(), '\n'), 2) << tail.out;
+  EXPECT_TRUE(std::regex_search(tail.out, std::regex("^\\d{4}-\\d\\d-\\d\\dT\\S+ line-\\d+\n")))
+      << tail.out;
+  // MetaServer forwarded the parameters to edged (Python's server folds the original's leading
+  // "//" into one slash before we see the path).
+  std::string requests = readFile(dir_.file("standin.requests"));
+  EXPECT_TRUE(contains(
+      requests, "/containerLogs/" + ns_ + "/" + pod_ + "/main?timestamps=true&tailLines=2\n"))
+      << requests;
+
+  // -f: lines written after the start arrive.
+  ChildProcess follow({kKeadm, "ctl", "logs", pod_, "-n", ns_, "-f", "--tail", "1", "--config",
+                       dir_.file("edgecore.yaml")});
+  const std::regex line_re("line-(\\d+)\n");
+  deadline = std::chrono::steady_clock::now() + 20s;
+  int first = -1;
+  int latest = -1;
+  while (latest < first + 5 || first < 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << follow.stdoutSoFar();
+    std::this_thread::sleep_for(50ms);
+    std::string out = follow.stdoutSoFar();
+    std::vector<int> seen;
+    for (std::sregex_iterator it(out.begin(), out.end(), line_re), end; it != end; ++it) {
+      seen.push_back(std::stoi((*it)[1]));
+    }
+    if (seen.empty()) continue;
+    first = seen.front();
+    latest = seen.back();
+  }
+  follow.signal(SIGTERM);
+  follow.wait(5s);
+  // The daemon is still healthy after the client went away mid-stream.
+  ProcessResult after = keadm({"get", "pod", "web"});
+  EXPECT_EQ(after.exit_code, 0) << after.err;
+}
+
+TEST_F(KeadmContainerd, RestartStopsEveryContainer) {
+  ProcessResult r = keadm({"restart", "pod", pod_, "nope", "-n", ns_});
+  EXPECT_TRUE(contains(r.out, "the pod \"" + ns_ + "/" + pod_ + "\" restart successful")) << r.out;
+  EXPECT_TRUE(contains(r.err, "not found pod:\"/" + ns_ + "/nope\"")) << r.err;
+  EXPECT_EQ(r.exit_code, 1);  // one of the two failed
+  auto status = cri_->containerStatus(container_id_);
+  ASSERT_TRUE(status.ok()) << status.status().message();
+  EXPECT_EQ(status->state(), edged::cri::CONTAINER_EXITED);
+}
+
+}  // namespace
+}  // namespace edgecore::testing
