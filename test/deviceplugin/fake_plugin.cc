@@ -21,6 +21,7 @@ struct FakeDevicePlugin::Impl final : public api::DevicePlugin::Service {
   std::vector<bool> healthy;
   uint64_t generation = 0;
   bool stopping = false;
+  int lists_sent = 0;
   int allocate_calls = 0;
   int pre_start_calls = 0;
   int preferred_calls = 0;
@@ -55,6 +56,7 @@ struct FakeDevicePlugin::Impl final : public api::DevicePlugin::Service {
         if (!ok) {
           break;
         }
+        ++lists_sent;
       }
       cv.wait_for(lock, std::chrono::milliseconds(50));
     }
@@ -190,6 +192,10 @@ void FakeDevicePlugin::setHealthy(int index, bool healthy) {
   impl_->cv.notify_all();
 }
 
+int FakeDevicePlugin::listsSent() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->lists_sent;
+}
 int FakeDevicePlugin::allocateCalls() const {
   std::lock_guard lock(impl_->mu);
   return impl_->allocate_calls;

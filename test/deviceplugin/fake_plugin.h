@@ -43,6 +43,7 @@ class FakeDevicePlugin {
   void stop();
   void setHealthy(int index, bool healthy);
 
+  int listsSent() const;  // ListAndWatch responses written
   int allocateCalls() const;
   int preStartCalls() const;
   int preferredCalls() const;

@@ -564,7 +564,8 @@ struct DeviceManager::Impl {
   }
 
   static std::string admissionMessage(const std::string& err) {
-    return "Update plugin resources failed due to " + err + ", which is unexpected.";
+    // cm/admission/errors.go unexpectedAdmissionError.
+    return "Allocate failed due to " + err + ", which is unexpected";
   }
 
   Admission admit(const json& pod) {
