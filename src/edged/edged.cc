@@ -6,12 +6,15 @@
 // pool (pool_) through onPool(); a pod is never synced by two threads at once (PodEntry::syncing).
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -156,30 +159,27 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         "edged starting node={} runtime={} root={} pod_logs={} static_pods={} backoff_base_ms={}",
         node_name_, cri_->options().runtime_endpoint, cfg_.root_directory, cfg_.pod_logs_dir,
         cfg_.static_pod_path, options_.backoff_base.count());
-    auto self = shared_from_this();
-    asio::co_spawn(ctx_.strand, mainLoop(self), [log = ctx_.log](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log->error("edged main loop ended with an exception err=\"{}\"", ex.what());
-        }
-      }
-    });
+    spawn(mainLoop(shared_from_this()), "edged main loop");
     return {};
   }
 
+  // Runs on the module strand (the daemon calls start/stop there). Every edged coroutine is
+  // cancelled, so none keeps the io_context busy past the stop (an in-flight CRI call finishes
+  // on its own deadline).
   void stop() override {
     devices_->stop();  // thread-safe; plugins see kubelet.sock go away
-    asio::post(ctx_.strand, [self = shared_from_this()] {
-      self->stopping_ = true;
-      for (auto& [uid, e] : self->pods_) {
-        self->stopProbers(e);
+    if (!stopping_) {
+      stopping_ = true;
+      for (auto& [uid, e] : pods_) {
+        stopProbers(e);
       }
-      self->relist_timer_.cancel();
-      self->status_timer_.cancel();
-      self->static_timer_.cancel();
-    });
+      relist_timer_.cancel();
+      status_timer_.cancel();
+      static_timer_.cancel();
+      for (auto& sig : signals_) {
+        sig.emit(asio::cancellation_type::terminal);
+      }
+    }
     ctx_.bus.unsubscribe(name());
     // Containers keep running across an edgecore restart (KillMode=process): nothing is killed.
   }
@@ -260,17 +260,33 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     co_return std::move(**result);
   }
 
+  // Starts a coroutine on the strand with a cancellation signal that stop() emits. Strand only.
   template <typename Coro>
   void spawn(Coro coro, const char* what) {
-    asio::co_spawn(ctx_.strand, std::move(coro), [log = ctx_.log, what](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log->error("{} ended with an exception err=\"{}\"", what, ex.what());
-        }
-      }
-    });
+    if (stopping_) {
+      return;
+    }
+    auto it = signals_.emplace(signals_.end());
+    std::weak_ptr<EdgedModule> weak = weak_from_this();
+    asio::co_spawn(ctx_.strand, std::move(coro),
+                   asio::bind_cancellation_slot(
+                       it->slot(), [weak, it, log = ctx_.log, what](std::exception_ptr e) {
+                         if (auto self = weak.lock()) {
+                           self->signals_.erase(it);
+                         }
+                         if (!e) {
+                           return;
+                         }
+                         try {
+                           std::rethrow_exception(e);
+                         } catch (const boost::system::system_error& ex) {
+                           if (ex.code() != asio::error::operation_aborted) {
+                             log->error("{} ended with an exception err=\"{}\"", what, ex.what());
+                           }
+                         } catch (const std::exception& ex) {
+                           log->error("{} ended with an exception err=\"{}\"", what, ex.what());
+                         }
+                       }));
   }
 
   asio::awaitable<void> sleepFor(asio::steady_timer& timer, std::chrono::milliseconds d) {
@@ -309,6 +325,10 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     co_await self->scanStatic();
     co_await self->queryPods();
     self->spawn(statusLoop(self), "edged status loop");
+    if (self->cfg_.register_node) {
+      self->spawn(nodeLoop(self), "edged node status loop");
+      self->spawn(leaseLoop(self), "edged lease loop");
+    }
     self->spawn(staticLoop(self), "edged static pod loop");
     // 4. The relist loop.
     while (!self->stopping_) {
@@ -396,6 +416,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
           } else {
             auto dir = removePodDir(self->cfg_.root_directory, uid);
             (void)dir;
+            self->ctx_.log->info("orphan pod removed from the runtime uid={}", uid);
           }
           self->orphans_in_flight_.erase(uid);
         }(self, uid),
@@ -904,6 +925,157 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     publishSummaries();
   }
 
+  // ---- node registration, status, lease (spec 6.6) ----------------------------------------
+
+  NodeConfig nodeConfig() const {
+    NodeConfig n;
+    n.node_name = node_name_;
+    n.register_namespace =
+        cfg_.register_node_namespace.empty() ? "default" : cfg_.register_node_namespace;
+    n.node_labels = cfg_.node_labels;
+    n.register_schedulable = cfg_.register_schedulable;
+    n.node_ip = hostIp();
+    n.read_only_port = cfg_.read_only_port > 0 ? cfg_.read_only_port : 10350;
+    n.max_pods = cfg_.max_pods > 0 ? cfg_.max_pods : 110;
+    n.container_runtime_version = runtime_version_;
+    return n;
+  }
+
+  struct NodeProbe {
+    HostFacts facts;
+    RuntimeHealth health;
+  };
+
+  asio::awaitable<NodeProbe> readNodeFacts() {
+    auto op = onPool([cri = cri_.get(), root = cfg_.root_directory, devices = devices_.get()] {
+      NodeProbe p;
+      p.facts = readHostFacts(root);
+      for (const auto& [name, c] : devices->resources()) {  // device plugin resources
+        p.facts.extended_resources[name] = {c.capacity, c.allocatable};
+      }
+      auto st = cri->status();
+      if (st.ok()) {
+        p.health.runtime_ready = st->runtime_ready;
+        // Pods here use the host network; a missing CNI config does not make the node unusable.
+        p.health.network_ready = true;
+        p.health.message = st->runtime_ready ? "" : st->runtime_reason;
+      } else {
+        p.health.runtime_ready = false;
+        p.health.message = st.status().message();
+      }
+      return p;
+    });
+    co_return co_await std::move(op);
+  }
+
+  // True when the cloud accepted (or already had) the object.
+  static bool remoteOk(const Result<Message>& resp, std::string* err = nullptr) {
+    if (!resp.ok()) {
+      if (err) {
+        *err = resp.status().message();
+      }
+      return false;
+    }
+    if (resp->route.operation == core::op::kError) {
+      if (err) {
+        *err = resp->contentData().substr(0, 300);
+      }
+      return false;
+    }
+    const json& c = resp->content;
+    if (c.is_object() && c.contains("Err") && !c["Err"].is_null()) {
+      std::string reason = c["Err"].is_object() && c["Err"].contains("ErrStatus")
+                               ? c["Err"]["ErrStatus"].value("reason", "")
+                               : "";
+      if (reason == "AlreadyExists") {
+        return true;
+      }
+      if (err) {
+        *err = c["Err"].dump().substr(0, 300);
+      }
+      return false;
+    }
+    return true;
+  }
+
+  static asio::awaitable<void> nodeLoop(std::shared_ptr<EdgedModule> self) {
+    auto period = std::chrono::duration_cast<std::chrono::milliseconds>(
+        self->cfg_.node_status_update_frequency);
+    if (period.count() <= 0) {
+      period = std::chrono::seconds(10);
+    }
+    auto report = std::chrono::duration_cast<std::chrono::milliseconds>(
+        self->cfg_.node_status_report_frequency);
+    NodeStatusTracker tracker(report.count() > 0 ? report : std::chrono::minutes(5));
+    asio::steady_timer timer(self->ctx_.strand);
+    bool registered = false;
+    bool force = true;
+    int failures = 0;
+    while (!self->stopping_) {
+      NodeProbe p = co_await self->readNodeFacts();
+      NodeConfig nc = self->nodeConfig();
+      auto now = std::chrono::system_clock::now();
+      if (!registered) {
+        json node = buildNodeObject(nc, p.facts, p.health, now);
+        Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
+                                    core::op::kInsert, nodeResource(nc), node);
+        auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
+                                         self->options_.bus_timeout);
+        Result<Message> resp = co_await std::move(op);
+        std::string err;
+        if (remoteOk(resp, &err)) {
+          registered = true;
+          const json& c = resp->content;
+          if (c.is_object() && c.contains("Object") && c["Object"].is_object()) {
+            self->node_uid_ = str(sub(c["Object"], "metadata"), "uid");
+          }
+          self->ctx_.log->info("node registered node={}", self->node_name_);
+        } else if (failures++ == 0) {
+          self->ctx_.log->info("node registration pending (cloud not reachable) err=\"{}\"", err);
+        }
+      }
+      if (registered) {
+        auto patch = tracker.update(nc, p.facts, p.health, now, force);
+        if (patch) {
+          Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
+                                      core::op::kPatch, nodePatchResource(nc), json(*patch));
+          auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
+                                           self->options_.bus_timeout);
+          Result<Message> resp = co_await std::move(op);
+          force = !remoteOk(resp);
+        }
+      }
+      co_await self->sleepFor(timer, period);
+    }
+  }
+
+  static asio::awaitable<void> leaseLoop(std::shared_ptr<EdgedModule> self) {
+    int32_t duration = static_cast<int32_t>(self->cfg_.node_lease_duration.count());
+    if (duration <= 0) {
+      duration = 40;
+    }
+    auto period = std::chrono::milliseconds(duration * 1000 / 4);
+    asio::steady_timer timer(self->ctx_.strand);
+    const char* operation = core::op::kUpdate.data();
+    while (!self->stopping_) {
+      NodeConfig nc = self->nodeConfig();
+      json lease =
+          buildLease(self->node_name_, self->node_uid_, duration, std::chrono::system_clock::now());
+      Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup, operation,
+                                  leaseResource(nc), lease);
+      auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
+                                       self->options_.bus_timeout);
+      Result<Message> resp = co_await std::move(op);
+      std::string err;
+      if (!remoteOk(resp, &err) && err.find("NotFound") != std::string::npos) {
+        operation = core::op::kInsert.data();  // no lease yet: create it next time
+      } else {
+        operation = core::op::kUpdate.data();
+      }
+      co_await self->sleepFor(timer, period);
+    }
+  }
+
   // ---- status -----------------------------------------------------------------------------
 
   void updateStatus(PodEntry& e) {
@@ -1053,8 +1225,10 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   uint64_t relist_failures_ = 0;
   uint64_t status_sent_ = 0;
   std::string runtime_version_;
+  std::string node_uid_;
   std::map<std::string, PodEntry> pods_;
   std::set<std::string> orphans_in_flight_;
+  std::list<asio::cancellation_signal> signals_;  // one per running coroutine
   std::set<std::string> static_errors_;
   mutable std::mutex summary_mu_;
   std::map<std::string, PodSummary> summaries_;

@@ -121,6 +121,24 @@ TEST_F(DevicePluginPodTest, AllocateAdmitRestartRelease) {
   EXPECT_EQ(c.annotations().at("example.com/widget-ids"), first);
   EXPECT_EQ(plugin_->preStartCalls(), 1);
 
+  // The node status sent upstream carries the resource (capacity 2, allocatable 2).
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (const auto& m : h.upstream()) {
+          if (m.route.operation == "patch" &&
+              m.route.resource.find("/nodepatch/" + node_) != std::string::npos &&
+              m.content.is_string()) {
+            json p = json::parse(m.content.get<std::string>(), nullptr, false);
+            if (p.is_object() && p["status"]["capacity"].value(kWidget, "") == "2" &&
+                p["status"]["allocatable"].value(kWidget, "") == "2") {
+              return true;
+            }
+          }
+        }
+        return false;
+      },
+      30s));
+
   // 2. Two more than the one left: Failed with the kubelet's reason, nothing started.
   ASSERT_TRUE(h.insert(widgetPod(ns_, "greedy", node_, 2)).ok());
   ASSERT_TRUE(waitFor([&] { return phaseOf("greedy") == "Failed"; }, 20s))

@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
-
 #include <string>
 
 #include "edgecore/edged/cri_client.h"
@@ -67,7 +66,7 @@ inline void removeLeftoversOfDeadTestRuns(edged::CriClient& cri) {
     if (it == sb.labels().end()) {
       continue;
     }
-    for (const char* prefix : {"edged-test-", "cri-test-", "edged-bench-"}) {
+    for (const char* prefix : {"edged-test-", "cri-test-", "edged-bench-", "edged-rss-"}) {
       const std::string& ns = it->second;
       if (ns.rfind(prefix, 0) != 0) {
         continue;

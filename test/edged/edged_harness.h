@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -43,16 +44,32 @@ struct CloudRecord {
 
 class FakeCloud final : public core::Module {
  public:
-  FakeCloud(core::ModuleContext ctx, CloudRecord& record) : ctx_(std::move(ctx)), record_(record) {}
+  FakeCloud(core::ModuleContext ctx, CloudRecord& record, bool connected)
+      : ctx_(std::move(ctx)), record_(record), connected_(connected) {}
   std::string_view name() const override { return core::names::kEdgeHubModule; }
   std::string_view group() const override { return core::names::kHubGroup; }
   core::Status start() override {
+    if (connected_) {
+      // What edgehub tells metamanager once the tunnel is up.
+      EC_RETURN_IF_ERROR(ctx_.bus.send(
+          "metamanager", core::Message::create("websocket", "meta", "connect", "node/connection",
+                                               "cloud_connected")));
+    }
     return ctx_.bus.subscribe(name(), group(), ctx_.strand, [this](core::Message m) {
       {
         std::lock_guard lock(record_.mu);
         record_.upstream.push_back(m);
       }
-      if (m.route.operation == core::op::kPatch) {
+      if (m.route.operation == core::op::kInsert || m.route.operation == core::op::kUpdate) {
+        // Node registration and lease renewal: CloudCore answers with an ObjectResp.
+        json obj = m.content;
+        if (obj.is_object() && obj.contains("metadata") && obj["metadata"].is_object()) {
+          obj["metadata"]["uid"] = "cloud-uid-" + obj["metadata"].value("name", "");
+        }
+        core::Message r = m.makeResponse(json{{"Object", obj}, {"Err", nullptr}});
+        r.route.source = "edgecontroller";
+        (void)ctx_.bus.deliverResponse(std::move(r));
+      } else if (m.route.operation == core::op::kPatch) {
         core::Message r = m.makeResponse(json{{"Object", json::object()}, {"Err", nullptr}});
         r.route.source = "edgecontroller";
         (void)ctx_.bus.deliverResponse(std::move(r));
@@ -68,6 +85,7 @@ class FakeCloud final : public core::Module {
  private:
   core::ModuleContext ctx_;
   CloudRecord& record_;
+  bool connected_;
 };
 
 inline json busyboxContainer(const std::string& name, const std::string& script) {
@@ -133,33 +151,24 @@ class EdgedHarness {
     specs[0].factory = [this](core::ModuleContext ctx) {
       return metamanager::create(ctx, *store_);
     };
-    specs[1].name = "edged";
+    specs[1].name = "websocket";
     specs[1].enabled = true;
-    specs[1].factory = [this, options](core::ModuleContext ctx) {
+    specs[1].factory = [this,
+                        cloud_connected](core::ModuleContext ctx) -> core::Result<core::ModulePtr> {
+      return core::ModulePtr(std::make_unique<FakeCloud>(ctx, cloud_, cloud_connected));
+    };
+    specs[2].name = "edged";
+    specs[2].enabled = true;
+    specs[2].factory = [this, options](core::ModuleContext ctx) {
       auto m = edged::create(ctx, options);
       if (m.ok()) {
         edged_ = static_cast<edged::Edged*>(m->get());
       }
       return m;
     };
-    specs[2].name = "websocket";
-    specs[2].enabled = true;
-    specs[2].factory = [this](core::ModuleContext ctx) -> core::Result<core::ModulePtr> {
-      return core::ModulePtr(std::make_unique<FakeCloud>(ctx, cloud_));
-    };
     runner_ = std::thread([this, specs = std::move(specs)]() mutable {
       run_status_ = daemon_->run(std::move(specs));
     });
-    if (cloud_connected) {
-      core::Message c = core::Message::create("websocket", "meta", "connect", "node/connection",
-                                              "cloud_connected");
-      // The bus may not have metamanager yet: retry briefly.
-      auto deadline = std::chrono::steady_clock::now() + 5s;
-      while (!daemon_->bus().send("metamanager", c).ok() &&
-             std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(10ms);
-      }
-    }
   }
 
   ~EdgedHarness() { stop(); }
@@ -178,7 +187,14 @@ class EdgedHarness {
     core::Message m =
         core::Message::create("edgecontroller", "resource", op, ns + "/pod/" + name, pod);
     m.header.resource_version = pod["metadata"].value("resourceVersion", "1");
-    return daemon_->bus().send("metamanager", std::move(m));
+    // Right after construction the modules may still be starting: wait for metamanager.
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    core::Status st = daemon_->bus().send("metamanager", m);
+    while (st.code() == core::StatusCode::NotFound && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+      st = daemon_->bus().send("metamanager", m);
+    }
+    return st;
   }
   core::Status insert(const json& pod) { return send("insert", pod); }
 
@@ -220,7 +236,11 @@ class EdgedHarness {
   std::string dir_;
   std::string node_;
   core::EdgeCoreConfig config_;
-  core::LoggerFactory loggers_{spdlog::level::warn};
+  // EDGED_TEST_LOG=debug (or info...) shows the modules' logs.
+  core::LoggerFactory loggers_{
+      std::getenv("EDGED_TEST_LOG")
+          ? core::parseLogLevel(std::getenv("EDGED_TEST_LOG")).valueOr(spdlog::level::warn)
+          : spdlog::level::warn};
   std::unique_ptr<metamanager::MetaStore> store_;
   std::unique_ptr<core::Daemon> daemon_;
   std::thread runner_;

@@ -415,5 +415,58 @@ TEST_F(EdgedTest, BadInputGivesReasonsAndHarmsNothing) {
       waitFor([&] { return h.cloudStatus(ns_, "good").value("phase", "") == "Running"; }, 10s));
 }
 
+TEST_F(EdgedTest, StatusKeptWhileOfflineReachesTheCloudWhenItReturns) {
+  edged::EdgedOptions o;
+  o.status_period = 300ms;
+  auto& h = start(o, /*connected=*/false);
+  ASSERT_TRUE(
+      h.insert(makePod(ns_, "late", node_, json::array({busyboxContainer("c", "sleep 3600")})))
+          .ok());
+  ASSERT_TRUE(
+      waitFor([&] { return h.localStatus(ns_, "late").value("phase", "") == "Running"; }, 20s));
+  std::this_thread::sleep_for(700ms);  // a few re-checks while offline
+  EXPECT_TRUE(h.cloudStatus(ns_, "late").empty()) << "nothing can reach an absent cloud";
+  // The tunnel comes up (what edgehub tells metamanager): the kept status goes out.
+  ASSERT_TRUE(h.bus()
+                  .send("metamanager", core::Message::create("websocket", "meta", "connect",
+                                                             "node/connection", "cloud_connected"))
+                  .ok());
+  EXPECT_TRUE(
+      waitFor([&] { return h.cloudStatus(ns_, "late").value("phase", "") == "Running"; }, 10s));
+}
+
+TEST_F(EdgedTest, NodeRegistersReportsStatusAndRenewsLease) {
+  auto& h = start();
+  auto find = [&](const std::string& op, const std::string& resource) {
+    for (const auto& m : h.upstream()) {
+      if (m.route.operation == op && m.route.resource == resource) {
+        return std::optional<core::Message>(m);
+      }
+    }
+    return std::optional<core::Message>();
+  };
+  std::optional<core::Message> node, patch, lease;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        node = find("insert", "default/node/" + node_);
+        patch = find("patch", "default/nodepatch/" + node_);
+        lease = find("update", "kube-node-lease/lease/" + node_);
+        return node && patch && lease;
+      },
+      20s));
+  EXPECT_EQ(node->route.source, "edged");
+  const json& labels = node->content["metadata"]["labels"];
+  EXPECT_EQ(labels.value("node-role.kubernetes.io/edge", "x"), "");
+  EXPECT_EQ(labels.value("kubernetes.io/hostname", ""), node_);
+  EXPECT_EQ(node->content["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"], 10350);
+  EXPECT_EQ(node->content["status"]["nodeInfo"]["containerRuntimeVersion"].get<std::string>().rfind(
+                "containerd://", 0),
+            0u);
+  ASSERT_TRUE(patch->content.is_string());
+  json body = json::parse(patch->content.get<std::string>());
+  EXPECT_TRUE(body["status"].contains("conditions"));
+  EXPECT_EQ(lease->content["spec"]["holderIdentity"], node_);
+}
+
 }  // namespace
 }  // namespace edgecore::testing
