@@ -350,5 +350,39 @@ TEST_F(DeviceManagerTest, PodsWithoutDeviceResourcesAreAdmittedUntouched) {
   EXPECT_TRUE(mgr_->admitPod(json{{"metadata", 3}, {"spec", "x"}}).admitted);  // junk input
 }
 
+TEST_F(DeviceManagerTest, InitContainerDevicesAreReusedByAppContainers) {
+  FakeDevicePlugin::Options o;
+  o.devices = 1;
+  auto& p = addPlugin(o);
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(1, 1));
+  json pod = podRequesting("uid-1", 1);
+  pod["spec"]["initContainers"] = json::array({pod["spec"]["containers"][0]});
+  pod["spec"]["initContainers"][0]["name"] = "init";
+  Admission a = mgr_->admitPod(pod);
+  ASSERT_TRUE(a.admitted) << a.message;
+  EXPECT_EQ(mgr_->containerDevices("uid-1", "init").device_ids[kWidget],
+            std::vector<std::string>{"widget-0"});
+  EXPECT_EQ(mgr_->containerDevices("uid-1", "app").device_ids[kWidget],
+            std::vector<std::string>{"widget-0"});
+  EXPECT_EQ(p.allocateCalls(), 2);
+}
+
+TEST_F(DeviceManagerTest, CorruptCheckpointIsIgnored) {
+  mgr_->stop();
+  {
+    std::FILE* f = std::fopen((dir_ + "/" + kCheckpointFile).c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("{\"version\":1,\"pods\":{\"u\":{\"c\":{\"deviceIDs\":7}}}", f);
+    std::fclose(f);
+  }
+  startManager();
+  EXPECT_TRUE(mgr_->allocatedPods().empty());
+  auto& p = addPlugin({});
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(2, 2));
+  EXPECT_TRUE(mgr_->admitPod(podRequesting("uid-1", 2)).admitted);
+}
+
 }  // namespace
 }  // namespace edgecore::edged::deviceplugin
