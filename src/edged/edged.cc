@@ -5,6 +5,8 @@
 // Threading: all state lives on the module strand. CRI calls run on edged's own small thread
 // pool (pool_) through onPool(); a pod is never synced by two threads at once (PodEntry::syncing).
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -29,6 +31,7 @@
 #include "pod_logic.h"
 #include "pod_runtime.h"
 #include "probe/prober.h"
+#include "server/edged_server.h"
 #include "static_pods.h"
 
 namespace edgecore::edged {
@@ -159,6 +162,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         "edged starting node={} runtime={} root={} pod_logs={} static_pods={} backoff_base_ms={}",
         node_name_, cri_->options().runtime_endpoint, cfg_.root_directory, cfg_.pod_logs_dir,
         cfg_.static_pod_path, options_.backoff_base.count());
+    startServer();
     spawn(mainLoop(shared_from_this()), "edged main loop");
     return {};
   }
@@ -179,10 +183,15 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       for (auto& sig : signals_) {
         sig.emit(asio::cancellation_type::terminal);
       }
+      if (server_) {
+        server_->stop();
+      }
     }
     ctx_.bus.unsubscribe(name());
     // Containers keep running across an edgecore restart (KillMode=process): nothing is killed.
   }
+
+  uint16_t serverPort() const override { return server_port_.load(); }
 
   std::vector<PodSummary> pods() const override {
     std::lock_guard lock(summary_mu_);
@@ -708,8 +717,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     req.grace_seconds = e.grace_seconds;
     req.probes = e.probes;
     auto now = std::chrono::steady_clock::now();
-    if (e.plan && now >= e.next_volume_refresh) {
-      req.refresh_volumes = true;
+    if (e.plan && (now >= e.next_volume_refresh || e.plan_error)) {
+      req.refresh_volumes = true;  // periodic refresh, or retry a failed mount (no start before)
     }
     if (!e.plan || req.refresh_volumes) {
       e.next_volume_refresh =
@@ -1076,6 +1085,140 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
   }
 
+  // ---- the HTTP server on address:readOnlyPort (src/edged/server/) ------------------------
+
+  // What the server's callbacks read (any thread, under summary_mu_).
+  struct LogIndexEntry {
+    std::string log_dir;
+    struct Instance {
+      uint32_t attempt = 0;
+      std::string id;
+      bool running = false;
+    };
+    std::map<std::string, std::vector<Instance>> containers;  // newest first, by name
+  };
+
+  void startServer() {
+    EdgedServerOptions so;
+    so.address = cfg_.address.empty() ? "127.0.0.1" : cfg_.address;
+    so.port = static_cast<uint16_t>(std::clamp<int32_t>(cfg_.read_only_port, 0, 65535));
+    EdgedServerCallbacks cb;
+    std::weak_ptr<EdgedModule> weak = weak_from_this();
+    cb.pods = [weak]() -> std::string {
+      json list = {{"kind", "PodList"}, {"apiVersion", "v1"}, {"metadata", json::object()}};
+      json items = json::array();
+      if (auto self = weak.lock()) {
+        for (const auto& p : self->pods()) {
+          json pod = json::parse(p.pod_json, nullptr, false);
+          if (pod.is_object()) {
+            items.push_back(std::move(pod));
+          }
+        }
+      }
+      list["items"] = std::move(items);
+      return list.dump();
+    };
+    cb.log_location = [weak](const std::string& ns, const std::string& pod,
+                             const std::string& container, bool previous) -> Result<LogLocation> {
+      auto self = weak.lock();
+      if (!self) {
+        return core::unavailable("edged is stopping");
+      }
+      std::lock_guard lock(self->summary_mu_);
+      auto it = self->log_index_.find(ns + "/" + pod);
+      if (it == self->log_index_.end()) {
+        return core::notFound("pod \"" + pod + "\" not found");
+      }
+      auto c = it->second.containers.find(container);
+      if (c == it->second.containers.end() || c->second.empty()) {
+        return core::notFound("container \"" + container + "\" in pod \"" + pod +
+                              "\" is not available");
+      }
+      size_t index = previous ? 1 : 0;
+      if (index >= c->second.size()) {
+        return core::notFound("previous terminated container \"" + container + "\" in pod \"" +
+                              pod + "\" not found");
+      }
+      const auto& inst = c->second[index];
+      LogLocation loc;
+      loc.path = it->second.log_dir + "/" + container + "/" + std::to_string(inst.attempt) + ".log";
+      std::string key = ns + "/" + pod;
+      std::string id = inst.id;
+      loc.running = [weak, key, container, id]() {
+        auto self = weak.lock();
+        if (!self) {
+          return false;
+        }
+        std::lock_guard lock(self->summary_mu_);
+        auto it = self->log_index_.find(key);
+        if (it == self->log_index_.end()) {
+          return false;
+        }
+        auto c = it->second.containers.find(container);
+        return c != it->second.containers.end() && !c->second.empty() && c->second[0].id == id &&
+               c->second[0].running;
+      };
+      return loc;
+    };
+    cb.stream_url = [weak](const StreamRequest& req,
+                           std::function<void(Result<std::string>)> done) {
+      auto self = weak.lock();
+      if (!self) {
+        done(core::unavailable("edged is stopping"));
+        return;
+      }
+      std::string id;
+      {
+        std::lock_guard lock(self->summary_mu_);
+        auto it = self->log_index_.find(req.ns + "/" + req.pod);
+        if (it != self->log_index_.end()) {
+          auto c = it->second.containers.find(req.container);
+          if (c != it->second.containers.end() && !c->second.empty() && c->second[0].running) {
+            id = c->second[0].id;
+          }
+        }
+      }
+      if (id.empty()) {
+        done(core::notFound("container \"" + req.container + "\" in pod \"" + req.pod +
+                            "\" is not running"));
+        return;
+      }
+      asio::post(*self->pool_, [cri = self->cri_.get(), req, id, done = std::move(done)] {
+        if (req.kind == StreamRequest::Kind::Exec) {
+          cri::ExecRequest r;
+          r.set_container_id(id);
+          for (const auto& c : req.command) {
+            r.add_cmd(c);
+          }
+          r.set_tty(req.tty);
+          r.set_stdin(req.stdin_);
+          r.set_stdout(req.stdout_);
+          r.set_stderr(req.stderr_);
+          done(cri->exec(r));
+        } else {
+          cri::AttachRequest r;
+          r.set_container_id(id);
+          r.set_tty(req.tty);
+          r.set_stdin(req.stdin_);
+          r.set_stdout(req.stdout_);
+          r.set_stderr(req.stderr_);
+          done(cri->attach(r));
+        }
+      });
+    };
+    server_ = makeEdgedServer(ctx_.strand.get_inner_executor().context(), so, std::move(cb));
+    Status st = server_->start();
+    if (!st.ok()) {
+      // Pods still run without it; logs/exec through edged are unavailable.
+      ctx_.log->error("edged HTTP server not started address={} port={} err=\"{}\"", so.address,
+                      so.port, st.message());
+      server_.reset();
+    } else {
+      server_port_ = server_->port();
+      ctx_.log->info("edged HTTP server listening address={} port={}", so.address, server_->port());
+    }
+  }
+
   // ---- status -----------------------------------------------------------------------------
 
   void updateStatus(PodEntry& e) {
@@ -1202,8 +1345,24 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       s.status_json = e.status.dump();
       next.emplace(uid, std::move(s));
     }
+    std::map<std::string, LogIndexEntry> index;
+    for (const auto& [uid, e] : pods_) {
+      if (!e.plan) {
+        continue;
+      }
+      LogIndexEntry& li = index[e.ns + "/" + e.name];
+      li.log_dir = e.plan->sandbox.log_directory;
+      for (const auto& c : e.runtime.containers) {  // newest first
+        LogIndexEntry::Instance inst;
+        inst.attempt = c.attempt;
+        inst.id = c.id;
+        inst.running = c.state == ContainerRunState::Running;
+        li.containers[c.name].push_back(std::move(inst));
+      }
+    }
     std::lock_guard lock(summary_mu_);
     summaries_ = std::move(next);
+    log_index_ = std::move(index);
   }
 
   core::ModuleContext ctx_;
@@ -1232,6 +1391,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   std::set<std::string> static_errors_;
   mutable std::mutex summary_mu_;
   std::map<std::string, PodSummary> summaries_;
+  std::map<std::string, LogIndexEntry> log_index_;  // "<ns>/<pod>", under summary_mu_
+  std::unique_ptr<EdgedServer> server_;
+  std::atomic<uint16_t> server_port_{0};
 };
 
 Result<core::ModulePtr> create(core::ModuleContext ctx, EdgedOptions options) {
@@ -1258,6 +1420,7 @@ Result<core::ModulePtr> create(core::ModuleContext ctx, EdgedOptions options) {
     Status start() override { return m_->start(); }
     void stop() override { m_->stop(); }
     std::vector<PodSummary> pods() const override { return m_->pods(); }
+    uint16_t serverPort() const override { return m_->serverPort(); }
 
    private:
     std::shared_ptr<EdgedModule> m_;

@@ -131,6 +131,7 @@ class EdgedHarness {
     e.pod_logs_dir = dir + "/logs";
     e.static_pod_path = dir + "/manifests";
     e.max_per_pod_container_count = max_dead_per_container;
+    e.read_only_port = 0;  // the HTTP server on any free port
     metamanager::SqliteStoreOptions so;
     so.path = config_.database.data_source;
     auto store = metamanager::openSqliteMetaStore(so);
@@ -187,7 +188,11 @@ class EdgedHarness {
     core::Message m =
         core::Message::create("edgecontroller", "resource", op, ns + "/pod/" + name, pod);
     m.header.resource_version = pod["metadata"].value("resourceVersion", "1");
-    // Right after construction the modules may still be starting: wait for metamanager.
+    return sendToMeta(std::move(m));
+  }
+
+  // Right after construction the modules may still be starting: waits for metamanager.
+  core::Status sendToMeta(core::Message m) {
     auto deadline = std::chrono::steady_clock::now() + 10s;
     core::Status st = daemon_->bus().send("metamanager", m);
     while (st.code() == core::StatusCode::NotFound && std::chrono::steady_clock::now() < deadline) {

@@ -123,6 +123,61 @@ TEST_F(EdgedTest, InitContainerThenTwoContainersRunningAndReady) {
   EXPECT_NE(init_log.find(" stdout F init done"), std::string::npos) << init_log;
 }
 
+TEST_F(EdgedTest, EnvFromConfigMapAndSecretSharedEmptyDirAndConfigMapVolume) {
+  auto& h = start();
+  auto object = [&](const std::string& type, const std::string& name, json data) {
+    json o = {{"apiVersion", "v1"},
+              {"kind", type == "configmap" ? "ConfigMap" : "Secret"},
+              {"metadata", {{"name", name}, {"namespace", ns_}, {"resourceVersion", "1"}}},
+              {"data", std::move(data)}};
+    core::Message m = core::Message::create("edgecontroller", "resource", "insert",
+                                            ns_ + "/" + type + "/" + name, o);
+    m.header.resource_version = "1";
+    return h.sendToMeta(std::move(m));
+  };
+  ASSERT_TRUE(object("configmap", "cm", {{"greeting", "hello"}, {"file.txt", "from-cm"}}).ok());
+  ASSERT_TRUE(object("secret", "sec", {{"password", "czNjcmV0"}}).ok());  // "s3cret"
+  json a = busyboxContainer("a", "sleep 3600");
+  a["env"] =
+      json::array({{{"name", "GREETING"},
+                    {"valueFrom", {{"configMapKeyRef", {{"name", "cm"}, {"key", "greeting"}}}}}},
+                   {{"name", "PASS"},
+                    {"valueFrom", {{"secretKeyRef", {{"name", "sec"}, {"key", "password"}}}}}}});
+  a["volumeMounts"] = json::array(
+      {{{"name", "shared"}, {"mountPath", "/shared"}}, {{"name", "cfg"}, {"mountPath", "/cfg"}}});
+  json b = busyboxContainer("b", "sleep 3600");
+  b["volumeMounts"] = json::array({{{"name", "shared"}, {"mountPath", "/shared"}}});
+  json init = busyboxContainer("init", "echo from-init > /shared/init");
+  init["volumeMounts"] = b["volumeMounts"];
+  json pod = makePod(ns_, "vol", node_, json::array({a, b}), "Always", json::array({init}));
+  pod["spec"]["volumes"] = json::array({{{"name", "shared"}, {"emptyDir", json::object()}},
+                                        {{"name", "cfg"}, {"configMap", {{"name", "cm"}}}}});
+  ASSERT_TRUE(h.insert(pod).ok());
+  json st;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        st = h.cloudStatus(ns_, "vol");
+        return st.value("phase", "") == "Running" && conditionStatus(st, "Ready") == "True";
+      },
+      30s))
+      << st.dump(2);
+  std::map<std::string, std::string> ids;
+  for (const auto& c : containers("vol")) {
+    if (c.state() == edged::cri::CONTAINER_RUNNING) {
+      ids[c.labels().at("io.kubernetes.container.name")] = c.id();
+    }
+  }
+  ASSERT_EQ(ids.size(), 2u);
+  auto run = [&](const std::string& name, const std::string& cmd) {
+    auto r = cri_->execSync(ids[name], {"sh", "-c", cmd}, 5);
+    return r.ok() ? r->stdout() : "exec failed: " + r.status().message();
+  };
+  EXPECT_EQ(run("a", "echo $GREETING $PASS"), "hello s3cret\n");
+  EXPECT_EQ(run("a", "cat /cfg/file.txt"), "from-cm");
+  EXPECT_EQ(run("b", "cat /shared/init"), "from-init\n");
+  EXPECT_EQ(run("a", "cat /shared/init"), "from-init\n");
+}
+
 TEST_F(EdgedTest, RestartPoliciesWithExitCodes) {
   edged::EdgedOptions o;
   o.backoff_base = 300ms;
@@ -410,9 +465,63 @@ TEST_F(EdgedTest, BadInputGivesReasonsAndHarmsNothing) {
       waitFor([&] { return h.cloudStatus(ns_, "empty").value("phase", "") == "Failed"; }, 20s))
       << h.cloudStatus(ns_, "empty").dump(2);
   EXPECT_FALSE(h.cloudStatus(ns_, "empty").value("message", "").empty());
+  // An invalid name and a volume path escaping the pod directory: refused with a reason.
+  json badname = makePod(ns_, "Bad_Name", node_, json::array({busyboxContainer("c", "true")}));
+  ASSERT_TRUE(h.insert(badname).ok());
+  json escape = makePod(ns_, "escape", node_, json::array({busyboxContainer("c", "sleep 3600")}));
+  escape["spec"]["volumes"] = json::array({{{"name", "v"}, {"emptyDir", json::object()}}});
+  escape["spec"]["containers"][0]["volumeMounts"] =
+      json::array({{{"name", "v"}, {"mountPath", "/x"}, {"subPath", "../../etc"}}});
+  ASSERT_TRUE(h.insert(escape).ok());
+  for (const char* name : {"Bad_Name", "escape"}) {
+    ASSERT_TRUE(waitFor([&] { return !h.cloudStatus(ns_, name).value("reason", "").empty(); }, 20s))
+        << name << ": " << h.cloudStatus(ns_, name).dump(2);
+    EXPECT_NE(h.cloudStatus(ns_, name).value("phase", ""), "Running") << name;
+    EXPECT_TRUE(containers(name).empty()) << name;
+  }
   ASSERT_TRUE(waitFor([&] { return runningIds("good").size() == 1; }, 20s));
   EXPECT_TRUE(
       waitFor([&] { return h.cloudStatus(ns_, "good").value("phase", "") == "Running"; }, 10s));
+}
+
+TEST_F(EdgedTest, HttpServerServesHealthPodsAndContainerLogs) {
+  auto& h = start();
+  ASSERT_TRUE(
+      h.insert(
+           makePod(ns_, "talk", node_,
+                   json::array({busyboxContainer(
+                       "c", "echo first line; echo second line; echo to-stderr >&2; sleep 3600")})))
+          .ok());
+  ASSERT_TRUE(
+      waitFor([&] { return h.localStatus(ns_, "talk").value("phase", "") == "Running"; }, 20s));
+  ASSERT_TRUE(waitFor([&] { return h.edged()->serverPort() != 0; }, 5s));
+  std::string base = "http://127.0.0.1:" + std::to_string(h.edged()->serverPort());
+  auto curl = [&](const std::string& path) {
+    return runCommand({"/usr/bin/curl", "-s", "--max-time", "5", base + path}).out;
+  };
+  EXPECT_EQ(curl("/healthz"), "ok");
+  json pods = json::parse(curl("/pods"), nullptr, false);
+  ASSERT_TRUE(pods.is_object());
+  bool listed = false;
+  for (const auto& p : pods["items"]) {
+    listed =
+        listed || (p["metadata"]["name"] == "talk" && p["status"].value("phase", "") == "Running");
+  }
+  EXPECT_TRUE(listed) << pods.dump();
+  std::string logs;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        logs = curl("/containerLogs/" + ns_ + "/talk/c");
+        return logs.find("to-stderr") != std::string::npos;
+      },
+      10s))
+      << logs;
+  // stdout and stderr are separate pipes: only each stream's own order is fixed.
+  EXPECT_NE(logs.find("first line\nsecond line\n"), std::string::npos) << logs;
+  EXPECT_EQ(logs.size(), std::string("first line\nsecond line\nto-stderr\n").size()) << logs;
+  std::string last = curl("//containerLogs/" + ns_ + "/talk/c?tailLines=1");
+  EXPECT_TRUE(last == "to-stderr\n" || last == "second line\n") << last;
+  EXPECT_NE(curl("/containerLogs/" + ns_ + "/nope/c").find("not found"), std::string::npos);
 }
 
 TEST_F(EdgedTest, StatusKeptWhileOfflineReachesTheCloudWhenItReturns) {

@@ -6,6 +6,7 @@
 // tailoredKubeletConfig.staticPodPath; status goes back as podpatch messages through metamanager.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -56,6 +57,9 @@ struct PodSummary {
 class Edged : public core::Module {
  public:
   virtual std::vector<PodSummary> pods() const = 0;
+  // The port the edged HTTP server (/healthz, /pods, /containerLogs, /exec, /attach) listens on,
+  // 0 when it is not running. Any thread.
+  virtual uint16_t serverPort() const = 0;
 };
 
 // InvalidArgument when the CRI endpoint in the config is not a unix socket.

@@ -692,10 +692,11 @@ namespace plan {
 Result<std::vector<VolumeInfo>> podVolumes(const json& pod, const PlanInputs& in) {
   std::vector<VolumeInfo> out;
   const json* spec = child(pod, "spec");
-  if (spec == nullptr) {
-    return out;
+  const json* meta = child(pod, "metadata");
+  if (spec == nullptr || meta == nullptr) {
+    return planStatus(kReasonInvalidPodSpec, "pod: metadata and spec are required objects");
   }
-  EC_ASSIGN_OR_RETURN(auto uid, getString(*child(pod, "metadata"), "uid", "metadata"));
+  EC_ASSIGN_OR_RETURN(auto uid, getString(*meta, "uid", "metadata"));
   EC_ASSIGN_OR_RETURN(auto vols, getArray(*spec, "volumes", "spec"));
   std::set<std::string> seen;
   for (const json* v : vols) {

@@ -322,8 +322,7 @@ Result<std::string> etcHostsContent(const json& pod, const PodPlan& plan, const 
         "fe00::0\tip6-mcastprefix\n"
         "fe00::1\tip6-allnodes\n"
         "fe00::2\tip6-allrouters\n";
-    const json* spec = child(pod, "spec");
-    EC_ASSIGN_OR_RETURN(auto subdomain, getString(*spec, "subdomain", "spec"));
+    EC_ASSIGN_OR_RETURN(auto subdomain, getString(*child(pod, "spec"), "subdomain", "spec"));
     for (const auto& ip : in.pod_ips) {
       if (!subdomain.empty() && plan::isDns1123Label(subdomain)) {
         out += ip + "\t" + plan.sandbox.hostname + "." + subdomain + "." + plan.sandbox.ns +

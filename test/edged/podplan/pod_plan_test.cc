@@ -437,6 +437,11 @@ TEST_F(PodPlanTest, BadInputIsAnErrorNotACrash) {
   pod = basePod();
   pod["spec"]["containers"] = json::array();
   EXPECT_EQ(reason(pod).reason, "InvalidPodSpec");
+  // prepareVolumes with a pod that does not match a plan, or is not a pod at all.
+  PodPlan p = build(basePod());
+  EXPECT_FALSE(prepareVolumes(json::object(), p, in).ok());
+  EXPECT_FALSE(prepareVolumes(json("x"), p, in).ok());
+  EXPECT_FALSE(prepareVolumes(basePod(), PodPlan{}, in).ok());
 }
 
 class VolumesTest : public PodPlanTest {
