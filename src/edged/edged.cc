@@ -134,6 +134,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (in.cpu_cfs_quota_period_us <= 0) {
       in.cpu_cfs_quota_period_us = 100000;
     }
+    devices_ = makeDeviceManager();
+    s.devices = devices_.get();
     runtime_ = std::make_unique<PodRuntimeManager>(*cri_, std::move(s), backoff_, ctx_.log);
   }
 
@@ -153,6 +155,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         self->handle(std::move(m));
       }
     }));
+    if (Status dev = devices_->start(); !dev.ok()) {
+      ctx_.log->warn("device plugin registration not served err=\"{}\"", dev.message());
+    }
     ctx_.log->info(
         "edged starting node={} runtime={} root={} pod_logs={} static_pods={} backoff_base_ms={}",
         node_name_, cri_->options().runtime_endpoint, cfg_.root_directory, cfg_.pod_logs_dir,
@@ -166,6 +171,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   // cancelled, so none keeps the io_context busy past the stop (an in-flight CRI call finishes
   // on its own deadline).
   void stop() override {
+    devices_->stop();  // thread-safe; plugins see kubelet.sock go away
     if (!stopping_) {
       stopping_ = true;
       for (auto& [uid, e] : pods_) {
@@ -232,6 +238,13 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     std::chrono::steady_clock::time_point next_send{};
     std::chrono::steady_clock::time_point next_volume_refresh{};
   };
+
+  // The kubelet device-plugin API (src/edged/deviceplugin) on <root>/device-plugins.
+  deviceplugin::DeviceManagerPtr makeDeviceManager() {
+    deviceplugin::DeviceManager::Options o;
+    o.plugin_dir = cfg_.root_directory + "/device-plugins";
+    return std::make_unique<deviceplugin::DeviceManager>(std::move(o), ctx_.log);
+  }
 
   std::string hostIp() const { return cfg_.node_ip.empty() ? options_.host_ip : cfg_.node_ip; }
 
@@ -507,6 +520,11 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       removePod(p);
     }
     if (!pods_loaded_) {
+      std::set<std::string> known;
+      for (const auto& [uid, e] : pods_) {
+        known.insert(uid);
+      }
+      devices_->retainOnly(known);  // allocations of pods deleted while we were down
       ctx_.log->info("pods loaded from the store pods={} static={}", used, staticCount());
     }
     pods_loaded_ = true;
@@ -615,6 +633,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
     ctx_.log->info("pod removed pod={}/{} uid={}", it->second.ns, it->second.name, uid);
     stopProbers(it->second);
+    devices_->releasePod(uid);
     backoff_.forget(uid + "/");
     pods_.erase(it);
     publishSummaries();
@@ -685,6 +704,10 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (e.terminated) {
       return;
     }
+    if (!e.deleting && e.plan_error &&
+        e.plan_error->reason == deviceplugin::kReasonUnexpectedAdmission) {
+      return;  // refused at admission: stays Failed, like the kubelet
+    }
     e.syncing = true;
     e.dirty = false;
     SyncRequest req;
@@ -737,6 +760,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
     e.waiting = std::move(r.waiting);
     e.terminal = r.terminal;
+    if (e.terminal) {
+      self->devices_->releasePod(uid);  // a finished pod gives its devices back
+    }
     self->ctx_.log->debug(
         "pod synced pod={}/{} ms={} started={}", e.ns, e.name,
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
@@ -930,9 +956,12 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   };
 
   asio::awaitable<NodeProbe> readNodeFacts() {
-    auto op = onPool([cri = cri_.get(), root = cfg_.root_directory] {
+    auto op = onPool([cri = cri_.get(), root = cfg_.root_directory, devices = devices_.get()] {
       NodeProbe p;
       p.facts = readHostFacts(root);
+      for (const auto& [name, c] : devices->resources()) {  // device plugin resources
+        p.facts.extended_resources[name] = {c.capacity, c.allocatable};
+      }
       auto st = cri->status();
       if (st.ok()) {
         p.health.runtime_ready = st->runtime_ready;
@@ -1344,6 +1373,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   RestartBackoff backoff_;
   std::unique_ptr<ObjectSource> objects_;
   HostFacts host_facts_;
+  deviceplugin::DeviceManagerPtr devices_;
   std::unique_ptr<PodRuntimeManager> runtime_;
   std::shared_ptr<asio::thread_pool> pool_;
   asio::steady_timer relist_timer_;

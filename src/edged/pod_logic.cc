@@ -424,7 +424,7 @@ json computePodStatus(const StatusInputs& in) {
   status["startTime"] = rfc3339(in.start_time);
   if (!in.plan) {
     PlanError err = in.pod_error.value_or(PlanError{"InvalidPodSpec", "pod spec is invalid"});
-    bool fatal = err.reason == kReasonInvalidPodSpec;
+    bool fatal = err.reason == kReasonInvalidPodSpec || err.reason == "UnexpectedAdmissionError";
     status["phase"] = fatal ? "Failed" : "Pending";
     status["reason"] = err.reason;
     status["message"] = err.message;

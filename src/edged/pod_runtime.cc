@@ -454,7 +454,17 @@ bool PodRuntimeManager::startContainer(const PodPlan& plan, ContainerPlan c, uin
   if (restart) {
     backoff_.next(backoffKey(plan.sandbox.uid, c.name), std::chrono::system_clock::now());
   }
-  auto id = cri_.createContainer(sandbox_id, containerConfig(c), sandbox);
+  cri::ContainerConfig config = containerConfig(c);
+  if (settings_.devices) {
+    Status dev = settings_.devices->prepareContainer(plan.sandbox.uid, c.name, &config);
+    if (!dev.ok()) {
+      out.waiting[c.name] = {"CreateContainerError", dev.message()};
+      log_->warn("device preparation failed pod={}/{} container={} err=\"{}\"", plan.sandbox.ns,
+                 plan.sandbox.name, c.name, dev.message());
+      return false;
+    }
+  }
+  auto id = cri_.createContainer(sandbox_id, config, sandbox);
   if (!id.ok()) {
     out.waiting[c.name] = {"CreateContainerError", id.status().message()};
     log_->warn("create container failed pod={}/{} container={} err=\"{}\"", plan.sandbox.ns,
@@ -553,11 +563,23 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
     if (!dir.ok()) {
       log_->warn("pod directory not removed uid={} err=\"{}\"", uid, dir.message());
     }
+    if (settings_.devices) {
+      settings_.devices->releasePod(uid);
+    }
     out.terminated = true;
     return out;
   }
   if (!plan) {
     return out;
+  }
+  if (settings_.devices && !req.plan) {
+    // The kubelet's device manager admission (idempotent: an admitted pod keeps its devices).
+    auto adm = settings_.devices->admitPod(req.pod);
+    if (!adm.admitted) {
+      out.plan = nullptr;
+      out.plan_error = PlanError{adm.reason, adm.message};
+      return out;
+    }
   }
   if (!req.plan || req.refresh_volumes) {
     Status vol = prepareVolumes(req.pod, *plan, settings_.plan_inputs);

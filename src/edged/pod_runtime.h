@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 
+#include "deviceplugin/device_manager.h"
 #include "edgecore/edged/cri_client.h"
 #include "pod_logic.h"
 #include "pod_model.h"
@@ -29,6 +30,9 @@ struct SyncSettings {
   std::string node_name;
   int max_dead_per_container = 1;  // maxPerPodContainerCount
   PlanInputs plan_inputs;          // node facts and directories for buildPodPlan
+  // Device plugins (src/edged/deviceplugin): admission + allocation before the first start,
+  // applied to every container config; null = none. Must outlive the manager.
+  deviceplugin::DeviceManager* devices = nullptr;
 };
 
 struct SyncRequest {

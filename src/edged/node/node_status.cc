@@ -103,6 +103,10 @@ json buildNodeStatus(const NodeConfig& cfg, const HostFacts& facts, const Runtim
   allocatable["cpu"] = formatCpuQuantity(alloc_cpu);
   allocatable["memory"] = formatBinaryQuantity(alloc_mem);
   allocatable["ephemeral-storage"] = std::to_string(alloc_fs);
+  for (const auto& [name, r] : facts.extended_resources) {
+    capacity[name] = std::to_string(r.capacity);
+    allocatable[name] = std::to_string(r.allocatable);
+  }
 
   const bool memory_pressure =
       facts.memory_bytes > 0 && facts.memory_available_bytes < cfg.eviction_memory_available_bytes;

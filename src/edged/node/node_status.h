@@ -47,6 +47,14 @@ struct HostFacts {
   std::string os_image;        // PRETTY_NAME of /etc/os-release
   std::string operating_system = "linux";
   std::string architecture;  // GOARCH spelling: amd64, arm64, arm...
+  // Device plugin resources (src/edged/deviceplugin): name -> {capacity, allocatable} counts,
+  // added to status capacity/allocatable as plain integers. Not read from the host: the core
+  // fills it from DeviceManager::resources().
+  struct ExtendedResource {
+    int64_t capacity = 0;
+    int64_t allocatable = 0;
+  };
+  std::map<std::string, ExtendedResource> extended_resources;
 };
 
 // Reads /proc, /sys, /etc and statvfs(root_directory or its nearest existing parent). Blocking.
