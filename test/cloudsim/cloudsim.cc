@@ -264,6 +264,17 @@ class CloudSim::Impl {
     } catch (const std::exception& e) {
       return core::unavailable(std::string("cloudsim listen: ") + e.what());
     }
+    if (opts_.stream_port) {
+      StreamServerOptions so;
+      so.listen_host = opts_.listen_host;
+      so.port = *opts_.stream_port;
+      so.node_name = opts_.node_name;
+      auto stream = StreamServer::start(pki_, so);
+      if (!stream.ok()) {
+        return stream.status();
+      }
+      stream_ = std::move(stream).value();
+    }
     if (!opts_.record_file.empty()) {
       record_out_.open(opts_.record_file, std::ios::app);
       if (!record_out_) {
@@ -315,9 +326,13 @@ class CloudSim::Impl {
       if (thread_.joinable()) {
         thread_.join();
       }
+      if (stream_) {
+        stream_->stop();
+      }
     });
   }
 
+  StreamServer* stream() const { return stream_.get(); }
   uint16_t wsPort() const { return ws_port_; }
   uint16_t httpsPort() const { return https_port_; }
   uint16_t controlPort() const { return control_port_; }
@@ -1292,6 +1307,7 @@ class CloudSim::Impl {
   asio::steady_timer resend_timer_;
   uint16_t ws_port_ = 0, https_port_ = 0, control_port_ = 0;
   std::thread thread_;
+  std::unique_ptr<StreamServer> stream_;  // CloudStream's tunnel server, when configured
   std::once_flag stop_once_;
 
   // io thread only
@@ -1353,6 +1369,7 @@ http::response<http::string_body> CloudSim::Impl::handleControl(
       }
     }
     return ok({{"ws_port", ws_port_},
+               {"stream_port", stream_ ? stream_->port() : 0},
                {"https_port", https_port_},
                {"node", opts_.node_name},
                {"sessions", sessionCount()},
@@ -1423,6 +1440,20 @@ http::response<http::string_body> CloudSim::Impl::handleControl(
         deleteObject(rest.substr(0, a), rest.substr(a + 1, b - a - 1), rest.substr(b + 1));
     return erased ? ok({{"deleted", true}}) : fail(core::notFound("no such object"));
   }
+  if (path.rfind("/stream/", 0) == 0) {
+    if (!stream_) {
+      return jsonResponse(http::status::not_found, {{"error", "no stream server (--stream-port)"}});
+    }
+    std::map<std::string, std::string> query;
+    for (auto p : url.params()) {
+      query[std::string(p.key)] = std::string(p.value);
+    }
+    auto a = stream_->control(std::string(req.method_string()), path, query, req.body());
+    http::response<http::string_body> res{static_cast<http::status>(a.status), 11};
+    res.set(http::field::content_type, "application/json");
+    res.body() = std::move(a.json);
+    return res;
+  }
   if (path == "/drop" && method == http::verb::post) {
     dropConnections();
     return ok({{"dropped", true}});
@@ -1452,6 +1483,7 @@ void CloudSim::stop() { impl_->stop(); }
 uint16_t CloudSim::wsPort() const { return impl_->wsPort(); }
 uint16_t CloudSim::httpsPort() const { return impl_->httpsPort(); }
 uint16_t CloudSim::controlPort() const { return impl_->controlPort(); }
+StreamServer* CloudSim::stream() const { return impl_->stream(); }
 const Pki& CloudSim::pki() const { return impl_->pki(); }
 const Options& CloudSim::options() const { return impl_->options(); }
 std::string CloudSim::token(std::chrono::seconds ttl) const { return makeToken(impl_->pki(), ttl); }

@@ -24,6 +24,7 @@
 #include "edgecore/core/message.h"
 #include "edgecore/core/status.h"
 #include "pki.h"
+#include "stream_server.h"
 
 namespace edgecore::cloudsim {
 
@@ -35,6 +36,8 @@ struct Options {
   uint16_t ws_port = 0;                  // 0 = ephemeral; read back with wsPort()
   uint16_t https_port = 0;               // certificate server
   std::optional<uint16_t> control_port;  // local HTTP control API on 127.0.0.1; nullopt = none
+  // CloudStream's tunnel server (stream_server.h) on listen_host; nullopt = none.
+  std::optional<uint16_t> stream_port;
   // CloudHub drops a session that sent no keepalive for this long (cloudHub.keepaliveInterval).
   std::chrono::milliseconds keepalive_timeout{30000};
   // Unacknowledged reliable messages are resent this often (CloudHub: 5 s).
@@ -108,6 +111,8 @@ class CloudSim {
   uint16_t wsPort() const;
   uint16_t httpsPort() const;
   uint16_t controlPort() const;  // 0 when there is no control server
+  // The tunnel server when options().stream_port was set, else null. Owned by this object.
+  StreamServer* stream() const;
   const Pki& pki() const;
   const Options& options() const;
   // A fresh bootstrap token ("<ca hash>.<jwt>").

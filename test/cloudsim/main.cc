@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
   init->add_option("--token-hours", token_hours, "Token lifetime in hours")->capture_default_str();
 
   Options opts;
-  uint16_t ws_port = 10000, https_port = 10002, control_port = 10005;
+  uint16_t ws_port = 10000, https_port = 10002, control_port = 10005, stream_port = 10004;
+  bool no_stream = false;
   double keepalive_s = 30, resend_s = 5;
   bool no_control = false;
   bool lax_csr = false;
@@ -91,6 +92,9 @@ int main(int argc, char** argv) {
   serve->add_option("--control-port", control_port, "Control API port on 127.0.0.1")
       ->capture_default_str();
   serve->add_flag("--no-control", no_control, "Do not start the control API");
+  serve->add_option("--stream-port", stream_port, "CloudStream tunnel port (0 = ephemeral)")
+      ->capture_default_str();
+  serve->add_flag("--no-stream", no_stream, "Do not start the tunnel server");
   serve->add_option("--record", opts.record_file, "Append every event as JSON lines to FILE");
   serve
       ->add_option("--keepalive-timeout", keepalive_s,
@@ -148,6 +152,9 @@ int main(int argc, char** argv) {
   if (!no_control) {
     opts.control_port = control_port;
   }
+  if (!no_stream) {
+    opts.stream_port = stream_port;
+  }
   opts.keepalive_timeout = std::chrono::milliseconds(static_cast<long>(keepalive_s * 1000));
   opts.resend_interval = std::chrono::milliseconds(static_cast<long>(resend_s * 1000));
   opts.enforce_csr_subject = !lax_csr;
@@ -158,7 +165,7 @@ int main(int argc, char** argv) {
   }
   std::cout << "cloudsim serving node=" << opts.node_name << " ws=" << (*sim)->wsPort()
             << " https=" << (*sim)->httpsPort() << " control=" << (*sim)->controlPort()
-            << std::endl;
+            << " stream=" << ((*sim)->stream() ? (*sim)->stream()->port() : 0) << std::endl;
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
   while (!g_stop) {
