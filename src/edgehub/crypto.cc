@@ -16,6 +16,8 @@
 #include <sstream>
 #include <vector>
 
+#include "edgecore/core/base64.h"
+
 namespace edgecore::edgehub {
 
 namespace {
@@ -37,33 +39,6 @@ bool isHex(std::string_view s) {
     }
   }
   return true;
-}
-
-std::optional<std::string> base64UrlDecode(std::string_view in) {
-  std::string s(in);
-  for (char& c : s) {
-    if (c == '-') {
-      c = '+';
-    } else if (c == '_') {
-      c = '/';
-    }
-  }
-  while (s.size() % 4 != 0) {
-    s.push_back('=');
-  }
-  std::string out(s.size() / 4 * 3 + 3, '\0');
-  int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  if (n < 0) {
-    return std::nullopt;
-  }
-  size_t pad = 0;
-  for (size_t i = s.size(); i > 0 && s[i - 1] == '='; --i) {
-    ++pad;
-  }
-  out.resize(static_cast<size_t>(n) - std::min<size_t>(pad, static_cast<size_t>(n)));
-  return out;
 }
 
 std::chrono::system_clock::time_point asn1ToTime(const ASN1_TIME* t) {
@@ -108,7 +83,7 @@ core::Result<BootstrapToken> parseBootstrapToken(std::string_view token) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   out.jwt = std::string(token.substr(parts[0].size() + 1));
-  if (auto payload = base64UrlDecode(parts[2])) {
+  if (auto payload = core::base64UrlDecode(parts[2])) {
     auto claims = nlohmann::json::parse(*payload, nullptr, false);
     if (claims.is_object() && claims.contains("exp") && claims["exp"].is_number()) {
       out.expires_unix = claims["exp"].get<int64_t>();
@@ -131,11 +106,7 @@ std::string sha256Hex(std::string_view bytes) {
 }
 
 std::string pemEncode(std::string_view der, std::string_view label) {
-  std::string b64(4 * ((der.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
-                          reinterpret_cast<const unsigned char*>(der.data()),
-                          static_cast<int>(der.size()));
-  b64.resize(static_cast<size_t>(n));
+  std::string b64 = core::base64Encode(der);
   std::string out = "-----BEGIN " + std::string(label) + "-----\n";
   for (size_t i = 0; i < b64.size(); i += 64) {
     out += b64.substr(i, 64);

@@ -284,6 +284,12 @@ class Hub : public std::enable_shared_from_this<Hub> {
         auto ensure_op = certs_.ensure(strand_);
         st = co_await std::move(ensure_op);
       }
+      if (st.ok() && rotation_awaits_cert_) {
+        // A certificate exists now (bootstrap): let the rotation loop schedule it at once
+        // instead of at its next poll (32 s, longer than a short-lived certificate may last).
+        rotation_awaits_cert_ = false;
+        rotation_timer_.cancel();
+      }
       if (st.ok()) {
         auto connect_op = connect();
         auto session = co_await std::move(connect_op);
@@ -783,6 +789,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
     while (!stopping_) {
       auto current = certs_.loadCurrent();
       std::chrono::steady_clock::duration wait = kRotationPoll;
+      rotation_awaits_cert_ = !current.ok();
       if (current.ok()) {
         auto deadline = rotationDeadline(*current, rng);
         wait = std::max<std::chrono::steady_clock::duration>(std::chrono::seconds(0),
@@ -797,7 +804,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
         co_return;
       }
       if (!current.ok()) {
-        continue;
+        continue;  // polled, or woken by the bootstrap: look at the certificate again
       }
       // Upstream's backoff: 2 s doubling for 5 steps, then every 32 s.
       std::chrono::seconds retry{2};
@@ -834,6 +841,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
   CertManager certs_;
   asio::steady_timer retry_timer_;
   asio::steady_timer rotation_timer_;
+  bool rotation_awaits_cert_ = false;  // strand: the rotation loop waits for a first certificate
   TokenBucket bucket_;
   std::mt19937_64 rng_;
   LogLimiter limiter_;

@@ -1,6 +1,7 @@
 #include "imitator.h"
 
 #include <array>
+#include <memory>
 #include <utility>
 
 #include "edgecore/core/resource.h"
@@ -57,8 +58,11 @@ Gvr gvrOf(const std::string& api_version, const std::string& kind) {
   return gvr;
 }
 
-// Adds one object's op to `out`, filling apiVersion/kind from `fallback_*` when absent.
-void addObject(json obj, bool is_delete, std::string_view fallback_api_version,
+// Adds one object's op to `out`, filling apiVersion/kind from `fallback_*` when absent. `shared`
+// (may be null) owns `obj`: when nothing needs filling in, the store gets that pointer instead of
+// a copy, and `encoded` (may be null) as the object's Go encoding.
+void addObject(const json& obj, const std::shared_ptr<const json>& shared,
+               const std::string* encoded, bool is_delete, std::string_view fallback_api_version,
                std::string_view fallback_kind, ImitatorOps* out) {
   auto skip = [out](std::string reason) {
     ++out->skipped;
@@ -78,13 +82,13 @@ void addObject(json obj, bool is_delete, std::string_view fallback_api_version,
   }
   std::string api_version = stringField(obj, "apiVersion");
   std::string kind = stringField(obj, "kind");
-  if (api_version.empty() && !fallback_api_version.empty()) {
+  const bool fill_api_version = api_version.empty() && !fallback_api_version.empty();
+  const bool fill_kind = kind.empty() && !fallback_kind.empty();
+  if (fill_api_version) {
     api_version = std::string(fallback_api_version);
-    obj["apiVersion"] = api_version;
   }
-  if (kind.empty() && !fallback_kind.empty()) {
+  if (fill_kind) {
     kind = std::string(fallback_kind);
-    obj["kind"] = kind;
   }
   if (api_version.empty() || kind.empty()) {
     skip("no apiVersion or kind");
@@ -101,27 +105,28 @@ void addObject(json obj, bool is_delete, std::string_view fallback_api_version,
     op.kind = WriteOp::Kind::UpsertObject;
     // Handed over parsed: the store extracts its fields and writes Go's encoding from it, so
     // the object is never serialised and parsed again on the way.
-    op.doc = std::make_shared<const json>(std::move(obj));
+    if (!fill_api_version && !fill_kind && shared) {
+      op.doc = shared;  // the message's own content, not a copy
+      if (encoded != nullptr) {
+        op.value = *encoded;
+      }
+    } else {
+      json copy = obj;
+      if (fill_api_version) {
+        copy["apiVersion"] = api_version;
+      }
+      if (fill_kind) {
+        copy["kind"] = kind;
+      }
+      op.doc = std::make_shared<const json>(std::move(copy));
+    }
   }
   out->ops.push_back(std::move(op));
 }
 
-}  // namespace
-
-bool typeMetaForResourceType(std::string_view res_type, std::string* api_version,
-                             std::string* kind) {
-  for (const TypeMeta& tm : kTypeMetas) {
-    if (tm.type == res_type) {
-      *api_version = std::string(tm.api_version);
-      *kind = std::string(tm.kind);
-      return true;
-    }
-  }
-  return false;
-}
-
-ImitatorOps imitatorOps(const core::Message& msg, std::string_view operation,
-                        std::string_view res_type) {
+ImitatorOps opsFor(const core::Message& msg, const std::shared_ptr<const json>& shared_content,
+                   const std::string* encoded, std::string_view operation,
+                   std::string_view res_type) {
   ImitatorOps out;
   bool is_delete = operation == core::op::kDelete;
   if (operation != core::op::kInsert && operation != core::op::kUpdate && !is_delete) {
@@ -150,12 +155,39 @@ ImitatorOps imitatorOps(const core::Message& msg, std::string_view operation,
     std::string list_api_version = stringField(content, "apiVersion");
     std::string item_kind = kind.substr(0, kind.size() - 4);
     for (const json& item : *items) {
-      addObject(item, is_delete, list_api_version, item_kind, &out);
+      addObject(item, nullptr, nullptr, is_delete, list_api_version, item_kind, &out);
     }
     return out;
   }
-  addObject(content, is_delete, type_api_version, type_kind, &out);
+  addObject(content, shared_content, encoded, is_delete, type_api_version, type_kind, &out);
   return out;
+}
+
+}  // namespace
+
+bool typeMetaForResourceType(std::string_view res_type, std::string* api_version,
+                             std::string* kind) {
+  for (const TypeMeta& tm : kTypeMetas) {
+    if (tm.type == res_type) {
+      *api_version = std::string(tm.api_version);
+      *kind = std::string(tm.kind);
+      return true;
+    }
+  }
+  return false;
+}
+
+ImitatorOps imitatorOps(const core::Message& msg, std::string_view operation,
+                        std::string_view res_type) {
+  return opsFor(msg, nullptr, nullptr, operation, res_type);
+}
+
+ImitatorOps imitatorOps(const std::shared_ptr<const core::Message>& msg,
+                        const std::string* content_text, std::string_view operation,
+                        std::string_view res_type) {
+  // Aliasing pointer: shares ownership of the message, points at its content.
+  std::shared_ptr<const json> content(msg, &msg->content);
+  return opsFor(*msg, content, content_text, operation, res_type);
 }
 
 }  // namespace edgecore::metamanager

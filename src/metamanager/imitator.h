@@ -5,6 +5,7 @@
 // (edge/pkg/metamanager/metaserver/kubernetes/storage/sqlite/imitator/imitator.go Event/Inject
 // @ v1.20.0). Pure: no I/O.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,14 @@ struct ImitatorOps {
 // device -> devices.kubeedge.io/v1beta1 Device, ...) and the stored JSON carries them, as
 // meta_v2 values must; Go's imitator drops such objects instead.
 ImitatorOps imitatorOps(const core::Message& msg, std::string_view operation,
+                        std::string_view res_type);
+// The same without copying: an object that is the whole content and already has apiVersion and
+// kind reaches the store as a pointer into `msg` (which the op then keeps alive), with
+// `content_text` (may be null; the Go encoding of msg->content, made for the meta row) as its
+// encoding, so the store does not encode it a second time. Lists and objects that need type
+// fields filled in are copied as above.
+ImitatorOps imitatorOps(const std::shared_ptr<const core::Message>& msg,
+                        const std::string* content_text, std::string_view operation,
                         std::string_view res_type);
 
 // apiVersion and kind for a resource type token; false for a token we do not know.

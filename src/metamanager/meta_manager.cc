@@ -262,9 +262,22 @@ void Processor::processConnect(const Message& msg) {
 // ---------------------------------------------------------------------------------------------
 // Writes
 
-void Processor::write(std::vector<WriteOp> ops, const Message& msg, Continuation then) {
-  ImitatorOps v2 =
-      imitatorOps(msg, msg.route.operation, splitMetaResource(msg.route.resource).type);
+Message Processor::take(const MessagePtr& msg) {
+  if (msg.use_count() == 1) {
+    return std::move(*msg);
+  }
+  return *msg;
+}
+
+void Processor::write(std::vector<WriteOp> ops, const MessagePtr& msg_ptr, Continuation then) {
+  const Message& msg = *msg_ptr;
+  // The meta row holds Go's encoding of an object content; meta_v2 stores the same bytes.
+  const std::string* content_text =
+      !ops.empty() && ops[0].kind == WriteOp::Kind::UpsertMeta && msg.content.is_object()
+          ? &ops[0].value
+          : nullptr;
+  ImitatorOps v2 = imitatorOps(msg_ptr, content_text, msg.route.operation,
+                               splitMetaResource(msg.route.resource).type);
   if (v2.skipped > 0) {
     counters_[static_cast<size_t>(Counter::V2Skipped)].fetch_add(v2.skipped);
     warnLimited(v2_skip_log_, "object kept in meta only", msg, v2.skip_reason);
@@ -335,17 +348,20 @@ void Processor::sendToCloud(Message msg) {
 }
 
 void Processor::ackCloud(const Message& msg) {
-  Message ack = msg.makeResponse(std::string(kOk));
+  sendAck(msg.makeResponse(std::string(kOk)), msg.route.resource);
+}
+
+void Processor::sendAck(Message ack, std::string_view resource) {
   std::string ack_id = ack.header.id;
+  std::string parent_id = ack.header.parent_id;
   Status st = bus_.send(settings_.send_module, std::move(ack));
   if (st.ok()) {
     count(Counter::AcksSent);
-    log_->debug("ack sent msg_id={} parent={} resource={}", ack_id, msg.header.id,
-                msg.route.resource);
+    log_->debug("ack sent msg_id={} parent={} resource={}", ack_id, parent_id, resource);
   } else {
     // The cloud resends an unACKed message every 5 s; nothing to keep here.
     count(Counter::AcksUnsent);
-    log_->debug("ack not taken parent={} err=\"{}\"", msg.header.id, st.message());
+    log_->debug("ack not taken parent={} err=\"{}\"", parent_id, st.message());
   }
 }
 
@@ -422,23 +438,28 @@ void Processor::processInsert(Message msg, const MetaResource& res) {
   }
   std::vector<WriteOp> ops{upsertMeta(res, msg.contentData())};
   auto self = shared_from_this();
-  write(std::move(ops), msg, [self, msg](Status st) mutable {
+  auto shared = std::make_shared<Message>(std::move(msg));
+  write(std::move(ops), shared, [self, shared](Status st) {
     if (!st.ok()) {
-      self->feedbackError(msg, "insert or update meta failed, " + st.message());
+      self->feedbackError(*shared, "insert or update meta failed, " + st.message());
       return;
     }
-    const std::string& source = msg.route.source;
-    bool ack = !noAckRequired(msg);
+    std::optional<Message> ack;
+    if (!noAckRequired(*shared)) {
+      ack = shared->makeResponse(std::string(kOk));
+    }
+    std::string resource = shared->route.resource;
+    const std::string source = shared->route.source;
     if (source == kDeviceController) {
-      Message to_twin = msg;
+      Message to_twin = take(shared);
       to_twin.route.source = std::string(names::kMetaGroup);
       to_twin.route.group = std::string(names::kTwinGroup);
       self->sendToTwin(std::move(to_twin));
     } else if (source != kPolicyController) {
-      self->sendToEdged(msg);
+      self->sendToEdged(take(shared));
     }
     if (ack) {
-      self->ackCloud(msg);
+      self->sendAck(std::move(*ack), resource);
     }
   });
 }
@@ -468,26 +489,33 @@ void Processor::processUpdate(Message msg, const MetaResource& res) {
   }
   std::vector<WriteOp> ops{upsertMeta(res, msg.contentData())};
   auto self = shared_from_this();
-  write(std::move(ops), msg, [self, msg](Status st) mutable {
+  auto shared = std::make_shared<Message>(std::move(msg));
+  write(std::move(ops), shared, [self, shared](Status st) {
+    const Message& msg = *shared;
     if (!st.ok()) {
       self->feedbackError(msg, "insert or update meta failed, " + st.message());
       return;
     }
-    const std::string& source = msg.route.source;
+    const std::string source = msg.route.source;
     if (source == names::kEdgedModule) {
       // Edged's own updates (e.g. pod status) go on to the cloud; edged gets its OK now.
       self->sendToCloud(msg);
       self->replyTo(msg, msg.makeResponse(std::string(kOk)));
     } else if (source == kEdgeController || source == kDynamicController) {
-      self->sendToEdged(msg);
+      std::optional<Message> ack;
       if (!noAckRequired(msg)) {
-        self->ackCloud(msg);
+        ack = msg.makeResponse(std::string(kOk));
+      }
+      std::string resource = msg.route.resource;
+      self->sendToEdged(take(shared));
+      if (ack) {
+        self->sendAck(std::move(*ack), resource);
       }
     } else if (source == kDeviceController) {
       if (!noAckRequired(msg)) {
         self->ackCloud(msg);
       }
-      Message to_twin = msg;
+      Message to_twin = take(shared);
       to_twin.route.source = std::string(names::kMetaGroup);
       to_twin.route.group = std::string(names::kTwinGroup);
       self->sendToTwin(std::move(to_twin));
@@ -510,16 +538,17 @@ void Processor::processPatch(Message msg, const MetaResource& res) {
   // The patch document is stored as sent (a JSON string's text, spec local-apis 2.3).
   std::vector<WriteOp> ops{upsertMeta(res, msg.contentData())};
   auto self = shared_from_this();
-  write(std::move(ops), msg, [self, msg](Status st) mutable {
+  auto shared = std::make_shared<Message>(std::move(msg));
+  write(std::move(ops), shared, [self, shared](Status st) {
     if (!st.ok()) {
-      self->feedbackError(msg, "insert or update meta failed, " + st.message());
+      self->feedbackError(*shared, "insert or update meta failed, " + st.message());
       return;
     }
     if (self->connected_) {
       // Same msg_id: the cloud's answer goes straight back to edged's waiting request.
-      self->sendToCloud(std::move(msg));
+      self->sendToCloud(take(shared));
     } else {
-      self->feedbackError(msg, kConnectionLost);
+      self->feedbackError(*shared, kConnectionLost);
     }
   });
 }
@@ -553,12 +582,19 @@ void Processor::processDelete(Message msg, const MetaResource& res) {
     ops.push_back(std::move(w));
   }
   auto self = shared_from_this();
-  write(std::move(ops), msg, [self, msg](Status st) mutable {
+  auto shared = std::make_shared<Message>(std::move(msg));
+  write(std::move(ops), shared, [self, shared](Status st) {
+    const Message& msg = *shared;
     if (!st.ok()) {
       self->feedbackError(msg, "delete meta failed, " + st.message());
       return;
     }
-    const std::string& source = msg.route.source;
+    std::optional<Message> ack;
+    if (!noAckRequired(msg)) {
+      ack = msg.makeResponse(std::string(kOk));
+    }
+    std::string resource = msg.route.resource;
+    const std::string source = msg.route.source;
     if (source == kDeviceController) {
       Message to_twin = msg;
       to_twin.route.source = std::string(names::kMetaGroup);
@@ -566,10 +602,10 @@ void Processor::processDelete(Message msg, const MetaResource& res) {
       self->sendToTwin(std::move(to_twin));
     }
     if (source != kPolicyController) {
-      self->sendToEdged(msg);
+      self->sendToEdged(take(shared));
     }
-    if (!noAckRequired(msg)) {
-      self->ackCloud(msg);
+    if (ack) {
+      self->sendAck(std::move(*ack), resource);
     }
   });
 }
@@ -577,15 +613,16 @@ void Processor::processDelete(Message msg, const MetaResource& res) {
 void Processor::processResponse(Message msg, const MetaResource& res) {
   std::vector<WriteOp> ops{upsertMeta(res, msg.contentData())};
   auto self = shared_from_this();
-  write(std::move(ops), msg, [self, msg](Status st) mutable {
+  auto shared = std::make_shared<Message>(std::move(msg));
+  write(std::move(ops), shared, [self, shared](Status st) {
     if (!st.ok()) {
-      self->feedbackError(msg, "insert or update meta failed, " + st.message());
+      self->feedbackError(*shared, "insert or update meta failed, " + st.message());
       return;
     }
-    if (msg.route.source == kEdgeController) {
-      self->sendToEdged(std::move(msg));
+    if (shared->route.source == kEdgeController) {
+      self->sendToEdged(take(shared));
     } else {
-      self->sendToCloud(std::move(msg));
+      self->sendToCloud(take(shared));
     }
   });
 }
@@ -701,13 +738,13 @@ void Processor::finishRemote(const Message& original, Message resp, const MetaRe
     deliver();
     return;
   }
-  Message to_store;
-  to_store.header = resp.header;
-  to_store.route = resp.route;
-  to_store.route.operation = std::string(op::kInsert);
-  to_store.route.resource = original.route.resource;
-  to_store.content = std::move(*cache);
-  std::vector<WriteOp> ops{upsertMeta(res, to_store.contentData())};
+  auto to_store = std::make_shared<Message>();
+  to_store->header = resp.header;
+  to_store->route = resp.route;
+  to_store->route.operation = std::string(op::kInsert);
+  to_store->route.resource = original.route.resource;
+  to_store->content = std::move(*cache);
+  std::vector<WriteOp> ops{upsertMeta(res, to_store->contentData())};
   write(std::move(ops), to_store, [self, original, deliver](Status st) mutable {
     if (!st.ok()) {
       self->feedbackError(original, "insert or update meta failed, " + st.message());

@@ -97,6 +97,9 @@ class Processor : public std::enable_shared_from_this<Processor> {
 
  private:
   using Continuation = std::function<void(core::Status)>;
+  // A message shared by a write's continuation and the store (which reads the content in
+  // submit() without copying it and lets go before the continuation runs).
+  using MessagePtr = std::shared_ptr<core::Message>;
 
   // Entry point: one bus message, on the strand.
   void handle(core::Message msg);
@@ -117,14 +120,20 @@ class Processor : public std::enable_shared_from_this<Processor> {
                                                  core::Message msg);
 
   // Writes `ops` (plus the meta_v2 ops of `msg`) and runs `then` on the strand once durable or
-  // failed. A failure is logged (rate-limited) and counted before `then` runs.
-  void write(std::vector<WriteOp> ops, const core::Message& msg, Continuation then);
+  // failed. A failure is logged (rate-limited) and counted before `then` runs. When ops[0] is
+  // the meta row of msg's object content, its value doubles as the meta_v2 encoding.
+  void write(std::vector<WriteOp> ops, const MessagePtr& msg, Continuation then);
+  // The message itself when `msg` is its only owner (the usual case once the store let go),
+  // else a copy: for the last use of a message in a continuation.
+  static core::Message take(const MessagePtr& msg);
   void postToStrand(std::function<void()> fn);
   void count(Counter c) { counters_[static_cast<size_t>(c)].fetch_add(1); }
 
   // Outbound helpers (strand).
   void sendToCloud(core::Message msg);
   void ackCloud(const core::Message& msg);
+  // The second half of ackCloud, for an ACK built before its message was handed on.
+  void sendAck(core::Message ack, std::string_view resource);
   void sendToEdged(core::Message msg);
   void sendToTwin(core::Message msg);
   // Answers `original`: bus.reply when it was a request, else a message to edged (Go's

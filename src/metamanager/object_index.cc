@@ -67,7 +67,7 @@ Result<StoredObject> parseObject(std::string_view text, const Gvr& gvr) {
   return parseObjectDoc(doc, gvr);
 }
 
-Result<StoredObject> parseObjectDoc(const json& doc, const Gvr& gvr) {
+Result<StoredObject> parseObjectDoc(const json& doc, const Gvr& gvr, std::string encoded) {
   if (!doc.is_object()) {
     return core::invalidArgument("object is not a JSON object");
   }
@@ -94,7 +94,7 @@ Result<StoredObject> parseObjectDoc(const json& doc, const Gvr& gvr) {
     out.key.gvr.resource = kindToResource(kind);
   }
   // Go's encoding/json output, as the original's imitator stores it.
-  out.json = core::encodeJsonValue(doc);
+  out.json = encoded.empty() ? core::encodeJsonValue(doc) : std::move(encoded);
   return out;
 }
 

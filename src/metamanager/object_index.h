@@ -23,8 +23,10 @@ namespace edgecore::metamanager {
 // encoding/json would (sorted keys, compact, <>& escaped). `gvr` may have an empty resource: it is
 // then derived from apiVersion and kind. InvalidArgument on bad input.
 Result<StoredObject> parseObject(std::string_view json, const Gvr& gvr);
-// Same, from an already parsed document.
-Result<StoredObject> parseObjectDoc(const nlohmann::json& doc, const Gvr& gvr);
+// Same, from an already parsed document; `encoded`, if not empty, is Go's encoding of `doc`
+// (made earlier by the caller) and is kept instead of encoding `doc` again.
+Result<StoredObject> parseObjectDoc(const nlohmann::json& doc, const Gvr& gvr,
+                                    std::string encoded = {});
 
 // Same for a row loaded from meta_v2: keeps `value` as stored (minus trailing whitespace, as Go
 // writes a newline after the JSON) and takes the resource version from the column.

@@ -254,11 +254,11 @@ Status SqliteMetaStore::submit(std::vector<WriteOp> ops, WriteCallback done) {
   Batch batch{std::move(ops), std::move(done), {}, {}};
   batch.objects.resize(batch.ops.size());
   for (size_t i = 0; i < batch.ops.size(); ++i) {
-    const WriteOp& op = batch.ops[i];
+    WriteOp& op = batch.ops[i];
     if (op.kind != WriteOp::Kind::UpsertObject) {
       continue;
     }
-    auto parsed = op.doc ? parseObjectDoc(*op.doc, op.object_key.gvr)
+    auto parsed = op.doc ? parseObjectDoc(*op.doc, op.object_key.gvr, std::move(op.value))
                          : parseObject(op.value, op.object_key.gvr);
     if (!parsed.ok()) {
       // Reported through `done` like any failed batch; the writer skips its SQL.
@@ -267,6 +267,11 @@ Status SqliteMetaStore::submit(std::vector<WriteOp> ops, WriteCallback done) {
       break;
     }
     batch.objects[i] = std::make_shared<const StoredObject>(std::move(*parsed));
+  }
+  // The writer needs only the parsed objects: let go of the callers' documents now, so the
+  // caller is their only owner again when `done` runs.
+  for (WriteOp& op : batch.ops) {
+    op.doc.reset();
   }
   {
     std::lock_guard lock(queue_mu_);
@@ -290,6 +295,17 @@ Status SqliteMetaStore::submit(std::vector<WriteOp> ops, WriteCallback done) {
 std::vector<SqliteMetaStore::Batch> SqliteMetaStore::takeBatches() {
   std::unique_lock lock(queue_mu_);
   queue_cv_.wait(lock, [this] { return closing_ || (!paused_ && !queue_.empty()); });
+  if (!closing_ && last_take_batches_ > 1 && options_.group_commit_wait.count() > 0 &&
+      queued_ops_ < options_.group_commit_ops) {
+    // Writes are arriving concurrently: give the next few a moment to join this transaction.
+    auto deadline = std::chrono::steady_clock::now() + options_.group_commit_wait;
+    queue_cv_.wait_until(lock, deadline, [this] {
+      return closing_ || paused_ || queued_ops_ >= options_.group_commit_ops;
+    });
+    if (paused_ && !closing_) {
+      queue_cv_.wait(lock, [this] { return closing_ || !paused_; });
+    }
+  }
   std::vector<Batch> out;
   size_t ops = 0;
   while (!queue_.empty()) {
@@ -302,6 +318,7 @@ std::vector<SqliteMetaStore::Batch> SqliteMetaStore::takeBatches() {
     out.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
+  last_take_batches_ = out.size();
   return out;
 }
 

@@ -93,6 +93,7 @@ class SqliteMetaStore final : public MetaStore {
   size_t queued_ops_ = 0;
   bool closing_ = false;
   bool paused_ = false;
+  size_t last_take_batches_ = 0;  // batches in the previous transaction (group commit)
 
   mutable std::mutex stats_mu_;
   StoreStats stats_;

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "edgecore/core/base64.h"
+
 namespace edgecore::metaserver {
 namespace {
 
@@ -57,20 +59,6 @@ const KnownResource* findKnown(const Gvr& gvr) {
   return nullptr;
 }
 
-// A kind for a resource nobody told us about: "widgets" -> "Widget", "policies" -> "Policy".
-std::string guessKind(std::string_view resource) {
-  std::string r(resource);
-  if (r.size() > 3 && r.ends_with("ies")) {
-    r = r.substr(0, r.size() - 3) + "y";
-  } else if (r.size() > 2 && r.ends_with("ses")) {
-    r = r.substr(0, r.size() - 2);
-  } else if (r.size() > 1 && r.ends_with("s")) {
-    r.pop_back();
-  }
-  if (!r.empty()) r[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(r[0])));
-  return r;
-}
-
 std::string groupVersion(const Gvr& gvr) {
   return gvr.group.empty() ? gvr.version : gvr.group + "/" + gvr.version;
 }
@@ -84,65 +72,16 @@ std::string kindOf(const Gvr& gvr, const std::vector<StoredObjectPtr>& sample) {
       return j["kind"].get<std::string>();
     }
   }
-  return guessKind(gvr.resource);
+  return metamanager::resourceToKind(gvr.resource);  // "widgets" -> "Widget"
 }
 
+// The Application key of a request: meta_v2's storage key, "null" for a list's missing name.
 std::string storageKey(const Gvr& gvr, std::string_view ns, std::string_view name) {
-  std::string key = "/";
-  key += gvr.group.empty() ? "core" : gvr.group;
-  key += "/" + gvr.version + "/" + gvr.resource + "/";
-  key += ns.empty() ? "null" : std::string(ns);
-  key += "/";
-  key += name.empty() ? "null" : std::string(name);
-  return key;
-}
-
-std::string base64UrlEncode(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(acc >> bits) & 0x3f];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 0x3f];
-  return out;
-}
-
-bool base64UrlDecode(std::string_view in, std::string* out) {
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '-') {
-      v = 62;
-    } else if (c == '_') {
-      v = 63;
-    } else if (c == '=') {
-      continue;
-    } else {
-      return false;
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return true;
+  metamanager::ObjectKey key;
+  key.gvr = gvr;
+  key.ns = std::string(ns);
+  key.name = name.empty() ? "null" : std::string(name);
+  return key.storageKey();
 }
 
 // Strings YAML would read back as something else get quoted.
@@ -320,14 +259,19 @@ core::Result<std::string> jsonToYaml(std::string_view text) {
 
 std::string encodeContinue(uint64_t rv, std::string_view ns, std::string_view name) {
   json j = {{"rv", rv}, {"start", std::string(ns) + "/" + std::string(name)}};
-  return base64UrlEncode(j.dump());
+  return core::base64UrlEncode(j.dump());
 }
 
 core::Status decodeContinue(std::string_view token, uint64_t* rv, std::string* ns,
                             std::string* name) {
   std::string raw;
   core::Status bad = core::invalidArgument("continue key is not valid");
-  if (token.size() > 4096 || !base64UrlDecode(token, &raw)) return bad;
+  if (token.size() > 4096) return bad;
+  if (auto decoded = core::base64UrlDecode(token)) {
+    raw = std::move(*decoded);
+  } else {
+    return bad;
+  }
   json j = json::parse(raw, nullptr, false);
   if (!j.is_object() || !j.contains("rv") || !j["rv"].is_number_unsigned() ||
       !j.contains("start") || !j["start"].is_string()) {

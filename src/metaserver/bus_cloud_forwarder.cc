@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <nlohmann/json.hpp>
 
+#include "edgecore/core/base64.h"
 #include "edgecore/core/message.h"
 
 namespace edgecore::metaserver {
@@ -15,35 +16,6 @@ namespace asio = boost::asio;
 using nlohmann::json;
 
 namespace {
-
-std::string base64Encode(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-bool base64Decode(std::string_view in, std::string* out) {
-  if (in.size() % 4 != 0) {
-    return false;
-  }
-  out->assign(3 * (in.size() / 4), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out->data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) {
-    return false;
-  }
-  // EVP_DecodeBlock counts the padding bytes as data; drop them.
-  size_t pad = 0;
-  if (!in.empty() && in.back() == '=') {
-    pad = (in.size() >= 2 && in[in.size() - 2] == '=') ? 2 : 1;
-  }
-  out->resize(static_cast<size_t>(n) - pad);
-  return true;
-}
 
 std::string sha256Hex(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -59,7 +31,7 @@ std::string sha256Hex(std::string_view data) {
 
 // Go marshals a nil []byte as null and a non-nil one as base64.
 json bytesField(const std::string& bytes) {
-  return bytes.empty() ? json(nullptr) : json(base64Encode(bytes));
+  return bytes.empty() ? json(nullptr) : json(core::base64Encode(bytes));
 }
 
 class BusCloudForwarder final : public CloudForwarder {
@@ -149,11 +121,11 @@ ApplicationResult decodeApplicationAnswer(const std::string& content_data) {
   };
   const std::string status = text("Status");
   if (status == "Approved" || status == "Completed") {
-    std::string body;
-    if (!base64Decode(text("RespBody"), &body)) {
+    std::optional<std::string> body = core::base64Decode(text("RespBody"));
+    if (!body) {
       return {core::internalError("cloud answer has a RespBody that is not base64"), 500, {}};
     }
-    return {core::Status(), 200, std::move(body)};
+    return {core::Status(), 200, std::move(*body)};
   }
   if (status == "Rejected") {
     json err_status = json::object();

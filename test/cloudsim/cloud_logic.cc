@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <regex>
 
+#include "edgecore/core/base64.h"
+
 namespace edgecore::cloudsim {
 namespace {
 
@@ -366,10 +368,117 @@ json ObjectStore::dump() const {
 }
 
 namespace {
+
+// "Pod" -> "pods", "Endpoints" -> "endpoints", "NetworkPolicy" -> "networkpolicies": the
+// plural the API server uses for a kind (client-go's UnsafeGuessKindToResource rules).
+std::string pluralOfKind(std::string_view kind) {
+  std::string lower = resourceTypeOfKind(kind);
+  if (lower.empty() || lower == "endpoints") {
+    return lower;
+  }
+  if (lower.back() == 's') {
+    return lower + "es";
+  }
+  if (lower.back() == 'y') {
+    return lower.substr(0, lower.size() - 1) + "ies";
+  }
+  return lower + "s";
+}
+
+// MetaServer's Applications (spec local-apis 4.6), as the dynamiccontroller answers them
+// (cloud/pkg/dynamiccontroller/application/application.go Center.Process/Response @ v1.20.0):
+// get and list served from the object store; other verbs Rejected with 405, since the simulator
+// has no API server to apply them to. The answer: a new message whose parent is the request,
+// source dynamiccontroller, group resource, resource node/<node>/ignore/Application/ignore
+// (CloudHub trims the node prefix), operation applicationResponse, content the Application with
+// Status and RespBody (base64 of the object's JSON, as Go marshals []byte).
+Answer answerApplication(const Message& req, std::string_view node, const ObjectStore& store) {
+  Answer answer;
+  json app = req.content;
+  if (app.is_string()) {
+    app = json::parse(app.get<std::string>(), nullptr, false);
+  }
+  if (!app.is_object() || !app.contains("Key") || !app["Key"].is_string() ||
+      !app.contains("Verb") || !app["Verb"].is_string()) {
+    return answer;  // not an Application: recorded as unhandled
+  }
+  const std::string key = app["Key"].get<std::string>();
+  const std::string verb = app["Verb"].get<std::string>();
+  // /<group or core>/<version>/<resource>/<ns or null>/<name or null>
+  auto parts = split(key, '/');
+  json body;
+  json error = nullptr;
+  if (parts.size() != 6 || !parts[0].empty()) {
+    error = statusError(400, "BadRequest", "cloudsim: cannot parse application key " + key);
+  } else if (verb == "get" || verb == "list") {
+    const std::string& resource = parts[3];
+    const std::string ns = parts[4] == "null" ? "" : parts[4];
+    const std::string name = parts[5] == "null" ? "" : parts[5];
+    json items = json::array();
+    std::string list_kind;
+    std::string api_version = parts[1] == "core" ? parts[2] : parts[1] + "/" + parts[2];
+    const json all = store.dump();
+    for (auto it = all.begin(); it != all.end(); ++it) {
+      const json& obj = *it;
+      if (!obj.is_object() || !obj.contains("kind") || !obj["kind"].is_string() ||
+          pluralOfKind(obj["kind"].get<std::string>()) != resource) {
+        continue;
+      }
+      const json& md = obj["metadata"];
+      std::string obj_ns = md.value("namespace", "");
+      if (!ns.empty() && obj_ns != ns) {
+        continue;
+      }
+      if (!name.empty() && md.value("name", "") != name) {
+        continue;
+      }
+      list_kind = obj["kind"].get<std::string>() + "List";
+      items.push_back(obj);
+    }
+    if (verb == "get") {
+      if (items.empty()) {
+        error =
+            statusError(404, "NotFound", resource + " \"" + name + "\" not found", name, resource);
+      } else {
+        body = items[0];
+      }
+    } else {
+      if (list_kind.empty()) {
+        list_kind = "List";
+      }
+      body = {{"apiVersion", api_version},
+              {"kind", list_kind},
+              {"metadata", {{"resourceVersion", ""}}},
+              {"items", std::move(items)}};
+    }
+  } else {
+    error = statusError(405, "MethodNotAllowed",
+                        "cloudsim: verb " + verb + " is not simulated (only get and list)");
+  }
+  if (error.is_null()) {
+    app["Status"] = "Approved";
+    app["RespBody"] = core::base64Encode(body.dump());
+  } else {
+    app["Status"] = "Rejected";
+    app["Error"] = error;
+    app["RespBody"] = nullptr;
+  }
+  Message m =
+      Message::create("dynamiccontroller", "resource", "applicationResponse",
+                      "node/" + std::string(node) + "/ignore/Application/ignore", std::move(app));
+  m.header.parent_id = req.header.id;
+  answer.replies.push_back({std::move(m), !error.is_null()});
+  answer.handled = true;
+  return answer;
+}
+
 Answer answerUpstreamImpl(const Message& req, std::string_view node, ObjectStore& store,
                           const AnswerOptions& opts) {
   Answer answer;
   const std::string& op = req.route.operation;
+  if (req.route.source == "metaserver" && req.route.group == "dynamiccontroller") {
+    return answerApplication(req, node, store);
+  }
   if (req.route.resource == "k8s/ca.crt") {
     // message_dispatcher.go: answered by CloudHub itself, source cloudhub.
     Message m = req.makeResponse(opts.ca_pem);

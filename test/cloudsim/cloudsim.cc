@@ -189,7 +189,11 @@ struct WsSession : std::enable_shared_from_this<WsSession> {
   asio::steady_timer keepalive_timer;
   uint64_t id;
   std::string node;
-  std::deque<std::string> outq;
+  struct OutFrame {
+    std::string data;
+    bool binary = false;
+  };
+  std::deque<OutFrame> outq;
   bool closed = false;
   SteadyTime last_keepalive = std::chrono::steady_clock::now();
 
@@ -371,6 +375,33 @@ class CloudSim::Impl {
       deliver(node, msg, frame, reliable, false);
     });
     return id;
+  }
+
+  // Test hook: any bytes as one frame, outside the protocol (no record of a message, no
+  // resend). Unavailable when the node has no session.
+  core::Status sendRaw(std::string payload, bool binary, std::string node) {
+    if (node.empty()) {
+      node = opts_.node_name;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (connected_nodes_.count(node) == 0) {
+        return core::unavailable("node " + node + " is not connected");
+      }
+    }
+    size_t len = payload.size();
+    asio::post(ioc_, [this, payload = std::move(payload), binary, node, len]() mutable {
+      auto s = sessionFor(node);
+      if (!s || s->closed) {
+        record("note", 0, node, std::nullopt, {{"what", "raw frame not sent: no session"}});
+        return;
+      }
+      record("raw", s->id, node, std::nullopt,
+             {{"opcode", binary ? "binary" : "text"}, {"len", len}});
+      s->outq.push_back({std::move(payload), binary});
+      s->wake.cancel();
+    });
+    return {};
   }
 
   core::Result<std::string> sendManifest(std::string_view text, std::string_view op,
@@ -619,7 +650,7 @@ class CloudSim::Impl {
     }
     recordLocked(resend ? "resend" : "send", s->id, node, msg,
                  {{"reliable", reliable}, {"delivered", true}});
-    s->outq.push_back(frame);
+    s->outq.push_back({frame, false});
     s->wake.cancel();
   }
 
@@ -706,7 +737,8 @@ class CloudSim::Impl {
                  {"tls_version", SSL_get_version(s->ws.next_layer().native_handle())},
                  {"cipher", SSL_get_cipher_name(s->ws.next_layer().native_handle())},
                  {"client_cn", peer.subject.common_name},
-                 {"client_o", peer.subject.organizations}};
+                 {"client_o", peer.subject.organizations},
+                 {"client_cert_sha256", peer.der.empty() ? "" : sha256Hex(peer.der)}};
     std::string problem;
     if (!websocket::is_upgrade(req)) {
       problem = "not a websocket upgrade";
@@ -718,6 +750,10 @@ class CloudSim::Impl {
       problem = "missing ConnectionUse header";
     } else if (use != "msg") {
       problem = "ConnectionUse is not msg: " + use;
+    } else if (opts_.authorization && peer.subject.common_name != "system:node:" + node) {
+      // CloudHub with authorization on: the certificate must name the node the edge claims.
+      problem = "certificate CN " + peer.subject.common_name + " does not match node_id " + node +
+                " (want system:node:" + node + ")";
     }
     if (!problem.empty()) {
       reject(s, problem, info);
@@ -850,9 +886,10 @@ class CloudSim::Impl {
         co_await std::move(parked);
         continue;
       }
-      std::string frame = std::move(s->outq.front());
+      WsSession::OutFrame frame = std::move(s->outq.front());
       s->outq.pop_front();
-      auto wr = s->ws.async_write(asio::buffer(frame), kTuple);
+      s->ws.binary(frame.binary);
+      auto wr = s->ws.async_write(asio::buffer(frame.data), kTuple);
       auto [ec, n] = co_await std::move(wr);
       (void)n;
       if (ec) {
@@ -1126,6 +1163,7 @@ class CloudSim::Impl {
     if (!peer.der.empty()) {
       // Rotation (spec 3.3): the current client certificate instead of a token.
       info["auth"] = "client-cert";
+      info["client_cert_sha256"] = sha256Hex(peer.der);
       std::string err = verifyClientCert(pki_.ca_cert_der, peer.der);
       const auto& o = peer.subject.organizations;
       bool subject_ok =
@@ -1210,6 +1248,7 @@ class CloudSim::Impl {
       std::lock_guard lock(mu_);
       ++counters_.certs_issued;
     }
+    info["issued_sha256"] = sha256Hex(*cert);
     return finish(http::status::ok, *cert, true);
   }
 
@@ -1360,6 +1399,24 @@ http::response<http::string_body> CloudSim::Impl::handleControl(
     auto id = sendJson(req.body(), rel, node);
     return id.ok() ? ok({{"msg_id", *id}}) : fail(id.status());
   }
+  if (path == "/raw" && method == http::verb::post) {
+    // ?binary=1 for a binary frame; ?repeat=N sends the body N times in one frame (big frames
+    // without a big request).
+    bool binary = queryParam(url, "binary", "0") == "1";
+    long repeat = std::strtol(queryParam(url, "repeat", "1").c_str(), nullptr, 10);
+    if (repeat < 1 || static_cast<double>(repeat) * static_cast<double>(req.body().size()) >
+                          256.0 * 1024 * 1024) {
+      return fail(core::invalidArgument("repeat must be >= 1 and the frame at most 256 MiB"));
+    }
+    std::string payload;
+    payload.reserve(req.body().size() * static_cast<size_t>(repeat));
+    for (long i = 0; i < repeat; ++i) {
+      payload += req.body();
+    }
+    size_t len = payload.size();
+    core::Status st = sendRaw(std::move(payload), binary, node);
+    return st.ok() ? ok({{"sent", len}}) : fail(st);
+  }
   if (path == "/manifest" && method == http::verb::post) {
     auto id = sendManifest(req.body(), queryParam(url, "op", "insert"), rel, node);
     return id.ok() ? ok({{"msg_id", *id}}) : fail(id.status());
@@ -1433,6 +1490,9 @@ std::string CloudSim::token(std::chrono::seconds ttl) const { return makeToken(i
 
 core::Result<std::string> CloudSim::send(Message msg, Reliability reliability, std::string node) {
   return impl_->send(std::move(msg), reliability, std::move(node));
+}
+core::Status CloudSim::sendRaw(std::string payload, bool binary, std::string node) {
+  return impl_->sendRaw(std::move(payload), binary, std::move(node));
 }
 core::Result<std::string> CloudSim::sendManifest(std::string_view manifest,
                                                  std::string_view operation,

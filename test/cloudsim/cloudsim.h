@@ -46,7 +46,12 @@ struct Options {
   // Refuse (403) CSRs whose subject is not CN=system:node:<NodeName>, O=system:nodes. Real
   // CloudHub v1.20 signs whatever it gets; the simulator is stricter on purpose.
   bool enforce_csr_subject = true;
-  // Answer the edge's queries/inserts/patches (spec 4.2-4.6) from the object store.
+  // cloudHub.authorization.enable (spec cloud-protocol 2.3): refuse a websocket session whose
+  // client certificate CN is not system:node:<node_id header>. Off by default, as in CloudHub,
+  // which then accepts any certificate its CA signed, whatever node name the edge claims.
+  bool authorization = false;
+  // Answer the edge's queries/inserts/patches (spec 4.2-4.6) and MetaServer's get/list
+  // Applications (local-apis 4.6) from the object store.
   bool answer_requests = true;
   bool pod_update_after_patch = true;
   bool pod_delete_after_edge_delete = true;
@@ -60,7 +65,7 @@ enum class Reliability {
 };
 
 // One recorded event. `ev` is one of: start, https, ws_connect, ws_reject, ws_refused,
-// ws_closed, recv, send, resend, ack, violation, keepalive_timeout, ignored, note.
+// ws_closed, recv, send, resend, raw, ack, violation, keepalive_timeout, ignored, note.
 struct Record {
   uint64_t seq = 0;
   int64_t t_ms = 0;  // wall clock
@@ -126,6 +131,12 @@ class CloudSim {
   core::Result<std::string> sendManifest(std::string_view manifest, std::string_view operation,
                                          Reliability reliability = Reliability::Auto,
                                          std::string node = "");
+
+  // Writes `payload` as one websocket frame (text, or binary when `binary`) to the node's
+  // session, whatever it holds: for bad-input tests (not JSON, huge, wrong envelope types,
+  // unknown groups, binary). Not a message: no resend, no ACK tracking; recorded as "raw".
+  // Unavailable when the node has no session.
+  core::Status sendRaw(std::string payload, bool binary = false, std::string node = "");
 
   // ---- object store behind query answers
   core::Result<nlohmann::json> putObject(std::string_view manifest);  // returns stored object

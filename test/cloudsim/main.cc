@@ -33,6 +33,8 @@ Control API (serve --control-port, 127.0.0.1 only; JSON answers):
   GET  /token?ttl=SECONDS           a fresh bootstrap token
   POST /send?reliable=auto|yes|no&node=N      body: a message JSON (header/route/content)
   POST /manifest?op=insert|update|delete&reliable=auto|yes|no   body: manifest, JSON or YAML
+  POST /raw?binary=0|1&repeat=N&node=N   body: bytes sent as ONE websocket frame, N times over
+                                    (bad-input testing: not JSON, huge, binary, wrong types)
   GET  /objects | PUT /objects (body: manifest) | DELETE /objects/<type>/<ns>/<name>
   POST /drop                        close every session's TCP connection (no close frame)
   POST /silent?on=1|0               half-open: stop reading and writing, keep sockets open
@@ -107,7 +109,18 @@ int main(int argc, char** argv) {
                   "Sign CSRs whatever their subject (real CloudHub does); default is to refuse "
                   "(403) a subject other than CN=system:node:<node>, O=system:nodes");
 
+  int64_t cert_seconds = 0;
+  serve->add_option("--cert-seconds", cert_seconds,
+                    "Lifetime of issued edge certificates in seconds (default 365 days); a few "
+                    "seconds makes edgecore rotate its certificate at 70-90 % of that");
+  serve->add_flag("--authorization", opts.authorization,
+                  "Require the client certificate CN to be system:node:<node_id header> "
+                  "(cloudHub.authorization.enable); off by default, as in CloudHub");
+
   CLI11_PARSE(app, argc, argv);
+  if (cert_seconds > 0) {
+    opts.cert_validity = std::chrono::seconds(cert_seconds);
+  }
 
   if (init->parsed()) {
     auto pki = edgecore::cloudsim::initPki(dir, node, host, std::chrono::hours(token_hours));

@@ -17,6 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "edgecore/core/base64.h"
+
 namespace edgecore::cloudsim {
 namespace {
 
@@ -247,46 +249,18 @@ std::string sha256Hex(std::string_view bytes) {
   return out;
 }
 
-std::string base64UrlEncode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  while (!out.empty() && out.back() == '=') {
-    out.pop_back();
-  }
-  for (char& c : out) {
-    c = c == '+' ? '-' : c == '/' ? '_' : c;
-  }
-  return out;
-}
+std::string base64UrlEncode(std::string_view bytes) { return core::base64UrlEncode(bytes); }
 
 Result<std::string> base64UrlDecode(std::string_view text) {
-  std::string in(text);
-  for (char& c : in) {
-    if (c == '-') {
-      c = '+';
-    } else if (c == '_') {
-      c = '/';
-    } else if (c == '+' || c == '/' || c == '=') {
-      return core::invalidArgument("not base64url");
-    }
-  }
-  if (in.size() % 4 == 1) {
-    return core::invalidArgument("bad base64url length");
-  }
-  size_t pad = (4 - in.size() % 4) % 4;
-  in.append(pad, '=');
-  std::string out(in.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) {
+  // JWT parts are unpadded: padding or the standard alphabet's + and / make the token malformed.
+  if (text.find_first_of("+/=") != std::string_view::npos) {
     return core::invalidArgument("not base64url");
   }
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
+  auto out = core::base64UrlDecode(text);
+  if (!out) {
+    return core::invalidArgument("not base64url");
+  }
+  return std::move(*out);
 }
 
 Result<Pki> generatePki(std::string_view host) {

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -22,6 +23,7 @@
 #include "edgecore/core/config.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/edgehub/module.h"
+#include "edgecore/metaserver/bus_cloud_forwarder.h"
 #include "pki.h"
 
 namespace edgecore::edgehub {
@@ -30,6 +32,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using core::Message;
+using nlohmann::json;
 
 constexpr std::string_view kNode = "edge-1";
 
@@ -114,8 +117,12 @@ class EdgeRig {
     hub.tls_private_key_file = dir.file("certs/server.key");
     hub.rotate_certificates = false;
     (void)bus_.subscribe("twin", "twin", standin_strand_, [this](Message m) { twin_.add(m); });
-    (void)bus_.subscribe("metamanager", "meta", standin_strand_,
-                         [this](Message m) { meta_.add(m); });
+    (void)bus_.subscribe("metamanager", "meta", standin_strand_, [this](Message m) {
+      if (ack_inserts_ && m.route.operation == "insert" && m.route.source == "edgecontroller") {
+        (void)bus_.send(core::names::kEdgeHubModule, m.makeResponse("OK"));  // as metamanager
+      }
+      meta_.add(std::move(m));
+    });
     for (int i = 0; i < 2; ++i) {
       threads_.emplace_back([this] { ioc_.run(); });
     }
@@ -131,6 +138,8 @@ class EdgeRig {
   }
 
   core::EdgeCoreConfig& config() { return cfg_; }
+  // The meta stand-in ACKs cloud inserts, as metamanager does once they are stored.
+  void ackInserts(bool on) { ack_inserts_ = on; }
   void pointAt(const cloudsim::CloudSim& sim) {
     cfg_.modules.edge_hub.websocket.server = "127.0.0.1:" + std::to_string(sim.wsPort());
     cfg_.modules.edge_hub.http_server = "https://127.0.0.1:" + std::to_string(sim.httpsPort());
@@ -192,6 +201,7 @@ class EdgeRig {
   std::unique_ptr<EdgeHubModule> hub_;
   Inbox twin_;
   Inbox meta_;
+  std::atomic<bool> ack_inserts_{false};
   std::vector<std::thread> threads_;
 };
 
@@ -211,7 +221,7 @@ class CloudEdgeHubTest : public ::testing::Test {
   }
 
   void startSim(uint16_t ws_port = 0, uint16_t https_port = 0) {
-    cloudsim::Options o;
+    cloudsim::Options o = sim_options_;
     o.node_name = std::string(kNode);
     o.ws_port = ws_port;
     o.https_port = https_port;
@@ -246,7 +256,16 @@ class CloudEdgeHubTest : public ::testing::Test {
     ASSERT_TRUE(waitFor([&] { return rig_->stats().connected; }, 5s));
   }
 
+  // Restarts the simulator with `o` (ports and node name as usual) and points the edge at it.
+  void restartSim(cloudsim::Options o) {
+    sim_.reset();
+    sim_options_ = std::move(o);
+    startSim();
+    rig_->pointAt(*sim_);
+  }
+
   TempDir dir_;
+  cloudsim::Options sim_options_;
   cloudsim::Pki pki_;
   std::unique_ptr<cloudsim::CloudSim> sim_;
   std::unique_ptr<EdgeRig> rig_;
@@ -340,6 +359,130 @@ TEST_F(CloudBootstrap, OtherNodeNameGetsItsOwnIdentity) {
   auto subject = cloudsim::certSubject(*der);
   ASSERT_TRUE(subject.ok());
   EXPECT_EQ(subject->common_name, "system:node:edge-other");
+}
+
+// With cloudHub.authorization.enable (cloudsim Options::authorization) the session must carry a
+// certificate for the node it claims: a certificate for edge-1 presented as edge-other is refused.
+TEST_F(CloudBootstrap, WrongNodeNameRefusedWhenAuthorizationIsOn) {
+  cloudsim::Options o;
+  o.authorization = true;
+  restartSim(o);
+  // A valid certificate for edge-1 first.
+  rig_->config().modules.edge_hub.token = sim_->token();
+  rig_->startHub();
+  ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 15s)) << rig_->logs();
+  rig_->stopHub();
+  // The same certificate, now claiming another node name.
+  rig_->config().modules.edged.hostname_override = "edge-other";
+  rig_->config().modules.edge_hub.token.clear();
+  uint64_t seq = sim_->lastSeq();
+  rig_->startHub();
+  auto rejected =
+      sim_->waitForRecord([](const cloudsim::Record& r) { return r.ev == "ws_reject"; }, 10s, seq);
+  ASSERT_TRUE(rejected.has_value()) << rig_->logs();
+  EXPECT_NE(rejected->detail["reason"].get<std::string>().find("does not match node_id edge-other"),
+            std::string::npos)
+      << rejected->detail.dump();
+  ASSERT_TRUE(waitFor([&] { return rig_->stats().connect_failures > 0; }, 10s));
+  EXPECT_NE(rig_->stats().last_error.find("400"), std::string::npos) << rig_->stats().last_error;
+  EXPECT_FALSE(sim_->connected("edge-other"));
+}
+
+// Certificates of 10 s: edgehub rotates at 70-90 % of the lifetime, presenting the current
+// certificate to the certificate server, then reconnects with the new one.
+TEST_F(CloudBootstrap, RotatesShortLivedCertificateAndReconnectsWithIt) {
+  cloudsim::Options o;
+  o.cert_validity = 10s;
+  restartSim(o);
+  rig_->config().modules.edge_hub.rotate_certificates = true;
+  bootstrapAndConnect();
+  auto issued = sim_->waitForRecord(
+      [](const cloudsim::Record& r) {
+        return r.ev == "https" && r.detail.value("auth", "") == "token" &&
+               r.detail.contains("issued_sha256");
+      },
+      1s);
+  ASSERT_TRUE(issued.has_value());
+  const std::string first_cert = issued->detail["issued_sha256"];
+  auto rotation = sim_->waitForRecord(
+      [](const cloudsim::Record& r) {
+        return r.ev == "https" && r.detail.value("auth", "") == "client-cert";
+      },
+      15s);
+  ASSERT_TRUE(rotation.has_value()) << rig_->logs();
+  ASSERT_TRUE(rotation->detail.contains("issued_sha256")) << rotation->detail.dump();
+  // Presented the certificate it had, and got a new one.
+  EXPECT_EQ(rotation->detail["client_cert_sha256"], first_cert);
+  const std::string second_cert = rotation->detail["issued_sha256"];
+  EXPECT_NE(second_cert, first_cert);
+  // NotBefore is the issue time truncated to the second: 70 % of 10 s is 7 s after it, at
+  // least 6 s after the issue record; 90 % is at most 9 s after it (plus scheduling slack).
+  int64_t after_ms = rotation->t_ms - issued->t_ms;
+  EXPECT_GE(after_ms, 6000);
+  EXPECT_LE(after_ms, 9800);
+  // The next session presents the new certificate.
+  auto reconnect = sim_->waitForRecord(
+      [&](const cloudsim::Record& r) {
+        return r.ev == "ws_connect" && r.detail.value("client_cert_sha256", "") == second_cert;
+      },
+      10s, rotation->seq);
+  ASSERT_TRUE(reconnect.has_value()) << rig_->logs();
+  EXPECT_TRUE(waitFor([&] { return rig_->stats().connected; }, 5s));
+  EXPECT_EQ(rig_->stats().certificates_issued, 1u);  // one rotation
+  EXPECT_NE(rig_->logs().find("certificate rotated, reconnecting"), std::string::npos);
+  // The file on disk is the new certificate.
+  auto der = cloudsim::certPemToDer(slurp(rig_->config().modules.edge_hub.tls_cert_file));
+  ASSERT_TRUE(der.ok());
+  EXPECT_EQ(cloudsim::sha256Hex(*der), second_cert);
+}
+
+// MetaServer's online reads (Applications, spec local-apis 4.6) are answered by the simulated
+// dynamiccontroller from its objects, through edgehub, in well under the 10 s request deadline.
+TEST_F(CloudSession, ApplicationsGetAndListAreAnsweredPromptly) {
+  bootstrapAndConnect();
+  ASSERT_TRUE(
+      sim_->putObject(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"only-in-cloud",)"
+                      R"("namespace":"default"},"spec":{"nodeName":"edge-1"}})")
+          .ok());
+  ASSERT_TRUE(sim_->putObject(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"other",)"
+                              R"("namespace":"kube-system"}})")
+                  .ok());
+  auto apply = [&](const std::string& key, const std::string& verb) {
+    metaserver::Application app;
+    app.key = key;
+    app.verb = verb;
+    app.option_json = "{}";
+    Message m =
+        Message::create("metaserver", "dynamiccontroller", "null", "null",
+                        json::parse(metaserver::encodeApplication(app, std::string(kNode))));
+    auto started = std::chrono::steady_clock::now();
+    auto reply = rig_->request(std::move(m));
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_LT(took, 2s);
+    EXPECT_TRUE(reply.ok()) << reply.status().toString();
+    if (reply.ok()) {
+      EXPECT_EQ(reply->route.operation, "applicationResponse");
+      EXPECT_EQ(reply->route.source, "dynamiccontroller");
+    }
+    return reply.ok() ? metaserver::decodeApplicationAnswer(reply->contentData())
+                      : metaserver::ApplicationResult{reply.status(), 500, {}};
+  };
+  auto got = apply("/core/v1/pods/default/only-in-cloud", "get");
+  ASSERT_EQ(got.http_code, 200) << got.status.toString();
+  EXPECT_EQ(json::parse(got.body)["metadata"]["name"], "only-in-cloud");
+
+  auto list = apply("/core/v1/pods/default/null", "list");
+  ASSERT_EQ(list.http_code, 200) << list.status.toString();
+  json doc = json::parse(list.body);
+  EXPECT_EQ(doc["kind"], "PodList");
+  ASSERT_EQ(doc["items"].size(), 1u) << doc.dump();
+  EXPECT_EQ(doc["items"][0]["metadata"]["name"], "only-in-cloud");
+  EXPECT_EQ(json::parse(apply("/core/v1/pods/null/null", "list").body)["items"].size(), 2u);
+
+  auto missing = apply("/core/v1/pods/default/absent", "get");
+  EXPECT_EQ(missing.http_code, 404);
+  EXPECT_EQ(json::parse(missing.body)["reason"], "NotFound");
+  EXPECT_EQ(apply("/core/v1/pods/default/x", "delete").http_code, 405);
 }
 
 TEST_F(CloudSession, KeepaliveCadence) {
@@ -518,6 +661,63 @@ TEST_F(CloudBadInput, UnknownGroupAndHugeFrameAreDroppedSessionKept) {
   EXPECT_EQ(rig_->stats().sessions, sessions);
   EXPECT_TRUE(rig_->stats().connected);
   EXPECT_NE(rig_->logs().find("cloud frame too large"), std::string::npos);
+}
+
+// Raw frames straight from the cloud's socket (cloudsim::sendRaw), each followed by a valid
+// reliable insert that must still be delivered and ACKed exactly once.
+TEST_F(CloudBadInput, RawBadFramesAreLoggedAndSurvived) {
+  rig_->ackInserts(true);
+  bootstrapAndConnect();
+  struct Case {
+    std::string name;
+    std::string payload;
+    bool binary;
+    std::function<uint64_t(const EdgeHubStats&)> counter;
+    std::string log_phrase;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"not json", "this is not {json", false,
+                   [](const EdgeHubStats& s) { return s.malformed_frames; }, "malformed frame"});
+  cases.push_back({"json array", "[1,2,3]", false,
+                   [](const EdgeHubStats& s) { return s.malformed_frames; }, "malformed frame"});
+  cases.push_back({"wrong envelope types",
+                   R"({"header":{"msg_id":7,"timestamp":"soon"},"route":{"source":[],"group":{}},)"
+                   R"("content":null})",
+                   false, [](const EdgeHubStats& s) { return s.malformed_frames; },
+                   "malformed frame"});
+  cases.push_back({"unknown group",
+                   R"({"header":{"msg_id":"6f1c0d1e-0000-4000-8000-000000000001","timestamp":1},)"
+                   R"("route":{"source":"x","group":"no-such-group","operation":"insert",)"
+                   R"("resource":"default/pod/p"},"content":null})",
+                   false, [](const EdgeHubStats& s) { return s.dropped_downstream; },
+                   "cloud message dropped"});
+  cases.push_back({"binary frame",
+                   R"({"header":{"msg_id":"b"},"route":{"group":"resource"},"content":null})", true,
+                   [](const EdgeHubStats& s) { return s.binary_frames; }, "binary frame"});
+  cases.push_back({"40 MiB text frame", std::string(40u << 20, '{'), false,
+                   [](const EdgeHubStats& s) { return s.oversized_frames; },
+                   "cloud frame too large"});
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const uint64_t before = c.counter(rig_->stats());
+    ASSERT_TRUE(sim_->sendRaw(c.payload, c.binary).ok());
+    ASSERT_TRUE(waitFor([&] { return c.counter(rig_->stats()) > before; }, 20s)) << rig_->logs();
+    EXPECT_NE(rig_->logs().find(c.log_phrase), std::string::npos) << rig_->logs();
+    // The link still carries messages: a reliable insert arrives and is ACKed once.
+    ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 10s));
+    std::string name = "after-" + std::to_string(n++);
+    auto id = sim_->sendManifest(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")" +
+                                     name + R"(","namespace":"default"}})",
+                                 "insert", cloudsim::Reliability::Reliable);
+    ASSERT_TRUE(id.ok()) << id.status().toString();
+    ASSERT_TRUE(sim_->waitUntil([&] { return sim_->ackCount(*id) >= 1; }, 10s)) << rig_->logs();
+    EXPECT_EQ(sim_->ackCount(*id), 1);
+  }
+  // None of it cost the session: the edge never reconnected.
+  EXPECT_EQ(rig_->stats().sessions, 1u);
+  EXPECT_EQ(sim_->counters().sessions_opened, 1u);
+  EXPECT_TRUE(rig_->stats().connected);
 }
 
 TEST_F(CloudSession, AcksAreNotStarvedByTheLimiter) {

@@ -237,6 +237,11 @@ TEST_F(MetaManagerTest, PodInsertFromCloudIsDurableBeforeAckAndHandedToEdged) {
   ASSERT_TRUE(v2_at_ack.has_value());
   EXPECT_EQ(json::parse(*meta_at_ack), ins.content);
   EXPECT_EQ(json::parse(*v2_at_ack)["metadata"]["uid"], "6a0b1f3e-6c1e-4f57-9a55-0d3c2f6f0b01");
+  // Encoded once: meta_v2 holds the meta bytes plus the newline of Go's json.Encoder.
+  EXPECT_EQ(*v2_at_ack, *meta_at_ack + "\n");
+  // edged got the message as sent, content and all.
+  ASSERT_EQ(edged_.got.size(), 1u);
+  EXPECT_EQ(edged_.got[0].content, ins.content);
   EXPECT_EQ(plain_->metaType("default/pod/bb-1"), "pod");
   EXPECT_EQ(plain_->v2Gvr("/core/v1/pods/default/bb-1"), "/v1, Resource=pods");
 
@@ -740,6 +745,32 @@ TEST(ImitatorTest, ListIsSplitAndStatusAndEdgedLeaseSkipped) {
   auto unknown_ops = imitatorOps(unknown, "insert", "widget");
   EXPECT_TRUE(unknown_ops.ops.empty());
   EXPECT_EQ(unknown_ops.skipped, 1);
+}
+
+TEST(ImitatorTest, SharedContentIsNotCopiedAndKeepsTheMetaEncoding) {
+  json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", "p"}, {"namespace", "ns"}, {"uid", "u1"}}},
+              {"spec", {{"nodeName", "edge-1"}}}};
+  auto msg = std::make_shared<const Message>(
+      Message::create("edgecontroller", "resource", "insert", "ns/pod/p", pod));
+  const std::string text = msg->contentData();
+  ImitatorOps ops = imitatorOps(msg, &text, "insert", "pod");
+  ASSERT_EQ(ops.ops.size(), 1u);
+  EXPECT_EQ(ops.ops[0].doc.get(), &msg->content);  // a pointer into the message, no copy
+  EXPECT_EQ(ops.ops[0].value, text);
+  EXPECT_EQ(ops.ops[0].value, core::encodeJsonValue(*ops.ops[0].doc));
+
+  // Type fields to fill in: a copy that carries them, encoded by the store, not the meta text.
+  json bare = {{"metadata", {{"name", "q"}, {"namespace", "ns"}}}};
+  auto bare_msg = std::make_shared<const Message>(
+      Message::create("edgecontroller", "resource", "insert", "ns/pod/q", bare));
+  const std::string bare_text = bare_msg->contentData();
+  ImitatorOps filled = imitatorOps(bare_msg, &bare_text, "insert", "pod");
+  ASSERT_EQ(filled.ops.size(), 1u);
+  EXPECT_NE(filled.ops[0].doc.get(), &bare_msg->content);
+  EXPECT_EQ((*filled.ops[0].doc)["kind"], "Pod");
+  EXPECT_TRUE(filled.ops[0].value.empty());
 }
 
 }  // namespace

@@ -45,7 +45,7 @@ struct EdgeHubStats {
   uint64_t outbox_delivered = 0;
   uint64_t outbox_coalesced = 0;     // rows replaced by a newer status of the same object
   uint64_t outbox_dropped = 0;       // rows dropped because the outbox was full
-  uint64_t certificates_issued = 0;  // bootstrap + rotations
+  uint64_t certificates_issued = 0;  // successful rotations (the bootstrap is not counted)
   std::string last_error;            // the last connect/certificate failure ("" after success)
 };
 
