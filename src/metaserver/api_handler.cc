@@ -7,6 +7,8 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "edgecore/core/message.h"
+
 namespace edgecore::metaserver {
 namespace {
 
@@ -79,7 +81,7 @@ std::string groupVersion(const Gvr& gvr) {
 std::string kindOf(const Gvr& gvr, const std::vector<StoredObjectPtr>& sample) {
   if (const auto* k = findKnown(gvr)) return std::string(k->kind);
   if (!sample.empty()) {
-    json j = json::parse(sample.front()->json, nullptr, false);
+    json j = core::parseJsonBounded(sample.front()->json);
     if (j.is_object() && j.contains("kind") && j["kind"].is_string()) {
       return j["kind"].get<std::string>();
     }
@@ -306,8 +308,11 @@ HttpResponse statusResponse(int code, std::string_view reason, std::string_view 
 }
 
 core::Result<std::string> jsonToYaml(std::string_view text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return core::internalError("stored object is not valid JSON");
+  json j = core::parseJsonBounded(text);  // emitYaml recurses once per level
+  if (j.is_discarded()) {
+    return core::internalError("object is not valid JSON or nests deeper than " +
+                               std::to_string(core::kMaxJsonDepth) + " levels");
+  }
   YAML::Emitter out;
   out.SetIndent(2);
   out.SetSeqFormat(YAML::Block);
@@ -328,7 +333,7 @@ core::Status decodeContinue(std::string_view token, uint64_t* rv, std::string* n
   std::string raw;
   core::Status bad = core::invalidArgument("continue key is not valid");
   if (token.size() > 4096 || !base64UrlDecode(token, &raw)) return bad;
-  json j = json::parse(raw, nullptr, false);
+  json j = core::parseJsonBounded(raw);
   if (!j.is_object() || !j.contains("rv") || !j["rv"].is_number_unsigned() ||
       !j.contains("start") || !j["start"].is_string()) {
     return bad;
@@ -677,7 +682,7 @@ std::string WatchSession::encode(std::string_view type, const metamanager::Store
   std::string line;
   if (plan_.format.format == OutputFormat::Table) {
     TablePrinter printer(plan_.info.gvr.resource, clock_.wallNow(), plan_.include);
-    json parsed = json::parse(obj.json, nullptr, false);
+    json parsed = core::parseJsonBounded(obj.json);
     if (parsed.is_discarded()) return {};
     json t = {{"kind", "Table"},
               {"apiVersion", plan_.format.table_api_version},

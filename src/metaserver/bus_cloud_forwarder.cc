@@ -138,7 +138,7 @@ std::string encodeApplication(const Application& app, const std::string& node_na
 }
 
 ApplicationResult decodeApplicationAnswer(const std::string& content_data) {
-  json j = json::parse(content_data, nullptr, /*allow_exceptions=*/false);
+  json j = core::parseJsonBounded(content_data);  // ErrStatus is copied and dumped
   if (!j.is_object()) {
     return {
         core::internalError("failed to get Application from resp msg: not a JSON object"), 500, {}};
