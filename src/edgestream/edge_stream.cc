@@ -919,6 +919,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // not relayed, as in the original: error bodies reach the user as text.
   asio::awaitable<void> pumpHttpBody(TunnelPtr t, LocalConnPtr c) {
     beast::flat_buffer buf;
+    // Beast sizes each socket read by the buffer's free capacity (at least 512 bytes); without
+    // room the body would trickle through in 512-byte DATA frames.
+    buf.reserve(kLocalReadChunk);
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);  // streamed in bounded chunks; follow=true never ends
     parser.header_limit(64 * 1024);

@@ -32,6 +32,9 @@ class Statement {
   void reset();
   void bind(int index, std::string_view text);
   void bind(int index, int64_t value);
+  void bindNull(int index) { sqlite3_bind_null(stmt_, index); }
+  int columnCount() const { return sqlite3_column_count(stmt_); }
+  int columnType(int col) const { return sqlite3_column_type(stmt_, col); }
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int step() { return sqlite3_step(stmt_); }
   std::string_view columnText(int col) const;

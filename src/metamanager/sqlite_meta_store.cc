@@ -36,8 +36,24 @@ std::string_view kindName(WriteOp::Kind kind) {
       return "DeleteObject";
     case WriteOp::Kind::UpsertRawV2:
       return "UpsertRawV2";
+    case WriteOp::Kind::Exec:
+      return "Exec";
   }
   return "?";
+}
+
+void bindAll(Statement* stmt, const std::vector<SqlValue>& params) {
+  int index = 1;
+  for (const SqlValue& v : params) {
+    if (const auto* text = std::get_if<std::string>(&v)) {
+      stmt->bind(index, *text);
+    } else if (const auto* n = std::get_if<int64_t>(&v)) {
+      stmt->bind(index, *n);
+    } else {
+      stmt->bindNull(index);
+    }
+    ++index;
+  }
 }
 
 // `%uid%` for LIKE, with LIKE's wildcards in the uid taken literally.
@@ -373,6 +389,11 @@ Status SqliteMetaStore::applyOp(const WriteOp& op, const StoredObjectPtr& parsed
       effects->raws.emplace_back(op.key, op.value);
       return {};
     }
+    case WriteOp::Kind::Exec: {
+      EC_ASSIGN_OR_RETURN(Statement * stmt, writer_->prepare(op.key));
+      bindAll(stmt, op.params);
+      return stepDone(stmt, "cannot run statement");
+    }
   }
   return core::invalidArgument("unknown write op kind");
 }
@@ -583,6 +604,41 @@ void SqliteMetaStore::pauseWriterForTest(bool paused) {
     paused_ = paused;
   }
   queue_cv_.notify_all();
+}
+
+Result<std::vector<SqlRow>> SqliteMetaStore::query(const std::string& sql,
+                                                   const std::vector<SqlValue>& params) {
+  std::lock_guard lock(reader_mu_);
+  EC_ASSIGN_OR_RETURN(Statement * stmt, reader_->prepare(sql));
+  bindAll(stmt, params);
+  std::vector<SqlRow> out;
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) {
+    SqlRow row;
+    int n = stmt->columnCount();
+    row.reserve(n);
+    for (int i = 0; i < n; ++i) {
+      switch (stmt->columnType(i)) {
+        case SQLITE_NULL:
+          row.emplace_back(std::monostate{});
+          break;
+        case SQLITE_INTEGER:
+          row.emplace_back(stmt->columnInt64(i));
+          break;
+        default:
+          row.emplace_back(std::string(stmt->columnText(i)));
+      }
+    }
+    out.push_back(std::move(row));
+  }
+  Status st = rc == SQLITE_DONE
+                  ? Status()
+                  : sqliteStatus(rc, "cannot query", options_.path, reader_->errorMessage());
+  stmt->reset();
+  if (!st.ok()) {
+    return st;
+  }
+  return out;
 }
 
 }  // namespace edgecore::metamanager

@@ -29,6 +29,8 @@ class SqliteMetaStore final : public MetaStore {
   Status submit(std::vector<WriteOp> ops, WriteCallback done) override;
   Result<std::optional<std::string>> getMeta(std::string_view key) override;
   Result<std::vector<std::string>> listMetaByType(std::string_view type) override;
+  Result<std::vector<SqlRow>> query(const std::string& sql,
+                                    const std::vector<SqlValue>& params) override;
   StoredObjectPtr getObject(const ObjectKey& key) const override;
   std::vector<StoredObjectPtr> listObjects(const Gvr& gvr, std::string_view ns,
                                            uint64_t* revision = nullptr) const override;

@@ -34,6 +34,8 @@ class MetaServerModule final : public core::Module {
     server_->stop();
   }
 
+  void addCollector(MetricsRegistry::Collector c) { server_->metrics().addCollector(std::move(c)); }
+
  private:
   // The agent's own series, read when /metrics is scraped (nothing pushed on hot paths).
   void registerAgentMetrics() {
@@ -95,7 +97,8 @@ core::Result<std::pair<std::string, uint16_t>> splitHostPort(std::string_view se
 }
 
 core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager::MetaStore& store,
-                                           CloudForwarder& forwarder) {
+                                           CloudForwarder& forwarder,
+                                           std::vector<MetricsRegistry::Collector> collectors) {
   const auto& cfg = ctx.config.modules.meta_manager.meta_server;
   auto host_port = splitHostPort(cfg.server);
   if (!host_port.ok()) {
@@ -105,8 +108,11 @@ core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager:
   options.address = host_port->first;
   options.port = host_port->second;
   options.node_name = ctx.config.modules.edged.hostname_override;
-  return core::ModulePtr(
-      std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options)));
+  auto module = std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options));
+  for (auto& c : collectors) {
+    module->addCollector(std::move(c));
+  }
+  return core::ModulePtr(std::move(module));
 }
 
 }  // namespace edgecore::metaserver

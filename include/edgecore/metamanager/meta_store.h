@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "edgecore/core/status.h"
@@ -88,6 +89,10 @@ struct ObjectChange {
   StoredObjectPtr object;  // for Deleted: the last stored state
 };
 
+// A bound SQL parameter or a column read back: NULL, text or an integer.
+using SqlValue = std::variant<std::monostate, std::string, int64_t>;
+using SqlRow = std::vector<SqlValue>;
+
 // One write; a batch of them commits atomically.
 struct WriteOp {
   enum class Kind {
@@ -97,6 +102,8 @@ struct WriteOp {
     UpsertObject,      // meta_v2 upsert from a Kubernetes object's JSON (`value`), key derived
     DeleteObject,      // meta_v2 delete by `object_key`
     UpsertRawV2,       // meta_v2 pass-through row: key = `key` (e.g. "/version"), value only
+    Exec,              // one SQL statement (`key`) with `params` bound in order; for the device and
+           // sub_topics tables, whose owners (devicetwin, eventbus) write their own rows
   };
   Kind kind = Kind::UpsertMeta;
   std::string key;    // meta key (resource string) or raw meta_v2 key
@@ -108,6 +115,7 @@ struct WriteOp {
   // UpsertObject: the already parsed object, when the caller has it (metamanager decoded it from
   // the message); `value` is then ignored and the JSON is not parsed a second time.
   std::shared_ptr<const nlohmann::json> doc;
+  std::vector<SqlValue> params;  // Exec
 };
 
 struct StoreStats {
@@ -145,6 +153,11 @@ class MetaStore {
   virtual Result<std::optional<std::string>> getMeta(std::string_view key) = 0;
   // All values of a type (KubeEdge's local query without an id: every namespace).
   virtual Result<std::vector<std::string>> listMetaByType(std::string_view type) = 0;
+  // Runs one read-only statement (the device and sub_topics tables) and returns every row;
+  // integer columns come back as int64_t, NULL as monostate, anything else as text.
+  // Synchronous: call from a blocking pool. InvalidArgument for bad SQL.
+  virtual Result<std::vector<SqlRow>> query(const std::string& sql,
+                                            const std::vector<SqlValue>& params) = 0;
 
   // --- meta_v2 in memory: any thread, never blocks on the writer.
   virtual StoredObjectPtr getObject(const ObjectKey& key) const = 0;

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -12,8 +13,10 @@
 #include "edgecore/core/daemon.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/core/version.h"
+#include "edgecore/devicetwin/module.h"
 #include "edgecore/edgehub/module.h"
 #include "edgecore/edgestream/module.h"
+#include "edgecore/eventbus/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metamanager/module.h"
 #include "edgecore/metaserver/bus_cloud_forwarder.h"
@@ -38,7 +41,21 @@ struct SharedParts {
   std::unique_ptr<edgecore::metamanager::MetaStore> store;  // null when metaManager is off
   core::CloudLinkStatus cloud_link;                         // kept by metamanager
   edgecore::metaserver::CloudForwarderPtr forwarder;        // MetaServer -> cloud, via edgehub
+  // devicetwin writes device and mapper health, MetaServer's /metrics reads it.
+  std::shared_ptr<edgecore::devicetwin::TwinMetrics> twin_metrics =
+      std::make_shared<edgecore::devicetwin::TwinMetrics>();
 };
+
+// edgecore-cpp knob without an edgecore.yaml key yet: how long a device may stay silent before
+// devicetwin marks it offline (EDGECORE_TWIN_OFFLINE_AFTER_MS, default 60 s; 0 disables).
+edgecore::devicetwin::DeviceTwinOptions twinOptions(SharedParts& parts) {
+  edgecore::devicetwin::DeviceTwinOptions o;
+  if (const char* v = std::getenv("EDGECORE_TWIN_OFFLINE_AFTER_MS"); v != nullptr && *v != 0) {
+    o.offline_after = std::chrono::milliseconds(std::strtoll(v, nullptr, 10));
+  }
+  o.metrics = parts.twin_metrics;
+  return o;
+}
 
 // Start order: storage first so nothing from the cloud arrives before it can be kept; the
 // cloud link after the modules it feeds. The daemon stops them in reverse.
@@ -55,9 +72,21 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       parts.forwarder = edgecore::metaserver::createBusCloudForwarder(
           ctx.bus, ctx.strand, parts.cloud_link,
           {c.modules.edged.hostname_override, std::chrono::seconds(10)}, ctx.log);
-      return edgecore::metaserver::createModule(ctx, *parts.store, *parts.forwarder);
+      auto metrics = parts.twin_metrics;
+      return edgecore::metaserver::createModule(
+          ctx, *parts.store, *parts.forwarder,
+          {[metrics](std::string& out) { metrics->render(out, core::nowUnixMillis()); }});
     };
   }
+  core::ModuleFactory twin;
+  if (parts.store) {
+    twin = [&parts](core::ModuleContext ctx) {
+      return edgecore::devicetwin::create(ctx, *parts.store, twinOptions(parts));
+    };
+  }
+  core::ModuleFactory eventbus = [&parts](core::ModuleContext ctx) {
+    return edgecore::eventbus::create(ctx, parts.store.get());
+  };
   core::ModuleFactory edgehub = [config_path](core::ModuleContext ctx) {
     return edgecore::edgehub::create(ctx, config_path);
   };
@@ -69,8 +98,8 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       {"metaserver", "modules.metaManager.metaServer",
        m.meta_manager.enable && m.meta_manager.meta_server.enable, metaserver, ""},
       {"edged", "modules.edged", m.edged.enable, {}, "(issue #5)"},
-      {"twin", "modules.deviceTwin", m.device_twin.enable, {}, "(issue #7)"},
-      {"eventbus", "modules.eventBus", m.event_bus.enable, {}, "(issue #7)"},
+      {"twin", "modules.deviceTwin", m.device_twin.enable && m.meta_manager.enable, twin, ""},
+      {"eventbus", "modules.eventBus", m.event_bus.enable, eventbus, ""},
       {"servicebus", "modules.serviceBus", m.service_bus.enable, {}, "(not planned yet)"},
       {"websocket", "modules.edgeHub", m.edge_hub.enable, edgehub, ""},
       {"edgestream", "modules.edgeStream", m.edge_stream.enable, edgestream, ""},

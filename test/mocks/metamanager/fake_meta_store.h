@@ -128,6 +128,8 @@ class FakeMetaStore final : public metamanager::MetaStore {
             objects_.erase(it);
             break;
           }
+          case WriteOp::Kind::Exec:
+            break;  // no SQL tables here (device rows are tested against the real store)
         }
       }
       stats_.batches++;
@@ -159,6 +161,11 @@ class FakeMetaStore final : public metamanager::MetaStore {
       if (tv.first == type) out.push_back(tv.second);
     }
     return out;
+  }
+
+  Result<std::vector<metamanager::SqlRow>> query(
+      const std::string&, const std::vector<metamanager::SqlValue>&) override {
+    return core::unimplemented("the fake store has no SQL tables");
   }
 
   StoredObjectPtr getObject(const ObjectKey& key) const override {

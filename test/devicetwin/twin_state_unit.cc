@@ -1,0 +1,157 @@
+// TwinState without sockets or SQLite: the version rules and JSON shapes of
+// edge/pkg/devicetwin/dtmanager/twin.go @ v1.20.0 as our state machine applies them.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "twin_state.h"
+
+namespace edgecore::devicetwin {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kNow = 1700000000000;
+
+class TwinStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    json content = {{"event_id", "m"},
+                    {"timestamp", 0},
+                    {"added_devices", json::array({{{"id", "ns/dev"}, {"name", "dev"}}})},
+                    {"removed_devices", json::array()}};
+    Effects fx = state_.membershipUpdate(content, false, kNow);
+    ASSERT_FALSE(fx.ops.empty());
+    ASSERT_NE(state_.find("ns/dev"), nullptr);
+  }
+  const Publish* find(const Effects& fx, const std::string& suffix) {
+    for (const auto& p : fx.publishes) {
+      if (p.topic == "$hw/events/device/ns/dev" + suffix) {
+        return &p;
+      }
+    }
+    return nullptr;
+  }
+  TwinState state_{"node-1"};
+};
+
+TEST_F(TwinStateTest, RestUpdateBumpsTheEdgeVersionAndShapesTheResult) {
+  Effects fx = state_.twinUpdate("ns/dev",
+                                 R"({"event_id":"e","twin":{"t":{"actual":{"value":"1"}}}})", kNow);
+  ASSERT_EQ(fx.ops.size(), 1u);  // one INSERT
+  const Publish* r = find(fx, "/twin/update/result");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(
+      r->payload,
+      R"({"event_id":"e","timestamp":1700000000000,"twin":{"t":{"actual":{"value":"1",)"
+      R"("metadata":{"timestamp":1700000000000}},"optional":true,"metadata":{"type":"string"}}}})");
+  fx = state_.twinUpdate("ns/dev", R"({"event_id":"e2","twin":{"t":{"actual":{"value":"2"}}}})",
+                         kNow + 1);
+  ASSERT_EQ(state_.find("ns/dev")->twins.at("t").actual_version->edge, 2);
+  ASSERT_EQ(fx.cloud.size(), 1u);
+  EXPECT_EQ(fx.cloud[0].resource, "device/ns/dev/twin/edge_updated");
+  EXPECT_EQ(fx.cloud[0].content["twin"]["t"]["actual_version"]["edge"], 2);
+  const Publish* doc = find(fx, "/twin/update/document");
+  ASSERT_NE(doc, nullptr);
+  json d = json::parse(doc->payload);
+  EXPECT_EQ(d["twin"]["t"]["last"]["actual"]["value"], "1");
+  EXPECT_EQ(d["twin"]["t"]["current"]["actual"]["value"], "2");
+  EXPECT_EQ(find(fx, "/twin/update/delta"), nullptr);  // no expected value: no delta
+}
+
+TEST_F(TwinStateTest, DeltaWhenExpectedDiffersFromActual) {
+  Effects fx = state_.twinUpdate(
+      "ns/dev",
+      R"({"event_id":"e","twin":{"t":{"expected":{"value":"5"},"actual":{"value":"1"}}}})", kNow);
+  const Publish* delta = find(fx, "/twin/update/delta");
+  ASSERT_NE(delta, nullptr);
+  EXPECT_EQ(json::parse(delta->payload)["delta"], json({{"t", "5"}}));
+}
+
+TEST_F(TwinStateTest, NullTwinDeletesAnOptionalTwin) {
+  (void)state_.twinUpdate("ns/dev", R"({"twin":{"t":{"actual":{"value":"1"}}}})", kNow);
+  Effects fx = state_.twinUpdate("ns/dev", R"({"event_id":"d","twin":{"t":null}})", kNow);
+  EXPECT_EQ(state_.find("ns/dev")->twins.at("t").type, "deleted");
+  const Publish* r = find(fx, "/twin/update/result");
+  ASSERT_NE(r, nullptr);
+  EXPECT_TRUE(json::parse(r->payload)["twin"]["t"].is_null());
+  // Deleted twins are left out of get results.
+  Effects get = state_.twinGet("ns/dev", R"({"event_id":"g"})", kNow);
+  EXPECT_EQ(json::parse(get.publishes.at(0).payload)["twin"], json::object());
+}
+
+TEST_F(TwinStateTest, SyncWithAnOlderVersionIsRefusedAndTheEdgeStateReported) {
+  (void)state_.twinUpdate("ns/dev", R"({"twin":{"t":{"expected":{"value":"1"}}}})", kNow);
+  (void)state_.twinUpdate("ns/dev", R"({"twin":{"t":{"expected":{"value":"2"}}}})", kNow);
+  // The cloud syncs edge version 1 while the edge is at 2: conflict.
+  json content = {
+      {"event_id", "s"},
+      {"added_devices", json::array({{{"id", "ns/dev"},
+                                      {"twin",
+                                       {{"t",
+                                         {{"expected", {{"value", "9"}}},
+                                          {"expected_version", {{"cloud", 1}, {"edge", 1}}}}}}}}})},
+      {"removed_devices", json::array()}};
+  Effects fx = state_.membershipUpdate(content, false, kNow);
+  EXPECT_EQ(*state_.find("ns/dev")->twins.at("t").expected->value, "2");
+  ASSERT_EQ(fx.cloud.size(), 1u);
+  EXPECT_EQ(fx.cloud[0].content["twin"]["t"]["expected"]["value"], "2");
+  // A newer cloud version wins.
+  content["added_devices"][0]["twin"]["t"]["expected_version"] = {{"cloud", 3}, {"edge", 2}};
+  fx = state_.membershipUpdate(content, false, kNow);
+  EXPECT_EQ(*state_.find("ns/dev")->twins.at("t").expected->value, "9");
+  EXPECT_EQ(state_.find("ns/dev")->twins.at("t").expected_version->cloud, 3);
+}
+
+TEST_F(TwinStateTest, ErrorsLeaveTheStateUntouched) {
+  (void)state_.twinUpdate(
+      "ns/dev", R"({"twin":{"n":{"actual":{"value":"1"},"metadata":{"type":"int"}}}})", kNow);
+  Effects fx = state_.twinUpdate(
+      "ns/dev",
+      R"({"event_id":"x","twin":{"n":{"actual":{"value":"1.5"}},"m":{"actual":{"value":"2"}}}})",
+      kNow);
+  EXPECT_TRUE(fx.ops.empty());
+  EXPECT_EQ(json::parse(fx.publishes.at(0).payload)["code"], 400);
+  EXPECT_EQ(state_.find("ns/dev")->twins.count("m"), 0u);
+  EXPECT_EQ(*state_.find("ns/dev")->twins.at("n").actual->value, "1");
+  // Unknown device: 404; not an object: 400; 64 KiB + 1 value: 400.
+  EXPECT_EQ(json::parse(
+                state_.twinUpdate("ns/none", R"({"twin":{}})", kNow).publishes[0].payload)["code"],
+            404);
+  EXPECT_EQ(json::parse(state_.twinUpdate("ns/dev", "[1,2]", kNow).publishes[0].payload)["code"],
+            400);
+  std::string big(kMaxTwinValueBytes + 1, 'a');
+  EXPECT_EQ(
+      json::parse(
+          state_
+              .twinUpdate("ns/dev", R"({"twin":{"b":{"actual":{"value":")" + big + R"("}}}})", kNow)
+              .publishes[0]
+              .payload)["code"],
+      400);
+}
+
+TEST_F(TwinStateTest, StateUpdateAcceptsKnownStatesOnly) {
+  Effects fx = state_.stateUpdate("ns/dev", R"({"State":"Online"})", kNow);
+  ASSERT_EQ(fx.cloud.size(), 1u);
+  EXPECT_TRUE(fx.cloud[0].content.is_string());
+  json payload = json::parse(fx.cloud[0].content.get<std::string>());
+  EXPECT_EQ(payload["device"]["state"], "Online");
+  EXPECT_EQ(payload["device"]["lastOnlineTime"], "2023-11-14T22:13:20Z");
+  EXPECT_TRUE(state_.stateUpdate("ns/dev", R"({"state":"exploded"})", kNow).empty());
+  EXPECT_TRUE(state_.stateUpdate("ns/dev", "garbage", kNow).empty());
+}
+
+TEST_F(TwinStateTest, MembershipRemoveDeletesRowsAndAnnounces) {
+  json content = {{"event_id", "r"},
+                  {"added_devices", json::array()},
+                  {"removed_devices", json::array({{{"id", "ns/dev"}}})}};
+  Effects fx = state_.membershipUpdate(content, false, kNow);
+  EXPECT_EQ(state_.find("ns/dev"), nullptr);
+  EXPECT_EQ(fx.ops.size(), 3u);
+  ASSERT_EQ(fx.publishes.size(), 1u);
+  EXPECT_EQ(fx.publishes[0].topic, "$hw/events/node/node-1/membership/updated");
+  EXPECT_EQ(json::parse(fx.publishes[0].payload)["removed_devices"][0]["id"], "ns/dev");
+}
+
+}  // namespace
+}  // namespace edgecore::devicetwin
