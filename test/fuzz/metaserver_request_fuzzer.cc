@@ -152,7 +152,16 @@ void checkWatchLines(std::string_view out) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static World* world = new World();  // lives for the process (libFuzzer exits without unwinding)
+  // Lives for the process (libFuzzer exits without unwinding); only its files are removed.
+  static World* world = [] {
+    auto* w = new World();
+    static std::string dir = w->dir.string();
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    });
+    return w;
+  }();
   if (size == 0) return 0;
   const uint8_t flags = data[0];
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
