@@ -18,6 +18,13 @@ using nlohmann::json;
 
 constexpr std::string_view kConnectionLost = "connection lost between EdgeCore and CloudCore";
 
+// json::dump that never throws: request paths, selectors and names are percent-decoded bytes and
+// may be invalid UTF-8 (nlohmann's plain dump() throws type_error 316 on them); such bytes are
+// written as U+FFFD.
+std::string dumpJson(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -207,7 +214,7 @@ void emitYaml(YAML::Emitter& out, const json& j) {
       out << YAML::Null;
       break;
     default:
-      out << j.dump();  // numbers keep their JSON spelling
+      out << dumpJson(j);  // numbers keep their JSON spelling
       break;
   }
 }
@@ -229,7 +236,7 @@ std::string versionInfo(std::string_view git_version) {
   json j = {{"major", major},  {"minor", minor},          {"gitVersion", git_version},
             {"gitCommit", ""}, {"gitTreeState", "clean"}, {"buildDate", ""},
             {"goVersion", ""}, {"compiler", "gcc"},       {"platform", "linux/amd64"}};
-  return j.dump();
+  return dumpJson(j);
 }
 
 json resourceEntry(std::string_view name, std::string_view kind, bool namespaced,
@@ -298,7 +305,7 @@ std::string statusBody(int code, std::string_view reason, std::string_view messa
     j["details"] = std::move(d);
   }
   j["code"] = code;
-  return j.dump();
+  return dumpJson(j);
 }
 
 HttpResponse statusResponse(int code, std::string_view reason, std::string_view message,
@@ -325,7 +332,7 @@ core::Result<std::string> jsonToYaml(std::string_view text) {
 
 std::string encodeContinue(uint64_t rv, std::string_view ns, std::string_view name) {
   json j = {{"rv", rv}, {"start", std::string(ns) + "/" + std::string(name)}};
-  return base64UrlEncode(j.dump());
+  return base64UrlEncode(dumpJson(j));
 }
 
 core::Status decodeContinue(std::string_view token, uint64_t* rv, std::string* ns,
@@ -395,7 +402,7 @@ Routed ApiHandler::route(const HttpRequest& req, bool ready) {
         if (!info.query.field_selector.empty()) opts["fieldSelector"] = info.query.field_selector;
         if (info.query.limit > 0) opts["limit"] = info.query.limit;
         if (!info.query.continue_token.empty()) opts["continue"] = info.query.continue_token;
-        out.application.option_json = opts.dump();
+        out.application.option_json = dumpJson(opts);
       } else {
         out.application.option_json = "{}";
       }
@@ -490,7 +497,7 @@ HttpResponse ApiHandler::get(const RequestInfo& info, const Negotiated& format) 
     json t = printer.table({obj}, obj->resource_version, "", 0);
     t["apiVersion"] = format.table_api_version;
     t["metadata"].erase("resourceVersion");
-    return HttpResponse{200, "application/json", t.dump()};
+    return HttpResponse{200, "application/json", dumpJson(t)};
   }
   return render(obj->json, format);
 }
@@ -535,7 +542,7 @@ HttpResponse ApiHandler::list(const RequestInfo& info, const Negotiated& format)
     TablePrinter printer(info.gvr.resource, clock_.wallNow(), include);
     json t = printer.table(items, revision, continue_token, remaining);
     t["apiVersion"] = format.table_api_version;
-    return HttpResponse{200, "application/json", t.dump()};
+    return HttpResponse{200, "application/json", dumpJson(t)};
   }
 
   // Envelope built by concatenating stored bytes: no re-serialization of items.
@@ -611,7 +618,7 @@ HttpResponse ApiHandler::discovery(const RequestInfo& info) {
                json::array(
                    {{{"clientCIDR", "0.0.0.0/0"},
                      {"serverAddress", options_.address + ":" + std::to_string(options_.port)}}})}};
-    return HttpResponse{200, "application/json", j.dump()};
+    return HttpResponse{200, "application/json", dumpJson(j)};
   }
   if (prefix == "api" || !want.version.empty()) {
     std::string gv = groupVersion(want);
@@ -628,7 +635,7 @@ HttpResponse ApiHandler::discovery(const RequestInfo& info) {
               {"apiVersion", "v1"},
               {"groupVersion", gv},
               {"resources", std::move(resources)}};
-    return HttpResponse{200, "application/json", j.dump()};
+    return HttpResponse{200, "application/json", dumpJson(j)};
   }
   // /apis or /apis/<group>
   std::map<std::string, std::vector<std::string>> groups;
@@ -654,12 +661,12 @@ HttpResponse ApiHandler::discovery(const RequestInfo& info) {
     json j = groupJson(it->first, it->second);
     j["kind"] = "APIGroup";
     j["apiVersion"] = "v1";
-    return HttpResponse{200, "application/json", j.dump()};
+    return HttpResponse{200, "application/json", dumpJson(j)};
   }
   json list = json::array();
   for (const auto& [name, versions] : groups) list.push_back(groupJson(name, versions));
   json j = {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", std::move(list)}};
-  return HttpResponse{200, "application/json", j.dump()};
+  return HttpResponse{200, "application/json", dumpJson(j)};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -690,7 +697,7 @@ std::string WatchSession::encode(std::string_view type, const metamanager::Store
               {"columnDefinitions", printer.columns()},
               {"rows", json::array({printer.row(parsed)})}};
     json ev = {{"type", type}, {"object", std::move(t)}};
-    line = ev.dump();
+    line = dumpJson(ev);
   } else {
     line.reserve(obj.json.size() + 32);
     line += "{\"type\":\"";
@@ -793,7 +800,7 @@ std::string WatchSession::bookmark() {
        {{"kind", kindOf(gvr, none)},
         {"apiVersion", groupVersion(gvr)},
         {"metadata", {{"resourceVersion", std::to_string(rev)}, {"creationTimestamp", nullptr}}}}}};
-  out += ev.dump();
+  out += dumpJson(ev);
   out += '\n';
   return out;
 }

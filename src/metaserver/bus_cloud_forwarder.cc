@@ -134,7 +134,7 @@ std::string encodeApplication(const Application& app, const std::string& node_na
   j["Reason"] = "";
   j["Error"] = {{"ErrStatus", {{"metadata", json::object()}}}};
   j["Timestamp"] = "0001-01-01T00:00:00Z";
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 ApplicationResult decodeApplicationAnswer(const std::string& content_data) {

@@ -321,6 +321,17 @@ TEST(ApiHandlerForwardTest, DeeplyNestedCloudAnswerIsRefusedAndServingGoesOn) {
   EXPECT_EQ(fallback.code, 200);
 }
 
+// Found by test/fuzz/metaserver_request_fuzzer: a selector (or name) that percent-decodes to
+// invalid UTF-8 made the Status body's json::dump throw out of the handler.
+TEST_F(ApiHandlerTest, InvalidUtf8InSelectorIs400NotAnException) {
+  auto r = call("GET", "/api/v1/pods?labelSelector=a%FF%3D%FE");
+  EXPECT_EQ(r.code, 400);
+  EXPECT_TRUE(json::accept(r.body)) << r.body;
+  auto nf = call("GET", "/api/v1/namespaces/default/pods/%FFx");
+  EXPECT_EQ(nf.code, 404);
+  EXPECT_TRUE(json::accept(nf.body)) << nf.body;
+}
+
 TEST(DecodeApplicationAnswerTest, DeeplyNestedAnswerIsAnError) {
   const std::string deep = R"({"Status":"Rejected","Error":{"ErrStatus":{"code":403,"x":)" +
                            std::string(100000, '[') + std::string(100000, ']') + "}}}";
