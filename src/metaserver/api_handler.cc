@@ -551,11 +551,12 @@ HttpResponse ApiHandler::list(const RequestInfo& info, const Negotiated& format)
   for (const auto& o : items) total += o->json.size() + 1;
   std::string body;
   body.reserve(total);
-  body += "{\"apiVersion\":\"";
-  body += groupVersion(info.gvr);
-  body += "\",\"kind\":\"";
-  body += kind;
-  body += "\",\"metadata\":{\"resourceVersion\":\"";
+  // Group, version and resource come from the request path: escaped (quotes, invalid UTF-8).
+  body += "{\"apiVersion\":";
+  body += core::encodeJsonValue(json(groupVersion(info.gvr)));
+  body += ",\"kind\":";
+  body += core::encodeJsonValue(json(kind));
+  body += ",\"metadata\":{\"resourceVersion\":\"";
   body += std::to_string(revision);
   body += '"';
   if (!continue_token.empty()) {

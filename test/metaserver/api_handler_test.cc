@@ -327,6 +327,10 @@ TEST_F(ApiHandlerTest, InvalidUtf8InSelectorIs400NotAnException) {
   auto r = call("GET", "/api/v1/pods?labelSelector=a%FF%3D%FE");
   EXPECT_EQ(r.code, 400);
   EXPECT_TRUE(json::accept(r.body)) << r.body;
+  // The list envelope is built by hand: a resource with a quote or invalid UTF-8 stays JSON.
+  auto odd = call("GET", "/api/v1/P%AC%22x");
+  EXPECT_EQ(odd.code, 200);
+  EXPECT_TRUE(json::accept(odd.body)) << odd.body;
   auto nf = call("GET", "/api/v1/namespaces/default/pods/%FFx");
   EXPECT_EQ(nf.code, 404);
   EXPECT_TRUE(json::accept(nf.body)) << nf.body;
