@@ -12,6 +12,8 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config clang-format
+  # libFuzzer targets (scripts/fuzz.sh): clang 14 and its runtime (libFuzzer, ASan, UBSan)
+  clang-14 libclang-rt-14-dev
   # libraries (Boost 1.81 replaces bookworm's default 1.74 headers; never install both)
   libboost1.81-dev libboost-url1.81-dev
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev openssl

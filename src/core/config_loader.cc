@@ -749,12 +749,22 @@ Result<EdgeCoreConfig> loadConfigFile(const std::string& path, const HostInfo& h
     StatusCode code = err == EACCES ? StatusCode::PermissionDenied : StatusCode::Unavailable;
     return Status(code, "cannot read config file " + path + ": " + std::strerror(err));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
+  const std::string too_big =
+      "config file " + path + " is larger than " + std::to_string(kMaxConfigFileBytes) + " bytes";
+  if (static_cast<uint64_t>(st.st_size) > kMaxConfigFileBytes) {
+    return invalidArgument(too_big);
+  }
+  // Read at most one byte past the limit: the file may have grown since stat().
+  std::string text(kMaxConfigFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad()) {
     return unavailable("cannot read config file " + path + ": read error");
   }
-  return parseConfig(text.str(), path, host);
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxConfigFileBytes) {
+    return invalidArgument(too_big);
+  }
+  return parseConfig(text, path, host);
 }
 
 }  // namespace edgecore::core

@@ -522,6 +522,41 @@ std::string Message::contentData() const {
   return encodeJsonValue(content);
 }
 
+bool jsonNestingWithin(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) {
+        return false;
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+nlohmann::json parseJsonBounded(std::string_view text, int max_depth) {
+  if (!jsonNestingWithin(text, max_depth)) {
+    return json(json::value_t::discarded);
+  }
+  try {
+    return json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  } catch (const std::exception&) {  // bad_alloc
+    return json(json::value_t::discarded);
+  }
+}
+
 std::string encodeJsonValue(const nlohmann::json& value) {
   std::string out;
   appendValue(out, value);

@@ -517,30 +517,36 @@ class Hub : public std::enable_shared_from_this<Hub> {
                                              total, kMaxFrameBytes));
         continue;
       }
-      if (s->ws.got_binary()) {
-        bump([](EdgeHubStats& st) { ++st.binary_frames; });
-        warnLimited("binary", fmt::format("binary frame from cloud dropped bytes={}", total));
-        continue;
-      }
-      auto text = beast::buffers_to_string(buf.data());
-      auto msg = core::decodeMessage(text);
-      if (!msg.ok()) {
-        bump([](EdgeHubStats& st) { ++st.malformed_frames; });
-        warnLimited("malformed", fmt::format("malformed frame from cloud dropped bytes={} err={}",
-                                             total, msg.status().message()));
-        continue;
-      }
+      const auto* bytes = static_cast<const char*>(buf.data().data());
+      Inbound in = acceptInbound(std::string_view(bytes, buf.size()), s->ws.got_binary());
       if (buf.capacity() > 4 * kReadChunk) {
         buf.shrink_to_fit();  // a large message should not pin its buffer for the session
       }
-      dispatch(std::move(msg).value());
+      switch (in.verdict) {
+        case InboundVerdict::Dispatch:
+          dispatch(std::move(in.msg), std::move(in.route));
+          break;
+        case InboundVerdict::Binary:
+          bump([](EdgeHubStats& st) { ++st.binary_frames; });
+          warnLimited("binary", fmt::format("binary frame from cloud dropped bytes={}", total));
+          break;
+        case InboundVerdict::Malformed:
+          bump([](EdgeHubStats& st) { ++st.malformed_frames; });
+          warnLimited("malformed", fmt::format("malformed frame from cloud dropped bytes={} err={}",
+                                               total, in.error));
+          break;
+        case InboundVerdict::Oversized:
+          bump([](EdgeHubStats& st) { ++st.oversized_frames; });
+          warnLimited("oversized", fmt::format("cloud frame too large, dropped bytes={} limit={}",
+                                               total, kMaxFrameBytes));
+          break;
+      }
     }
   }
 
-  void dispatch(Message msg) {
+  void dispatch(Message msg, DownstreamRoute route) {
     log_->debug("cloud message msg_id={} op={} resource={} group={}", msg.header.id,
                 msg.route.operation, msg.route.resource, msg.route.group);
-    DownstreamRoute route = routeDownstream(msg);
     Status st;
     switch (route.action) {
       case DownstreamAction::ControlAck:

@@ -1,6 +1,7 @@
 #include "routing.h"
 
 #include "edgecore/core/resource.h"
+#include "edgecore/edgehub/module.h"
 
 namespace edgecore::edgehub {
 
@@ -51,6 +52,28 @@ DownstreamRoute routeDownstream(const core::Message& msg) {
     return {DownstreamAction::SendModule, std::string(kTaskManager)};
   }
   return {DownstreamAction::Drop, "no handler for group \"" + group + "\""};
+}
+
+Inbound acceptInbound(std::string_view payload, bool binary) {
+  Inbound in;
+  if (payload.size() > kMaxFrameBytes) {
+    in.verdict = InboundVerdict::Oversized;
+    return in;
+  }
+  if (binary) {
+    in.verdict = InboundVerdict::Binary;
+    return in;
+  }
+  auto msg = core::decodeMessage(payload);
+  if (!msg.ok()) {
+    in.verdict = InboundVerdict::Malformed;
+    in.error = msg.status().message();
+    return in;
+  }
+  in.verdict = InboundVerdict::Dispatch;
+  in.msg = std::move(msg).value();
+  in.route = routeDownstream(in.msg);
+  return in;
 }
 
 bool bypassesLimiter(const core::Message& msg) {

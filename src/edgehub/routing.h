@@ -32,6 +32,23 @@ struct DownstreamRoute {
 // has no in-hub task executor); anything else dropped.
 DownstreamRoute routeDownstream(const core::Message& msg);
 
+// What the session reader does with one complete websocket message from the cloud.
+enum class InboundVerdict {
+  Dispatch,   // a message: hand `msg` to `route`
+  Binary,     // a binary frame: dropped (CloudHub only sends text)
+  Malformed,  // not a beehive message: dropped, `error` says why
+  Oversized,  // over kMaxFrameBytes: dropped (the reader normally discards these while reading)
+};
+struct Inbound {
+  InboundVerdict verdict = InboundVerdict::Malformed;
+  core::Message msg;      // Dispatch only
+  DownstreamRoute route;  // Dispatch only
+  std::string error;      // Malformed only
+};
+// The pure part of the downstream path: size check, frame type, decodeMessage, routeDownstream.
+// Never throws; safe on any bytes (fuzzed: test/fuzz/edgehub_frame_fuzzer.cc).
+Inbound acceptInbound(std::string_view payload, bool binary);
+
 // Upstream lanes. Priority messages skip the token bucket (docs/edgehub.md, "limiter"):
 // keepalives (as upstream does) and the edge's `response`/`error` answers, which the cloud's
 // downstream rate already bounds and whose delay makes the cloud resend.

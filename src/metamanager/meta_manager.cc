@@ -52,7 +52,7 @@ std::optional<std::string> podUid(const json& content) {
   }
   json doc = content;
   if (content.is_string()) {
-    doc = json::parse(content.get_ref<const std::string&>(), nullptr, false);
+    doc = core::parseJsonBounded(content.get_ref<const std::string&>());
     if (doc.is_discarded()) {
       return std::nullopt;
     }

@@ -60,9 +60,10 @@ bool extractFields(const json& doc, StoredObject* out) {
 }  // namespace
 
 Result<StoredObject> parseObject(std::string_view text, const Gvr& gvr) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  json doc = core::parseJsonBounded(text);
   if (doc.is_discarded()) {
-    return core::invalidArgument("object is not valid JSON");
+    return core::invalidArgument("object is not valid JSON or nests deeper than " +
+                                 std::to_string(core::kMaxJsonDepth) + " levels");
   }
   return parseObjectDoc(doc, gvr);
 }
@@ -104,7 +105,7 @@ Result<StoredObject> loadObject(const ObjectKey& key, uint64_t resource_version,
                             value.back() == '\t')) {
     value.remove_suffix(1);
   }
-  json doc = json::parse(value, nullptr, /*allow_exceptions=*/false);
+  json doc = core::parseJsonBounded(value);
   StoredObject out;
   if (doc.is_discarded() || !extractFields(doc, &out)) {
     return core::invalidArgument("stored object " + key.storageKey() +

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgecore/core/base64.h"
+#include "edgecore/core/message.h"
 
 namespace edgecore::metaserver {
 namespace {
@@ -17,6 +18,13 @@ using metamanager::StoredObjectPtr;
 using nlohmann::json;
 
 constexpr std::string_view kConnectionLost = "connection lost between EdgeCore and CloudCore";
+
+// json::dump that never throws: request paths, selectors and names are percent-decoded bytes and
+// may be invalid UTF-8 (nlohmann's plain dump() throws type_error 316 on them); such bytes are
+// written as U+FFFD.
+std::string dumpJson(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -67,7 +75,7 @@ std::string groupVersion(const Gvr& gvr) {
 std::string kindOf(const Gvr& gvr, const std::vector<StoredObjectPtr>& sample) {
   if (const auto* k = findKnown(gvr)) return std::string(k->kind);
   if (!sample.empty()) {
-    json j = json::parse(sample.front()->json, nullptr, false);
+    json j = core::parseJsonBounded(sample.front()->json);
     if (j.is_object() && j.contains("kind") && j["kind"].is_string()) {
       return j["kind"].get<std::string>();
     }
@@ -144,7 +152,7 @@ void emitYaml(YAML::Emitter& out, const json& j) {
       out << YAML::Null;
       break;
     default:
-      out << j.dump();  // numbers keep their JSON spelling
+      out << dumpJson(j);  // numbers keep their JSON spelling
       break;
   }
 }
@@ -166,7 +174,7 @@ std::string versionInfo(std::string_view git_version) {
   json j = {{"major", major},  {"minor", minor},          {"gitVersion", git_version},
             {"gitCommit", ""}, {"gitTreeState", "clean"}, {"buildDate", ""},
             {"goVersion", ""}, {"compiler", "gcc"},       {"platform", "linux/amd64"}};
-  return j.dump();
+  return dumpJson(j);
 }
 
 json resourceEntry(std::string_view name, std::string_view kind, bool namespaced,
@@ -235,7 +243,7 @@ std::string statusBody(int code, std::string_view reason, std::string_view messa
     j["details"] = std::move(d);
   }
   j["code"] = code;
-  return j.dump();
+  return dumpJson(j);
 }
 
 HttpResponse statusResponse(int code, std::string_view reason, std::string_view message,
@@ -245,8 +253,11 @@ HttpResponse statusResponse(int code, std::string_view reason, std::string_view 
 }
 
 core::Result<std::string> jsonToYaml(std::string_view text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return core::internalError("stored object is not valid JSON");
+  json j = core::parseJsonBounded(text);  // emitYaml recurses once per level
+  if (j.is_discarded()) {
+    return core::internalError("object is not valid JSON or nests deeper than " +
+                               std::to_string(core::kMaxJsonDepth) + " levels");
+  }
   YAML::Emitter out;
   out.SetIndent(2);
   out.SetSeqFormat(YAML::Block);
@@ -259,7 +270,7 @@ core::Result<std::string> jsonToYaml(std::string_view text) {
 
 std::string encodeContinue(uint64_t rv, std::string_view ns, std::string_view name) {
   json j = {{"rv", rv}, {"start", std::string(ns) + "/" + std::string(name)}};
-  return core::base64UrlEncode(j.dump());
+  return core::base64UrlEncode(dumpJson(j));
 }
 
 core::Status decodeContinue(std::string_view token, uint64_t* rv, std::string* ns,
@@ -272,7 +283,7 @@ core::Status decodeContinue(std::string_view token, uint64_t* rv, std::string* n
   } else {
     return bad;
   }
-  json j = json::parse(raw, nullptr, false);
+  json j = core::parseJsonBounded(raw);
   if (!j.is_object() || !j.contains("rv") || !j["rv"].is_number_unsigned() ||
       !j.contains("start") || !j["start"].is_string()) {
     return bad;
@@ -334,7 +345,7 @@ Routed ApiHandler::route(const HttpRequest& req, bool ready) {
         if (!info.query.field_selector.empty()) opts["fieldSelector"] = info.query.field_selector;
         if (info.query.limit > 0) opts["limit"] = info.query.limit;
         if (!info.query.continue_token.empty()) opts["continue"] = info.query.continue_token;
-        out.application.option_json = opts.dump();
+        out.application.option_json = dumpJson(opts);
       } else {
         out.application.option_json = "{}";
       }
@@ -429,7 +440,7 @@ HttpResponse ApiHandler::get(const RequestInfo& info, const Negotiated& format) 
     json t = printer.table({obj}, obj->resource_version, "", 0);
     t["apiVersion"] = format.table_api_version;
     t["metadata"].erase("resourceVersion");
-    return HttpResponse{200, "application/json", t.dump()};
+    return HttpResponse{200, "application/json", dumpJson(t)};
   }
   return render(obj->json, format);
 }
@@ -474,7 +485,7 @@ HttpResponse ApiHandler::list(const RequestInfo& info, const Negotiated& format)
     TablePrinter printer(info.gvr.resource, clock_.wallNow(), include);
     json t = printer.table(items, revision, continue_token, remaining);
     t["apiVersion"] = format.table_api_version;
-    return HttpResponse{200, "application/json", t.dump()};
+    return HttpResponse{200, "application/json", dumpJson(t)};
   }
 
   // Envelope built by concatenating stored bytes: no re-serialization of items.
@@ -483,11 +494,12 @@ HttpResponse ApiHandler::list(const RequestInfo& info, const Negotiated& format)
   for (const auto& o : items) total += o->json.size() + 1;
   std::string body;
   body.reserve(total);
-  body += "{\"apiVersion\":\"";
-  body += groupVersion(info.gvr);
-  body += "\",\"kind\":\"";
-  body += kind;
-  body += "\",\"metadata\":{\"resourceVersion\":\"";
+  // Group, version and resource come from the request path: escaped (quotes, invalid UTF-8).
+  body += "{\"apiVersion\":";
+  body += core::encodeJsonValue(json(groupVersion(info.gvr)));
+  body += ",\"kind\":";
+  body += core::encodeJsonValue(json(kind));
+  body += ",\"metadata\":{\"resourceVersion\":\"";
   body += std::to_string(revision);
   body += '"';
   if (!continue_token.empty()) {
@@ -550,7 +562,7 @@ HttpResponse ApiHandler::discovery(const RequestInfo& info) {
                json::array(
                    {{{"clientCIDR", "0.0.0.0/0"},
                      {"serverAddress", options_.address + ":" + std::to_string(options_.port)}}})}};
-    return HttpResponse{200, "application/json", j.dump()};
+    return HttpResponse{200, "application/json", dumpJson(j)};
   }
   if (prefix == "api" || !want.version.empty()) {
     std::string gv = groupVersion(want);
@@ -567,7 +579,7 @@ HttpResponse ApiHandler::discovery(const RequestInfo& info) {
               {"apiVersion", "v1"},
               {"groupVersion", gv},
               {"resources", std::move(resources)}};
-    return HttpResponse{200, "application/json", j.dump()};
+    return HttpResponse{200, "application/json", dumpJson(j)};
   }
   // /apis or /apis/<group>
   std::map<std::string, std::vector<std::string>> groups;
@@ -593,12 +605,12 @@ HttpResponse ApiHandler::discovery(const RequestInfo& info) {
     json j = groupJson(it->first, it->second);
     j["kind"] = "APIGroup";
     j["apiVersion"] = "v1";
-    return HttpResponse{200, "application/json", j.dump()};
+    return HttpResponse{200, "application/json", dumpJson(j)};
   }
   json list = json::array();
   for (const auto& [name, versions] : groups) list.push_back(groupJson(name, versions));
   json j = {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", std::move(list)}};
-  return HttpResponse{200, "application/json", j.dump()};
+  return HttpResponse{200, "application/json", dumpJson(j)};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -621,7 +633,7 @@ std::string WatchSession::encode(std::string_view type, const metamanager::Store
   std::string line;
   if (plan_.format.format == OutputFormat::Table) {
     TablePrinter printer(plan_.info.gvr.resource, clock_.wallNow(), plan_.include);
-    json parsed = json::parse(obj.json, nullptr, false);
+    json parsed = core::parseJsonBounded(obj.json);
     if (parsed.is_discarded()) return {};
     json t = {{"kind", "Table"},
               {"apiVersion", plan_.format.table_api_version},
@@ -629,7 +641,7 @@ std::string WatchSession::encode(std::string_view type, const metamanager::Store
               {"columnDefinitions", printer.columns()},
               {"rows", json::array({printer.row(parsed)})}};
     json ev = {{"type", type}, {"object", std::move(t)}};
-    line = ev.dump();
+    line = dumpJson(ev);
   } else {
     line.reserve(obj.json.size() + 32);
     line += "{\"type\":\"";
@@ -732,7 +744,7 @@ std::string WatchSession::bookmark() {
        {{"kind", kindOf(gvr, none)},
         {"apiVersion", groupVersion(gvr)},
         {"metadata", {{"resourceVersion", std::to_string(rev)}, {"creationTimestamp", nullptr}}}}}};
-  out += ev.dump();
+  out += dumpJson(ev);
   out += '\n';
   return out;
 }

@@ -106,11 +106,11 @@ std::string encodeApplication(const Application& app, const std::string& node_na
   j["Reason"] = "";
   j["Error"] = {{"ErrStatus", {{"metadata", json::object()}}}};
   j["Timestamp"] = "0001-01-01T00:00:00Z";
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 ApplicationResult decodeApplicationAnswer(const std::string& content_data) {
-  json j = json::parse(content_data, nullptr, /*allow_exceptions=*/false);
+  json j = core::parseJsonBounded(content_data);  // ErrStatus is copied and dumped
   if (!j.is_object()) {
     return {
         core::internalError("failed to get Application from resp msg: not a JSON object"), 500, {}};

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "edgecore/core/message.h"
+
 namespace edgecore::metaserver {
 namespace {
 
@@ -395,7 +397,7 @@ json TablePrinter::table(const std::vector<metamanager::StoredObjectPtr>& object
   t["columnDefinitions"] = columns();
   json rows = json::array();
   for (const auto& o : objects) {
-    json parsed = json::parse(o->json, nullptr, /*allow_exceptions=*/false);
+    json parsed = core::parseJsonBounded(o->json);
     if (parsed.is_discarded()) continue;  // the store only holds valid JSON; be safe anyway
     rows.push_back(row(parsed));
   }

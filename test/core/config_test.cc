@@ -436,6 +436,26 @@ TEST(ConfigErrorTest, DirectoryAndUnreadable) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ConfigErrorTest, FileOverTheSizeLimitIsRefused) {
+  auto dir = std::filesystem::temp_directory_path() / ("config_big_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string file = (dir / "edgecore.yaml").string();
+  {
+    std::ofstream out(file);
+    out << "modules: {}\n";
+    out << "# " << std::string(kMaxConfigFileBytes, 'x') << "\n";
+  }
+  auto r = loadConfigFile(file, kHost);
+  EXPECT_EQ(r.status().code(), StatusCode::InvalidArgument);
+  EXPECT_NE(r.status().message().find("larger than 1048576 bytes"), std::string::npos);
+  {
+    std::ofstream out(file, std::ios::trunc);  // just under: loads
+    out << "modules: {}\n# " << std::string(kMaxConfigFileBytes - 32, 'x') << "\n";
+  }
+  EXPECT_TRUE(loadConfigFile(file, kHost).ok());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ConfigValuesTest, GoDurations) {
   EXPECT_EQ(ci::formatGoDuration(0s), "0s");
   EXPECT_EQ(ci::formatGoDuration(1min), "1m0s");

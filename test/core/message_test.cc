@@ -504,6 +504,26 @@ TEST(DecodeMessageTest, GarbageNeverThrows) {
 // ---------------------------------------------------------------------------------------------
 // Ids and time.
 
+// Text from the network may nest far deeper than decodeMessage's bound (a string content, a
+// cloud answer body); every recursive walk after parseJsonBounded relies on its bound.
+TEST(ParseJsonBoundedTest, RefusesNestingBeyondTheBound) {
+  auto nested = [](int depth) {
+    return std::string(static_cast<size_t>(depth), '[') +
+           std::string(static_cast<size_t>(depth), ']');
+  };
+  EXPECT_FALSE(parseJsonBounded(nested(kMaxJsonDepth)).is_discarded());
+  EXPECT_TRUE(parseJsonBounded(nested(kMaxJsonDepth + 1)).is_discarded());
+  EXPECT_TRUE(parseJsonBounded(nested(200000)).is_discarded());
+  EXPECT_TRUE(parseJsonBounded(R"({"a":[1,2)").is_discarded());  // not JSON
+  // Brackets inside strings (also after an escaped quote) do not count.
+  std::string in_string = "[\"\\\"" + std::string(600, '[') + "\"]";
+  auto j = parseJsonBounded(in_string);
+  ASSERT_TRUE(j.is_array());
+  EXPECT_EQ(j[0].get<std::string>().size(), 601u);
+  EXPECT_TRUE(jsonNestingWithin(nested(3), 3));
+  EXPECT_FALSE(jsonNestingWithin(nested(4), 3));
+}
+
 TEST(UuidTest, FormatIsCanonicalV4) {
   const std::regex v4("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   for (int i = 0; i < 200; ++i) {

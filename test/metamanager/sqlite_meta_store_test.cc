@@ -547,6 +547,23 @@ TEST_F(SqliteMetaStoreTest, AFailingBatchFailsAlone) {
             (std::vector<std::vector<std::string>>{{"a"}, {"c"}}));
 }
 
+// An object nesting deeper than kMaxJsonDepth (a crafted cloud answer cached by MetaServer, or a
+// string content) used to overflow the stack when re-encoded; now it is refused like bad JSON and
+// the store keeps writing.
+TEST_F(SqliteMetaStoreTest, TooDeeplyNestedObjectIsRefusedAndTheStoreGoesOn) {
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  WriteOp deep = upsertObject(kPods, podJson("default", "deep", 1));
+  deep.value = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"deep"},"spec":)" +
+               std::string(200000, '[') + std::string(200000, ']') + "}";
+  Status st = submitAndWait(*store, {deep});
+  EXPECT_EQ(st.code(), StatusCode::InvalidArgument);
+  EXPECT_NE(st.message().find("nests deeper than"), std::string::npos);
+  EXPECT_TRUE(submitAndWait(*store, {upsertObject(kPods, podJson("default", "ok", 2))}).ok());
+  EXPECT_EQ(store->getObject({kPods, "default", "deep"}), nullptr);
+  EXPECT_NE(store->getObject({kPods, "default", "ok"}), nullptr);
+}
+
 TEST_F(SqliteMetaStoreTest, FullQueueIsUnavailableAndCounted) {
   auto store = open(options([](auto& o) { o.max_queued_ops = 10; }));
   ASSERT_NE(store, nullptr);

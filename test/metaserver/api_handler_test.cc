@@ -5,6 +5,7 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 
+#include "edgecore/metaserver/bus_cloud_forwarder.h"
 #include "metaserver/test_objects.h"
 #include "mocks/metamanager/fake_meta_store.h"
 
@@ -292,6 +293,55 @@ TEST(ApiHandlerForwardTest, OnlineGetIsCachedAndListReturnedAsIs) {
   EXPECT_EQ(wr.body, forbidden);
   auto wf = handler.finishForward(w, {core::deadlineExceeded("timeout"), 500, ""});
   EXPECT_EQ(wf.code, 500);
+}
+
+// Found by test/fuzz/metaserver_request_fuzzer: a cloud answer nesting ~100k levels deep
+// overflowed the stack in the YAML printer (and, for a get, in the store's re-encoding). Such a
+// body is refused with an error and the handler keeps serving.
+TEST(ApiHandlerForwardTest, DeeplyNestedCloudAnswerIsRefusedAndServingGoesOn) {
+  MetaServerOptions options;
+  FakeMetaStore store;
+  ScriptedForwarder cloud;
+  core::ManualClock clock;
+  ApiHandler handler(options, store, cloud, clock);
+  store.put(kPods, makePod(edgecore::testing::podNamed("web", 100)));
+
+  const std::string deep = R"({"apiVersion":"v1","kind":"PodList","items":)" +
+                           std::string(100000, '[') + std::string(100000, ']') + "}";
+  Routed l = handler.route({"GET", "/api/v1/pods", "application/yaml", "", ""}, true);
+  ASSERT_EQ(l.kind, Routed::Kind::Forward);
+  auto resp = handler.finishForward(l, {core::Status(), 200, deep});
+  EXPECT_EQ(resp.code, 500);
+  EXPECT_NE(resp.body.find("nests deeper than"), std::string::npos);
+  EXPECT_FALSE(jsonToYaml(deep).ok());
+
+  auto next = handler.route({"GET", "/api/v1/namespaces/default/pods/web", "", "", ""}, true);
+  ASSERT_EQ(next.kind, Routed::Kind::Forward);  // still online, still answering
+  auto fallback = handler.finishForward(next, {core::unavailable("timeout"), 500, ""});
+  EXPECT_EQ(fallback.code, 200);
+}
+
+// Found by test/fuzz/metaserver_request_fuzzer: a selector (or name) that percent-decodes to
+// invalid UTF-8 made the Status body's json::dump throw out of the handler.
+TEST_F(ApiHandlerTest, InvalidUtf8InSelectorIs400NotAnException) {
+  auto r = call("GET", "/api/v1/pods?labelSelector=a%FF%3D%FE");
+  EXPECT_EQ(r.code, 400);
+  EXPECT_TRUE(json::accept(r.body)) << r.body;
+  // The list envelope is built by hand: a resource with a quote or invalid UTF-8 stays JSON.
+  auto odd = call("GET", "/api/v1/P%AC%22x");
+  EXPECT_EQ(odd.code, 200);
+  EXPECT_TRUE(json::accept(odd.body)) << odd.body;
+  auto nf = call("GET", "/api/v1/namespaces/default/pods/%FFx");
+  EXPECT_EQ(nf.code, 404);
+  EXPECT_TRUE(json::accept(nf.body)) << nf.body;
+}
+
+TEST(DecodeApplicationAnswerTest, DeeplyNestedAnswerIsAnError) {
+  const std::string deep = R"({"Status":"Rejected","Error":{"ErrStatus":{"code":403,"x":)" +
+                           std::string(100000, '[') + std::string(100000, ']') + "}}}";
+  auto r = decodeApplicationAnswer(deep);
+  EXPECT_EQ(r.status.code(), core::StatusCode::Internal);
+  EXPECT_EQ(r.http_code, 500);
 }
 
 }  // namespace

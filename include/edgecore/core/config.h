@@ -285,8 +285,12 @@ EdgeCoreConfig defaultConfig(const HostInfo& host);
 Result<EdgeCoreConfig> parseConfig(std::string_view yaml_text, std::string_view source_name,
                                    const HostInfo& host);
 
+// Largest edgecore.yaml loadConfigFile() reads (a full v1.20 file is about 6 KiB).
+inline constexpr size_t kMaxConfigFileBytes = 1u << 20;
+
 // Reads and parses `path`. NotFound when the file does not exist, PermissionDenied/Unavailable
-// when it cannot be read, InvalidArgument for syntax, type and validation errors.
+// when it cannot be read, InvalidArgument for syntax, type and validation errors and for a file
+// over kMaxConfigFileBytes.
 Result<EdgeCoreConfig> loadConfigFile(const std::string& path, const HostInfo& host);
 
 // Exactly what `edgecore --defaultconfig` / `--minconfig` print on stdout: three comment lines,

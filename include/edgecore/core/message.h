@@ -101,6 +101,15 @@ struct Message {
 // Kubernetes object never comes close, and every recursive walk downstream stays cheap).
 inline constexpr int kMaxJsonDepth = 512;
 
+// nlohmann::json::parse(text, nullptr, false) plus the nesting bound every later walk relies on
+// (dump, copy, encodeJsonValue, YAML emit all recurse once per level): a discarded value for text
+// that is not JSON or nests deeper than max_depth. Use it for any JSON text that comes from the
+// network, the cloud or a file. Never throws (out of memory also gives a discarded value).
+nlohmann::json parseJsonBounded(std::string_view text, int max_depth = kMaxJsonDepth);
+// Whether the arrays/objects of `text` nest at most max_depth deep (a linear scan that skips
+// strings; it does not check the rest of the syntax).
+bool jsonNestingWithin(std::string_view text, int max_depth = kMaxJsonDepth);
+
 // The JSON the Go side writes for this message: key order header, route, content; empty
 // omitempty fields left out; strings escaped as Go's encoding/json does (Go 1.22+, the toolchain
 // of KubeEdge v1.20). No trailing newline. Never throws, whatever the content holds.

@@ -68,9 +68,11 @@ class OneShot : public std::enable_shared_from_this<OneShot<T>> {
   asio::awaitable<Outcome> wait() {
     // The initiation captures a raw pointer on purpose: g++ 12 may destroy a non-trivially
     // destructible temporary in a co_await expression twice (seen as a shared_ptr
-    // use-after-free under ASan), so nothing with a destructor goes in that expression.
+    // use-after-free under ASan), so nothing with a destructor goes in that expression. (Named
+    // capture: clang 14 calls a plain `this` capture of a generic lambda in a coroutine unused.)
     co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [this](auto handler) { initiateWait(std::move(handler)); }, asio::use_awaitable);
+        [self = this](auto handler) { self->initiateWait(std::move(handler)); },
+        asio::use_awaitable);
     std::lock_guard lock(mu_);
     co_return Outcome{state_, std::move(value_)};
   }
