@@ -27,6 +27,7 @@
 #include "edgecore/core/resource.h"
 #include "edgecore/edged/cri_client.h"
 #include "edgecore/edged/module.h"
+#include "event_recorder.h"
 #include "node/node_status.h"
 #include "pod_logic.h"
 #include "pod_runtime.h"
@@ -109,6 +110,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         static_timer_(ctx_.strand) {
     if (options_.store != nullptr) {
       objects_ = makeMetaStoreObjectSource(*options_.store);
+    }
+    if (cfg_.report_event) {
+      events_.emplace(node_name_);
     }
     SyncSettings s;
     s.node_name = node_name_;
@@ -739,6 +743,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
     PodEntry& e = it->second;
     e.syncing = false;
+    for (auto& ev : r.events) {
+      self->recordEvent(e, std::move(ev));
+    }
     if (r.plan) {
       e.plan = r.plan;
     }
@@ -923,6 +930,19 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       case ProbeType::Readiness:
         ps.ready = result == ProbeResult::Success;
         break;
+    }
+    if (result == ProbeResult::Failure) {
+      // kubelet prober: "<Liveness|Readiness|Startup> probe failed: <output>".
+      std::string kind(probeTypeName(type));
+      PodEvent ev;
+      ev.target.ns = e.ns;
+      ev.target.name = e.name;
+      ev.target.uid = e.uid;
+      ev.target.field_path = "spec.containers{" + container + "}";
+      ev.warning = true;
+      ev.reason = event_reason::kUnhealthy;
+      ev.message = kind + " probe failed: " + output;
+      recordEvent(e, std::move(ev));
     }
     if (restart && !ps.liveness_failed) {
       ps.liveness_failed = true;
@@ -1221,6 +1241,26 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   // ---- status -----------------------------------------------------------------------------
 
+  // ---- events (reportEvent) ----------------------------------------------------------------
+
+  // Sends one kubelet event about `e` to metamanager, which forwards it to the cloud and keeps
+  // it for MetaServer. Fire and forget, as the kubelet's event sink is.
+  void recordEvent(const PodEntry& e, PodEvent ev) {
+    if (!events_) {
+      return;
+    }
+    ev.target.resource_version = str(sub(e.pod, "metadata"), "resourceVersion");
+    if (ev.target.uid.empty()) {
+      ev.target.uid = e.uid;
+    }
+    Message m = events_->record(ev, std::chrono::system_clock::now());
+    ctx_.log->debug("event pod={}/{} reason={} msg=\"{}\"", e.ns, e.name, ev.reason, ev.message);
+    Status st = ctx_.bus.send(core::names::kMetaManagerModule, std::move(m));
+    if (!st.ok() && events_dropped_++ % 100 == 0) {
+      ctx_.log->warn("event not sent dropped={} err=\"{}\"", events_dropped_, st.message());
+    }
+  }
+
   void updateStatus(PodEntry& e) {
     if (!e.runtime_known && !e.plan_error) {
       return;
@@ -1369,6 +1409,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   EdgedOptions options_;
   const core::EdgedConfig& cfg_;
   std::string node_name_;
+  std::optional<EventRecorder> events_;  // set when modules.edged.reportEvent is on
+  uint64_t events_dropped_ = 0;
   CriClientPtr cri_;
   RestartBackoff backoff_;
   std::unique_ptr<ObjectSource> objects_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 namespace edgecore::edged {
@@ -396,23 +397,85 @@ void PodRuntimeManager::killContainers(const PodPlan* plan,
   }
 }
 
+void PodRuntimeManager::addEvent(SyncResult& out, const PodPlan& plan, const std::string& container,
+                                 bool warning, const char* reason, std::string message) {
+  PodEvent ev;
+  ev.target.ns = plan.sandbox.ns;
+  ev.target.name = plan.sandbox.name;
+  ev.target.uid = plan.sandbox.uid;
+  if (!container.empty()) {
+    bool init = std::any_of(plan.init_containers.begin(), plan.init_containers.end(),
+                            [&](const ContainerPlan& c) { return c.name == container; });
+    ev.target.field_path =
+        std::string(init ? "spec.initContainers{" : "spec.containers{") + container + "}";
+  }
+  ev.warning = warning;
+  ev.reason = reason;
+  ev.message = std::move(message);
+  out.events.push_back(std::move(ev));
+}
+
+void PodRuntimeManager::addKillEvents(SyncResult& out, const PodPlan* plan,
+                                      const std::vector<PodActions::Kill>& kills) {
+  if (plan == nullptr) {
+    return;
+  }
+  for (const auto& k : kills) {
+    // kuberuntime killContainer: the message names why when the kubelet restarts it.
+    std::string msg = "Stopping container " + k.name;
+    if (k.reason == "liveness probe failed") {
+      msg = "Container " + k.name + " failed liveness probe, will be restarted";
+    } else if (k.reason == "container spec changed") {
+      msg = "Container " + k.name + " definition changed, will be restarted";
+    }
+    addEvent(out, *plan, k.name, false, event_reason::kKilling, std::move(msg));
+  }
+}
+
+namespace {
+
+// Go's time.Duration.String() for the pull time in the Pulled event ("1.234567s", "850ms").
+std::string goDuration(std::chrono::nanoseconds d) {
+  char buf[64];
+  double ns = static_cast<double>(d.count());
+  if (d < std::chrono::microseconds(1)) {
+    std::snprintf(buf, sizeof(buf), "%lldns", static_cast<long long>(d.count()));
+  } else if (d < std::chrono::milliseconds(1)) {
+    std::snprintf(buf, sizeof(buf), "%gµs", ns / 1e3);
+  } else if (d < std::chrono::seconds(1)) {
+    std::snprintf(buf, sizeof(buf), "%gms", ns / 1e6);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.9gs", ns / 1e9);
+  }
+  return buf;
+}
+
+}  // namespace
+
 bool PodRuntimeManager::ensureImage(const PodPlan& plan, const ContainerPlan& c,
                                     const cri::PodSandboxConfig& sandbox, SyncResult& out) {
   auto present = cri_.imageStatus(c.image);
   if (!present.ok()) {
     out.waiting[c.name] = {"ErrImagePull", present.status().message()};
+    addEvent(out, plan, c.name, true, event_reason::kFailed,
+             "Failed to inspect image \"" + c.image + "\": " + present.status().message());
     return false;
   }
+  const std::string already = "Container image \"" + c.image + "\" already present on machine";
   if (c.pull_policy == PullPolicy::Never) {
     if (!present->has_value()) {
-      out.waiting[c.name] = {
-          "ErrImageNeverPull",
-          "Container image \"" + c.image + "\" is not present with pull policy of Never"};
+      std::string msg =
+          "Container image \"" + c.image + "\" is not present with pull policy of Never";
+      out.waiting[c.name] = {"ErrImageNeverPull", msg};
+      addEvent(out, plan, c.name, true, event_reason::kErrImageNeverPull, msg);
+      addEvent(out, plan, c.name, true, event_reason::kFailed, "Error: ErrImageNeverPull");
       return false;
     }
+    addEvent(out, plan, c.name, false, event_reason::kPulled, already);
     return true;
   }
   if (present->has_value() && c.pull_policy == PullPolicy::IfNotPresent) {
+    addEvent(out, plan, c.name, false, event_reason::kPulled, already);
     return true;
   }
   const std::string key = backoffKey(plan.sandbox.uid, "image:" + c.image);
@@ -420,15 +483,23 @@ bool PodRuntimeManager::ensureImage(const PodPlan& plan, const ContainerPlan& c,
   WallTime until;
   if (backoff_.inBackoff(key, now, &until)) {
     out.waiting[c.name] = {"ImagePullBackOff", "Back-off pulling image \"" + c.image + "\""};
+    addEvent(out, plan, c.name, false, event_reason::kBackOff,
+             "Back-off pulling image \"" + c.image + "\"");
+    addEvent(out, plan, c.name, true, event_reason::kFailed, "Error: ImagePullBackOff");
     if (!out.retry_at || until < *out.retry_at) {
       out.retry_at = until;
     }
     return false;
   }
+  addEvent(out, plan, c.name, false, event_reason::kPulling, "Pulling image \"" + c.image + "\"");
+  const auto pull_t0 = std::chrono::steady_clock::now();
   auto pulled = cri_.pullImage(c.image, nullptr, &sandbox);
   if (!pulled.ok()) {
     auto wait = backoff_.next(key, now);
     out.waiting[c.name] = {"ErrImagePull", pulled.status().message()};
+    addEvent(out, plan, c.name, true, event_reason::kFailed,
+             "Failed to pull image \"" + c.image + "\": " + pulled.status().message());
+    addEvent(out, plan, c.name, true, event_reason::kFailed, "Error: ErrImagePull");
     WallTime retry = now + wait;
     if (!out.retry_at || retry < *out.retry_at) {
       out.retry_at = retry;
@@ -437,6 +508,16 @@ bool PodRuntimeManager::ensureImage(const PodPlan& plan, const ContainerPlan& c,
                plan.sandbox.ns, plan.sandbox.name, wait.count(), pulled.status().message());
     return false;
   }
+  // The kubelet's image manager: "in <pull time> (<time including the wait in the pull
+  // queue> including waiting)"; we pull at once, so both are the same.
+  std::string took = goDuration(std::chrono::steady_clock::now() - pull_t0);
+  uint64_t size = 0;
+  if (auto st = cri_.imageStatus(c.image); st.ok() && st->has_value()) {
+    size = (*st)->size();
+  }
+  addEvent(out, plan, c.name, false, event_reason::kPulled,
+           "Successfully pulled image \"" + c.image + "\" in " + took + " (" + took +
+               " including waiting). Image size: " + std::to_string(size) + " bytes.");
   return true;
 }
 
@@ -445,6 +526,7 @@ bool PodRuntimeManager::startContainer(const PodPlan& plan, ContainerPlan c, uin
                                        const cri::PodSandboxConfig& sandbox, SyncResult& out) {
   if (c.error) {
     out.waiting[c.name] = {c.error->reason, c.error->message};
+    addEvent(out, plan, c.name, true, event_reason::kFailed, "Error: " + c.error->message);
     return false;
   }
   if (!ensureImage(plan, c, sandbox, out)) {
@@ -467,13 +549,16 @@ bool PodRuntimeManager::startContainer(const PodPlan& plan, ContainerPlan c, uin
   auto id = cri_.createContainer(sandbox_id, config, sandbox);
   if (!id.ok()) {
     out.waiting[c.name] = {"CreateContainerError", id.status().message()};
+    addEvent(out, plan, c.name, true, event_reason::kFailed, "Error: " + id.status().message());
     log_->warn("create container failed pod={}/{} container={} err=\"{}\"", plan.sandbox.ns,
                plan.sandbox.name, c.name, id.status().message());
     return false;
   }
+  addEvent(out, plan, c.name, false, event_reason::kCreated, "Created container " + c.name);
   Status st = cri_.startContainer(*id);
   if (!st.ok()) {
     out.waiting[c.name] = {"RunContainerError", st.message()};
+    addEvent(out, plan, c.name, true, event_reason::kFailed, "Error: " + st.message());
     log_->warn("start container failed pod={}/{} container={} err=\"{}\"", plan.sandbox.ns,
                plan.sandbox.name, c.name, st.message());
     return false;
@@ -483,6 +568,11 @@ bool PodRuntimeManager::startContainer(const PodPlan& plan, ContainerPlan c, uin
     if (!r.ok() || r->exit_code() != 0) {
       log_->warn("postStart hook failed pod={}/{} container={}", plan.sandbox.ns, plan.sandbox.name,
                  c.name);
+      std::string why =
+          r.ok() ? "command exited with " + std::to_string(r->exit_code()) : r.status().message();
+      addEvent(out, plan, c.name, true, event_reason::kFailedPostStartHook,
+               "PostStartHook failed: " + why);
+      addEvent(out, plan, c.name, false, event_reason::kKilling, "FailedPostStartHook");
       (void)cri_.stopContainer(*id, 0);
       out.waiting[c.name] = {
           "PostStartHookError",
@@ -490,6 +580,7 @@ bool PodRuntimeManager::startContainer(const PodPlan& plan, ContainerPlan c, uin
       return false;
     }
   }
+  addEvent(out, plan, c.name, false, event_reason::kStarted, "Started container " + c.name);
   out.started.insert(c.name);
   log_->info("container started pod={}/{} container={} attempt={} id={}", plan.sandbox.ns,
              plan.sandbox.name, c.name, attempt, id->substr(0, 12));
@@ -553,6 +644,7 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
         kills.push_back({c.id, c.name, "pod deleted"});
       }
     }
+    addKillEvents(out, plan.get(), kills);
     killContainers(plan.get(), kills, req.grace_seconds);
     Status st = removePod(uid, 0);
     if (!st.ok()) {
@@ -578,6 +670,7 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
     if (!adm.admitted) {
       out.plan = nullptr;
       out.plan_error = PlanError{adm.reason, adm.message};
+      addEvent(out, *plan, "", true, adm.reason.c_str(), adm.message);
       return out;
     }
   }
@@ -585,6 +678,7 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
     Status vol = prepareVolumes(req.pod, *plan, settings_.plan_inputs);
     if (!vol.ok()) {
       out.plan_error = planErrorFromStatus(vol);
+      addEvent(out, *plan, "", true, out.plan_error->reason.c_str(), out.plan_error->message);
       auto rt = listPod(uid);
       if (rt.ok()) {
         out.runtime = std::move(rt).value();
@@ -605,6 +699,13 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
   out.terminal = a.terminal;
   out.waiting = a.waiting;
   out.retry_at = a.retry_at;
+  for (const auto& [name, w] : a.waiting) {
+    if (w.reason == "CrashLoopBackOff") {
+      addEvent(out, *plan, name, true, event_reason::kBackOff,
+               "Back-off restarting failed container " + name + " in pod " + plan->sandbox.name +
+                   "_" + plan->sandbox.ns + "(" + uid + ")");
+    }
+  }
 
   if (a.kill_pod) {
     std::vector<PodActions::Kill> kills;
@@ -613,6 +714,11 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
         kills.push_back({c.id, c.name, "pod sandbox changed"});
       }
     }
+    if (!a.terminal && rt->currentSandbox() != nullptr) {
+      addEvent(out, *plan, "", false, event_reason::kSandboxChanged,
+               "Pod sandbox changed, it will be killed and re-created.");
+    }
+    addKillEvents(out, plan.get(), kills);
     killContainers(plan.get(), kills, plan->termination_grace_period_seconds);
     for (const auto& s : rt->sandboxes) {
       if (s.ready) {
@@ -628,6 +734,7 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
       log_->info("killing container pod={}/{} container={} reason=\"{}\"", plan->sandbox.ns,
                  plan->sandbox.name, k.name, k.reason);
     }
+    addKillEvents(out, plan.get(), a.kill);
     killContainers(plan.get(), a.kill, plan->termination_grace_period_seconds);
   }
 
@@ -641,6 +748,8 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
     auto id = cri_.runPodSandbox(sb, plan->sandbox.runtime_handler);
     if (!id.ok()) {
       out.error = id.status().withContext("RunPodSandbox");
+      addEvent(out, *plan, "", true, event_reason::kFailedCreatePodSandBox,
+               "Failed to create pod sandbox: " + id.status().message());
       log_->warn("sandbox creation failed pod={}/{} err=\"{}\"", plan->sandbox.ns,
                  plan->sandbox.name, id.status().message());
       return out;

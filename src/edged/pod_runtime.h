@@ -17,6 +17,7 @@
 
 #include "deviceplugin/device_manager.h"
 #include "edgecore/edged/cri_client.h"
+#include "event_recorder.h"
 #include "pod_logic.h"
 #include "pod_model.h"
 #include "podplan/pod_plan.h"
@@ -55,6 +56,9 @@ struct SyncResult {
   bool terminal = false;                         // Succeeded/Failed: nothing will run again
   bool terminated = false;                       // terminate request done: all removed
   core::Status error;                            // a runtime failure (sandbox could not start...)
+  // What the kubelet would have recorded as events during this sync, in order (the target's
+  // resource_version is left for the caller to fill in).
+  std::vector<PodEvent> events;
 };
 
 class PodRuntimeManager {
@@ -94,6 +98,12 @@ class PodRuntimeManager {
   bool startContainer(const PodPlan& plan, ContainerPlan c, uint32_t attempt, bool restart,
                       const std::string& sandbox_id, const cri::PodSandboxConfig& sandbox,
                       SyncResult& out);
+
+  // Appends an event about container `container` ("" = the pod) of `plan` to out.events.
+  static void addEvent(SyncResult& out, const PodPlan& plan, const std::string& container,
+                       bool warning, const char* reason, std::string message);
+  static void addKillEvents(SyncResult& out, const PodPlan* plan,
+                            const std::vector<PodActions::Kill>& kills);
 
   CriClient& cri_;
   SyncSettings settings_;

@@ -6,7 +6,9 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
+#include <ctime>
 #include <exception>
 #include <optional>
 
@@ -406,10 +408,108 @@ void Processor::feedbackError(const Message& original, std::string_view text) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Events kept for MetaServer (our addition)
+
+namespace {
+constexpr size_t kMaxLocalEvents = 1000;
+constexpr std::chrono::hours kLocalEventTtl{1};
+constexpr uint64_t kPruneEvery = 32;  // events between two prune passes
+}  // namespace
+
+void Processor::keepEventLocally(const Message& msg) {
+  if (msg.route.source != names::kEdgedModule) {
+    return;
+  }
+  // insert/update carry the v1.Event; patch carries {"event": ..., "patchData": ...} whose
+  // event already has the new count and lastTimestamp.
+  const json* ev = &msg.content;
+  if (msg.route.operation == op::kPatch && ev->is_object()) {
+    auto it = ev->find("event");
+    ev = it != ev->end() ? &*it : nullptr;
+  }
+  if (ev == nullptr || !ev->is_object() || !ev->contains("metadata")) {
+    return;
+  }
+  json obj = *ev;
+  obj["apiVersion"] = "v1";
+  obj["kind"] = "Event";
+  WriteOp op;
+  op.kind = WriteOp::Kind::UpsertObject;
+  op.doc = std::make_shared<const json>(std::move(obj));
+  std::vector<WriteOp> ops;
+  ops.push_back(std::move(op));
+  auto log = log_;
+  Status st = store_.submit(std::move(ops), [log](Status s) {
+    if (!s.ok()) {
+      log->debug("local event write failed err=\"{}\"", s.message());
+    }
+  });
+  if (!st.ok()) {
+    count(Counter::WriteFailures);
+    return;
+  }
+  if (++events_kept_ % kPruneEvery == 0) {
+    pruneLocalEvents();
+  }
+}
+
+void Processor::pruneLocalEvents() {
+  Gvr gvr;
+  gvr.version = "v1";
+  gvr.resource = "events";
+  std::vector<StoredObjectPtr> all = store_.listObjects(gvr, "");
+  const std::string cutoff = [this] {
+    auto t = clock_.wallNow() - kLocalEventTtl;
+    std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string(buf);
+  }();
+  std::vector<std::pair<std::string, const StoredObject*>> by_time;
+  by_time.reserve(all.size());
+  for (const auto& o : all) {
+    json j = json::parse(o->json, nullptr, false);
+    std::string last;
+    if (j.is_object() && j.contains("lastTimestamp") && j["lastTimestamp"].is_string()) {
+      last = j["lastTimestamp"].get<std::string>();
+    }
+    by_time.emplace_back(std::move(last), o.get());
+  }
+  std::sort(by_time.begin(), by_time.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<WriteOp> ops;
+  for (size_t i = 0; i < by_time.size(); ++i) {
+    const bool over = by_time.size() - i > kMaxLocalEvents;
+    // RFC 3339 UTC with the same layout compares as text.
+    const bool expired = !by_time[i].first.empty() && by_time[i].first < cutoff;
+    if (!over && !expired) {
+      break;
+    }
+    WriteOp op;
+    op.kind = WriteOp::Kind::DeleteObject;
+    op.object_key = by_time[i].second->key;
+    ops.push_back(std::move(op));
+  }
+  if (ops.empty()) {
+    return;
+  }
+  log_->debug("local events pruned n={}", ops.size());
+  auto log = log_;
+  (void)store_.submit(std::move(ops), [log](Status s) {
+    if (!s.ok()) {
+      log->debug("local event prune failed err=\"{}\"", s.message());
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Operations (process.go processInsert ... @ v1.20.0)
 
 void Processor::processInsert(Message msg, const MetaResource& res) {
   if (res.type == restype::kEvent) {
+    keepEventLocally(msg);
     sendToCloud(std::move(msg));
     return;
   }
@@ -466,6 +566,7 @@ void Processor::processInsert(Message msg, const MetaResource& res) {
 
 void Processor::processUpdate(Message msg, const MetaResource& res) {
   if (res.type == restype::kEvent) {
+    keepEventLocally(msg);
     sendToCloud(std::move(msg));
     return;
   }
@@ -532,6 +633,7 @@ void Processor::processUpdate(Message msg, const MetaResource& res) {
 
 void Processor::processPatch(Message msg, const MetaResource& res) {
   if (res.type == restype::kEvent) {
+    keepEventLocally(msg);
     sendToCloud(std::move(msg));
     return;
   }

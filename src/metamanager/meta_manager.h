@@ -143,6 +143,12 @@ class Processor : public std::enable_shared_from_this<Processor> {
   void feedbackError(const core::Message& original, std::string_view text);
   void warnLimited(LogLimiter& limiter, std::string_view what, const core::Message& msg,
                    std::string_view err);
+  // Our addition (Go only forwards events): an event from edged is also kept in meta_v2, so
+  // MetaServer and `keadm ctl describe` show it offline. At most kMaxLocalEvents are kept
+  // (the oldest by lastTimestamp go first) and none older than kLocalEventTtl (the API server's
+  // default --event-ttl), pruned as new events arrive.
+  void keepEventLocally(const core::Message& msg);
+  void pruneLocalEvents();
 
   struct Gate {
     std::mutex mu;
@@ -161,6 +167,7 @@ class Processor : public std::enable_shared_from_this<Processor> {
 
   // Strand-only state.
   bool connected_ = false;  // edgehub's last node/connection event; disconnected until told
+  uint64_t events_kept_ = 0;
   LogLimiter write_fail_log_;
   LogLimiter malformed_log_;
   LogLimiter v2_skip_log_;

@@ -120,7 +120,8 @@ class EdgedHarness {
  public:
   // `dir` keeps the database, rootDirectory, podLogsDir and manifests (a restart reuses it).
   EdgedHarness(const std::string& dir, const std::string& node, edged::EdgedOptions options,
-               bool cloud_connected = true, int max_dead_per_container = 1)
+               bool cloud_connected = true, int max_dead_per_container = 1,
+               bool report_event = false)
       : dir_(dir), node_(node) {
     config_ = core::defaultConfig(core::HostInfo{node, "127.0.0.1"});
     config_.database.data_source = dir + "/edgecore.db";
@@ -132,6 +133,7 @@ class EdgedHarness {
     e.static_pod_path = dir + "/manifests";
     e.max_per_pod_container_count = max_dead_per_container;
     e.read_only_port = 0;  // the HTTP server on any free port
+    e.report_event = report_event;
     metamanager::SqliteStoreOptions so;
     so.path = config_.database.data_source;
     auto store = metamanager::openSqliteMetaStore(so);
@@ -235,6 +237,7 @@ class EdgedHarness {
   std::vector<core::Message> upstream() { return cloud_.snapshot(); }
   core::Bus& bus() { return daemon_->bus(); }
   edged::Edged* edged() { return edged_; }
+  metamanager::MetaStore& store() { return *store_; }
   const std::string& node() const { return node_; }
 
  private:

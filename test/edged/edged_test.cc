@@ -32,8 +32,10 @@ class EdgedTest : public ::testing::Test {
     }
   }
 
-  EdgedHarness& start(edged::EdgedOptions o = {}, bool connected = true, int max_dead = 1) {
-    harness_ = std::make_unique<EdgedHarness>(dir_.path(), node_, o, connected, max_dead);
+  EdgedHarness& start(edged::EdgedOptions o = {}, bool connected = true, int max_dead = 1,
+                      bool report_event = false) {
+    harness_ =
+        std::make_unique<EdgedHarness>(dir_.path(), node_, o, connected, max_dead, report_event);
     return *harness_;
   }
 
@@ -577,6 +579,138 @@ TEST_F(EdgedTest, NodeRegistersReportsStatusAndRenewsLease) {
   json body = json::parse(patch->content.get<std::string>());
   EXPECT_TRUE(body["status"].contains("conditions"));
   EXPECT_EQ(lease->content["spec"]["holderIdentity"], node_);
+}
+
+}  // namespace
+}  // namespace edgecore::testing
+
+namespace edgecore::testing {
+namespace {
+
+// Events with reportEvent on: what the kubelet records reaches the cloud as KubeEdge's edged
+// sends it (insert, then patch with the new count) and stays in meta_v2 for MetaServer.
+TEST_F(EdgedTest, EventsGoUpstreamAggregatedAndStayLocal) {
+  edged::EdgedOptions o;
+  o.backoff_base = 300ms;
+  auto& h = start(o, true, 1, /*report_event=*/true);
+  json crash = makePod(ns_, "crash", node_, json::array({busyboxContainer("c", "exit 1")}));
+  json never = makePod(ns_, "never", node_, json::array({busyboxContainer("n", "true")}));
+  never["spec"]["containers"][0]["image"] = "example.invalid/absent:1";
+  never["spec"]["containers"][0]["imagePullPolicy"] = "Never";
+  ASSERT_TRUE(h.insert(crash).ok());
+  ASSERT_TRUE(h.insert(never).ok());
+
+  auto events = [&] {
+    std::vector<core::Message> out;
+    for (auto& m : h.upstream()) {
+      if (m.route.resource.find("/event/") != std::string::npos) {
+        out.push_back(m);
+      }
+    }
+    return out;
+  };
+  // The event inside a message (insert: the content; patch: content.event).
+  auto body = [](const core::Message& m) {
+    return m.route.operation == "patch" ? m.content.value("event", json::object()) : m.content;
+  };
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (auto& m : events()) {
+          json e = body(m);
+          if (m.route.operation == "patch" && e.value("reason", "") == "Started" &&
+              e.value("count", 0) >= 3) {
+            return true;
+          }
+        }
+        return false;
+      },
+      30s));
+
+  std::map<std::string, json> first_by_name;  // inserts, by event name
+  bool saw_backoff = false;
+  bool saw_never = false;
+  for (auto& m : events()) {
+    EXPECT_EQ(m.route.source, "edged");
+    EXPECT_EQ(m.route.group, "meta");
+    json e = body(m);
+    std::string name = e["metadata"].value("name", "");
+    EXPECT_EQ(m.route.resource, ns_ + "/event/" + name);
+    EXPECT_EQ(e["metadata"].value("namespace", ""), ns_);
+    EXPECT_EQ(e["source"].value("component", ""), "kubelet");
+    EXPECT_EQ(e["source"].value("host", ""), node_);
+    EXPECT_EQ(e.value("reportingComponent", ""), "kubelet");
+    EXPECT_EQ(e["involvedObject"].value("kind", ""), "Pod");
+    EXPECT_EQ(e["involvedObject"].value("apiVersion", ""), "v1");
+    std::string pod = e["involvedObject"].value("name", "");
+    EXPECT_EQ(name.rfind(pod + ".", 0), 0u) << name;
+    EXPECT_EQ(e["involvedObject"].value("uid", ""), "uid-" + ns_ + "-" + pod);
+    if (m.route.operation == "insert") {
+      EXPECT_EQ(e.value("count", 0), 1);
+      EXPECT_EQ(e.value("firstTimestamp", ""), e.value("lastTimestamp", "x"));
+      first_by_name[name] = e;
+    } else {
+      ASSERT_EQ(m.route.operation, "patch");
+      // The patch names the event created first and carries the merge patch client-go makes.
+      ASSERT_TRUE(first_by_name.count(name)) << name;
+      EXPECT_EQ(e.value("firstTimestamp", ""), first_by_name[name].value("firstTimestamp", "x"));
+      json patch = json::parse(m.content.value("patchData", ""), nullptr, false);
+      ASSERT_TRUE(patch.is_object()) << m.content.dump();
+      EXPECT_EQ(patch.size(), 3u) << patch.dump();
+      EXPECT_EQ(patch.value("count", 0), e.value("count", -1));
+      EXPECT_EQ(patch.value("lastTimestamp", ""), e.value("lastTimestamp", "x"));
+      EXPECT_EQ(patch.value("message", ""), e.value("message", "x"));
+    }
+    if (e.value("reason", "") == "BackOff" && pod == "crash") {
+      saw_backoff = true;
+      EXPECT_EQ(e.value("type", ""), "Warning");
+      EXPECT_EQ(e["involvedObject"].value("fieldPath", ""), "spec.containers{c}");
+      EXPECT_EQ(e.value("message", ""), "Back-off restarting failed container c in pod crash_" +
+                                            ns_ + "(uid-" + ns_ + "-crash)");
+    }
+    if (e.value("reason", "") == "ErrImageNeverPull") {
+      saw_never = true;
+      EXPECT_EQ(e.value("type", ""), "Warning");
+      EXPECT_EQ(e.value("message", ""),
+                "Container image \"example.invalid/absent:1\" is not present with pull policy of "
+                "Never");
+    }
+  }
+  EXPECT_TRUE(saw_backoff);
+  EXPECT_TRUE(saw_never);
+  std::set<std::string> crash_reasons;
+  for (auto& [n, e] : first_by_name) {
+    if (e["involvedObject"].value("name", "") == "crash") {
+      crash_reasons.insert(e.value("reason", ""));
+    }
+  }
+  for (const char* r : {"Pulled", "Created", "Started"}) {
+    EXPECT_TRUE(crash_reasons.count(r)) << r;
+  }
+
+  // meta_v2 keeps the newest state of each event (what MetaServer and keadm describe read).
+  metamanager::Gvr gvr;
+  gvr.version = "v1";
+  gvr.resource = "events";
+  ASSERT_TRUE(waitFor(
+      [&] {
+        int best_upstream = 0;
+        for (auto& m : events()) {
+          json e = body(m);
+          if (e.value("reason", "") == "Started" &&
+              e["involvedObject"].value("name", "") == "crash") {
+            best_upstream = std::max(best_upstream, e.value("count", 0));
+          }
+        }
+        for (const auto& o : h.store().listObjects(gvr, ns_)) {
+          json e = json::parse(o->json);
+          if (e.value("reason", "") == "Started" && e.value("kind", "") == "Event" &&
+              e.value("count", 0) == best_upstream) {
+            return true;
+          }
+        }
+        return false;
+      },
+      10s));
 }
 
 }  // namespace

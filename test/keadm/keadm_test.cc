@@ -191,9 +191,13 @@ class KeadmCtl : public ::testing::Test {
     dir_.write("bin/keadm", "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > " +
                                 dir_.file("upgrade-args") + "\n");
     ::chmod(dir_.file("bin/keadm").c_str(), 0755);
-    daemon_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        "/usr/bin/env", "PATH=" + dir_.file("bin") + ":/usr/bin:/bin", "TMPDIR=" + dir_.path(),
-        kEdgecore, "--config", dir_.file("edgecore.yaml")});
+    std::vector<std::string> argv{"/usr/bin/env", "PATH=" + dir_.file("bin") + ":/usr/bin:/bin",
+                                  "TMPDIR=" + dir_.path()};
+    argv.insert(argv.end(), extra_env_.begin(), extra_env_.end());
+    for (const std::string& a : {kEdgecore, std::string("--config"), dir_.file("edgecore.yaml")}) {
+      argv.push_back(a);
+    }
+    daemon_ = std::make_unique<ChildProcess>(argv);
     auto deadline = std::chrono::steady_clock::now() + 10s;
     while (!contains(daemon_->stderrSoFar(), "edgecore running")) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline) << daemon_->stderrSoFar();
@@ -239,7 +243,8 @@ class KeadmCtl : public ::testing::Test {
   TempDir dir_;
   int port_ = 0;
   std::unique_ptr<ChildProcess> daemon_;
-  std::string extra_seed_;  // more meta_v2 rows for a test
+  std::string extra_seed_;              // more meta_v2 rows for a test
+  std::vector<std::string> extra_env_;  // NAME=value for edgecore
 };
 
 TEST_F(KeadmCtl, GetPodTableMatchesKubectl) {
@@ -719,6 +724,114 @@ TEST_F(KeadmContainerd, RestartStopsEveryContainer) {
   auto status = cri_->containerStatus(container_id_);
   ASSERT_TRUE(status.ok()) << status.status().message();
   EXPECT_EQ(status->state(), edged::cri::CONTAINER_EXITED);
+}
+
+}  // namespace
+}  // namespace edgecore::testing
+
+namespace edgecore::testing {
+namespace {
+
+// reportEvent on, no cloud: edged runs a crashing pod from the local store on the real
+// containerd; its kubelet events are kept locally and `keadm ctl describe pod` shows them,
+// repeated ones counted.
+class KeadmEvents : public KeadmCtl {
+ protected:
+  void SetUp() override {
+    if (::access(kContainerdSocket, F_OK) != 0) {
+      GTEST_SKIP() << "containerd socket missing: scripts/test-services.sh start (root)";
+    }
+    auto cri = edged::CriClient::create({});
+    ASSERT_TRUE(cri.ok()) << cri.status().message();
+    cri_ = std::move(*cri);
+    ns_ = "keadm-ev-" + std::to_string(::getpid());
+    json p = pod(ns_, "crasher", "edge-1");
+    p["metadata"]["uid"] = "uid-" + ns_;
+    p["spec"]["hostNetwork"] = true;
+    p["spec"]["terminationGracePeriodSeconds"] = 1;
+    p["spec"]["containers"] =
+        json::array({{{"name", "main"}, {"image", kBusybox}, {"command", {"sh", "-c", "exit 1"}}}});
+    p.erase("status");
+    // The pod as the cloud delivered it: the meta row edged reads, the meta_v2 object keadm reads.
+    extra_seed_ = "INSERT OR REPLACE INTO meta (key, type, value) VALUES (" +
+                  sqlQuote(ns_ + "/pod/crasher") + ", 'pod', " + sqlQuote(p.dump()) + ");\n" +
+                  objectRow("", "v1", "pods", p, 7001);
+    extra_env_ = {"EDGECORE_EDGED_BACKOFF_BASE_MS=300"};
+    startEdgecore(
+        "  edged:\n    enable: true\n    hostnameOverride: edge-1\n"
+        "    reportEvent: true\n    rootDirectory: " +
+        dir_.file("kubelet") +
+        "\n"
+        "    tailoredKubeletConfig:\n      address: 127.0.0.1\n      readOnlyPort: 0\n"
+        "      staticPodPath: " +
+        dir_.file("manifests") + "\n      podLogsDir: " + dir_.file("logs") + "\n");
+  }
+
+  void TearDown() override {
+    if (!cri_) return;
+    KeadmCtl::TearDown();
+    edged::cri::PodSandboxFilter f;
+    (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
+    auto list = cri_->listPodSandbox(f);
+    if (!list.ok()) return;
+    for (const auto& sb : *list) {
+      edged::cri::ContainerFilter cf;
+      cf.set_pod_sandbox_id(sb.id());
+      auto cs = cri_->listContainers(cf);
+      if (cs.ok()) {
+        for (const auto& c : *cs) {
+          (void)cri_->stopContainer(c.id(), 0);
+          (void)cri_->removeContainer(c.id());
+        }
+      }
+      (void)cri_->stopPodSandbox(sb.id());
+      (void)cri_->removePodSandbox(sb.id());
+    }
+  }
+
+  std::unique_ptr<edged::CriClient> cri_;
+  std::string ns_;
+};
+
+TEST_F(KeadmEvents, DescribePodShowsTheKubeletEventsWithCounts) {
+  ProcessResult d;
+  auto deadline = std::chrono::steady_clock::now() + 40s;
+  // Started three times means at least one back-off in between.
+  while (true) {
+    d = keadm({"describe", "pod", "crasher", "-n", ns_});
+    if (d.exit_code == 0 && contains(d.out, "Started container main") &&
+        contains(d.out, "(x3 over ") && contains(d.out, "Back-off restarting failed container"))
+      break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << d.out << d.err << daemon_->stderrSoFar();
+    std::this_thread::sleep_for(200ms);
+  }
+  for (const char* want : {
+           "  Normal   Pulled   ",
+           "kubelet  Container image \"docker.io/library/busybox:local\" already present on "
+           "machine\n",
+           "kubelet  Created container main\n",
+           "kubelet  Started container main\n",
+           "  Warning  BackOff  ",
+       }) {
+    EXPECT_TRUE(contains(d.out, want)) << "missing: " << want << "\n--- output:\n" << d.out;
+  }
+  EXPECT_TRUE(contains(d.out, "Back-off restarting failed container main in pod crasher_" + ns_ +
+                                  "(uid-" + ns_ + ")"))
+      << d.out;
+  // The same events through the plain API (what kubectl get events reads).
+  ProcessResult list = kubectl({"get", "events", "-n", ns_, "-o", "json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  json items = json::parse(list.out)["items"];
+  int started = 0;
+  for (const auto& e : items) {
+    if (e.value("reason", "") == "Started") {
+      started = e.value("count", 0);
+      EXPECT_EQ(e["involvedObject"].value("fieldPath", ""), "spec.containers{main}");
+      EXPECT_EQ(e["source"].value("host", ""), "edge-1");
+    }
+  }
+  EXPECT_GE(started, 3) << list.out;
 }
 
 }  // namespace
