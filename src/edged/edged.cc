@@ -393,6 +393,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         if (a.hasWork()) {
           triggerSync(e);
         } else if (a.waiting != e.waiting && !a.waiting.empty()) {
+          recordBackOffs(e, a.waiting);
           e.waiting = a.waiting;
         }
       }
@@ -1258,6 +1259,34 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     Status st = ctx_.bus.send(core::names::kMetaManagerModule, std::move(m));
     if (!st.ok() && events_dropped_++ % 100 == 0) {
       ctx_.log->warn("event not sent dropped={} err=\"{}\"", events_dropped_, st.message());
+    }
+  }
+
+  // A container that entered CrashLoopBackOff between two syncs: the kubelet's BackOff event
+  // (its pod worker logs one on every sync attempt during the back-off; we log one per entry).
+  void recordBackOffs(const PodEntry& e, const std::map<std::string, WaitingReason>& now) {
+    if (!events_ || !e.plan) {
+      return;
+    }
+    for (const auto& [name, w] : now) {
+      auto before = e.waiting.find(name);
+      if (w.reason != "CrashLoopBackOff" ||
+          (before != e.waiting.end() && before->second.reason == w.reason)) {
+        continue;
+      }
+      bool init = std::any_of(e.plan->init_containers.begin(), e.plan->init_containers.end(),
+                              [&](const ContainerPlan& c) { return c.name == name; });
+      PodEvent ev;
+      ev.target.ns = e.ns;
+      ev.target.name = e.name;
+      ev.target.uid = e.uid;
+      ev.target.field_path =
+          std::string(init ? "spec.initContainers{" : "spec.containers{") + name + "}";
+      ev.warning = true;
+      ev.reason = event_reason::kBackOff;
+      ev.message = "Back-off restarting failed container " + name + " in pod " + e.name + "_" +
+                   e.ns + "(" + e.uid + ")";
+      recordEvent(e, std::move(ev));
     }
   }
 

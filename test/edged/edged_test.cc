@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <map>
 #include <set>
 
 #include "edged/edged_harness.h"
+#include "edged/ws_channel_client.h"
 
 namespace edgecore::testing {
 namespace {
@@ -711,6 +714,84 @@ TEST_F(EdgedTest, EventsGoUpstreamAggregatedAndStayLocal) {
         return false;
       },
       10s));
+}
+
+}  // namespace
+}  // namespace edgecore::testing
+
+namespace edgecore::testing {
+namespace {
+
+std::string urlEncode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char b[4];
+      std::snprintf(b, sizeof(b), "%%%02X", c);
+      out += b;
+    }
+  }
+  return out;
+}
+
+// /exec and /attach of edged's HTTP server against a real container: CRI's streaming URL is
+// proxied, the client speaks kubectl's websocket channel protocol (v4.channel.k8s.io).
+TEST_F(EdgedTest, ExecAndAttachThroughTheHttpServer) {
+  auto& h = start();
+  json pod = makePod(ns_, "shell", node_,
+                     json::array({busyboxContainer("c", "while read l; do echo got:$l; done")}));
+  pod["spec"]["containers"][0]["stdin"] = true;
+  ASSERT_TRUE(h.insert(pod).ok());
+  ASSERT_TRUE(
+      waitFor([&] { return h.localStatus(ns_, "shell").value("phase", "") == "Running"; }, 20s));
+  ASSERT_TRUE(waitFor([&] { return h.edged()->serverPort() != 0; }, 5s));
+  const uint16_t port = h.edged()->serverPort();
+
+  {
+    WsChannelClient ws;
+    std::string target = "/exec/" + ns_ + "/shell/c?command=sh&command=-c&command=" +
+                         urlEncode("echo out; echo err >&2; exit 3") + "&output=1&error=1";
+    ASSERT_EQ(ws.open(port, target), 101) << ws.head();
+    EXPECT_NE(ws.head().find("v4.channel.k8s.io"), std::string::npos) << ws.head();
+    ASSERT_TRUE(ws.readUntil([] { return false; }, 20s));  // until the runtime closes
+    EXPECT_EQ(ws.channels()[1], "out\n");
+    EXPECT_EQ(ws.channels()[2], "err\n");
+    json status = json::parse(ws.channels()[3], nullptr, false);
+    ASSERT_TRUE(status.is_object()) << ws.channels()[3];
+    EXPECT_EQ(status.value("status", ""), "Failure");
+    EXPECT_EQ(status.value("reason", ""), "NonZeroExitCode");
+    ASSERT_TRUE(status.contains("details")) << status.dump();
+    EXPECT_EQ(status["details"]["causes"][0].value("reason", ""), "ExitCode");
+    EXPECT_EQ(status["details"]["causes"][0].value("message", ""), "3");
+  }
+  {
+    WsChannelClient ws;
+    ASSERT_EQ(ws.open(port, "/exec/" + ns_ + "/shell/c?command=echo&command=fine&output=1"), 101);
+    ASSERT_TRUE(ws.readUntil([] { return false; }, 20s));
+    EXPECT_EQ(ws.channels()[1], "fine\n");
+    EXPECT_EQ(json::parse(ws.channels()[3], nullptr, false).value("status", ""), "Success")
+        << ws.channels()[3];
+  }
+  {
+    // Attach: what we write to the container's stdin comes back through its stdout.
+    WsChannelClient ws;
+    ASSERT_EQ(ws.open(port, "/attach/" + ns_ + "/shell/c?input=1&output=1&error=1"), 101)
+        << ws.head();
+    ASSERT_TRUE(ws.send(0, "hello\n"));
+    ASSERT_TRUE(ws.readUntil(
+        [&] { return ws.channels()[1].find("got:hello\n") != std::string::npos; }, 20s))
+        << ws.channels()[1];
+    ASSERT_TRUE(ws.send(0, "again\n"));
+    ASSERT_TRUE(ws.readUntil(
+        [&] { return ws.channels()[1].find("got:again\n") != std::string::npos; }, 20s))
+        << ws.channels()[1];
+    EXPECT_EQ(ws.channels()[1], "got:hello\ngot:again\n");
+  }
+  // A container that is not there: no upgrade, a 404 with the reason.
+  WsChannelClient missing;
+  EXPECT_EQ(missing.open(port, "/exec/" + ns_ + "/nope/c?command=true&output=1"), 404);
 }
 
 }  // namespace
