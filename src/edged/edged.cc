@@ -28,6 +28,7 @@
 #include "edgecore/edged/cri_client.h"
 #include "edgecore/edged/module.h"
 #include "event_recorder.h"
+#include "log_rotation.h"
 #include "node/node_status.h"
 #include "pod_logic.h"
 #include "pod_runtime.h"
@@ -113,6 +114,12 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
     if (cfg_.report_event) {
       events_.emplace(node_name_);
+    }
+    if (auto p = makeLogRotationPolicy(cfg_.container_log_max_size, cfg_.container_log_max_files);
+        p.ok()) {
+      log_policy_ = *p;
+    } else {
+      ctx_.log->error("container log rotation off err=\"{}\"", p.status().message());
     }
     SyncSettings s;
     s.node_name = node_name_;
@@ -213,6 +220,10 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     std::string name;
     json pod;
     bool is_static = false;
+    // Static pods: the uid of the mirror pod the API server holds for it ("" = none known yet).
+    std::string mirror_uid;
+    bool mirror_in_flight = false;
+    std::chrono::steady_clock::time_point next_mirror_try{};
     std::string fingerprint;
     std::shared_ptr<const PodPlan> plan;
     std::optional<PlanError> plan_error;
@@ -399,6 +410,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       }
       updateStatus(e);
     }
+    maybeRotateLogs();
     if (pods_loaded_) {
       for (const auto& [uid, rt] : *snap) {
         if (pods_.count(uid) || orphans_in_flight_.count(uid)) {
@@ -551,6 +563,12 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (ns.empty()) {
       ns = "default";
     }
+    if (!is_static && isMirrorPod(pod)) {
+      // The API server's copy of one of our static pods: never run, only its uid matters
+      // (the kubelet's pod manager keeps mirror pods apart the same way).
+      noteMirror(ns, name, uid, str(sub(md, "annotations"), kMirrorAnnotation));
+      return;
+    }
     if (uid.empty() || name.empty()) {
       ctx_.log->warn("pod without uid or name ignored ns={} name={}", ns, name);
       return;
@@ -610,12 +628,21 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   void removePod(const json& pod) {
     std::string uid = str(sub(pod, "metadata"), "uid");
+    if (isMirrorPod(pod)) {
+      forgetMirror(uid);
+      return;
+    }
     auto it = pods_.find(uid);
     if (it == pods_.end()) {
+      forgetMirror(uid);  // a mirror pod whose delete carried no annotations
       ctx_.log->debug("delete for a pod edged does not run uid={}", uid);
       return;
     }
     PodEntry& e = it->second;
+    if (e.is_static && !e.mirror_uid.empty() && !e.deleting) {
+      deleteMirror(e.ns, e.name, e.mirror_uid);
+      e.mirror_uid.clear();
+    }
     if (e.terminated) {
       // The cloud's final delete after our confirmation.
       forget(uid);
@@ -1242,6 +1269,190 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   // ---- status -----------------------------------------------------------------------------
 
+  // ---- mirror pods for static pods (kubelet pod/mirror_client.go) ----------------------------
+
+  static constexpr const char* kMirrorAnnotation = "kubernetes.io/config.mirror";
+  static constexpr const char* kHashAnnotation = "kubernetes.io/config.hash";
+
+  static bool isMirrorPod(const json& pod) {
+    const json& ann = sub(sub(pod, "metadata"), "annotations");
+    return ann.is_object() && ann.contains(kMirrorAnnotation);
+  }
+
+  PodEntry* staticPodNamed(const std::string& ns, const std::string& name) {
+    for (auto& [uid, e] : pods_) {
+      if (e.is_static && e.ns == ns && e.name == name && !e.deleting) {
+        return &e;
+      }
+    }
+    return nullptr;
+  }
+
+  void noteMirror(const std::string& ns, const std::string& name, const std::string& uid,
+                  const std::string& hash) {
+    if (uid.empty()) {
+      return;
+    }
+    PodEntry* e = staticPodNamed(ns, name);
+    if (e == nullptr) {
+      return;  // a mirror of no static pod we run (yet): nothing to attach it to
+    }
+    if (hash != str(sub(sub(e->pod, "metadata"), "annotations"), kHashAnnotation)) {
+      // The mirror of an older version of the manifest: replaced, as the kubelet does.
+      deleteMirror(ns, name, uid);
+      return;
+    }
+    if (e->mirror_uid != uid) {
+      ctx_.log->info("mirror pod known pod={}/{} mirror_uid={}", ns, name, uid);
+      e->mirror_uid = uid;
+      e->last_sent.clear();
+      maybeSend(*e);
+    }
+  }
+
+  void forgetMirror(const std::string& uid) {
+    for (auto& [_, e] : pods_) {
+      if (e.is_static && e.mirror_uid == uid) {
+        e.mirror_uid.clear();  // deleted in the cloud: created again
+        e.next_mirror_try = {};
+      }
+    }
+  }
+
+  // The mirror pod object: the static pod with the mirror annotation (= its config hash) and the
+  // Node as controller owner.
+  json mirrorOf(const PodEntry& e) const {
+    json m = e.pod;
+    json& md = m["metadata"];
+    md["annotations"][kMirrorAnnotation] = str(sub(md, "annotations"), kHashAnnotation);
+    if (!node_uid_.empty()) {
+      md["ownerReferences"] = json::array({{{"apiVersion", "v1"},
+                                            {"kind", "Node"},
+                                            {"name", node_name_},
+                                            {"uid", node_uid_},
+                                            {"controller", true}}});
+    }
+    m.erase("status");
+    return m;
+  }
+
+  void maybeCreateMirror(PodEntry& e) {
+    if (e.mirror_in_flight || e.deleting || std::chrono::steady_clock::now() < e.next_mirror_try) {
+      return;
+    }
+    e.mirror_in_flight = true;
+    e.next_mirror_try = std::chrono::steady_clock::now() + options_.status_period;
+    spawn(createMirror(shared_from_this(), e.uid), "mirror pod creation");
+  }
+
+  static asio::awaitable<void> createMirror(std::shared_ptr<EdgedModule> self, std::string uid) {
+    auto it = self->pods_.find(uid);
+    if (it == self->pods_.end()) {
+      co_return;
+    }
+    Message m =
+        Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kInsert,
+                        core::buildResource(it->second.ns, core::restype::kPod, it->second.name),
+                        self->mirrorOf(it->second));
+    auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
+                                     self->options_.bus_timeout);
+    Result<Message> resp = co_await std::move(op);
+    it = self->pods_.find(uid);
+    if (it == self->pods_.end()) {
+      co_return;
+    }
+    PodEntry& e = it->second;
+    e.mirror_in_flight = false;
+    std::string mirror_uid;
+    if (resp.ok() && resp->route.operation != core::op::kError && resp->content.is_object() &&
+        (!resp->content.contains("Err") || resp->content["Err"].is_null())) {
+      mirror_uid = str(sub(sub(resp->content, "Object"), "metadata"), "uid");
+    }
+    if (mirror_uid.empty()) {
+      // Offline ("not connected"), or AlreadyExists: the cloud then sends us the mirror pod.
+      self->ctx_.log->debug(
+          "mirror pod not created pod={}/{} err=\"{}\"", e.ns, e.name,
+          resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
+      co_return;
+    }
+    self->ctx_.log->info("mirror pod created pod={}/{} mirror_uid={}", e.ns, e.name, mirror_uid);
+    e.mirror_uid = mirror_uid;
+    e.last_sent.clear();
+    self->maybeSend(e);
+  }
+
+  // kubelet DeleteMirrorPod: grace period 0, precondition on the mirror's uid. Once: a failure
+  // leaves the mirror to the cloud (no orphan sweep yet).
+  void deleteMirror(const std::string& ns, const std::string& name, const std::string& uid) {
+    json opts = {{"kind", "DeleteOptions"},
+                 {"apiVersion", "v1"},
+                 {"gracePeriodSeconds", 0},
+                 {"preconditions", {{"uid", uid}}}};
+    Message m =
+        Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kDelete,
+                        core::buildResource(ns, core::restype::kPod, name), opts);
+    ctx_.log->info("mirror pod delete pod={}/{} mirror_uid={}", ns, name, uid);
+    spawn(sendOnce(shared_from_this(), std::move(m)), "mirror pod delete");
+  }
+
+  static asio::awaitable<void> sendOnce(std::shared_ptr<EdgedModule> self, Message m) {
+    auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
+                                     self->options_.bus_timeout);
+    Result<Message> resp = co_await std::move(op);
+    if (!resp.ok() || resp->route.operation == core::op::kError) {
+      self->ctx_.log->debug(
+          "request not accepted err=\"{}\"",
+          resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
+    }
+  }
+
+  // ---- container log rotation (kubelet container log manager) ------------------------------
+
+  void maybeRotateLogs() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!log_policy_ || log_rotation_running_ || now < next_log_rotation_) {
+      return;
+    }
+    next_log_rotation_ = now + options_.log_rotation_period;
+    std::vector<std::pair<std::string, std::string>> todo;  // container id, live log file
+    for (const auto& [uid, e] : pods_) {
+      if (!e.plan || e.plan->sandbox.log_directory.empty()) {
+        continue;
+      }
+      for (const auto& c : e.runtime.containers) {
+        if (c.state == ContainerRunState::Running) {
+          todo.emplace_back(c.id, e.plan->sandbox.log_directory + "/" + c.name + "/" +
+                                      std::to_string(c.attempt) + ".log");
+        }
+      }
+    }
+    if (todo.empty()) {
+      return;
+    }
+    log_rotation_running_ = true;
+    spawn(rotateLogs(shared_from_this(), std::move(todo)), "container log rotation");
+  }
+
+  static asio::awaitable<void> rotateLogs(std::shared_ptr<EdgedModule> self,
+                                          std::vector<std::pair<std::string, std::string>> todo) {
+    auto op = self->onPool([cri = self->cri_.get(), policy = *self->log_policy_,
+                            todo = std::move(todo), log = self->ctx_.log] {
+      for (const auto& [id, path] : todo) {
+        auto r =
+            rotateContainerLogIfNeeded(*cri, id, path, policy, std::chrono::system_clock::now());
+        if (!r.ok()) {
+          log->warn("container log rotation failed id={} path={} err=\"{}\"", id.substr(0, 12),
+                    path, r.status().message());
+        } else if (*r) {
+          log->debug("container log rotated id={} path={}", id.substr(0, 12), path);
+        }
+      }
+      return 0;
+    });
+    (void)co_await std::move(op);
+    self->log_rotation_running_ = false;
+  }
+
   // ---- events (reportEvent) ----------------------------------------------------------------
 
   // Sends one kubelet event about `e` to metamanager, which forwards it to the cloud and keeps
@@ -1328,7 +1539,11 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   }
 
   void maybeSend(PodEntry& e) {
-    if (e.is_static || e.send_in_flight) {
+    if (e.is_static && e.mirror_uid.empty()) {
+      maybeCreateMirror(e);
+      return;
+    }
+    if (e.send_in_flight) {
       return;
     }
     std::string text = e.status.dump();
@@ -1345,7 +1560,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (it == self->pods_.end()) {
       co_return;
     }
-    json patch = podStatusPatch(uid, it->second.status);
+    // A static pod's status goes to its mirror pod (kubelet status manager translates the uid).
+    json patch =
+        podStatusPatch(it->second.is_static ? it->second.mirror_uid : uid, it->second.status);
     Message m = Message::create(
         core::names::kEdgedModule, core::names::kMetaGroup, core::op::kPatch,
         core::buildResource(it->second.ns, core::restype::kPodPatch, it->second.name),
@@ -1438,7 +1655,10 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   EdgedOptions options_;
   const core::EdgedConfig& cfg_;
   std::string node_name_;
-  std::optional<EventRecorder> events_;  // set when modules.edged.reportEvent is on
+  std::optional<EventRecorder> events_;          // set when modules.edged.reportEvent is on
+  std::optional<LogRotationPolicy> log_policy_;  // unset: rotation off (bad configuration)
+  std::chrono::steady_clock::time_point next_log_rotation_{};
+  bool log_rotation_running_ = false;
   uint64_t events_dropped_ = 0;
   CriClientPtr cri_;
   RestartBackoff backoff_;

@@ -1,5 +1,6 @@
 #include "log_rotation.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,7 +11,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <dirent.h>
 #include <string_view>
 #include <vector>
 
@@ -136,7 +136,7 @@ core::Result<bool> rotateContainerLogIfNeeded(CriClient& cri, const std::string&
                                               const std::string& log,
                                               const LogRotationPolicy& policy,
                                               std::chrono::system_clock::time_point now) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(log.c_str(), &st) != 0) {
     if (errno == ENOENT) {
       return false;
@@ -146,23 +146,23 @@ core::Result<bool> rotateContainerLogIfNeeded(CriClient& cri, const std::string&
   if (st.st_size < policy.max_size_bytes) {
     return false;
   }
-  // Room for the file about to be rotated and the live one: keep max_files - 2 older ones.
   std::vector<std::string> rotated = rotatedFiles(log);
+  std::string target = rotatedLogName(log, now);
+  if (!rotated.empty() && (rotated.back() == target || rotated.back() == target + ".gz")) {
+    return false;  // rotated within this second already; a later pass does it
+  }
+  // Room for the file about to be rotated and the live one: keep max_files - 2 older ones.
   const size_t keep = static_cast<size_t>(std::max(0, policy.max_files - 2));
   while (rotated.size() > keep) {
     ::unlink(rotated.front().c_str());
     rotated.erase(rotated.begin());
   }
-  // All but the newest rotated file are compressed (the newest may still be read by a follower).
-  for (size_t i = 0; i + 1 < rotated.size(); ++i) {
-    if (!rotated[i].ends_with(".gz")) {
-      EC_RETURN_IF_ERROR(compress(rotated[i]));
+  // The file rotated last time was left plain (a follower may still have been reading it); it
+  // and any other plain one are compressed now.
+  for (const std::string& r : rotated) {
+    if (!r.ends_with(".gz")) {
+      EC_RETURN_IF_ERROR(compress(r));
     }
-  }
-  std::string target = rotatedLogName(log, now);
-  if (!rotated.empty() &&
-      (rotated.back() == target || rotated.back() == target + ".gz")) {
-    return false;  // rotated within this second already; the next pass does it
   }
   if (::rename(log.c_str(), target.c_str()) != 0) {
     return core::internalError(errnoText("rename", log));
@@ -171,8 +171,7 @@ core::Result<bool> rotateContainerLogIfNeeded(CriClient& cri, const std::string&
   if (!reopened.ok()) {
     // The runtime still writes to the renamed file: put it back, as the kubelet does.
     if (::rename(target.c_str(), log.c_str()) != 0) {
-      return core::internalError(errnoText("rename back", target) + " after " +
-                                 reopened.message());
+      return core::internalError(errnoText("rename back", target) + " after " + reopened.message());
     }
     return reopened;
   }

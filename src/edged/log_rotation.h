@@ -3,7 +3,7 @@
 // Container log rotation, as the kubelet's container log manager does it
 // (pkg/kubelet/logs/container_log_manager.go rotateLog @ v1.30): when a running container's CRI
 // log file is larger than containerLogMaxSize, the oldest rotated files beyond
-// containerLogMaxFiles - 2 are removed, every rotated file but the newest is gzip-compressed
+// containerLogMaxFiles - 2 are removed, the remaining rotated files are gzip-compressed
 // (`<log>.<stamp>.gz`), the live file is renamed `<log>.<YYYYMMDD-hhmmss>` and the runtime is
 // asked to reopen it (CRI ReopenContainerLog); when that fails the rename is undone.
 // Blocking (file I/O and a CRI call): run on edged's CRI pool.

@@ -121,7 +121,8 @@ class EdgedHarness {
   // `dir` keeps the database, rootDirectory, podLogsDir and manifests (a restart reuses it).
   EdgedHarness(const std::string& dir, const std::string& node, edged::EdgedOptions options,
                bool cloud_connected = true, int max_dead_per_container = 1,
-               bool report_event = false)
+               bool report_event = false,
+               const std::function<void(core::EdgeCoreConfig&)>& tweak = {})
       : dir_(dir), node_(node) {
     config_ = core::defaultConfig(core::HostInfo{node, "127.0.0.1"});
     config_.database.data_source = dir + "/edgecore.db";
@@ -134,6 +135,9 @@ class EdgedHarness {
     e.max_per_pod_container_count = max_dead_per_container;
     e.read_only_port = 0;  // the HTTP server on any free port
     e.report_event = report_event;
+    if (tweak) {
+      tweak(config_);
+    }
     metamanager::SqliteStoreOptions so;
     so.path = config_.database.data_source;
     auto store = metamanager::openSqliteMetaStore(so);

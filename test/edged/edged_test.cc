@@ -2,6 +2,7 @@
 // the store run, report kubelet-style status, restart by policy with back-off, follow probes,
 // delete gracefully, survive an edgecore restart and a simulated reboot.
 
+#include <dirent.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -36,9 +37,10 @@ class EdgedTest : public ::testing::Test {
   }
 
   EdgedHarness& start(edged::EdgedOptions o = {}, bool connected = true, int max_dead = 1,
-                      bool report_event = false) {
-    harness_ =
-        std::make_unique<EdgedHarness>(dir_.path(), node_, o, connected, max_dead, report_event);
+                      bool report_event = false,
+                      const std::function<void(core::EdgeCoreConfig&)>& tweak = {}) {
+    harness_ = std::make_unique<EdgedHarness>(dir_.path(), node_, o, connected, max_dead,
+                                              report_event, tweak);
     return *harness_;
   }
 
@@ -792,6 +794,182 @@ TEST_F(EdgedTest, ExecAndAttachThroughTheHttpServer) {
   // A container that is not there: no upgrade, a 404 with the reason.
   WsChannelClient missing;
   EXPECT_EQ(missing.open(port, "/exec/" + ns_ + "/nope/c?command=true&output=1"), 404);
+}
+
+}  // namespace
+}  // namespace edgecore::testing
+
+namespace edgecore::testing {
+namespace {
+
+// Lines "n-<N>-..." of a CRI log text, in order.
+std::vector<long> lineNumbers(const std::string& text) {
+  std::vector<long> out;
+  size_t pos = 0;
+  while ((pos = text.find(" n-", pos)) != std::string::npos) {
+    pos += 3;
+    out.push_back(std::strtol(text.c_str() + pos, nullptr, 10));
+  }
+  return out;
+}
+
+// containerLogMaxSize / containerLogMaxFiles: the live log is rotated through CRI
+// ReopenContainerLog, older rotated files are gzipped, at most MaxFiles files remain, and no
+// line is lost at a rotation.
+TEST_F(EdgedTest, ContainerLogsRotateAtTheConfiguredSize) {
+  edged::EdgedOptions o;
+  o.log_rotation_period = 200ms;
+  auto& h = start(o, true, 1, false, [](core::EdgeCoreConfig& c) {
+    c.modules.edged.container_log_max_size = "4Ki";
+    c.modules.edged.container_log_max_files = 3;
+  });
+  ASSERT_TRUE(h.insert(makePod(ns_, "chatty", node_,
+                               json::array({busyboxContainer(
+                                   "c",
+                                   "i=0; while true; do echo n-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; "
+                                   "i=$((i+1)); sleep 0.01; done")})))
+                  .ok());
+  const std::string dir = dir_.path() + "/logs/" + ns_ + "_chatty_uid-" + ns_ + "-chatty/c";
+  auto files = [&] {
+    std::vector<std::string> out;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* ent = ::readdir(d)) {
+        std::string n = ent->d_name;
+        if (n.rfind("0.log", 0) == 0 && !n.ends_with(".tmp")) out.push_back(n);
+      }
+      ::closedir(d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto f = files();
+        int gz = 0;
+        for (auto& n : f) gz += n.ends_with(".gz") ? 1 : 0;
+        return gz >= 1 && f.size() == 3;
+      },
+      30s))
+      << ::testing::PrintToString(files());
+  // A consistent snapshot: the same three names before and after reading them.
+  std::vector<std::string> f;
+  std::string older, newest, live;
+  for (int i = 0; i < 50; ++i) {
+    f = files();
+    if (f.size() != 3) continue;
+    older = runCommand({"/bin/zcat", dir + "/" + f[1]}).out;
+    newest = readFile(dir + "/" + f[2]);
+    live = readFile(dir + "/0.log");
+    if (files() == f) break;
+  }
+  ASSERT_EQ(f.size(), 3u);
+  // 0.log, 0.log.<stamp>.gz, 0.log.<stamp>: only the newest rotated file stays plain.
+  EXPECT_EQ(f[0], "0.log");
+  EXPECT_TRUE(f[1].ends_with(".gz")) << f[1];
+  EXPECT_FALSE(f[2].ends_with(".gz")) << f[2];
+  EXPECT_EQ(f[1].size(), std::string("0.log.20261127-230501.gz").size()) << f[1];
+  auto a = lineNumbers(older);
+  auto b = lineNumbers(newest);
+  auto c = lineNumbers(live);
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  // Consecutive files continue each other: the runtime reopened the log without losing lines.
+  EXPECT_EQ(a.back() + 1, b.front()) << older.substr(older.size() - 200) << newest.substr(0, 200);
+  if (!c.empty()) {
+    EXPECT_EQ(b.back() + 1, c.front());
+  }
+  EXPECT_GE(newest.size(), 4096u);  // rotated once over the size
+}
+
+}  // namespace
+}  // namespace edgecore::testing
+
+namespace edgecore::testing {
+namespace {
+
+// Mirror pods (kubelet mirror_client): a static pod is created upstream as `insert
+// <ns>/pod/<name>` with the config.mirror annotation and the Node as owner; its status goes to
+// the mirror's uid; a mirror pod the cloud sends back is never run; removing the manifest
+// deletes the mirror with a uid precondition.
+TEST_F(EdgedTest, StaticPodGetsAMirrorPodUpstream) {
+  std::filesystem::create_directories(dir_.path() + "/manifests");
+  dir_.write("manifests/static.yaml",
+             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: st\n  namespace: " + ns_ +
+                 "\nspec:\n  hostNetwork: true\n  containers:\n  - name: main\n    image: " +
+                 kBusyboxImage + "\n    command: [\"sh\", \"-c\", \"sleep 3600\"]\n");
+  edged::EdgedOptions o;
+  o.static_pod_period = 300ms;
+  auto& h = start(o);
+  const std::string name = "st-" + node_;
+  // The FakeCloud answers an insert with the object and uid "cloud-uid-<name>".
+  const std::string mirror_uid = "cloud-uid-" + name;
+  std::optional<core::Message> insert;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (auto& m : h.upstream()) {
+          if (m.route.operation == "insert" && m.route.resource == ns_ + "/pod/" + name) {
+            insert = m;
+          }
+        }
+        return insert.has_value();
+      },
+      20s));
+  EXPECT_EQ(insert->route.source, "edged");
+  const json& md = insert->content["metadata"];
+  ASSERT_TRUE(md.contains("annotations")) << insert->content.dump();
+  EXPECT_EQ(md["annotations"].value("kubernetes.io/config.mirror", "x"),
+            md["annotations"].value("kubernetes.io/config.hash", "y"));
+  EXPECT_EQ(md["annotations"].value("kubernetes.io/config.source", ""), "file");
+  EXPECT_EQ(insert->content["spec"].value("nodeName", ""), node_);
+  if (md.contains("ownerReferences")) {
+    EXPECT_EQ(md["ownerReferences"][0].value("kind", ""), "Node");
+    EXPECT_EQ(md["ownerReferences"][0].value("name", ""), node_);
+  }
+  // Status is patched for the mirror's uid.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (auto& m : h.upstream()) {
+          if (m.route.operation == "patch" && m.route.resource == ns_ + "/podpatch/" + name &&
+              m.content.is_string()) {
+            json p = json::parse(m.content.get<std::string>(), nullptr, false);
+            if (p.is_object() && p["metadata"].value("uid", "") == mirror_uid &&
+                p["status"].value("phase", "") == "Running") {
+              return true;
+            }
+          }
+        }
+        return false;
+      },
+      20s));
+  // The cloud sends the mirror pod back (edgecontroller: nodeName is ours): it must not run.
+  json mirror = insert->content;
+  mirror["metadata"]["uid"] = mirror_uid;
+  mirror["metadata"]["resourceVersion"] = "5";
+  ASSERT_TRUE(h.insert(mirror).ok());
+  // A pod sent after it runs: by then edged has handled the mirror (messages keep their order).
+  ASSERT_TRUE(
+      h.insert(makePod(ns_, "after", node_, json::array({busyboxContainer("c", "sleep 3600")})))
+          .ok());
+  ASSERT_TRUE(waitFor([&] { return runningIds("after").size() == 1; }, 20s));
+  EXPECT_EQ(containers(name).size(), 1u);
+  EXPECT_EQ(runningIds(name).size(), 1u);
+
+  // The manifest goes: the pod stops and its mirror is deleted upstream.
+  std::filesystem::remove(dir_.path() + "/manifests/static.yaml");
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (auto& m : h.upstream()) {
+          if (m.route.operation == "delete" && m.route.resource == ns_ + "/pod/" + name &&
+              m.content.is_object() &&
+              m.content.value("preconditions", json::object()).value("uid", "") == mirror_uid) {
+            EXPECT_EQ(m.content.value("gracePeriodSeconds", -1), 0);
+            return true;
+          }
+        }
+        return false;
+      },
+      20s));
+  EXPECT_TRUE(waitFor([&] { return containers(name).empty(); }, 20s));
 }
 
 }  // namespace

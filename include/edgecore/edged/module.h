@@ -36,6 +36,8 @@ struct EdgedOptions {
   std::chrono::milliseconds status_period{std::chrono::seconds(10)};
   // Overrides fileCheckFrequency when non-zero.
   std::chrono::milliseconds static_pod_period{0};
+  // How often running containers' log sizes are checked for rotation (the kubelet's 10 s).
+  std::chrono::milliseconds log_rotation_period{std::chrono::seconds(10)};
   // Threads that make CRI calls (a StopContainer may block one for the whole grace period, so
   // edged has its own pool instead of the shared blocking pool).
   int cri_threads = 4;
