@@ -895,7 +895,8 @@ TEST_F(EdgedTest, StaticPodGetsAMirrorPodUpstream) {
   std::filesystem::create_directories(dir_.path() + "/manifests");
   dir_.write("manifests/static.yaml",
              "apiVersion: v1\nkind: Pod\nmetadata:\n  name: st\n  namespace: " + ns_ +
-                 "\nspec:\n  hostNetwork: true\n  containers:\n  - name: main\n    image: " +
+                 "\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 1\n  "
+                 "containers:\n  - name: main\n    image: " +
                  kBusyboxImage + "\n    command: [\"sh\", \"-c\", \"sleep 3600\"]\n");
   edged::EdgedOptions o;
   o.static_pod_period = 300ms;
