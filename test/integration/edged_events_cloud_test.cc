@@ -127,19 +127,24 @@ TEST_F(EdgedEventsCloud, CrashingPodEventsReachTheCloudAndStayLocal) {
   auto id = sim_->sendManifest(pod.dump(), "insert", cloudsim::Reliability::Reliable);
   ASSERT_TRUE(id.ok()) << id.status().toString();
 
-  // Started three times: created once (insert), then folded into patches of the same event.
+  // Started three times: created once (insert), then folded into patches of the same event; and
+  // a BackOff once the back-off (doubling from 300 ms) outlasts a relist period.
   std::string started_name;
   ASSERT_TRUE(sim_->waitUntil(
       [&] {
+        bool backoff_seen = false;
         for (auto& m : eventMessages()) {
-          if (m.route.operation == "patch" && m.content.is_object() &&
-              m.content.value("event", json::object()).value("reason", "") == "Started" &&
-              m.content["event"].value("count", 0) >= 3) {
-            started_name = m.content["event"]["metadata"].value("name", "");
-            return true;
+          json e = m.route.operation == "patch" && m.content.is_object()
+                       ? m.content.value("event", json::object())
+                       : m.content;
+          if (!e.is_object()) continue;
+          backoff_seen = backoff_seen || e.value("reason", "") == "BackOff";
+          if (m.route.operation == "patch" && e.value("reason", "") == "Started" &&
+              e.value("count", 0) >= 3) {
+            started_name = e["metadata"].value("name", "");
           }
         }
-        return false;
+        return backoff_seen && !started_name.empty();
       },
       40s))
       << daemon_->stderrSoFar();
@@ -164,8 +169,13 @@ TEST_F(EdgedEventsCloud, CrashingPodEventsReachTheCloudAndStayLocal) {
     json e = m.route.operation == "patch" ? m.content.value("event", json::object()) : m.content;
     backoff = backoff || (e.value("reason", "") == "BackOff" && e.value("type", "") == "Warning");
   }
-  EXPECT_TRUE(inserted);
-  EXPECT_TRUE(backoff);
+  std::string seen;
+  for (auto& m : eventMessages()) {
+    seen +=
+        m.route.operation + " " + m.route.resource + " " + m.content.dump().substr(0, 300) + "\n";
+  }
+  EXPECT_TRUE(inserted) << seen;
+  EXPECT_TRUE(backoff) << seen;
 
   // Offline, MetaServer serves the events it kept (online, a list goes to the cloud).
   sim_->setRefuseConnections(true);
