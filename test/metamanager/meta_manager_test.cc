@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -312,6 +314,83 @@ TEST_F(MetaManagerTest, PatchFromEdgedIsStoredAsTextAndForwardedWhenConnected) {
   EXPECT_TRUE(acks().empty());
   // No meta_v2 row for a patch.
   EXPECT_EQ(store_->stats().objects, 0u);
+}
+
+// Events from edged go to the cloud untouched (as in Go) and, our addition, are kept in meta_v2
+// (newest state) for MetaServer, at most 1000 and none older than an hour.
+TEST_F(MetaManagerTest, EdgedEventsGoToTheCloudAndAreKeptBounded) {
+  startModule();
+  auto event = [](const std::string& name, int count, const std::string& last) {
+    return json{{"metadata", {{"name", name}, {"namespace", "ns1"}}},
+                {"involvedObject", {{"kind", "Pod"}, {"name", "web"}, {"namespace", "ns1"}}},
+                {"reason", "Started"},
+                {"count", count},
+                {"lastTimestamp", last}};
+  };
+  auto stamp = [](std::chrono::system_clock::time_point t) {
+    std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string(buf);
+  };
+  const auto now = std::chrono::system_clock::now();
+  Gvr gvr;
+  gvr.version = "v1";
+  gvr.resource = "events";
+  Message ins =
+      Message::create("edged", "meta", "insert", "ns1/event/web.1", event("web.1", 1, stamp(now)));
+  send(ins);
+  json patched = {{"event", event("web.1", 2, stamp(now))},
+                  {"patchData", R"({"count":2,"lastTimestamp":"x","message":""})"}};
+  send(Message::create("edged", "meta", "patch", "ns1/event/web.1", patched));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return cloud_.got.size() == 2; }));
+  EXPECT_EQ(cloud_.got[0], ins);  // forwarded as sent, even while disconnected
+  EXPECT_EQ(cloud_.got[1].route.operation, "patch");
+  ASSERT_TRUE(runUntil(ioc_, [&] {
+    ObjectKey k;
+    k.gvr = gvr;
+    k.ns = "ns1";
+    k.name = "web.1";
+    auto o = store_->getObject(k);
+    return o && json::parse(o->json).value("count", 0) == 2;
+  }));
+  EXPECT_FALSE(plain_->metaValue("ns1/event/web.1").has_value());  // not a meta row
+
+  // One expired event, then enough new ones to go over the bound and trigger pruning.
+  send(Message::create("edged", "meta", "insert", "ns1/event/old.1",
+                       event("old.1", 1, stamp(now - std::chrono::hours(2)))));
+  // In batches (the bus mailbox holds 1024), each committed before the next.
+  for (int i = 0; i < 1100; ++i) {
+    std::string n = "e." + std::to_string(100000 + i);
+    send(Message::create("edged", "meta", "insert", "ns1/event/" + n,
+                         event(n, 1, stamp(now + std::chrono::seconds(i)))));
+    if (i % 16 == 15 || i == 1099) {
+      ObjectKey k;
+      k.gvr = gvr;
+      k.ns = "ns1";
+      k.name = n;
+      ASSERT_TRUE(runUntil(ioc_, [&] {
+        return cloud_.got.size() == static_cast<size_t>(i) + 4 && store_->getObject(k) != nullptr;
+      }));
+    }
+  }
+  ASSERT_TRUE(runUntil(
+      ioc_,
+      [&] {
+        auto all = store_->listObjects(gvr, "ns1");
+        return all.size() <= 1000 + 32 && std::none_of(all.begin(), all.end(), [](const auto& o) {
+                 return o->key.name == "old.1" || o->key.name == "e.100000";
+               });
+      },
+      std::chrono::seconds(30)));
+  // The newest are kept.
+  ObjectKey last;
+  last.gvr = gvr;
+  last.ns = "ns1";
+  last.name = "e.101099";
+  EXPECT_TRUE(runUntil(ioc_, [&] { return store_->getObject(last) != nullptr; }));
 }
 
 TEST_F(MetaManagerTest, PatchWhileDisconnectedAnswersConnectionLost) {
