@@ -906,7 +906,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
               out.output = r.status().message();
             } else {
               out.result = r->exit_code() == 0 ? ProbeResult::Success : ProbeResult::Failure;
-              out.output = r->stdout().substr(0, 1024);
+              // The kubelet's exec prober reports the combined output.
+              out.output = (r->stdout() + r->stderr()).substr(0, 1024);
             }
             done(std::move(out));
           });

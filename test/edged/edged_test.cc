@@ -602,8 +602,14 @@ TEST_F(EdgedTest, EventsGoUpstreamAggregatedAndStayLocal) {
   json never = makePod(ns_, "never", node_, json::array({busyboxContainer("n", "true")}));
   never["spec"]["containers"][0]["image"] = "example.invalid/absent:1";
   never["spec"]["containers"][0]["imagePullPolicy"] = "Never";
+  json sick = makePod(ns_, "sick", node_, json::array({busyboxContainer("s", "sleep 3600")}));
+  sick["spec"]["containers"][0]["livenessProbe"] = {
+      {"exec", {{"command", json::array({"cat", "/tmp/nope"})}}},
+      {"periodSeconds", 1},
+      {"failureThreshold", 1}};
   ASSERT_TRUE(h.insert(crash).ok());
   ASSERT_TRUE(h.insert(never).ok());
+  ASSERT_TRUE(h.insert(sick).ok());
 
   auto events = [&] {
     std::vector<core::Message> out;
@@ -620,14 +626,16 @@ TEST_F(EdgedTest, EventsGoUpstreamAggregatedAndStayLocal) {
   };
   ASSERT_TRUE(waitFor(
       [&] {
+        bool started3 = false;
+        bool killed = false;
         for (auto& m : events()) {
           json e = body(m);
-          if (m.route.operation == "patch" && e.value("reason", "") == "Started" &&
-              e.value("count", 0) >= 3) {
-            return true;
-          }
+          started3 = started3 || (m.route.operation == "patch" &&
+                                  e.value("reason", "") == "Started" && e.value("count", 0) >= 3);
+          killed = killed ||
+                   e.value("message", "") == "Container s failed liveness probe, will be restarted";
         }
-        return false;
+        return started3 && killed;
       },
       30s));
 
@@ -682,6 +690,20 @@ TEST_F(EdgedTest, EventsGoUpstreamAggregatedAndStayLocal) {
   }
   EXPECT_TRUE(saw_backoff);
   EXPECT_TRUE(saw_never);
+  // The liveness failure: Unhealthy with the probe's combined output, then Killing.
+  bool unhealthy = false;
+  for (auto& m : events()) {
+    json e = body(m);
+    if (e.value("reason", "") == "Unhealthy") {
+      unhealthy = true;
+      EXPECT_EQ(e.value("type", ""), "Warning");
+      EXPECT_EQ(e["involvedObject"].value("fieldPath", ""), "spec.containers{s}");
+      std::string msg = e.value("message", "");
+      EXPECT_EQ(msg.rfind("Liveness probe failed: ", 0), 0u) << msg;
+      EXPECT_NE(msg.find("/tmp/nope"), std::string::npos) << msg;
+    }
+  }
+  EXPECT_TRUE(unhealthy);
   std::set<std::string> crash_reasons;
   for (auto& [n, e] : first_by_name) {
     if (e["involvedObject"].value("name", "") == "crash") {
