@@ -1,6 +1,7 @@
 #include "event_recorder.h"
 
 #include <cstdio>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -42,12 +43,48 @@ std::string cutMessage(const std::string& m) {
 EventRecorder::EventRecorder(std::string node_name, size_t max_tracked)
     : node_name_(std::move(node_name)), max_tracked_(std::max<size_t>(1, max_tracked)) {}
 
+std::pair<std::string, std::string> EventRecorder::aggregate(
+    const PodEvent& e, std::chrono::system_clock::time_point now) {
+  // EventAggregatorByReasonFunc: everything but the message and the field path.
+  std::string agg;
+  for (const std::string* part : std::initializer_list<const std::string*>{
+           &node_name_, &e.target.ns, &e.target.name, &e.target.uid, &e.reason}) {
+    agg += *part;
+    agg += '\x1f';
+  }
+  agg += e.warning ? "Warning" : "Normal";
+  auto it = similar_.find(agg);
+  if (it == similar_.end()) {
+    if (similar_.size() >= max_tracked_) {
+      similar_.erase(similar_lru_.back());
+      similar_lru_.pop_back();
+    }
+    it = similar_.emplace(agg, Similar{}).first;
+  } else {
+    similar_lru_.erase(it->second.lru_pos);
+  }
+  similar_lru_.push_front(agg);
+  Similar& s = it->second;
+  s.lru_pos = similar_lru_.begin();
+  if (now - s.last > kAggregateInterval) {
+    s.messages.clear();
+  }
+  s.last = now;
+  s.messages.insert(e.message);
+  if (s.messages.size() < kAggregateMaxEvents) {
+    return {e.message, eventKey(node_name_, e)};
+  }
+  s.messages.erase(s.messages.begin());  // the set stays below the bound (client-go PopAny)
+  return {kCombinedPrefix + e.message, "combined\x1f" + agg};
+}
+
 core::Message EventRecorder::record(const PodEvent& ev, std::chrono::system_clock::time_point now) {
   PodEvent e = ev;
   e.message = cutMessage(e.message);
   const std::string ns = e.target.ns.empty() ? "default" : e.target.ns;
   const std::string ts = rfc3339(now);
-  const std::string key = eventKey(node_name_, e);
+  auto [message, key] = aggregate(e, now);
+  e.message = std::move(message);
 
   auto it = seen_.find(key);
   const bool repeat = it != seen_.end();

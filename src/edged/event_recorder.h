@@ -6,13 +6,17 @@
 // `insert <ns>/event/<name>` with the v1.Event; an identical one (same object, field path, type,
 // reason and message) seen again is folded into the first: count + 1, new lastTimestamp, sent as
 // `patch <ns>/event/<name>` with {"event": <the updated event>, "patchData": <merge patch>}.
+// Like client-go's EventCorrelator, events that differ only in their message are combined once
+// there are many of them (see kAggregateMaxEvents). No spam filter (client-go's token bucket).
 // Pure: builds messages, no I/O; one instance per edged, used on edged's strand only.
 
 #include <chrono>
 #include <cstdint>
 #include <list>
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "edgecore/core/message.h"
 
@@ -64,6 +68,16 @@ class EventRecorder {
   size_t trackedForTest() const { return lru_.size(); }
 
  private:
+  // client-go EventAggregator: distinct messages per (object, type, reason) in the last 10 min.
+  struct Similar {
+    std::set<std::string> messages;
+    std::chrono::system_clock::time_point last{};
+    std::list<std::string>::iterator lru_pos;
+  };
+  // The message to record and the key to count it under (aggregation applied).
+  std::pair<std::string, std::string> aggregate(const PodEvent& ev,
+                                                std::chrono::system_clock::time_point now);
+
   struct Seen {
     std::string name;
     std::string first_timestamp;
@@ -74,7 +88,16 @@ class EventRecorder {
   size_t max_tracked_;
   std::list<std::string> lru_;  // keys, most recent first
   std::map<std::string, Seen> seen_;
+  std::list<std::string> similar_lru_;
+  std::map<std::string, Similar> similar_;
 };
+
+// client-go's aggregation: the 10th distinct message for the same object, type and reason within
+// 10 minutes is recorded as one event "(combined from similar events): <message>", counted from
+// then on under that single key.
+inline constexpr size_t kAggregateMaxEvents = 10;
+inline constexpr std::chrono::seconds kAggregateInterval{600};
+inline constexpr const char* kCombinedPrefix = "(combined from similar events): ";
 
 // Our bound on an event message (a probe's output can be long); longer ones are cut there.
 inline constexpr size_t kMaxEventMessageBytes = 1024;

@@ -86,6 +86,39 @@ TEST(EventRecorder, DifferentMessageOrTypeIsANewEvent) {
   EXPECT_EQ(m.content["type"], "Warning");
 }
 
+TEST(EventRecorder, ManySimilarMessagesAreCombinedIntoOneCountedEvent) {
+  EventRecorder r("edge-1");
+  auto t0 = std::chrono::system_clock::time_point(1700000000s);
+  PodEvent ev;
+  ev.target = {"ns1", "web", "uid-1", "", "spec.containers{a}"};
+  ev.warning = true;
+  ev.reason = event_reason::kUnhealthy;
+  for (int i = 0; i < 9; ++i) {
+    ev.message = "Readiness probe failed: try " + std::to_string(i);
+    core::Message m = r.record(ev, t0 + std::chrono::seconds(i));
+    EXPECT_EQ(m.route.operation, "insert");
+    EXPECT_EQ(m.content["message"], ev.message);
+  }
+  ev.message = "Readiness probe failed: try 9";
+  core::Message combined = r.record(ev, t0 + 9s);
+  EXPECT_EQ(combined.route.operation, "insert");
+  EXPECT_EQ(combined.content["message"],
+            "(combined from similar events): Readiness probe failed: try 9");
+  ev.message = "Readiness probe failed: try 10";
+  core::Message again = r.record(ev, t0 + 10s);
+  EXPECT_EQ(again.route.operation, "patch");
+  EXPECT_EQ(again.route.resource, combined.route.resource);
+  EXPECT_EQ(again.content["event"]["count"], 2);
+  EXPECT_EQ(again.content["event"]["message"],
+            "(combined from similar events): Readiness probe failed: try 10");
+  // Another reason is another group; after 10 quiet minutes the group starts again.
+  PodEvent other = ev;
+  other.reason = event_reason::kKilling;
+  EXPECT_EQ(r.record(other, t0 + 11s).content["message"], ev.message);
+  ev.message = "Readiness probe failed: late";
+  EXPECT_EQ(r.record(ev, t0 + 11s + kAggregateInterval + 1s).content["message"], ev.message);
+}
+
 TEST(EventRecorder, BoundedMemoryForgetsTheLeastRecentlySeen) {
   EventRecorder r("edge-1", 2);
   auto t0 = std::chrono::system_clock::time_point(1700000000s);
