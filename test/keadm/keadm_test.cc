@@ -437,16 +437,26 @@ TEST_F(KeadmCtl, ConfirmRunsTheUpgradeWithoutAShell) {
   EXPECT_EQ(nothing.exit_code, 1);
   EXPECT_TRUE(contains(nothing.err, "no node upgrade is waiting")) << nothing.err;
 
+  // The two rows v1.20's initUpgrade stores when the job asks for a confirmation.
   json job = {{"UpgradeID", "up-1"},
               {"HistoryID", "h-1"},
               {"Version", "v1.20.1"},
-              {"Image", "kubeedge/installation-package:v1.20.1"}};
+              {"UpgradeTool", "keadm"},
+              {"Image", "kubeedge/installation-package:v1.20.1"},
+              {"ImageDigest", ""},
+              {"RequireConfirmation", true}};
+  json task = {{"TaskID", "upgrade"},
+               {"Type", "Confirm"},
+               {"State", "Upgrading"},
+               {"Item", "Wait for a confirm for upgrade request on the edge site."}};
   sql("INSERT INTO meta_v2 (key, groupversionresource, namespace, name, resourceversion, value) "
       "VALUES ('up-1', '', '', 'NodeUpgradeJobRequest', 0, " +
-      sqlQuote(job.dump()) + ")");
+      sqlQuote(job.dump()) + "), ('upgrade', '', '', 'NodeTaskRequest', 0, " +
+      sqlQuote(task.dump()) + ")");
   ProcessResult ok = keadm({"confirm", "edge-1"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_TRUE(contains(ok.out, "node upgrade to v1.20.1 started")) << ok.out;
+  EXPECT_TRUE(contains(ok.out, "task upgrade was in state Upgrading")) << ok.out;
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (readFile(dir_.file("upgrade-args")).empty()) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline);
@@ -458,7 +468,9 @@ TEST_F(KeadmCtl, ConfirmRunsTheUpgradeWithoutAShell) {
   EXPECT_TRUE(contains(args, "--toVersion\nv1.20.1\n--config\n" + dir_.file("edgecore.yaml") +
                                  "\n--image\nkubeedge/installation-package:v1.20.1\n"))
       << args;
-  EXPECT_EQ(sql("SELECT count(*) FROM meta_v2 WHERE name='NodeUpgradeJobRequest'"), "0\n");
+  EXPECT_EQ(sql("SELECT count(*) FROM meta_v2 WHERE name IN ('NodeUpgradeJobRequest', "
+                "'NodeTaskRequest')"),
+            "0\n");
 
   // A stored field that would have been shell syntax in the original is refused, nothing runs.
   ::unlink(dir_.file("upgrade-args").c_str());
@@ -471,6 +483,15 @@ TEST_F(KeadmCtl, ConfirmRunsTheUpgradeWithoutAShell) {
   EXPECT_TRUE(contains(evil.err, "field Image")) << evil.err;
   EXPECT_NE(::access(dir_.file("upgrade-args").c_str(), F_OK), 0);
   EXPECT_NE(::access(dir_.file("pwned").c_str(), F_OK), 0);
+  // Every field is checked, also those v1.20 does not pass on (a digest that is no digest).
+  job["Image"] = "kubeedge/installation-package:v1.20.1";
+  job["ImageDigest"] = "sha256:not-hex";
+  sql("UPDATE meta_v2 SET value = " + sqlQuote(job.dump()) +
+      " WHERE name = 'NodeUpgradeJobRequest'");
+  ProcessResult digest = keadm({"confirm", "edge-1"});
+  EXPECT_EQ(digest.exit_code, 1);
+  EXPECT_TRUE(contains(digest.err, "field ImageDigest")) << digest.err;
+  EXPECT_NE(::access(dir_.file("upgrade-args").c_str(), F_OK), 0);
 
   ProcessResult noarg = keadm({"confirm"});
   EXPECT_EQ(noarg.exit_code, 1);
