@@ -666,6 +666,14 @@ TEST_F(FaultMatrix, DiskFullDuringWrites) {
   }
   ASSERT_TRUE(waitFor([&] { return edge.count("disk holding the database is full") > 0; }, 20s))
       << edge.log();
+  {
+    std::string log = edge.log();
+    size_t at = log.find("disk holding the database is full");
+    size_t from = log.rfind('\n', at);
+    size_t to = log.find('\n', at);
+    from = from == std::string::npos ? 0 : from + 1;
+    std::printf("[fault] disk full: edgecore logs: %s\n", log.substr(from, to - from).c_str());
+  }
   auto acked_full = ackedNames(cloud.acks(), sent);
   EXPECT_LT(acked_full.size(), sent.size()) << "every write succeeded on a full disk?";
   {
