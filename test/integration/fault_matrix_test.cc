@@ -29,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -437,7 +438,8 @@ TEST_F(FaultMatrix, CloudDownAtStart) {
   EXPECT_LT(connect_ms, 5000);
 }
 
-// 2. Cloud drops mid-stream. Pass: cloudsim SIGKILLed while it streams 300 reliable pod inserts;
+// 2. Cloud drops mid-stream. Pass: cloudsim SIGKILLed while a sender streams up to 300 reliable
+// pod inserts through it (killed once 20 are ACKed);
 // every insert ACKed before the kill is in the database; edgecore reconnects to the restarted
 // cloud within 5 s; the inserts not ACKed, sent again, are all stored and ACKed exactly as
 // CloudCore's resend from its ObjectSyncs would get them; edgecore never exits.
@@ -449,17 +451,31 @@ TEST_F(FaultMatrix, CloudDropsMidStream) {
   ASSERT_TRUE(waitFor([&] { return cloud.connected(); }, 20s)) << edge.log();
 
   constexpr int kPods = 300;
+  // A sender thread streams inserts; the cloud is killed under it once 20 are ACKed.
+  std::mutex mu;
   std::map<std::string, std::string> sent;  // msg_id -> pod
-  for (int i = 0; i < kPods / 2; ++i) {
-    std::string name = "mid-" + std::to_string(i);
-    std::string id = cloud.sendPod(name);
-    ASSERT_FALSE(id.empty());
-    sent[id] = name;
-  }
-  // Kill it mid-flow: some of the first half ACKed, the rest still in flight.
-  ASSERT_TRUE(waitFor([&] { return ackedNames(cloud.acks(), sent).size() >= 20; }, 10s));
-  auto acked_before = ackedNames(cloud.acks(), sent);
+  std::atomic<bool> stop_sending{false};
+  std::thread sender([&] {
+    for (int i = 0; i < kPods && !stop_sending; ++i) {
+      std::string name = "mid-" + std::to_string(i);
+      std::string id = cloud.sendPod(name);
+      if (id.empty()) {
+        return;  // the cloud is gone
+      }
+      std::lock_guard lock(mu);
+      sent[id] = name;
+    }
+  });
+  auto snapshot = [&] {
+    std::lock_guard lock(mu);
+    return sent;
+  };
+  ASSERT_TRUE(waitFor([&] { return ackedNames(cloud.acks(), snapshot()).size() >= 20; }, 10s));
+  auto acked_before = ackedNames(cloud.acks(), snapshot());
   cloud.kill();
+  stop_sending = true;
+  sender.join();
+  const size_t unacked_at_kill = sent.size() - acked_before.size();
   auto t0 = Clock::now();
   ASSERT_TRUE(waitFor([&] { return edge.count("cloud disconnected") >= 1; }, 10s)) << edge.log();
   double detect_ms = msSince(t0);
@@ -476,17 +492,14 @@ TEST_F(FaultMatrix, CloudDropsMidStream) {
   ASSERT_TRUE(waitFor([&] { return cloud.connected(); }, 15s)) << edge.log();
   double reconnect_ms = msSince(t1);
 
-  // The new cloud sends again what was not ACKed, plus the second half.
+  // The new cloud sends everything the edge had not ACKed (in flight or never sent).
   std::set<std::string> acked_set(acked_before.begin(), acked_before.end());
   std::map<std::string, std::string> sent2;
-  for (const auto& [id, name] : sent) {
+  for (int i = 0; i < kPods; ++i) {
+    std::string name = "mid-" + std::to_string(i);
     if (!acked_set.count(name)) {
       sent2[cloud.sendPod(name)] = name;
     }
-  }
-  for (int i = kPods / 2; i < kPods; ++i) {
-    std::string name = "mid-" + std::to_string(i);
-    sent2[cloud.sendPod(name)] = name;
   }
   auto t2 = Clock::now();
   ASSERT_TRUE(waitFor([&] { return ackedNames(cloud.acks(), sent2).size() == sent2.size(); }, 30s))
@@ -499,9 +512,10 @@ TEST_F(FaultMatrix, CloudDropsMidStream) {
   EXPECT_EQ(db.integrity(), "ok");
   EXPECT_TRUE(edge.alive());
   std::printf(
-      "[fault] cloud drops mid-stream: %zu ACKed before the kill, all stored; drop seen in "
-      "%.0f ms; reconnected %.0f ms after restart; %zu re-sent inserts ACKed in %.0f ms\n",
-      acked_before.size(), detect_ms, reconnect_ms, sent2.size(), flush_ms);
+      "[fault] cloud drops mid-stream: %zu ACKed before the kill (%zu more sent, not seen "
+      "ACKed), all stored; drop seen in %.0f ms; reconnected %.0f ms after restart; %zu re-sent "
+      "inserts ACKed in %.0f ms\n",
+      acked_before.size(), unacked_at_kill, detect_ms, reconnect_ms, sent2.size(), flush_ms);
   EXPECT_LT(reconnect_ms, 5000);
 }
 
@@ -628,12 +642,12 @@ size_t fillDisk(const std::string& path) {
   return total;
 }
 
-// 8. Disk full. Pass: the database lives on an 8 MiB tmpfs; with the tmpfs filled during a
+// 8. Disk full. Pass: the database lives on a 16 MiB tmpfs; with the tmpfs filled during a
 // stream of reliable inserts, edgecore stays up and logs that the disk holding the database is
 // full; nothing it ACKed is missing; once space returns, the cloud's resends are stored and ACKed
 // (all of them), and integrity_check is "ok". Skipped only when mount(2) is not permitted.
 TEST_F(FaultMatrix, DiskFullDuringWrites) {
-  Tmpfs fs(dir_.file("small"), "8m");
+  Tmpfs fs(dir_.file("small"), "16m");
   if (!fs.ok()) {
     GTEST_SKIP() << "cannot mount a tmpfs here (" << fs.error() << "); needs root";
   }
@@ -655,7 +669,7 @@ TEST_F(FaultMatrix, DiskFullDuringWrites) {
   size_t filled = fillDisk(filler);
   ASSERT_GT(filled, 0u);
   // Pods with a fat annotation, so that each needs fresh pages the disk no longer has.
-  std::string fat(20000, 'a');
+  std::string fat(4000, 'a');
   for (int i = 50; i < 150; ++i) {
     std::string name = "df-" + std::to_string(i);
     json pod = json::parse(podManifest(name));
@@ -694,6 +708,13 @@ TEST_F(FaultMatrix, DiskFullDuringWrites) {
   DbView db(edge.db());
   for (const auto& [id, name] : sent) {
     EXPECT_TRUE(db.hasPod(name)) << name;
+  }
+  for (const char* suffix : {"", "-wal"}) {
+    struct stat st {};
+    if (::stat((edge.db() + suffix).c_str(), &st) == 0) {
+      std::printf("[fault] disk full: edgecore.db%s is %lld KiB\n", suffix,
+                  static_cast<long long>(st.st_size / 1024));
+    }
   }
   EXPECT_EQ(db.integrity(), "ok");
   EXPECT_TRUE(edge.alive());
