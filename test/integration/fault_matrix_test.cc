@@ -1175,5 +1175,70 @@ TEST_F(FaultMatrix, EdgecoreSigkillLoopDuringIngest) {
       sent.size(), drain_ms);
 }
 
+// 2b. A status that changed while the cloud was away reaches it. Pass: a pod edged runs (private
+// containerd, restart policy Never) exits with code 3 while the cloud is down; edgecore is
+// SIGKILLed and started again, still without a cloud; once cloudsim is back it receives that
+// pod's status patch with exit code 3 within 20 s. (As in KubeEdge, metamanager refuses a pod
+// status patch while offline and edged's status manager sends it again after the reconnect; the
+// edgehub outbox holds only durable messages that reached edgehub.) Recovery time: cloudsim start
+// to the patch received.
+TEST_F(FaultMatrix, StatusChangedOfflineReachesCloud) {
+  TempDir ctd_dir;
+  PrivateContainerd ctd(ctd_dir.path());
+  if (!ctd.ok()) {
+    GTEST_SKIP() << ctd.why();
+  }
+  CloudProc cloud(dir_.file("cs"));
+  ASSERT_TRUE(cloud.start());
+  EdgeOptions o;
+  o.cri_endpoint = ctd.endpoint();
+  Edge edge(dir_.path(), cloud, o);
+  edge.start();
+  ASSERT_TRUE(waitFor([&] { return cloud.connected(); }, 20s)) << edge.log();
+  json pod = json::parse(busyboxPod("short"));
+  pod["spec"]["restartPolicy"] = "Never";
+  pod["spec"]["containers"][0]["command"] = {"sh", "-c", "sleep 3; exit 3"};
+  auto r = httpCall(cloud.ctlPort(), "POST", "/manifest?op=insert&reliable=yes", pod.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(waitFor([&] { return ctd.runningTasks() == 2; }, 60s)) << edge.log();
+  cloud.kill();
+
+  // The exit happens offline; then edgecore dies and comes back, still offline.
+  ASSERT_TRUE(waitFor([&] { return ctd.runningTasks() == 1; }, 15s));  // only the sandbox
+  std::this_thread::sleep_for(1s);  // let edged see the exit before the kill
+  edge.kill();
+  edge.start();
+
+  auto t = Clock::now();
+  ASSERT_TRUE(cloud.start());
+  auto exitedReported = [&] {
+    auto rec = httpCall(cloud.ctlPort(), "GET", "/records?ev=recv");
+    json list = json::parse(rec.body, nullptr, false);
+    if (!list.is_array()) {
+      return false;
+    }
+    for (const auto& e : list) {
+      std::string text = e.dump();
+      if (text.find("podpatch/short") != std::string::npos &&
+          text.find("exitCode") != std::string::npos) {
+        // The patch is a JSON text inside the content; find "exitCode":3 in either escaping.
+        if (text.find("\\\"exitCode\\\":3") != std::string::npos ||
+            text.find("\"exitCode\":3") != std::string::npos) {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(waitFor(exitedReported, 20s))
+      << httpCall(cloud.ctlPort(), "GET", "/records?ev=recv").body.substr(0, 4000) << "\n"
+      << edge.log();
+  double flush_ms = msSince(t);
+  std::printf(
+      "[fault] status changed offline: the exit (code 3) reached the cloud %.0f ms after "
+      "it came back (edgecore SIGKILLed meanwhile)\n",
+      flush_ms);
+  edge.stop();
+}
 }  // namespace
 }  // namespace edgecore::testing
