@@ -243,6 +243,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   deviceplugin::DeviceManagerPtr makeDeviceManager() {
     deviceplugin::DeviceManager::Options o;
     o.plugin_dir = cfg_.root_directory + "/device-plugins";
+    o.stop_grace_period = options_.device_plugin_stop_grace;
     return std::make_unique<deviceplugin::DeviceManager>(std::move(o), ctx_.log);
   }
 

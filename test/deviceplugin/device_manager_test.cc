@@ -80,9 +80,10 @@ class DeviceManagerTest : public ::testing::Test {
     }
   }
 
-  void startManager() {
+  void startManager(std::chrono::milliseconds grace = std::chrono::minutes(5)) {
     DeviceManager::Options o;
     o.plugin_dir = dir_;
+    o.stop_grace_period = grace;
     o.rpc_timeout = std::chrono::milliseconds(1500);
     o.watch_period = std::chrono::milliseconds(50);
     o.on_change = [this] { changes_++; };
@@ -164,6 +165,62 @@ TEST_F(DeviceManagerTest, PluginExitDropsAllocatableToZero) {
   // The plugin comes back and registers again: devices healthy again.
   ASSERT_EQ(p.start(), "");
   EXPECT_TRUE(countIs(2, 2));
+}
+
+TEST_F(DeviceManagerTest, GoneResourceLeavesCapacityAfterTheGracePeriod) {
+  mgr_->stop();
+  startManager(std::chrono::milliseconds(600));
+  auto& p = addPlugin({});
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(2, 2));
+  // A pod holds one device while the plugin goes away.
+  ASSERT_TRUE(mgr_->admitPod(podRequesting("uid-held", 1)).admitted);
+  p.stop();
+  ASSERT_TRUE(countIs(2, 0));  // within the grace period: capacity kept, nothing allocatable
+  int before = changes_.load();
+  ASSERT_TRUE(waitFor([&] { return count().capacity == -1; }));  // then gone from the node
+  EXPECT_GT(changes_.load(), before);                            // and edged told so
+  // Still a device-plugin resource while a pod holds its devices: no silent admission.
+  Admission a = mgr_->admitPod(podRequesting("uid-new", 1));
+  EXPECT_FALSE(a.admitted);
+  EXPECT_NE(a.message.find("no healthy devices present"), std::string::npos) << a.message;
+  // Once nobody holds it, it is an unknown resource, ignored like the kubelet does.
+  mgr_->releasePod("uid-held");
+  ASSERT_TRUE(waitFor([&] { return mgr_->admitPod(podRequesting("uid-new", 1)).admitted; }));
+  EXPECT_TRUE(mgr_->containerDevices("uid-new", "app").device_ids.empty());
+  // The plugin comes back: reported again.
+  ASSERT_EQ(p.start(), "");
+  EXPECT_TRUE(countIs(2, 2));
+}
+
+TEST_F(DeviceManagerTest, ReRegistrationWithinTheGracePeriodKeepsTheResource) {
+  mgr_->stop();
+  startManager(std::chrono::milliseconds(500));
+  auto& p = addPlugin({});
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(2, 2));
+  p.stop();
+  ASSERT_TRUE(countIs(2, 0));
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(2, 2));
+  // Well past the first stop's grace period: the new registration reset it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(count(), (ResourceCount{2, 2}));
+}
+
+TEST_F(DeviceManagerTest, RestoredResourceWithoutPluginExpires) {
+  auto& p = addPlugin({});
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(2, 2));
+  ASSERT_TRUE(mgr_->admitPod(podRequesting("uid-1", 1)).admitted);
+  mgr_->stop();
+  p.stop();
+  startManager(std::chrono::milliseconds(400));
+  // Known from the checkpoint, no plugin yet: listed with nothing allocatable...
+  EXPECT_EQ(count(), (ResourceCount{0, 0}));
+  // ...and dropped from the node when no plugin came within the grace period.
+  ASSERT_TRUE(waitFor([&] { return count().capacity == -1; }));
+  EXPECT_EQ(mgr_->allocatedPods(), std::set<std::string>{"uid-1"});  // the pod keeps its device
 }
 
 TEST_F(DeviceManagerTest, PluginSocketRemovedDropsAllocatableToZero) {
