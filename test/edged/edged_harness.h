@@ -119,8 +119,10 @@ inline json makePod(const std::string& ns, const std::string& name, const std::s
 class EdgedHarness {
  public:
   // `dir` keeps the database, rootDirectory, podLogsDir and manifests (a restart reuses it).
+  // `tweak`, when given, edits the config before the modules start.
   EdgedHarness(const std::string& dir, const std::string& node, edged::EdgedOptions options,
-               bool cloud_connected = true, int max_dead_per_container = 1)
+               bool cloud_connected = true, int max_dead_per_container = 1,
+               const std::function<void(core::EdgeCoreConfig&)>& tweak = nullptr)
       : dir_(dir), node_(node) {
     config_ = core::defaultConfig(core::HostInfo{node, "127.0.0.1"});
     config_.database.data_source = dir + "/edgecore.db";
@@ -132,6 +134,9 @@ class EdgedHarness {
     e.static_pod_path = dir + "/manifests";
     e.max_per_pod_container_count = max_dead_per_container;
     e.read_only_port = 0;  // the HTTP server on any free port
+    if (tweak) {
+      tweak(config_);
+    }
     metamanager::SqliteStoreOptions so;
     so.path = config_.database.data_source;
     auto store = metamanager::openSqliteMetaStore(so);
@@ -232,7 +237,14 @@ class EdgedHarness {
     return json::object();
   }
 
+  // What edgehub tells metamanager when the tunnel comes up or goes down.
+  core::Status setCloudConnected(bool up) {
+    return sendToMeta(core::Message::create("websocket", "meta", "connect", "node/connection",
+                                            up ? "cloud_connected" : "cloud_disconnected"));
+  }
+
   std::vector<core::Message> upstream() { return cloud_.snapshot(); }
+  metamanager::MetaStore& store() { return *store_; }
   core::Bus& bus() { return daemon_->bus(); }
   edged::Edged* edged() { return edged_; }
   const std::string& node() const { return node_; }
