@@ -291,7 +291,7 @@ std::string portsText(const json& ports, const char* key) {
 }
 
 void describeContainers(std::string& w, std::string_view title, const json& containers,
-                        const json& statuses) {
+                        const json& statuses, const json& devices) {
   w += std::string(title) + ":\n";
   for (const auto& c : containers) {
     const json* status = nullptr;
@@ -333,6 +333,21 @@ void describeContainers(std::string& w, std::string_view title, const json& cont
         for (auto it = m.begin(); it != m.end(); ++it) {
           w += "      " + it.key() + ":\t" + scalarText(*it) + "\n";
         }
+      }
+    }
+    const json& ids = sub(sub(devices, str(c, "name")), "deviceIDs");
+    if (ids.is_object() && !ids.empty()) {
+      w += "    Allocated Devices:\n";
+      for (auto it = ids.begin(); it != ids.end(); ++it) {
+        std::string list;
+        if (it->is_array()) {
+          for (const auto& id : *it) {
+            if (!id.is_string()) continue;
+            if (!list.empty()) list += ",";
+            list += id.get<std::string>();
+          }
+        }
+        w += "      " + it.key() + ":\t" + orNone(list) + "\n";
       }
     }
     if (sub(c, "livenessProbe").is_object()) {
@@ -705,8 +720,14 @@ std::string toYaml(const json& j) {
   return std::string(out.c_str()) + "\n";
 }
 
+json podDevicesFromCheckpoint(std::string_view checkpoint, const std::string& uid) {
+  json j = json::parse(checkpoint.begin(), checkpoint.end(), nullptr, false);
+  const json& pod = sub(sub(j, "pods"), uid);
+  return pod.is_object() ? pod : json();
+}
+
 std::string describePod(const json& pod, const std::vector<json>& events, bool show_events,
-                        std::chrono::system_clock::time_point now) {
+                        std::chrono::system_clock::time_point now, const json& devices) {
   const json& meta = sub(pod, "metadata");
   const json& spec = sub(pod, "spec");
   const json& status = sub(pod, "status");
@@ -756,9 +777,10 @@ std::string describePod(const json& pod, const std::vector<json>& events, bool s
   }
   if (!arr(spec, "initContainers").empty()) {
     describeContainers(w, "Init Containers", arr(spec, "initContainers"),
-                       arr(status, "initContainerStatuses"));
+                       arr(status, "initContainerStatuses"), devices);
   }
-  describeContainers(w, "Containers", arr(spec, "containers"), arr(status, "containerStatuses"));
+  describeContainers(w, "Containers", arr(spec, "containers"), arr(status, "containerStatuses"),
+                     devices);
   if (!arr(status, "conditions").empty()) {
     w += "Conditions:\n  Type\tStatus\n";
     for (const auto& c : arr(status, "conditions")) {
