@@ -377,6 +377,9 @@ TEST_F(KeadmCtl, DescribePod) {
 
 TEST_F(KeadmCtl, DescribePodShowsExtendedResourcesAndAllocatedDevices) {
   stopEdgecore();
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(db() + suffix);  // seeded again below
+  }
   json gpu = pod("default", "gpu-job", "edge-1", {{"app", "gpu"}});
   gpu["spec"]["containers"] = json::array(
       {{{"name", "main"},
