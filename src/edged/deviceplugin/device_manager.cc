@@ -888,6 +888,23 @@ std::map<std::string, ResourceCount> DeviceManager::resources() const {
   return out;
 }
 
+std::map<std::string, std::vector<std::string>> DeviceManager::allocatableDevices() const {
+  std::lock_guard lock(impl_->mu);
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [name, rs] : impl_->resources) {
+    if (rs.expired) {
+      continue;
+    }
+    auto& ids = out[name];
+    for (const auto& [id, healthy] : rs.devices) {
+      if (healthy) {
+        ids.push_back(id);
+      }
+    }
+  }
+  return out;
+}
+
 Admission DeviceManager::admitPod(const nlohmann::json& pod) {
   if (!pod.is_object()) {
     return {};

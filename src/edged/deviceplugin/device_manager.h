@@ -108,6 +108,8 @@ class DeviceManager {
   // Per resource name: capacity and allocatable. A resource whose plugin has been gone for
   // longer than stop_grace_period is no longer listed.
   std::map<std::string, ResourceCount> resources() const;
+  // Per reported resource: the ids of its healthy devices (PodResources GetAllocatableResources).
+  std::map<std::string, std::vector<std::string>> allocatableDevices() const;
 
   // Admission + allocation of `pod` (a v1.Pod). Idempotent per pod uid (an admitted pod keeps
   // its devices). Blocking.
