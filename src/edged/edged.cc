@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 
+#include "deviceplugin/pod_resources.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/message.h"
 #include "edgecore/core/resource.h"
@@ -169,6 +170,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (Status dev = devices_->start(); !dev.ok()) {
       ctx_.log->warn("device plugin registration not served err=\"{}\"", dev.message());
     }
+    startPodResources();
     ctx_.log->info(
         "edged starting node={} runtime={} root={} pod_logs={} static_pods={} backoff_base_ms={}",
         node_name_, cri_->options().runtime_endpoint, cfg_.root_directory, cfg_.pod_logs_dir,
@@ -182,6 +184,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   // cancelled, so none keeps the io_context busy past the stop (an in-flight CRI call finishes
   // on its own deadline).
   void stop() override {
+    if (pod_resources_) {
+      pod_resources_->stop();
+    }
     devices_->stop();  // thread-safe; plugins see kubelet.sock go away
     if (!stopping_) {
       stopping_ = true;
@@ -258,7 +263,43 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   deviceplugin::DeviceManagerPtr makeDeviceManager() {
     deviceplugin::DeviceManager::Options o;
     o.plugin_dir = cfg_.root_directory + "/device-plugins";
+    o.stop_grace_period = options_.device_plugin_stop_grace;
     return std::make_unique<deviceplugin::DeviceManager>(std::move(o), ctx_.log);
+  }
+
+  // The PodResources API on <root>/pod-resources/kubelet.sock (deviceplugin/pod_resources.h):
+  // the pods edged knows, with the devices of their containers.
+  void startPodResources() {
+    deviceplugin::PodResourcesServer::Options o;
+    o.dir = cfg_.root_directory + "/pod-resources";
+    std::weak_ptr<EdgedModule> weak = weak_from_this();
+    o.pods = [weak] {
+      std::vector<deviceplugin::PodRef> out;
+      auto self = weak.lock();
+      if (!self) {
+        return out;
+      }
+      for (const auto& p : self->pods()) {
+        deviceplugin::PodRef r;
+        r.ns = p.ns;
+        r.name = p.name;
+        r.uid = p.uid;
+        json pod = json::parse(p.pod_json, nullptr, false);
+        const json& spec = sub(pod, "spec");
+        if (spec.contains("containers") && spec["containers"].is_array()) {
+          for (const auto& c : spec["containers"]) {
+            r.containers.push_back(str(c, "name"));
+          }
+        }
+        out.push_back(std::move(r));
+      }
+      return out;
+    };
+    pod_resources_ =
+        std::make_unique<deviceplugin::PodResourcesServer>(std::move(o), *devices_, ctx_.log);
+    if (Status st = pod_resources_->start(); !st.ok()) {
+      ctx_.log->warn("pod resources API not served err=\"{}\"", st.message());
+    }
   }
 
   std::string hostIp() const { return cfg_.node_ip.empty() ? options_.host_ip : cfg_.node_ip; }
@@ -1666,6 +1707,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   std::unique_ptr<ObjectSource> objects_;
   HostFacts host_facts_;
   deviceplugin::DeviceManagerPtr devices_;
+  std::unique_ptr<deviceplugin::PodResourcesServer> pod_resources_;  // uses devices_
   std::unique_ptr<PodRuntimeManager> runtime_;
   std::shared_ptr<asio::thread_pool> pool_;
   asio::steady_timer relist_timer_;

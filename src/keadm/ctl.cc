@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -41,7 +42,22 @@ std::string yamlText(const nlohmann::json& j) {
 struct Env {
   Endpoint endpoint;
   std::string node_name;
+  // edged's device-plugin checkpoint: which devices each pod's containers got (describe pod).
+  std::string device_checkpoint;
 };
+
+constexpr size_t kMaxCheckpointBytes = 16 << 20;
+
+// The checkpoint text, empty when it is absent, unreadable (keadm not run as root) or too big.
+std::string readDeviceCheckpoint(const std::string& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxCheckpointBytes) return {};
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return in ? ss.str() : std::string();
+}
 
 // Like keadm's GetKubeConfig: defaults overlaid by the file, metaServer must be enabled,
 // https when featureGates.requireAuthorization is true.
@@ -91,6 +107,8 @@ core::Result<Env> loadEnv(const std::string& path) {
     env.endpoint.key_file = ms.tls_private_key_file;
   }
   env.node_name = config->modules.edged.hostname_override;
+  env.device_checkpoint =
+      config->modules.edged.root_directory + "/device-plugins/edgecore_device_checkpoint.json";
   return env;
 }
 
@@ -319,6 +337,8 @@ class Ctl {
       return failed_ ? 1 : 0;
     }
     auto now = std::chrono::system_clock::now();
+    // Device ids are known on this node only (edged's checkpoint), not through MetaServer.
+    const std::string checkpoint = pods ? readDeviceCheckpoint(env_.device_checkpoint) : "";
     bool first = true;
     for (auto& o : objs) {
       if (!o.contains("kind")) o["kind"] = pods ? "Pod" : "Device";
@@ -326,7 +346,15 @@ class Ctl {
       std::vector<json> events = show_events ? eventsFor(o) : std::vector<json>{};
       if (!first) std::cout << "\n\n";
       first = false;
-      std::cout << (pods ? describePod(o, events, show_events, now)
+      json devices;
+      if (!checkpoint.empty()) {
+        auto meta = o.find("metadata");
+        if (meta != o.end() && meta->is_object() && meta->contains("uid") &&
+            (*meta)["uid"].is_string()) {
+          devices = podDevicesFromCheckpoint(checkpoint, (*meta)["uid"].get<std::string>());
+        }
+      }
+      std::cout << (pods ? describePod(o, events, show_events, now, devices)
                          : describeGeneric(o, events, show_events, now));
     }
     return failed_ ? 1 : 0;

@@ -219,7 +219,7 @@ std::string portsText(const json& ports, const char* key) {
 }
 
 void describeContainers(std::string& w, std::string_view title, const json& containers,
-                        const json& statuses) {
+                        const json& statuses, const json& devices) {
   w += std::string(title) + ":\n";
   for (const auto& c : containers) {
     const json* status = nullptr;
@@ -261,6 +261,21 @@ void describeContainers(std::string& w, std::string_view title, const json& cont
         for (auto it = m.begin(); it != m.end(); ++it) {
           w += "      " + it.key() + ":\t" + scalarText(*it) + "\n";
         }
+      }
+    }
+    const json& ids = field(field(devices, fieldString(c, "name")), "deviceIDs");
+    if (ids.is_object() && !ids.empty()) {
+      w += "    Allocated Devices:\n";
+      for (auto it = ids.begin(); it != ids.end(); ++it) {
+        std::string list;
+        if (it->is_array()) {
+          for (const auto& id : *it) {
+            if (!id.is_string()) continue;
+            if (!list.empty()) list += ",";
+            list += id.get<std::string>();
+          }
+        }
+        w += "      " + it.key() + ":\t" + orNone(list) + "\n";
       }
     }
     if (field(c, "livenessProbe").is_object()) {
@@ -438,8 +453,14 @@ std::string tabwrite(std::string_view text, int minwidth, int padding) {
   return TabWriter(minwidth, padding).run(text);
 }
 
+json podDevicesFromCheckpoint(std::string_view checkpoint, const std::string& uid) {
+  json j = json::parse(checkpoint.begin(), checkpoint.end(), nullptr, false);
+  const json& pod = field(field(j, "pods"), uid);
+  return pod.is_object() ? pod : json();
+}
+
 std::string describePod(const json& pod, const std::vector<json>& events, bool show_events,
-                        std::chrono::system_clock::time_point now) {
+                        std::chrono::system_clock::time_point now, const json& devices) {
   const json& meta = field(pod, "metadata");
   const json& spec = field(pod, "spec");
   const json& status = field(pod, "status");
@@ -493,10 +514,10 @@ std::string describePod(const json& pod, const std::vector<json>& events, bool s
   }
   if (!fieldArray(spec, "initContainers").empty()) {
     describeContainers(w, "Init Containers", fieldArray(spec, "initContainers"),
-                       fieldArray(status, "initContainerStatuses"));
+                       fieldArray(status, "initContainerStatuses"), devices);
   }
   describeContainers(w, "Containers", fieldArray(spec, "containers"),
-                     fieldArray(status, "containerStatuses"));
+                     fieldArray(status, "containerStatuses"), devices);
   if (!fieldArray(status, "conditions").empty()) {
     w += "Conditions:\n  Type\tStatus\n";
     for (const auto& c : fieldArray(status, "conditions")) {

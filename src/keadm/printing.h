@@ -23,9 +23,18 @@ inline std::string describeText(std::string_view text) { return tabwrite(text, 0
 
 // Ages, pod cells and YAML: include/edgecore/kubeprint/kubeprint.h (shared with MetaServer).
 
-// kubectl describe pod text; `events` are the Event objects that concern this pod.
+// kubectl describe pod text; `events` are the Event objects that concern this pod. `devices`
+// (may be null): the device-plugin devices allocated to the pod's containers, as edged's device
+// checkpoint keeps them ({container: {"deviceIDs": {resource: [id...]}}}); each container that
+// has some gets an "Allocated Devices" block after its Limits/Requests.
 std::string describePod(const nlohmann::json& pod, const std::vector<nlohmann::json>& events,
-                        bool show_events, std::chrono::system_clock::time_point now);
+                        bool show_events, std::chrono::system_clock::time_point now,
+                        const nlohmann::json& devices = nullptr);
+
+// The allocations of pod `uid` in edged's device checkpoint text
+// (<rootDirectory>/device-plugins/edgecore_device_checkpoint.json): {container: {...}}, or null
+// when the text is not a checkpoint or does not name the pod.
+nlohmann::json podDevicesFromCheckpoint(std::string_view checkpoint, const std::string& uid);
 // Generic describe (as kubectl's for a custom resource): Name, Namespace, Labels, Annotations,
 // API Version, Kind, Metadata, Spec, Status as indented fields, then Events.
 std::string describeGeneric(const nlohmann::json& obj, const std::vector<nlohmann::json>& events,

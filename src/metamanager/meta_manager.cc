@@ -15,6 +15,7 @@
 #include "edgecore/core/config.h"
 #include "edgecore/core/resource.h"
 #include "imitator.h"
+#include "node_patch.h"
 
 namespace edgecore::metamanager {
 
@@ -639,6 +640,12 @@ void Processor::processPatch(Message msg, const MetaResource& res) {
   }
   // The patch document is stored as sent (a JSON string's text, spec local-apis 2.3).
   std::vector<WriteOp> ops{upsertMeta(res, msg.contentData())};
+  if (res.type == restype::kNodePatch) {
+    // Also onto the Node MetaServer serves (node_patch.h), in the same transaction.
+    if (std::optional<WriteOp> node = patchedNode(res, msg.contentData())) {
+      ops.push_back(std::move(*node));
+    }
+  }
   auto self = shared_from_this();
   auto shared = std::make_shared<Message>(std::move(msg));
   write(std::move(ops), shared, [self, shared](Status st) {
@@ -653,6 +660,28 @@ void Processor::processPatch(Message msg, const MetaResource& res) {
       self->feedbackError(*shared, kConnectionLost);
     }
   });
+}
+
+std::optional<WriteOp> Processor::patchedNode(const MetaResource& res, const std::string& patch) {
+  ObjectKey key;
+  key.gvr = Gvr{"", "v1", "nodes"};
+  key.name = res.id;
+  StoredObjectPtr current = store_.getObject(key);
+  if (!current) {
+    log_->debug("node patch not applied locally: no node {} in meta_v2", res.id);
+    return std::nullopt;
+  }
+  json node = json::parse(current->json, nullptr, false);
+  std::optional<json> merged = applyNodePatch(node, patch);
+  if (!merged) {
+    count(Counter::Malformed);
+    log_->debug("node patch not applied locally: not a JSON object node={}", res.id);
+    return std::nullopt;
+  }
+  WriteOp w;
+  w.kind = WriteOp::Kind::UpsertObject;
+  w.doc = std::make_shared<const json>(std::move(*merged));
+  return w;
 }
 
 void Processor::processDelete(Message msg, const MetaResource& res) {

@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -107,6 +108,8 @@ class Processor : public std::enable_shared_from_this<Processor> {
   void processInsert(core::Message msg, const MetaResource& res);
   void processUpdate(core::Message msg, const MetaResource& res);
   void processPatch(core::Message msg, const MetaResource& res);
+  // The Node in meta_v2 with a nodepatch applied (nullopt when there is none or the patch is junk).
+  std::optional<WriteOp> patchedNode(const MetaResource& res, const std::string& patch);
   void processDelete(core::Message msg, const MetaResource& res);
   void processQuery(core::Message msg, const MetaResource& res);
   void processResponse(core::Message msg, const MetaResource& res);

@@ -2,6 +2,7 @@
 
 #include "deviceplugin/device_manager.h"
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -17,7 +18,9 @@
 
 #include "cri/api.pb.h"
 #include "deviceplugin/fake_plugin.h"
+#include "deviceplugin/pod_resources.h"
 #include "node/node_status.h"
+#include "podresources/v1/api.grpc.pb.h"
 #include "util/process.h"
 
 namespace edgecore::edged::deviceplugin {
@@ -80,9 +83,10 @@ class DeviceManagerTest : public ::testing::Test {
     }
   }
 
-  void startManager() {
+  void startManager(std::chrono::milliseconds grace = std::chrono::minutes(5)) {
     DeviceManager::Options o;
     o.plugin_dir = dir_;
+    o.stop_grace_period = grace;
     o.rpc_timeout = std::chrono::milliseconds(1500);
     o.watch_period = std::chrono::milliseconds(50);
     o.on_change = [this] { changes_++; };
@@ -164,6 +168,62 @@ TEST_F(DeviceManagerTest, PluginExitDropsAllocatableToZero) {
   // The plugin comes back and registers again: devices healthy again.
   ASSERT_EQ(p.start(), "");
   EXPECT_TRUE(countIs(2, 2));
+}
+
+TEST_F(DeviceManagerTest, GoneResourceLeavesCapacityAfterTheGracePeriod) {
+  mgr_->stop();
+  startManager(std::chrono::milliseconds(600));
+  auto& p = addPlugin({});
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(2, 2));
+  // A pod holds one device while the plugin goes away.
+  ASSERT_TRUE(mgr_->admitPod(podRequesting("uid-held", 1)).admitted);
+  p.stop();
+  ASSERT_TRUE(countIs(2, 0));  // within the grace period: capacity kept, nothing allocatable
+  int before = changes_.load();
+  ASSERT_TRUE(waitFor([&] { return count().capacity == -1; }));  // then gone from the node
+  EXPECT_GT(changes_.load(), before);                            // and edged told so
+  // Still a device-plugin resource while a pod holds its devices: no silent admission.
+  Admission a = mgr_->admitPod(podRequesting("uid-new", 1));
+  EXPECT_FALSE(a.admitted);
+  EXPECT_NE(a.message.find("no healthy devices present"), std::string::npos) << a.message;
+  // Once nobody holds it, it is an unknown resource, ignored like the kubelet does.
+  mgr_->releasePod("uid-held");
+  ASSERT_TRUE(waitFor([&] { return mgr_->admitPod(podRequesting("uid-new", 1)).admitted; }));
+  EXPECT_TRUE(mgr_->containerDevices("uid-new", "app").device_ids.empty());
+  // The plugin comes back: reported again.
+  ASSERT_EQ(p.start(), "");
+  EXPECT_TRUE(countIs(2, 2));
+}
+
+TEST_F(DeviceManagerTest, ReRegistrationWithinTheGracePeriodKeepsTheResource) {
+  mgr_->stop();
+  startManager(std::chrono::milliseconds(500));
+  auto& p = addPlugin({});
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(2, 2));
+  p.stop();
+  ASSERT_TRUE(countIs(2, 0));
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(2, 2));
+  // Well past the first stop's grace period: the new registration reset it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(count(), (ResourceCount{2, 2}));
+}
+
+TEST_F(DeviceManagerTest, RestoredResourceWithoutPluginExpires) {
+  auto& p = addPlugin({});
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(2, 2));
+  ASSERT_TRUE(mgr_->admitPod(podRequesting("uid-1", 1)).admitted);
+  mgr_->stop();
+  p.stop();
+  startManager(std::chrono::milliseconds(400));
+  // Known from the checkpoint, no plugin yet: listed with nothing allocatable...
+  EXPECT_EQ(count(), (ResourceCount{0, 0}));
+  // ...and dropped from the node when no plugin came within the grace period.
+  ASSERT_TRUE(waitFor([&] { return count().capacity == -1; }));
+  EXPECT_EQ(mgr_->allocatedPods(), std::set<std::string>{"uid-1"});  // the pod keeps its device
 }
 
 TEST_F(DeviceManagerTest, PluginSocketRemovedDropsAllocatableToZero) {
@@ -382,6 +442,98 @@ TEST_F(DeviceManagerTest, CorruptCheckpointIsIgnored) {
   ASSERT_EQ(p.start(), "");
   ASSERT_TRUE(countIs(2, 2));
   EXPECT_TRUE(mgr_->admitPod(podRequesting("uid-1", 2)).admitted);
+}
+
+}  // namespace
+}  // namespace edgecore::edged::deviceplugin
+
+namespace edgecore::edged::deviceplugin {
+namespace {
+
+// A small PodResources client, as a monitoring agent would use it.
+class PodResourcesClient {
+ public:
+  explicit PodResourcesClient(const std::string& socket)
+      : stub_(::v1::PodResourcesLister::NewStub(
+            grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()))) {}
+  grpc::Status list(::v1::ListPodResourcesResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return stub_->List(&ctx, ::v1::ListPodResourcesRequest(), out);
+  }
+  grpc::Status allocatable(::v1::AllocatableResourcesResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return stub_->GetAllocatableResources(&ctx, ::v1::AllocatableResourcesRequest(), out);
+  }
+  grpc::Status get(const std::string& ns, const std::string& name,
+                   ::v1::GetPodResourcesResponse* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    ::v1::GetPodResourcesRequest req;
+    req.set_pod_name(name);
+    req.set_pod_namespace(ns);
+    return stub_->Get(&ctx, req, out);
+  }
+
+ private:
+  std::unique_ptr<::v1::PodResourcesLister::Stub> stub_;
+};
+
+TEST_F(DeviceManagerTest, PodResourcesApiListsDevicesPerContainer) {
+  auto& p = addPlugin({});
+  ASSERT_EQ(p.start(), "");
+  ASSERT_TRUE(countIs(2, 2));
+  ASSERT_TRUE(mgr_->admitPod(podRequesting("uid-1", 1)).admitted);
+  const std::string id = mgr_->containerDevices("uid-1", "app").device_ids[kWidget].at(0);
+
+  PodResourcesServer::Options o;
+  o.dir = tmp_.path() + "/pod-resources";
+  o.pods = [] {
+    return std::vector<PodRef>{{"default", "p-uid-1", "uid-1", {"app", "sidecar"}},
+                               {"kube-system", "plain", "uid-9", {"main"}}};
+  };
+  PodResourcesServer server(o, *mgr_, testLog());
+  ASSERT_TRUE(server.start().ok());
+  EXPECT_TRUE(isSocket(o.dir + "/kubelet.sock"));
+  PodResourcesClient client(server.socketPath());
+
+  ::v1::ListPodResourcesResponse list;
+  ASSERT_TRUE(client.list(&list).ok());
+  ASSERT_EQ(list.pod_resources_size(), 2);
+  const auto& pod = list.pod_resources(0);
+  EXPECT_EQ(pod.name(), "p-uid-1");
+  EXPECT_EQ(pod.namespace_(), "default");
+  ASSERT_EQ(pod.containers_size(), 2);
+  EXPECT_EQ(pod.containers(0).name(), "app");
+  ASSERT_EQ(pod.containers(0).devices_size(), 1);
+  EXPECT_EQ(pod.containers(0).devices(0).resource_name(), kWidget);
+  ASSERT_EQ(pod.containers(0).devices(0).device_ids_size(), 1);
+  EXPECT_EQ(pod.containers(0).devices(0).device_ids(0), id);
+  EXPECT_EQ(pod.containers(1).devices_size(), 0);
+  EXPECT_EQ(list.pod_resources(1).containers(0).devices_size(), 0);
+
+  // Allocatable: every healthy device (allocated ones included, as the kubelet reports them).
+  ::v1::AllocatableResourcesResponse alloc;
+  ASSERT_TRUE(client.allocatable(&alloc).ok());
+  ASSERT_EQ(alloc.devices_size(), 1);
+  EXPECT_EQ(alloc.devices(0).resource_name(), kWidget);
+  EXPECT_EQ(alloc.devices(0).device_ids_size(), 2);
+  p.setHealthy(0, false);
+  ASSERT_TRUE(countIs(2, 1));
+  alloc.Clear();
+  ASSERT_TRUE(client.allocatable(&alloc).ok());
+  EXPECT_EQ(alloc.devices(0).device_ids_size(), 1);
+
+  ::v1::GetPodResourcesResponse one;
+  ASSERT_TRUE(client.get("default", "p-uid-1", &one).ok());
+  EXPECT_EQ(one.pod_resources().containers(0).devices(0).device_ids(0), id);
+  grpc::Status missing = client.get("default", "nope", &one);
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(missing.error_message().find("nope"), std::string::npos);
+
+  server.stop();
+  server.stop();  // idempotent
 }
 
 }  // namespace

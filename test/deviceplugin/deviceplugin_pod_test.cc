@@ -4,6 +4,7 @@
 // for more than is free fails admission like the kubelet; allocations survive an edgecore restart
 // without double use and are freed when the pod is deleted.
 
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -12,6 +13,7 @@
 
 #include "deviceplugin/fake_plugin.h"
 #include "edged/edged_harness.h"
+#include "podresources/v1/api.grpc.pb.h"
 
 namespace edgecore::testing {
 namespace {
@@ -120,6 +122,29 @@ TEST_F(DevicePluginPodTest, AllocateAdmitRestartRelease) {
   EXPECT_NE(out.find("/dev/widget"), std::string::npos) << out;
   EXPECT_EQ(c.annotations().at("example.com/widget-ids"), first);
   EXPECT_EQ(plugin_->preStartCalls(), 1);
+
+  // The PodResources API (what monitoring agents read) names the pod's device.
+  {
+    auto stub = ::v1::PodResourcesLister::NewStub(
+        grpc::CreateChannel("unix:" + dir_.path() + "/root/pod-resources/kubelet.sock",
+                            grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    ::v1::ListPodResourcesResponse list;
+    ASSERT_TRUE(stub->List(&ctx, ::v1::ListPodResourcesRequest(), &list).ok());
+    bool found = false;
+    for (const auto& p : list.pod_resources()) {
+      if (p.name() == "one" && p.namespace_() == ns_) {
+        ASSERT_EQ(p.containers_size(), 1);
+        ASSERT_EQ(p.containers(0).devices_size(), 1);
+        EXPECT_EQ(p.containers(0).devices(0).resource_name(), kWidget);
+        ASSERT_EQ(p.containers(0).devices(0).device_ids_size(), 1);
+        EXPECT_EQ(p.containers(0).devices(0).device_ids(0), first);
+        found = true;
+      }
+    }
+    EXPECT_TRUE(found) << list.DebugString();
+  }
 
   // The node status sent upstream carries the resource (capacity 2, allocatable 2).
   ASSERT_TRUE(waitFor(

@@ -119,6 +119,7 @@ inline json makePod(const std::string& ns, const std::string& name, const std::s
 class EdgedHarness {
  public:
   // `dir` keeps the database, rootDirectory, podLogsDir and manifests (a restart reuses it).
+  // `tweak`, when given, edits the config before the modules start.
   EdgedHarness(const std::string& dir, const std::string& node, edged::EdgedOptions options,
                bool cloud_connected = true, int max_dead_per_container = 1,
                bool report_event = false,
@@ -238,10 +239,16 @@ class EdgedHarness {
     return json::object();
   }
 
+  // What edgehub tells metamanager when the tunnel comes up or goes down.
+  core::Status setCloudConnected(bool up) {
+    return sendToMeta(core::Message::create("websocket", "meta", "connect", "node/connection",
+                                            up ? "cloud_connected" : "cloud_disconnected"));
+  }
+
   std::vector<core::Message> upstream() { return cloud_.snapshot(); }
+  metamanager::MetaStore& store() { return *store_; }
   core::Bus& bus() { return daemon_->bus(); }
   edged::Edged* edged() { return edged_; }
-  metamanager::MetaStore& store() { return *store_; }
   const std::string& node() const { return node_; }
 
  private:

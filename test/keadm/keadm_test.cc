@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
@@ -376,6 +377,52 @@ TEST_F(KeadmCtl, DescribePod) {
   ASSERT_EQ(all.exit_code, 0) << all.err;
   EXPECT_TRUE(contains(all.out, "Name:         agent\n")) << all.out;
   EXPECT_FALSE(contains(all.out, "remote")) << all.out;
+}
+
+TEST_F(KeadmCtl, DescribePodShowsExtendedResourcesAndAllocatedDevices) {
+  stopEdgecore();
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(db() + suffix);  // seeded again below
+  }
+  json gpu = pod("default", "gpu-job", "edge-1", {{"app", "gpu"}});
+  gpu["spec"]["containers"] = json::array(
+      {{{"name", "main"},
+        {"image", "busybox:1.36"},
+        {"resources",
+         {{"limits", {{"example.com/widget", "2"}}}, {"requests", {{"example.com/widget", "2"}}}}}},
+       {{"name", "side"}, {"image", "busybox:1.36"}}});
+  extra_seed_ = objectRow("", "v1", "pods", gpu, 5100);
+  // edged's checkpoint: what the plugin's Allocate gave the pod's containers.
+  ::mkdir(dir_.file("root").c_str(), 0755);
+  ::mkdir(dir_.file("root/device-plugins").c_str(), 0755);
+  json cp = {{"version", 1},
+             {"pods",
+              {{"uid-gpu-job",
+                {{"main",
+                  {{"deviceIDs", {{"example.com/widget", {"widget-1", "widget-0"}}}},
+                   {"envs", json::object()}}}}},
+               {"uid-other", {{"main", {{"deviceIDs", {{"example.com/widget", {"x"}}}}}}}}}}};
+  dir_.write("root/device-plugins/edgecore_device_checkpoint.json", cp.dump());
+  startEdgecore("  edged: {enable: false, hostnameOverride: edge-1, rootDirectory: " +
+                dir_.file("root") + "}\n");
+  ProcessResult d = keadm({"describe", "pod", "gpu-job"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  for (const char* want : {
+           "    Limits:\n      example.com/widget:  2\n",
+           "    Requests:\n      example.com/widget:  2\n",
+           "    Allocated Devices:\n      example.com/widget:  widget-1,widget-0\n",
+       }) {
+    EXPECT_TRUE(contains(d.out, want)) << "missing: " << want << "\n--- output:\n" << d.out;
+  }
+  // Only the container that has devices gets the block; another pod's devices never show.
+  EXPECT_EQ(d.out.find("Allocated Devices"), d.out.rfind("Allocated Devices")) << d.out;
+  EXPECT_FALSE(contains(d.out, "  x\n")) << d.out;
+  // Without a readable checkpoint the requests still show, the devices are simply unknown.
+  std::filesystem::remove(dir_.file("root/device-plugins/edgecore_device_checkpoint.json"));
+  ProcessResult plain = keadm({"describe", "pod", "gpu-job"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_TRUE(contains(plain.out, "      example.com/widget:  2\n")) << plain.out;
+  EXPECT_FALSE(contains(plain.out, "Allocated Devices")) << plain.out;
 }
 
 TEST_F(KeadmCtl, Devices) {

@@ -23,3 +23,34 @@ TEST(TabWrite, BlocksEndAtLinesWithoutTabs) {
 
 }  // namespace
 }  // namespace edgecore::keadm
+
+namespace edgecore::keadm {
+namespace {
+
+TEST(DescribePod, AllocatedDevicesFromTheCheckpoint) {
+  nlohmann::json pod = {
+      {"metadata", {{"name", "p"}, {"namespace", "default"}, {"uid", "u1"}}},
+      {"spec",
+       {{"containers",
+         {{{"name", "a"}, {"resources", {{"limits", {{"example.com/widget", "1"}}}}}},
+          {{"name", "b"}}}}}}};
+  std::string cp =
+      R"({"version":1,"pods":{"u1":{"a":{"deviceIDs":{"example.com/widget":["w-3"]}}}}})";
+  auto devices = podDevicesFromCheckpoint(cp, "u1");
+  ASSERT_TRUE(devices.is_object());
+  std::string text = describePod(pod, {}, false, std::chrono::system_clock::now(), devices);
+  EXPECT_NE(text.find("    Allocated Devices:\n      example.com/widget:  w-3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("Allocated Devices"), text.rfind("Allocated Devices"));
+  // Junk or foreign checkpoints give nothing, and describe copes with junk device data.
+  EXPECT_TRUE(podDevicesFromCheckpoint("{not json", "u1").is_null());
+  EXPECT_TRUE(podDevicesFromCheckpoint(cp, "u2").is_null());
+  EXPECT_TRUE(podDevicesFromCheckpoint(R"({"pods":[1]})", "u1").is_null());
+  nlohmann::json junk = {{"a", {{"deviceIDs", {{"example.com/widget", {1, nullptr}}}}}}};
+  text = describePod(pod, {}, false, std::chrono::system_clock::now(), junk);
+  EXPECT_NE(text.find("      example.com/widget:  <none>\n"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace edgecore::keadm

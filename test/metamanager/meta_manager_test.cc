@@ -686,6 +686,77 @@ TEST_F(MetaManagerTest, EdgedNodeInsertWhileConnectedGoesRemoteAndCachesTheObjec
   EXPECT_TRUE(plain_->v2Value("/core/v1/nodes/null/edge-1").has_value());
 }
 
+TEST_F(MetaManagerTest, NodePatchFromEdgedUpdatesTheServedNodeOnlineAndOffline) {
+  startModule();
+  json node = {
+      {"apiVersion", "v1"},
+      {"kind", "Node"},
+      {"metadata", {{"name", "edge-1"}, {"labels", {{"a", "b"}}}}},
+      {"status",
+       {{"capacity", {{"cpu", "2"}, {"example.com/widget", "2"}}},
+        {"allocatable", {{"cpu", "2"}, {"example.com/widget", "2"}}},
+        {"conditions",
+         json::array({{{"type", "MemoryPressure"}, {"status", "False"}},
+                      {{"type", "Ready"}, {"status", "True"}, {"reason", "KubeletReady"}}})}}}};
+  // Offline: edged's insert is refused but the node lands in meta_v2 all the same.
+  auto ins = request(Message::create("edged", "meta", "insert", "default/node/edge-1", node),
+                     std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return ins->has_value(); }));
+  const ObjectKey key{{"", "v1", "nodes"}, "", "edge-1"};
+  ASSERT_TRUE(runUntil(ioc_, [&] { return store_->getObject(key) != nullptr; }));
+  auto served = [&] { return json::parse(store_->getObject(key)->json); };
+
+  // The kubelet's patch shape: capacity key removed with null, allocatable lowered, Ready
+  // flipped, conditions re-ordered, a condition added.
+  std::string patch =
+      json{{"status",
+            {{"$setElementOrder/conditions",
+              json::array(
+                  {{{"type", "Ready"}}, {{"type", "MemoryPressure"}}, {{"type", "DiskPressure"}}})},
+             {"capacity", {{"example.com/widget", nullptr}}},
+             {"allocatable", {{"example.com/widget", "0"}}},
+             {"conditions", json::array({{{"type", "Ready"}, {"status", "False"}},
+                                         {{"type", "DiskPressure"}, {"status", "False"}}})}}}}
+          .dump();
+  auto offline =
+      request(Message::create("edged", "meta", "patch", "default/nodepatch/edge-1", patch),
+              std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return offline->has_value(); }));
+  EXPECT_EQ((***offline).route.operation, "error");  // connection lost, as before
+  ASSERT_TRUE(runUntil(
+      ioc_, [&] { return !served()["status"]["capacity"].contains("example.com/widget"); }));
+  json s = served();
+  EXPECT_EQ(s["status"]["capacity"]["cpu"], "2");
+  EXPECT_EQ(s["status"]["allocatable"]["example.com/widget"], "0");
+  EXPECT_EQ(s["metadata"]["labels"]["a"], "b");
+  ASSERT_EQ(s["status"]["conditions"].size(), 3u);
+  EXPECT_EQ(s["status"]["conditions"][0]["type"], "Ready");
+  EXPECT_EQ(s["status"]["conditions"][0]["status"], "False");
+  EXPECT_EQ(s["status"]["conditions"][0]["reason"], "KubeletReady");  // merged, not replaced
+  EXPECT_EQ(s["status"]["conditions"][1]["type"], "MemoryPressure");
+  EXPECT_EQ(s["status"]["conditions"][2]["type"], "DiskPressure");
+
+  // Online: applied as well, and still forwarded unchanged.
+  setConnected(true);
+  std::string patch2 = R"({"status":{"allocatable":{"example.com/widget":"1"}}})";
+  Message p2 = Message::create("edged", "meta", "patch", "default/nodepatch/edge-1", patch2);
+  send(p2);
+  ASSERT_TRUE(runUntil(ioc_, [&] {
+    return !cloud_.got.empty() && served()["status"]["allocatable"]["example.com/widget"] == "1";
+  }));
+  EXPECT_EQ(cloud_.got.back(), p2);
+
+  // Junk patches and patches for unknown nodes change nothing.
+  send(Message::create("edged", "meta", "patch", "default/nodepatch/edge-1", "[1,2"));
+  send(Message::create("edged", "meta", "patch", "default/nodepatch/ghost", patch2));
+  Message p3 = Message::create("edged", "meta", "patch", "default/nodepatch/edge-1",
+                               R"({"status":{"allocatable":{"example.com/widget":"2"}}})");
+  send(p3);
+  ASSERT_TRUE(runUntil(
+      ioc_, [&] { return served()["status"]["allocatable"]["example.com/widget"] == "2"; }));
+  EXPECT_EQ(store_->getObject({{"", "v1", "nodes"}, "", "ghost"}), nullptr);
+}
+
 // --- bad input --------------------------------------------------------------------------------
 
 TEST_F(MetaManagerTest, BadInputIsCountedAndNeverCrashes) {

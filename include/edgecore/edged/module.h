@@ -43,6 +43,10 @@ struct EdgedOptions {
   int cri_threads = 4;
   // Deadline of edged's own requests to metamanager (pod query, status patch, pod delete).
   std::chrono::milliseconds bus_timeout{std::chrono::seconds(30)};
+  // How long a device plugin's resource stays in the node's capacity (allocatable 0) after the
+  // plugin went away, before it is removed: the kubelet's 5 minutes. main.cc reads
+  // EDGECORE_EDGED_DEVICE_PLUGIN_GRACE_MS to shorten it for tests and demos.
+  std::chrono::milliseconds device_plugin_stop_grace{std::chrono::minutes(5)};
 };
 
 // What edged runs, for /pods, MetaServer and tests. Any thread (a snapshot under a lock).

@@ -59,7 +59,8 @@ edgecore::devicetwin::DeviceTwinOptions twinOptions(SharedParts& parts) {
 }
 
 // edged's knobs outside edgecore.yaml. EDGECORE_EDGED_BACKOFF_BASE_MS shortens the
-// CrashLoopBackOff / image pull back-off base (10 s) for tests and demos.
+// CrashLoopBackOff / image pull back-off base (10 s), EDGECORE_EDGED_DEVICE_PLUGIN_GRACE_MS the
+// time a gone device plugin's resource stays in capacity (5 min), for tests and demos.
 edgecore::edged::EdgedOptions edgedOptions(SharedParts& parts, const core::HostInfo& host) {
   edgecore::edged::EdgedOptions o;
   o.store = parts.store.get();
@@ -69,6 +70,13 @@ edgecore::edged::EdgedOptions edgedOptions(SharedParts& parts, const core::HostI
     long ms = std::strtol(v, &end, 10);
     if (end != v && *end == '\0' && ms > 0) {
       o.backoff_base = std::chrono::milliseconds(ms);
+    }
+  }
+  if (const char* v = std::getenv("EDGECORE_EDGED_DEVICE_PLUGIN_GRACE_MS")) {
+    char* end = nullptr;
+    long ms = std::strtol(v, &end, 10);
+    if (end != v && *end == '\0' && ms >= 0) {
+      o.device_plugin_stop_grace = std::chrono::milliseconds(ms);
     }
   }
   return o;

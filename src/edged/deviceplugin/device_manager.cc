@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -220,6 +221,11 @@ struct DeviceManager::Impl {
   struct ResourceState {
     std::map<std::string, bool> devices;  // id -> healthy
     std::shared_ptr<Endpoint> ep;         // the current plugin; null after a restore
+    // Since when the plugin is gone (unset while it serves): the grace period runs from here.
+    std::optional<std::chrono::steady_clock::time_point> stopped_at;
+    // The grace period is over: not reported any more; kept only while pods hold its devices
+    // (they still count as device-plugin resources for admission, as in the kubelet).
+    bool expired = false;
   };
 
   mutable std::mutex mu;  // everything below
@@ -293,6 +299,8 @@ struct DeviceManager::Impl {
       ResourceState& rs = resources[ep->resource];
       old = rs.ep;
       rs.ep = ep;
+      rs.stopped_at.reset();
+      rs.expired = false;
       if (old) {
         retired.push_back(old);
       }
@@ -330,9 +338,13 @@ struct DeviceManager::Impl {
       if (!isCurrent(ep)) {
         return;
       }
-      for (auto& [id, healthy] : resources[ep->resource].devices) {
+      ResourceState& rs = resources[ep->resource];
+      for (auto& [id, healthy] : rs.devices) {
         changed = changed || healthy;
         healthy = false;
+      }
+      if (!rs.stopped_at) {
+        rs.stopped_at = std::chrono::steady_clock::now();
       }
     }
     log->warn("device plugin gone, its devices are unhealthy resource={} why=\"{}\"", ep->resource,
@@ -450,7 +462,11 @@ struct DeviceManager::Impl {
         }
       }
       joinRetiredLocked();
+      bool expired = expireLocked();
       lock.unlock();
+      if (expired) {
+        notify();
+      }
       for (auto& ep : gone) {
         log->info("device plugin socket removed resource={} endpoint={}", ep->resource, ep->socket);
         ep->cancel();
@@ -470,6 +486,35 @@ struct DeviceManager::Impl {
       }
       lock.lock();
     }
+  }
+
+  // Ends the grace period of resources whose plugin has been gone for stop_grace_period: they
+  // leave resources() (so the node drops them from capacity); the entry itself goes too unless
+  // pods still hold its devices. True when something was removed. Holds mu.
+  bool expireLocked() {
+    const auto now = std::chrono::steady_clock::now();
+    bool removed = false;
+    for (auto it = resources.begin(); it != resources.end();) {
+      ResourceState& rs = it->second;
+      const bool over = rs.stopped_at && now - *rs.stopped_at >= opts.stop_grace_period &&
+                        (!rs.ep || rs.ep->done || rs.ep->stopped);
+      if (over && !rs.expired) {
+        log->info("device plugin resource removed after its grace period resource={} grace_ms={}",
+                  it->first, opts.stop_grace_period.count());
+        rs.expired = true;
+        rs.devices.clear();
+        removed = true;
+      }
+      if (rs.expired && inUseLocked(it->first, "").empty()) {
+        if (rs.ep) {
+          retired.push_back(rs.ep);
+        }
+        it = resources.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return removed;
   }
 
   // ---- checkpoint -------------------------------------------------------------------------
@@ -530,7 +575,12 @@ struct DeviceManager::Impl {
         for (const auto& [name, d] : cs.items()) {
           ContainerDevices cd = fromJson(d);
           for (const auto& [res, ids] : cd.device_ids) {
-            resources[res];  // known resource (devices come when its plugin registers)
+            // A known resource: its devices come when its plugin registers, within the grace
+            // period (the kubelet restores stopped endpoints the same way).
+            ResourceState& rs = resources[res];
+            if (!rs.stopped_at) {
+              rs.stopped_at = std::chrono::steady_clock::now();
+            }
           }
           pods[uid][name] = std::move(cd);
         }
@@ -607,7 +657,8 @@ struct DeviceManager::Impl {
               continue;
             }
             for (const auto& [name, q] : res[part].items()) {
-              if (!resources.count(name)) {
+              auto r = resources.find(name);
+              if (r == resources.end() || (r->second.expired && inUseLocked(name, "").empty())) {
                 continue;  // not a device plugin resource (the kubelet ignores it here too)
               }
               auto n = intQuantity(q);
@@ -824,12 +875,32 @@ std::map<std::string, ResourceCount> DeviceManager::resources() const {
   std::lock_guard lock(impl_->mu);
   std::map<std::string, ResourceCount> out;
   for (const auto& [name, rs] : impl_->resources) {
+    if (rs.expired) {
+      continue;
+    }
     ResourceCount c;
     c.capacity = static_cast<int64_t>(rs.devices.size());
     for (const auto& [id, healthy] : rs.devices) {
       c.allocatable += healthy ? 1 : 0;
     }
     out[name] = c;
+  }
+  return out;
+}
+
+std::map<std::string, std::vector<std::string>> DeviceManager::allocatableDevices() const {
+  std::lock_guard lock(impl_->mu);
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [name, rs] : impl_->resources) {
+    if (rs.expired) {
+      continue;
+    }
+    auto& ids = out[name];
+    for (const auto& [id, healthy] : rs.devices) {
+      if (healthy) {
+        ids.push_back(id);
+      }
+    }
   }
   return out;
 }

@@ -83,6 +83,10 @@ class DeviceManager {
     std::chrono::milliseconds rpc_timeout{std::chrono::seconds(10)};
     std::chrono::milliseconds pre_start_timeout{std::chrono::seconds(30)};
     std::chrono::milliseconds watch_period{std::chrono::seconds(1)};  // socket checks
+    // How long a resource whose plugin is gone (or that was only restored from the checkpoint)
+    // stays in resources() with allocatable 0 before it is removed; the kubelet's
+    // endpointStopGracePeriod (5 minutes). Checked every watch_period.
+    std::chrono::milliseconds stop_grace_period{std::chrono::minutes(5)};
     // Called (from a manager thread) whenever resources() may have changed.
     std::function<void()> on_change;
   };
@@ -101,7 +105,11 @@ class DeviceManager {
   std::string socketPath() const;
   std::string checkpointPath() const;
 
+  // Per resource name: capacity and allocatable. A resource whose plugin has been gone for
+  // longer than stop_grace_period is no longer listed.
   std::map<std::string, ResourceCount> resources() const;
+  // Per reported resource: the ids of its healthy devices (PodResources GetAllocatableResources).
+  std::map<std::string, std::vector<std::string>> allocatableDevices() const;
 
   // Admission + allocation of `pod` (a v1.Pod). Idempotent per pod uid (an admitted pod keeps
   // its devices). Blocking.

@@ -249,7 +249,22 @@ std::optional<std::string> NodeStatusTracker::update(const NodeConfig& cfg, cons
   }
   last_sent_ = std::move(cmp);
   last_sent_at_ = now;
-  return nodeStatusPatch(last_);
+  // A resource that left capacity/allocatable (e.g. a device plugin's after its grace period)
+  // must be deleted by the patch: under strategic merge an absent map key is kept, so the patch
+  // says null, as the kubelet's two-way patch does. Every name ever reported gets its null while
+  // absent (a patch that failed to arrive is repeated whole).
+  json patch_status = last_;
+  for (const char* map : {"capacity", "allocatable"}) {
+    auto& seen = reported_[map];
+    const json& now_map = last_[map];
+    for (auto it = now_map.begin(); it != now_map.end(); ++it) {
+      if (seen.size() < kMaxReportedNames) seen.insert(it.key());
+    }
+    for (const auto& name : seen) {
+      if (!now_map.contains(name)) patch_status[map][name] = nullptr;
+    }
+  }
+  return nodeStatusPatch(patch_status);
 }
 
 json buildLease(const std::string& node_name, const std::string& node_uid,

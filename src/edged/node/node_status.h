@@ -16,6 +16,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -137,6 +138,8 @@ class NodeStatusTracker {
   nlohmann::json last_;
   nlohmann::json last_sent_;  // without heartbeat times
   std::optional<std::chrono::system_clock::time_point> last_sent_at_;
+  static constexpr size_t kMaxReportedNames = 1024;
+  std::map<std::string, std::set<std::string>> reported_;  // capacity/allocatable names sent
 };
 
 // coordination.k8s.io/v1 Lease kube-node-lease/<node>: holderIdentity = node, leaseDurationSeconds,

@@ -151,6 +151,37 @@ TEST(NodeStatusTest, PatchAndChangeDetection) {
   EXPECT_TRUE(t.update(sampleConfig(), more, {}, kT0 + 20s + 5min + 10s, /*force=*/true));
 }
 
+TEST(NodeStatusTest, RemovedExtendedResourceIsDeletedByThePatch) {
+  NodeStatusTracker t(5min);
+  HostFacts f = sampleFacts();
+  f.extended_resources["example.com/widget"] = {2, 1};
+  auto first = t.update(sampleConfig(), f, {}, kT0);
+  ASSERT_TRUE(first);
+  json s = json::parse(*first)["status"];
+  EXPECT_EQ(s["capacity"]["example.com/widget"], "2");
+  EXPECT_EQ(s["allocatable"]["example.com/widget"], "1");
+  // The resource is gone (device plugin grace period over): the patch deletes it explicitly,
+  // since a strategic merge keeps map keys a patch does not mention.
+  f.extended_resources.clear();
+  auto gone = t.update(sampleConfig(), f, {}, kT0 + 10s);
+  ASSERT_TRUE(gone);
+  s = json::parse(*gone)["status"];
+  ASSERT_TRUE(s["capacity"].contains("example.com/widget"));
+  EXPECT_TRUE(s["capacity"]["example.com/widget"].is_null());
+  EXPECT_TRUE(s["allocatable"]["example.com/widget"].is_null());
+  EXPECT_EQ(s["capacity"]["cpu"], "4");
+  // Later full reports repeat the deletion (a lost patch is not fatal); other keys never get one.
+  auto again = t.update(sampleConfig(), f, {}, kT0 + 10s, /*force=*/true);
+  ASSERT_TRUE(again);
+  s = json::parse(*again)["status"];
+  EXPECT_TRUE(s["capacity"]["example.com/widget"].is_null());
+  for (auto it = s["capacity"].begin(); it != s["capacity"].end(); ++it) {
+    if (it.key() != "example.com/widget") {
+      EXPECT_FALSE(it.value().is_null()) << it.key();
+    }
+  }
+}
+
 TEST(NodeStatusTest, Lease) {
   json l = buildLease("edge-1", "uid-9", 40, kT0 + 1500ms);
   EXPECT_EQ(l["apiVersion"], "coordination.k8s.io/v1");
