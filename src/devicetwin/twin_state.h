@@ -72,6 +72,31 @@ struct Effects {
   bool empty() const { return ops.empty() && publishes.empty() && cloud.empty(); }
 };
 
+// What an MQTT topic eventbus hands over (as the message resource) asks devicetwin for:
+// $hw/events/device/<ns>/<name>/{twin/update,twin/get,state/update} and
+// $hw/events/node/<node>/membership/get. Device ids have two levels (<ns>/<name>, v1.20).
+struct TwinTopic {
+  enum class Kind {
+    NotMqtt,        // not under $hw/events/device/ or $hw/events/node/: a cloud message
+    TwinUpdate,     // .../twin/update
+    TwinGet,        // .../twin/get
+    StateUpdate,    // .../state/update
+    MembershipGet,  // $hw/events/node/<any>/membership/get
+    Ignored,        // another $hw/events/ topic devicetwin does not answer
+    NoDeviceId,     // $hw/events/device/ without <ns>/<name>/: dropped
+  };
+  Kind kind = Kind::NotMqtt;
+  std::string device_id;  // TwinUpdate, TwinGet, StateUpdate
+};
+TwinTopic parseTwinTopic(std::string_view topic);
+
+// Cloud resources "membership" / "membership/detail" (also with a prefix ending in them).
+bool isMembershipResource(std::string_view resource);
+bool isMembershipDetail(std::string_view resource);
+// The content of a cloud membership message as an object: the content itself, or JSON text in a
+// string parsed with the nesting bound (core::parseJsonBounded). Null when it is neither.
+nlohmann::json membershipContent(const nlohmann::json& content);
+
 class TwinState {
  public:
   explicit TwinState(std::string node_name) : node_(std::move(node_name)) {}
@@ -89,6 +114,9 @@ class TwinState {
   Effects membershipGet(std::string_view payload, int64_t now_ms);
   // Cloud: group twin, resource "membership" (update) or "membership/detail" (full list).
   Effects membershipUpdate(const nlohmann::json& content, bool full_list, int64_t now_ms);
+  // One MQTT event (`topic` from parseTwinTopic): twinUpdate, twinGet, stateUpdate or
+  // membershipGet; nothing for the other kinds.
+  Effects onMqtt(const TwinTopic& topic, std::string_view payload, int64_t now_ms);
   // Beyond the original: marks a device online/offline (mapper liveness), as a state update.
   Effects setOnline(const std::string& id, bool online, int64_t now_ms);
 
