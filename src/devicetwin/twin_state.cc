@@ -46,6 +46,8 @@ const char kErrKey[] =
 const char kErrValue[] =
     "The value of twin must only include upper or lowercase letters, number, english, and special "
     "letter - _ . , : / @ # and the length of value should be at most 65536 bytes";
+const std::string kErrTooManyTwins =
+    "Update twin error, a device may have at most " + std::to_string(kMaxTwinsPerDevice) + " twins";
 
 // dtcommon.ValidateValue
 std::optional<std::string> validateTyped(std::string_view type, const std::string& v) {
@@ -843,6 +845,13 @@ Effects TwinState::twinUpdate(const std::string& id, std::string_view payload, i
   auto dev_it = devices_.find(id);
   if (dev_it == devices_.end()) {
     return fail(404, "update rejected due to the device is not existed");
+  }
+  size_t added = 0;
+  for (auto it = twin_it->begin(); it != twin_it->end(); ++it) {
+    added += dev_it->second.twins.count(it.key()) == 0 ? 1 : 0;
+  }
+  if (dev_it->second.twins.size() + added > kMaxTwinsPerDevice) {
+    return fail(400, kErrTooManyTwins);
   }
   Device before = dev_it->second;
   TwinResult res;

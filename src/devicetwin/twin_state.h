@@ -21,6 +21,9 @@ namespace edgecore::devicetwin {
 // Twin values may be this long (the original stops at 512 characters).
 inline constexpr size_t kMaxTwinValueBytes = 64 * 1024;
 inline constexpr size_t kMaxTwinKeyBytes = 128;
+// Twins one device may hold through MQTT twin updates (the original has no bound; each update
+// could add keys until memory or the disk runs out). Beyond it the update is answered 400.
+inline constexpr size_t kMaxTwinsPerDevice = 1024;
 
 struct TwinValue {
   std::optional<std::string> value;

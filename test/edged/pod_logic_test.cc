@@ -222,5 +222,27 @@ TEST(StaticPods, YamlScalarsFollowKubernetesRulesAndBadFilesAreRefused) {
           .ok());
 }
 
+// The manifest bounds: a file over kMaxManifestBytes and a YAML document nested too deeply are
+// reported as errors, and the other manifests of the directory still load.
+TEST(StaticPods, OversizedAndTooDeepManifestsAreReportedAndOthersStillLoad) {
+  edgecore::testing::TempDir dir;
+  auto write = [&](const std::string& name, const std::string& text) { dir.write(name, text); };
+  write("good.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: good}\nspec:\n  containers:\n"
+        "  - {name: c, image: busybox}\n");
+  write("huge.yaml",
+        "kind: Pod\nmetadata: {name: huge}\n# " + std::string(kMaxManifestBytes, 'x') + "\n");
+  write("deep.yaml", "kind: Pod\nmetadata: {name: deep}\nspec: " + std::string(1000, '[') +
+                         std::string(1000, ']') + "\n");
+  auto scan = scanStaticPods(dir.path(), "node1");
+  ASSERT_TRUE(scan.ok()) << scan.status().toString();
+  ASSERT_EQ(scan->pods.size(), 1u);
+  EXPECT_EQ(scan->pods[0]["metadata"]["name"].get<std::string>().rfind("good", 0), 0u);
+  ASSERT_EQ(scan->errors.size(), 2u);
+  std::string all = scan->errors[0] + "\n" + scan->errors[1];
+  EXPECT_NE(all.find("huge.yaml: unreadable or larger than 1 MiB"), std::string::npos) << all;
+  EXPECT_NE(all.find("deep.yaml"), std::string::npos) << all;
+}
+
 }  // namespace
 }  // namespace edgecore::edged
