@@ -15,6 +15,7 @@
 // containers of the plan and runtime ids.
 
 #include <fuzzer/FuzzedDataProvider.h>
+#include <google/protobuf/stubs/logging.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -131,6 +132,13 @@ void checkStatus(const json& status, const ed::PodPlan& plan) {
 }
 
 }  // namespace
+
+// Protobuf logs every string field with invalid UTF-8 it refuses; that is expected here.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel, const char*, int, const std::string&) {});
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture* fx = new Fixture();
