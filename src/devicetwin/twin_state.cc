@@ -750,6 +750,9 @@ Effects TwinState::finishTwinDeal(const Device& before, Device& dev, const std::
   const std::string prefix = std::string(kDevicePrefix) + dev.id;
   if (res.error) {
     dev = before;  // Go reloads the device from SQLite; we never changed the stored copy
+    if (deal == Deal::Sync) {
+      return fx;  // a cloud sync has no result topic to answer on
+    }
     fx.publishes.push_back(
         {prefix + "/twin/update/result", dumpJson(errorResult(event_id, now, 400, *res.error))});
     return fx;
@@ -1043,6 +1046,20 @@ Effects TwinState::membershipUpdate(const json& content, bool full_list, int64_t
         if (e.is_object() && e.contains("id") && e["id"].is_string()) {
           removed_ids.push_back(e["id"].get<std::string>());
           removed_docs.push_back(e);
+        }
+      }
+    }
+  }
+  // Go unmarshals the whole message into typed structs first: one twin of the wrong JSON types
+  // drops the message. Checked up front so nothing is half applied or answered.
+  if (added != nullptr) {
+    for (const auto& entry : *added) {
+      auto twins = entry.is_object() ? entry.find("twin") : entry.end();
+      if (entry.is_object() && twins != entry.end() && twins->is_object()) {
+        for (const auto& t : *twins) {
+          if (!parseMsgTwin(t)) {
+            return Effects{};
+          }
         }
       }
     }
