@@ -30,14 +30,7 @@ namespace names = core::names;
 
 namespace {
 
-constexpr std::string_view kDevicePrefix = "$hw/events/device/";
-constexpr std::string_view kNodePrefix = "$hw/events/node/";
 constexpr std::string_view kCloudConnected = "cloud_connected";
-
-bool startsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-bool endsWith(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
-}
 
 class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from_this<DeviceTwin> {
  public:
@@ -382,7 +375,7 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
     bool is_model = key->type == "devicemodel";
     json crd = m.content;
     if (crd.is_string()) {
-      crd = json::parse(crd.get<std::string>(), nullptr, false);
+      crd = core::parseJsonBounded(crd.get<std::string>());
     }
     const std::string& op = m.route.operation;
     std::string id = nsName(crd);
@@ -459,14 +452,9 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
   void handle(Message m) {
     const std::string& res = m.route.resource;
     int64_t now = core::nowUnixMillis();
-    if (startsWith(res, kDevicePrefix)) {
-      onDeviceTopic(res, m.contentData(), now);
-      return;
-    }
-    if (startsWith(res, kNodePrefix)) {
-      if (endsWith(res, "/membership/get")) {
-        apply(state_.membershipGet(m.contentData(), now));
-      }
+    TwinTopic topic = parseTwinTopic(res);
+    if (topic.kind != TwinTopic::Kind::NotMqtt) {
+      onMqttTopic(topic, res, m.contentData(), now);
       return;
     }
     if (m.route.operation == core::op::kConnect) {
@@ -488,51 +476,48 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
         return;
       }
     }
-    if (res == "membership" || res == "membership/detail" || endsWith(res, "/membership") ||
-        endsWith(res, "/membership/detail")) {
-      json content = m.content;
-      if (content.is_string()) {
-        content = json::parse(content.get<std::string>(), nullptr, false);
-      }
+    if (isMembershipResource(res)) {
+      json content = membershipContent(m.content);
       if (!content.is_object()) {
         ++rejected_;
         ctx_.log->warn("membership message not an object dropped msg_id={}", m.header.id);
         return;
       }
-      apply(state_.membershipUpdate(content, endsWith(res, "detail"), now));
+      apply(state_.membershipUpdate(content, isMembershipDetail(res), now));
       return;
     }
     ctx_.log->debug("twin message ignored op={} resource={} source={}", m.route.operation, res,
                     m.route.source);
   }
 
-  // $hw/events/device/<ns>/<name>/<suffix>: the id is two levels (v1.20).
-  void onDeviceTopic(const std::string& topic, const std::string& payload, int64_t now) {
-    std::string_view rest = std::string_view(topic).substr(kDevicePrefix.size());
-    auto a = rest.find('/');
-    auto b = a == std::string_view::npos ? a : rest.find('/', a + 1);
-    if (b == std::string_view::npos) {
-      ++rejected_;
-      ctx_.log->debug("device topic without <ns>/<name> ignored topic={}", topic);
-      return;
-    }
-    std::string id(rest.substr(0, b));
-    std::string_view suffix = rest.substr(b);
-    if (suffix == "/twin/update") {
-      ++twin_updates_;
-      noteActivity(id, now);
-      Effects fx = state_.twinUpdate(id, payload, now);
-      if (fx.ops.empty()) {
+  // $hw/events/device/<ns>/<name>/<suffix> and $hw/events/node/<node>/membership/get.
+  void onMqttTopic(const TwinTopic& topic, const std::string& res, const std::string& payload,
+                   int64_t now) {
+    switch (topic.kind) {
+      case TwinTopic::Kind::NoDeviceId:
         ++rejected_;
+        ctx_.log->debug("device topic without <ns>/<name> ignored topic={}", res);
+        return;
+      case TwinTopic::Kind::Ignored:
+        ctx_.log->debug("twin topic ignored topic={}", res);
+        return;
+      case TwinTopic::Kind::TwinUpdate: {
+        ++twin_updates_;
+        noteActivity(topic.device_id, now);
+        Effects fx = state_.onMqtt(topic, payload, now);
+        if (fx.ops.empty()) {
+          ++rejected_;
+        }
+        apply(std::move(fx));
+        return;
       }
-      apply(std::move(fx));
-    } else if (suffix == "/twin/get") {
-      apply(state_.twinGet(id, payload, now));
-    } else if (suffix == "/state/update") {
-      noteActivity(id, now);
-      apply(state_.stateUpdate(id, payload, now));
-    } else {
-      ctx_.log->debug("device topic ignored topic={}", topic);
+      case TwinTopic::Kind::StateUpdate:
+        noteActivity(topic.device_id, now);
+        apply(state_.onMqtt(topic, payload, now));
+        return;
+      default:
+        apply(state_.onMqtt(topic, payload, now));
+        return;
     }
   }
 

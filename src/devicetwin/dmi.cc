@@ -2,8 +2,6 @@
 // Mirrors edge/pkg/devicetwin/dmiserver and dtcommon.ConvertDevice @ v1.20.0.
 #include "dmi.h"
 
-#include <google/protobuf/util/json_util.h>
-#include <google/protobuf/wrappers.pb.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/logger.h>
 #include <sys/stat.h>
@@ -17,6 +15,7 @@
 #include <thread>
 
 #include "dmi/v1beta1/api.grpc.pb.h"
+#include "dmi_convert.h"
 #include "edgecore/core/message.h"
 
 namespace edgecore::devicetwin {
@@ -83,135 +82,6 @@ grpc::Status toGrpc(const Status& st) {
   return {code, st.message()};
 }
 
-// A JSON scalar as google.protobuf.Any (dtcommon dataToAny): strings -> StringValue, numbers ->
-// FloatValue (Go decodes every JSON number as float64 and narrows it), bools -> BoolValue.
-Status toAnyMap(const json& data, google::protobuf::Map<std::string, google::protobuf::Any>* out) {
-  if (!data.is_object()) {
-    return {};
-  }
-  for (auto it = data.begin(); it != data.end(); ++it) {
-    google::protobuf::Any any;
-    if (it->is_string()) {
-      google::protobuf::StringValue v;
-      v.set_value(it->get<std::string>());
-      any.PackFrom(v);
-    } else if (it->is_number()) {
-      google::protobuf::FloatValue v;
-      v.set_value(static_cast<float>(it->get<double>()));
-      any.PackFrom(v);
-    } else if (it->is_boolean()) {
-      google::protobuf::BoolValue v;
-      v.set_value(it->get<bool>());
-      any.PackFrom(v);
-    } else {
-      return core::invalidArgument("configData." + it.key() +
-                                   ": nested objects and arrays are not supported");
-    }
-    (*out)[it.key()] = std::move(any);
-  }
-  return {};
-}
-
-Status parseInto(const json& j, google::protobuf::Message* msg) {
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  auto st = google::protobuf::util::JsonStringToMessage(j.dump(), msg, opts);
-  if (!st.ok()) {
-    return core::invalidArgument("cannot convert to DMI: " + std::string(st.message()));
-  }
-  return {};
-}
-
-const json& at(const json& j, const char* key) {
-  static const json kNull;
-  if (j.is_object()) {
-    auto it = j.find(key);
-    if (it != j.end()) {
-      return *it;
-    }
-  }
-  return kNull;
-}
-
-Status convertDevice(const json& crd, pb::Device* out) {
-  if (!crd.is_object()) {
-    return core::invalidArgument("device is not an object");
-  }
-  json spec = at(crd, "spec").is_object() ? at(crd, "spec") : json::object();
-  json protocol_data = at(at(spec, "protocol"), "configData");
-  if (spec.contains("protocol") && spec["protocol"].is_object()) {
-    spec["protocol"].erase("configData");
-  }
-  std::vector<json> visitor_data;
-  if (spec.contains("properties") && spec["properties"].is_array()) {
-    for (auto& p : spec["properties"]) {
-      visitor_data.push_back(at(at(p, "visitors"), "configData"));
-      if (p.is_object() && p.contains("visitors") && p["visitors"].is_object()) {
-        p["visitors"].erase("configData");
-      }
-    }
-  }
-  spec["deviceModelReference"] = at(at(spec, "deviceModelRef"), "name").is_string()
-                                     ? at(at(spec, "deviceModelRef"), "name")
-                                     : json("");
-  spec.erase("deviceModelRef");
-  json shaped = {{"name", at(at(crd, "metadata"), "name")},
-                 {"namespace", at(at(crd, "metadata"), "namespace")},
-                 {"spec", spec}};
-  if (at(crd, "status").is_object()) {
-    shaped["status"] = at(crd, "status");
-  }
-  if (!shaped["name"].is_string()) {
-    return core::invalidArgument("device without metadata.name");
-  }
-  if (!shaped["namespace"].is_string()) {
-    shaped["namespace"] = "";
-  }
-  EC_RETURN_IF_ERROR(parseInto(shaped, out));
-  if (protocol_data.is_object()) {
-    EC_RETURN_IF_ERROR(
-        toAnyMap(at(protocol_data, "data"),
-                 out->mutable_spec()->mutable_protocol()->mutable_configdata()->mutable_data()));
-  }
-  for (int i = 0; i < out->spec().properties_size() && i < static_cast<int>(visitor_data.size());
-       ++i) {
-    if (visitor_data[i].is_object()) {
-      EC_RETURN_IF_ERROR(toAnyMap(at(visitor_data[i], "data"), out->mutable_spec()
-                                                                   ->mutable_properties(i)
-                                                                   ->mutable_visitors()
-                                                                   ->mutable_configdata()
-                                                                   ->mutable_data()));
-    }
-  }
-  return {};
-}
-
-Status convertModel(const json& crd, pb::DeviceModel* out) {
-  if (!crd.is_object()) {
-    return core::invalidArgument("device model is not an object");
-  }
-  json spec = at(crd, "spec").is_object() ? at(crd, "spec") : json::object();
-  if (spec.contains("properties") && spec["properties"].is_array()) {
-    for (auto& p : spec["properties"]) {
-      for (const char* k : {"minimum", "maximum"}) {
-        if (p.is_object() && p.contains(k) && p[k].is_number()) {
-          p[k] = p[k].dump();
-        }
-      }
-    }
-  }
-  json shaped = {{"name", at(at(crd, "metadata"), "name")},
-                 {"namespace", at(at(crd, "metadata"), "namespace")},
-                 {"spec", spec}};
-  if (!shaped["name"].is_string()) {
-    return core::invalidArgument("device model without metadata.name");
-  }
-  if (!shaped["namespace"].is_string()) {
-    shaped["namespace"] = "";
-  }
-  return parseInto(shaped, out);
-}
-
 class DmiService final : public pb::DeviceManagerService::Service {
  public:
   DmiService(core::Strand strand, DmiHandlers handlers, std::shared_ptr<spdlog::logger> log)
@@ -225,18 +95,11 @@ class DmiService final : public pb::DeviceManagerService::Service {
       return {grpc::StatusCode::RESOURCE_EXHAUSTED,
               "fail to register mapper because of too many request"};
     }
-    const pb::MapperInfo& info = req->mapper();
-    if (info.protocol().empty()) {
-      return {grpc::StatusCode::INVALID_ARGUMENT,
-              "fail to register mapper " + info.name() + " because the protocol is nil"};
+    auto record = mapperFromRegister(*req);
+    if (!record.ok()) {
+      return toGrpc(record.status());
     }
-    MapperRecord rec;
-    rec.name = info.name();
-    rec.version = info.version();
-    rec.api_version = info.api_version();
-    rec.protocol = info.protocol();
-    rec.address = info.address();
-    rec.state = info.state();
+    MapperRecord rec = std::move(record).value();
     bool with_data = req->withdata();
     using Lists = std::pair<std::vector<json>, std::vector<json>>;
     auto fn = handlers_.register_mapper;  // copied: the posted task must not touch `this`
@@ -244,23 +107,10 @@ class DmiService final : public pb::DeviceManagerService::Service {
     if (!result.ok()) {
       return toGrpc(result.status());
     }
-    for (const json& d : result->first) {
-      pb::Device dev;
-      Status st = convertDevice(d, &dev);
-      if (!st.ok()) {
-        log_->warn("device not listed to mapper mapper={} err=\"{}\"", rec.name, st.message());
-        continue;
-      }
-      *resp->add_devicelist() = std::move(dev);
-    }
-    for (const json& m : result->second) {
-      pb::DeviceModel model;
-      Status st = convertModel(m, &model);
-      if (!st.ok()) {
-        log_->warn("model not listed to mapper mapper={} err=\"{}\"", rec.name, st.message());
-        continue;
-      }
-      *resp->add_modellist() = std::move(model);
+    std::vector<std::string> skipped;
+    fillRegisterResponse(result->first, result->second, resp, &skipped);
+    for (const std::string& why : skipped) {
+      log_->warn("CRD not listed to mapper mapper={} err=\"{}\"", rec.name, why);
     }
     return grpc::Status::OK;
   }
@@ -271,26 +121,12 @@ class DmiService final : public pb::DeviceManagerService::Service {
       return {grpc::StatusCode::RESOURCE_EXHAUSTED,
               "fail to report device status because of too many request"};
     }
-    if (req->devicename().empty()) {
-      return {grpc::StatusCode::INVALID_ARGUMENT, "ReportDeviceStatusRequest has no device name"};
+    auto report = twinReportFrom(*req, core::nowUnixMillis());
+    if (!report.ok()) {
+      return toGrpc(report.status());
     }
-    if (!req->has_reporteddevice() || req->reporteddevice().twins_size() == 0) {
-      return {grpc::StatusCode::INVALID_ARGUMENT,
-              "ReportDeviceStatusRequest does not have twin data"};
-    }
-    json twins = json::object();
-    for (const pb::Twin& t : req->reporteddevice().twins()) {
-      if (t.propertyname().empty()) {
-        continue;
-      }
-      json entry = json::object();
-      entry["expected"] = {{"value", t.observeddesired().value()}};
-      entry["actual"] = {{"value", t.reported().value()}};
-      twins[t.propertyname()] = entry;
-    }
-    json payload = {{"event_id", ""}, {"timestamp", core::nowUnixMillis()}, {"twin", twins}};
-    std::string id = req->devicenamespace() + "/" + req->devicename();
-    std::string text = payload.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string id = std::move(report->id);
+    std::string text = std::move(report->payload);
     auto fn = handlers_.report_status;
     auto st = onStrand<Status>([fn, id, text] { return fn(id, text); });
     return toGrpc(st);
@@ -302,14 +138,12 @@ class DmiService final : public pb::DeviceManagerService::Service {
       return {grpc::StatusCode::RESOURCE_EXHAUSTED,
               "fail to report device states because of too many request"};
     }
-    if (req->devicename().empty() || req->state().empty()) {
-      return {grpc::StatusCode::INVALID_ARGUMENT,
-              "ReportDeviceStatesRequest needs a device name and a state"};
+    auto report = statesReportFrom(*req, core::nowUnixMillis());
+    if (!report.ok()) {
+      return toGrpc(report.status());
     }
-    json payload = {
-        {"event_id", ""}, {"timestamp", core::nowUnixMillis()}, {"State", req->state()}};
-    std::string id = req->devicenamespace() + "/" + req->devicename();
-    std::string text = payload.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string id = std::move(report->id);
+    std::string text = std::move(report->payload);
     auto fn = handlers_.report_states;
     auto st = onStrand<Status>([fn, id, text] { return fn(id, text); });
     return toGrpc(st);
@@ -435,13 +269,7 @@ Status callMapper(const std::string& address, MapperCall call, const json& objec
       break;
     }
     case MapperCall::RemoveDevice: {
-      pb::RemoveDeviceRequest req;
-      req.set_devicename(at(at(object, "metadata"), "name").is_string()
-                             ? at(at(object, "metadata"), "name").get<std::string>()
-                             : "");
-      req.set_devicenamespace(at(at(object, "metadata"), "namespace").is_string()
-                                  ? at(at(object, "metadata"), "namespace").get<std::string>()
-                                  : "");
+      pb::RemoveDeviceRequest req = removeDeviceRequest(object);
       pb::RemoveDeviceResponse resp;
       st = stub->RemoveDevice(&ctx, req, &resp);
       break;
@@ -461,13 +289,7 @@ Status callMapper(const std::string& address, MapperCall call, const json& objec
       break;
     }
     case MapperCall::RemoveDeviceModel: {
-      pb::RemoveDeviceModelRequest req;
-      req.set_modelname(at(at(object, "metadata"), "name").is_string()
-                            ? at(at(object, "metadata"), "name").get<std::string>()
-                            : "");
-      req.set_modelnamespace(at(at(object, "metadata"), "namespace").is_string()
-                                 ? at(at(object, "metadata"), "namespace").get<std::string>()
-                                 : "");
+      pb::RemoveDeviceModelRequest req = removeModelRequest(object);
       pb::RemoveDeviceModelResponse resp;
       st = stub->RemoveDeviceModel(&ctx, req, &resp);
       break;

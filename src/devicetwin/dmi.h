@@ -1,7 +1,8 @@
 #pragma once
 // DMI v1beta1 (spec/local-apis.md 7.4): edgecore's DeviceManagerService on a unix socket, and
-// calls to each mapper's DeviceMapperService. All gRPC and protobuf code lives in dmi.cc; the
-// module sees JSON (the Device / DeviceModel CRDs) and plain structs.
+// calls to each mapper's DeviceMapperService. All gRPC code lives in dmi.cc, the conversions
+// between DMI messages and our types in dmi_convert.cc; the module sees JSON (the Device /
+// DeviceModel CRDs) and plain structs.
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -46,6 +46,8 @@ const char kErrKey[] =
 const char kErrValue[] =
     "The value of twin must only include upper or lowercase letters, number, english, and special "
     "letter - _ . , : / @ # and the length of value should be at most 65536 bytes";
+const std::string kErrTooManyTwins =
+    "Update twin error, a device may have at most " + std::to_string(kMaxTwinsPerDevice) + " twins";
 
 // dtcommon.ValidateValue
 std::optional<std::string> validateTyped(std::string_view type, const std::string& v) {
@@ -382,6 +384,76 @@ ojson errorResult(std::string_view event_id, int64_t now, int code, std::string_
   return o;
 }
 
+TwinTopic parseTwinTopic(std::string_view topic) {
+  TwinTopic t;
+  auto starts = [&](std::string_view p) { return topic.substr(0, p.size()) == p; };
+  if (starts(kNodePrefix)) {
+    constexpr std::string_view kSuffix = "/membership/get";
+    bool ends =
+        topic.size() >= kSuffix.size() && topic.substr(topic.size() - kSuffix.size()) == kSuffix;
+    t.kind = ends ? TwinTopic::Kind::MembershipGet : TwinTopic::Kind::Ignored;
+    return t;
+  }
+  if (!starts(kDevicePrefix)) {
+    return t;
+  }
+  std::string_view rest = topic.substr(kDevicePrefix.size());
+  auto a = rest.find('/');
+  auto b = a == std::string_view::npos ? a : rest.find('/', a + 1);
+  if (b == std::string_view::npos) {
+    t.kind = TwinTopic::Kind::NoDeviceId;
+    return t;
+  }
+  std::string_view suffix = rest.substr(b);
+  if (suffix == "/twin/update") {
+    t.kind = TwinTopic::Kind::TwinUpdate;
+  } else if (suffix == "/twin/get") {
+    t.kind = TwinTopic::Kind::TwinGet;
+  } else if (suffix == "/state/update") {
+    t.kind = TwinTopic::Kind::StateUpdate;
+  } else {
+    t.kind = TwinTopic::Kind::Ignored;
+    return t;
+  }
+  t.device_id = std::string(rest.substr(0, b));
+  return t;
+}
+
+bool isMembershipResource(std::string_view res) {
+  auto ends = [&](std::string_view s) {
+    return res.size() >= s.size() && res.substr(res.size() - s.size()) == s;
+  };
+  return res == "membership" || res == "membership/detail" || ends("/membership") ||
+         ends("/membership/detail");
+}
+
+bool isMembershipDetail(std::string_view res) {
+  constexpr std::string_view kDetail = "detail";
+  return isMembershipResource(res) && res.size() >= kDetail.size() &&
+         res.substr(res.size() - kDetail.size()) == kDetail;
+}
+
+json membershipContent(const json& content) {
+  json parsed =
+      content.is_string() ? core::parseJsonBounded(content.get_ref<const std::string&>()) : content;
+  return parsed.is_object() ? parsed : json();
+}
+
+Effects TwinState::onMqtt(const TwinTopic& topic, std::string_view payload, int64_t now_ms) {
+  switch (topic.kind) {
+    case TwinTopic::Kind::TwinUpdate:
+      return twinUpdate(topic.device_id, payload, now_ms);
+    case TwinTopic::Kind::TwinGet:
+      return twinGet(topic.device_id, payload, now_ms);
+    case TwinTopic::Kind::StateUpdate:
+      return stateUpdate(topic.device_id, payload, now_ms);
+    case TwinTopic::Kind::MembershipGet:
+      return membershipGet(payload, now_ms);
+    default:
+      return {};
+  }
+}
+
 const Device* TwinState::find(const std::string& id) const {
   auto it = devices_.find(id);
   return it == devices_.end() ? nullptr : &it->second;
@@ -678,6 +750,9 @@ Effects TwinState::finishTwinDeal(const Device& before, Device& dev, const std::
   const std::string prefix = std::string(kDevicePrefix) + dev.id;
   if (res.error) {
     dev = before;  // Go reloads the device from SQLite; we never changed the stored copy
+    if (deal == Deal::Sync) {
+      return fx;  // a cloud sync has no result topic to answer on
+    }
     fx.publishes.push_back(
         {prefix + "/twin/update/result", dumpJson(errorResult(event_id, now, 400, *res.error))});
     return fx;
@@ -737,7 +812,7 @@ Effects TwinState::finishTwinDeal(const Device& before, Device& dev, const std::
 
 Effects TwinState::twinUpdate(const std::string& id, std::string_view payload, int64_t now) {
   const std::string result_topic = std::string(kDevicePrefix) + id + "/twin/update/result";
-  json doc = json::parse(payload, nullptr, false);
+  json doc = core::parseJsonBounded(payload);
   std::string event_id = eventIdOf(doc).value_or("");
   auto fail = [&](int code, std::string_view reason) {
     Effects fx;
@@ -774,6 +849,13 @@ Effects TwinState::twinUpdate(const std::string& id, std::string_view payload, i
   if (dev_it == devices_.end()) {
     return fail(404, "update rejected due to the device is not existed");
   }
+  size_t added = 0;
+  for (auto it = twin_it->begin(); it != twin_it->end(); ++it) {
+    added += dev_it->second.twins.count(it.key()) == 0 ? 1 : 0;
+  }
+  if (dev_it->second.twins.size() + added > kMaxTwinsPerDevice) {
+    return fail(400, kErrTooManyTwins);
+  }
   Device before = dev_it->second;
   TwinResult res;
   dealTwins(dev_it->second, *twin_it, Deal::Rest, now, res);
@@ -783,7 +865,7 @@ Effects TwinState::twinUpdate(const std::string& id, std::string_view payload, i
 Effects TwinState::twinGet(const std::string& id, std::string_view payload, int64_t now) {
   Effects fx;
   const std::string topic = std::string(kDevicePrefix) + id + "/twin/get/result";
-  json doc = json::parse(payload, nullptr, false);
+  json doc = core::parseJsonBounded(payload);
   if (doc.is_discarded() || !doc.is_object()) {
     fx.publishes.push_back(
         {topic, dumpJson(errorResult(
@@ -851,7 +933,7 @@ Effects TwinState::updateState(const std::string& id, std::string state, int64_t
 }
 
 Effects TwinState::stateUpdate(const std::string& id, std::string_view payload, int64_t now) {
-  json doc = json::parse(payload, nullptr, false);
+  json doc = core::parseJsonBounded(payload);
   if (doc.is_discarded() || !doc.is_object()) {
     return {};
   }
@@ -879,7 +961,7 @@ Effects TwinState::setOnline(const std::string& id, bool online, int64_t now) {
 Effects TwinState::membershipGet(std::string_view payload, int64_t now) {
   Effects fx;
   const std::string topic = std::string(kNodePrefix) + node_ + "/membership/get/result";
-  json doc = json::parse(payload, nullptr, false);
+  json doc = core::parseJsonBounded(payload);
   if (doc.is_discarded() || !doc.is_object()) {
     fx.publishes.push_back(
         {topic, dumpJson(errorResult("", now, 400, "Unmarshal get membership info failed"))});
@@ -968,6 +1050,20 @@ Effects TwinState::membershipUpdate(const json& content, bool full_list, int64_t
       }
     }
   }
+  // Go unmarshals the whole message into typed structs first: one twin of the wrong JSON types
+  // drops the message. Checked up front so nothing is half applied or answered.
+  if (added != nullptr) {
+    for (const auto& entry : *added) {
+      auto twins = entry.is_object() ? entry.find("twin") : entry.end();
+      if (entry.is_object() && twins != entry.end() && twins->is_object()) {
+        for (const auto& t : *twins) {
+          if (!parseMsgTwin(t)) {
+            return Effects{};
+          }
+        }
+      }
+    }
+  }
   const std::string member_topic = std::string(kNodePrefix) + node_ + "/membership/updated";
   if (added != nullptr) {
     for (const auto& entry : *added) {
@@ -1038,7 +1134,7 @@ Effects TwinState::membershipUpdate(const json& content, bool full_list, int64_t
             }
           }
         }
-        m["added_devices"] = ojson::array({ojson::parse(copy.dump())});
+        m["added_devices"] = ojson::array({ojson::parse(dumpJson(copy))});
         m["removed_devices"] = nullptr;
         fx.publishes.push_back({member_topic, dumpJson(m)});
       }
@@ -1054,7 +1150,7 @@ Effects TwinState::membershipUpdate(const json& content, bool full_list, int64_t
     fx.ops.push_back(exec("DELETE FROM device WHERE id = ?", {SqlValue{id}}));
     ojson m = baseMessage(core::newUuidV4(), now);
     m["added_devices"] = nullptr;
-    m["removed_devices"] = ojson::array({ojson::parse(removed_docs[i].dump())});
+    m["removed_devices"] = ojson::array({ojson::parse(dumpJson(removed_docs[i]))});
     fx.publishes.push_back({member_topic, dumpJson(m)});
   }
   return fx;

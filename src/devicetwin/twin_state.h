@@ -21,6 +21,9 @@ namespace edgecore::devicetwin {
 // Twin values may be this long (the original stops at 512 characters).
 inline constexpr size_t kMaxTwinValueBytes = 64 * 1024;
 inline constexpr size_t kMaxTwinKeyBytes = 128;
+// Twins one device may hold through MQTT twin updates (the original has no bound; each update
+// could add keys until memory or the disk runs out). Beyond it the update is answered 400.
+inline constexpr size_t kMaxTwinsPerDevice = 1024;
 
 struct TwinValue {
   std::optional<std::string> value;
@@ -72,6 +75,31 @@ struct Effects {
   bool empty() const { return ops.empty() && publishes.empty() && cloud.empty(); }
 };
 
+// What an MQTT topic eventbus hands over (as the message resource) asks devicetwin for:
+// $hw/events/device/<ns>/<name>/{twin/update,twin/get,state/update} and
+// $hw/events/node/<node>/membership/get. Device ids have two levels (<ns>/<name>, v1.20).
+struct TwinTopic {
+  enum class Kind {
+    NotMqtt,        // not under $hw/events/device/ or $hw/events/node/: a cloud message
+    TwinUpdate,     // .../twin/update
+    TwinGet,        // .../twin/get
+    StateUpdate,    // .../state/update
+    MembershipGet,  // $hw/events/node/<any>/membership/get
+    Ignored,        // another $hw/events/ topic devicetwin does not answer
+    NoDeviceId,     // $hw/events/device/ without <ns>/<name>/: dropped
+  };
+  Kind kind = Kind::NotMqtt;
+  std::string device_id;  // TwinUpdate, TwinGet, StateUpdate
+};
+TwinTopic parseTwinTopic(std::string_view topic);
+
+// Cloud resources "membership" / "membership/detail" (also with a prefix ending in them).
+bool isMembershipResource(std::string_view resource);
+bool isMembershipDetail(std::string_view resource);
+// The content of a cloud membership message as an object: the content itself, or JSON text in a
+// string parsed with the nesting bound (core::parseJsonBounded). Null when it is neither.
+nlohmann::json membershipContent(const nlohmann::json& content);
+
 class TwinState {
  public:
   explicit TwinState(std::string node_name) : node_(std::move(node_name)) {}
@@ -89,6 +117,9 @@ class TwinState {
   Effects membershipGet(std::string_view payload, int64_t now_ms);
   // Cloud: group twin, resource "membership" (update) or "membership/detail" (full list).
   Effects membershipUpdate(const nlohmann::json& content, bool full_list, int64_t now_ms);
+  // One MQTT event (`topic` from parseTwinTopic): twinUpdate, twinGet, stateUpdate or
+  // membershipGet; nothing for the other kinds.
+  Effects onMqtt(const TwinTopic& topic, std::string_view payload, int64_t now_ms);
   // Beyond the original: marks a device online/offline (mapper liveness), as a state update.
   Effects setOnline(const std::string& id, bool online, int64_t now_ms);
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "runtime_view.h"
+
 namespace edgecore::edged {
 
 using core::Result;
@@ -14,24 +16,6 @@ using core::Status;
 using json = nlohmann::json;
 
 namespace {
-
-ContainerRunState fromCri(cri::ContainerState s) {
-  switch (s) {
-    case cri::CONTAINER_CREATED:
-      return ContainerRunState::Created;
-    case cri::CONTAINER_RUNNING:
-      return ContainerRunState::Running;
-    case cri::CONTAINER_EXITED:
-      return ContainerRunState::Exited;
-    default:
-      return ContainerRunState::Unknown;
-  }
-}
-
-std::string label(const google::protobuf::Map<std::string, std::string>& m, const char* key) {
-  auto it = m.find(key);
-  return it == m.end() ? std::string() : it->second;
-}
 
 cri::NamespaceMode toCri(NamespaceMode m) { return static_cast<cri::NamespaceMode>(m); }
 
@@ -64,18 +48,11 @@ Result<PodRuntime> PodRuntimeManager::collect(const std::vector<cri::PodSandbox>
   std::set<std::string> seen_sandboxes;
   std::set<std::string> seen_containers;
   for (const auto& s : sandboxes) {
-    std::string uid = label(s.labels(), kLabelPodUid);
+    std::string uid = criLabel(s.labels(), kLabelPodUid);
     if (uid.empty() || (!only_uid.empty() && uid != only_uid)) {
       continue;
     }
-    SandboxView v;
-    v.id = s.id();
-    v.ready = s.state() == cri::SANDBOX_READY;
-    v.attempt = s.metadata().attempt();
-    v.created_at = s.created_at();
-    v.name = s.metadata().name();
-    v.ns = s.metadata().namespace_();
-    v.edged_node = label(s.labels(), kLabelEdgedNode);
+    SandboxView v = sandboxViewFromCri(s);
     seen_sandboxes.insert(v.id);
     std::optional<CachedSandbox> cached;
     {
@@ -88,9 +65,10 @@ Result<PodRuntime> PodRuntimeManager::collect(const std::vector<cri::PodSandbox>
     if (!cached && v.ready) {
       auto st = cri_.podSandboxStatus(v.id);
       if (st.ok()) {
+        SandboxNetwork net = sandboxNetworkFromCri(*st);
         CachedSandbox c;
-        c.host_network = st->linux().namespaces().options().network() == cri::NODE;
-        c.ip = st->network().ip();
+        c.host_network = net.host_network;
+        c.ip = net.ip;
         cached = c;
         std::lock_guard lock(cache_mu_);
         sandbox_cache_[v.id] = c;
@@ -105,23 +83,11 @@ Result<PodRuntime> PodRuntimeManager::collect(const std::vector<cri::PodSandbox>
     out[uid].sandboxes.push_back(std::move(v));
   }
   for (const auto& c : containers) {
-    std::string uid = label(c.labels(), kLabelPodUid);
+    std::string uid = criLabel(c.labels(), kLabelPodUid);
     if (uid.empty() || (!only_uid.empty() && uid != only_uid)) {
       continue;
     }
-    ContainerView v;
-    v.id = c.id();
-    v.sandbox_id = c.pod_sandbox_id();
-    v.name = label(c.labels(), kLabelContainerName);
-    if (v.name.empty()) {
-      v.name = c.metadata().name();
-    }
-    v.state = fromCri(c.state());
-    v.attempt = c.metadata().attempt();
-    v.hash = label(c.annotations(), kAnnotationHash);
-    v.created_at = c.created_at();
-    v.image = c.image().image();
-    v.image_ref = c.image_ref();
+    ContainerView v = containerViewFromCri(c);
     seen_containers.insert(v.id);
     bool have = false;
     {
@@ -144,16 +110,7 @@ Result<PodRuntime> PodRuntimeManager::collect(const std::vector<cri::PodSandbox>
     if (!have) {
       auto st = cri_.containerStatus(v.id);
       if (st.ok()) {
-        v.state = fromCri(st->state());
-        v.started_at = st->started_at();
-        v.finished_at = st->finished_at();
-        v.exit_code = st->exit_code();
-        v.reason = st->reason();
-        v.message = st->message();
-        if (!st->image_ref().empty()) {
-          v.image_ref = st->image_ref();
-        }
-        v.detailed = true;
+        applyContainerStatus(*st, v);
         std::lock_guard lock(cache_mu_);
         container_cache_[v.id] = CachedContainer{v.state, v};
       } else if (isNotFound(st.status())) {
@@ -165,12 +122,7 @@ Result<PodRuntime> PodRuntimeManager::collect(const std::vector<cri::PodSandbox>
     out[uid].containers.push_back(std::move(v));
   }
   for (auto& [uid, pod] : out) {
-    std::sort(
-        pod.sandboxes.begin(), pod.sandboxes.end(),
-        [](const SandboxView& a, const SandboxView& b) { return a.created_at > b.created_at; });
-    std::sort(
-        pod.containers.begin(), pod.containers.end(),
-        [](const ContainerView& a, const ContainerView& b) { return a.created_at > b.created_at; });
+    sortNewestFirst(pod);
   }
   if (all) {
     // A full relist saw everything: forget what is gone.

@@ -417,6 +417,38 @@ TEST(TwinMqtt, BadInputIsAnsweredOrDroppedWithoutHarm) {
   EXPECT_EQ(obs.count(prefix + "/twin/update/result"), 6u);
 }
 
+TEST(TwinMqtt, TwinCountLimitIsAnErrorAnswerAndTheDeviceKeepsServing) {
+  TempDir dir;
+  Rig rig(dir);
+  ASSERT_TRUE(waitFor([&] { return rig.connected(); }));
+  std::string id = "ns-" + uniqueName("lim") + "/dev";
+  rig.addDevice(id);
+  Observer obs;
+  std::string prefix = "$hw/events/device/" + id;
+  obs.subscribe(prefix + "/twin/update/result");
+  // One update with one twin more than a device may hold: 400, nothing stored.
+  constexpr size_t kLimit = 1024;  // kMaxTwinsPerDevice, src/devicetwin/twin_state.h
+  json twins = json::object();
+  for (size_t i = 0; i <= kLimit; ++i) {
+    twins["t" + std::to_string(i)] = {{"actual", {{"value", "1"}}}};
+  }
+  obs.publish(prefix + "/twin/update", json{{"event_id", "over"}, {"twin", twins}}.dump());
+  auto r1 = obs.waitTopic(prefix + "/twin/update/result", 0);
+  ASSERT_TRUE(r1);
+  json err = json::parse(*r1);
+  EXPECT_EQ(err["code"], 400);
+  EXPECT_EQ(err["event_id"], "over");
+  // The same device still takes an update within the limit.
+  obs.publish(prefix + "/twin/update",
+              R"({"event_id":"ok","twin":{"t1":{"actual":{"value":"2"}}}})");
+  auto r2 = obs.waitTopic(prefix + "/twin/update/result", 1);
+  ASSERT_TRUE(r2);
+  json ok = json::parse(*r2);
+  EXPECT_EQ(ok["event_id"], "ok");
+  EXPECT_FALSE(ok.contains("code"));
+  EXPECT_EQ(ok["twin"]["t1"]["actual"]["value"], "2");
+}
+
 TEST(TwinMqtt, DeviceTurnsOnlineWithActivityAndOfflineAfterSilence) {
   TempDir dir;
   devicetwin::DeviceTwinOptions opts;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include "runtime_view.h"
 #include "static_pods.h"
 #include "util/process.h"
 
@@ -220,6 +221,79 @@ TEST(StaticPods, YamlScalarsFollowKubernetesRulesAndBadFilesAreRefused) {
   EXPECT_TRUE(
       staticPodFromText("{\"kind\":\"Pod\",\"metadata\":{\"name\":\"j\"},\"spec\":{}}", "n", "f")
           .ok());
+}
+
+// CRI replies -> views, as PodRuntimeManager::collect applies them (runtime_view.h).
+TEST(PodLogicCriViews, RepliesBecomeViewsNewestFirst) {
+  cri::Container old_c;
+  old_c.set_id("c-old");
+  old_c.set_pod_sandbox_id("sb");
+  old_c.mutable_metadata()->set_name("meta-name");
+  old_c.mutable_metadata()->set_attempt(1);
+  old_c.set_state(cri::CONTAINER_EXITED);
+  old_c.set_created_at(100);
+  (*old_c.mutable_labels())[kLabelContainerName] = "app";
+  (*old_c.mutable_annotations())[kAnnotationHash] = "abc";
+  cri::Container new_c = old_c;
+  new_c.set_id("c-new");
+  new_c.set_created_at(200);
+  new_c.mutable_labels()->clear();  // no container-name label: the metadata name is used
+  new_c.set_state(cri::CONTAINER_RUNNING);
+  PodRuntime rt;
+  rt.containers.push_back(containerViewFromCri(old_c));
+  rt.containers.push_back(containerViewFromCri(new_c));
+  EXPECT_EQ(rt.containers[0].name, "app");
+  EXPECT_EQ(rt.containers[0].hash, "abc");
+  EXPECT_EQ(rt.containers[1].name, "meta-name");
+  EXPECT_FALSE(rt.containers[0].detailed);
+  cri::ContainerStatus st;
+  st.set_state(cri::CONTAINER_EXITED);
+  st.set_exit_code(137);
+  st.set_reason("OOMKilled");
+  st.set_finished_at(300);
+  applyContainerStatus(st, rt.containers[0]);
+  EXPECT_TRUE(rt.containers[0].detailed);
+  EXPECT_EQ(rt.containers[0].exit_code, 137);
+  EXPECT_EQ(rt.containers[0].reason, "OOMKilled");
+  cri::PodSandbox sb;
+  sb.set_id("sb");
+  sb.set_state(cri::SANDBOX_READY);
+  sb.set_created_at(50);
+  (*sb.mutable_labels())[kLabelEdgedNode] = "node1";
+  rt.sandboxes.push_back(sandboxViewFromCri(sb));
+  EXPECT_TRUE(rt.sandboxes[0].ready);
+  EXPECT_EQ(rt.sandboxes[0].edged_node, "node1");
+  cri::PodSandboxStatus sst;
+  sst.mutable_linux()->mutable_namespaces()->mutable_options()->set_network(cri::NODE);
+  sst.mutable_network()->set_ip("10.0.0.9");
+  SandboxNetwork net = sandboxNetworkFromCri(sst);
+  EXPECT_TRUE(net.host_network);
+  EXPECT_EQ(net.ip, "10.0.0.9");
+  sortNewestFirst(rt);
+  EXPECT_EQ(rt.containers[0].id, "c-new");
+  EXPECT_EQ(rt.latest("app")->id, "c-old");
+}
+
+// The manifest bounds: a file over kMaxManifestBytes and a YAML document nested too deeply are
+// reported as errors, and the other manifests of the directory still load.
+TEST(StaticPods, OversizedAndTooDeepManifestsAreReportedAndOthersStillLoad) {
+  edgecore::testing::TempDir dir;
+  auto write = [&](const std::string& name, const std::string& text) { dir.write(name, text); };
+  write("good.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: good}\nspec:\n  containers:\n"
+        "  - {name: c, image: busybox}\n");
+  write("huge.yaml",
+        "kind: Pod\nmetadata: {name: huge}\n# " + std::string(kMaxManifestBytes, 'x') + "\n");
+  write("deep.yaml", "kind: Pod\nmetadata: {name: deep}\nspec: " + std::string(1000, '[') +
+                         std::string(1000, ']') + "\n");
+  auto scan = scanStaticPods(dir.path(), "node1");
+  ASSERT_TRUE(scan.ok()) << scan.status().toString();
+  ASSERT_EQ(scan->pods.size(), 1u);
+  EXPECT_EQ(scan->pods[0]["metadata"]["name"].get<std::string>().rfind("good", 0), 0u);
+  ASSERT_EQ(scan->errors.size(), 2u);
+  std::string all = scan->errors[0] + "\n" + scan->errors[1];
+  EXPECT_NE(all.find("huge.yaml: unreadable or larger than 1 MiB"), std::string::npos) << all;
+  EXPECT_NE(all.find("deep.yaml"), std::string::npos) << all;
 }
 
 }  // namespace

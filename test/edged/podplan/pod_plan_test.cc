@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 
@@ -348,9 +349,35 @@ TEST_F(PodPlanTest, ImageNamesAndPullPolicies) {
   pod["spec"]["containers"][0].erase("imagePullPolicy");
   p = build(pod);
   EXPECT_EQ(p.containers[0].pull_policy, PullPolicy::IfNotPresent);
-  for (const char* bad : {"", "Busybox:UPPER repo", "busybox::1", "-bad/x", "a//b"}) {
+  for (const char* good :
+       {"localhost:5000/a/b-c__d.e:v1.2_x", "a", "a.b/c", "Example.COM/x", "x:Tag_1-.",
+        "my-registry:443/ns/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef",
+        "a---b/c__d:1", "registry/x@sha256+b64.v2:0123456789ABCDEF0123456789abcdef"}) {
+    pod["spec"]["containers"][0]["image"] = good;
+    p = build(pod);
+    EXPECT_FALSE(p.containers[0].error) << good;
+  }
+  for (const char* bad : {"", "Busybox:UPPER repo", "busybox::1", "-bad/x", "a//b", "a/", "a._b",
+                          "a___b", "x:.tag", "x@sha256:abc", "x@:0123456789abcdef0123456789abcdef",
+                          "host:port/x", "a:b/c", "x@1sha:0123456789abcdef0123456789abcdef"}) {
     pod["spec"]["containers"][0]["image"] = bad;
     p = build(pod);
+    ASSERT_TRUE(p.containers[0].error) << bad;
+    EXPECT_EQ(p.containers[0].error->reason, "InvalidImageName") << bad;
+  }
+}
+
+// Found by the pod_spec fuzzer: a failing 40-character image name took libstdc++'s backtracking
+// regex tens of seconds (exponential in the length of the name's runs). The check is linear now.
+TEST_F(PodPlanTest, FailingImageNamesAreRefusedQuickly) {
+  json pod = basePod();
+  for (std::string bad : {std::string("docker.io/library/busybox:locabox:local"),
+                          std::string(200, 'a') + "-" + std::string(200, 'b') + "::x",
+                          "a/" + std::string(250, 'a') + "._" + std::string(250, 'b')}) {
+    pod["spec"]["containers"][0]["image"] = bad;
+    auto start = std::chrono::steady_clock::now();
+    PodPlan p = build(pod);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1)) << bad;
     ASSERT_TRUE(p.containers[0].error) << bad;
     EXPECT_EQ(p.containers[0].error->reason, "InvalidImageName") << bad;
   }
