@@ -116,11 +116,16 @@ inline json makePod(const std::string& ns, const std::string& name, const std::s
   return pod;
 }
 
+// Lets a test change the config and add modules (started after edged) before the daemon runs.
+using HarnessCustomizer =
+    std::function<void(core::EdgeCoreConfig& config, std::vector<core::ModuleSpec>& specs)>;
+
 class EdgedHarness {
  public:
   // `dir` keeps the database, rootDirectory, podLogsDir and manifests (a restart reuses it).
   EdgedHarness(const std::string& dir, const std::string& node, edged::EdgedOptions options,
-               bool cloud_connected = true, int max_dead_per_container = 1)
+               bool cloud_connected = true, int max_dead_per_container = 1,
+               const HarnessCustomizer& customize = {})
       : dir_(dir), node_(node) {
     config_ = core::defaultConfig(core::HostInfo{node, "127.0.0.1"});
     config_.database.data_source = dir + "/edgecore.db";
@@ -167,6 +172,9 @@ class EdgedHarness {
       }
       return m;
     };
+    if (customize) {
+      customize(config_, specs);
+    }
     runner_ = std::thread([this, specs = std::move(specs)]() mutable {
       run_status_ = daemon_->run(std::move(specs));
     });
@@ -234,6 +242,7 @@ class EdgedHarness {
 
   std::vector<core::Message> upstream() { return cloud_.snapshot(); }
   core::Bus& bus() { return daemon_->bus(); }
+  core::MetricsRegistry& metrics() { return daemon_->metrics(); }
   edged::Edged* edged() { return edged_; }
   const std::string& node() const { return node_; }
 
