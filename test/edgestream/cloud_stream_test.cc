@@ -205,6 +205,16 @@ class CloudStreamTest : public ::testing::Test {
         << rig_->logs();
   }
 
+  // True once the server has seen `n` sessions and the newest is open.
+  bool waitForSessions(size_t n) {
+    return server_->waitUntil(
+        [&] {
+          auto s = server_->sessions();
+          return s.size() == n && s.back().open;
+        },
+        kWait);
+  }
+
   TempDir dir_;
   cloudsim::Pki pki_;
   std::unique_ptr<cloudsim::StreamServer> server_;
@@ -405,12 +415,7 @@ TEST_F(CloudStreamTest, BadFramesAreDroppedAndTheSessionSurvives) {
 TEST_F(CloudStreamTest, ReconnectsAfterTheCloudDrops) {
   startEdge();
   server_->dropConnections();
-  ASSERT_TRUE(server_->waitUntil(
-      [&] {
-        auto s = server_->sessions();
-        return s.size() == 2 && s.back().open;
-      },
-      kWait));
+  ASSERT_TRUE(waitForSessions(2));
   EXPECT_TRUE(waitFor([&] { return rig_->stats().sessions == 2; }, kWait));
   auto reply = server_->fetch(StreamType::Metrics, "/metrics", "", kWait);
   ASSERT_TRUE(reply.ok()) << reply.status().toString();
@@ -435,12 +440,7 @@ TEST_F(CloudStreamTest, SessionInternalIpIsDetectedOnEachDial) {
     *address = "10.9.0.2";
   }
   server_->dropConnections();
-  ASSERT_TRUE(server_->waitUntil(
-      [&] {
-        auto s = server_->sessions();
-        return s.size() == 2 && s.back().open;
-      },
-      kWait));
+  ASSERT_TRUE(waitForSessions(2));
   EXPECT_EQ(server_->sessions().back().internal_ip, "10.9.0.2");
   EXPECT_GE(calls->load(), 2);
 }

@@ -119,12 +119,11 @@ class ContainerdStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
     EC_SKIP_WITHOUT_CONTAINERD();
-    edged::CriClientOptions o;
-    auto c = edged::CriClient::create(o);
-    ASSERT_TRUE(c.ok());
+    auto c = edged::CriClient::create(edged::CriClientOptions{});
+    ASSERT_TRUE(c.ok()) << c.status().toString();
     cri_ = std::move(c).value();
     removeLeftoversOfDeadTestRuns(*cri_);
-    ns_ = "edged-test-" + uniqueSuffix();
+    ns_ = "edged-test-" + uniqueSuffix();  // a prefix removeLeftoversOfDeadTestRuns knows
     node_ = "node-" + ns_;
 
     auto pki = cloudsim::generatePki("127.0.0.1");
@@ -203,6 +202,14 @@ class ContainerdStreamTest : public ::testing::Test {
     return id.ok() ? *id : 0;
   }
 
+  // Waits for the edge's REMOVE_CONNECT (the process ended, containerd closed the stream) and
+  // returns what came back.
+  ExecOutput waitForEnd(uint64_t id) {
+    EXPECT_TRUE(server_->waitUntil([&] { return server_->reply(id).removed; }, kWait))
+        << server_->reply(id).data;
+    return parseExecReply(server_->reply(id).data);
+  }
+
   TempDir dir_;
   std::unique_ptr<edged::CriClient> cri_;
   std::unique_ptr<cloudsim::StreamServer> server_;
@@ -240,14 +247,12 @@ TEST_F(ContainerdStreamTest, MetricsScrapeThroughTheTunnelCarriesTheAgentsSeries
 
 TEST_F(ContainerdStreamTest, ExecInARealContainerPrintsAndExits) {
   runIdlePod("exec-once");
-  // sh -c 'echo hello from $(hostname) in exec; echo to stderr >&2'
+  // sh -c 'echo exec output $(echo ok); echo to stderr >&2'
   uint64_t id = openExec("exec-once",
                          "command=sh&command=-c&command=echo+exec+output+%24%28echo+ok%29%3B+"
                          "echo+to+stderr+%3E%262&output=1&error=1");
   ASSERT_NE(id, 0u);
-  ASSERT_TRUE(server_->waitUntil([&] { return server_->reply(id).removed; }, kWait))
-      << server_->reply(id).data;
-  ExecOutput out = parseExecReply(server_->reply(id).data);
+  ExecOutput out = waitForEnd(id);
   EXPECT_EQ(out.head.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u) << out.head;
   EXPECT_NE(out.head.find("v4.channel.k8s.io"), std::string::npos) << out.head;
   EXPECT_EQ(out.channels[1], "exec output ok\n");
@@ -273,9 +278,7 @@ TEST_F(ContainerdStreamTest, InteractiveExecInARealContainer) {
   // Still running: it waits for the second line.
   EXPECT_FALSE(server_->reply(id).removed);
   ASSERT_TRUE(server_->sendData(id, maskedBinaryFrame(std::string("\0second\n", 8))).ok());
-  ASSERT_TRUE(server_->waitUntil([&] { return server_->reply(id).removed; }, kWait))
-      << server_->reply(id).data;
-  ExecOutput out = parseExecReply(server_->reply(id).data);
+  ExecOutput out = waitForEnd(id);
   EXPECT_EQ(out.channels[1], "got first\nthen second\n");
   EXPECT_NE(out.channels[3].find("\"status\":\"Success\""), std::string::npos) << out.channels[3];
 }
