@@ -31,7 +31,24 @@ struct Daemon::Impl {
         options(o),
         log(l.make("edgecore")),
         bus(ioc),
-        blocking(static_cast<size_t>(std::max(1, o.blocking_threads))) {}
+        blocking(static_cast<size_t>(std::max(1, o.blocking_threads))) {
+    addProcessMetrics(*metrics);
+    addBusMetrics();
+  }
+
+  // The bus's own counters: every module's traffic goes through it.
+  void addBusMetrics() {
+    Bus* b = &bus;
+    metrics->addCounter("edgecore_bus_messages_delivered_total",
+                        "Messages handed to module handlers.",
+                        [b] { return static_cast<double>(b->stats().delivered); });
+    metrics->addCounter("edgecore_bus_mailbox_full_total",
+                        "Sends refused because the target module's mailbox was full.",
+                        [b] { return static_cast<double>(b->stats().rejected_full); });
+    metrics->addCounter("edgecore_bus_request_timeouts_total",
+                        "Bus requests that hit their deadline.",
+                        [b] { return static_cast<double>(b->stats().request_timeouts); });
+  }
 
   const EdgeCoreConfig& config;
   const LoggerFactory& loggers;
@@ -41,6 +58,8 @@ struct Daemon::Impl {
   Bus bus;
   SystemClock clock;
   asio::thread_pool blocking;
+  // Reads the bus: declared after it, destroyed before it.
+  MetricsRegistrySharedPtr metrics = std::make_shared<MetricsRegistry>();
 
   std::mutex mu;
   std::condition_variable cv;
@@ -80,6 +99,8 @@ Daemon::~Daemon() {
 }
 
 Bus& Daemon::bus() { return impl_->bus; }
+
+MetricsRegistry& Daemon::metrics() { return *impl_->metrics; }
 
 void Daemon::requestStop() { impl_->signalStop("stop requested"); }
 
@@ -129,6 +150,7 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
     }
     Strand strand = asio::make_strand(d.ioc);
     ModuleContext ctx{strand, d.bus, d.config, d.loggers.make(spec.name), d.clock, d.blocking};
+    ctx.metrics = d.metrics;
     Result<ModulePtr> created = spec.factory(ctx);
     if (!created.ok()) {
       result = created.status().withContext("creating module " + spec.name);

@@ -1296,6 +1296,11 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         }
       });
     };
+    if (ctx_.metrics) {
+      // The agent's one registry: what MetaServer's /metrics shows, plus whatever modules
+      // registered (edgestream, edgehub, devicetwin, process).
+      cb.metrics = [registry = ctx_.metrics] { return registry->render(); };
+    }
     server_ = makeEdgedServer(ctx_.strand.get_inner_executor().context(), so, std::move(cb));
     Status st = server_->start();
     if (!st.ok()) {

@@ -34,25 +34,17 @@ asio::awaitable<core::Result<HttpReply>> httpsExchange(asio::any_io_executor ex,
                                                        HttpsRequest request) {
   const Endpoint& ep = request.server;
   constexpr auto token = asio::as_tuple(asio::use_awaitable);
-  tcp::resolver resolver(ex);
-  auto [rerr, results] = co_await resolver.async_resolve(ep.host, ep.port, token);
-  if (rerr) {
-    co_return stepFailed("resolve", ep, rerr);
-  }
   beast::ssl_stream<beast::tcp_stream> stream(ex, *request.tls);
   core::Status peer = setTlsPeer(stream.native_handle(), ep, request.verify_peer);
   if (!peer.ok()) {
     co_return peer;
   }
-  beast::get_lowest_layer(stream).expires_after(request.timeout);
-  auto [cerr, connected] = co_await beast::get_lowest_layer(stream).async_connect(results, token);
-  (void)connected;
-  if (cerr) {
-    co_return stepFailed("connect", ep, cerr);
-  }
-  auto [herr] = co_await stream.async_handshake(asio::ssl::stream_base::client, token);
-  if (herr) {
-    co_return stepFailed("TLS handshake with", ep, herr);
+  {
+    auto dial_op = net::dialTls(stream, ep, request.timeout);
+    core::Status dialled = co_await std::move(dial_op);
+    if (!dialled.ok()) {
+      co_return dialled;
+    }
   }
   http::request<http::string_body> req(
       request.method == "POST" ? http::verb::post : http::verb::get, request.target, 11);

@@ -357,26 +357,16 @@ class Hub : public std::enable_shared_from_this<Hub> {
     if (!peer.ok()) {
       co_return peer;
     }
-    auto& tcp_layer = beast::get_lowest_layer(s->ws);
     const auto handshake_timeout =
         std::max(cfg_.websocket.handshake_timeout, std::chrono::seconds(1));
-    tcp::resolver resolver(strand_);
-    auto [rerr, results] = co_await resolver.async_resolve(server_.host, server_.port, kAsTuple);
-    if (rerr) {
-      co_return core::unavailable("resolve " + server_.authority + ": " + rerr.message());
+    {
+      auto dial_op = net::dialTls(s->ws.next_layer(), server_, handshake_timeout);
+      Status dialled = co_await std::move(dial_op);
+      if (!dialled.ok()) {
+        co_return dialled;
+      }
     }
-    tcp_layer.expires_after(handshake_timeout);
-    auto [cerr, ep] = co_await tcp_layer.async_connect(results, kAsTuple);
-    (void)ep;
-    if (cerr) {
-      co_return core::unavailable("connect " + server_.authority + ": " + cerr.message());
-    }
-    auto [herr] =
-        co_await s->ws.next_layer().async_handshake(asio::ssl::stream_base::client, kAsTuple);
-    if (herr) {
-      co_return core::unavailable("TLS handshake with " + server_.authority + ": " +
-                                  herr.message());
-    }
+    auto& tcp_layer = beast::get_lowest_layer(s->ws);
     tcp_layer.expires_never();  // the websocket's own timeouts take over
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = handshake_timeout;
@@ -867,7 +857,14 @@ class Hub : public std::enable_shared_from_this<Hub> {
 
 class EdgeHubModuleImpl final : public EdgeHubModule {
  public:
-  explicit EdgeHubModuleImpl(std::shared_ptr<Hub> hub) : hub_(std::move(hub)) {}
+  EdgeHubModuleImpl(std::shared_ptr<Hub> hub, core::MetricsRegistry* registry)
+      : hub_(std::move(hub)) {
+    if (registry != nullptr) {
+      // Connection state and counters on the agent's /metrics; removed before hub_ goes.
+      metrics_ = registry->addScopedCollector(
+          [hub = hub_.get()](std::string& out) { appendMetrics(hub->stats(), out); });
+    }
+  }
   ~EdgeHubModuleImpl() override = default;
 
   // core::Module
@@ -881,6 +878,7 @@ class EdgeHubModuleImpl final : public EdgeHubModule {
 
  private:
   std::shared_ptr<Hub> hub_;
+  core::MetricsRegistry::Registration metrics_;  // after hub_: removed first
 };
 
 }  // namespace
@@ -906,7 +904,8 @@ core::Result<std::unique_ptr<EdgeHubModule>> createEdgeHub(core::ModuleContext c
   }
   auto hub = std::make_shared<Hub>(ctx, std::move(config_path), std::move(options),
                                    std::move(server).value());
-  return std::unique_ptr<EdgeHubModule>(std::make_unique<EdgeHubModuleImpl>(std::move(hub)));
+  return std::unique_ptr<EdgeHubModule>(
+      std::make_unique<EdgeHubModuleImpl>(std::move(hub), ctx.metrics.get()));
 }
 
 core::Result<core::ModulePtr> create(core::ModuleContext ctx, std::string config_path) {

@@ -5,11 +5,6 @@
 // Everything runs on the module strand: the tunnel's reader, writer and pinger, and every local
 // connection's coroutines. State is therefore unsynchronised apart from the stats snapshot.
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -31,6 +26,7 @@
 #include "connect_request.h"
 #include "edgecore/core/config.h"
 #include "edgecore/edgestream/module.h"
+#include "edgecore/net/tls_client.h"
 #include "frame.h"
 #include "ws_frame.h"
 
@@ -53,7 +49,7 @@ constexpr std::chrono::seconds kLogInterval{10};
 constexpr std::chrono::seconds kStableSession{10};  // a session this long resets the backoff
 constexpr size_t kLoggedTextMax = 200;
 
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using net::TlsStream;
 
 auto logCompletion(std::shared_ptr<spdlog::logger> log, const char* what) {
   return [log, what](std::exception_ptr e) {
@@ -87,64 +83,7 @@ core::Result<std::string> readWholeFile(const std::string& path) {
   return ss.str();
 }
 
-std::string opensslError() {
-  unsigned long e = ERR_get_error();
-  if (e == 0) {
-    return "unknown OpenSSL error";
-  }
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  ERR_clear_error();
-  return buf;
-}
-
-struct HostPort {
-  std::string host;  // without brackets
-  std::string port;
-  bool is_ip = false;
-  std::string authority;  // for Host headers: "[::1]:10004"
-};
-
-core::Result<HostPort> parseHostPort(std::string_view text) {
-  for (std::string_view scheme : {"wss://", "https://", "http://", "ws://"}) {
-    if (text.substr(0, scheme.size()) == scheme) {
-      text.remove_prefix(scheme.size());
-      break;
-    }
-  }
-  if (auto slash = text.find('/'); slash != std::string_view::npos) {
-    text = text.substr(0, slash);
-  }
-  HostPort hp;
-  std::string_view port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return core::invalidArgument("\"" + std::string(text) + "\" is not [host]:port");
-    }
-    hp.host = std::string(text.substr(1, close - 1));
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) {
-      return core::invalidArgument("\"" + std::string(text) + "\" is not host:port");
-    }
-    hp.host = std::string(text.substr(0, colon));
-    port = text.substr(colon + 1);
-  }
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
-    return core::invalidArgument("\"" + std::string(text) + "\" has no valid port");
-  }
-  hp.port = std::string(port);
-  boost::system::error_code aec;
-  asio::ip::make_address(hp.host, aec);
-  hp.is_ip = !aec;
-  hp.authority =
-      (hp.host.find(':') != std::string::npos ? "[" + hp.host + "]" : hp.host) + ":" + hp.port;
-  return hp;
-}
+using HostPort = net::Endpoint;
 
 // One log line per key per interval; the lines in between are counted into the next one.
 class LogLimiter {
@@ -170,31 +109,6 @@ class LogLimiter {
     bool used = false;
   };
   std::map<std::string, Entry> entries_;
-};
-
-// Capped exponential backoff with jitter in [base/2, base], x2 per attempt (STYLE 3).
-class Backoff {
- public:
-  Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds cap, uint64_t seed)
-      : initial_(std::max(initial, std::chrono::milliseconds(2))), cap_(cap), rng_(seed) {}
-  std::chrono::milliseconds next() {
-    auto base = initial_;
-    for (int i = 0; i < attempt_ && base < cap_; ++i) {
-      base *= 2;
-    }
-    base = std::min(base, cap_);
-    ++attempt_;
-    std::uniform_int_distribution<int64_t> dist(base.count() / 2, base.count());
-    return std::chrono::milliseconds(dist(rng_));
-  }
-  void reset() { attempt_ = 0; }
-  int attempts() const { return attempt_; }
-
- private:
-  std::chrono::milliseconds initial_;
-  std::chrono::milliseconds cap_;
-  std::mt19937_64 rng_;
-  int attempt_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -257,6 +171,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   Stream(core::ModuleContext ctx, EdgeStreamOptions options, HostPort server, HostPort local,
          std::string node_ip)
       : strand_(ctx.strand),
+        blocking_(ctx.blocking.get_executor()),
         log_(ctx.log),
         cfg_(ctx.config.modules.edge_stream),
         node_(ctx.config.modules.edged.hostname_override),
@@ -269,7 +184,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   Status start() {
     log_->info("edgestream starting server={} node={} node_ip={} local={}", server_.authority,
-               node_, node_ip_, local_.authority);
+               node_, node_ip_.empty() ? "(detected on each dial)" : node_ip_, local_.authority);
     asio::co_spawn(strand_, shared_from_this()->runLoop(),
                    logCompletion(log_, "edgestream connect loop"));
     return {};
@@ -314,7 +229,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   asio::awaitable<void> runLoop() {
     auto self = shared_from_this();
-    Backoff backoff(options_.initial_backoff, options_.max_backoff, rng_());
+    // Doubling, jittered in [base/2, base] (STYLE 3).
+    net::Backoff backoff(options_.initial_backoff, options_.max_backoff, rng_());
     while (!stopping_) {
       auto connect_op = connect();
       auto tunnel = co_await std::move(connect_op);
@@ -364,73 +280,72 @@ class Stream : public std::enable_shared_from_this<Stream> {
     if (!key.ok()) {
       return key.status().withContext("modules.edgeStream.tlsTunnelPrivateKeyFile");
     }
-    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-    SSL_CTX* native = ctx->native_handle();
-    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-    X509_STORE* store = SSL_CTX_get_cert_store(native);
-    BIO* bio = BIO_new_mem_buf(ca->data(), static_cast<int>(ca->size()));
-    int added = 0;
-    while (X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-      X509_STORE_add_cert(store, x);
-      X509_free(x);
-      ++added;
-    }
-    BIO_free(bio);
-    ERR_clear_error();
-    if (added == 0) {
-      return core::invalidArgument("modules.edgeStream.tlsTunnelCAFile holds no PEM certificate");
-    }
-    SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+    net::ClientTlsConfig tls;
+    tls.ca_pem = std::move(ca).value();
+    tls.cert_pem = std::move(cert).value();
+    tls.key_pem = std::move(key).value();
     // The chain must lead to the CA and the leaf must be fit for a TLS server: an edge node's
-    // clientAuth-only certificate (same CA) cannot stand in for CloudCore.
-    X509_VERIFY_PARAM_set_purpose(SSL_CTX_get0_param(native), X509_PURPOSE_SSL_SERVER);
-    boost::system::error_code ec;
-    ctx->use_certificate_chain(asio::buffer(*cert), ec);
-    if (!ec) {
-      ctx->use_private_key(asio::buffer(*key), asio::ssl::context::pem, ec);
-    }
-    if (ec) {
-      return core::invalidArgument("tunnel client certificate/key unusable: " + ec.message());
-    }
-    if (SSL_CTX_check_private_key(native) != 1) {
-      return core::invalidArgument("tunnel client certificate and key do not match: " +
-                                   opensslError());
+    // clientAuth-only certificate (same CA) cannot stand in for CloudCore. No SAN check (see
+    // docs/edgestream.md).
+    tls.require_server_purpose = true;
+    tls.check_key_matches = true;
+    auto ctx = net::makeClientTlsContext(tls);
+    if (!ctx.ok()) {
+      return ctx.status().withContext("edgeStream tunnel TLS");
     }
     return ctx;
   }
 
+  // SessionInternalIP of this dial: the configured address, else the host's address detected
+  // now (the original resolves the hostname on every dial too), so an address change is picked
+  // up by the next session. Detection may resolve the hostname, so it runs on the blocking pool.
+  asio::awaitable<std::string> sessionIp() {
+    if (!node_ip_.empty()) {
+      co_return node_ip_;
+    }
+    auto detect = options_.detect_node_ip;
+    if (!detect) {
+      detect = [] { return core::detectHostInfo().local_ip; };
+    }
+    auto op = asio::co_spawn(
+        blocking_, [detect]() -> asio::awaitable<std::string> { co_return detect(); },
+        asio::use_awaitable);
+    std::string ip = co_await std::move(op);
+    if (ip != last_detected_ip_) {
+      if (!last_detected_ip_.empty()) {
+        log_->info("node address changed old={} new={}", last_detected_ip_, ip);
+      }
+      last_detected_ip_ = ip;
+    }
+    co_return ip;
+  }
+
   asio::awaitable<core::Result<TunnelPtr>> connect() {
+    auto ip_op = sessionIp();
+    const std::string session_ip = co_await std::move(ip_op);
+    if (stopping_) {
+      co_return core::unavailable("edgestream stopping");
+    }
     auto tls = makeTlsContext();
     if (!tls.ok()) {
       co_return tls.status();
     }
     auto t = std::make_shared<Tunnel>(strand_, *tls);
-    if (!server_.is_ip &&
-        SSL_set_tlsext_host_name(t->stream.native_handle(), server_.host.c_str()) != 1) {
-      co_return core::internalError("cannot set TLS server name: " + opensslError());
+    Status peer = net::setTlsPeer(t->stream.native_handle(), server_, false);
+    if (!peer.ok()) {
+      co_return peer;
     }
     tunnel_ = t;  // so stop() reaches a dial in progress
     auto& tcp_layer = beast::get_lowest_layer(t->stream);
-    const auto handshake_timeout = std::max(cfg_.handshake_timeout, std::chrono::seconds(1));
-    tcp::resolver resolver(strand_);
-    auto [rerr, results] = co_await resolver.async_resolve(server_.host, server_.port, kAsTuple);
-    if (rerr || t->closed) {
-      tunnel_.reset();
-      co_return core::unavailable("resolve " + server_.authority + ": " + rerr.message());
-    }
     // One deadline covers TCP, TLS and the upgrade (handshakeTimeout).
-    tcp_layer.expires_after(handshake_timeout);
-    auto [cerr, ep] = co_await tcp_layer.async_connect(results, kAsTuple);
-    (void)ep;
-    if (cerr || t->closed) {
-      tunnel_.reset();
-      co_return core::unavailable("connect " + server_.authority + ": " + cerr.message());
-    }
-    auto [herr] = co_await t->stream.async_handshake(asio::ssl::stream_base::client, kAsTuple);
-    if (herr || t->closed) {
-      tunnel_.reset();
-      co_return core::unavailable("TLS handshake with " + server_.authority + ": " +
-                                  herr.message());
+    const auto handshake_timeout = std::max(cfg_.handshake_timeout, std::chrono::seconds(1));
+    {
+      auto dial_op = net::dialTls(t->stream, server_, handshake_timeout, [t] { return t->closed; });
+      Status dialled = co_await std::move(dial_op);
+      if (!dialled.ok()) {
+        tunnel_.reset();
+        co_return dialled;
+      }
     }
     // The upgrade, as gorilla's Dialer sends it plus the two session headers (spec 6.1).
     std::string key = newWsKey();
@@ -442,7 +357,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
     req.set(http::field::sec_websocket_key, key);
     req.set(http::field::sec_websocket_version, "13");
     req.set("SessionHostNameOverride", node_);
-    req.set("SessionInternalIP", node_ip_);
+    req.set("SessionInternalIP", session_ip);
     auto [werr, wn] = co_await http::async_write(t->stream, req, kAsTuple);
     (void)wn;
     http::response_parser<http::empty_body> res;
@@ -1006,10 +921,12 @@ class Stream : public std::enable_shared_from_this<Stream> {
   }
 
   core::Strand strand_;
+  asio::any_io_executor blocking_;  // the shared blocking pool (address detection)
   std::shared_ptr<spdlog::logger> log_;
   core::EdgeStreamConfig cfg_;
   std::string node_;
-  std::string node_ip_;
+  std::string node_ip_;           // configured SessionInternalIP; empty: detect on each dial
+  std::string last_detected_ip_;  // for the "address changed" log line
   HostPort server_;
   HostPort local_;
   EdgeStreamOptions options_;
@@ -1025,7 +942,14 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
 class EdgeStreamModuleImpl final : public EdgeStreamModule {
  public:
-  explicit EdgeStreamModuleImpl(std::shared_ptr<Stream> stream) : stream_(std::move(stream)) {}
+  EdgeStreamModuleImpl(std::shared_ptr<Stream> stream, core::MetricsRegistry* registry)
+      : stream_(std::move(stream)) {
+    if (registry != nullptr) {
+      // The tunnel's series on the agent's /metrics; removed before stream_ goes.
+      metrics_ = registry->addScopedCollector(
+          [stream = stream_.get()](std::string& out) { appendMetrics(stream->stats(), out); });
+    }
+  }
 
   // core::Module
   std::string_view name() const override { return "edgestream"; }
@@ -1038,6 +962,7 @@ class EdgeStreamModuleImpl final : public EdgeStreamModule {
 
  private:
   std::shared_ptr<Stream> stream_;
+  core::MetricsRegistry::Registration metrics_;  // after stream_: removed first
 };
 
 }  // namespace
@@ -1048,27 +973,23 @@ core::Result<std::unique_ptr<EdgeStreamModule>> createEdgeStream(core::ModuleCon
   if (ctx.config.modules.edged.hostname_override.empty()) {
     return core::invalidArgument("modules.edged.hostnameOverride (the node name) is empty");
   }
-  auto server = parseHostPort(cfg.server);
+  auto server = net::parseEndpoint(cfg.server);
   if (!server.ok()) {
     return server.status().withContext("modules.edgeStream.server");
   }
-  auto local = parseHostPort(options.local_server);
+  auto local = net::parseEndpoint(options.local_server);
   if (!local.ok()) {
     return local.status().withContext("edgestream local server");
   }
-  // SessionInternalIP: edged.nodeIP when set, else the host's address (the original resolves
-  // the hostname on every dial; we do it once, here, before the daemon's loop runs).
+  // SessionInternalIP: edged.nodeIP when set, else detected on each dial (Stream::sessionIp).
   std::string node_ip = options.node_ip;
   if (node_ip.empty()) {
     node_ip = ctx.config.modules.edged.node_ip;
   }
-  if (node_ip.empty()) {
-    node_ip = core::detectHostInfo().local_ip;
-  }
   auto stream = std::make_shared<Stream>(ctx, std::move(options), std::move(server).value(),
                                          std::move(local).value(), std::move(node_ip));
   return std::unique_ptr<EdgeStreamModule>(
-      std::make_unique<EdgeStreamModuleImpl>(std::move(stream)));
+      std::make_unique<EdgeStreamModuleImpl>(std::move(stream), ctx.metrics.get()));
 }
 
 core::Result<core::ModulePtr> create(core::ModuleContext ctx) {

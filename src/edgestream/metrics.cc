@@ -1,5 +1,7 @@
 // Prometheus text for edgestream's counters (include/edgecore/edgestream/module.h appendMetrics).
 
+#include "edgecore/core/metrics.h"
+
 #include <string>
 
 #include "edgecore/edgestream/module.h"
@@ -10,19 +12,10 @@ namespace {
 
 void family(std::string& out, const char* name, const char* help, const char* type,
             uint64_t value) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
-  out += name;
-  out += ' ';
-  out += std::to_string(value);
-  out += '\n';
+  core::appendMetricFamily(
+      out, name, help,
+      std::string_view(type) == "counter" ? core::MetricType::Counter : core::MetricType::Gauge,
+      static_cast<double>(value));
 }
 
 }  // namespace

@@ -16,9 +16,10 @@ class MetaServerModule final : public core::Module {
  public:
   MetaServerModule(core::ModuleContext ctx, metamanager::MetaStore& store,
                    CloudForwarder& forwarder, MetaServerOptions options)
-      : ctx_(ctx), store_(store), started_at_(std::chrono::steady_clock::now()) {
+      : ctx_(ctx), store_(store) {
+    // The daemon's registry when there is one: MetaServer's /metrics shows every module's series.
     server_ = createMetaServer(ctx.strand.get_inner_executor(), std::move(options), store,
-                               forwarder, ctx.clock, ctx.log);
+                               forwarder, ctx.clock, ctx.log, ctx.metrics);
     registerAgentMetrics();
   }
 
@@ -45,46 +46,43 @@ class MetaServerModule final : public core::Module {
     server_->stop();
   }
 
-  void addCollector(MetricsRegistry::Collector c) { server_->metrics().addCollector(std::move(c)); }
-
  private:
-  // The agent's own series, read when /metrics is scraped (nothing pushed on hot paths).
+  // The store's series, read when /metrics is scraped (nothing pushed on hot paths). With the
+  // daemon's registry, process and bus series are already there; a MetaServer built without one
+  // (tests) adds the process series to its own.
   void registerAgentMetrics() {
     MetricsRegistry& m = server_->metrics();
-    auto started = started_at_;
-    m.addGauge("edgecore_uptime_seconds", "Seconds since edgecore started.", [started] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    });
-    core::Bus* bus = &ctx_.bus;
-    m.addCounter("edgecore_bus_messages_delivered_total", "Messages handed to module handlers.",
-                 [bus] { return static_cast<double>(bus->stats().delivered); });
-    m.addCounter("edgecore_bus_mailbox_full_total",
-                 "Sends refused because the target module's mailbox was full.",
-                 [bus] { return static_cast<double>(bus->stats().rejected_full); });
-    m.addCounter("edgecore_bus_request_timeouts_total", "Bus requests that hit their deadline.",
-                 [bus] { return static_cast<double>(bus->stats().request_timeouts); });
+    if (!ctx_.metrics) {
+      core::addProcessMetrics(m);
+    }
     metamanager::MetaStore* store = &store_;
-    m.addCounter("edgecore_store_transactions_total", "SQLite write transactions run.",
-                 [store] { return static_cast<double>(store->stats().transactions); });
-    m.addCounter("edgecore_store_write_ops_total", "Write operations committed or attempted.",
-                 [store] { return static_cast<double>(store->stats().ops); });
-    m.addCounter("edgecore_store_failed_batches_total", "Write batches that failed.",
-                 [store] { return static_cast<double>(store->stats().failed_batches); });
-    m.addGauge("edgecore_store_max_batch_ops", "Most operations committed in one transaction.",
-               [store] { return static_cast<double>(store->stats().max_batch_ops); });
-    m.addCounter("edgecore_store_queue_rejections_total",
-                 "Writes refused because the write queue was full.",
-                 [store] { return static_cast<double>(store->stats().queue_rejections); });
-    m.addGauge("edgecore_store_objects", "Objects held in the meta_v2 cache.",
-               [store] { return static_cast<double>(store->stats().objects); });
-    m.addGauge("edgecore_store_revision", "Current store revision.",
-               [store] { return static_cast<double>(store->stats().revision); });
+    store_metrics_ = m.addScopedCollector([store](std::string& out) {
+      const auto s = store->stats();
+      auto add = [&out](std::string_view name, std::string_view help, MetricType type, double v) {
+        core::appendMetricFamily(out, name, help, type, v);
+      };
+      add("edgecore_store_transactions_total", "SQLite write transactions run.",
+          MetricType::Counter, static_cast<double>(s.transactions));
+      add("edgecore_store_write_ops_total", "Write operations committed or attempted.",
+          MetricType::Counter, static_cast<double>(s.ops));
+      add("edgecore_store_failed_batches_total", "Write batches that failed.", MetricType::Counter,
+          static_cast<double>(s.failed_batches));
+      add("edgecore_store_max_batch_ops", "Most operations committed in one transaction.",
+          MetricType::Gauge, static_cast<double>(s.max_batch_ops));
+      add("edgecore_store_queue_rejections_total",
+          "Writes refused because the write queue was full.", MetricType::Counter,
+          static_cast<double>(s.queue_rejections));
+      add("edgecore_store_objects", "Objects held in the meta_v2 cache.", MetricType::Gauge,
+          static_cast<double>(s.objects));
+      add("edgecore_store_revision", "Current store revision.", MetricType::Gauge,
+          static_cast<double>(s.revision));
+    });
   }
 
   core::ModuleContext ctx_;
   metamanager::MetaStore& store_;
-  std::chrono::steady_clock::time_point started_at_;
   MetaServerPtr server_;
+  MetricsRegistry::Registration store_metrics_;  // after server_: removed before it goes
 };
 
 // What the keadm ctl endpoints need (spec 4.7-4.10), from the config. A bad runtime endpoint does
@@ -137,7 +135,6 @@ core::Result<std::pair<std::string, uint16_t>> splitHostPort(std::string_view se
 
 core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager::MetaStore& store,
                                            CloudForwarder& forwarder,
-                                           std::vector<MetricsRegistry::Collector> collectors,
                                            const std::string& config_path) {
   const auto& cfg = ctx.config.modules.meta_manager.meta_server;
   auto host_port = splitHostPort(cfg.server);
@@ -150,9 +147,6 @@ core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager:
   options.node_name = ctx.config.modules.edged.hostname_override;
   options.local_ops = makeLocalOps(ctx, config_path);
   auto module = std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options));
-  for (auto& c : collectors) {
-    module->addCollector(std::move(c));
-  }
   return core::ModulePtr(std::move(module));
 }
 

@@ -35,6 +35,7 @@
 #include <unordered_set>
 
 #include "cloud_logic.h"
+#include "listener.h"
 
 namespace edgecore::cloudsim {
 
@@ -237,14 +238,8 @@ class CloudSim::Impl {
 
   core::Status init() {
     try {
-      for (ssl::context* ctx : {&ws_ctx_, &https_ctx_}) {
-        ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                         ssl::context::no_tlsv1_1);
-        ctx->use_certificate_chain(asio::buffer(pki_.server_cert_pem));
-        ctx->use_private_key(asio::buffer(pki_.server_key_pem), ssl::context::pem);
-        ctx->add_certificate_authority(asio::buffer(pki_.ca_cert_pem));
-      }
+      configureServerTls(ws_ctx_, pki_);
+      configureServerTls(https_ctx_, pki_);
       // CloudHub: RequireAndVerifyClientCert against the CA; TLS 1.2 suites as in
       // cloud/pkg/cloudhub/servers/server.go (1.3 suites are left alone there too).
       SSL_CTX_set_cipher_list(ws_ctx_.native_handle(),
@@ -254,12 +249,10 @@ class CloudSim::Impl {
       https_ctx_.set_verify_mode(ssl::verify_peer);
       https_ctx_.set_verify_callback([](bool, ssl::verify_context&) { return true; });
 
-      auto host = asio::ip::make_address(opts_.listen_host);
-      openAcceptor(ws_acceptor_, tcp::endpoint(host, opts_.ws_port));
-      openAcceptor(https_acceptor_, tcp::endpoint(host, opts_.https_port));
+      ws_port_ = openListener(ws_acceptor_, opts_.listen_host, opts_.ws_port);
+      https_port_ = openListener(https_acceptor_, opts_.listen_host, opts_.https_port);
       if (opts_.control_port) {
-        openAcceptor(control_acceptor_,
-                     tcp::endpoint(asio::ip::make_address("127.0.0.1"), *opts_.control_port));
+        control_port_ = openListener(control_acceptor_, "127.0.0.1", *opts_.control_port);
       }
     } catch (const std::exception& e) {
       return core::unavailable(std::string("cloudsim listen: ") + e.what());
@@ -529,22 +522,7 @@ class CloudSim::Impl {
   }
 
   bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) const {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-      uint64_t gen;
-      {
-        std::lock_guard lock(mu_);
-        gen = generation_;
-      }
-      if (pred()) {
-        return true;
-      }
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_until(lock, deadline, [&] { return generation_ != gen; })) {
-        lock.unlock();
-        return pred();
-      }
-    }
+    return waitForChange(mu_, cv_, generation_, pred, timeout);
   }
 
  private:
@@ -566,21 +544,6 @@ class CloudSim::Impl {
       std::lock_guard lock(mu_);
       --live_coroutines_;
     });
-  }
-
-  void openAcceptor(tcp::acceptor& acc, const tcp::endpoint& ep) {
-    acc.open(ep.protocol());
-    acc.set_option(asio::socket_base::reuse_address(true));
-    acc.bind(ep);
-    acc.listen();
-    uint16_t port = acc.local_endpoint().port();
-    if (&acc == &ws_acceptor_) {
-      ws_port_ = port;
-    } else if (&acc == &https_acceptor_) {
-      https_port_ = port;
-    } else {
-      control_port_ = port;
-    }
   }
 
   void bump() {

@@ -31,6 +31,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "listener.h"
+
 namespace edgecore::cloudsim {
 
 namespace asio = boost::asio;
@@ -176,19 +178,10 @@ class StreamServer::Impl {
 
   core::Status init() {
     try {
-      ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-      ctx_.use_certificate_chain(asio::buffer(pki_.server_cert_pem));
-      ctx_.use_private_key(asio::buffer(pki_.server_key_pem), ssl::context::pem);
-      ctx_.add_certificate_authority(asio::buffer(pki_.ca_cert_pem));
+      configureServerTls(ctx_, pki_);
       SSL_CTX_set_cipher_list(ctx_.native_handle(), "ECDHE-ECDSA-AES128-GCM-SHA256");
       ctx_.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
-      tcp::endpoint ep(asio::ip::make_address(opts_.listen_host), opts_.port);
-      acceptor_.open(ep.protocol());
-      acceptor_.set_option(asio::socket_base::reuse_address(true));
-      acceptor_.bind(ep);
-      acceptor_.listen();
-      port_ = acceptor_.local_endpoint().port();
+      port_ = openListener(acceptor_, opts_.listen_host, opts_.port);
     } catch (const std::exception& e) {
       return core::unavailable(std::string("stream server listen: ") + e.what());
     }
@@ -298,22 +291,7 @@ class StreamServer::Impl {
   }
 
   bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) const {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-      uint64_t gen;
-      {
-        std::lock_guard lock(mu_);
-        gen = generation_;
-      }
-      if (pred()) {
-        return true;
-      }
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_until(lock, deadline, [&] { return generation_ != gen; })) {
-        lock.unlock();
-        return pred();
-      }
-    }
+    return waitForChange(mu_, cv_, generation_, pred, timeout);
   }
 
  private:

@@ -116,14 +116,20 @@ inline json makePod(const std::string& ns, const std::string& name, const std::s
   return pod;
 }
 
+// Lets a test change the config and add modules (started after edged) before the daemon runs.
+using HarnessCustomizer =
+    std::function<void(core::EdgeCoreConfig& config, std::vector<core::ModuleSpec>& specs)>;
+
 class EdgedHarness {
  public:
   // `dir` keeps the database, rootDirectory, podLogsDir and manifests (a restart reuses it).
-  // `tweak`, when given, edits the config before the modules start.
+  // `tweak`, when given, edits the config before the modules start; `customize` can also add
+  // modules.
   EdgedHarness(const std::string& dir, const std::string& node, edged::EdgedOptions options,
                bool cloud_connected = true, int max_dead_per_container = 1,
                bool report_event = false,
-               const std::function<void(core::EdgeCoreConfig&)>& tweak = {})
+               const std::function<void(core::EdgeCoreConfig&)>& tweak = {},
+               const HarnessCustomizer& customize = {})
       : dir_(dir), node_(node) {
     config_ = core::defaultConfig(core::HostInfo{node, "127.0.0.1"});
     config_.database.data_source = dir + "/edgecore.db";
@@ -174,6 +180,9 @@ class EdgedHarness {
       }
       return m;
     };
+    if (customize) {
+      customize(config_, specs);
+    }
     runner_ = std::thread([this, specs = std::move(specs)]() mutable {
       run_status_ = daemon_->run(std::move(specs));
     });
@@ -248,6 +257,7 @@ class EdgedHarness {
   std::vector<core::Message> upstream() { return cloud_.snapshot(); }
   metamanager::MetaStore& store() { return *store_; }
   core::Bus& bus() { return daemon_->bus(); }
+  core::MetricsRegistry& metrics() { return daemon_->metrics(); }
   edged::Edged* edged() { return edged_; }
   const std::string& node() const { return node_; }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -91,7 +92,9 @@ class EdgeRig {
   core::EdgeCoreConfig& config() { return cfg_; }
 
   void start(EdgeStreamOptions options) {
-    options.node_ip = "10.1.2.3";
+    if (!options.detect_node_ip) {
+      options.node_ip = "10.1.2.3";
+    }
     core::ModuleContext ctx{strand_, bus_, cfg_, loggers_.make("edgestream"), clock_, blocking_};
     auto m = createEdgeStream(ctx, options);
     ASSERT_TRUE(m.ok()) << m.status().toString();
@@ -200,6 +203,16 @@ class CloudStreamTest : public ::testing::Test {
     rig_->start(options_);
     ASSERT_TRUE(server_->waitUntil([&] { return server_->openSessions() == 1; }, kWait))
         << rig_->logs();
+  }
+
+  // True once the server has seen `n` sessions and the newest is open.
+  bool waitForSessions(size_t n) {
+    return server_->waitUntil(
+        [&] {
+          auto s = server_->sessions();
+          return s.size() == n && s.back().open;
+        },
+        kWait);
   }
 
   TempDir dir_;
@@ -402,16 +415,34 @@ TEST_F(CloudStreamTest, BadFramesAreDroppedAndTheSessionSurvives) {
 TEST_F(CloudStreamTest, ReconnectsAfterTheCloudDrops) {
   startEdge();
   server_->dropConnections();
-  ASSERT_TRUE(server_->waitUntil(
-      [&] {
-        auto s = server_->sessions();
-        return s.size() == 2 && s.back().open;
-      },
-      kWait));
+  ASSERT_TRUE(waitForSessions(2));
   EXPECT_TRUE(waitFor([&] { return rig_->stats().sessions == 2; }, kWait));
   auto reply = server_->fetch(StreamType::Metrics, "/metrics", "", kWait);
   ASSERT_TRUE(reply.ok()) << reply.status().toString();
   EXPECT_NE(reply->data.find("edgecore_edgestream_sessions_total 2\n"), std::string::npos);
+}
+
+// Neither edged.nodeIP nor an override: the host's address is detected before every dial, so a
+// new address (DHCP renewal, failover link) reaches the cloud with the next session.
+TEST_F(CloudStreamTest, SessionInternalIpIsDetectedOnEachDial) {
+  auto address = std::make_shared<std::string>("10.9.0.1");
+  auto mu = std::make_shared<std::mutex>();
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  options_.detect_node_ip = [address, mu, calls] {
+    ++*calls;
+    std::lock_guard lock(*mu);
+    return *address;
+  };
+  startEdge();
+  EXPECT_EQ(server_->sessions()[0].internal_ip, "10.9.0.1");
+  {
+    std::lock_guard lock(*mu);
+    *address = "10.9.0.2";
+  }
+  server_->dropConnections();
+  ASSERT_TRUE(waitForSessions(2));
+  EXPECT_EQ(server_->sessions().back().internal_ip, "10.9.0.2");
+  EXPECT_GE(calls->load(), 2);
 }
 
 // The original never notices a half-open cloud; we end a session that answers no ping for 3

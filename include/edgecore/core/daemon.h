@@ -58,6 +58,9 @@ class Daemon {
 
   // The bus, valid for the daemon's lifetime (tests use it to talk to modules).
   Bus& bus();
+  // The registry every module's ModuleContext::metrics points to (process and bus series are
+  // in it from the start). Valid for the daemon's lifetime; thread-safe.
+  MetricsRegistry& metrics();
 
  private:
   struct Impl;

@@ -15,6 +15,7 @@
 
 #include "edgecore/core/bus.h"
 #include "edgecore/core/clock.h"
+#include "edgecore/core/metrics.h"
 #include "edgecore/core/status.h"
 
 namespace edgecore::core {
@@ -29,6 +30,10 @@ struct ModuleContext {
   std::shared_ptr<spdlog::logger> log;  // named after the module
   Clock& clock;
   asio::thread_pool& blocking;  // SQLite, synchronous gRPC stubs, file I/O
+  // The agent's metrics registry (owned by the daemon, outlives every module; thread-safe).
+  // Modules add their series with MetricsRegistry::addScopedCollector and keep the handle.
+  // Null when a test builds a context without one.
+  MetricsRegistrySharedPtr metrics = nullptr;
 };
 
 class Module {

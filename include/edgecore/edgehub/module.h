@@ -69,6 +69,11 @@ class EdgeHubModule : public core::Module {
   virtual EdgeHubStats stats() const = 0;
 };
 
+// edgehub's connection state and counters in Prometheus text format (complete # HELP/# TYPE
+// blocks, names edgecore_edgehub_*). The module adds them to ModuleContext::metrics itself. Any
+// thread.
+void appendMetrics(const EdgeHubStats& stats, std::string& out);
+
 // The factory main.cc lists. `config_path` is the edgecore.yaml the token is blanked in after
 // a successful certificate bootstrap (empty: leave files alone). InvalidArgument for a config
 // edgehub cannot use (bad server address, non-positive heartbeat, QUIC only).

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -72,6 +73,9 @@ struct EdgeStreamOptions {
   std::chrono::milliseconds inbound_stall_limit{10000};  // then the connection is closed
   std::chrono::milliseconds local_connect_timeout{5000};
   std::string node_ip;  // SessionInternalIP override; empty: edged.nodeIP, else detected
+  // How the host's address is detected, before each dial, when neither node_ip nor edged.nodeIP
+  // is set (called on the blocking pool; may block briefly). Empty: core::detectHostInfo().
+  std::function<std::string()> detect_node_ip;
 };
 
 class EdgeStreamModule : public core::Module {
@@ -86,9 +90,9 @@ core::Result<core::ModulePtr> create(core::ModuleContext ctx);
 core::Result<std::unique_ptr<EdgeStreamModule>> createEdgeStream(core::ModuleContext ctx,
                                                                  EdgeStreamOptions options = {});
 
-// The agent's tunnel series in Prometheus text format (complete # HELP/# TYPE blocks), for the
-// edged server's /metrics (or MetaServer's registry via MetricsRegistry::addCollector). Any
-// thread.
+// The agent's tunnel series in Prometheus text format (complete # HELP/# TYPE blocks). The
+// module adds them to ModuleContext::metrics (the registry the edged server's and MetaServer's
+// /metrics render) itself. Any thread.
 void appendMetrics(const EdgeStreamStats& stats, std::string& out);
 
 }  // namespace edgecore::edgestream

@@ -42,7 +42,8 @@ struct SharedParts {
   std::unique_ptr<edgecore::metamanager::MetaStore> store;  // null when metaManager is off
   core::CloudLinkStatus cloud_link;                         // kept by metamanager
   edgecore::metaserver::CloudForwarderPtr forwarder;        // MetaServer -> cloud, via edgehub
-  // devicetwin writes device and mapper health, MetaServer's /metrics reads it.
+  // devicetwin writes device and mapper health; the daemon's metrics registry reads it, so both
+  // MetaServer's and the edged server's /metrics show it.
   std::shared_ptr<edgecore::devicetwin::TwinMetrics> twin_metrics =
       std::make_shared<edgecore::devicetwin::TwinMetrics>();
 };
@@ -98,11 +99,7 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       parts.forwarder = edgecore::metaserver::createBusCloudForwarder(
           ctx.bus, ctx.strand, parts.cloud_link,
           {c.modules.edged.hostname_override, std::chrono::seconds(10)}, ctx.log);
-      auto metrics = parts.twin_metrics;
-      return edgecore::metaserver::createModule(
-          ctx, *parts.store, *parts.forwarder,
-          {[metrics](std::string& out) { metrics->render(out, core::nowUnixMillis()); }},
-          config_path);
+      return edgecore::metaserver::createModule(ctx, *parts.store, *parts.forwarder, config_path);
     };
   }
   core::ModuleFactory edged = [&parts, host](core::ModuleContext ctx) {
@@ -246,6 +243,11 @@ int main(int argc, char** argv) {
   }
 
   core::Daemon daemon(*config, loggers, core::DaemonOptions{});
+  if (config->modules.device_twin.enable) {
+    auto twin_metrics = parts.twin_metrics;
+    daemon.metrics().addCollector(
+        [twin_metrics](std::string& out) { twin_metrics->render(out, core::nowUnixMillis()); });
+  }
   core::Status st = daemon.run(moduleList(*config, parts, config_path, host));
   // The forwarder holds a strand of the daemon's io_context: it must go before the daemon does.
   parts.forwarder.reset();

@@ -424,6 +424,10 @@ awaitable<void> session(std::shared_ptr<State> st, std::shared_ptr<Conn> c, uint
       auto op = writeSimple(c->stream, req.version(), keep_open, http::status::ok, std::move(body),
                             "application/json");
       co_await std::move(op);
+    } else if (segs.size() == 1 && segs[0] == "metrics" && st->cb.metrics) {
+      auto op = writeSimple(c->stream, req.version(), keep_open, http::status::ok, st->cb.metrics(),
+                            "text/plain; version=0.0.4; charset=utf-8");
+      co_await std::move(op);
     } else if (segs.size() == 4 && segs[0] == "containerLogs") {
       auto op = serveLogs(st, c, req, std::move(query), segs[1], segs[2], segs[3], &keep_open);
       co_await std::move(op);

@@ -5,6 +5,9 @@
 // spec/local-apis.md 6.7). Endpoints:
 //   GET /healthz                                  "ok"
 //   GET /pods                                     PodList JSON from Callbacks::pods
+//   GET /metrics                                  Prometheus text from Callbacks::metrics (the
+//                                                 agent's registry; what the cloud scrapes
+//                                                 through the stream tunnel); 404 without it
 //   GET /containerLogs/{ns}/{pod}/{container}     CRI log file, query follow, previous, tailLines,
 //                                                 sinceSeconds, sinceTime, timestamps, limitBytes
 //   /exec/{ns}/{pod}/{container}?command=..&stdin=..&stdout=..&stderr=..&tty=..
@@ -58,6 +61,8 @@ struct EdgedServerCallbacks {
   // thread. NotFound -> 404, other errors -> 500.
   std::function<void(const StreamRequest&, std::function<void(Result<std::string> url)> done)>
       stream_url;
+  // The agent's metrics in Prometheus text format (version 0.0.4). Must be quick.
+  std::function<std::string()> metrics;
 };
 
 struct EdgedServerOptions {
