@@ -149,6 +149,11 @@ class DmiEndToEnd : public ::testing::Test {
     m.header.resource_version = std::to_string(700 + ++rv_);
     auto sent = sim_->send(m);
     ASSERT_TRUE(sent.ok()) << sent.status().toString();
+    last_device_msg_ = *sent;
+  }
+  // metamanager ACKs a device after storing it and hands it to devicetwin in the same step.
+  bool deviceAcked() {
+    return waitFor([&] { return sim_->ackCount(last_device_msg_) > 0; }, 15s);
   }
   void sendMembership() {
     json content = {
@@ -197,6 +202,7 @@ class DmiEndToEnd : public ::testing::Test {
   std::string suffix_, node_, device_, protocol_;
   int meta_port_ = 0;
   int rv_ = 0;
+  std::string last_device_msg_;
   std::unique_ptr<cloudsim::CloudSim> sim_;
   std::unique_ptr<ChildProcess> edge_;
   std::unique_ptr<ChildProcess> mapper_;
@@ -255,6 +261,7 @@ TEST_F(DmiEndToEnd, MapperRegistersGetsDeviceReportsAndGoesOfflineWhenStopped) {
 TEST_F(DmiEndToEnd, RegistrationSurvivesRestartAndUpdatesReachTheMapper) {
   sendMembership();
   sendDevice("insert");
+  ASSERT_TRUE(deviceAcked()) << edge_->stderrSoFar();
   // Registering after the device exists: it comes back in the register answer.
   startMapper(protocol_);
   ASSERT_TRUE(
