@@ -251,6 +251,19 @@ TEST(ConfigLoadTest, V123KeysAccepted) {
   EXPECT_TRUE(c.modules.task_manager.enable);
 }
 
+// Our own key: typed, defaulted, never printed (printed configs stay KubeEdge's byte for byte),
+// and a file without it is the default.
+TEST(ConfigLoadTest, DeviceTwinOfflineAfterIsOurOwnKey) {
+  EXPECT_EQ(defaultConfig(kHost).modules.device_twin.offline_after, 60s);
+  auto c = parseOk("modules:\n  deviceTwin:\n    offlineAfter: 1m30s\n");
+  EXPECT_TRUE(c.unknown_keys.empty());
+  EXPECT_EQ(c.modules.device_twin.offline_after, 90s);
+  EXPECT_EQ(
+      parseOk("modules:\n  deviceTwin:\n    offlineAfter: 0s\n").modules.device_twin.offline_after,
+      GoDuration{0});
+  EXPECT_EQ(defaultConfigYaml(kHost).find("offlineAfter"), std::string::npos);
+}
+
 TEST(ConfigLoadTest, DurationsNormalised) {
   auto c = parseOk(
       "modules:\n  edged:\n    tailoredKubeletConfig:\n      syncFrequency: 90s\n"
