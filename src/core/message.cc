@@ -573,7 +573,7 @@ std::string encodeJsonValue(const nlohmann::json& value) {
   return out;
 }
 
-std::string encodeJsonValue(const nlohmann::ordered_json& value) {
+std::string encodeOrderedJsonValue(const nlohmann::ordered_json& value) {
   std::string out;
   out.reserve(128);
   appendValue(out, value);

@@ -578,7 +578,7 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
     detail["operation"] = "detail";
     detail["timestamp"] = core::nowUnixMillis();
     Message m = Message::create(names::kTwinModule, names::kResourceGroup, core::op::kGet,
-                                "membership/detail", core::encodeJsonValue(detail));
+                                "membership/detail", core::encodeOrderedJsonValue(detail));
     sendCloud(std::move(m));
   }
 

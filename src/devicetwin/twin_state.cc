@@ -347,7 +347,7 @@ json toPlain(const ojson& j) {
 
 // Go's json.Marshal of a struct: fields in declaration order (ordered_json keeps insertion
 // order), <, > and & escaped, invalid UTF-8 replaced, like every MQTT payload Go writes.
-std::string dumpJson(const ojson& j) { return core::encodeJsonValue(j); }
+std::string dumpJson(const ojson& j) { return core::encodeOrderedJsonValue(j); }
 
 ojson twinToJson(const Twin& t, bool with_versions) {
   ojson o = ojson::object();
@@ -732,7 +732,7 @@ Effects TwinState::finishTwinDeal(const Device& before, Device& dev, const std::
     ojson c = baseMessage(core::newUuidV4(), now);
     c["twin"] = std::move(res.sync);
     fx.cloud.push_back({"device/" + dev.id + "/twin/edge_updated",
-                        core::rawJsonContent(core::encodeJsonValue(c))});
+                        core::rawJsonContent(core::encodeOrderedJsonValue(c))});
   }
   return fx;
 }

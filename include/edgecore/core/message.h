@@ -119,9 +119,9 @@ std::string encodeMessage(const Message& msg);
 std::string encodeJsonValue(const nlohmann::json& value);
 // The same for a value built in the order Go writes a struct's fields: object keys in insertion
 // order, everything else as above. Never throws.
-std::string encodeJsonValue(const nlohmann::ordered_json& value);
+std::string encodeOrderedJsonValue(const nlohmann::ordered_json& value);
 
-// Message content that is JSON text already (typically encodeJsonValue of an ordered_json, to
+// Message content that is JSON text already (typically encodeOrderedJsonValue, to
 // keep a Go struct's field order, which a json object would sort). encodeMessage writes the text
 // into the envelope verbatim and contentData() returns it as is; the text must be valid JSON (it
 // is never parsed on the way out). Held as a binary value with subtype kRawJsonSubtype; a message
