@@ -1,5 +1,6 @@
-// MetaServer over real HTTP: 1000 realistic pods (~3 KiB each) in the fake store, the server on
-// 127.0.0.1:0 with two I/O threads, measured by keep-alive Beast clients.
+// MetaServer over real HTTP: 1000 realistic pods (~3 KiB each) in the real SQLite store (a temp
+// file, written the way metamanager writes them), the server on 127.0.0.1:0 with two I/O
+// threads, measured by keep-alive Beast clients.
 //   LIST all pods (one client)       median / p99
 //   GET one pod (one client)         median / p99
 //   GET throughput, 8 clients        requests per second
@@ -19,8 +20,8 @@
 #include <vector>
 
 #include "edgecore/metaserver/meta_server.h"
+#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
-#include "mocks/metamanager/fake_meta_store.h"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -82,9 +83,10 @@ std::vector<double> timeEach(int n, F&& f) {
 
 int main() {
   using namespace edgecore;
-  testing::FakeMetaStore store;
+  testing::SqliteTestStore store;
   size_t total_bytes = 0;
   const int kPods = 1000;
+  std::vector<std::string> pods;
   for (int i = 0; i < kPods; ++i) {
     testing::PodSpec p;
     p.ns = "ns-" + std::to_string(i % 10);
@@ -93,8 +95,9 @@ int main() {
     p.rv = static_cast<uint64_t>(1000 + i);
     std::string json = testing::makePod(p);
     total_bytes += json.size();
-    store.put(testing::kPods, json);
+    pods.push_back(std::move(json));
   }
+  store.putMany(testing::kPods, pods);
 
   asio::io_context ioc;
   auto work = asio::make_work_guard(ioc);
@@ -103,7 +106,7 @@ int main() {
   metaserver::MetaServerOptions options;
   options.port = 0;
   auto server =
-      metaserver::createMetaServer(ioc.get_executor(), options, store, offline, clock, nullptr);
+      metaserver::createMetaServer(ioc.get_executor(), options, *store, offline, clock, nullptr);
   if (!server->start().ok()) return 1;
   std::vector<std::thread> io;
   for (int i = 0; i < 2; ++i) io.emplace_back([&] { ioc.run(); });

@@ -24,6 +24,8 @@ packages=(
   # real services the integration tests talk to (scripts/test-services.sh)
   containerd runc containernetworking-plugins busybox-static gcc libc6-dev
   mosquitto mosquitto-clients
+  # the fault matrix's clock jumps (libfaketime, LD_PRELOADed into edgecore)
+  faketime
   # systemd-analyze verify for the packaged unit
   systemd
 )

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "edgecore/core/config.h"
+#include "edgecore/kubeprint/kubeprint.h"
 #include "http_client.h"
 #include "printing.h"
 
@@ -30,6 +31,12 @@ constexpr const char* kDeviceApi = "/apis/devices.kubeedge.io/v1beta1";
 struct CtlError {
   std::string message;
 };
+
+std::string yamlText(const nlohmann::json& j) {
+  auto text = kubeprint::toYaml(j);
+  if (!text.ok()) throw CtlError{"cannot print YAML: " + text.status().message()};
+  return *text;
+}
 
 struct Env {
   Endpoint endpoint;
@@ -190,7 +197,7 @@ class Ctl {
     if (format == "json") {
       std::cout << doc.dump(4) << "\n";
     } else {
-      std::cout << toYaml(doc);
+      std::cout << yamlText(doc);
     }
   }
 
@@ -229,7 +236,7 @@ class Ctl {
     if (wide) text += "\tIP\tNODE\tNOMINATED NODE\tREADINESS GATES";
     text += "\n";
     for (const auto& p : pods) {
-      auto cells = podCells(p, now);
+      auto cells = kubeprint::podCells(p, now);
       size_t n = wide ? cells.size() : 5;
       if (all) text += p["metadata"].value("namespace", "") + "\t";
       for (size_t i = 0; i < n; ++i) text += cells[i] + (i + 1 < n ? "\t" : "\n");
@@ -257,7 +264,8 @@ class Ctl {
     for (const auto& d : devices) {
       const json& meta = d["metadata"];
       if (all) text += meta.value("namespace", "") + "\t";
-      text += meta.value("name", "") + "\t" + ageSince(meta.value("creationTimestamp", ""), now);
+      text += meta.value("name", "") + "\t" +
+              kubeprint::ageSince(meta.value("creationTimestamp", ""), now);
       if (output == "wide") {
         const json& spec = d["spec"];
         std::string protocol;
@@ -539,7 +547,7 @@ class Ctl {
     }
     device["apiVersion"] = "devices.kubeedge.io/v1beta1";
     device["kind"] = "Device";
-    std::string original = toYaml(device);
+    std::string original = yamlText(device);
     char path[] = "/tmp/keadm-edit-XXXXXX.yaml";
     int fd = ::mkstemps(path, 5);
     if (fd < 0) throw CtlError{"cannot create a temporary file for the editor"};

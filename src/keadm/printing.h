@@ -1,8 +1,8 @@
 #pragma once
 
-// How keadm ctl prints: kubectl's table layout (Go text/tabwriter semantics), HumanDuration ages,
-// the pod columns of kubectl's printPod, YAML like kubectl's, and describe text like kubectl's
-// PodDescriber, all from the JSON MetaServer returns.
+// How keadm ctl prints: kubectl's table layout (Go text/tabwriter semantics) and describe text
+// like kubectl's PodDescriber, from the JSON MetaServer returns. The pod columns, ages and YAML
+// are kubeprint's, the same code MetaServer's Table rows use.
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -21,17 +21,7 @@ std::string tabwrite(std::string_view text, int minwidth, int padding);
 inline std::string tableText(std::string_view text) { return tabwrite(text, 6, 3); }
 inline std::string describeText(std::string_view text) { return tabwrite(text, 0, 2); }
 
-// Kubernetes' HumanDuration ("5s", "3m20s", "5h", "2d", "3y12d").
-std::string humanDuration(std::chrono::system_clock::duration d);
-bool parseRfc3339(std::string_view text, std::chrono::system_clock::time_point* out);
-std::string ageSince(std::string_view timestamp, std::chrono::system_clock::time_point now);
-
-// NAME READY STATUS RESTARTS AGE IP NODE NOMINATED-NODE READINESS-GATES of kubectl's printPod.
-std::vector<std::string> podCells(const nlohmann::json& pod,
-                                  std::chrono::system_clock::time_point now);
-
-// kubectl-like YAML (block style, strings quoted when they would read back as something else).
-std::string toYaml(const nlohmann::json& j);
+// Ages, pod cells and YAML: include/edgecore/kubeprint/kubeprint.h (shared with MetaServer).
 
 // kubectl describe pod text; `events` are the Event objects that concern this pod.
 std::string describePod(const nlohmann::json& pod, const std::vector<nlohmann::json>& events,

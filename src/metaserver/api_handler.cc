@@ -1,7 +1,5 @@
 #include "api_handler.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -9,6 +7,7 @@
 
 #include "edgecore/core/base64.h"
 #include "edgecore/core/message.h"
+#include "edgecore/kubeprint/kubeprint.h"
 
 namespace edgecore::metaserver {
 namespace {
@@ -90,71 +89,6 @@ std::string storageKey(const Gvr& gvr, std::string_view ns, std::string_view nam
   key.ns = std::string(ns);
   key.name = name.empty() ? "null" : std::string(name);
   return key.storageKey();
-}
-
-// Strings YAML would read back as something else get quoted.
-bool yamlNeedsQuotes(const std::string& s) {
-  if (s.empty()) return true;
-  static const std::array<std::string_view, 14> kSpecial = {"true", "false", "yes",  "no",   "on",
-                                                            "off",  "null",  "~",    "y",    "n",
-                                                            ".inf", "-.inf", ".nan", "+.inf"};
-  std::string l = lower(s);
-  for (auto w : kSpecial) {
-    if (l == w) return true;
-  }
-  unsigned char first = static_cast<unsigned char>(s[0]);
-  if (std::isdigit(first) || first == '-' || first == '+' || first == '.') return true;
-  if (std::isspace(first) || std::isspace(static_cast<unsigned char>(s.back()))) return true;
-  return false;
-}
-
-void emitYaml(YAML::Emitter& out, const json& j) {
-  switch (j.type()) {
-    case json::value_t::object:
-      if (j.empty()) {
-        out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
-        break;
-      }
-      out << YAML::BeginMap;
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        out << YAML::Key << it.key() << YAML::Value;
-        emitYaml(out, *it);
-      }
-      out << YAML::EndMap;
-      break;
-    case json::value_t::array:
-      if (j.empty()) {
-        out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
-        break;
-      }
-      out << YAML::BeginSeq;
-      for (const auto& v : j) emitYaml(out, v);
-      out << YAML::EndSeq;
-      break;
-    case json::value_t::string: {
-      const auto& s = j.get_ref<const std::string&>();
-      // Text ending in exactly one newline reads back the same from a plain "|" block (yaml-cpp
-      // cannot write "|-"), so config files stay readable; other multi-line text is quoted.
-      if (s.size() > 1 && s.back() == '\n' && s[s.size() - 2] != '\n' &&
-          s.find_first_of("\t\r") == std::string::npos) {
-        out << YAML::Literal << s.substr(0, s.size() - 1);
-      } else if (yamlNeedsQuotes(s)) {
-        out << YAML::DoubleQuoted << s;
-      } else {
-        out << s;
-      }
-      break;
-    }
-    case json::value_t::boolean:
-      out << (j.get<bool>() ? "true" : "false");
-      break;
-    case json::value_t::null:
-      out << YAML::Null;
-      break;
-    default:
-      out << dumpJson(j);  // numbers keep their JSON spelling
-      break;
-  }
 }
 
 std::string versionInfo(std::string_view git_version) {
@@ -253,19 +187,12 @@ HttpResponse statusResponse(int code, std::string_view reason, std::string_view 
 }
 
 core::Result<std::string> jsonToYaml(std::string_view text) {
-  json j = core::parseJsonBounded(text);  // emitYaml recurses once per level
+  json j = core::parseJsonBounded(text);  // the YAML emitter recurses once per level
   if (j.is_discarded()) {
     return core::internalError("object is not valid JSON or nests deeper than " +
                                std::to_string(core::kMaxJsonDepth) + " levels");
   }
-  YAML::Emitter out;
-  out.SetIndent(2);
-  out.SetSeqFormat(YAML::Block);
-  out.SetMapFormat(YAML::Block);
-  // kubectl indents sequences under a key by zero; yaml-cpp's default is fine for readers.
-  emitYaml(out, j);
-  if (!out.good()) return core::internalError(out.GetLastError());
-  return std::string(out.c_str()) + "\n";
+  return kubeprint::toYaml(j);
 }
 
 std::string encodeContinue(uint64_t rv, std::string_view ns, std::string_view name) {

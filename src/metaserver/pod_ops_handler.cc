@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -24,6 +25,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "edgecore/core/bus.h"
@@ -656,30 +658,26 @@ awaitable<Outcome> serveConfirm(const LocalOps& ops, const std::shared_ptr<spdlo
   auto confirm_fn = [copy]() -> core::Result<std::string> {
     EC_ASSIGN_OR_RETURN(UpgradeRequests reqs, readUpgradeRequests(copy.database_path));
     if (reqs.job.empty()) return core::notFound("no node upgrade is waiting for confirmation");
-    json job = json::parse(reqs.job, nullptr, false);
-    if (!job.is_object())
-      return core::invalidArgument("the stored NodeUpgradeJobRequest is not JSON");
-    std::vector<std::pair<const char*, std::string>> fields;
-    for (const char* k : {"UpgradeID", "HistoryID", "Version", "Image"}) {
-      const json& v = job.contains(k) ? job[k] : json();
-      fields.emplace_back(k, v.is_string() ? v.get<std::string>() : std::string());
-    }
-    for (const auto& [k, v] : fields) EC_RETURN_IF_ERROR(validateUpgradeField(k, v));
+    EC_ASSIGN_OR_RETURN(UpgradeJob job, parseUpgradeRequest(reqs.job, reqs.task));
     EC_RETURN_IF_ERROR(validateUpgradeField("fromVersion", copy.edgecore_version));
     std::string log_path = copy.upgrade_log;
     if (log_path.empty()) {
       const char* tmp = std::getenv("TMPDIR");
       log_path = std::string(tmp && *tmp ? tmp : "/tmp") + "/keadm.log";
     }
-    std::vector<std::string> argv = {copy.upgrade_program, "upgrade",        "edge",
-                                     "--upgradeID",        fields[0].second, "--historyID",
-                                     fields[1].second,     "--fromVersion",  copy.edgecore_version,
-                                     "--toVersion",        fields[2].second, "--config",
-                                     copy.config_path,     "--image",        fields[3].second};
+    std::vector<std::string> argv = {copy.upgrade_program, "upgrade",       "edge",
+                                     "--upgradeID",        job.upgrade_id,  "--historyID",
+                                     job.history_id,       "--fromVersion", copy.edgecore_version,
+                                     "--toVersion",        job.version,     "--config",
+                                     copy.config_path,     "--image",       job.image};
     EC_RETURN_IF_ERROR(spawnUpgrade(argv, log_path));
     (void)deleteUpgradeRequests(copy.database_path);
-    return "node upgrade to " + fields[2].second + " started (upgradeID " + fields[0].second +
-           "), log in " + log_path;
+    std::string done = "node upgrade to " + job.version + " started (upgradeID " + job.upgrade_id +
+                       "), log in " + log_path;
+    if (!job.task_id.empty() || !job.task_state.empty()) {
+      done += "; task " + job.task_id + " was in state " + job.task_state;
+    }
+    return done;
   };
   auto confirm_op = offload(*ops.blocking, std::move(confirm_fn));
   auto result = co_await std::move(confirm_op);
@@ -714,6 +712,71 @@ core::Status validateUpgradeField(std::string_view field, std::string_view value
                      : "has characters outside [A-Za-z0-9._+-]");
   }
   return {};
+}
+
+core::Result<UpgradeJob> parseUpgradeRequest(std::string_view job_text,
+                                             std::string_view task_text) {
+  auto invalid = [](const std::string& what) {
+    return core::invalidArgument("NodeUpgradeJobRequest " + what);
+  };
+  json job = core::parseJsonBounded(job_text);
+  if (!job.is_object()) return invalid("is not a JSON object");
+  auto text = [&](const json& obj, const char* key, std::string* out) -> core::Status {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return {};
+    if (!it->is_string()) return invalid("field " + std::string(key) + " is not a string");
+    *out = it->get<std::string>();
+    return {};
+  };
+  UpgradeJob out;
+  EC_RETURN_IF_ERROR(text(job, "UpgradeID", &out.upgrade_id));
+  EC_RETURN_IF_ERROR(text(job, "HistoryID", &out.history_id));
+  EC_RETURN_IF_ERROR(text(job, "Version", &out.version));
+  EC_RETURN_IF_ERROR(text(job, "Image", &out.image));
+  EC_RETURN_IF_ERROR(validateUpgradeField("UpgradeID", out.upgrade_id));
+  EC_RETURN_IF_ERROR(validateUpgradeField("HistoryID", out.history_id));
+  EC_RETURN_IF_ERROR(validateUpgradeField("Version", out.version));
+  EC_RETURN_IF_ERROR(validateUpgradeField("Image", out.image));
+  static const std::regex kRelease("v\\d{1,4}\\.\\d{1,4}\\.\\d{1,4}([-+][A-Za-z0-9.+-]*)?");
+  if (!std::regex_match(out.version, kRelease)) {
+    return invalid("field Version \"" + out.version + "\" is not a release such as v1.20.1");
+  }
+  std::string tool;
+  EC_RETURN_IF_ERROR(text(job, "UpgradeTool", &tool));
+  if (!tool.empty() && tool != "keadm") {
+    return invalid("field UpgradeTool \"" + tool.substr(0, 80) + "\" is not keadm");
+  }
+  std::string digest;
+  EC_RETURN_IF_ERROR(text(job, "ImageDigest", &digest));
+  static const std::regex kDigest("sha256:[0-9a-f]{64}");
+  if (!digest.empty() && !std::regex_match(digest, kDigest)) {
+    return invalid("field ImageDigest \"" + digest.substr(0, 80) + "\" is not sha256:<64 hex>");
+  }
+  if (auto it = job.find("RequireConfirmation");
+      it != job.end() && !it->is_null() && !it->is_boolean()) {
+    return invalid("field RequireConfirmation is not a boolean");
+  }
+  if (task_text.empty()) return out;
+  json task = core::parseJsonBounded(task_text);
+  if (!task.is_object()) return core::invalidArgument("NodeTaskRequest is not a JSON object");
+  std::string type;
+  for (auto [key, dest] : {std::pair<const char*, std::string*>{"TaskID", &out.task_id},
+                           {"Type", &type},
+                           {"State", &out.task_state}}) {
+    auto it = task.find(key);
+    if (it == task.end() || it->is_null()) continue;
+    if (!it->is_string()) {
+      return core::invalidArgument("NodeTaskRequest field " + std::string(key) +
+                                   " is not a string");
+    }
+    *dest = it->get<std::string>();
+    if (dest->size() > 255 || !std::all_of(dest->begin(), dest->end(), upgradeChar)) {
+      return core::invalidArgument("NodeTaskRequest field " + std::string(key) + " \"" +
+                                   dest->substr(0, 80) +
+                                   "\" has characters outside [A-Za-z0-9._+-]");
+    }
+  }
+  return out;
 }
 
 LocalOpMatch matchLocalOp(std::string_view method, std::string_view target) {

@@ -46,4 +46,23 @@ boost::asio::awaitable<int> serveLocalOp(
 // versions are [A-Za-z0-9._+-], the image a container reference. InvalidArgument names the field.
 core::Status validateUpgradeField(std::string_view field, std::string_view value);
 
+// What confirm-upgrade runs, read from the stored rows (spec 4.9; types.NodeUpgradeJobRequest and
+// types.NodeTaskRequest of common/types/types.go @ v1.20.0).
+struct UpgradeJob {
+  std::string upgrade_id;
+  std::string history_id;
+  std::string version;
+  std::string image;
+  // From the NodeTaskRequest row when there is one (only logged, as v1.20 does).
+  std::string task_id;
+  std::string task_state;
+};
+
+// Validates every field of the NodeUpgradeJobRequest JSON (`job`) and of the NodeTaskRequest JSON
+// (`task`, may be empty) before anything runs: UpgradeID/HistoryID/Version/Image as
+// validateUpgradeField, Version a release ("v1.20.1"), UpgradeTool empty or "keadm", ImageDigest
+// empty or "sha256:" + 64 hex digits, RequireConfirmation a boolean; the task's TaskID/Type/State
+// plain words. Unknown keys are ignored (as Go's decoder does). InvalidArgument names the field.
+core::Result<UpgradeJob> parseUpgradeRequest(std::string_view job, std::string_view task);
+
 }  // namespace edgecore::metaserver

@@ -10,16 +10,16 @@
 #include <string_view>
 #include <vector>
 
+#include "edgecore/kubeprint/kubeprint.h"
 #include "edgecore/metamanager/meta_store.h"
 
 namespace edgecore::metaserver {
 
 enum class IncludeObject { None, Metadata, Object };
 
-// Kubernetes' HumanDuration ("5s", "3m20s", "5h", "2d", "3y12d").
-std::string humanDuration(std::chrono::system_clock::duration d);
-// RFC 3339 "2024-05-01T10:00:00Z" (fractional seconds and offsets accepted); false if invalid.
-bool parseRfc3339(std::string_view text, std::chrono::system_clock::time_point* out);
+// kubectl's time rules live in kubeprint (shared with keadm ctl).
+using kubeprint::humanDuration;
+using kubeprint::parseRfc3339;
 // AGE cell: "<unknown>" without a timestamp.
 std::string ageCell(std::string_view creation_timestamp, std::chrono::system_clock::time_point now);
 
@@ -37,7 +37,7 @@ class TablePrinter {
                        uint64_t resource_version, std::string_view continue_token,
                        int64_t remaining) const;
 
-  // Cells only (exposed for tests).
+  // Cells only (exposed for tests); pods: kubeprint::podCells.
   nlohmann::json podCells(const nlohmann::json& pod) const;
   nlohmann::json nodeCells(const nlohmann::json& node) const;
 

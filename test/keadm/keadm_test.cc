@@ -27,7 +27,6 @@ const std::string kEdgecore = EDGECORE_BINARY;
 const std::string kKeadm = KEADM_BINARY;
 const std::string kFixture =
     std::string(EDGECORE_TEST_DATA_DIR) + "/metamanager/kubeedge-v1.20.sql";
-const std::string kStandIn = std::string(KEADM_TEST_DIR) + "/containerlogs_standin.py";
 constexpr const char* kContainerdSocket = "/run/containerd/containerd.sock";
 constexpr const char* kBusybox = "docker.io/library/busybox:local";
 
@@ -438,16 +437,26 @@ TEST_F(KeadmCtl, ConfirmRunsTheUpgradeWithoutAShell) {
   EXPECT_EQ(nothing.exit_code, 1);
   EXPECT_TRUE(contains(nothing.err, "no node upgrade is waiting")) << nothing.err;
 
+  // The two rows v1.20's initUpgrade stores when the job asks for a confirmation.
   json job = {{"UpgradeID", "up-1"},
               {"HistoryID", "h-1"},
               {"Version", "v1.20.1"},
-              {"Image", "kubeedge/installation-package:v1.20.1"}};
+              {"UpgradeTool", "keadm"},
+              {"Image", "kubeedge/installation-package:v1.20.1"},
+              {"ImageDigest", ""},
+              {"RequireConfirmation", true}};
+  json task = {{"TaskID", "upgrade"},
+               {"Type", "Confirm"},
+               {"State", "Upgrading"},
+               {"Item", "Wait for a confirm for upgrade request on the edge site."}};
   sql("INSERT INTO meta_v2 (key, groupversionresource, namespace, name, resourceversion, value) "
       "VALUES ('up-1', '', '', 'NodeUpgradeJobRequest', 0, " +
-      sqlQuote(job.dump()) + ")");
+      sqlQuote(job.dump()) + "), ('upgrade', '', '', 'NodeTaskRequest', 0, " +
+      sqlQuote(task.dump()) + ")");
   ProcessResult ok = keadm({"confirm", "edge-1"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_TRUE(contains(ok.out, "node upgrade to v1.20.1 started")) << ok.out;
+  EXPECT_TRUE(contains(ok.out, "task upgrade was in state Upgrading")) << ok.out;
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (readFile(dir_.file("upgrade-args")).empty()) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline);
@@ -459,7 +468,9 @@ TEST_F(KeadmCtl, ConfirmRunsTheUpgradeWithoutAShell) {
   EXPECT_TRUE(contains(args, "--toVersion\nv1.20.1\n--config\n" + dir_.file("edgecore.yaml") +
                                  "\n--image\nkubeedge/installation-package:v1.20.1\n"))
       << args;
-  EXPECT_EQ(sql("SELECT count(*) FROM meta_v2 WHERE name='NodeUpgradeJobRequest'"), "0\n");
+  EXPECT_EQ(sql("SELECT count(*) FROM meta_v2 WHERE name IN ('NodeUpgradeJobRequest', "
+                "'NodeTaskRequest')"),
+            "0\n");
 
   // A stored field that would have been shell syntax in the original is refused, nothing runs.
   ::unlink(dir_.file("upgrade-args").c_str());
@@ -472,6 +483,15 @@ TEST_F(KeadmCtl, ConfirmRunsTheUpgradeWithoutAShell) {
   EXPECT_TRUE(contains(evil.err, "field Image")) << evil.err;
   EXPECT_NE(::access(dir_.file("upgrade-args").c_str(), F_OK), 0);
   EXPECT_NE(::access(dir_.file("pwned").c_str(), F_OK), 0);
+  // Every field is checked, also those v1.20 does not pass on (a digest that is no digest).
+  job["Image"] = "kubeedge/installation-package:v1.20.1";
+  job["ImageDigest"] = "sha256:not-hex";
+  sql("UPDATE meta_v2 SET value = " + sqlQuote(job.dump()) +
+      " WHERE name = 'NodeUpgradeJobRequest'");
+  ProcessResult digest = keadm({"confirm", "edge-1"});
+  EXPECT_EQ(digest.exit_code, 1);
+  EXPECT_TRUE(contains(digest.err, "field ImageDigest")) << digest.err;
+  EXPECT_NE(::access(dir_.file("upgrade-args").c_str(), F_OK), 0);
 
   ProcessResult noarg = keadm({"confirm"});
   EXPECT_EQ(noarg.exit_code, 1);
@@ -526,6 +546,45 @@ TEST_F(KeadmCtl, Errors) {
 
 // ---------------------------------------------------------------- containerd
 
+// A pod as the cloud would have sent it: metamanager's `meta` row (what edged loads at start)
+// and the meta_v2 row (what MetaServer and stock kubectl read).
+std::string podRows(const json& p, int rv) {
+  std::string key = p["metadata"]["namespace"].get<std::string>() + "/pod/" +
+                    p["metadata"]["name"].get<std::string>();
+  json stored = p;
+  stored["metadata"]["resourceVersion"] = std::to_string(rv);
+  return "INSERT OR REPLACE INTO meta (key, type, value) VALUES (" + sqlQuote(key) + ", 'pod', " +
+         sqlQuote(stored.dump()) + ");\n" + objectRow("", "v1", "pods", p, rv);
+}
+
+json busyboxPod(const std::string& ns, const std::string& name, json containers,
+                json volumes = json::array()) {
+  json p = pod(ns, name, "edge-1");
+  p["metadata"]["uid"] = "uid-" + ns + "-" + name;
+  p["spec"]["hostNetwork"] = true;
+  p["spec"]["restartPolicy"] = "Always";
+  p["spec"]["terminationGracePeriodSeconds"] = 1;
+  p["spec"]["containers"] = std::move(containers);
+  if (!volumes.empty()) p["spec"]["volumes"] = std::move(volumes);
+  p.erase("status");
+  return p;
+}
+
+json busyboxContainer(const std::string& name, const std::string& script,
+                      json mounts = json::array()) {
+  json c = {{"name", name},
+            {"image", kBusybox},
+            {"imagePullPolicy", "Never"},
+            {"command", json::array({"sh", "-c", script})}};
+  if (!mounts.empty()) c["volumeMounts"] = std::move(mounts);
+  return c;
+}
+
+// Pods run by the real edged of the real edgecore on the real containerd; logs come from
+// edged's own HTTP server (127.0.0.1:<readOnlyPort>/containerLogs, spec 6.7).
+//   ticker   one container "main" writing line-0, line-1, ... every 200 ms
+//   crasher  "main" prints run-<n> (n counts its runs in a hostPath file) and exits 1, so edged
+//            restarts it; "side" prints one line and sleeps
 class KeadmContainerd : public KeadmCtl {
  protected:
   void SetUp() override {
@@ -537,29 +596,47 @@ class KeadmContainerd : public KeadmCtl {
     cri_ = std::move(*cri);
     ns_ = "keadm-test-" + std::to_string(::getpid());
     pod_ = "ticker";
-    startPod();
-    // The stand-in for edged's /containerLogs serves the real log files of our pod.
-    standin_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"/usr/bin/python3", kStandIn, dir_.file("standin.port"),
-                                 dir_.file("standin.requests"), pod_ + "=" + log_dir_});
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (readFile(dir_.file("standin.port")).empty()) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << standin_->stderrSoFar();
-      std::this_thread::sleep_for(10ms);
+    ::mkdir(dir_.file("data").c_str(), 0755);
+    json ticker =
+        busyboxPod(ns_, pod_,
+                   json::array({busyboxContainer(
+                       "main", "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.2; done")}));
+    json crasher = busyboxPod(
+        ns_, "crasher",
+        json::array({busyboxContainer("main",
+                                      "n=$(($(cat /data/runs 2>/dev/null || echo 0)+1)); "
+                                      "echo $n > /data/runs; echo run-$n; sleep 0.5; exit 1",
+                                      json::array({{{"name", "data"}, {"mountPath", "/data"}}})),
+                     busyboxContainer("side", "echo side-says-hi; sleep 3600")}),
+        json::array({{{"name", "data"}, {"hostPath", {{"path", dir_.file("data")}}}}}));
+    // The fixture's nginx pod would need a registry: this node runs only our two pods.
+    extra_seed_ =
+        "DELETE FROM meta WHERE type = 'pod';\n" + podRows(ticker, 6001) + podRows(crasher, 6002);
+    int edged_port = freeLoopbackPort();
+    startEdgecore("  edged:\n    enable: true\n    hostnameOverride: edge-1\n    rootDirectory: " +
+                  dir_.file("root") +
+                  "\n"
+                  "    tailoredKubeletConfig:\n"
+                  "      address: 127.0.0.1\n"
+                  "      readOnlyPort: " +
+                  std::to_string(edged_port) +
+                  "\n"
+                  "      podLogsDir: " +
+                  dir_.file("logs") +
+                  "\n"
+                  "      staticPodPath: " +
+                  dir_.file("manifests") + "\n");
+    // Both pods' containers run (edged started them from the stored pods).
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (runningContainer(pod_, "main").empty() || runningContainer("crasher", "side").empty()) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << daemon_->stderrSoFar();
+      std::this_thread::sleep_for(100ms);
     }
-    std::string port = readFile(dir_.file("standin.port"));
-    // The pod object too, so that stock kubectl (which reads the pod first) can exec.
-    extra_seed_ = objectRow("", "v1", "pods", pod(ns_, pod_, "edge-1"), 6001);
-    startEdgecore(
-        "  edged:\n    enable: true\n    hostnameOverride: edge-1\n"
-        "    tailoredKubeletConfig:\n      address: 127.0.0.1\n      readOnlyPort: " +
-        port + "\n");
   }
 
   void TearDown() override {
     if (!cri_) return;
     KeadmCtl::TearDown();
-    standin_.reset();
     edged::cri::PodSandboxFilter f;
     (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
     auto list = cri_->listPodSandbox(f);
@@ -580,44 +657,27 @@ class KeadmContainerd : public KeadmCtl {
     }
   }
 
-  void startPod() {
-    edged::cri::PodSandboxConfig sb;
-    std::string uid = "uid-" + ns_;
-    sb.mutable_metadata()->set_name(pod_);
-    sb.mutable_metadata()->set_uid(uid);
-    sb.mutable_metadata()->set_namespace_(ns_);
-    log_dir_ = dir_.file("logs");
-    sb.set_log_directory(log_dir_);
-    (*sb.mutable_labels())["io.kubernetes.pod.name"] = pod_;
-    (*sb.mutable_labels())["io.kubernetes.pod.namespace"] = ns_;
-    (*sb.mutable_labels())["io.kubernetes.pod.uid"] = uid;
-    auto* nso = sb.mutable_linux()->mutable_security_context()->mutable_namespace_options();
-    nso->set_network(edged::cri::NODE);
-    auto sandbox = cri_->runPodSandbox(sb);
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status().message();
-    edged::cri::ContainerConfig cc;
-    cc.mutable_metadata()->set_name("main");
-    cc.mutable_image()->set_image(kBusybox);
-    for (const char* a :
-         {"sh", "-c", "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.2; done"}) {
-      cc.add_command(a);
+  std::vector<edged::cri::Container> containers(const std::string& pod, const std::string& name) {
+    edged::cri::ContainerFilter cf;
+    (*cf.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
+    (*cf.mutable_label_selector())["io.kubernetes.pod.name"] = pod;
+    (*cf.mutable_label_selector())["io.kubernetes.container.name"] = name;
+    auto cs = cri_->listContainers(cf);
+    if (!cs.ok()) return {};
+    return *cs;
+  }
+
+  // Id of the running instance of a container ("" if none runs).
+  std::string runningContainer(const std::string& pod, const std::string& name) {
+    for (const auto& c : containers(pod, name)) {
+      if (c.state() == edged::cri::CONTAINER_RUNNING) return c.id();
     }
-    cc.set_log_path("main/0.log");
-    (*cc.mutable_labels())["io.kubernetes.pod.name"] = pod_;
-    (*cc.mutable_labels())["io.kubernetes.pod.namespace"] = ns_;
-    (*cc.mutable_labels())["io.kubernetes.container.name"] = "main";
-    auto cid = cri_->createContainer(*sandbox, cc, sb);
-    ASSERT_TRUE(cid.ok()) << cid.status().message();
-    ASSERT_TRUE(cri_->startContainer(*cid).ok());
-    container_id_ = *cid;
+    return "";
   }
 
   std::unique_ptr<edged::CriClient> cri_;
-  std::unique_ptr<ChildProcess> standin_;
   std::string ns_;
   std::string pod_;
-  std::string log_dir_;
-  std::string container_id_;
 };
 
 TEST_F(KeadmContainerd, ExecReportsBothStreamsAndTheExitCode) {
@@ -661,7 +721,17 @@ TEST_F(KeadmContainerd, InteractiveExecInAPseudoTerminal) {
   EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
 }
 
-TEST_F(KeadmContainerd, LogsAndFollow) {
+// The line numbers N of "line-N" in `text`, in order.
+std::vector<int> tickerLines(const std::string& text) {
+  static const std::regex line_re("line-(\\d+)\n");
+  std::vector<int> seen;
+  for (std::sregex_iterator it(text.begin(), text.end(), line_re), end; it != end; ++it) {
+    seen.push_back(std::stoi((*it)[1]));
+  }
+  return seen;
+}
+
+TEST_F(KeadmContainerd, LogsThroughEdgedTailTimestampsAndSince) {
   // Wait until the container has written a few lines.
   auto deadline = std::chrono::steady_clock::now() + 20s;
   ProcessResult r;
@@ -669,56 +739,141 @@ TEST_F(KeadmContainerd, LogsAndFollow) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << r.out << r.err;
     std::this_thread::sleep_for(100ms);
     r = keadm({"logs", pod_, "-n", ns_});
-  } while (!contains(r.out, "line-3\n"));
+  } while (!contains(r.out, "line-12\n"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("line-0\n", 0), 0u) << r.out;
+  std::vector<int> all = tickerLines(r.out);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], static_cast<int>(i)) << r.out;
 
+  // --tail 2 --timestamps: the last two lines, each with its RFC 3339 time.
   ProcessResult tail = keadm({"logs", pod_, "-n", ns_, "--tail", "2", "--timestamps"});
   ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  const std::regex stamped(
+      "(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(?:\\.\\d+)?Z) line-(\\d+)\n");
+  std::vector<std::pair<std::string, int>> lines;
+  for (std::sregex_iterator it(tail.out.begin(), tail.out.end(), stamped), end; it != end; ++it) {
+    lines.emplace_back((*it)[1], std::stoi((*it)[2]));
+  }
+  ASSERT_EQ(lines.size(), 2u) << tail.out;
   EXPECT_EQ(std::count(tail.out.begin(), tail.out.end(), '\n'), 2) << tail.out;
-  EXPECT_TRUE(std::regex_search(tail.out, std::regex("^\\d{4}-\\d\\d-\\d\\dT\\S+ line-\\d+\n")))
-      << tail.out;
-  // MetaServer forwarded the parameters to edged (Python's server folds the original's leading
-  // "//" into one slash before we see the path).
-  std::string requests = readFile(dir_.file("standin.requests"));
-  EXPECT_TRUE(contains(
-      requests, "/containerLogs/" + ns_ + "/" + pod_ + "/main?timestamps=true&tailLines=2\n"))
-      << requests;
+  EXPECT_EQ(lines[1].second, lines[0].second + 1) << tail.out;
+  EXPECT_GE(lines[0].second, all.back() - 1) << tail.out;  // newer than what we read before
 
+  // --since-time (nanosecond precision): exactly the lines from that one on.
+  const std::string since = lines[1].first;
+  ProcessResult after = keadm({"logs", pod_, "-n", ns_, "--timestamps", "--since-time", since});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  std::vector<std::pair<std::string, int>> later;
+  for (std::sregex_iterator it(after.out.begin(), after.out.end(), stamped), end; it != end; ++it) {
+    later.emplace_back((*it)[1], std::stoi((*it)[2]));
+  }
+  ASSERT_FALSE(later.empty()) << after.out;
+  EXPECT_EQ(later.front().first, since) << after.out;
+  EXPECT_EQ(later.front().second, lines[1].second) << after.out;
+  for (size_t i = 1; i < later.size(); ++i) {
+    EXPECT_EQ(later[i].second, later[i - 1].second + 1) << after.out;
+  }
+
+  // --since-second: only the recent past (the ticker has run for more than 2.4 s by now).
+  ProcessResult recent = keadm({"logs", pod_, "-n", ns_, "--since-second", "1s"});
+  ASSERT_EQ(recent.exit_code, 0) << recent.err;
+  std::vector<int> recent_lines = tickerLines(recent.out);
+  ASSERT_FALSE(recent_lines.empty()) << recent.out;
+  EXPECT_GT(recent_lines.front(), 0) << recent.out;
+  EXPECT_LE(recent_lines.size(), 7u) << recent.out;  // about 5 lines a second
+
+  // A bad parameter is refused by edged and reported.
+  ProcessResult bad = keadm({"logs", pod_, "-n", ns_, "--since-time", "yesterday"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_FALSE(bad.err.empty());
+}
+
+TEST_F(KeadmContainerd, LogsOfAContainerAndOfItsPreviousInstance) {
+  // -c picks the container of a two-container pod.
+  ProcessResult side = keadm({"logs", "crasher", "-n", ns_, "-c", "side"});
+  ASSERT_EQ(side.exit_code, 0) << side.err;
+  EXPECT_EQ(side.out, "side-says-hi\n");
+  ProcessResult missing = keadm({"logs", "crasher", "-n", ns_, "-c", "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_FALSE(missing.err.empty());
+
+  // edged restarts "main" after each exit. Once it has run twice, --previous shows the run
+  // before the current one. (A restart between our two reads is retried.)
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::string previous;
+  std::string current;
+  for (;;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "previous=" << previous << " current=" << current;
+    std::this_thread::sleep_for(200ms);
+    ProcessResult before = keadm({"logs", "crasher", "-n", ns_, "-c", "main"});
+    ProcessResult prev = keadm({"logs", "crasher", "-n", ns_, "-c", "main", "--previous"});
+    ProcessResult now = keadm({"logs", "crasher", "-n", ns_, "-c", "main"});
+    previous = prev.out;
+    current = now.out;
+    if (prev.exit_code != 0 || now.exit_code != 0 || before.out != now.out) continue;
+    std::smatch p;
+    std::smatch c;
+    if (!std::regex_match(previous, p, std::regex("run-(\\d+)\n")) ||
+        !std::regex_match(current, c, std::regex("run-(\\d+)\n"))) {
+      continue;
+    }
+    EXPECT_EQ(std::stoi(p[1]) + 1, std::stoi(c[1])) << previous << current;
+    break;
+  }
+}
+
+TEST_F(KeadmContainerd, LogsFollowReceivesNewLines) {
   // -f: lines written after the start arrive.
   ChildProcess follow({kKeadm, "ctl", "logs", pod_, "-n", ns_, "-f", "--tail", "1", "--config",
                        dir_.file("edgecore.yaml")});
-  const std::regex line_re("line-(\\d+)\n");
-  deadline = std::chrono::steady_clock::now() + 20s;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
   int first = -1;
   int latest = -1;
   while (latest < first + 5 || first < 0) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << follow.stdoutSoFar();
     std::this_thread::sleep_for(50ms);
-    std::string out = follow.stdoutSoFar();
-    std::vector<int> seen;
-    for (std::sregex_iterator it(out.begin(), out.end(), line_re), end; it != end; ++it) {
-      seen.push_back(std::stoi((*it)[1]));
-    }
+    std::vector<int> seen = tickerLines(follow.stdoutSoFar());
     if (seen.empty()) continue;
     first = seen.front();
     latest = seen.back();
+    for (size_t i = 1; i < seen.size(); ++i) ASSERT_EQ(seen[i], seen[i - 1] + 1);
   }
   follow.signal(SIGTERM);
   follow.wait(5s);
   // The daemon is still healthy after the client went away mid-stream.
-  ProcessResult after = keadm({"get", "pod", "web"});
+  ProcessResult after = keadm({"get", "pod", pod_, "-n", ns_});
   EXPECT_EQ(after.exit_code, 0) << after.err;
 }
 
-TEST_F(KeadmContainerd, RestartStopsEveryContainer) {
+TEST_F(KeadmContainerd, RestartStopsEveryContainerAndEdgedStartsThemAgain) {
+  const std::string before = runningContainer(pod_, "main");
+  ASSERT_FALSE(before.empty());
   ProcessResult r = keadm({"restart", "pod", pod_, "nope", "-n", ns_});
   EXPECT_TRUE(contains(r.out, "the pod \"" + ns_ + "/" + pod_ + "\" restart successful")) << r.out;
   EXPECT_TRUE(contains(r.err, "not found pod:\"/" + ns_ + "/nope\"")) << r.err;
   EXPECT_EQ(r.exit_code, 1);  // one of the two failed
-  auto status = cri_->containerStatus(container_id_);
+  auto status = cri_->containerStatus(before);
   ASSERT_TRUE(status.ok()) << status.status().message();
   EXPECT_EQ(status->state(), edged::cri::CONTAINER_EXITED);
+  // edged runs a new instance (attempt 1): the restart count went up.
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  std::string again;
+  while ((again = runningContainer(pod_, "main")).empty() || again == before) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << daemon_->stderrSoFar();
+    std::this_thread::sleep_for(100ms);
+  }
+  auto fresh = cri_->containerStatus(again);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  EXPECT_GE(fresh->metadata().attempt(), 1u);
+  // ... and logs follow the new instance.
+  deadline = std::chrono::steady_clock::now() + 20s;
+  ProcessResult logs;
+  do {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << logs.out << logs.err;
+    std::this_thread::sleep_for(100ms);
+    logs = keadm({"logs", pod_, "-n", ns_});
+  } while (logs.out.rfind("line-0\n", 0) != 0 || !contains(logs.out, "line-2\n"));
 }
 
 }  // namespace

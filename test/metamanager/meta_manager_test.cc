@@ -26,6 +26,8 @@
 #include "edgecore/metamanager/module.h"
 #include "metamanager/imitator.h"
 #include "metamanager/sqlite_meta_store.h"
+#include "metaserver/sqlite_test_store.h"
+#include "metaserver/test_objects.h"
 
 namespace edgecore::metamanager {
 namespace {
@@ -771,6 +773,54 @@ TEST(ImitatorTest, SharedContentIsNotCopiedAndKeepsTheMetaEncoding) {
   EXPECT_NE(filled.ops[0].doc.get(), &bare_msg->content);
   EXPECT_EQ((*filled.ops[0].doc)["kind"], "Pod");
   EXPECT_TRUE(filled.ops[0].value.empty());
+}
+
+// test/metaserver/sqlite_test_store.h stands for metamanager in the MetaServer tests: what it
+// writes for a cloud insert/delete must be exactly what this module writes for the same message.
+TEST_F(MetaManagerTest, TestStoreHelperWritesWhatTheModuleWrites) {
+  startModule();
+  edgecore::testing::SqliteTestStore helper;
+  const std::string pod_json = edgecore::testing::makePod(edgecore::testing::podNamed("web", 42));
+  const std::string node_json = edgecore::testing::makeNode("edge-1", true);
+  send(cloudMsg("insert", "default/pod/web", json::parse(pod_json)));
+  send(cloudMsg("insert", "default/node/edge-1", json::parse(node_json)));
+  // Both are handed to edged once durable (the node insert needs no ACK).
+  ASSERT_TRUE(runUntil(ioc_, [&] { return edged_.got.size() == 2; }));
+  helper.put(edgecore::testing::kPods, pod_json);
+  helper.put(edgecore::testing::kNodes, node_json);
+  PlainDb helper_db(helper.dbPath());
+
+  for (const auto& [key, type] : {std::pair<std::string, std::string>{"default/pod/web", "pod"},
+                                  {"default/node/edge-1", "node"}}) {
+    auto mine = helper->getMeta(key);
+    ASSERT_TRUE(mine.ok());
+    ASSERT_TRUE(mine->has_value()) << key;
+    EXPECT_EQ(**mine, plain_->metaValue(key)) << key;
+    EXPECT_EQ(plain_->metaType(key), type);
+    EXPECT_EQ(helper_db.metaType(key), type);
+    auto by_type = helper->listMetaByType(type);
+    ASSERT_TRUE(by_type.ok());
+    EXPECT_EQ(by_type->size(), 1u) << type;
+  }
+  for (const ObjectKey& key : {ObjectKey{edgecore::testing::kPods, "default", "web"},
+                               ObjectKey{edgecore::testing::kNodes, "", "edge-1"}}) {
+    auto theirs = store_->getObject(key);
+    auto mine = helper->getObject(key);
+    ASSERT_NE(theirs, nullptr) << key.storageKey();
+    ASSERT_NE(mine, nullptr) << key.storageKey();
+    EXPECT_EQ(mine->json, theirs->json);
+    EXPECT_EQ(mine->resource_version, theirs->resource_version);
+    EXPECT_EQ(helper_db.v2Value(key.storageKey()), plain_->v2Value(key.storageKey()));
+    EXPECT_EQ(helper_db.v2Gvr(key.storageKey()), plain_->v2Gvr(key.storageKey()));
+  }
+
+  send(cloudMsg("delete", "default/pod/web", json::parse(pod_json)));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 2; }));  // pod insert + delete
+  helper.remove({edgecore::testing::kPods, "default", "web"});
+  EXPECT_FALSE(plain_->metaValue("default/pod/web").has_value());
+  EXPECT_FALSE(helper->getMeta("default/pod/web")->has_value());
+  EXPECT_EQ(store_->getObject({edgecore::testing::kPods, "default", "web"}), nullptr);
+  EXPECT_EQ(helper->getObject({edgecore::testing::kPods, "default", "web"}), nullptr);
 }
 
 }  // namespace

@@ -6,18 +6,18 @@
 #include <nlohmann/json.hpp>
 
 #include "edgecore/metaserver/bus_cloud_forwarder.h"
+#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
-#include "mocks/metamanager/fake_meta_store.h"
 
 namespace edgecore::metaserver {
 namespace {
 
-using edgecore::testing::FakeMetaStore;
 using edgecore::testing::kConfigMaps;
 using edgecore::testing::kNodes;
 using edgecore::testing::kPods;
 using edgecore::testing::makePod;
 using edgecore::testing::PodSpec;
+using edgecore::testing::SqliteTestStore;
 using nlohmann::json;
 
 // Plays back canned cloud answers and records what was asked.
@@ -39,7 +39,7 @@ class ApiHandlerTest : public ::testing::Test {
  protected:
   ApiHandlerTest()
       : clock_(std::chrono::system_clock::time_point(std::chrono::seconds(1714557600 + 3600))),
-        handler_(options_, store_, null_, clock_) {
+        handler_(options_, *store_, null_, clock_) {
     for (int i = 0; i < 5; ++i) {
       PodSpec p;
       p.name = "pod-" + std::to_string(i);
@@ -67,7 +67,7 @@ class ApiHandlerTest : public ::testing::Test {
   }
 
   MetaServerOptions options_;
-  FakeMetaStore store_;
+  SqliteTestStore store_;
   NullCloudForwarder null_;
   core::ManualClock clock_;
   ApiHandler handler_;
@@ -76,7 +76,24 @@ class ApiHandlerTest : public ::testing::Test {
 TEST_F(ApiHandlerTest, GetReturnsStoredBytes) {
   auto r = call("GET", "/api/v1/namespaces/default/pods/pod-0");
   EXPECT_EQ(r.code, 200);
-  EXPECT_EQ(r.body, store_.getObject({kPods, "default", "pod-0"})->json);
+  EXPECT_EQ(r.body, store_->getObject({kPods, "default", "pod-0"})->json);
+}
+
+// The fixture's objects sit in the store as metamanager leaves a cloud insert: a v1 `meta` row
+// under the message's resource and type, and the meta_v2 object MetaServer serves.
+TEST_F(ApiHandlerTest, StoreHoldsWhatMetamanagerWrites) {
+  auto row = store_->getMeta("kube-system/pod/pod-3");
+  ASSERT_TRUE(row.ok());
+  ASSERT_TRUE(row->has_value());
+  EXPECT_EQ(json::parse(**row),
+            json::parse(store_->getObject({kPods, "kube-system", "pod-3"})->json));
+  auto pods = store_->listMetaByType("pod");
+  ASSERT_TRUE(pods.ok());
+  EXPECT_EQ(pods->size(), 5u);
+  auto nodes = store_->listMetaByType("node");
+  ASSERT_TRUE(nodes.ok());
+  EXPECT_EQ(nodes->size(), 1u);
+  EXPECT_TRUE(store_->getMeta("default/configmap/cfg")->has_value());
 }
 
 TEST_F(ApiHandlerTest, NotFoundStatus) {
@@ -91,7 +108,7 @@ TEST_F(ApiHandlerTest, ListEnvelopeAndSelectors) {
   auto all = body(call("GET", "/api/v1/pods"));
   EXPECT_EQ(all["apiVersion"], "v1");
   EXPECT_EQ(all["kind"], "PodList");
-  EXPECT_EQ(all["metadata"]["resourceVersion"], std::to_string(store_.revision()));
+  EXPECT_EQ(all["metadata"]["resourceVersion"], std::to_string(store_->revision()));
   EXPECT_EQ(names(all), (std::vector<std::string>{"pod-0", "pod-1", "pod-2", "pod-3", "pod-4"}));
   EXPECT_EQ(names(body(call("GET", "/api/v1/namespaces/kube-system/pods"))),
             (std::vector<std::string>{"pod-3", "pod-4"}));
@@ -258,10 +275,10 @@ TEST_F(ApiHandlerTest, Discovery) {
 
 TEST(ApiHandlerForwardTest, OnlineGetIsCachedAndListReturnedAsIs) {
   MetaServerOptions options;
-  FakeMetaStore store;
+  SqliteTestStore store;
   ScriptedForwarder cloud;
   core::ManualClock clock;
-  ApiHandler handler(options, store, cloud, clock);
+  ApiHandler handler(options, *store, cloud, clock);
 
   std::string fresh = makePod(edgecore::testing::podNamed("fresh", 500));
   cloud.answers.push_back({core::Status(), 200, fresh});
@@ -272,7 +289,8 @@ TEST(ApiHandlerForwardTest, OnlineGetIsCachedAndListReturnedAsIs) {
   auto resp = handler.finishForward(r, cloud.answers.front());
   cloud.answers.pop_front();
   EXPECT_EQ(resp.code, 200);
-  ASSERT_NE(store.getObject({kPods, "default", "fresh"}), nullptr);  // cached
+  store.flush();  // the cache write is submitted before the answer, not awaited
+  ASSERT_NE(store->getObject({kPods, "default", "fresh"}), nullptr);  // cached
 
   std::string cloud_list = R"({"apiVersion":"v1","kind":"PodList","metadata":{},"items":[]})";
   Routed l = handler.route({"GET", "/api/v1/pods?labelSelector=a%3Db", "", "", ""}, true);
@@ -300,10 +318,10 @@ TEST(ApiHandlerForwardTest, OnlineGetIsCachedAndListReturnedAsIs) {
 // body is refused with an error and the handler keeps serving.
 TEST(ApiHandlerForwardTest, DeeplyNestedCloudAnswerIsRefusedAndServingGoesOn) {
   MetaServerOptions options;
-  FakeMetaStore store;
+  SqliteTestStore store;
   ScriptedForwarder cloud;
   core::ManualClock clock;
-  ApiHandler handler(options, store, cloud, clock);
+  ApiHandler handler(options, *store, cloud, clock);
   store.put(kPods, makePod(edgecore::testing::podNamed("web", 100)));
 
   const std::string deep = R"({"apiVersion":"v1","kind":"PodList","items":)" +

@@ -1,4 +1,4 @@
-// Real kubectl against a real MetaServer (backed by the fake store until the SQLite one lands):
+// Real kubectl against a real MetaServer over the real SQLite store (a temp file):
 // discovery, server-side printing, selectors, YAML, short names and watch, asserted on kubectl's
 // own printed output.
 
@@ -13,20 +13,20 @@
 #include <thread>
 
 #include "edgecore/metaserver/meta_server.h"
+#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
-#include "mocks/metamanager/fake_meta_store.h"
 #include "util/process.h"
 
 namespace edgecore::metaserver {
 namespace {
 
-using edgecore::testing::FakeMetaStore;
 using edgecore::testing::kConfigMaps;
 using edgecore::testing::kNodes;
 using edgecore::testing::kPods;
 using edgecore::testing::makePod;
 using edgecore::testing::PodSpec;
 using edgecore::testing::runCommand;
+using edgecore::testing::SqliteTestStore;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -67,7 +67,7 @@ class KubectlTest : public ::testing::Test {
 
     MetaServerOptions options;
     options.port = 0;
-    server_ = createMetaServer(ioc_.get_executor(), options, store_, offline_, clock_, nullptr);
+    server_ = createMetaServer(ioc_.get_executor(), options, *store_, offline_, clock_, nullptr);
     ASSERT_TRUE(server_->start().ok());
     server_->setReady(true);
     thread_ = std::thread([this] { ioc_.run(); });
@@ -91,7 +91,7 @@ class KubectlTest : public ::testing::Test {
   }
 
   edgecore::testing::TempDir home_;
-  FakeMetaStore store_;
+  SqliteTestStore store_;
   NullCloudForwarder offline_;
   core::SystemClock clock_;
   boost::asio::io_context ioc_;

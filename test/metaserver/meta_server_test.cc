@@ -11,18 +11,18 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
-#include "mocks/metamanager/fake_meta_store.h"
 
 namespace edgecore::metaserver {
 namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using edgecore::testing::FakeMetaStore;
 using edgecore::testing::kPods;
 using edgecore::testing::makePod;
 using edgecore::testing::PodSpec;
+using edgecore::testing::SqliteTestStore;
 
 // A raw HTTP/1.1 client over a blocking socket with a receive timeout: tests see exactly the
 // bytes the server wrote.
@@ -89,7 +89,7 @@ class MetaServerTest : public ::testing::Test {
  protected:
   void startServer(CloudForwarder& forwarder, MetaServerOptions options = {}) {
     options.port = 0;
-    server_ = createMetaServer(ioc_.get_executor(), options, store_, forwarder, clock_, nullptr);
+    server_ = createMetaServer(ioc_.get_executor(), options, *store_, forwarder, clock_, nullptr);
     ASSERT_TRUE(server_->start().ok());
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
   }
@@ -107,7 +107,7 @@ class MetaServerTest : public ::testing::Test {
     server_.reset();
   }
 
-  FakeMetaStore store_;  // outlives the server and the io_context
+  SqliteTestStore store_;  // outlives the server and the io_context
   asio::io_context ioc_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
   std::vector<std::thread> threads_;
@@ -122,7 +122,7 @@ TEST_F(MetaServerTest, KeepAliveGetAndList) {
   c.send(get("/api/v1/namespaces/default/pods/pod-1"));
   std::string r1 = c.readUntil("}}");
   EXPECT_EQ(r1.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r1;
-  EXPECT_NE(r1.find(store_.getObject({kPods, "default", "pod-1"})->json), std::string::npos);
+  EXPECT_NE(r1.find(store_->getObject({kPods, "default", "pod-1"})->json), std::string::npos);
   c.clear();
   c.send(get("/api/v1/pods"));
   std::string r2 = c.readUntil("]}");
@@ -214,7 +214,7 @@ TEST_F(MetaServerTest, WatchStreamsChunkedLinesAndStopClosesIt) {
   startServer(offline_);
   RawClient c(server_->port());
   c.send(get("/api/v1/namespaces/default/pods?watch=true&resourceVersion=" +
-             std::to_string(store_.revision())));
+             std::to_string(store_->revision())));
   std::string head = c.readUntil("\r\n\r\n");
   EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
   EXPECT_NE(head.find("Transfer-Encoding: chunked"), std::string::npos) << head;
@@ -235,7 +235,7 @@ TEST_F(MetaServerTest, WatchTimeoutAndBookmarks) {
   startServer(offline_, o);
   RawClient c(server_->port());
   c.send(get("/api/v1/pods?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" +
-             std::to_string(store_.revision())));
+             std::to_string(store_->revision())));
   std::string all = c.readUntil("0\r\n\r\n", std::chrono::seconds(5));
   EXPECT_NE(all.find("\"type\":\"BOOKMARK\""), std::string::npos) << all;
   EXPECT_TRUE(all.ends_with("0\r\n\r\n")) << all;  // ended by the timeout with the last chunk
@@ -250,7 +250,8 @@ TEST_F(MetaServerTest, OnlineGetGoesThroughTheCloudAndIsCached) {
   RawClient c(server_->port());
   c.send(get("/api/v1/namespaces/default/pods/cloudpod"));
   EXPECT_NE(c.readUntil("}}").find("\"name\":\"cloudpod\""), std::string::npos);
-  EXPECT_NE(store_.getObject({kPods, "default", "cloudpod"}), nullptr);
+  store_.flush();  // the cache write was submitted before the answer went out
+  EXPECT_NE(store_->getObject({kPods, "default", "cloudpod"}), nullptr);
   c.clear();
   c.send(get("/api/v1/pods"));
   EXPECT_NE(c.readUntil("[]}").find(R"({"kind":"PodList","items":[]})"), std::string::npos);
