@@ -146,7 +146,8 @@ TEST(ConfigDefaultsTest, MatchUpstreamDefaults) {
   EXPECT_EQ(c.modules.edge_stream.server, "127.0.0.1:10004");
   EXPECT_FALSE(c.modules.edge_stream.enable);
   EXPECT_EQ(c.modules.edge_stream.handshake_timeout, 30s);
-  EXPECT_EQ(c.modules.device_twin, (DeviceTwinConfig{true, "/etc/kubeedge/dmi.sock"}));
+  // offlineAfter is our own key (1m0s), not an upstream default.
+  EXPECT_EQ(c.modules.device_twin, (DeviceTwinConfig{true, "/etc/kubeedge/dmi.sock", 60s}));
   EXPECT_EQ(c.modules.service_bus, (ServiceBusConfig{false, "127.0.0.1", 9060, 60s}));
   EXPECT_FALSE(c.modules.db_test.enable);
   EXPECT_FALSE(c.modules.task_manager.enable);
