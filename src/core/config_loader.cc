@@ -551,6 +551,7 @@ void fillTyped(EdgeCoreConfig& c) {
   m.service_bus.timeout = r.seconds("modules.serviceBus.timeout");
   m.device_twin.enable = r.boolean("modules.deviceTwin.enable");
   m.device_twin.dmi_sock_path = r.str("modules.deviceTwin.dmiSockPath");
+  m.device_twin.offline_after = r.duration("modules.deviceTwin.offlineAfter");
   m.db_test.enable = r.boolean("modules.dbTest.enable");
   m.task_manager.enable = r.boolean("modules.taskManager.enable");
 

@@ -241,6 +241,10 @@ constexpr KeySpec kKeys[] = {
   {"modules.deviceTwin", T::Section, "", kOmitNil, kMin, k120, "device twin"},
   {"modules.deviceTwin.enable", T::Bool, "true", kAlways, kNotMin, k120, "run deviceTwin"},
   {"modules.deviceTwin.dmiSockPath", T::String, "/etc/kubeedge/dmi.sock", kOmitZero, kMin, k120, "DMI socket of mappers"},
+  // Our own key, flagged like the v1.23 keys so printed configs stay KubeEdge's: accepted and
+  // typed, left out of --defaultconfig/--minconfig. KubeEdge v1.20 decodes edgecore.yaml with
+  // sigs.k8s.io/yaml (not strict), so a file carrying it still loads there.
+  {"modules.deviceTwin.offlineAfter", T::Duration, "1m0s", kOmitZero, kNotMin, k123, "[edgecore-cpp] mark a device offline after this long without MQTT or mapper activity; 0s disables"},
 
   {"modules.dbTest", T::Section, "", kOmitNil, kNotMin, k120, "database test module"},
   {"modules.dbTest.enable", T::Bool, "false", kAlways, kNotMin, k120, "run dbTest"},

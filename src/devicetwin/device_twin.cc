@@ -555,13 +555,15 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
   }
 
   void requestMembershipDetail() {
-    json detail = {{"event_type", "group_membership_event"},
-                   {"event_id", core::newUuidV4()},
-                   {"group_id", node_},
-                   {"operation", "detail"},
-                   {"timestamp", core::nowUnixMillis()}};
+    // dttype.GetDetailNode field order, as the v1.15 recording e-query-device.jsonl shows it.
+    nlohmann::ordered_json detail = nlohmann::ordered_json::object();
+    detail["event_type"] = "group_membership_event";
+    detail["event_id"] = core::newUuidV4();
+    detail["group_id"] = node_;
+    detail["operation"] = "detail";
+    detail["timestamp"] = core::nowUnixMillis();
     Message m = Message::create(names::kTwinModule, names::kResourceGroup, core::op::kGet,
-                                "membership/detail", core::encodeJsonValue(detail));
+                                "membership/detail", core::encodeOrderedJsonValue(detail));
     sendCloud(std::move(m));
   }
 

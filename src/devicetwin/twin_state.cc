@@ -347,9 +347,9 @@ json toPlain(const ojson& j) {
   }
 }
 
-std::string dumpJson(const ojson& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+// Go's json.Marshal of a struct: fields in declaration order (ordered_json keeps insertion
+// order), <, > and & escaped, invalid UTF-8 replaced, like every MQTT payload Go writes.
+std::string dumpJson(const ojson& j) { return core::encodeOrderedJsonValue(j); }
 
 ojson twinToJson(const Twin& t, bool with_versions) {
   ojson o = ojson::object();
@@ -802,10 +802,12 @@ Effects TwinState::finishTwinDeal(const Device& before, Device& dev, const std::
     fx.publishes.push_back({prefix + "/twin/update/delta", dumpJson(d)});
   }
   if (!res.sync.empty()) {
+    // dttype.DeviceTwinResult is a struct: Go writes event_id, timestamp, twin in that order and
+    // each MsgTwin in field order, so the content goes out as text, not as a (sorted) object.
     ojson c = baseMessage(core::newUuidV4(), now);
     c["twin"] = std::move(res.sync);
-    // The message codec takes nlohmann::json; key order on the wire is then sorted (docs).
-    fx.cloud.push_back({"device/" + dev.id + "/twin/edge_updated", toPlain(c)});
+    fx.cloud.push_back({"device/" + dev.id + "/twin/edge_updated",
+                        core::rawJsonContent(core::encodeOrderedJsonValue(c))});
   }
   return fx;
 }

@@ -146,7 +146,8 @@ TEST(ConfigDefaultsTest, MatchUpstreamDefaults) {
   EXPECT_EQ(c.modules.edge_stream.server, "127.0.0.1:10004");
   EXPECT_FALSE(c.modules.edge_stream.enable);
   EXPECT_EQ(c.modules.edge_stream.handshake_timeout, 30s);
-  EXPECT_EQ(c.modules.device_twin, (DeviceTwinConfig{true, "/etc/kubeedge/dmi.sock"}));
+  // offlineAfter is our own key (1m0s), not an upstream default.
+  EXPECT_EQ(c.modules.device_twin, (DeviceTwinConfig{true, "/etc/kubeedge/dmi.sock", 60s}));
   EXPECT_EQ(c.modules.service_bus, (ServiceBusConfig{false, "127.0.0.1", 9060, 60s}));
   EXPECT_FALSE(c.modules.db_test.enable);
   EXPECT_FALSE(c.modules.task_manager.enable);
@@ -249,6 +250,19 @@ TEST(ConfigLoadTest, V123KeysAccepted) {
   EXPECT_TRUE(c.unknown_keys.empty());
   EXPECT_EQ(c.edgecore_version, "v1.23.1");
   EXPECT_TRUE(c.modules.task_manager.enable);
+}
+
+// Our own key: typed, defaulted, never printed (printed configs stay KubeEdge's byte for byte),
+// and a file without it is the default.
+TEST(ConfigLoadTest, DeviceTwinOfflineAfterIsOurOwnKey) {
+  EXPECT_EQ(defaultConfig(kHost).modules.device_twin.offline_after, 60s);
+  auto c = parseOk("modules:\n  deviceTwin:\n    offlineAfter: 1m30s\n");
+  EXPECT_TRUE(c.unknown_keys.empty());
+  EXPECT_EQ(c.modules.device_twin.offline_after, 90s);
+  EXPECT_EQ(
+      parseOk("modules:\n  deviceTwin:\n    offlineAfter: 0s\n").modules.device_twin.offline_after,
+      GoDuration{0});
+  EXPECT_EQ(defaultConfigYaml(kHost).find("offlineAfter"), std::string::npos);
 }
 
 TEST(ConfigLoadTest, DurationsNormalised) {

@@ -208,6 +208,28 @@ TEST(EncodeMessageTest, ContentKinds) {
   EXPECT_EQ(encodeMessage(m), prefix + "{}}");
 }
 
+// A Go struct's field order survives encodeOrderedJsonValue and, as raw JSON content, the
+// envelope; a plain json object would come out sorted.
+TEST(EncodeJsonValueTest, OrderedValueAndRawContentKeepFieldOrder) {
+  nlohmann::ordered_json o = nlohmann::ordered_json::object();
+  o["event_type"] = "e<";
+  o["event_id"] = "x";
+  o["twin"] = {{"b", 1}, {"a", true}};
+  const std::string text = encodeOrderedJsonValue(o);
+  EXPECT_EQ(text, R"({"event_type":"e\u003c","event_id":"x","twin":{"b":1,"a":true}})");
+  Message m = Message::create("twin", "resource", "update", "device/d/twin/edge_updated",
+                              rawJsonContent(text));
+  EXPECT_EQ(m.contentData(), text);
+  const std::string wire = encodeMessage(m);
+  EXPECT_NE(wire.find(",\"content\":" + text + "}"), std::string::npos) << wire;
+  auto back = decodeMessage(wire);
+  ASSERT_TRUE(back.ok()) << back.status().toString();
+  EXPECT_EQ(back->content["twin"]["b"], 1);
+  // Plain binary content is still Go's []byte: base64.
+  m.content = nlohmann::json::binary({'h', 'i'});
+  EXPECT_NE(encodeMessage(m).find(R"("content":"aGk=")"), std::string::npos);
+}
+
 TEST(EncodeJsonValueTest, EscapesLikeGo) {
   EXPECT_EQ(encodeJsonValue("<a href=\"x\">&</a>"),
             R"("\u003ca href=\"x\"\u003e\u0026\u003c/a\u003e")");

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -139,9 +140,14 @@ class Rig {
     auto store = metamanager::openSqliteMetaStore(so);
     EXPECT_TRUE(store.ok()) << store.status().toString();
     store_ = std::move(store).value();
+    // What edgehub would put on the cloud link: the encoded text, and the message as the cloud
+    // decodes it.
     (void)bus_.subscribe("websocket", "hub", cloud_strand_, [this](Message m) {
+      std::string wire = core::encodeMessage(m);
+      auto decoded = core::decodeMessage(wire);
       std::lock_guard lock(mu_);
-      cloud_.push_back(std::move(m));
+      cloud_wire_.push_back(wire);
+      cloud_.push_back(decoded.ok() ? std::move(decoded).value() : std::move(m));
     });
     for (int i = 0; i < 2; ++i) {
       threads_.emplace_back([this] { ioc_.run(); });
@@ -211,6 +217,10 @@ class Rig {
     }
     return std::nullopt;
   }
+  std::vector<std::string> cloudWire() {
+    std::lock_guard lock(mu_);
+    return cloud_wire_;
+  }
   std::vector<Message> cloud() {
     std::lock_guard lock(mu_);
     return cloud_;
@@ -243,6 +253,7 @@ class Rig {
   std::unique_ptr<eventbus::EventBusModule> eventbus_;
   std::mutex mu_;
   std::vector<Message> cloud_;
+  std::vector<std::string> cloud_wire_;
   std::vector<std::thread> threads_;
 };
 
@@ -342,12 +353,53 @@ TEST(TwinMqtt, MembershipWithoutVersionsReportsEmptyTwinLikeGo) {
     }
     return false;
   }));
-  for (const auto& m : rig.cloud()) {
-    if (m.route.resource == "device/" + id + "/twin/edge_updated") {
-      EXPECT_EQ(core::encodeJsonValue(m.content["twin"]), R"({"temperature":{}})");
-      EXPECT_TRUE(m.content["event_id"].is_string());
+  // The envelope's content byte for byte as the recording has it (line 38), up to the fresh
+  // event id and the clock.
+  int seen = 0;
+  for (const auto& wire : rig.cloudWire()) {
+    if (wire.find("\"resource\":\"device/" + id + "/twin/edge_updated\"") != std::string::npos) {
+      ++seen;
+      EXPECT_TRUE(std::regex_search(
+          wire, std::regex(R"("content":\{"event_id":"[0-9a-f-]{36}","timestamp":[0-9]+,)"
+                           R"("twin":\{"temperature":\{\}\}\}\}$)")))
+          << wire;
     }
   }
+  EXPECT_EQ(seen, 1);
+}
+
+TEST(TwinMqtt, MembershipDetailRequestOnCloudConnectMatchesGoByteOrder) {
+  // e-query-device.jsonl line 5: on every cloud connect Go asks for the membership detail with
+  // a string content holding dttype.GetDetailNode in field order:
+  // "{\"event_type\":\"group_membership_event\",\"event_id\":\"…\",\"group_id\":\"edge-ref-1\",
+  //   \"operation\":\"detail\",\"timestamp\":1795793442316}"
+  TempDir dir;
+  Rig rig(dir);
+  ASSERT_TRUE(
+      rig.bus()
+          .broadcast("twin", Message::create("edgehub", "twin", "connect", "node/connection",
+                                             std::string("cloud_connected")))
+          .ok());
+  std::optional<Message> detail;
+  ASSERT_TRUE(waitFor([&] {
+    for (const auto& m : rig.cloud()) {
+      if (m.route.resource == "membership/detail") {
+        detail = m;
+        return true;
+      }
+    }
+    return false;
+  }));
+  EXPECT_EQ(detail->route.source, "twin");
+  EXPECT_EQ(detail->route.group, "resource");
+  EXPECT_EQ(detail->route.operation, "get");
+  ASSERT_TRUE(detail->content.is_string());
+  EXPECT_TRUE(std::regex_match(
+      detail->content.get<std::string>(),
+      std::regex(R"(\{"event_type":"group_membership_event","event_id":"[0-9a-f-]{36}",)"
+                 R"("group_id":")" +
+                 rig.node() + R"(","operation":"detail","timestamp":[0-9]+\})")))
+      << detail->content.get<std::string>();
 }
 
 TEST(TwinMqtt, BadInputIsAnsweredOrDroppedWithoutHarm) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "twin_state.h"
 
@@ -12,6 +13,16 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kNow = 1700000000000;
+
+// The cloud report as it goes on the wire (rawJsonContent text).
+std::string cloudText(const CloudReport& c) {
+  if (!c.content.is_binary()) {
+    return c.content.dump();
+  }
+  const auto& b = c.content.get_binary();
+  return std::string(b.begin(), b.end());
+}
+json cloudJson(const CloudReport& c) { return json::parse(cloudText(c)); }
 
 class TwinStateTest : public ::testing::Test {
  protected:
@@ -50,7 +61,7 @@ TEST_F(TwinStateTest, RestUpdateBumpsTheEdgeVersionAndShapesTheResult) {
   ASSERT_EQ(state_.find("ns/dev")->twins.at("t").actual_version->edge, 2);
   ASSERT_EQ(fx.cloud.size(), 1u);
   EXPECT_EQ(fx.cloud[0].resource, "device/ns/dev/twin/edge_updated");
-  EXPECT_EQ(fx.cloud[0].content["twin"]["t"]["actual_version"]["edge"], 2);
+  EXPECT_EQ(cloudJson(fx.cloud[0])["twin"]["t"]["actual_version"]["edge"], 2);
   const Publish* doc = find(fx, "/twin/update/document");
   ASSERT_NE(doc, nullptr);
   json d = json::parse(doc->payload);
@@ -95,7 +106,7 @@ TEST_F(TwinStateTest, SyncWithAnOlderVersionIsRefusedAndTheEdgeStateReported) {
   Effects fx = state_.membershipUpdate(content, false, kNow);
   EXPECT_EQ(*state_.find("ns/dev")->twins.at("t").expected->value, "2");
   ASSERT_EQ(fx.cloud.size(), 1u);
-  EXPECT_EQ(fx.cloud[0].content["twin"]["t"]["expected"]["value"], "2");
+  EXPECT_EQ(cloudJson(fx.cloud[0])["twin"]["t"]["expected"]["value"], "2");
   // A newer cloud version wins.
   content["added_devices"][0]["twin"]["t"]["expected_version"] = {{"cloud", 3}, {"edge", 2}};
   fx = state_.membershipUpdate(content, false, kNow);
@@ -236,6 +247,84 @@ TEST_F(TwinStateTest, MembershipRemoveDeletesRowsAndAnnounces) {
   ASSERT_EQ(fx.publishes.size(), 1u);
   EXPECT_EQ(fx.publishes[0].topic, "$hw/events/node/node-1/membership/updated");
   EXPECT_EQ(json::parse(fx.publishes[0].payload)["removed_devices"][0]["id"], "ns/dev");
+}
+
+// refdata/go-edgecore-v1.15/e-query-device.jsonl: the cloud's membership update (line 34) adds
+// dev-e1 with twin `temperature`; the original answers (line 38) with the content
+// {"event_id":"5d83ead6-a378-47ed-9d22-27e052515289","timestamp":1795793445481,
+//  "twin":{"temperature":{}}}
+// Byte for byte, up to the fresh event id and the clock.
+TEST(TwinStateCloudReport, MembershipAddMatchesTheRecordingByteForByte) {
+  TwinState state("edge-ref-1");
+  json content = json::parse(
+      R"({"event_id":"3f0e6a55-0000-4000-8000-00000000e001","timestamp":1700000000000,)"
+      R"("added_devices":[{"id":"dev-e1","name":"dev-e1","description":"refcloud test device",)"
+      R"("state":"unknown","twin":{"temperature":{"expected":{"value":"21","metadata":)"
+      R"({"timestamp":1700000000000}},"optional":false,"metadata":{"type":"string"}}}}],)"
+      R"("removed_devices":[]})");
+  Effects fx = state.membershipUpdate(content, false, 1795793445481);
+  ASSERT_EQ(fx.cloud.size(), 1u);
+  EXPECT_EQ(fx.cloud[0].resource, "device/dev-e1/twin/edge_updated");
+  EXPECT_TRUE(std::regex_match(
+      cloudText(fx.cloud[0]),
+      std::regex(
+          R"(\{"event_id":"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",)"
+          R"("timestamp":1795793445481,"twin":\{"temperature":\{\}\}\})")))
+      << cloudText(fx.cloud[0]);
+}
+
+// dttype.DeviceTwinResult / MsgTwin / TwinValue / TwinVersion are Go structs: json.Marshal writes
+// their fields in declaration order (only the twin map's keys are sorted). Our cloud report keeps
+// that order, where a plain JSON object would sort it (actual < expected).
+TEST_F(TwinStateTest, CloudReportKeepsGoStructFieldOrder) {
+  (void)state_.twinUpdate("ns/dev", R"({"twin":{"t":{"actual":{"value":"1"}}}})", kNow);
+  Effects fx = state_.twinUpdate(
+      "ns/dev",
+      R"({"event_id":"e","twin":{"t":{"expected":{"value":"5"},"actual":{"value":"2"}},)"
+      R"("b":{"actual":{"value":"x"}}}})",
+      kNow + 1);
+  ASSERT_EQ(fx.cloud.size(), 1u);
+  nlohmann::ordered_json c = nlohmann::ordered_json::parse(cloudText(fx.cloud[0]));
+  auto keys = [](const nlohmann::ordered_json& o) {
+    std::vector<std::string> out;
+    for (auto it = o.begin(); it != o.end(); ++it) {
+      out.push_back(it.key());
+    }
+    return out;
+  };
+  EXPECT_EQ(keys(c), (std::vector<std::string>{"event_id", "timestamp", "twin"}));
+  EXPECT_EQ(keys(c["twin"]), (std::vector<std::string>{"b", "t"}));  // a map: sorted
+  const std::vector<std::string> go_order = {"expected", "actual",           "optional",
+                                             "metadata", "expected_version", "actual_version"};
+  for (const char* twin : {"b", "t"}) {
+    std::vector<std::string> got = keys(c["twin"][twin]);
+    std::vector<std::string> want;
+    for (const auto& k : go_order) {
+      if (c["twin"][twin].contains(k)) {
+        want.push_back(k);
+      }
+    }
+    EXPECT_EQ(got, want) << twin;
+    if (c["twin"][twin].contains("actual")) {
+      EXPECT_EQ(keys(c["twin"][twin]["actual"]), (std::vector<std::string>{"value", "metadata"}));
+    }
+    if (c["twin"][twin].contains("actual_version")) {
+      EXPECT_EQ(keys(c["twin"][twin]["actual_version"]),
+                (std::vector<std::string>{"cloud", "edge"}));
+    }
+  }
+  EXPECT_EQ(keys(c["twin"]["t"]).front(), "expected");
+  EXPECT_TRUE(c["twin"]["t"].contains("actual"));
+}
+
+// Go escapes <, > and & in every string it marshals; the MQTT payloads follow.
+TEST_F(TwinStateTest, PayloadsEscapeLikeGo) {
+  Effects fx = state_.twinUpdate(
+      "ns/dev", R"({"event_id":"<a&b>","twin":{"t":{"actual":{"value":"1"}}}})", kNow);
+  const Publish* r = find(fx, "/twin/update/result");
+  ASSERT_NE(r, nullptr);
+  EXPECT_NE(r->payload.find(R"("event_id":"\u003ca\u0026b\u003e")"), std::string::npos)
+      << r->payload;
 }
 
 }  // namespace

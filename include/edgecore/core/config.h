@@ -219,6 +219,9 @@ struct EventBusConfig {
 struct DeviceTwinConfig {
   bool enable = false;
   std::string dmi_sock_path;
+  // edgecore-cpp key `offlineAfter` (not in KubeEdge v1.20, whose decoder ignores unknown keys):
+  // a device without MQTT or mapper activity for this long is marked offline; 0 disables.
+  GoDuration offline_after{0};
   bool operator==(const DeviceTwinConfig&) const = default;
 };
 

@@ -117,6 +117,18 @@ std::string encodeMessage(const Message& msg);
 // Go's json.Marshal of one value: object keys in byte order, "<" ">" "&" U+2028 U+2029 escaped,
 // invalid UTF-8 replaced by \ufffd, floats formatted like Go's float64. Never throws.
 std::string encodeJsonValue(const nlohmann::json& value);
+// The same for a value built in the order Go writes a struct's fields: object keys in insertion
+// order, everything else as above. Never throws.
+std::string encodeOrderedJsonValue(const nlohmann::ordered_json& value);
+
+// Message content that is JSON text already (typically encodeOrderedJsonValue, to
+// keep a Go struct's field order, which a json object would sort). encodeMessage writes the text
+// into the envelope verbatim and contentData() returns it as is; the text must be valid JSON (it
+// is never parsed on the way out). Held as a binary value with subtype kRawJsonSubtype; a message
+// decoded from the wire never holds one.
+inline constexpr std::uint64_t kRawJsonSubtype = 0x6a736f6e;  // "json"
+nlohmann::json rawJsonContent(std::string_view json_text);
+
 // Parses a message as Go would: unknown keys ignored, missing keys and `null` take zero values,
 // key names matched exactly or else ASCII case-insensitively, invalid UTF-8 and lone surrogate
 // escapes in strings become U+FFFD. Fails with InvalidArgument on text that is not JSON, not an

@@ -48,10 +48,13 @@ struct SharedParts {
       std::make_shared<edgecore::devicetwin::TwinMetrics>();
 };
 
-// edgecore-cpp knob without an edgecore.yaml key yet: how long a device may stay silent before
-// devicetwin marks it offline (EDGECORE_TWIN_OFFLINE_AFTER_MS, default 60 s; 0 disables).
-edgecore::devicetwin::DeviceTwinOptions twinOptions(SharedParts& parts) {
+// devicetwin's liveness interval comes from modules.deviceTwin.offlineAfter (our own key);
+// EDGECORE_TWIN_OFFLINE_AFTER_MS overrides it for tests that cannot wait a minute.
+edgecore::devicetwin::DeviceTwinOptions twinOptions(SharedParts& parts,
+                                                    const core::EdgeCoreConfig& config) {
   edgecore::devicetwin::DeviceTwinOptions o;
+  o.offline_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+      config.modules.device_twin.offline_after);
   if (const char* v = std::getenv("EDGECORE_TWIN_OFFLINE_AFTER_MS"); v != nullptr && *v != 0) {
     o.offline_after = std::chrono::milliseconds(std::strtoll(v, nullptr, 10));
   }
@@ -108,7 +111,7 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
   core::ModuleFactory twin;
   if (parts.store) {
     twin = [&parts](core::ModuleContext ctx) {
-      return edgecore::devicetwin::create(ctx, *parts.store, twinOptions(parts));
+      return edgecore::devicetwin::create(ctx, *parts.store, twinOptions(parts, ctx.config));
     };
   }
   core::ModuleFactory eventbus = [&parts](core::ModuleContext ctx) {
