@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "edgecore/core/message.h"
+
 namespace edgecore::edgestream {
 
 namespace {
@@ -124,7 +126,7 @@ std::string escapePath(std::string_view path) {
 }
 
 core::Result<ConnectRequest> parseConnectRequest(std::string_view json_text) {
-  json j = json::parse(json_text.begin(), json_text.end(), nullptr, false);
+  json j = core::parseJsonBounded(json_text);
   if (j.is_discarded() || !j.is_object()) {
     return core::invalidArgument("connect message is not a JSON object");
   }

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "edgecore/core/message.h"
+
 namespace edgecore::metamanager {
 
 using nlohmann::json;
@@ -102,7 +104,7 @@ void mergeObject(json& target, const json& patch, int depth) {
 
 std::optional<json> applyNodePatch(const json& node, std::string_view patch_text) {
   if (!node.is_object()) return std::nullopt;
-  json patch = json::parse(patch_text.begin(), patch_text.end(), nullptr, false);
+  json patch = core::parseJsonBounded(patch_text);
   if (!patch.is_object()) return std::nullopt;
   json out = node;
   mergeObject(out, patch, 0);

@@ -469,7 +469,7 @@ awaitable<Outcome> serveExec(const LocalOps& ops, const LocalOpMatch& m, Request
 awaitable<Outcome> serveRestart(const LocalOps& ops, const LocalOpMatch& m, const Request& req,
 
                                 const std::shared_ptr<spdlog::logger>& log) {
-  json names = json::parse(req.body(), nullptr, false);
+  json names = core::parseJsonBounded(req.body());
   if (!names.is_array()) {
     co_return textOutcome(500, "the request body must be a JSON array of pod names");
   }
@@ -535,7 +535,7 @@ awaitable<Outcome> serveDeviceUpdate(const LocalOps& ops, const LocalOpMatch& m,
               {"code", code}};
     return jsonOutcome(code, j);
   };
-  json device = json::parse(req.body(), nullptr, false);
+  json device = core::parseJsonBounded(req.body());
   if (!device.is_object()) co_return status(400, "BadRequest", "the body is not a Device");
   device["apiVersion"] = "devices.kubeedge.io/v1beta1";
   device["kind"] = "Device";

@@ -175,7 +175,7 @@ class ContainerdStreamTest : public ::testing::Test {
       specs.push_back(std::move(spec));
     };
     harness_ = std::make_unique<EdgedHarness>(dir_.path(), node_, edged::EdgedOptions{}, true, 1,
-                                              /*report_event=*/false, {}, customize);
+                                              /*report_event=*/false, nullptr, customize);
     ASSERT_TRUE(server_->waitUntil([&] { return server_->openSessions() == 1; }, kWait));
   }
 

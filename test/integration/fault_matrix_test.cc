@@ -1057,16 +1057,17 @@ TEST_F(FaultMatrix, ContainerdRestartWithPodsRunning) {
 
 // 7. edgecore SIGKILLed in a loop during ingest. Pass: 50 rounds of (cloudsim holds 120 fresh
 // reliable ConfigMap inserts for the edge, start edgecore, they arrive as one burst with the
-// resends of earlier ones when it connects, SIGKILL 0-30 ms into it; more than half of the kills
-// must land with inserts still un-ACKed); after every kill PRAGMA integrity_check is "ok" and
-// every insert the cloud saw ACKed so far is in the database; at the end one more start stores
-// and ACKs every insert ever sent. With a private containerd (as in case 6), edged runs two
-// busybox pods started before the loop: after every kill, and after 2 s of edged relists in every
-// 10th round, the same tasks run with the same PIDs (no pod restarted). ConfigMaps, not pods, are
-// the ingest load so that edged is not asked to run thousands of pods.
+// resends of earlier ones when it connects, SIGKILL a random 0-D ms into it, where D adapts to
+// the machine's speed (a fast, idle machine stores the whole burst in a few ms); at least a
+// quarter of the kills must land with inserts still un-ACKed); after every kill PRAGMA
+// integrity_check is "ok" and every insert the cloud saw ACKed so far is in the database; at the
+// end one more start stores and ACKs every insert ever sent. With a private containerd (as in case
+// 6), edged runs two busybox pods started before the loop: after every kill, and after 2 s of edged
+// relists in every 10th round, the same tasks run with the same PIDs (no pod restarted).
+// ConfigMaps, not pods, are the ingest load so that edged is not asked to run thousands of pods.
 TEST_F(FaultMatrix, EdgecoreSigkillLoopDuringIngest) {
   constexpr int kRounds = 50;
-  constexpr int kBatch = 120;
+  constexpr int kBatch = 300;
   CloudProc cloud(dir_.file("cs"));
   ASSERT_TRUE(cloud.start());
   TempDir ctd_dir;
@@ -1097,6 +1098,7 @@ TEST_F(FaultMatrix, EdgecoreSigkillLoopDuringIngest) {
   std::vector<double> connect_ms;
   size_t acked_total = 0;
   int mid_stream_kills = 0;  // rounds killed with inserts sent but not ACKed
+  int max_delay_ms = 30;     // shrinks when kills come too late to catch the burst in flight
   for (int round = 0; round < kRounds; ++round) {
     // The batch waits in the cloud while the edge is down and arrives as one burst when it
     // connects; the kill lands a random 0-30 ms into that burst.
@@ -1120,7 +1122,7 @@ TEST_F(FaultMatrix, EdgecoreSigkillLoopDuringIngest) {
       ++pod_checks;
     }
     std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 30)(rng)));
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(0, max_delay_ms)(rng)));
     edge.kill();
     // ACKs written before the kill may still sit in cloudsim's socket: they count as well.
     std::this_thread::sleep_for(50ms);
@@ -1128,6 +1130,9 @@ TEST_F(FaultMatrix, EdgecoreSigkillLoopDuringIngest) {
     acked_total = acked.size();
     if (acked.size() < sent.size()) {
       ++mid_stream_kills;
+      max_delay_ms = std::min(30, max_delay_ms + 2);
+    } else {
+      max_delay_ms = max_delay_ms * 2 / 3;
     }
     DbView db(edge.db());
     ASSERT_TRUE(db.ok());
@@ -1155,7 +1160,7 @@ TEST_F(FaultMatrix, EdgecoreSigkillLoopDuringIngest) {
     EXPECT_TRUE(db.hasKey("default/configmap/" + name)) << name;
   }
   EXPECT_EQ(db.integrity(), "ok");
-  EXPECT_GT(mid_stream_kills, kRounds / 2) << "the kills should land mid-stream";
+  EXPECT_GE(mid_stream_kills, kRounds / 4) << "the kills should land mid-stream";
   double worst = *std::max_element(connect_ms.begin(), connect_ms.end());
   double sum = 0;
   for (double v : connect_ms) {
