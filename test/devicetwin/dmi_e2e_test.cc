@@ -281,6 +281,31 @@ TEST_F(DmiEndToEnd, RegistrationSurvivesRestartAndUpdatesReachTheMapper) {
       << mapper_->stdoutSoFar() << edge_->stderrSoFar();
 }
 
+// `keadm ctl edit device` sends this PUT to MetaServer; metamanager stores the Device and hands
+// it to devicetwin as `<ns>/device/updated`, which calls the mapper's UpdateDevice.
+TEST_F(DmiEndToEnd, DeviceEditThroughMetaServerReachesTheMapper) {
+  sendMembership();
+  sendDevice("insert");
+  ASSERT_TRUE(deviceAcked()) << edge_->stderrSoFar();
+  startMapper(protocol_);
+  ASSERT_TRUE(
+      waitFor([&] { return contains(mapper_->stdoutSoFar(), "LISTED default/" + device_); }, 15s))
+      << mapper_->stdoutSoFar() << edge_->stderrSoFar();
+  ASSERT_FALSE(contains(mapper_->stdoutSoFar(), "UpdateDevice"));
+  json edited = deviceCrd();
+  edited["spec"]["properties"][0]["desired"]["value"] = "25";
+  auto put =
+      runCommand({"/usr/bin/curl", "-s", "-X", "PUT", "-H", "Content-Type: application/json",
+                  "--data-binary", edited.dump(),
+                  "http://127.0.0.1:" + std::to_string(meta_port_) +
+                      "/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices/" + device_});
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(put.out, "OK") << edge_->stderrSoFar();
+  ASSERT_TRUE(waitFor(
+      [&] { return contains(mapper_->stdoutSoFar(), "UpdateDevice default/" + device_); }, 15s))
+      << mapper_->stdoutSoFar() << edge_->stderrSoFar();
+}
+
 TEST_F(DmiEndToEnd, TwinUpdateFromMosquittoPubReachesTheCloud) {
   sendMembership();
   std::string topic = "$hw/events/device/default/" + device_ + "/twin/update";
