@@ -197,7 +197,8 @@ T runSync(std::function<awaitable<T>()> coro) {
 template <class WsStream>
 class ExecSession {
  public:
-  ExecSession(WsStream& ws, const ExecIo& io) : ws_(ws), io_(io), wake_(ws.get_executor()) {}
+  ExecSession(WsStream& ws, const ExecIo& io)
+      : ws_(ws), io_(io), wake_(ws.get_executor()), writer_exit_(ws.get_executor()) {}
 
   awaitable<core::Result<int>> run(bool v5) {
     v5_ = v5;
@@ -229,6 +230,11 @@ class ExecSession {
     done_ = true;
     winch.cancel();
     wake_.cancel();
+    // The writer coroutine refers to this session: it must be gone before the session is.
+    while (!writer_finished_) {
+      writer_exit_.expires_at(std::chrono::steady_clock::time_point::max());
+      co_await writer_exit_.async_wait(kTuple);
+    }
     if (!error_text.empty()) co_return core::internalError(error_text);
     co_return exit_code;
   }
@@ -311,15 +317,19 @@ class ExecSession {
       std::string frame = std::move(out_.front());
       out_.pop_front();
       auto [ec, n] = co_await ws_.async_write(asio::buffer(frame), kTuple);
-      if (ec) co_return;
+      if (ec) break;
     }
+    writer_finished_ = true;
+    writer_exit_.cancel();
   }
 
   WsStream& ws_;
   const ExecIo& io_;
   asio::steady_timer wake_;
+  asio::steady_timer writer_exit_;  // run() waits on it for the writer to finish
   std::deque<std::string> out_;
   bool done_ = false;
+  bool writer_finished_ = false;
   bool v5_ = false;
 };
 
