@@ -1461,30 +1461,31 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       return;
     }
     next_log_rotation_ = now + options_.log_rotation_period;
-    std::vector<std::pair<std::string, std::string>> todo;  // container id, live log file
+    std::vector<std::pair<std::string, std::string>> live_logs;  // container id, live log file
     for (const auto& [uid, e] : pods_) {
       if (!e.plan || e.plan->sandbox.log_directory.empty()) {
         continue;
       }
       for (const auto& c : e.runtime.containers) {
         if (c.state == ContainerRunState::Running) {
-          todo.emplace_back(c.id, e.plan->sandbox.log_directory + "/" + c.name + "/" +
-                                      std::to_string(c.attempt) + ".log");
+          live_logs.emplace_back(c.id, e.plan->sandbox.log_directory + "/" + c.name + "/" +
+                                           std::to_string(c.attempt) + ".log");
         }
       }
     }
-    if (todo.empty()) {
+    if (live_logs.empty()) {
       return;
     }
     log_rotation_running_ = true;
-    spawn(rotateLogs(shared_from_this(), std::move(todo)), "container log rotation");
+    spawn(rotateLogs(shared_from_this(), std::move(live_logs)), "container log rotation");
   }
 
-  static asio::awaitable<void> rotateLogs(std::shared_ptr<EdgedModule> self,
-                                          std::vector<std::pair<std::string, std::string>> todo) {
+  static asio::awaitable<void> rotateLogs(
+      std::shared_ptr<EdgedModule> self,
+      std::vector<std::pair<std::string, std::string>> live_logs) {
     auto op = self->onPool([cri = self->cri_.get(), policy = *self->log_policy_,
-                            todo = std::move(todo), log = self->ctx_.log] {
-      for (const auto& [id, path] : todo) {
+                            live_logs = std::move(live_logs), log = self->ctx_.log] {
+      for (const auto& [id, path] : live_logs) {
         auto r =
             rotateContainerLogIfNeeded(*cri, id, path, policy, std::chrono::system_clock::now());
         if (!r.ok()) {
