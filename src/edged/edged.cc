@@ -257,7 +257,28 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     bool send_in_flight = false;
     std::chrono::steady_clock::time_point next_send{};
     std::chrono::steady_clock::time_point next_volume_refresh{};
+    // A pod waiting for a configmap or secret (FailedMount, CreateContainerConfigError) is
+    // synced again after retry_delay: 1 s, doubling up to 10 s (the kubelet's pod worker
+    // back-off), each time with the objects fetched anew.
+    std::chrono::steady_clock::time_point next_retry{};
+    std::chrono::milliseconds retry_delay{0};
   };
+
+  // True when the pod cannot (fully) start for want of a configmap/secret or a key in one.
+  static bool waitsForObjects(const PodEntry& e) {
+    if (e.plan_error) {
+      return e.plan_error->reason == kReasonFailedMount;
+    }
+    if (!e.plan) {
+      return false;
+    }
+    auto config_error = [](const std::vector<ContainerPlan>& list) {
+      return std::any_of(list.begin(), list.end(), [](const ContainerPlan& c) {
+        return c.error && c.error->reason == kReasonCreateContainerConfigError;
+      });
+    };
+    return config_error(e.plan->init_containers) || config_error(e.plan->containers);
+  }
 
   // The kubelet device-plugin API (src/edged/deviceplugin) on <root>/device-plugins.
   deviceplugin::DeviceManagerPtr makeDeviceManager() {
@@ -435,11 +456,13 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         }
         continue;
       }
-      if (!e.plan) {
+      if (waitsForObjects(e) && std::chrono::steady_clock::now() >= e.next_retry) {
+        triggerSync(e);  // the configmap/secret may be there now
+      } else if (!e.plan) {
         if (!e.plan_error) {
           triggerSync(e);
         }
-      } else if (!e.terminal) {
+      } else if (!e.terminal && !e.plan_error) {
         PodActions a = computePodActions(*e.plan, e.runtime, e.probes, backoff_, now,
                                          cfg_.max_per_pod_container_count);
         if (a.hasWork()) {
@@ -790,19 +813,58 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     req.grace_seconds = e.grace_seconds;
     req.probes = e.probes;
     auto now = std::chrono::steady_clock::now();
-    if (e.plan && (now >= e.next_volume_refresh || e.plan_error)) {
+    if (e.plan && !e.plan_error && waitsForObjects(e)) {
+      req.plan = nullptr;  // env from a configmap/secret: resolve the containers again
+    }
+    if (req.plan && (now >= e.next_volume_refresh || e.plan_error)) {
       req.refresh_volumes = true;  // periodic refresh, or retry a failed mount (no start before)
     }
-    if (!e.plan || req.refresh_volumes) {
+    if (!req.plan || req.refresh_volumes) {
       e.next_volume_refresh =
           now + std::max<std::chrono::nanoseconds>(cfg_.sync_frequency, std::chrono::seconds(10));
     }
-    spawn(syncWorker(shared_from_this(), e.uid, std::move(req)), "pod sync");
+    const bool fetch = !e.deleting && (!req.plan || req.refresh_volumes);
+    spawn(syncWorker(shared_from_this(), e.uid, std::move(req), fetch), "pod sync");
+  }
+
+  // Asks metamanager for each configmap/secret the pod refers to, as the original's edged does
+  // through its metaclient: metamanager queries the cloud while connected (and stores the
+  // answer), and answers from the store while offline. An answer that says nothing about the
+  // object leaves it to the store.
+  asio::awaitable<FetchedObjects> fetchObjects(std::string ns, std::vector<ObjectRef> refs) {
+    FetchedObjects out;
+    for (auto& ref : refs) {
+      const char* type = ref.kind == ObjectRef::Kind::Secret ? "secret" : "configmap";
+      Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
+                                  core::op::kQuery, ns + "/" + type + "/" + ref.name, nullptr);
+      auto op =
+          ctx_.bus.request(core::names::kMetaManagerModule, std::move(m), options_.bus_timeout);
+      Result<Message> resp = co_await std::move(op);
+      if (!resp.ok() || resp->route.operation == core::op::kError) {
+        continue;
+      }
+      if (auto value = objectFromQueryAnswer(resp->content, ref)) {
+        out.emplace_back(std::move(ref), std::move(*value));
+      }
+    }
+    co_return out;
   }
 
   static asio::awaitable<void> syncWorker(std::shared_ptr<EdgedModule> self, std::string uid,
-                                          SyncRequest req) {
+                                          SyncRequest req, bool fetch) {
     auto t0 = std::chrono::steady_clock::now();
+    if (fetch && self->options_.store != nullptr) {
+      auto refs = referencedObjects(req.pod);
+      if (!refs.empty()) {
+        std::string ns = str(sub(req.pod, "metadata"), "namespace");
+        auto fetch_op = self->fetchObjects(ns.empty() ? "default" : ns, std::move(refs));
+        FetchedObjects fetched = co_await std::move(fetch_op);
+        req.objects = makeFetchedObjectSource(std::move(fetched), self->objects_.get());
+      }
+      if (self->stopping_) {
+        co_return;
+      }
+    }
     auto sync_op = self->onPool(
         [rt = self->runtime_.get(), req = std::move(req)] { return rt->syncPod(req); });
     SyncResult r = co_await std::move(sync_op);
@@ -829,6 +891,13 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
     if (!r.error.ok()) {
       self->ctx_.log->warn("pod sync failed pod={}/{} err=\"{}\"", e.ns, e.name, r.error.message());
+    }
+    if (waitsForObjects(e)) {
+      e.retry_delay = std::clamp<std::chrono::milliseconds>(
+          e.retry_delay * 2, std::chrono::seconds(1), std::chrono::seconds(10));
+      e.next_retry = std::chrono::steady_clock::now() + e.retry_delay;
+    } else {
+      e.retry_delay = std::chrono::milliseconds(0);
     }
     if (r.runtime_read) {
       e.runtime = std::move(r.runtime);
@@ -1110,6 +1179,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     bool registered = false;
     bool force = true;
     int failures = 0;
+    // Until registered: the kubelet's registration back-off (100 ms doubling to 7 s), and a
+    // try as soon as the cloud link comes up.
+    std::chrono::milliseconds register_delay{100};
     while (!self->stopping_) {
       NodeProbe p = co_await self->readNodeFacts();
       NodeConfig nc = self->nodeConfig();
@@ -1133,6 +1205,12 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
           self->ctx_.log->info("node registration pending (cloud not reachable) err=\"{}\"", err);
         }
       }
+      if (!registered) {
+        co_await self->waitToRegister(timer, register_delay);
+        register_delay =
+            std::min<std::chrono::milliseconds>(register_delay * 2, std::chrono::seconds(7));
+        continue;
+      }
       if (registered) {
         auto patch = tracker.update(nc, p.facts, p.health, now, force);
         if (patch) {
@@ -1148,6 +1226,22 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
   }
 
+  // Sleeps `delay`, or less when the cloud link comes up meanwhile (polled every 100 ms; the
+  // link status is an atomic kept by metamanager).
+  asio::awaitable<void> waitToRegister(asio::steady_timer& timer, std::chrono::milliseconds delay) {
+    const auto until = std::chrono::steady_clock::now() + delay;
+    const bool was_up = options_.cloud_link != nullptr && options_.cloud_link->connected();
+    while (!stopping_ && std::chrono::steady_clock::now() < until) {
+      auto step = std::min<std::chrono::steady_clock::duration>(
+          until - std::chrono::steady_clock::now(), std::chrono::milliseconds(100));
+      co_await sleepFor(timer, std::chrono::duration_cast<std::chrono::milliseconds>(step) +
+                                   std::chrono::milliseconds(1));
+      if (!was_up && options_.cloud_link != nullptr && options_.cloud_link->connected()) {
+        co_return;
+      }
+    }
+  }
+
   static asio::awaitable<void> leaseLoop(std::shared_ptr<EdgedModule> self) {
     int32_t duration = static_cast<int32_t>(self->cfg_.node_lease_duration.count());
     if (duration <= 0) {
@@ -1155,21 +1249,42 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
     auto period = std::chrono::milliseconds(duration * 1000 / 4);
     asio::steady_timer timer(self->ctx_.strand);
-    const char* operation = core::op::kUpdate.data();
+    NodeLease lease(self->node_name_, duration);
+    std::string last_problem;
     while (!self->stopping_) {
-      NodeConfig nc = self->nodeConfig();
-      json lease =
-          buildLease(self->node_name_, self->node_uid_, duration, std::chrono::system_clock::now());
-      Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup, operation,
-                                  leaseResource(nc), lease);
-      auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                       self->options_.bus_timeout);
-      Result<Message> resp = co_await std::move(op);
-      std::string err;
-      if (!remoteOk(resp, &err) && err.find("NotFound") != std::string::npos) {
-        operation = core::op::kInsert.data();  // no lease yet: create it next time
-      } else {
-        operation = core::op::kUpdate.data();
+      // Query and insert are steps towards the renewal: the update follows without a pause.
+      for (int step = 0; step < 3 && !self->stopping_; ++step) {
+        NodeConfig nc = self->nodeConfig();
+        NodeLease::Request req = lease.next(self->node_uid_, std::chrono::system_clock::now());
+        Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
+                                    req.operation, leaseResource(nc), std::move(req.content));
+        auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
+                                         self->options_.bus_timeout);
+        Result<Message> resp = co_await std::move(op);
+        const bool answered = resp.ok() && resp->route.operation != core::op::kError;
+        std::string problem;
+        if (!answered) {
+          lease.onNoAnswer();
+          problem = resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message();
+        } else {
+          problem = lease.onAnswer(resp->content);
+        }
+        if (problem != last_problem) {
+          if (problem.empty()) {
+            self->ctx_.log->info("node lease in sync with the cloud node={}", self->node_name_);
+          } else {
+            self->ctx_.log->info("node lease not renewed op={} reason=\"{}\"", req.operation,
+                                 problem);
+          }
+          last_problem = problem;
+        }
+        if (!answered || (problem.empty() && req.operation != "query")) {
+          break;  // offline, or renewed/created: wait for the next period
+        }
+        if (!problem.empty() && req.operation != "update" && problem != "NotFound") {
+          break;  // could not read or create it
+        }
+        // Read it, or it is missing (create it), or the update was refused (read it): go on now.
       }
       co_await self->sleepFor(timer, period);
     }

@@ -573,8 +573,12 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
   SyncResult out;
   const std::string uid = podUid(req.pod);
   std::shared_ptr<const PodPlan> plan = req.plan;
+  PlanInputs inputs = settings_.plan_inputs;
+  if (req.objects) {
+    inputs.objects = req.objects.get();
+  }
   if (!plan) {
-    auto built = buildPodPlan(req.pod, settings_.plan_inputs);
+    auto built = buildPodPlan(req.pod, inputs);
     if (built.ok()) {
       plan = std::make_shared<const PodPlan>(std::move(built).value());
     } else {
@@ -627,7 +631,7 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
     }
   }
   if (!req.plan || req.refresh_volumes) {
-    Status vol = prepareVolumes(req.pod, *plan, settings_.plan_inputs);
+    Status vol = prepareVolumes(req.pod, *plan, inputs);
     if (!vol.ok()) {
       out.plan_error = planErrorFromStatus(vol);
       addEvent(out, *plan, "", true, out.plan_error->reason.c_str(), out.plan_error->message);
@@ -712,7 +716,7 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
     if (plan->needs_pod_ips && !plan->sandbox.host_network) {
       auto st = cri_.podSandboxStatus(sandbox_id);
       if (st.ok() && !st->network().ip().empty()) {
-        PlanInputs in = settings_.plan_inputs;
+        PlanInputs in = inputs;
         in.pod_ips = {st->network().ip()};
         auto rebuilt = buildPodPlan(req.pod, in);
         if (rebuilt.ok()) {

@@ -39,8 +39,10 @@ struct SyncSettings {
 struct SyncRequest {
   nlohmann::json pod;
   std::shared_ptr<const PodPlan> plan;  // null: build it (and write the volumes) first
-  bool refresh_volumes = false;         // rewrite configmap/secret volumes from the store
-  bool terminate = false;               // kill everything and remove it (pod deleted)
+  bool refresh_volumes = false;         // rewrite configmap/secret volumes
+  // The configmaps and secrets fetched for this sync (in front of the store); null: the store.
+  std::shared_ptr<ObjectSource> objects;
+  bool terminate = false;  // kill everything and remove it (pod deleted)
   int64_t grace_seconds = 30;
   std::map<std::string, ProbeState> probes;  // by container name
 };

@@ -161,6 +161,7 @@ struct Tunnel {
   asio::steady_timer space;  // producers wait on it while outq is over the limit
   asio::steady_timer pinger;
   std::chrono::steady_clock::time_point last_rx = std::chrono::steady_clock::now();
+  bool served = false;  // the cloud has sent something: its session reads (and pongs) now
   std::map<uint64_t, LocalConnPtr> conns;
   bool closed = false;
   std::string end_reason;
@@ -231,6 +232,11 @@ class Stream : public std::enable_shared_from_this<Stream> {
     auto self = shared_from_this();
     // Doubling, jittered in [base/2, base] (STYLE 3).
     net::Backoff backoff(options_.initial_backoff, options_.max_backoff, rng_());
+    if (options_.first_dial_delay.count() > 0) {
+      retry_timer_.expires_after(options_.first_dial_delay);
+      auto [ec] = co_await retry_timer_.async_wait(kAsTuple);
+      (void)ec;
+    }
     while (!stopping_) {
       auto connect_op = connect();
       auto tunnel = co_await std::move(connect_op);
@@ -496,11 +502,14 @@ class Stream : public std::enable_shared_from_this<Stream> {
   }
 
   // The original pings every 5 s and never checks for answers; we also end a session that has
-  // been silent (no frame, no pong) for dead_after_pings intervals.
+  // been silent (no frame, no pong) for dead_after_pings intervals once the cloud serves it, or
+  // for unserved_grace before that (see EdgeStreamOptions).
   asio::awaitable<void> pingLoop(TunnelPtr t) {
     auto self = shared_from_this();
     const auto interval = std::max(options_.ping_interval, std::chrono::milliseconds(10));
     const auto dead_after = interval * std::max(options_.dead_after_pings, 1);
+    const auto unserved_limit =
+        std::max<std::chrono::steady_clock::duration>(dead_after, options_.unserved_grace);
     while (!t->closed) {
       t->pinger.expires_after(interval);
       auto [ec] = co_await t->pinger.async_wait(kAsTuple);
@@ -509,7 +518,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
         co_return;
       }
       auto silent = std::chrono::steady_clock::now() - t->last_rx;
-      if (silent >= dead_after) {
+      if (silent >= (t->served ? dead_after : unserved_limit)) {
         bump([](EdgeStreamStats& s) { ++s.dead_links; });
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(silent).count();
         closeTunnel(t, "no frame or pong for " + std::to_string(ms) + " ms (dead link)");
@@ -532,6 +541,10 @@ class Stream : public std::enable_shared_from_this<Stream> {
       }
       t->rbuf.commit(got);
       t->last_rx = std::chrono::steady_clock::now();
+      if (!t->served) {
+        t->served = true;
+        log_->info("tunnel served by the cloud server={} node={}", server_.authority, node_);
+      }
     }
     co_return true;
   }
@@ -967,6 +980,22 @@ class EdgeStreamModuleImpl final : public EdgeStreamModule {
 
 }  // namespace
 
+// Where edged's server listens (tailoredKubeletConfig.address:readOnlyPort), as a dialable
+// address: a wildcard bind is reached on loopback.
+std::string edgedServerAddress(const core::EdgedConfig& edged) {
+  std::string host = edged.address;
+  if (host.empty() || host == "0.0.0.0") {
+    host = "127.0.0.1";
+  } else if (host == "::" || host == "[::]") {
+    host = "::1";
+  }
+  if (host.find(':') != std::string::npos && host.front() != '[') {
+    host = "[" + host + "]";
+  }
+  int32_t port = edged.read_only_port > 0 ? edged.read_only_port : 10350;
+  return host + ":" + std::to_string(port);
+}
+
 core::Result<std::unique_ptr<EdgeStreamModule>> createEdgeStream(core::ModuleContext ctx,
                                                                  EdgeStreamOptions options) {
   const core::EdgeStreamConfig& cfg = ctx.config.modules.edge_stream;
@@ -976,6 +1005,9 @@ core::Result<std::unique_ptr<EdgeStreamModule>> createEdgeStream(core::ModuleCon
   auto server = net::parseEndpoint(cfg.server);
   if (!server.ok()) {
     return server.status().withContext("modules.edgeStream.server");
+  }
+  if (options.local_server.empty()) {
+    options.local_server = edgedServerAddress(ctx.config.modules.edged);
   }
   auto local = net::parseEndpoint(options.local_server);
   if (!local.ok()) {

@@ -621,11 +621,35 @@ Answer answerUpstreamImpl(const Message& req, std::string_view node, ObjectStore
             false);
     } else if (op == "insert" || op == "update") {
       json lease = req.content.is_object() ? req.content : json::object();
+      const std::string sent_rv = lease.contains("metadata") && lease["metadata"].is_object()
+                                      ? lease["metadata"].value("resourceVersion", "")
+                                      : "";
       if (op == "insert" && obj) {
         reply(objectResp(nullptr,
                          statusError(409, "AlreadyExists",
                                      "leases.coordination.k8s.io \"" + name + "\" already exists",
                                      name, "leases", "coordination.k8s.io")),
+              false);
+      } else if (op == "update" && !obj) {
+        reply(objectResp(nullptr, notFoundError("lease", name)), false);
+      } else if (op == "update" && sent_rv.empty()) {
+        // kube-apiserver's validation of an update without the version it handed out.
+        reply(objectResp(nullptr, statusError(422, "Invalid",
+                                              "leases.coordination.k8s.io \"" + name +
+                                                  "\" is invalid: metadata.resourceVersion: "
+                                                  "Invalid value: 0x0: must be specified for an "
+                                                  "update",
+                                              name, "leases", "coordination.k8s.io")),
+              false);
+      } else if (op == "update" && sent_rv != (*obj)["metadata"].value("resourceVersion", "")) {
+        reply(objectResp(nullptr, statusError(409, "Conflict",
+                                              "Operation cannot be fulfilled on "
+                                              "leases.coordination.k8s.io \"" +
+                                                  name +
+                                                  "\": the object has been modified; please "
+                                                  "apply your changes to the latest version and "
+                                                  "try again",
+                                              name, "leases", "coordination.k8s.io")),
               false);
       } else {
         auto stored = store.putAs("lease", std::move(lease));

@@ -262,6 +262,12 @@ class CloudSim::Impl {
       so.listen_host = opts_.listen_host;
       so.port = *opts_.stream_port;
       so.node_name = opts_.node_name;
+      if (opts_.stream_node_gate_poll.count() > 0) {
+        so.gate_poll = opts_.stream_node_gate_poll;
+        so.node_known = [this](const std::string& node) {
+          return getObject("node", "", node).has_value();
+        };
+      }
       auto stream = StreamServer::start(pki_, so);
       if (!stream.ok()) {
         return stream.status();

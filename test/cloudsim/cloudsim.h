@@ -38,6 +38,9 @@ struct Options {
   std::optional<uint16_t> control_port;  // local HTTP control API on 127.0.0.1; nullopt = none
   // CloudStream's tunnel server (stream_server.h) on listen_host; nullopt = none.
   std::optional<uint16_t> stream_port;
+  // The stream server waits for the Node before it serves a tunnel, polling this often
+  // (CloudStream: every 20 s, for up to 2 min). 0 = serve at once.
+  std::chrono::milliseconds stream_node_gate_poll{20000};
   // CloudHub drops a session that sent no keepalive for this long (cloudHub.keepaliveInterval).
   std::chrono::milliseconds keepalive_timeout{30000};
   // Unacknowledged reliable messages are resent this often (CloudHub: 5 s).

@@ -511,6 +511,26 @@ TEST_F(CloudSimTest, QueriesAreAnsweredWithSpecShapes) {
   Message lease_q = ask("query", "kube-node-lease/lease/edge-1");
   EXPECT_TRUE(lease_q.content.contains("Object"));
   EXPECT_EQ(lease_q.content["Err"]["ErrStatus"]["reason"], "NotFound");
+  // Leases as kube-apiserver keeps them: an update needs the resourceVersion handed out last.
+  json lease = {{"metadata", {{"name", "edge-1"}, {"namespace", "kube-node-lease"}}},
+                {"spec", {{"holderIdentity", "edge-1"}}}};
+  EXPECT_EQ(
+      ask("update", "kube-node-lease/lease/edge-1", lease).content["Err"]["ErrStatus"]["reason"],
+      "NotFound");
+  Message created = ask("insert", "kube-node-lease/lease/edge-1", lease);
+  ASSERT_EQ(created.content["Err"], nullptr);
+  EXPECT_EQ(
+      ask("update", "kube-node-lease/lease/edge-1", lease).content["Err"]["ErrStatus"]["reason"],
+      "Invalid");
+  json stale = created.content["Object"];
+  stale["metadata"]["resourceVersion"] = "1";
+  EXPECT_EQ(
+      ask("update", "kube-node-lease/lease/edge-1", stale).content["Err"]["ErrStatus"]["reason"],
+      "Conflict");
+  Message renewed = ask("update", "kube-node-lease/lease/edge-1", created.content["Object"]);
+  EXPECT_EQ(renewed.content["Err"], nullptr);
+  EXPECT_NE(renewed.content["Object"]["metadata"]["resourceVersion"],
+            created.content["Object"]["metadata"]["resourceVersion"]);
 
   json node = {
       {"metadata", {{"name", "edge-1"}, {"labels", {{"node-role.kubernetes.io/edge", ""}}}}},

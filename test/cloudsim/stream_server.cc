@@ -457,6 +457,23 @@ class StreamServer::Impl {
       reject_text = opts_.reject_with_close;
       bumpLocked();
     }
+    if (reject_text.empty() && opts_.node_known) {
+      // Nothing is read (so no ping is answered) until the Node exists, as in CloudStream.
+      auto gate_started = std::chrono::steady_clock::now();
+      while (!opts_.node_known(info.node)) {
+        if (std::chrono::steady_clock::now() - gate_started >= opts_.gate_timeout) {
+          reject_text = "failed to Update KubeletEndpoint Port";
+          break;
+        }
+        asio::steady_timer t(s->ws.get_executor(), opts_.gate_poll);
+        auto w = t.async_wait(kTuple);
+        co_await std::move(w);
+        if (s->closed) {
+          finish(s);
+          co_return;
+        }
+      }
+    }
     if (!reject_text.empty()) {
       // The node gate failed: CLOSE_CONNECT with ConnectID 0, then the connection ends.
       std::string frame = wsFrame(0x1, frameBytes(0, StreamType::Close, reject_text));

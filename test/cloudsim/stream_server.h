@@ -35,6 +35,13 @@ struct StreamServerOptions {
   // CloudStream's "node gate": answer a new session with CLOSE_CONNECT (ConnectID 0) and this
   // text, then close, as it does when the Node object never appears. Empty = accept.
   std::string reject_with_close;
+  // CloudStream's wait for the Node before it serves a session (tunnelserver.go
+  // updateNodeKubeletEndpoint): when set and the node is unknown, the session is left unread
+  // (no pong, no frame) and the node looked up again every gate_poll; after gate_timeout the
+  // session gets CLOSE_CONNECT. Null = serve at once. Called on the server's thread.
+  std::function<bool(const std::string& node)> node_known;
+  std::chrono::milliseconds gate_poll{20000};      // CloudStream's retrySleepTime
+  std::chrono::milliseconds gate_timeout{120000};  // CloudStream's nodeStatusUpdateTimeout
 };
 
 // Message types on the wire (spec 6.2).

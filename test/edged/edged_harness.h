@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -31,16 +32,31 @@ namespace edgecore::testing {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-// What the stand-in cloud saw, shared with the test thread.
+// What the stand-in cloud saw and holds, shared with the test thread.
 struct CloudRecord {
   std::mutex mu;
   std::vector<core::Message> upstream;
+  // Objects the cloud's kube-apiserver has, by "<ns>/<type>/<name>" (configmaps, secrets,
+  // leases): what a `query` from the edge is answered with.
+  std::map<std::string, json> objects;
+  uint64_t resource_version = 100;
 
   std::vector<core::Message> snapshot() {
     std::lock_guard lock(mu);
     return upstream;
   }
 };
+
+// kube-apiserver's error, as CloudCore marshals a StatusError into a query answer.
+inline json apiStatusError(int code, const std::string& reason, const std::string& message) {
+  return json{{"ErrStatus",
+               {{"kind", "Status"},
+                {"apiVersion", "v1"},
+                {"status", "Failure"},
+                {"message", message},
+                {"reason", reason},
+                {"code", code}}}};
+}
 
 class FakeCloud final : public core::Module {
  public:
@@ -60,7 +76,20 @@ class FakeCloud final : public core::Module {
         std::lock_guard lock(record_.mu);
         record_.upstream.push_back(m);
       }
-      if (m.route.operation == core::op::kInsert || m.route.operation == core::op::kUpdate) {
+      std::vector<std::string> tokens;
+      for (size_t at = 0;;) {
+        size_t slash = m.route.resource.find('/', at);
+        tokens.push_back(m.route.resource.substr(at, slash - at));
+        if (slash == std::string::npos) break;
+        at = slash + 1;
+      }
+      const std::string type = tokens.size() == 3 ? tokens[1] : "";
+      if (type == "lease" ||
+          (m.route.operation == core::op::kQuery && (type == "configmap" || type == "secret"))) {
+        core::Message r = m.makeResponse(answerFromObjects(m, type, tokens[2]));
+        r.route.source = "edgecontroller";
+        (void)ctx_.bus.deliverResponse(std::move(r));
+      } else if (m.route.operation == core::op::kInsert || m.route.operation == core::op::kUpdate) {
         // Node registration and lease renewal: CloudCore answers with an ObjectResp.
         json obj = m.content;
         if (obj.is_object() && obj.contains("metadata") && obj["metadata"].is_object()) {
@@ -83,6 +112,46 @@ class FakeCloud final : public core::Module {
   void stop() override { ctx_.bus.unsubscribe(name()); }
 
  private:
+  // CloudCore's answers from the API objects: configmap/secret queries (the object, or the
+  // NotFound StatusError) and leases as kube-apiserver keeps them (an update must carry the
+  // resourceVersion the cloud returned last).
+  json answerFromObjects(const core::Message& m, const std::string& type, const std::string& name) {
+    std::lock_guard lock(record_.mu);
+    auto it = record_.objects.find(m.route.resource);
+    const bool found = it != record_.objects.end();
+    if (type != "lease") {
+      return found ? it->second
+                   : apiStatusError(404, "NotFound", type + "s \"" + name + "\" not found");
+    }
+    auto resp = [](json obj, json err) { return json{{"Object", obj}, {"Err", err}}; };
+    const std::string& op = m.route.operation;
+    if (op == core::op::kQuery) {
+      return found ? resp(it->second, nullptr)
+                   : resp(nullptr,
+                          apiStatusError(404, "NotFound",
+                                         "leases.coordination.k8s.io \"" + name + "\" not found"));
+    }
+    json lease = m.content;
+    if (!lease.is_object() || !lease["metadata"].is_object()) {
+      return resp(nullptr, apiStatusError(400, "BadRequest", "not a lease"));
+    }
+    if (op == core::op::kInsert && found) {
+      return resp(nullptr, apiStatusError(409, "AlreadyExists", "lease exists"));
+    }
+    if (op == core::op::kUpdate) {
+      if (!found) {
+        return resp(nullptr, apiStatusError(404, "NotFound", "lease not found"));
+      }
+      if (lease["metadata"].value("resourceVersion", "") !=
+          it->second["metadata"].value("resourceVersion", "")) {
+        return resp(nullptr, apiStatusError(409, "Conflict", "the object has been modified"));
+      }
+    }
+    lease["metadata"]["resourceVersion"] = std::to_string(++record_.resource_version);
+    record_.objects[m.route.resource] = lease;
+    return resp(lease, nullptr);
+  }
+
   core::ModuleContext ctx_;
   CloudRecord& record_;
   bool connected_;
@@ -255,6 +324,18 @@ class EdgedHarness {
   }
 
   std::vector<core::Message> upstream() { return cloud_.snapshot(); }
+  // Puts (or with a null object removes) an object in the stand-in cloud: what the edge's
+  // queries for "<ns>/<type>/<name>" get from now on.
+  void setCloudObject(const std::string& ns, const std::string& type, const std::string& name,
+                      json obj) {
+    std::lock_guard lock(cloud_.mu);
+    std::string key = ns + "/" + type + "/" + name;
+    if (obj.is_null()) {
+      cloud_.objects.erase(key);
+    } else {
+      cloud_.objects[key] = std::move(obj);
+    }
+  }
   metamanager::MetaStore& store() { return *store_; }
   core::Bus& bus() { return daemon_->bus(); }
   core::MetricsRegistry& metrics() { return daemon_->metrics(); }

@@ -130,20 +130,22 @@ TEST_F(EdgedTest, InitContainerThenTwoContainersRunningAndReady) {
   EXPECT_NE(init_log.find(" stdout F init done"), std::string::npos) << init_log;
 }
 
+// A ConfigMap/Secret as kube-apiserver returns it.
+json apiObject(const std::string& kind, const std::string& name, json data,
+               const std::string& ns = "") {
+  return json{{"apiVersion", "v1"},
+              {"kind", kind},
+              {"metadata", {{"name", name}, {"namespace", ns}, {"resourceVersion", "7"}}},
+              {"data", std::move(data)}};
+}
+
 TEST_F(EdgedTest, EnvFromConfigMapAndSecretSharedEmptyDirAndConfigMapVolume) {
   auto& h = start();
-  auto object = [&](const std::string& type, const std::string& name, json data) {
-    json o = {{"apiVersion", "v1"},
-              {"kind", type == "configmap" ? "ConfigMap" : "Secret"},
-              {"metadata", {{"name", name}, {"namespace", ns_}, {"resourceVersion", "1"}}},
-              {"data", std::move(data)}};
-    core::Message m = core::Message::create("edgecontroller", "resource", "insert",
-                                            ns_ + "/" + type + "/" + name, o);
-    m.header.resource_version = "1";
-    return h.sendToMeta(std::move(m));
-  };
-  ASSERT_TRUE(object("configmap", "cm", {{"greeting", "hello"}, {"file.txt", "from-cm"}}).ok());
-  ASSERT_TRUE(object("secret", "sec", {{"password", "czNjcmV0"}}).ok());  // "s3cret"
+  // CloudCore does not push them: edged asks for them (a query the cloud answers).
+  h.setCloudObject(ns_, "configmap", "cm",
+                   apiObject("ConfigMap", "cm", {{"greeting", "hello"}, {"file.txt", "from-cm"}}));
+  h.setCloudObject(ns_, "secret", "sec",
+                   apiObject("Secret", "sec", {{"password", "czNjcmV0"}}));  // "s3cret"
   json a = busyboxContainer("a", "sleep 3600");
   a["env"] =
       json::array({{{"name", "GREETING"},
@@ -553,8 +555,57 @@ TEST_F(EdgedTest, StatusKeptWhileOfflineReachesTheCloudWhenItReturns) {
       waitFor([&] { return h.cloudStatus(ns_, "late").value("phase", "") == "Running"; }, 10s));
 }
 
-TEST_F(EdgedTest, NodeRegistersReportsStatusAndRenewsLease) {
+// CloudCore does not push a ConfigMap or Secret when a pod needing it is scheduled; edged asks
+// (a query through metamanager) and, like the kubelet, asks again with back-off while it is
+// missing. Before: FailedMount once, and the pod never started.
+TEST_F(EdgedTest, PodWaitingForAConfigMapStartsOnceTheCloudHasIt) {
   auto& h = start();
+  json c = busyboxContainer("app", "sleep 3600");
+  c["env"] = json::array(
+      {{{"name", "MODE"},
+        {"valueFrom", {{"configMapKeyRef", {{"name", "late-env"}, {"key", "mode"}}}}}}});
+  c["envFrom"] = json::array({{{"secretRef", {{"name", "late-secret"}}}}});
+  c["volumeMounts"] = json::array({{{"name", "conf"}, {"mountPath", "/conf"}}});
+  json pod = makePod(ns_, "late", node_, json::array({c}));
+  pod["spec"]["volumes"] =
+      json::array({{{"name", "conf"}, {"configMap", {{"name", "late-conf"}}}}});
+  ASSERT_TRUE(h.insert(pod).ok());
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_TRUE(runningIds("late").empty());
+  // The queries reached the cloud, more than once each (retried with back-off).
+  std::map<std::string, int> queries;
+  for (const auto& m : h.upstream()) {
+    if (m.route.operation == "query") {
+      ++queries[m.route.resource];
+    }
+  }
+  EXPECT_GE(queries[ns_ + "/configmap/late-conf"], 2);
+  h.setCloudObject(ns_, "configmap", "late-conf",
+                   apiObject("ConfigMap", "late-conf", {{"f", "v1"}}));
+  h.setCloudObject(ns_, "configmap", "late-env",
+                   apiObject("ConfigMap", "late-env", {{"mode", "m"}}));
+  h.setCloudObject(ns_, "secret", "late-secret",
+                   apiObject("Secret", "late-secret", {{"TOKEN", "dG9r"}}));  // "tok"
+  json st;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        st = h.cloudStatus(ns_, "late");
+        return st.value("phase", "") == "Running" && conditionStatus(st, "Ready") == "True";
+      },
+      30s))
+      << st.dump(2);
+  auto ids = runningIds("late");
+  ASSERT_EQ(ids.size(), 1u);
+  auto r = cri_->execSync(*ids.begin(), {"sh", "-c", "echo $MODE $TOKEN $(cat /conf/f)"}, 5);
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  EXPECT_EQ(r->stdout(), "m tok v1\n");
+}
+
+TEST_F(EdgedTest, NodeRegistersReportsStatusAndRenewsLease) {
+  // A 4 s lease: renewed every second.
+  auto& h = start({}, true, 1, false, [](core::EdgeCoreConfig& c) {
+    c.modules.edged.node_lease_duration = std::chrono::seconds(4);
+  });
   auto find = [&](const std::string& op, const std::string& resource) {
     for (const auto& m : h.upstream()) {
       if (m.route.operation == op && m.route.resource == resource) {
@@ -583,7 +634,33 @@ TEST_F(EdgedTest, NodeRegistersReportsStatusAndRenewsLease) {
   ASSERT_TRUE(patch->content.is_string());
   json body = json::parse(patch->content.get<std::string>());
   EXPECT_TRUE(body["status"].contains("conditions"));
+  // CloudStream owns the kubelet port once the node exists: patches leave it alone.
+  EXPECT_FALSE(body["status"].contains("daemonEndpoints"));
   EXPECT_EQ(lease->content["spec"]["holderIdentity"], node_);
+  // kube-apiserver takes a Lease update only with the resourceVersion it returned last: the
+  // lease is read (query), created (insert), then every update carries the current version.
+  ASSERT_TRUE(waitFor(
+      [&] {
+        int updates = 0;
+        for (const auto& m : h.upstream()) {
+          updates += m.route.operation == "update" && m.route.resource == lease->route.resource;
+        }
+        return updates >= 3;
+      },
+      10s));
+  std::vector<std::string> ops;
+  for (const auto& m : h.upstream()) {
+    if (m.route.resource == lease->route.resource && m.route.operation != "response") {
+      ops.push_back(m.route.operation);  // (metamanager ACKs each answer with a response)
+    }
+  }
+  ASSERT_GE(ops.size(), 4u);
+  EXPECT_EQ(ops[0], "query");
+  EXPECT_EQ(ops[1], "insert");
+  // A refused update (stale or missing resourceVersion) would be followed by a new query.
+  for (size_t i = 2; i < ops.size(); ++i) {
+    EXPECT_EQ(ops[i], "update") << i;
+  }
 }
 
 }  // namespace

@@ -187,6 +187,7 @@ class CloudStreamTest : public ::testing::Test {
     writeFile(es.tls_tunnel_ca_file, pki_.ca_cert_pem);
     issueClientCert(pki_, es.tls_tunnel_cert_file, es.tls_tunnel_private_key_file);
     options_.local_server = local_->address();
+    options_.first_dial_delay = 0ms;
     options_.initial_backoff = 100ms;
     options_.ping_interval = 200ms;
   }
@@ -449,6 +450,9 @@ TEST_F(CloudStreamTest, SessionInternalIpIsDetectedOnEachDial) {
 // intervals (200 ms here) and dial again.
 TEST_F(CloudStreamTest, HalfOpenCloudIsDetectedAndRedialled) {
   startEdge();
+  // A session the cloud has served (answered something): from then on silence means dead.
+  auto first = server_->fetch(StreamType::Logs, "/containerLogs/default/p/c", "", kWait);
+  ASSERT_TRUE(first.ok()) << first.status().toString();
   server_->setSilent(true);
   ASSERT_TRUE(waitFor([&] { return rig_->stats().dead_links >= 1; }, kWait));
   server_->setSilent(false);
@@ -456,6 +460,23 @@ TEST_F(CloudStreamTest, HalfOpenCloudIsDetectedAndRedialled) {
       waitFor([&] { return rig_->stats().connected && rig_->stats().sessions >= 2; }, kWait));
   auto reply = server_->fetch(StreamType::Logs, "/containerLogs/default/p/c", "", kWait);
   ASSERT_TRUE(reply.ok()) << reply.status().toString();
+}
+
+// Real CloudStream reads nothing from a new tunnel (so answers no ping) until it has recorded
+// the kubelet port on the Node, retrying every 20 s while the Node does not exist yet. Closing
+// such a tunnel as dead made CloudStream later serve (and keep) the abandoned session, and
+// logs/exec failed with "unexpected EOF". The edge waits for the cloud's first answer instead.
+TEST_F(CloudStreamTest, TunnelNotServedYetIsNotDeclaredDead) {
+  server_->setSilent(true);
+  rig_->start(options_);
+  ASSERT_TRUE(waitFor([&] { return server_->openSessions() == 1; }, kWait));
+  std::this_thread::sleep_for(1500ms);  // 7 ping intervals without an answer
+  EXPECT_EQ(rig_->stats().dead_links, 0u);
+  server_->setSilent(false);
+  auto reply = server_->fetch(StreamType::Logs, "/containerLogs/default/p/c", "", kWait);
+  ASSERT_TRUE(reply.ok()) << reply.status().toString();
+  EXPECT_EQ(rig_->stats().sessions, 1u);
+  EXPECT_EQ(rig_->stats().dead_links, 0u);
 }
 
 // CloudStream's node gate: CLOSE_CONNECT on every session until the Node exists. The edge keeps
@@ -576,8 +597,12 @@ TEST(CloudSimStreamControlTest, LogsAndExecThroughTheControlApi) {
   es.tls_tunnel_private_key_file = dir.file("server.key");
   writeFile(es.tls_tunnel_ca_file, pki->ca_cert_pem);
   issueClientCert(*pki, es.tls_tunnel_cert_file, es.tls_tunnel_private_key_file);
+  // CloudStream serves a tunnel only once the Node exists (edged registers it).
+  ASSERT_TRUE(
+      (*sim)->putObject(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"edge-1"}})").ok());
   EdgeStreamOptions options;
   options.local_server = local.address();
+  options.first_dial_delay = 0ms;
   rig.start(options);
   ASSERT_TRUE(
       (*sim)->stream()->waitUntil([&] { return (*sim)->stream()->openSessions() == 1; }, kWait));

@@ -166,6 +166,7 @@ class ContainerdStreamTest : public ::testing::Test {
         edgestream::EdgeStreamOptions options;
         options.local_server = "127.0.0.1:" + std::to_string(edged_port);
         options.initial_backoff = 100ms;
+        options.first_dial_delay = 0ms;
         auto m = edgestream::createEdgeStream(ctx, options);
         if (!m.ok()) {
           return m.status();

@@ -98,6 +98,7 @@ TEST(CloudEdgedServerStreamTest, LogsOfACriLogFileThroughTheTunnel) {
   EdgeStreamOptions options;
   options.local_server = "127.0.0.1:" + std::to_string(edged_server->port());
   options.node_ip = "10.0.0.9";
+  options.first_dial_delay = 0ms;
   core::ModuleContext ctx{strand, bus, cfg, loggers.make("edgestream"), clock, blocking};
   auto module = createEdgeStream(ctx, options);
   ASSERT_TRUE(module.ok()) << module.status().toString();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "connect_request.h"
+#include "edgecore/edgestream/module.h"
 
 namespace edgecore::edgestream {
 namespace {
@@ -127,6 +128,22 @@ TEST(ConnectRequestTest, RejectsOrDropsInjection) {
   ASSERT_EQ(r->headers.size(), 1u);
   EXPECT_EQ(r->headers[0].first, "Ok");
   EXPECT_EQ(buildRequestHead(*r, "h:1", false).find("Injected"), std::string::npos);
+}
+
+// Tunnelled requests go where edged listens, whatever host:port the cloud's URL names.
+TEST(EdgedServerAddressTest, FollowsTheEdgedServerConfig) {
+  core::EdgedConfig e;
+  EXPECT_EQ(edgedServerAddress(e), "127.0.0.1:10350");
+  e.read_only_port = 10450;
+  EXPECT_EQ(edgedServerAddress(e), "127.0.0.1:10450");
+  e.address = "0.0.0.0";
+  EXPECT_EQ(edgedServerAddress(e), "127.0.0.1:10450");
+  e.address = "192.0.2.7";
+  EXPECT_EQ(edgedServerAddress(e), "192.0.2.7:10450");
+  e.address = "::";
+  EXPECT_EQ(edgedServerAddress(e), "[::1]:10450");
+  e.address = "fd00::5";
+  EXPECT_EQ(edgedServerAddress(e), "[fd00::5]:10450");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "edgecore/core/cloud_link.h"
 #include "edgecore/core/module.h"
 #include "edgecore/core/status.h"
 
@@ -25,6 +26,9 @@ struct EdgedOptions {
   // Where configmaps and secrets for volumes and env come from; may be null (then pods that
   // reference them get CreateContainerConfigError / FailedMount). Must outlive the module.
   metamanager::MetaStore* store = nullptr;
+  // Whether edgehub's link is up (kept by metamanager; may be null): node registration is tried
+  // as soon as it comes up instead of at the next nodeStatusUpdateFrequency tick.
+  const core::CloudLinkStatus* cloud_link = nullptr;
   // status.hostIP and the node's InternalIP when edged.nodeIP is empty.
   std::string host_ip = "127.0.0.1";
   // CrashLoopBackOff and image pull back-off: first delay (the kubelet's 10 s); the cap is 30x.

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "edgecore/core/config.h"
 #include "edgecore/core/module.h"
 #include "edgecore/core/status.h"
 
@@ -59,13 +60,21 @@ struct EdgeStreamStats {
 // Knobs for tests; the defaults are what edgecore runs with.
 struct EdgeStreamOptions {
   // Where LOGS/METRICS/EXEC/ATTACH go: the edged (kubelet-style) server. The URL host sent by
-  // the cloud is not dialled (CloudStream always sends 127.0.0.1:10350 anyway).
-  std::string local_server = "127.0.0.1:10350";
+  // the cloud is never dialled (CloudStream always names 127.0.0.1:10350). Empty: where edged
+  // listens, from modules.edged.tailoredKubeletConfig.address and readOnlyPort.
+  std::string local_server;
+  // The original dials first on its 2 s ticker; by then a new node is registered, so CloudStream
+  // records the tunnel port at once instead of 20 s later (see unserved_grace).
+  std::chrono::milliseconds first_dial_delay{2000};
   std::chrono::milliseconds initial_backoff{1000};
   std::chrono::milliseconds max_backoff{30000};
   std::chrono::milliseconds ping_interval{5000};  // the original's ticker
   int dead_after_pings = 3;                       // silence of this many intervals ends a session
-  size_t max_connections = 128;                   // concurrent ConnectIDs
+  // Until the cloud's first frame or pong, a silent tunnel is not dead: CloudStream reads nothing
+  // (so answers no ping) while it records the node's kubelet port, retrying every 20 s for up to
+  // 2 min when the node is not registered yet; then it serves the tunnel or closes it.
+  std::chrono::milliseconds unserved_grace{130000};
+  size_t max_connections = 128;  // concurrent ConnectIDs
   // Upper bound on bytes queued towards the cloud; local readers pause above it.
   size_t max_outbound_bytes = 4u << 20;
   // Upper bound on bytes queued towards one local exec/attach connection.
@@ -89,6 +98,10 @@ class EdgeStreamModule : public core::Module {
 core::Result<core::ModulePtr> create(core::ModuleContext ctx);
 core::Result<std::unique_ptr<EdgeStreamModule>> createEdgeStream(core::ModuleContext ctx,
                                                                  EdgeStreamOptions options = {});
+
+// "host:port" of edged's server (tailoredKubeletConfig.address and readOnlyPort, 10350 when
+// unset; a wildcard address becomes loopback): where tunnelled requests are sent.
+std::string edgedServerAddress(const core::EdgedConfig& edged);
 
 // The agent's tunnel series in Prometheus text format (complete # HELP/# TYPE blocks). The
 // module adds them to ModuleContext::metrics (the registry the edged server's and MetaServer's

@@ -68,6 +68,7 @@ edgecore::devicetwin::DeviceTwinOptions twinOptions(SharedParts& parts,
 edgecore::edged::EdgedOptions edgedOptions(SharedParts& parts, const core::HostInfo& host) {
   edgecore::edged::EdgedOptions o;
   o.store = parts.store.get();
+  o.cloud_link = &parts.cloud_link;
   o.host_ip = host.local_ip;
   if (const char* v = std::getenv("EDGECORE_EDGED_BACKOFF_BASE_MS")) {
     char* end = nullptr;

@@ -209,16 +209,15 @@ json buildNodeObject(const NodeConfig& cfg, const HostFacts& facts, const Runtim
 
 std::string nodeStatusPatch(const json& status) {
   json s = status;
+  // Registration sets the port; after that CloudStream owns it (its tunnel port, which the
+  // cloud's kube-apiserver dials for logs/exec). A patch must not put readOnlyPort back.
+  s.erase("daemonEndpoints");
   for (const char* list : {"conditions", "addresses"}) {
     auto it = status.find(list);
     if (it == status.end() || !it->is_array()) continue;
     json order = json::array();
     for (const auto& e : *it) {
-      if (std::string(list) == "conditions") {
-        order.push_back({{"type", e.value("type", "")}});
-      } else {
-        order.push_back({{"type", e.value("type", "")}});
-      }
+      order.push_back({{"type", e.value("type", "")}});  // both lists merge on "type"
     }
     s[std::string("$setElementOrder/") + list] = order;
   }
@@ -281,6 +280,57 @@ json buildLease(const std::string& node_name, const std::string& node_uid,
            {{"holderIdentity", node_name},
             {"leaseDurationSeconds", lease_duration_seconds},
             {"renewTime", formatMicroTime(now)}}}};
+}
+
+NodeLease::Request NodeLease::next(const std::string& node_uid,
+                                   std::chrono::system_clock::time_point now) const {
+  if (!latest_) {
+    if (missing_) {
+      return {"insert", buildLease(node_name_, node_uid, duration_s_, now)};
+    }
+    return {"query", nullptr};
+  }
+  json lease = *latest_;
+  json& spec = lease["spec"];
+  if (!spec.is_object()) {
+    spec = json::object();
+  }
+  spec["holderIdentity"] = node_name_;
+  spec["leaseDurationSeconds"] = duration_s_;
+  spec["renewTime"] = formatMicroTime(now);
+  json& meta = lease["metadata"];
+  if (!node_uid.empty() && meta.is_object() &&
+      (!meta.contains("ownerReferences") || !meta["ownerReferences"].is_array() ||
+       meta["ownerReferences"].empty())) {
+    meta["ownerReferences"] = json::array(
+        {{{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node_name_}, {"uid", node_uid}}});
+  }
+  return {"update", std::move(lease)};
+}
+
+std::string NodeLease::onAnswer(const json& content) {
+  if (!content.is_object()) {
+    return "unexpected answer";  // e.g. the cached list metamanager gives while offline
+  }
+  auto obj = content.find("Object");
+  if (obj != content.end() && obj->is_object() && obj->contains("metadata")) {
+    latest_ = *obj;
+    missing_ = false;
+    return "";
+  }
+  std::string reason;
+  if (auto err = content.find("Err"); err != content.end() && err->is_object()) {
+    const json& st = err->contains("ErrStatus") ? (*err)["ErrStatus"] : *err;
+    if (st.is_object()) {
+      reason = st.value("reason", "");
+      if (reason.empty()) {
+        reason = st.value("message", "");
+      }
+    }
+  }
+  latest_.reset();  // read it again before the next update
+  missing_ = reason == "NotFound";
+  return reason.empty() ? "no lease in the answer" : reason;
 }
 
 std::string nodeResource(const NodeConfig& cfg) {

@@ -8,8 +8,8 @@
 // Flow for the core: at start readHostFacts() -> buildNodeObject() -> `insert`
 // "<ns>/node/<name>"; every nodeStatusUpdateFrequency: readHostFacts() (blocking pool) ->
 // NodeStatusTracker::update() -> if it returns a patch, send `patch` "<ns>/nodepatch/<name>"
-// with that string as content; every leaseDuration/4: buildLease() -> `update`
-// "kube-node-lease/lease/<name>" (the first time `query`, then `insert` if NotFound).
+// with that string as content; every leaseDuration/4: NodeLease::next() -> `query`, `insert` or
+// `update` "kube-node-lease/lease/<name>", its answer to NodeLease::onAnswer().
 
 #include <chrono>
 #include <cstdint>
@@ -149,6 +149,36 @@ nlohmann::json buildLease(const std::string& node_name, const std::string& node_
                           std::chrono::system_clock::time_point now);
 
 // Resource strings of the upstream messages (source edged, group meta).
+// The kubelet's node lease controller over the cloud link: the cloud's kube-apiserver takes a
+// Lease update only with the resourceVersion it last returned, so the lease is read once
+// (`query`), created when the cloud says NotFound (`insert`), then renewed from the last object
+// the cloud answered (`update`). A refused update (Conflict, Invalid) reads it again. Not
+// thread-safe: use from the edged strand.
+class NodeLease {
+ public:
+  NodeLease(std::string node_name, int32_t lease_duration_seconds)
+      : node_name_(std::move(node_name)), duration_s_(lease_duration_seconds) {}
+
+  struct Request {
+    std::string operation;  // "query", "insert" or "update"
+    nlohmann::json content;
+  };
+  // What to send now to renew (or find) the lease.
+  Request next(const std::string& node_uid, std::chrono::system_clock::time_point now) const;
+  // The cloud's answer to the last request: an ObjectResp {"Object":..., "Err":...}. Returns ""
+  // when the lease is now known (renewed or read), else a short reason.
+  std::string onAnswer(const nlohmann::json& content);
+  // No answer (offline, timeout): keep what we know, try again next period.
+  void onNoAnswer() {}
+  bool known() const { return latest_.has_value(); }
+
+ private:
+  std::string node_name_;
+  int32_t duration_s_;
+  std::optional<nlohmann::json> latest_;  // the Lease as the cloud last returned it
+  bool missing_ = false;                  // the cloud said NotFound: create it
+};
+
 std::string nodeResource(const NodeConfig& cfg);       // "<ns>/node/<name>"
 std::string nodePatchResource(const NodeConfig& cfg);  // "<ns>/nodepatch/<name>"
 std::string leaseResource(const NodeConfig& cfg);      // "kube-node-lease/lease/<name>"

@@ -238,6 +238,29 @@ class ObjectSource {
 // Reads the v1 meta table of `store` (which must outlive the source). Blocking reads.
 std::unique_ptr<ObjectSource> makeMetaStoreObjectSource(metamanager::MetaStore& store);
 
+// A configmap or secret a pod refers to (volumes, projected sources, env valueFrom, envFrom,
+// imagePullSecrets), in the pod's namespace.
+struct ObjectRef {
+  enum class Kind { ConfigMap, Secret };
+  Kind kind = Kind::ConfigMap;
+  std::string name;
+  friend bool operator==(const ObjectRef&, const ObjectRef&) = default;
+};
+// Every distinct reference of `pod`, volumes first, then init containers, containers and pull
+// secrets. References with an empty name are skipped.
+std::vector<ObjectRef> referencedObjects(const nlohmann::json& pod);
+// Reads metamanager's answer to a `query` of "<ns>/<configmap|secret>/<name>": the object from
+// the cloud, the cloud's NotFound, or the stored row(s) while offline. nullopt when the answer
+// says nothing about the object (another cloud error, an error text): then the store decides.
+std::optional<Result<nlohmann::json>> objectFromQueryAnswer(const nlohmann::json& content,
+                                                            const ObjectRef& ref);
+// What one fetch round got for each reference: the object, NotFound, or another error.
+using FetchedObjects = std::vector<std::pair<ObjectRef, Result<nlohmann::json>>>;
+// Answers from `fetched` (one pod's namespace) and asks `fallback` (may be null) for anything
+// not fetched.
+std::unique_ptr<ObjectSource> makeFetchedObjectSource(FetchedObjects fetched,
+                                                      ObjectSource* fallback);
+
 struct PlanInputs {
   ObjectSource* objects = nullptr;  // required when the pod references configmaps/secrets
   std::string node_name;

@@ -193,6 +193,59 @@ TEST(NodeStatusTest, Lease) {
   EXPECT_FALSE(buildLease("edge-1", "", 40, kT0)["metadata"].contains("ownerReferences"));
 }
 
+json objectResp(json object, json err) { return json{{"Object", object}, {"Err", err}}; }
+json statusError(const std::string& reason) {
+  return json{{"ErrStatus", {{"reason", reason}, {"message", reason + " text"}}}};
+}
+
+// query -> NotFound -> insert -> update with the version the cloud returned; a refused update
+// reads the lease again.
+TEST(NodeLeaseTest, ReadsCreatesThenRenewsWithTheCloudsResourceVersion) {
+  NodeLease lease("edge-1", 40);
+  auto q = lease.next("", kT0);
+  EXPECT_EQ(q.operation, "query");
+  EXPECT_EQ(lease.onAnswer(objectResp(nullptr, statusError("NotFound"))), "NotFound");
+  auto ins = lease.next("uid-1", kT0);
+  EXPECT_EQ(ins.operation, "insert");
+  EXPECT_EQ(ins.content["metadata"]["ownerReferences"][0]["uid"], "uid-1");
+  json created = ins.content;
+  created["metadata"]["resourceVersion"] = "41";
+  EXPECT_EQ(lease.onAnswer(objectResp(created, nullptr)), "");
+  auto up = lease.next("uid-1", kT0 + 10s);
+  EXPECT_EQ(up.operation, "update");
+  EXPECT_EQ(up.content["metadata"]["resourceVersion"], "41");
+  EXPECT_EQ(up.content["spec"]["renewTime"], "2025-01-01T00:00:10.000000Z");
+  EXPECT_EQ(lease.onAnswer(objectResp(nullptr, statusError("Conflict"))), "Conflict");
+  EXPECT_EQ(lease.next("uid-1", kT0).operation, "query");
+  json current = created;
+  current["metadata"]["resourceVersion"] = "57";
+  EXPECT_EQ(lease.onAnswer(objectResp(current, nullptr)), "");
+  EXPECT_EQ(lease.next("uid-1", kT0 + 20s).content["metadata"]["resourceVersion"], "57");
+}
+
+TEST(NodeLeaseTest, OfflineAnswersKeepWhatIsKnown) {
+  NodeLease lease("edge-1", 40);
+  json known = buildLease("edge-1", "", 40, kT0);
+  known["metadata"]["resourceVersion"] = "9";
+  ASSERT_EQ(lease.onAnswer(objectResp(known, nullptr)), "");
+  // metamanager answers from the store while offline (a list), or with an error text.
+  EXPECT_NE(lease.onAnswer(json::array()), "");
+  EXPECT_NE(lease.onAnswer("failed to process remote: not connected"), "");
+  lease.onNoAnswer();
+  auto up = lease.next("uid-2", kT0 + 10s);
+  EXPECT_EQ(up.operation, "update");
+  EXPECT_EQ(up.content["metadata"]["resourceVersion"], "9");
+  EXPECT_EQ(up.content["metadata"]["ownerReferences"][0]["uid"], "uid-2");
+}
+
+TEST(NodeStatusTest, PatchLeavesTheKubeletPortToCloudStream) {
+  json status = {{"daemonEndpoints", {{"kubeletEndpoint", {{"Port", 10350}}}}},
+                 {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}};
+  json patch = json::parse(nodeStatusPatch(status));
+  EXPECT_FALSE(patch["status"].contains("daemonEndpoints"));
+  EXPECT_EQ(patch["status"]["$setElementOrder/conditions"][0]["type"], "Ready");
+}
+
 TEST(HostFactsTest, ReadsThisHost) {
   HostFacts f = readHostFacts("/nonexistent/dir/below/root");  // falls back to an existing parent
   EXPECT_EQ(f.cpu_milli, ::sysconf(_SC_NPROCESSORS_ONLN) * 1000);

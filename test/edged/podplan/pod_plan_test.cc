@@ -74,6 +74,51 @@ class PodPlanTest : public ::testing::Test {
   PlanInputs in;
 };
 
+TEST(ObjectRefsTest, EveryPlaceAPodNamesAConfigMapOrSecret) {
+  json pod = json::parse(R"({"spec":{
+    "volumes":[{"name":"a","configMap":{"name":"cm-vol"}},{"name":"b","secret":{"secretName":"s-vol"}},
+      {"name":"c","projected":{"sources":[{"configMap":{"name":"kube-root-ca.crt"}},
+        {"secret":{"name":"s-proj"}},{"serviceAccountToken":{"path":"token"}}]}}],
+    "initContainers":[{"name":"i","envFrom":[{"configMapRef":{"name":"cm-from"}}]}],
+    "containers":[{"name":"c","env":[{"name":"X","valueFrom":{"secretKeyRef":{"name":"s-env","key":"k"}}},
+      {"name":"Y","valueFrom":{"configMapKeyRef":{"name":"cm-vol","key":"k"}}},{"name":"Z","value":"z"}],
+      "envFrom":[{"secretRef":{"name":"s-from"}}]}],
+    "imagePullSecrets":[{"name":"regcred"},{"name":""}]}})");
+  using K = ObjectRef::Kind;
+  std::vector<ObjectRef> want = {
+      {K::ConfigMap, "cm-vol"}, {K::Secret, "s-vol"},      {K::ConfigMap, "kube-root-ca.crt"},
+      {K::Secret, "s-proj"},    {K::ConfigMap, "cm-from"}, {K::Secret, "s-from"},
+      {K::Secret, "s-env"},     {K::Secret, "regcred"}};
+  EXPECT_EQ(referencedObjects(pod), want);
+  EXPECT_TRUE(referencedObjects(json::parse(R"({"spec":{"volumes":7}})")).empty());
+  EXPECT_TRUE(referencedObjects(json::array()).empty());
+}
+
+TEST(ObjectRefsTest, QueryAnswersFromTheCloudAndFromTheStore) {
+  ObjectRef cm{ObjectRef::Kind::ConfigMap, "web"};
+  json obj = {{"kind", "ConfigMap"}, {"metadata", {{"name", "web"}}}, {"data", {{"k", "v"}}}};
+  auto from_cloud = objectFromQueryAnswer(obj, cm);
+  ASSERT_TRUE(from_cloud && from_cloud->ok());
+  EXPECT_EQ((**from_cloud)["data"]["k"], "v");
+  auto missing = objectFromQueryAnswer(
+      json::parse(
+          R"({"ErrStatus":{"reason":"NotFound","message":"configmaps \"web\" not found"}})"),
+      cm);
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status().code(), core::StatusCode::NotFound);
+  EXPECT_EQ(missing->status().message(), "configmap \"web\" not found");
+  // Another cloud error, or an error text: the store decides.
+  EXPECT_FALSE(objectFromQueryAnswer(json::parse(R"({"ErrStatus":{"reason":"Forbidden"}})"), cm));
+  EXPECT_FALSE(objectFromQueryAnswer("failed to process remote: timeout", cm));
+  // Offline: metamanager's rows.
+  auto stored = objectFromQueryAnswer(json::array({obj.dump()}), cm);
+  ASSERT_TRUE(stored && stored->ok());
+  EXPECT_EQ((**stored)["metadata"]["name"], "web");
+  auto none = objectFromQueryAnswer(json::array(), cm);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status().code(), core::StatusCode::NotFound);
+}
+
 TEST(QuantityTest, ParsesKubernetesForms) {
   EXPECT_EQ(*parseQuantityMilli("100m"), 100);
   EXPECT_EQ(*parseQuantityMilli("1.5"), 1500);
