@@ -6,7 +6,7 @@
 #     test/images/pause.c;
 #   - mosquitto on 127.0.0.1:1883.
 # A service that already answers is left alone (and not stopped later).
-#   scripts/test-services.sh start|stop|status
+#   scripts/test-services.sh start|stop|status|images
 # Logs and pid files: $EDGECORE_SERVICES_DIR (default /var/tmp/edgecore-test-services).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -121,6 +121,14 @@ stop_all() {
 }
 
 case "${1:-}" in
+  images)
+    # Only the two image tarballs (for suites that run their own containerd): prints their dir.
+    mkdir -p "$work"
+    if [ ! -s "$work/images/busybox.tar" ] || [ ! -s "$work/images/pause.tar" ]; then
+      build_images >&2
+    fi
+    echo "$work/images"
+    ;;
   start)
     mkdir -p "$work"
     start_containerd
@@ -131,5 +139,5 @@ case "${1:-}" in
     containerd_up && log "containerd: up" || log "containerd: down"
     mosquitto_up && log "mosquitto: up" || log "mosquitto: down"
     ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|images" >&2; exit 2 ;;
 esac
