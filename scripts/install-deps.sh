@@ -28,6 +28,9 @@ packages=(
   faketime
   # systemd-analyze verify for the packaged unit
   systemd
+  # the real-cloud suite (test/e2e): etcd for ../shared/realcloud, its xz-packed binaries, and
+  # the tools the checks use (kubectl itself is expected on PATH, as on these machines)
+  etcd-server xz-utils jq curl util-linux iproute2
 )
 
 echo "install-deps: apt-get update"

@@ -1251,6 +1251,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     asio::steady_timer timer(self->ctx_.strand);
     NodeLease lease(self->node_name_, duration);
     std::string last_problem;
+    std::chrono::milliseconds unknown_wait{1000};
     while (!self->stopping_) {
       // Query and insert are steps towards the renewal: the update follows without a pause.
       for (int step = 0; step < 3 && !self->stopping_; ++step) {
@@ -1286,7 +1287,16 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         }
         // Read it, or it is missing (create it), or the update was refused (read it): go on now.
       }
-      co_await self->sleepFor(timer, period);
+      // Not known yet (offline at start): try again soon, so the lease exists right after the
+      // node registers instead of a whole period later.
+      std::chrono::milliseconds wait = period;
+      if (!lease.known()) {
+        wait = std::min(period, unknown_wait);
+        unknown_wait = std::min(unknown_wait * 2, period);
+      } else {
+        unknown_wait = std::chrono::seconds(1);
+      }
+      co_await self->sleepFor(timer, wait);
     }
   }
 

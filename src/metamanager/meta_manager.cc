@@ -807,6 +807,13 @@ void Processor::localQuery(Message msg, const MetaResource& res) {
 // Remote calls (process.go processRemote @ v1.20.0)
 
 void Processor::startRemote(Message msg, MetaResource res, bool is_query) {
+  if (is_query && msg.content.is_null()) {
+    auto [it, first] = queries_in_flight_.try_emplace(msg.route.resource);
+    it->second.push_back(msg);
+    if (!first) {
+      return;  // answered with the query already on its way
+    }
+  }
   auto coro = remoteCall(shared_from_this(), std::move(msg), std::move(res), is_query);
   asio::co_spawn(strand_, std::move(coro), [log = log_](std::exception_ptr e) {
     if (e) {
@@ -823,24 +830,37 @@ asio::awaitable<void> Processor::remoteCall(std::shared_ptr<Processor> self, Mes
   auto pending = self->bus_.request(self->settings_.send_module, std::move(req),
                                     self->settings_.remote_timeout);
   Result<Message> answer = co_await std::move(pending);
+  std::vector<Message> waiting;
+  if (auto it = self->queries_in_flight_.find(original.route.resource);
+      is_query && original.content.is_null() && it != self->queries_in_flight_.end()) {
+    waiting = std::move(it->second);
+    self->queries_in_flight_.erase(it);
+  } else {
+    waiting.push_back(std::move(original));
+  }
   if (!answer.ok()) {
     bool timeout = answer.status().code() == core::StatusCode::DeadlineExceeded;
     self->count(timeout ? Counter::RemoteTimeout : Counter::RemoteError);
-    self->log_->warn("remote call failed msg_id={} resource={} err=\"{}\"", original.header.id,
-                     original.route.resource, answer.status().message());
-    if (is_query) {
-      // Offline path: whatever the cache holds is the best answer we have.
-      self->localQuery(std::move(original), res);
-    } else {
-      self->feedbackError(original, "failed to process remote: " + answer.status().message());
+    self->log_->warn("remote call failed msg_id={} resource={} waiting={} err=\"{}\"",
+                     waiting.front().header.id, waiting.front().route.resource, waiting.size(),
+                     answer.status().message());
+    for (auto& w : waiting) {
+      if (is_query) {
+        // Offline path: whatever the cache holds is the best answer we have.
+        self->localQuery(std::move(w), res);
+      } else {
+        self->feedbackError(w, "failed to process remote: " + answer.status().message());
+      }
     }
     co_return;
   }
   self->count(Counter::RemoteOk);
-  self->finishRemote(original, std::move(*answer), res);
+  self->finishRemote(std::move(waiting), std::move(*answer), res);
 }
 
-void Processor::finishRemote(const Message& original, Message resp, const MetaResource& res) {
+void Processor::finishRemote(std::vector<Message> originals, Message resp,
+                             const MetaResource& res) {
+  const Message& original = originals.front();
   const json& content = resp.content;
   // What to cache, if anything: failures and a bare "OK" pass through uncached.
   std::optional<json> cache;
@@ -858,12 +878,13 @@ void Processor::finishRemote(const Message& original, Message resp, const MetaRe
     cache = content;
   }
   auto self = shared_from_this();
-  auto deliver = [self, original, resp]() mutable {
-    Message ack_of = resp;
-    self->replyTo(original, std::move(resp));
+  auto deliver = [self, originals, resp]() mutable {
+    for (const auto& o : originals) {
+      self->replyTo(o, resp);
+    }
     // The cloud tracks its answers to our queries as reliable messages (spec cloud-protocol 9
     // item 2): ACK them, error answers included.
-    self->ackCloud(ack_of);
+    self->ackCloud(resp);
   };
   if (!cache) {
     deliver();
@@ -876,9 +897,11 @@ void Processor::finishRemote(const Message& original, Message resp, const MetaRe
   to_store->route.resource = original.route.resource;
   to_store->content = std::move(*cache);
   std::vector<WriteOp> ops{upsertMeta(res, to_store->contentData())};
-  write(std::move(ops), to_store, [self, original, deliver](Status st) mutable {
+  write(std::move(ops), to_store, [self, originals, deliver](Status st) mutable {
     if (!st.ok()) {
-      self->feedbackError(original, "insert or update meta failed, " + st.message());
+      for (const auto& o : originals) {
+        self->feedbackError(o, "insert or update meta failed, " + st.message());
+      }
       return;
     }
     deliver();

@@ -21,6 +21,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -118,7 +119,10 @@ class Processor : public std::enable_shared_from_this<Processor> {
   void startRemote(core::Message msg, MetaResource res, bool is_query);
   static boost::asio::awaitable<void> remoteCall(std::shared_ptr<Processor> self, core::Message msg,
                                                  MetaResource res, bool is_query);
-  void finishRemote(const core::Message& original, core::Message resp, const MetaResource& res);
+  // Answers every request in `originals` (the first and those coalesced onto it) with `resp`,
+  // caching what it carries once and ACKing it to the cloud once.
+  void finishRemote(std::vector<core::Message> originals, core::Message resp,
+                    const MetaResource& res);
   static boost::asio::awaitable<void> volumeCall(std::shared_ptr<Processor> self,
                                                  core::Message msg);
 
@@ -170,6 +174,10 @@ class Processor : public std::enable_shared_from_this<Processor> {
 
   // Strand-only state.
   bool connected_ = false;  // edgehub's last node/connection event; disconnected until told
+  // Plain remote queries in flight, by resource, with the requests waiting on each: a second
+  // query of the same object joins the first. CloudHub queues the answers of one object under
+  // one key, so of two concurrent answers to one node only the newer is delivered.
+  std::map<std::string, std::vector<core::Message>> queries_in_flight_;
   uint64_t events_kept_ = 0;
   LogLimiter write_fail_log_;
   LogLimiter malformed_log_;

@@ -33,7 +33,8 @@ check() {
   say "CHECK $name"
   # A subshell with errexit (not tested by `if`, which would turn errexit off inside it): the
   # first failing step ends the check.
-  ( set -e; "$@" ) || rc=$?
+  ( set -e; "$@" )
+  rc=$?
   if [ $rc = 0 ]; then
     say "PASS  $name ($((SECONDS - t)) s)"
     E2E_PASSED+=("$name")
@@ -61,9 +62,8 @@ wait_until() {
   done
 }
 
-kc() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
-# kubectl exec against this apiserver: SPDY (kubectl 1.32's websocket attempt stalls 10 s first).
-kexec() { KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false kc exec "$@"; }
+kc() { kubectl "$@"; }
+kexec() { kubectl exec "$@"; }
 
 jsonpath() { kc get "$1" "$2" ${3:+-n "$3"} -o jsonpath="$4" 2>/dev/null; }
 

@@ -2,8 +2,9 @@
 // registers with edgecore, and reports twin values and an "online" state for every device it
 // was given, every --report-ms. Prints one line per event on stdout:
 //   REGISTERED devices=<n> models=<m> | LISTED <ns>/<name> | RegisterDevice <ns>/<name> |
-//   UpdateDevice <ns>/<name> | RemoveDevice <ns>/<name> | REGISTER_FAILED <code> <message>
-//   test_mapper --dmi SOCK --listen SOCK [--name N] [--protocol P] [--report-ms MS]
+//   UpdateDevice <ns>/<name> [desired <prop>=<value>...] | RemoveDevice <ns>/<name> |
+//   REGISTER_FAILED <code> <message> test_mapper --dmi SOCK --listen SOCK [--name N] [--protocol P]
+//   [--report-ms MS]
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -38,6 +39,17 @@ void remember(const pb::Device& d) {
   g_devices[d.namespace_() + "/" + d.name()] = {d.namespace_(), d.name()};
 }
 
+// " desired name=value ..." of the device's properties that carry a desired value ("" if none).
+std::string desiredValues(const pb::Device& d) {
+  std::string out;
+  for (const auto& p : d.spec().properties()) {
+    if (!p.desired().value().empty()) {
+      out += (out.empty() ? " desired " : " ") + p.name() + "=" + p.desired().value();
+    }
+  }
+  return out;
+}
+
 class Mapper final : public pb::DeviceMapperService::Service {
   grpc::Status RegisterDevice(grpc::ServerContext*, const pb::RegisterDeviceRequest* req,
                               pb::RegisterDeviceResponse* resp) override {
@@ -51,7 +63,8 @@ class Mapper final : public pb::DeviceMapperService::Service {
   grpc::Status UpdateDevice(grpc::ServerContext*, const pb::UpdateDeviceRequest* req,
                             pb::UpdateDeviceResponse*) override {
     remember(req->device());
-    say("UpdateDevice " + req->device().namespace_() + "/" + req->device().name());
+    say("UpdateDevice " + req->device().namespace_() + "/" + req->device().name() +
+        desiredValues(req->device()));
     return grpc::Status::OK;
   }
   grpc::Status RemoveDevice(grpc::ServerContext*, const pb::RemoveDeviceRequest* req,

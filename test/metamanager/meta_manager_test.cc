@@ -586,6 +586,43 @@ TEST_F(MetaManagerTest, RemoteQueryCachesAnswersRequesterAndAcksTheCloud) {
   EXPECT_EQ(cloud_.got.size(), 2u);
 }
 
+// CloudHub keys its queue of answers by object: two concurrent answers for one object to one
+// node collapse into the newer, and the older query never hears back. So two queries of the
+// same object in flight are one query to the cloud, and both requesters get its answer.
+TEST_F(MetaManagerTest, ConcurrentQueriesOfOneObjectShareOneCloudQuery) {
+  startModule();
+  setConnected(true);
+  cloud_.answer = [](const Message& req) { return cloudConfigMapAnswer(req); };
+  Message q1 = Message::create("edged", "meta", "query", "default/configmap/cfg", nullptr);
+  Message q2 = Message::create("edged", "meta", "query", "default/configmap/cfg", nullptr);
+  Message other = Message::create("edged", "meta", "query", "default/configmap/other", nullptr);
+  auto a1 = request(q1, std::chrono::seconds(5));
+  auto a2 = request(q2, std::chrono::seconds(5));
+  auto a3 = request(other, std::chrono::seconds(5));
+  ASSERT_TRUE(
+      runUntil(ioc_, [&] { return a1->has_value() && a2->has_value() && a3->has_value(); }));
+  ASSERT_TRUE((*a1)->ok() && (*a2)->ok() && (*a3)->ok());
+  EXPECT_EQ((***a1).header.parent_id, q1.header.id);
+  EXPECT_EQ((***a2).header.parent_id, q2.header.id);
+  EXPECT_EQ((***a2).content["Object"]["data"]["k"], "v");
+  int queries = 0, acks = 0;
+  for (const Message& m : cloud_.got) {
+    queries += m.route.operation == "query" && m.route.resource == "default/configmap/cfg";
+    acks += m.route.operation == "response" && m.route.resource == "default/configmap/cfg";
+  }
+  EXPECT_EQ(queries, 1);
+  EXPECT_EQ(acks, 1);
+  // The next query, after the answer, goes to the cloud again.
+  auto a4 = request(Message::create("edged", "meta", "query", "default/configmap/cfg", nullptr),
+                    std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return a4->has_value(); }));
+  queries = 0;
+  for (const Message& m : cloud_.got) {
+    queries += m.route.operation == "query" && m.route.resource == "default/configmap/cfg";
+  }
+  EXPECT_EQ(queries, 2);
+}
+
 TEST_F(MetaManagerTest, RemoteErrorAnswerIsPassedThroughUncachedAndAcked) {
   startModule();
   setConnected(true);
