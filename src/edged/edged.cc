@@ -837,8 +837,11 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       const char* type = ref.kind == ObjectRef::Kind::Secret ? "secret" : "configmap";
       Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
                                   core::op::kQuery, ns + "/" + type + "/" + ref.name, nullptr);
-      auto op =
-          ctx_.bus.request(core::names::kMetaManagerModule, std::move(m), options_.bus_timeout);
+      // At most 10 s per object: the pod worker waits meanwhile, and without an answer the
+      // stored copy is used (what metamanager itself would answer after remoteQueryTimeout).
+      auto op = ctx_.bus.request(
+          core::names::kMetaManagerModule, std::move(m),
+          std::min<std::chrono::milliseconds>(options_.bus_timeout, std::chrono::seconds(10)));
       Result<Message> resp = co_await std::move(op);
       if (!resp.ok() || resp->route.operation == core::op::kError) {
         continue;

@@ -158,6 +158,10 @@ asio::awaitable<core::Status> dialTls(TlsStream& stream, const Endpoint& ep,
   if (cerr || gone()) {
     co_return stepFailed("connect", ep, cerr, gone());
   }
+  // Interactive traffic (exec keystrokes, SPDY frames, ACKs): no Nagle delay behind a peer's
+  // delayed ACK.
+  boost::system::error_code nodelay_ec;
+  tcp_layer.socket().set_option(asio::ip::tcp::no_delay(true), nodelay_ec);
   auto [herr] = co_await stream.async_handshake(asio::ssl::stream_base::client, token);
   if (herr || gone()) {
     co_return stepFailed("TLS handshake with", ep, herr, gone());

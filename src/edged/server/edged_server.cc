@@ -342,6 +342,10 @@ awaitable<void> serveStream(std::shared_ptr<State> st, std::shared_ptr<Conn> c,
   if (!ec) {
     co_await asio::async_connect(c->upstream, results, asio::redirect_error(use_awaitable, ec));
   }
+  if (!ec) {
+    error_code nodelay_ec;  // an interactive stream: no Nagle wait behind a delayed ACK
+    c->upstream.set_option(tcp::no_delay(true), nodelay_ec);
+  }
   if (ec) {
     auto op =
         writeSimple(stream, v, false, http::status::bad_gateway,
@@ -474,6 +478,8 @@ awaitable<void> acceptLoop(std::shared_ptr<State> st) {
       if (ec == asio::error::operation_aborted || st->stopped) co_return;
       continue;  // e.g. EMFILE: try again
     }
+    error_code nodelay_ec;  // exec/attach/log streams: no Nagle wait behind a delayed ACK
+    sock.set_option(tcp::no_delay(true), nodelay_ec);
     auto c = std::make_shared<Conn>(std::move(sock));
     uint64_t id;
     {
