@@ -430,16 +430,18 @@ spec:
     desired: {value: "20"}
     visitors: {protocolName: e2e-proto}
 EOF
+  # The device's id is <ns>/<name> from CloudCore v1.17 on, <name> before.
   local db=$E2E_DIR/edge/edgecore.db
-  wait_until 30 "device $NS/thermo-1 in devicetwin's device table" bash -c \
-    "sqlite3 $db 'select id from device' | grep -qx $NS/thermo-1"
+  wait_until 30 "device thermo-1 in devicetwin's device table" bash -c \
+    "sqlite3 $db 'select id from device' | grep -Eqx '($NS/)?thermo-1'"
+  local id; id=$(sqlite3 "$db" 'select id from device' | grep -Ex "($NS/)?thermo-1" | head -1)
   wait_until 30 "the mapper got the device" grep -q "RegisterDevice $NS/thermo-1" "$E2E_DIR/logs/mapper.log"
   # Reported over MQTT as a mapper does. CloudCore v1.17 creates the status twin on the first
   # report and fills it from the second on (its findOrCreateTwinByName returns a copy), so the
   # report is repeated until the value shows, as a mapper reporting periodically would.
   local i
   for i in $(seq 1 15); do
-    mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t "\$hw/events/device/$NS/thermo-1/twin/update" \
+    mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t "\$hw/events/device/$id/twin/update" \
       -m '{"event_id":"e2e-'"$i"'","timestamp":'"$(date +%s%3N)"',"twin":{"temperature":{"actual":{"value":"23"},"metadata":{"type":"int"}}}}'
     kubectl -n "$NS" get device thermo-1 -o json \
       | jq -e '.status.twins[]? | select(.propertyName=="temperature") | .reported.value == "23"' > /dev/null && break
