@@ -351,7 +351,7 @@ t_logs_exec_attach() {
   local out
   out=$(timeout 30 kubectl -n "$NS" logs "$pod" -c web --tail=2) || fail "kubectl logs: $out"
   [ "$(echo "$out" | grep -c '^web-line-')" = 2 ] || fail "logs --tail=2 gave: $out"
-  out=$(timeout 5 kubectl -n "$NS" logs -f "$pod" -c web --tail=1 2>&1 || true)
+  out=$(timeout 6 kubectl -n "$NS" logs -f "$pod" -c web --tail=1 2>&1 || true)
   [ "$(echo "$out" | grep -c '^web-line-')" -ge 3 ] || fail "logs -f gave: $out"
   out=$(timeout 30 kubectl exec -n "$NS" "$pod" -c web -- sh -c 'echo out-$((6*7)); echo err >&2')
   [ "$out" = out-42 ] || fail "exec output: $out"
