@@ -479,6 +479,31 @@ TEST_F(CloudStreamTest, TunnelNotServedYetIsNotDeclaredDead) {
   EXPECT_EQ(rig_->stats().dead_links, 0u);
 }
 
+// cloudsim's stream server behaves as CloudStream does while the Node does not exist: the
+// tunnel is accepted and left unread (pings unanswered), the node looked up every gate_poll;
+// once it exists the same session is served.
+TEST_F(CloudStreamTest, CloudSimLeavesATunnelUnreadUntilTheNodeExists) {
+  auto known = std::make_shared<std::atomic<bool>>(false);
+  cloudsim::StreamServerOptions so;
+  so.node_name = std::string(kNode);
+  so.node_known = [known](const std::string&) { return known->load(); };
+  so.gate_poll = 200ms;
+  auto gated = cloudsim::StreamServer::start(pki_, so);
+  ASSERT_TRUE(gated.ok()) << gated.status().toString();
+  server_ = std::move(gated).value();
+  rig_->config().modules.edge_stream.server = "127.0.0.1:" + std::to_string(server_->port());
+  rig_->start(options_);
+  ASSERT_TRUE(server_->waitUntil([&] { return server_->openSessions() == 1; }, kWait));
+  std::this_thread::sleep_for(1200ms);
+  EXPECT_EQ(server_->sessions().back().pings, 0u);  // nothing read yet
+  EXPECT_EQ(rig_->stats().dead_links, 0u);
+  known->store(true);
+  auto reply = server_->fetch(StreamType::Logs, "/containerLogs/default/p/c", "", kWait);
+  ASSERT_TRUE(reply.ok()) << reply.status().toString();
+  EXPECT_EQ(server_->sessions().size(), 1u);
+  EXPECT_EQ(rig_->stats().dead_links, 0u);
+}
+
 // CloudStream's node gate: CLOSE_CONNECT on every session until the Node exists. The edge keeps
 // redialling with backoff and gets through once the gate opens.
 TEST_F(CloudStreamTest, NodeGateRejectionsAreRetried) {
