@@ -310,7 +310,8 @@ NodeLease::Request NodeLease::next(const std::string& node_uid,
 
 std::string NodeLease::onAnswer(const json& content) {
   if (!content.is_object()) {
-    return "unexpected answer";  // e.g. the cached list metamanager gives while offline
+    // metamanager's answer while offline: the cached rows, or an error text.
+    return "no answer from the cloud (offline?)";
   }
   auto obj = content.find("Object");
   if (obj != content.end() && obj->is_object() && obj->contains("metadata")) {
