@@ -19,7 +19,13 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../test/e2e/lib.sh
 source "$REPO/test/e2e/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "realcloud_ab.sh: run as root" >&2; exit 1; }
-REALCLOUD_HOME=${REALCLOUD_HOME:-$REPO/../shared/realcloud}
+# The real cloud: REALCLOUD_HOME, else ../shared/realcloud beside the checkout, else the
+# workplace's /work/shared/realcloud (a checkout elsewhere, e.g. a CI clone under /tmp).
+if [ -z "${REALCLOUD_HOME:-}" ]; then
+  for REALCLOUD_HOME in "$REPO/../shared/realcloud" /work/shared/realcloud; do
+    [ -x "$REALCLOUD_HOME/realcloud.sh" ] && break
+  done
+fi
 EDGECORE_BIN=${EDGECORE_BIN:-$REPO/build/edgecore}
 E2E_DIR=${E2E_DIR:-$(mktemp -d /var/tmp/edgecore-ab.XXXX)}
 mkdir -p "$E2E_DIR/logs"

@@ -11,7 +11,8 @@
 # Environment:
 #   EDGECORE_BIN, KEADM_BIN, MAPPER_BIN   our binaries (default: build/edgecore, build/keadm,
 #                             build/test_mapper, the DMI test mapper)
-#   REALCLOUD_HOME            the realcloud directory (default: ../shared/realcloud beside the repo)
+#   REALCLOUD_HOME            the realcloud directory (default: ../shared/realcloud beside the
+#                             repo, else /work/shared/realcloud)
 #   REALCLOUD_KUBEEDGE        CloudCore release (realcloud.sh's default: v1.17.5)
 #   E2E_DIR                   scratch directory (default: a new /var/tmp/edgecore-e2e.XXXX)
 #   E2E_KEEP=1                leave everything running at the end (for poking around)
@@ -23,7 +24,13 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$REPO/test/e2e/lib.sh"
 
 [ "$(id -u)" = 0 ] || { echo "realcloud.sh: run as root (containerd, mounts)" >&2; exit 1; }
-REALCLOUD_HOME=${REALCLOUD_HOME:-$REPO/../shared/realcloud}
+# The real cloud: REALCLOUD_HOME, else ../shared/realcloud beside the checkout, else the
+# workplace's /work/shared/realcloud (a checkout elsewhere, e.g. a CI clone under /tmp).
+if [ -z "${REALCLOUD_HOME:-}" ]; then
+  for REALCLOUD_HOME in "$REPO/../shared/realcloud" /work/shared/realcloud; do
+    [ -x "$REALCLOUD_HOME/realcloud.sh" ] && break
+  done
+fi
 [ -x "$REALCLOUD_HOME/realcloud.sh" ] || {
   echo "realcloud.sh: no real cloud at $REALCLOUD_HOME (set REALCLOUD_HOME)" >&2
   exit 1
