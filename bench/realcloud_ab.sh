@@ -14,6 +14,8 @@
 #   exec_ms       one `kubectl exec -- true` through CloudStream
 #   reconnect_ms  CloudCore started again after a kill -> `kubectl exec` works again
 #   rss_kb        the edgecore process's RSS at the end (3 pods running)
+#   warn/connects cloudcore's "resource type not found ... node/<name>" warnings (CloudHub's own
+#                 connect event, see docs/realcloud.md finding 4) against the node's connects
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../test/e2e/lib.sh
@@ -40,54 +42,10 @@ IMAGES=$("$REPO/scripts/test-services.sh" images)
 GO_EDGECORE=$REALCLOUD_DIR/bin/edgecore-go-v1.15.4
 
 cleanup() {
-  stop_edgecore
-  stop_containerd
-  stop_mosquitto
-  "$REALCLOUD_HOME/realcloud.sh" down > /dev/null 2>&1 || true
-  grep " $E2E_DIR/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do
-    umount "$m" 2> /dev/null || umount -l "$m" 2> /dev/null || true
-  done
+  teardown_all
   [ "${E2E_KEEP:-0}" = 1 ] || rm -rf "$E2E_DIR"
 }
 trap cleanup EXIT
-
-# The Go edgecore's config: the same keys as ours (test/e2e/lib.sh), minus those only we read.
-write_go_config() {
-  local e=$E2E_DIR/edge
-  mkdir -p "$e/ca" "$e/certs" "$e/manifests" "$e/volume-plugins"
-  cat > "$EDGE_CONFIG" <<EOF
-apiVersion: edgecore.config.kubeedge.io/v1alpha2
-kind: EdgeCore
-database:
-  dataSource: $e/edgecore.db
-modules:
-  edgeHub:
-    httpServer: https://127.0.0.1:10002
-    token: "$TOKEN"
-    tlsCaFile: $e/ca/rootCA.crt
-    tlsCertFile: $e/certs/server.crt
-    tlsPrivateKeyFile: $e/certs/server.key
-    websocket: {enable: true, server: 127.0.0.1:10000}
-    quic: {enable: false}
-  edgeStream:
-    enable: true
-    server: 127.0.0.1:10004
-    tlsTunnelCAFile: $e/ca/rootCA.crt
-    tlsTunnelCertFile: $e/certs/server.crt
-    tlsTunnelPrivateKeyFile: $e/certs/server.key
-  edged:
-    hostnameOverride: $NODE
-    nodeIP: 127.0.0.1
-    rootDirectory: $e/kubelet
-    podSandboxImage: registry.k8s.io/pause:3.6
-    remoteRuntimeEndpoint: unix://$CTD_SOCK
-    remoteImageEndpoint: unix://$CTD_SOCK
-    tailoredKubeletConfig:
-      staticPodPath: $e/manifests
-      volumePluginDir: $e/volume-plugins
-  eventBus: {enable: false}
-EOF
-}
 
 # run_one LABEL BINARY: the sequence; prints "LABEL ready deploy logs exec reconnect rss".
 run_one() {
@@ -96,7 +54,7 @@ run_one() {
   EDGE_CONFIG=$E2E_DIR/edge/edgecore-$label.yaml
   EDGE_LOG=$E2E_DIR/logs/edgecore-$label.log
   rm -rf "$E2E_DIR/edge"
-  if [ "$label" = go ]; then write_go_config; else write_edge_config; fi
+  write_edge_config
   local ready=- deploy=- logs=- exec=- reconnect=- rss=-
   EDGECORE_BIN=$bin start_edgecore
   if wait_until 60 "node $NODE Ready" node_ready; then ready=$(ms_since "$EDGE_STARTED_NS"); fi
@@ -139,7 +97,12 @@ EOF
   wait_until 60 "ab-$label pods gone" deploy_gone_to_zero "ab-$label" || true
   stop_edgecore
   kubectl delete node "$NODE" --wait=false > /dev/null 2>&1 || true
-  printf '%-8s %9s %10s %8s %8s %13s %9s\n' "$label" "$ready" "$deploy" "$logs" "$exec" "$reconnect" "${rss:--}"
+  # cloudcore's "resource type not found ... node/<name>" lines against its connects of this node
+  local cc=$REALCLOUD_DIR/logs/cloudcore.log warn conn
+  warn=$(grep -c "message resource: node/$NODE, err" "$cc")
+  conn=$(grep -c "edge node $NODE for project .* connected" "$cc")
+  printf '%-8s %9s %10s %8s %8s %13s %9s %13s\n' "$label" "$ready" "$deploy" "$logs" "$exec" \
+    "$reconnect" "${rss:--}" "$warn/$conn"
 }
 
 say "cloud up"
@@ -148,7 +111,8 @@ TOKEN=$("$REALCLOUD_HOME/realcloud.sh" token)
 start_containerd || exit 1
 start_mosquitto || exit 1
 results=$(
-  printf '%-8s %9s %10s %8s %8s %13s %9s\n' edgecore ready_ms deploy_ms logs_ms exec_ms reconnect_ms rss_kb
+  printf '%-8s %9s %10s %8s %8s %13s %9s %13s\n' edgecore ready_ms deploy_ms logs_ms exec_ms \
+    reconnect_ms rss_kb warn/connects
   run_one cpp "$EDGECORE_BIN"
   run_one go "$GO_EDGECORE"
 )

@@ -188,10 +188,12 @@ start_cloudcore() {
 
 write_edge_config() {
   local e=$E2E_DIR/edge
-  mkdir -p "$e/ca" "$e/certs" "$e/manifests"
+  mkdir -p "$e/ca" "$e/certs" "$e/manifests" "$e/volume-plugins"
   # What `keadm join` writes on top of the defaults, for a node on this loopback cloud. The
-  # edged server is moved off its default port on purpose: edgestream must dial where edged
-  # listens, not the 10350 CloudStream names.
+  # edged server is moved off its default port on purpose (EDGED_PORT): edgestream must dial
+  # where edged listens, not the 10350 CloudStream names. The same file serves KubeEdge's Go
+  # edgecore v1.15 (bench/realcloud_ab.sh): it reads the runtime from edged.remote*Endpoint and
+  # needs a writable volumePluginDir; each side ignores the keys only the other reads.
   cat > "$EDGE_CONFIG" <<EOF
 apiVersion: edgecore.config.kubeedge.io/v1alpha2
 kind: EdgeCore
@@ -218,12 +220,15 @@ modules:
     nodeIP: 127.0.0.1
     rootDirectory: $e/kubelet
     podSandboxImage: registry.k8s.io/pause:3.6
+    remoteRuntimeEndpoint: unix://$CTD_SOCK
+    remoteImageEndpoint: unix://$CTD_SOCK
     nodeLabels:
       e2e.kubeedge.io/suite: realcloud
     tailoredKubeletConfig:
       containerRuntimeEndpoint: unix://$CTD_SOCK
       imageServiceEndpoint: unix://$CTD_SOCK
       staticPodPath: $e/manifests
+      volumePluginDir: $e/volume-plugins
       podLogsDir: $e/pod-logs
       readOnlyPort: $EDGED_PORT
   deviceTwin:
@@ -254,6 +259,19 @@ stop_edgecore() {
   for i in $(seq 1 100); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
   kill -KILL "$p" 2> /dev/null || true
   rm -f "$E2E_DIR/edgecore.pid"
+}
+
+# Everything a run started, in reverse: edgecore, the DMI mapper, containerd (and what it runs),
+# mosquitto, the cloud, then the pod volume mounts under $E2E_DIR.
+teardown_all() {
+  stop_edgecore
+  [ -f "$E2E_DIR/mapper.pid" ] && kill "$(cat "$E2E_DIR/mapper.pid")" 2> /dev/null
+  stop_containerd
+  stop_mosquitto
+  "$REALCLOUD_HOME/realcloud.sh" down > /dev/null 2>&1 || true
+  grep " $E2E_DIR/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do
+    umount "$m" 2> /dev/null || umount -l "$m" 2> /dev/null || true
+  done
 }
 
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }

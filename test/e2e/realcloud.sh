@@ -67,14 +67,7 @@ cleanup() {
     return
   fi
   say "teardown"
-  stop_edgecore
-  [ -f "$E2E_DIR/mapper.pid" ] && kill "$(cat "$E2E_DIR/mapper.pid")" 2> /dev/null
-  stop_containerd
-  stop_mosquitto
-  "$REALCLOUD_HOME/realcloud.sh" down > /dev/null 2>&1 || true
-  grep " $E2E_DIR/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do
-    umount "$m" 2> /dev/null || umount -l "$m" 2> /dev/null || true
-  done
+  teardown_all
   rm -rf "$E2E_DIR"
 }
 trap cleanup EXIT

@@ -95,25 +95,25 @@ class FetchedObjectSource : public ObjectSource {
       : fetched_(std::move(fetched)), fallback_(fallback) {}
 
   Result<nlohmann::json> getConfigMap(std::string_view ns, std::string_view name) override {
-    if (auto it = fetched_.find(refKey(ObjectRef::Kind::ConfigMap, name)); it != fetched_.end()) {
-      return it->second;
-    }
-    if (fallback_ == nullptr) {
-      return notFound("configmap \"" + std::string(name) + "\" not found");
-    }
-    return fallback_->getConfigMap(ns, name);
+    return get(ObjectRef::Kind::ConfigMap, ns, name);
   }
   Result<nlohmann::json> getSecret(std::string_view ns, std::string_view name) override {
-    if (auto it = fetched_.find(refKey(ObjectRef::Kind::Secret, name)); it != fetched_.end()) {
-      return it->second;
-    }
-    if (fallback_ == nullptr) {
-      return notFound("secret \"" + std::string(name) + "\" not found");
-    }
-    return fallback_->getSecret(ns, name);
+    return get(ObjectRef::Kind::Secret, ns, name);
   }
 
  private:
+  Result<nlohmann::json> get(ObjectRef::Kind kind, std::string_view ns, std::string_view name) {
+    if (auto it = fetched_.find(refKey(kind, name)); it != fetched_.end()) {
+      return it->second;
+    }
+    const bool secret = kind == ObjectRef::Kind::Secret;
+    if (fallback_ == nullptr) {
+      return notFound(std::string(secret ? "secret" : "configmap") + " \"" + std::string(name) +
+                      "\" not found");
+    }
+    return secret ? fallback_->getSecret(ns, name) : fallback_->getConfigMap(ns, name);
+  }
+
   std::map<std::string, Result<nlohmann::json>> fetched_;
   ObjectSource* fallback_;
 };
