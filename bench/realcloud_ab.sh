@@ -14,8 +14,9 @@
 #   exec_ms       one `kubectl exec -- true` through CloudStream
 #   reconnect_ms  CloudCore started again after a kill -> `kubectl exec` works again
 #   rss_kb        the edgecore process's RSS at the end (3 pods running)
-#   warn/connects cloudcore's "resource type not found ... node/<name>" warnings (CloudHub's own
-#                 connect event, see docs/realcloud.md finding 4) against the node's connects
+#   warn/events   cloudcore's "resource type not found ... node/<name>" warnings (CloudHub's own
+#                 connect/disconnect events, docs/realcloud.md finding 4) against the node's
+#                 connects and disconnects
 set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../test/e2e/lib.sh
@@ -100,7 +101,7 @@ EOF
   # cloudcore's "resource type not found ... node/<name>" lines against its connects of this node
   local cc=$REALCLOUD_DIR/logs/cloudcore.log warn conn
   warn=$(grep -c "message resource: node/$NODE, err" "$cc")
-  conn=$(grep -c "edge node $NODE for project .* connected" "$cc")
+  conn=$(grep -cE "edge node $NODE for project .* (connected|disConnected)" "$cc")
   printf '%-8s %9s %10s %8s %8s %13s %9s %13s\n' "$label" "$ready" "$deploy" "$logs" "$exec" \
     "$reconnect" "${rss:--}" "$warn/$conn"
 }
@@ -112,7 +113,7 @@ start_containerd || exit 1
 start_mosquitto || exit 1
 results=$(
   printf '%-8s %9s %10s %8s %8s %13s %9s %13s\n' edgecore ready_ms deploy_ms logs_ms exec_ms \
-    reconnect_ms rss_kb warn/connects
+    reconnect_ms rss_kb warn/events
   run_one cpp "$EDGECORE_BIN"
   run_one go "$GO_EDGECORE"
 )
