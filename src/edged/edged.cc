@@ -26,7 +26,7 @@
 #include "edgecore/core/config.h"
 #include "edgecore/core/message.h"
 #include "edgecore/core/resource.h"
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 #include "edgecore/edged/module.h"
 #include "event_recorder.h"
 #include "log_rotation.h"
@@ -98,7 +98,7 @@ std::string planFingerprint(const json& pod) {
 
 class EdgedModule final : public Edged, public std::enable_shared_from_this<EdgedModule> {
  public:
-  EdgedModule(core::ModuleContext ctx, EdgedOptions options, CriClientPtr cri)
+  EdgedModule(core::ModuleContext ctx, EdgedOptions options, cri::CriClientPtr cri)
       : ctx_(std::move(ctx)),
         options_(std::move(options)),
         cfg_(ctx_.config.modules.edged),
@@ -110,8 +110,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         relist_timer_(ctx_.strand),
         status_timer_(ctx_.strand),
         static_timer_(ctx_.strand) {
-    if (options_.store != nullptr) {
-      objects_ = makeMetaStoreObjectSource(*options_.store);
+    if (options_.read_stored_object) {
+      objects_ = makeStoredObjectSource(options_.read_stored_object);
     }
     if (cfg_.report_event) {
       events_.emplace(node_name_);
@@ -856,7 +856,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   static asio::awaitable<void> syncWorker(std::shared_ptr<EdgedModule> self, std::string uid,
                                           SyncRequest req, bool fetch) {
     auto t0 = std::chrono::steady_clock::now();
-    if (fetch && self->options_.store != nullptr) {
+    if (fetch && self->objects_ != nullptr) {
       auto refs = referencedObjects(req.pod);
       if (!refs.empty()) {
         std::string ns = str(sub(req.pod, "metadata"), "namespace");
@@ -1403,7 +1403,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       }
       asio::post(*self->pool_, [cri = self->cri_.get(), req, id, done = std::move(done)] {
         if (req.kind == StreamRequest::Kind::Exec) {
-          cri::ExecRequest r;
+          runtimeapi::ExecRequest r;
           r.set_container_id(id);
           for (const auto& c : req.command) {
             r.add_cmd(c);
@@ -1414,7 +1414,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
           r.set_stderr(req.stderr_);
           done(cri->exec(r));
         } else {
-          cri::AttachRequest r;
+          runtimeapi::AttachRequest r;
           r.set_container_id(id);
           r.set_tty(req.tty);
           r.set_stdin(req.stdin_);
@@ -1836,7 +1836,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   std::chrono::steady_clock::time_point next_log_rotation_{};
   bool log_rotation_running_ = false;
   uint64_t events_dropped_ = 0;
-  CriClientPtr cri_;
+  cri::CriClientPtr cri_;
   RestartBackoff backoff_;
   std::unique_ptr<ObjectSource> objects_;
   HostFacts host_facts_;
@@ -1866,14 +1866,14 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
 Result<core::ModulePtr> create(core::ModuleContext ctx, EdgedOptions options) {
   const auto& cfg = ctx.config.modules.edged;
-  CriClientOptions co;
+  cri::CriClientOptions co;
   co.runtime_endpoint = cfg.container_runtime_endpoint;
   co.image_endpoint = cfg.image_service_endpoint;
   if (cfg.runtime_request_timeout.count() > 0) {
     co.request_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(cfg.runtime_request_timeout);
   }
-  EC_ASSIGN_OR_RETURN(CriClientPtr cri, CriClient::create(co));
+  EC_ASSIGN_OR_RETURN(cri::CriClientPtr cri, cri::CriClient::create(co));
   if (cfg.hostname_override.empty()) {
     return core::invalidArgument("modules.edged.hostnameOverride (the node name) is empty");
   }

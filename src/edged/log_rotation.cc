@@ -132,7 +132,7 @@ std::string rotatedLogName(const std::string& log, std::chrono::system_clock::ti
   return log + "." + stamp;
 }
 
-core::Result<bool> rotateContainerLogIfNeeded(CriClient& cri, const std::string& container_id,
+core::Result<bool> rotateContainerLogIfNeeded(cri::CriClient& cri, const std::string& container_id,
                                               const std::string& log,
                                               const LogRotationPolicy& policy,
                                               std::chrono::system_clock::time_point now) {

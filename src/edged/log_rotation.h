@@ -13,7 +13,7 @@
 #include <string>
 
 #include "edgecore/core/status.h"
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 
 namespace edgecore::edged {
 
@@ -31,7 +31,7 @@ std::string rotatedLogName(const std::string& log, std::chrono::system_clock::ti
 
 // Rotates `log` (the live log of running container `container_id`) when it is over the size.
 // Returns true when it rotated. A missing file is not an error (nothing written yet).
-core::Result<bool> rotateContainerLogIfNeeded(CriClient& cri, const std::string& container_id,
+core::Result<bool> rotateContainerLogIfNeeded(cri::CriClient& cri, const std::string& container_id,
                                               const std::string& log,
                                               const LogRotationPolicy& policy,
                                               std::chrono::system_clock::time_point now);

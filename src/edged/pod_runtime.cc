@@ -17,7 +17,7 @@ using json = nlohmann::json;
 
 namespace {
 
-cri::NamespaceMode toCri(NamespaceMode m) { return static_cast<cri::NamespaceMode>(m); }
+runtimeapi::NamespaceMode toCri(NamespaceMode m) { return static_cast<runtimeapi::NamespaceMode>(m); }
 
 bool isNotFound(const Status& st) { return st.code() == core::StatusCode::NotFound; }
 
@@ -33,15 +33,15 @@ std::string podUid(const json& pod) {
 
 }  // namespace
 
-PodRuntimeManager::PodRuntimeManager(CriClient& cri, SyncSettings settings, RestartBackoff& backoff,
+PodRuntimeManager::PodRuntimeManager(cri::CriClient& cri, SyncSettings settings, RestartBackoff& backoff,
                                      std::shared_ptr<spdlog::logger> log)
     : cri_(cri), settings_(std::move(settings)), backoff_(backoff), log_(std::move(log)) {}
 
 // ---------------------------------------------------------------------------------------------
 // Reading the runtime
 
-Result<PodRuntime> PodRuntimeManager::collect(const std::vector<cri::PodSandbox>& sandboxes,
-                                              const std::vector<cri::Container>& containers,
+Result<PodRuntime> PodRuntimeManager::collect(const std::vector<runtimeapi::PodSandbox>& sandboxes,
+                                              const std::vector<runtimeapi::Container>& containers,
                                               RuntimeSnapshot* all, const std::string& only_uid) {
   RuntimeSnapshot local;
   RuntimeSnapshot& out = all ? *all : local;
@@ -145,16 +145,16 @@ Result<RuntimeSnapshot> PodRuntimeManager::relist() {
 }
 
 Result<PodRuntime> PodRuntimeManager::listPod(const std::string& uid) {
-  cri::PodSandboxFilter sf;
+  runtimeapi::PodSandboxFilter sf;
   (*sf.mutable_label_selector())[kLabelPodUid] = uid;
   EC_ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox(sf));
-  cri::ContainerFilter cf;
+  runtimeapi::ContainerFilter cf;
   (*cf.mutable_label_selector())[kLabelPodUid] = uid;
   EC_ASSIGN_OR_RETURN(auto containers, cri_.listContainers(cf));
   return collect(sandboxes, containers, nullptr, uid);
 }
 
-Result<cri::ExecSyncResponse> PodRuntimeManager::exec(const std::string& container_id,
+Result<runtimeapi::ExecSyncResponse> PodRuntimeManager::exec(const std::string& container_id,
                                                       const std::vector<std::string>& cmd,
                                                       int64_t timeout_seconds) {
   return cri_.execSync(container_id, cmd, timeout_seconds);
@@ -163,10 +163,10 @@ Result<cri::ExecSyncResponse> PodRuntimeManager::exec(const std::string& contain
 // ---------------------------------------------------------------------------------------------
 // Configs
 
-cri::PodSandboxConfig PodRuntimeManager::sandboxConfig(const PodPlan& plan,
+runtimeapi::PodSandboxConfig PodRuntimeManager::sandboxConfig(const PodPlan& plan,
                                                        uint32_t attempt) const {
   const SandboxPlan& s = plan.sandbox;
-  cri::PodSandboxConfig c;
+  runtimeapi::PodSandboxConfig c;
   auto* md = c.mutable_metadata();
   md->set_name(s.name);
   md->set_uid(s.uid);
@@ -185,7 +185,7 @@ cri::PodSandboxConfig PodRuntimeManager::sandboxConfig(const PodPlan& plan,
   }
   for (const auto& p : s.port_mappings) {
     auto* m = c.add_port_mappings();
-    m->set_protocol(static_cast<cri::Protocol>(p.protocol));
+    m->set_protocol(static_cast<runtimeapi::Protocol>(p.protocol));
     m->set_container_port(p.container_port);
     m->set_host_port(p.host_port);
     m->set_host_ip(p.host_ip);
@@ -207,9 +207,9 @@ cri::PodSandboxConfig PodRuntimeManager::sandboxConfig(const PodPlan& plan,
   }
   auto* sc = linux->mutable_security_context();
   auto* ns = sc->mutable_namespace_options();
-  ns->set_network(s.host_network ? cri::NODE : toCri(s.network_mode));
-  ns->set_pid(s.host_pid ? cri::NODE : toCri(s.pid_mode));
-  ns->set_ipc(s.host_ipc ? cri::NODE : toCri(s.ipc_mode));
+  ns->set_network(s.host_network ? runtimeapi::NODE : toCri(s.network_mode));
+  ns->set_pid(s.host_pid ? runtimeapi::NODE : toCri(s.pid_mode));
+  ns->set_ipc(s.host_ipc ? runtimeapi::NODE : toCri(s.ipc_mode));
   sc->set_privileged(s.privileged);
   if (s.run_as_user) {
     sc->mutable_run_as_user()->set_value(*s.run_as_user);
@@ -223,8 +223,8 @@ cri::PodSandboxConfig PodRuntimeManager::sandboxConfig(const PodPlan& plan,
   return c;
 }
 
-cri::ContainerConfig PodRuntimeManager::containerConfig(const ContainerPlan& p) const {
-  cri::ContainerConfig c;
+runtimeapi::ContainerConfig PodRuntimeManager::containerConfig(const ContainerPlan& p) const {
+  runtimeapi::ContainerConfig c;
   c.mutable_metadata()->set_name(p.name);
   c.mutable_metadata()->set_attempt(p.attempt);
   c.mutable_image()->set_image(p.image);
@@ -246,7 +246,7 @@ cri::ContainerConfig PodRuntimeManager::containerConfig(const ContainerPlan& p) 
     cm->set_host_path(m.host_path);
     cm->set_readonly(m.readonly);
     cm->set_selinux_relabel(m.selinux_relabel);
-    cm->set_propagation(static_cast<cri::MountPropagation>(m.propagation));
+    cm->set_propagation(static_cast<runtimeapi::MountPropagation>(m.propagation));
   }
   for (const auto& [k, v] : p.labels) {
     (*c.mutable_labels())[k] = v;
@@ -405,7 +405,7 @@ std::string goDuration(std::chrono::nanoseconds d) {
 }  // namespace
 
 bool PodRuntimeManager::ensureImage(const PodPlan& plan, const ContainerPlan& c,
-                                    const cri::PodSandboxConfig& sandbox, SyncResult& out) {
+                                    const runtimeapi::PodSandboxConfig& sandbox, SyncResult& out) {
   auto present = cri_.imageStatus(c.image);
   if (!present.ok()) {
     out.waiting[c.name] = {"ErrImagePull", present.status().message()};
@@ -475,7 +475,7 @@ bool PodRuntimeManager::ensureImage(const PodPlan& plan, const ContainerPlan& c,
 
 bool PodRuntimeManager::startContainer(const PodPlan& plan, ContainerPlan c, uint32_t attempt,
                                        bool restart, const std::string& sandbox_id,
-                                       const cri::PodSandboxConfig& sandbox, SyncResult& out) {
+                                       const runtimeapi::PodSandboxConfig& sandbox, SyncResult& out) {
   if (c.error) {
     out.waiting[c.name] = {c.error->reason, c.error->message};
     addEvent(out, plan, c.name, true, event_reason::kFailed, "Error: " + c.error->message);
@@ -488,7 +488,7 @@ bool PodRuntimeManager::startContainer(const PodPlan& plan, ContainerPlan c, uin
   if (restart) {
     backoff_.next(backoffKey(plan.sandbox.uid, c.name), std::chrono::system_clock::now());
   }
-  cri::ContainerConfig config = containerConfig(c);
+  runtimeapi::ContainerConfig config = containerConfig(c);
   if (settings_.devices) {
     Status dev = settings_.devices->prepareContainer(plan.sandbox.uid, c.name, &config);
     if (!dev.ok()) {
@@ -699,7 +699,7 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
   if (!a.create_sandbox && rt->currentSandbox()) {
     sandbox_attempt = rt->currentSandbox()->attempt;
   }
-  cri::PodSandboxConfig sb = sandboxConfig(*plan, sandbox_attempt);
+  runtimeapi::PodSandboxConfig sb = sandboxConfig(*plan, sandbox_attempt);
   if (a.create_sandbox && !a.terminal) {
     auto id = cri_.runPodSandbox(sb, plan->sandbox.runtime_handler);
     if (!id.ok()) {

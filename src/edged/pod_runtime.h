@@ -16,7 +16,7 @@
 #include <string>
 
 #include "deviceplugin/device_manager.h"
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 #include "event_recorder.h"
 #include "pod_logic.h"
 #include "pod_model.h"
@@ -65,7 +65,7 @@ struct SyncResult {
 
 class PodRuntimeManager {
  public:
-  PodRuntimeManager(CriClient& cri, SyncSettings settings, RestartBackoff& backoff,
+  PodRuntimeManager(cri::CriClient& cri, SyncSettings settings, RestartBackoff& backoff,
                     std::shared_ptr<spdlog::logger> log);
 
   // Lists every pod in the runtime. Container details (exit codes, times) come from a cache
@@ -78,17 +78,17 @@ class PodRuntimeManager {
   // Stops and removes everything of `uid` (an orphan: no pod wants it any more).
   core::Status removePod(const std::string& uid, int64_t grace_seconds);
   // Runs `cmd` in a container (exec probes, hooks).
-  core::Result<cri::ExecSyncResponse> exec(const std::string& container_id,
+  core::Result<runtimeapi::ExecSyncResponse> exec(const std::string& container_id,
                                            const std::vector<std::string>& cmd,
                                            int64_t timeout_seconds);
 
   // Builds the sandbox / container configs from a plan (exposed for tests).
-  cri::PodSandboxConfig sandboxConfig(const PodPlan& plan, uint32_t attempt) const;
-  cri::ContainerConfig containerConfig(const ContainerPlan& c) const;
+  runtimeapi::PodSandboxConfig sandboxConfig(const PodPlan& plan, uint32_t attempt) const;
+  runtimeapi::ContainerConfig containerConfig(const ContainerPlan& c) const;
 
  private:
-  core::Result<PodRuntime> collect(const std::vector<cri::PodSandbox>& sandboxes,
-                                   const std::vector<cri::Container>& containers,
+  core::Result<PodRuntime> collect(const std::vector<runtimeapi::PodSandbox>& sandboxes,
+                                   const std::vector<runtimeapi::Container>& containers,
                                    RuntimeSnapshot* all, const std::string& only_uid);
   void killContainers(const PodPlan* plan, const std::vector<PodActions::Kill>& kills,
                       int64_t grace_seconds);
@@ -96,9 +96,9 @@ class PodRuntimeManager {
                int64_t grace_seconds);
   // Ensures the image is present per pull policy; false + waiting reason when not.
   bool ensureImage(const PodPlan& plan, const ContainerPlan& c,
-                   const cri::PodSandboxConfig& sandbox, SyncResult& out);
+                   const runtimeapi::PodSandboxConfig& sandbox, SyncResult& out);
   bool startContainer(const PodPlan& plan, ContainerPlan c, uint32_t attempt, bool restart,
-                      const std::string& sandbox_id, const cri::PodSandboxConfig& sandbox,
+                      const std::string& sandbox_id, const runtimeapi::PodSandboxConfig& sandbox,
                       SyncResult& out);
 
   // Appends an event about container `container` ("" = the pod) of `plan` to out.events.
@@ -107,7 +107,7 @@ class PodRuntimeManager {
   static void addKillEvents(SyncResult& out, const PodPlan* plan,
                             const std::vector<PodActions::Kill>& kills);
 
-  CriClient& cri_;
+  cri::CriClient& cri_;
   SyncSettings settings_;
   RestartBackoff& backoff_;
   std::shared_ptr<spdlog::logger> log_;

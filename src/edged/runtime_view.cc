@@ -11,23 +11,23 @@ std::string criLabel(const google::protobuf::Map<std::string, std::string>& m, c
   return it == m.end() ? std::string() : it->second;
 }
 
-ContainerRunState runStateFromCri(cri::ContainerState s) {
+ContainerRunState runStateFromCri(runtimeapi::ContainerState s) {
   switch (s) {
-    case cri::CONTAINER_CREATED:
+    case runtimeapi::CONTAINER_CREATED:
       return ContainerRunState::Created;
-    case cri::CONTAINER_RUNNING:
+    case runtimeapi::CONTAINER_RUNNING:
       return ContainerRunState::Running;
-    case cri::CONTAINER_EXITED:
+    case runtimeapi::CONTAINER_EXITED:
       return ContainerRunState::Exited;
     default:
       return ContainerRunState::Unknown;
   }
 }
 
-SandboxView sandboxViewFromCri(const cri::PodSandbox& s) {
+SandboxView sandboxViewFromCri(const runtimeapi::PodSandbox& s) {
   SandboxView v;
   v.id = s.id();
-  v.ready = s.state() == cri::SANDBOX_READY;
+  v.ready = s.state() == runtimeapi::SANDBOX_READY;
   v.attempt = s.metadata().attempt();
   v.created_at = s.created_at();
   v.name = s.metadata().name();
@@ -36,14 +36,14 @@ SandboxView sandboxViewFromCri(const cri::PodSandbox& s) {
   return v;
 }
 
-SandboxNetwork sandboxNetworkFromCri(const cri::PodSandboxStatus& st) {
+SandboxNetwork sandboxNetworkFromCri(const runtimeapi::PodSandboxStatus& st) {
   SandboxNetwork n;
-  n.host_network = st.linux().namespaces().options().network() == cri::NODE;
+  n.host_network = st.linux().namespaces().options().network() == runtimeapi::NODE;
   n.ip = st.network().ip();
   return n;
 }
 
-ContainerView containerViewFromCri(const cri::Container& c) {
+ContainerView containerViewFromCri(const runtimeapi::Container& c) {
   ContainerView v;
   v.id = c.id();
   v.sandbox_id = c.pod_sandbox_id();
@@ -60,7 +60,7 @@ ContainerView containerViewFromCri(const cri::Container& c) {
   return v;
 }
 
-void applyContainerStatus(const cri::ContainerStatus& st, ContainerView& v) {
+void applyContainerStatus(const runtimeapi::ContainerStatus& st, ContainerView& v) {
   v.state = runStateFromCri(st.state());
   v.started_at = st.started_at();
   v.finished_at = st.finished_at();

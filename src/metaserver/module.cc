@@ -5,7 +5,7 @@
 
 #include "edgecore/core/config.h"
 #include "edgecore/core/version.h"
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 #include "edgecore/metaserver/meta_server.h"
 
 namespace edgecore::metaserver {

@@ -30,7 +30,7 @@
 
 #include "edgecore/core/bus.h"
 #include "edgecore/core/message.h"
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 #include "request_info.h"
 
 extern char** environ;
@@ -45,7 +45,6 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 using nlohmann::json;
-namespace cri = edged::cri;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
 constexpr size_t kMaxLogBytes = 64 * 1024 * 1024;
 using Request = http::request<http::string_body>;
@@ -125,18 +124,18 @@ Outcome sentOutcome(int code) {
 }
 
 // ListContainers with the pod's labels (spec 4.7), newest first.
-core::Result<std::vector<cri::Container>> podContainers(edged::CriClient& client,
+core::Result<std::vector<runtimeapi::Container>> podContainers(edged::CriClient& client,
                                                         const std::string& ns,
                                                         const std::string& pod) {
-  cri::ContainerFilter filter;
+  runtimeapi::ContainerFilter filter;
   (*filter.mutable_label_selector())["io.kubernetes.pod.name"] = pod;
   (*filter.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns;
   auto list = client.listContainers(filter);
   if (!list.ok()) return list.status();
   std::stable_sort(list->begin(), list->end(),
-                   [](const cri::Container& a, const cri::Container& b) {
-                     bool ar = a.state() == cri::CONTAINER_RUNNING;
-                     bool br = b.state() == cri::CONTAINER_RUNNING;
+                   [](const runtimeapi::Container& a, const runtimeapi::Container& b) {
+                     bool ar = a.state() == runtimeapi::CONTAINER_RUNNING;
+                     bool br = b.state() == runtimeapi::CONTAINER_RUNNING;
                      if (ar != br) return ar;
                      return a.created_at() > b.created_at();
                    });
@@ -144,7 +143,7 @@ core::Result<std::vector<cri::Container>> podContainers(edged::CriClient& client
 }
 
 // The container to act on: by name (a running instance first), else the only one.
-core::Result<cri::Container> pickContainer(const std::vector<cri::Container>& containers,
+core::Result<runtimeapi::Container> pickContainer(const std::vector<runtimeapi::Container>& containers,
                                            const std::string& name, const std::string& ns,
                                            const std::string& pod, bool require_single) {
   if (containers.empty()) {
@@ -448,7 +447,7 @@ awaitable<Outcome> serveExec(const LocalOps& ops, const LocalOpMatch& m, Request
     out["exitCode"] = r->exit_code();
     co_return jsonOutcome(200, out);
   }
-  cri::ExecRequest er;
+  runtimeapi::ExecRequest er;
   er.set_container_id(id);
   for (const auto& c : cmd) er.add_cmd(c);
   er.set_tty(tty);

@@ -69,15 +69,15 @@ class DevicePluginPodTest : public ::testing::Test {
     return *harness_;
   }
 
-  std::vector<edged::cri::Container> running(const std::string& name) {
-    edged::cri::ContainerFilter f;
+  std::vector<runtimeapi::Container> running(const std::string& name) {
+    runtimeapi::ContainerFilter f;
     (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
     (*f.mutable_label_selector())["io.kubernetes.pod.name"] = name;
     auto list = cri_->listContainers(f);
-    std::vector<edged::cri::Container> out;
+    std::vector<runtimeapi::Container> out;
     if (list.ok()) {
       for (const auto& c : *list) {
-        if (c.state() == edged::cri::CONTAINER_RUNNING) {
+        if (c.state() == runtimeapi::CONTAINER_RUNNING) {
           out.push_back(c);
         }
       }

@@ -1,7 +1,7 @@
-// CriClient against the real containerd: version, status, a hostNetwork sandbox with one busybox
+// cri::CriClient against the real containerd: version, status, a hostNetwork sandbox with one busybox
 // container through its whole life, exec, and error mapping.
 
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 
 #include <gtest/gtest.h>
 
@@ -21,9 +21,9 @@ class CriClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
     EC_SKIP_WITHOUT_CONTAINERD();
-    CriClientOptions o;
+    cri::CriClientOptions o;
     o.runtime_endpoint = std::string("unix://") + kContainerdSocket;
-    auto c = CriClient::create(o);
+    auto c = cri::CriClient::create(o);
     ASSERT_TRUE(c.ok()) << c.status().toString();
     cri_ = std::move(c).value();
     ns_ = "cri-test-" + testing::uniqueSuffix();
@@ -34,8 +34,8 @@ class CriClientTest : public ::testing::Test {
     }
   }
 
-  cri::PodSandboxConfig sandboxConfig(const std::string& name, const std::string& uid) {
-    cri::PodSandboxConfig c;
+  runtimeapi::PodSandboxConfig sandboxConfig(const std::string& name, const std::string& uid) {
+    runtimeapi::PodSandboxConfig c;
     c.mutable_metadata()->set_name(name);
     c.mutable_metadata()->set_uid(uid);
     c.mutable_metadata()->set_namespace_(ns_);
@@ -44,13 +44,13 @@ class CriClientTest : public ::testing::Test {
     (*c.mutable_labels())["io.kubernetes.pod.namespace"] = ns_;
     (*c.mutable_labels())["io.kubernetes.pod.uid"] = uid;
     auto* nso = c.mutable_linux()->mutable_security_context()->mutable_namespace_options();
-    nso->set_network(cri::NODE);  // hostNetwork: hostname must stay empty
-    nso->set_pid(cri::CONTAINER);
-    nso->set_ipc(cri::POD);
+    nso->set_network(runtimeapi::NODE);  // hostNetwork: hostname must stay empty
+    nso->set_pid(runtimeapi::CONTAINER);
+    nso->set_ipc(runtimeapi::POD);
     return c;
   }
 
-  std::unique_ptr<CriClient> cri_;
+  std::unique_ptr<cri::CriClient> cri_;
   std::string ns_;
   testing::TempDir logs_;
 };
@@ -84,16 +84,16 @@ TEST_F(CriClientTest, ImagesAreLocal) {
 
 TEST_F(CriClientTest, SandboxAndContainerRoundTrip) {
   const std::string uid = "uid-" + testing::uniqueSuffix();
-  cri::PodSandboxConfig sb = sandboxConfig("rt", uid);
+  runtimeapi::PodSandboxConfig sb = sandboxConfig("rt", uid);
   auto sandbox_id = cri_->runPodSandbox(sb);
   ASSERT_TRUE(sandbox_id.ok()) << sandbox_id.status().toString();
 
   auto sst = cri_->podSandboxStatus(*sandbox_id);
   ASSERT_TRUE(sst.ok()) << sst.status().toString();
-  EXPECT_EQ(sst->state(), cri::SANDBOX_READY);
+  EXPECT_EQ(sst->state(), runtimeapi::SANDBOX_READY);
   EXPECT_EQ(sst->metadata().uid(), uid);
 
-  cri::ContainerConfig cc;
+  runtimeapi::ContainerConfig cc;
   cc.mutable_metadata()->set_name("main");
   cc.mutable_image()->set_image(kBusyboxImage);
   cc.add_command("sh");
@@ -111,10 +111,10 @@ TEST_F(CriClientTest, SandboxAndContainerRoundTrip) {
 
   auto cst = cri_->containerStatus(*cid);
   ASSERT_TRUE(cst.ok()) << cst.status().toString();
-  EXPECT_EQ(cst->state(), cri::CONTAINER_RUNNING);
+  EXPECT_EQ(cst->state(), runtimeapi::CONTAINER_RUNNING);
   EXPECT_GT(cst->started_at(), 0);
 
-  cri::ContainerFilter f;
+  runtimeapi::ContainerFilter f;
   (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
   auto list = cri_->listContainers(f);
   ASSERT_TRUE(list.ok());
@@ -127,7 +127,7 @@ TEST_F(CriClientTest, SandboxAndContainerRoundTrip) {
   EXPECT_EQ(ex->stderr(), "err\n");
   EXPECT_EQ(ex->exit_code(), 3);
 
-  cri::ExecRequest er;
+  runtimeapi::ExecRequest er;
   er.set_container_id(*cid);
   er.add_cmd("true");
   er.set_stdout(true);
@@ -139,7 +139,7 @@ TEST_F(CriClientTest, SandboxAndContainerRoundTrip) {
   ASSERT_TRUE(cri_->stopContainer(*cid, 0).ok());
   cst = cri_->containerStatus(*cid);
   ASSERT_TRUE(cst.ok());
-  EXPECT_EQ(cst->state(), cri::CONTAINER_EXITED);
+  EXPECT_EQ(cst->state(), runtimeapi::CONTAINER_EXITED);
   EXPECT_EQ(cst->exit_code(), 137);
   std::string log = testing::readFile(cst->log_path());
   EXPECT_NE(log.find(" stdout F hello-cri"), std::string::npos) << log;
@@ -149,7 +149,7 @@ TEST_F(CriClientTest, SandboxAndContainerRoundTrip) {
   EXPECT_EQ(gone.status().code(), core::StatusCode::NotFound) << gone.status().toString();
   ASSERT_TRUE(cri_->stopPodSandbox(*sandbox_id).ok());
   ASSERT_TRUE(cri_->removePodSandbox(*sandbox_id).ok());
-  cri::PodSandboxFilter pf;
+  runtimeapi::PodSandboxFilter pf;
   (*pf.mutable_label_selector())["io.kubernetes.pod.uid"] = uid;
   auto pods = cri_->listPodSandbox(pf);
   ASSERT_TRUE(pods.ok());
@@ -158,10 +158,10 @@ TEST_F(CriClientTest, SandboxAndContainerRoundTrip) {
 
 TEST_F(CriClientTest, UnreachableEndpointIsUnavailable) {
   testing::TempDir dir;
-  CriClientOptions o;
+  cri::CriClientOptions o;
   o.runtime_endpoint = dir.file("nothing.sock");
   o.status_timeout = std::chrono::seconds(2);
-  auto c = CriClient::create(o);
+  auto c = cri::CriClient::create(o);
   ASSERT_TRUE(c.ok());
   auto v = (*c)->version();
   ASSERT_FALSE(v.ok());
@@ -171,9 +171,9 @@ TEST_F(CriClientTest, UnreachableEndpointIsUnavailable) {
 }
 
 TEST(CriClientCreate, RejectsTcpEndpoint) {
-  CriClientOptions o;
+  cri::CriClientOptions o;
   o.runtime_endpoint = "tcp://127.0.0.1:1";
-  auto c = CriClient::create(o);
+  auto c = cri::CriClient::create(o);
   EXPECT_EQ(c.status().code(), core::StatusCode::InvalidArgument);
 }
 

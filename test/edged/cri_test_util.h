@@ -12,7 +12,7 @@
 #include <set>
 #include <string>
 
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 
 namespace edgecore::testing {
 
@@ -32,14 +32,14 @@ inline bool containerdAvailable() { return ::access(kContainerdSocket, F_OK) == 
 // Removes every sandbox whose io.kubernetes.pod.namespace label equals `ns` (and with them their
 // containers). Best effort: tests call it in TearDown.
 inline void removeNamespacePods(edged::CriClient& cri, const std::string& ns) {
-  edged::cri::PodSandboxFilter f;
+  runtimeapi::PodSandboxFilter f;
   (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns;
   auto list = cri.listPodSandbox(f);
   if (!list.ok()) {
     return;
   }
   for (const auto& sb : *list) {
-    edged::cri::ContainerFilter cf;
+    runtimeapi::ContainerFilter cf;
     cf.set_pod_sandbox_id(sb.id());
     auto cs = cri.listContainers(cf);
     if (cs.ok()) {

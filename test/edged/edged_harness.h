@@ -20,7 +20,7 @@
 #include "edgecore/core/config.h"
 #include "edgecore/core/daemon.h"
 #include "edgecore/core/message.h"
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 #include "edgecore/edged/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metamanager/module.h"
@@ -219,7 +219,9 @@ class EdgedHarness {
     auto store = metamanager::openSqliteMetaStore(so);
     EXPECT_TRUE(store.ok()) << store.status().toString();
     store_ = std::move(store).value();
-    options.store = store_.get();
+    options.read_stored_object = [store = store_.get()](std::string_view key) {
+      return store->getMeta(key);
+    };
     options.host_ip = "127.0.0.1";
     if (options.relist_period == std::chrono::seconds(1)) {
       options.relist_period = 200ms;

@@ -45,17 +45,17 @@ class EdgedTest : public ::testing::Test {
   }
 
   // Containers of the pod `name` in containerd (any state), by container name.
-  std::vector<edged::cri::Container> containers(const std::string& name) {
-    edged::cri::ContainerFilter f;
+  std::vector<runtimeapi::Container> containers(const std::string& name) {
+    runtimeapi::ContainerFilter f;
     (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
     (*f.mutable_label_selector())["io.kubernetes.pod.name"] = name;
     auto list = cri_->listContainers(f);
-    return list.ok() ? *list : std::vector<edged::cri::Container>{};
+    return list.ok() ? *list : std::vector<runtimeapi::Container>{};
   }
   std::set<std::string> runningIds(const std::string& name) {
     std::set<std::string> ids;
     for (const auto& c : containers(name)) {
-      if (c.state() == edged::cri::CONTAINER_RUNNING) {
+      if (c.state() == runtimeapi::CONTAINER_RUNNING) {
         ids.insert(c.id());
       }
     }
@@ -118,7 +118,7 @@ TEST_F(EdgedTest, InitContainerThenTwoContainersRunningAndReady) {
     EXPECT_EQ(c.labels().at("io.kubernetes.pod.uid"), "uid-" + ns_ + "-web");
     EXPECT_FALSE(c.annotations().at("io.kubernetes.container.hash").empty());
     if (c.labels().at("io.kubernetes.container.name") == "a" &&
-        c.state() == edged::cri::CONTAINER_RUNNING) {
+        c.state() == runtimeapi::CONTAINER_RUNNING) {
       auto out = cri_->execSync(c.id(), {"sh", "-c", "echo $GREETING"}, 5);
       ASSERT_TRUE(out.ok());
       EXPECT_EQ(out->stdout(), "hello\n");
@@ -172,7 +172,7 @@ TEST_F(EdgedTest, EnvFromConfigMapAndSecretSharedEmptyDirAndConfigMapVolume) {
       << st.dump(2);
   std::map<std::string, std::string> ids;
   for (const auto& c : containers("vol")) {
-    if (c.state() == edged::cri::CONTAINER_RUNNING) {
+    if (c.state() == runtimeapi::CONTAINER_RUNNING) {
       ids[c.labels().at("io.kubernetes.container.name")] = c.id();
     }
   }
@@ -250,7 +250,7 @@ TEST_F(EdgedTest, CrashLoopBackOffDoublesFromTheInjectedBase) {
         for (const auto& c : containers("crash")) {
           auto& a = attempts[c.metadata().attempt()];
           a.first = c.created_at();
-          if (c.state() == edged::cri::CONTAINER_EXITED && a.second == 0) {
+          if (c.state() == runtimeapi::CONTAINER_EXITED && a.second == 0) {
             auto st = cri_->containerStatus(c.id());
             if (st.ok()) {
               a.second = st->finished_at();

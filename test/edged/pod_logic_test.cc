@@ -225,20 +225,20 @@ TEST(StaticPods, YamlScalarsFollowKubernetesRulesAndBadFilesAreRefused) {
 
 // CRI replies -> views, as PodRuntimeManager::collect applies them (runtime_view.h).
 TEST(PodLogicCriViews, RepliesBecomeViewsNewestFirst) {
-  cri::Container old_c;
+  runtimeapi::Container old_c;
   old_c.set_id("c-old");
   old_c.set_pod_sandbox_id("sb");
   old_c.mutable_metadata()->set_name("meta-name");
   old_c.mutable_metadata()->set_attempt(1);
-  old_c.set_state(cri::CONTAINER_EXITED);
+  old_c.set_state(runtimeapi::CONTAINER_EXITED);
   old_c.set_created_at(100);
   (*old_c.mutable_labels())[kLabelContainerName] = "app";
   (*old_c.mutable_annotations())[kAnnotationHash] = "abc";
-  cri::Container new_c = old_c;
+  runtimeapi::Container new_c = old_c;
   new_c.set_id("c-new");
   new_c.set_created_at(200);
   new_c.mutable_labels()->clear();  // no container-name label: the metadata name is used
-  new_c.set_state(cri::CONTAINER_RUNNING);
+  new_c.set_state(runtimeapi::CONTAINER_RUNNING);
   PodRuntime rt;
   rt.containers.push_back(containerViewFromCri(old_c));
   rt.containers.push_back(containerViewFromCri(new_c));
@@ -246,8 +246,8 @@ TEST(PodLogicCriViews, RepliesBecomeViewsNewestFirst) {
   EXPECT_EQ(rt.containers[0].hash, "abc");
   EXPECT_EQ(rt.containers[1].name, "meta-name");
   EXPECT_FALSE(rt.containers[0].detailed);
-  cri::ContainerStatus st;
-  st.set_state(cri::CONTAINER_EXITED);
+  runtimeapi::ContainerStatus st;
+  st.set_state(runtimeapi::CONTAINER_EXITED);
   st.set_exit_code(137);
   st.set_reason("OOMKilled");
   st.set_finished_at(300);
@@ -255,16 +255,16 @@ TEST(PodLogicCriViews, RepliesBecomeViewsNewestFirst) {
   EXPECT_TRUE(rt.containers[0].detailed);
   EXPECT_EQ(rt.containers[0].exit_code, 137);
   EXPECT_EQ(rt.containers[0].reason, "OOMKilled");
-  cri::PodSandbox sb;
+  runtimeapi::PodSandbox sb;
   sb.set_id("sb");
-  sb.set_state(cri::SANDBOX_READY);
+  sb.set_state(runtimeapi::SANDBOX_READY);
   sb.set_created_at(50);
   (*sb.mutable_labels())[kLabelEdgedNode] = "node1";
   rt.sandboxes.push_back(sandboxViewFromCri(sb));
   EXPECT_TRUE(rt.sandboxes[0].ready);
   EXPECT_EQ(rt.sandboxes[0].edged_node, "node1");
-  cri::PodSandboxStatus sst;
-  sst.mutable_linux()->mutable_namespaces()->mutable_options()->set_network(cri::NODE);
+  runtimeapi::PodSandboxStatus sst;
+  sst.mutable_linux()->mutable_namespaces()->mutable_options()->set_network(runtimeapi::NODE);
   sst.mutable_network()->set_ip("10.0.0.9");
   SandboxNetwork net = sandboxNetworkFromCri(sst);
   EXPECT_TRUE(net.host_network);

@@ -33,7 +33,7 @@
 namespace {
 
 namespace ed = edgecore::edged;
-namespace cri = ::runtime::v1;
+namespace runtimeapi = ::runtime::v1;
 using nlohmann::json;
 
 [[noreturn]] void fail(const char* what, std::string_view detail) {
@@ -145,10 +145,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   const uint8_t flags = in.ConsumeIntegral<uint8_t>();
   const int policy = (flags & 3) % 3;
-  auto sandboxes = parseMessage<cri::ListPodSandboxResponse>(in);
-  auto containers = parseMessage<cri::ListContainersResponse>(in);
-  auto sandbox_status = parseMessage<cri::PodSandboxStatusResponse>(in);
-  auto container_status = parseMessage<cri::ContainerStatusResponse>(in);
+  auto sandboxes = parseMessage<runtimeapi::ListPodSandboxResponse>(in);
+  auto containers = parseMessage<runtimeapi::ListContainersResponse>(in);
+  auto sandbox_status = parseMessage<runtimeapi::PodSandboxStatusResponse>(in);
+  auto container_status = parseMessage<runtimeapi::ContainerStatusResponse>(in);
   const int64_t now_offset_s = in.ConsumeIntegralInRange<int64_t>(-86400, 86400 * 365);
 
   // As PodRuntimeManager::collect: every item is taken as this pod's (the label filter is the

@@ -14,7 +14,7 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -77,12 +77,12 @@ class EdgedEventsCloud : public ::testing::Test {
     daemon_.reset();
     sim_.reset();
     if (!cri_) return;
-    edged::cri::PodSandboxFilter f;
+    runtimeapi::PodSandboxFilter f;
     (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
     auto list = cri_->listPodSandbox(f);
     if (!list.ok()) return;
     for (const auto& sb : *list) {
-      edged::cri::ContainerFilter cf;
+      runtimeapi::ContainerFilter cf;
       cf.set_pod_sandbox_id(sb.id());
       if (auto cs = cri_->listContainers(cf); cs.ok()) {
         for (const auto& c : *cs) {

@@ -15,7 +15,7 @@
 #include <string>
 #include <thread>
 
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -689,12 +689,12 @@ class KeadmContainerd : public KeadmCtl {
   void TearDown() override {
     if (!cri_) return;
     KeadmCtl::TearDown();
-    edged::cri::PodSandboxFilter f;
+    runtimeapi::PodSandboxFilter f;
     (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
     auto list = cri_->listPodSandbox(f);
     if (list.ok()) {
       for (const auto& sb : *list) {
-        edged::cri::ContainerFilter cf;
+        runtimeapi::ContainerFilter cf;
         cf.set_pod_sandbox_id(sb.id());
         auto cs = cri_->listContainers(cf);
         if (cs.ok()) {
@@ -709,8 +709,8 @@ class KeadmContainerd : public KeadmCtl {
     }
   }
 
-  std::vector<edged::cri::Container> containers(const std::string& pod, const std::string& name) {
-    edged::cri::ContainerFilter cf;
+  std::vector<runtimeapi::Container> containers(const std::string& pod, const std::string& name) {
+    runtimeapi::ContainerFilter cf;
     (*cf.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
     (*cf.mutable_label_selector())["io.kubernetes.pod.name"] = pod;
     (*cf.mutable_label_selector())["io.kubernetes.container.name"] = name;
@@ -722,7 +722,7 @@ class KeadmContainerd : public KeadmCtl {
   // Id of the running instance of a container ("" if none runs).
   std::string runningContainer(const std::string& pod, const std::string& name) {
     for (const auto& c : containers(pod, name)) {
-      if (c.state() == edged::cri::CONTAINER_RUNNING) return c.id();
+      if (c.state() == runtimeapi::CONTAINER_RUNNING) return c.id();
     }
     return "";
   }
@@ -907,7 +907,7 @@ TEST_F(KeadmContainerd, RestartStopsEveryContainerAndEdgedStartsThemAgain) {
   EXPECT_EQ(r.exit_code, 1);  // one of the two failed
   auto status = cri_->containerStatus(before);
   ASSERT_TRUE(status.ok()) << status.status().message();
-  EXPECT_EQ(status->state(), edged::cri::CONTAINER_EXITED);
+  EXPECT_EQ(status->state(), runtimeapi::CONTAINER_EXITED);
   // edged runs a new instance (attempt 1): the restart count went up.
   auto deadline = std::chrono::steady_clock::now() + 30s;
   std::string again;
@@ -972,12 +972,12 @@ class KeadmEvents : public KeadmCtl {
   void TearDown() override {
     if (!cri_) return;
     KeadmCtl::TearDown();
-    edged::cri::PodSandboxFilter f;
+    runtimeapi::PodSandboxFilter f;
     (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns_;
     auto list = cri_->listPodSandbox(f);
     if (!list.ok()) return;
     for (const auto& sb : *list) {
-      edged::cri::ContainerFilter cf;
+      runtimeapi::ContainerFilter cf;
       cf.set_pod_sandbox_id(sb.id());
       auto cs = cri_->listContainers(cf);
       if (cs.ok()) {

@@ -8,24 +8,25 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "edgecore/core/cloud_link.h"
 #include "edgecore/core/module.h"
 #include "edgecore/core/status.h"
 
-namespace edgecore::metamanager {
-class MetaStore;
-}
-
 namespace edgecore::edged {
 
 // Knobs that are not in edgecore.yaml (tests and main.cc set them).
 struct EdgedOptions {
-  // Where configmaps and secrets for volumes and env come from; may be null (then pods that
-  // reference them get CreateContainerConfigError / FailedMount). Must outlive the module.
-  metamanager::MetaStore* store = nullptr;
+  // Reads one stored object by its `meta` table key ("<ns>/configmap/<name>", "<ns>/secret/<name>")
+  // from metamanager's store: the fallback for configmaps and secrets when metamanager does not
+  // answer a query. main.cc wires it to the store; empty when metaManager is off (then pods
+  // that reference them get CreateContainerConfigError / FailedMount). Called on edged's CRI
+  // pool, so it may block; it must stay valid while the module runs.
+  std::function<core::Result<std::optional<std::string>>(std::string_view key)> read_stored_object;
   // Whether edgehub's link is up (kept by metamanager; may be null): node registration is tried
   // as soon as it comes up instead of at the next nodeStatusUpdateFrequency tick.
   const core::CloudLinkStatus* cloud_link = nullptr;

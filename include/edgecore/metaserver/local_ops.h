@@ -11,7 +11,7 @@
 #include <string>
 
 namespace edgecore::edged {
-class CriClient;
+class cri::CriClient;
 }
 namespace edgecore::core {
 class Bus;

@@ -67,7 +67,9 @@ edgecore::devicetwin::DeviceTwinOptions twinOptions(SharedParts& parts,
 // time a gone device plugin's resource stays in capacity (5 min), for tests and demos.
 edgecore::edged::EdgedOptions edgedOptions(SharedParts& parts, const core::HostInfo& host) {
   edgecore::edged::EdgedOptions o;
-  o.store = parts.store.get();
+  if (auto* store = parts.store.get()) {
+    o.read_stored_object = [store](std::string_view key) { return store->getMeta(key); };
+  }
   o.cloud_link = &parts.cloud_link;
   o.host_ip = host.local_ip;
   if (const char* v = std::getenv("EDGECORE_EDGED_BACKOFF_BASE_MS")) {

@@ -22,10 +22,6 @@
 
 #include "edgecore/core/status.h"
 
-namespace edgecore::metamanager {
-class MetaStore;
-}
-
 namespace edgecore::edged {
 
 using core::internalError;
@@ -235,8 +231,10 @@ class ObjectSource {
   virtual Result<nlohmann::json> getConfigMap(std::string_view ns, std::string_view name) = 0;
   virtual Result<nlohmann::json> getSecret(std::string_view ns, std::string_view name) = 0;
 };
-// Reads the v1 meta table of `store` (which must outlive the source). Blocking reads.
-std::unique_ptr<ObjectSource> makeMetaStoreObjectSource(metamanager::MetaStore& store);
+// Reads configmaps and secrets by their v1 `meta` table key through `read` (EdgedOptions::
+// read_stored_object). Blocking reads.
+using StoredObjectReader = std::function<Result<std::optional<std::string>>(std::string_view key)>;
+std::unique_ptr<ObjectSource> makeStoredObjectSource(StoredObjectReader read);
 
 // A configmap or secret a pod refers to (volumes, projected sources, env valueFrom, envFrom,
 // imagePullSecrets), in the pod's namespace.

@@ -1,6 +1,6 @@
-// CRI client over gRPC (see include/edgecore/edged/cri_client.h).
+// CRI client over gRPC (see include/edgecore/cri/cri_client.h).
 
-#include "edgecore/edged/cri_client.h"
+#include "edgecore/cri/cri_client.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -8,7 +8,7 @@
 
 #include "cri/api.grpc.pb.h"
 
-namespace edgecore::edged {
+namespace edgecore::cri {
 
 using core::Result;
 using core::Status;
@@ -17,8 +17,8 @@ using core::StatusCode;
 struct CriClient::Stubs {
   std::shared_ptr<grpc::Channel> runtime_channel;
   std::shared_ptr<grpc::Channel> image_channel;
-  std::unique_ptr<cri::RuntimeService::Stub> runtime;
-  std::unique_ptr<cri::ImageService::Stub> image;
+  std::unique_ptr<runtimeapi::RuntimeService::Stub> runtime;
+  std::unique_ptr<runtimeapi::ImageService::Stub> image;
 };
 
 namespace {
@@ -84,8 +84,8 @@ Result<std::unique_ptr<CriClient>> CriClient::create(const CriClientOptions& opt
     stubs->runtime_channel = makeChannel(runtime_target);
     stubs->image_channel =
         image_target == runtime_target ? stubs->runtime_channel : makeChannel(image_target);
-    stubs->runtime = cri::RuntimeService::NewStub(stubs->runtime_channel);
-    stubs->image = cri::ImageService::NewStub(stubs->image_channel);
+    stubs->runtime = runtimeapi::RuntimeService::NewStub(stubs->runtime_channel);
+    stubs->image = runtimeapi::ImageService::NewStub(stubs->image_channel);
   } catch (const std::exception& e) {
     return core::internalError(std::string("CRI channel setup failed: ") + e.what());
   }
@@ -108,17 +108,17 @@ Result<std::unique_ptr<CriClient>> CriClient::create(const CriClientOptions& opt
 #define EC_IMG_CALL(method, timeout, req, resp) \
   EC_CRI_CALL(stubs_->image, method, timeout, options_.image_endpoint, req, resp)
 
-Result<cri::VersionResponse> CriClient::version() {
-  cri::VersionRequest req;
+Result<runtimeapi::VersionResponse> CriClient::version() {
+  runtimeapi::VersionRequest req;
   req.set_version("v1");
-  cri::VersionResponse resp;
+  runtimeapi::VersionResponse resp;
   EC_RT_CALL(Version, options_.status_timeout, req, resp);
   return resp;
 }
 
 Result<RuntimeReadiness> CriClient::status() {
-  cri::StatusRequest req;
-  cri::StatusResponse resp;
+  runtimeapi::StatusRequest req;
+  runtimeapi::StatusResponse resp;
   EC_RT_CALL(Status, options_.status_timeout, req, resp);
   RuntimeReadiness out;
   bool saw_runtime = false;
@@ -144,115 +144,115 @@ Result<RuntimeReadiness> CriClient::status() {
   return out;
 }
 
-Result<std::string> CriClient::runPodSandbox(const cri::PodSandboxConfig& config,
+Result<std::string> CriClient::runPodSandbox(const runtimeapi::PodSandboxConfig& config,
                                              const std::string& runtime_handler) {
-  cri::RunPodSandboxRequest req;
+  runtimeapi::RunPodSandboxRequest req;
   *req.mutable_config() = config;
   req.set_runtime_handler(runtime_handler);
-  cri::RunPodSandboxResponse resp;
+  runtimeapi::RunPodSandboxResponse resp;
   EC_RT_CALL(RunPodSandbox, options_.request_timeout, req, resp);
   return resp.pod_sandbox_id();
 }
 
 Status CriClient::stopPodSandbox(const std::string& sandbox_id) {
-  cri::StopPodSandboxRequest req;
+  runtimeapi::StopPodSandboxRequest req;
   req.set_pod_sandbox_id(sandbox_id);
-  cri::StopPodSandboxResponse resp;
+  runtimeapi::StopPodSandboxResponse resp;
   EC_RT_CALL(StopPodSandbox, options_.request_timeout, req, resp);
   return {};
 }
 
 Status CriClient::removePodSandbox(const std::string& sandbox_id) {
-  cri::RemovePodSandboxRequest req;
+  runtimeapi::RemovePodSandboxRequest req;
   req.set_pod_sandbox_id(sandbox_id);
-  cri::RemovePodSandboxResponse resp;
+  runtimeapi::RemovePodSandboxResponse resp;
   EC_RT_CALL(RemovePodSandbox, options_.request_timeout, req, resp);
   return {};
 }
 
-Result<cri::PodSandboxStatus> CriClient::podSandboxStatus(const std::string& sandbox_id) {
-  cri::PodSandboxStatusRequest req;
+Result<runtimeapi::PodSandboxStatus> CriClient::podSandboxStatus(const std::string& sandbox_id) {
+  runtimeapi::PodSandboxStatusRequest req;
   req.set_pod_sandbox_id(sandbox_id);
-  cri::PodSandboxStatusResponse resp;
+  runtimeapi::PodSandboxStatusResponse resp;
   EC_RT_CALL(PodSandboxStatus, options_.status_timeout, req, resp);
   return std::move(*resp.mutable_status());
 }
 
-Result<std::vector<cri::PodSandbox>> CriClient::listPodSandbox(
-    const cri::PodSandboxFilter& filter) {
-  cri::ListPodSandboxRequest req;
+Result<std::vector<runtimeapi::PodSandbox>> CriClient::listPodSandbox(
+    const runtimeapi::PodSandboxFilter& filter) {
+  runtimeapi::ListPodSandboxRequest req;
   *req.mutable_filter() = filter;
-  cri::ListPodSandboxResponse resp;
+  runtimeapi::ListPodSandboxResponse resp;
   EC_RT_CALL(ListPodSandbox, options_.status_timeout, req, resp);
-  return std::vector<cri::PodSandbox>(std::make_move_iterator(resp.mutable_items()->begin()),
+  return std::vector<runtimeapi::PodSandbox>(std::make_move_iterator(resp.mutable_items()->begin()),
                                       std::make_move_iterator(resp.mutable_items()->end()));
 }
 
 Result<std::string> CriClient::createContainer(const std::string& sandbox_id,
-                                               const cri::ContainerConfig& config,
-                                               const cri::PodSandboxConfig& sandbox_config) {
-  cri::CreateContainerRequest req;
+                                               const runtimeapi::ContainerConfig& config,
+                                               const runtimeapi::PodSandboxConfig& sandbox_config) {
+  runtimeapi::CreateContainerRequest req;
   req.set_pod_sandbox_id(sandbox_id);
   *req.mutable_config() = config;
   *req.mutable_sandbox_config() = sandbox_config;
-  cri::CreateContainerResponse resp;
+  runtimeapi::CreateContainerResponse resp;
   EC_RT_CALL(CreateContainer, options_.request_timeout, req, resp);
   return resp.container_id();
 }
 
 Status CriClient::startContainer(const std::string& container_id) {
-  cri::StartContainerRequest req;
+  runtimeapi::StartContainerRequest req;
   req.set_container_id(container_id);
-  cri::StartContainerResponse resp;
+  runtimeapi::StartContainerResponse resp;
   EC_RT_CALL(StartContainer, options_.request_timeout, req, resp);
   return {};
 }
 
 Status CriClient::stopContainer(const std::string& container_id, int64_t timeout_seconds) {
-  cri::StopContainerRequest req;
+  runtimeapi::StopContainerRequest req;
   req.set_container_id(container_id);
   req.set_timeout(std::max<int64_t>(0, timeout_seconds));
-  cri::StopContainerResponse resp;
+  runtimeapi::StopContainerResponse resp;
   EC_RT_CALL(StopContainer, options_.request_timeout + std::chrono::seconds(req.timeout()), req,
              resp);
   return {};
 }
 
 Status CriClient::removeContainer(const std::string& container_id) {
-  cri::RemoveContainerRequest req;
+  runtimeapi::RemoveContainerRequest req;
   req.set_container_id(container_id);
-  cri::RemoveContainerResponse resp;
+  runtimeapi::RemoveContainerResponse resp;
   EC_RT_CALL(RemoveContainer, options_.request_timeout, req, resp);
   return {};
 }
 
-Result<std::vector<cri::Container>> CriClient::listContainers(const cri::ContainerFilter& filter) {
-  cri::ListContainersRequest req;
+Result<std::vector<runtimeapi::Container>> CriClient::listContainers(const runtimeapi::ContainerFilter& filter) {
+  runtimeapi::ListContainersRequest req;
   *req.mutable_filter() = filter;
-  cri::ListContainersResponse resp;
+  runtimeapi::ListContainersResponse resp;
   EC_RT_CALL(ListContainers, options_.status_timeout, req, resp);
-  return std::vector<cri::Container>(std::make_move_iterator(resp.mutable_containers()->begin()),
+  return std::vector<runtimeapi::Container>(std::make_move_iterator(resp.mutable_containers()->begin()),
                                      std::make_move_iterator(resp.mutable_containers()->end()));
 }
 
-Result<cri::ContainerStatus> CriClient::containerStatus(const std::string& container_id) {
-  cri::ContainerStatusRequest req;
+Result<runtimeapi::ContainerStatus> CriClient::containerStatus(const std::string& container_id) {
+  runtimeapi::ContainerStatusRequest req;
   req.set_container_id(container_id);
-  cri::ContainerStatusResponse resp;
+  runtimeapi::ContainerStatusResponse resp;
   EC_RT_CALL(ContainerStatus, options_.status_timeout, req, resp);
   return std::move(*resp.mutable_status());
 }
 
-Result<cri::ExecSyncResponse> CriClient::execSync(const std::string& container_id,
+Result<runtimeapi::ExecSyncResponse> CriClient::execSync(const std::string& container_id,
                                                   const std::vector<std::string>& cmd,
                                                   int64_t timeout_seconds) {
-  cri::ExecSyncRequest req;
+  runtimeapi::ExecSyncRequest req;
   req.set_container_id(container_id);
   for (const auto& c : cmd) {
     req.add_cmd(c);
   }
   req.set_timeout(std::max<int64_t>(0, timeout_seconds));
-  cri::ExecSyncResponse resp;
+  runtimeapi::ExecSyncResponse resp;
   auto deadline =
       req.timeout() > 0
           ? std::chrono::milliseconds(std::chrono::seconds(req.timeout())) + options_.status_timeout
@@ -261,50 +261,50 @@ Result<cri::ExecSyncResponse> CriClient::execSync(const std::string& container_i
   return resp;
 }
 
-Result<std::string> CriClient::exec(const cri::ExecRequest& request) {
-  cri::ExecResponse resp;
+Result<std::string> CriClient::exec(const runtimeapi::ExecRequest& request) {
+  runtimeapi::ExecResponse resp;
   EC_RT_CALL(Exec, options_.request_timeout, request, resp);
   return resp.url();
 }
 
-Result<std::string> CriClient::attach(const cri::AttachRequest& request) {
-  cri::AttachResponse resp;
+Result<std::string> CriClient::attach(const runtimeapi::AttachRequest& request) {
+  runtimeapi::AttachResponse resp;
   EC_RT_CALL(Attach, options_.request_timeout, request, resp);
   return resp.url();
 }
 
 Status CriClient::reopenContainerLog(const std::string& container_id) {
-  cri::ReopenContainerLogRequest req;
+  runtimeapi::ReopenContainerLogRequest req;
   req.set_container_id(container_id);
-  cri::ReopenContainerLogResponse resp;
+  runtimeapi::ReopenContainerLogResponse resp;
   EC_RT_CALL(ReopenContainerLog, options_.request_timeout, req, resp);
   return {};
 }
 
-Result<std::vector<cri::ContainerStats>> CriClient::listContainerStats(
-    const cri::ContainerStatsFilter& filter) {
-  cri::ListContainerStatsRequest req;
+Result<std::vector<runtimeapi::ContainerStats>> CriClient::listContainerStats(
+    const runtimeapi::ContainerStatsFilter& filter) {
+  runtimeapi::ListContainerStatsRequest req;
   *req.mutable_filter() = filter;
-  cri::ListContainerStatsResponse resp;
+  runtimeapi::ListContainerStatsResponse resp;
   EC_RT_CALL(ListContainerStats, options_.request_timeout, req, resp);
-  return std::vector<cri::ContainerStats>(std::make_move_iterator(resp.mutable_stats()->begin()),
+  return std::vector<runtimeapi::ContainerStats>(std::make_move_iterator(resp.mutable_stats()->begin()),
                                           std::make_move_iterator(resp.mutable_stats()->end()));
 }
 
-Result<std::optional<cri::Image>> CriClient::imageStatus(const std::string& image) {
-  cri::ImageStatusRequest req;
+Result<std::optional<runtimeapi::Image>> CriClient::imageStatus(const std::string& image) {
+  runtimeapi::ImageStatusRequest req;
   req.mutable_image()->set_image(image);
-  cri::ImageStatusResponse resp;
+  runtimeapi::ImageStatusResponse resp;
   EC_IMG_CALL(ImageStatus, options_.status_timeout, req, resp);
   if (!resp.has_image() || resp.image().id().empty()) {
-    return std::optional<cri::Image>();
+    return std::optional<runtimeapi::Image>();
   }
-  return std::optional<cri::Image>(std::move(*resp.mutable_image()));
+  return std::optional<runtimeapi::Image>(std::move(*resp.mutable_image()));
 }
 
-Result<std::string> CriClient::pullImage(const std::string& image, const cri::AuthConfig* auth,
-                                         const cri::PodSandboxConfig* sandbox_config) {
-  cri::PullImageRequest req;
+Result<std::string> CriClient::pullImage(const std::string& image, const runtimeapi::AuthConfig* auth,
+                                         const runtimeapi::PodSandboxConfig* sandbox_config) {
+  runtimeapi::PullImageRequest req;
   req.mutable_image()->set_image(image);
   if (auth != nullptr) {
     *req.mutable_auth() = *auth;
@@ -312,32 +312,32 @@ Result<std::string> CriClient::pullImage(const std::string& image, const cri::Au
   if (sandbox_config != nullptr) {
     *req.mutable_sandbox_config() = *sandbox_config;
   }
-  cri::PullImageResponse resp;
+  runtimeapi::PullImageResponse resp;
   EC_IMG_CALL(PullImage, options_.pull_timeout, req, resp);
   return resp.image_ref();
 }
 
-Result<std::vector<cri::Image>> CriClient::listImages() {
-  cri::ListImagesRequest req;
-  cri::ListImagesResponse resp;
+Result<std::vector<runtimeapi::Image>> CriClient::listImages() {
+  runtimeapi::ListImagesRequest req;
+  runtimeapi::ListImagesResponse resp;
   EC_IMG_CALL(ListImages, options_.status_timeout, req, resp);
-  return std::vector<cri::Image>(std::make_move_iterator(resp.mutable_images()->begin()),
+  return std::vector<runtimeapi::Image>(std::make_move_iterator(resp.mutable_images()->begin()),
                                  std::make_move_iterator(resp.mutable_images()->end()));
 }
 
 Status CriClient::removeImage(const std::string& image) {
-  cri::RemoveImageRequest req;
+  runtimeapi::RemoveImageRequest req;
   req.mutable_image()->set_image(image);
-  cri::RemoveImageResponse resp;
+  runtimeapi::RemoveImageResponse resp;
   EC_IMG_CALL(RemoveImage, options_.request_timeout, req, resp);
   return {};
 }
 
-Result<cri::ImageFsInfoResponse> CriClient::imageFsInfo() {
-  cri::ImageFsInfoRequest req;
-  cri::ImageFsInfoResponse resp;
+Result<runtimeapi::ImageFsInfoResponse> CriClient::imageFsInfo() {
+  runtimeapi::ImageFsInfoRequest req;
+  runtimeapi::ImageFsInfoResponse resp;
   EC_IMG_CALL(ImageFsInfo, options_.status_timeout, req, resp);
   return resp;
 }
 
-}  // namespace edgecore::edged
+}  // namespace edgecore::cri

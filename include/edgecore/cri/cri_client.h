@@ -25,9 +25,12 @@
 #include "cri/api.pb.h"
 #include "edgecore/core/status.h"
 
-namespace edgecore::edged {
+namespace edgecore {
+// The CRI protobuf types (runtime.v1), under the name the kubelet gives them.
+namespace runtimeapi = ::runtime::v1;
+}  // namespace edgecore
 
-namespace cri = ::runtime::v1;
+namespace edgecore::cri {
 
 struct CriClientOptions {
   // "unix:///run/containerd/containerd.sock"; a bare absolute path is taken as unix:// too.
@@ -61,47 +64,47 @@ class CriClient {
   const CriClientOptions& options() const { return options_; }
 
   // ---- RuntimeService ----
-  core::Result<cri::VersionResponse> version();
+  core::Result<runtimeapi::VersionResponse> version();
   core::Result<RuntimeReadiness> status();
   // Returns the sandbox id.
-  core::Result<std::string> runPodSandbox(const cri::PodSandboxConfig& config,
+  core::Result<std::string> runPodSandbox(const runtimeapi::PodSandboxConfig& config,
                                           const std::string& runtime_handler = "");
   core::Status stopPodSandbox(const std::string& sandbox_id);
   core::Status removePodSandbox(const std::string& sandbox_id);
-  core::Result<cri::PodSandboxStatus> podSandboxStatus(const std::string& sandbox_id);
-  core::Result<std::vector<cri::PodSandbox>> listPodSandbox(
-      const cri::PodSandboxFilter& filter = {});
+  core::Result<runtimeapi::PodSandboxStatus> podSandboxStatus(const std::string& sandbox_id);
+  core::Result<std::vector<runtimeapi::PodSandbox>> listPodSandbox(
+      const runtimeapi::PodSandboxFilter& filter = {});
   // Returns the container id.
   core::Result<std::string> createContainer(const std::string& sandbox_id,
-                                            const cri::ContainerConfig& config,
-                                            const cri::PodSandboxConfig& sandbox_config);
+                                            const runtimeapi::ContainerConfig& config,
+                                            const runtimeapi::PodSandboxConfig& sandbox_config);
   core::Status startContainer(const std::string& container_id);
   // SIGTERM, then SIGKILL after `timeout` (seconds, 0 = kill at once). The call's deadline is
   // request_timeout + timeout, as the kubelet's.
   core::Status stopContainer(const std::string& container_id, int64_t timeout_seconds);
   core::Status removeContainer(const std::string& container_id);
-  core::Result<std::vector<cri::Container>> listContainers(const cri::ContainerFilter& filter = {});
-  core::Result<cri::ContainerStatus> containerStatus(const std::string& container_id);
+  core::Result<std::vector<runtimeapi::Container>> listContainers(const runtimeapi::ContainerFilter& filter = {});
+  core::Result<runtimeapi::ContainerStatus> containerStatus(const std::string& container_id);
   // Runs `cmd` in the container and waits for it (timeout seconds, 0 = request_timeout).
-  core::Result<cri::ExecSyncResponse> execSync(const std::string& container_id,
+  core::Result<runtimeapi::ExecSyncResponse> execSync(const std::string& container_id,
                                                const std::vector<std::string>& cmd,
                                                int64_t timeout_seconds);
   // Streaming exec/attach: returns the runtime's stream URL.
-  core::Result<std::string> exec(const cri::ExecRequest& request);
-  core::Result<std::string> attach(const cri::AttachRequest& request);
+  core::Result<std::string> exec(const runtimeapi::ExecRequest& request);
+  core::Result<std::string> attach(const runtimeapi::AttachRequest& request);
   core::Status reopenContainerLog(const std::string& container_id);
-  core::Result<std::vector<cri::ContainerStats>> listContainerStats(
-      const cri::ContainerStatsFilter& filter = {});
+  core::Result<std::vector<runtimeapi::ContainerStats>> listContainerStats(
+      const runtimeapi::ContainerStatsFilter& filter = {});
 
   // ---- ImageService ----
   // nullopt when the runtime does not have the image.
-  core::Result<std::optional<cri::Image>> imageStatus(const std::string& image);
+  core::Result<std::optional<runtimeapi::Image>> imageStatus(const std::string& image);
   // Returns the image reference (digest) the runtime pulled.
-  core::Result<std::string> pullImage(const std::string& image, const cri::AuthConfig* auth,
-                                      const cri::PodSandboxConfig* sandbox_config);
-  core::Result<std::vector<cri::Image>> listImages();
+  core::Result<std::string> pullImage(const std::string& image, const runtimeapi::AuthConfig* auth,
+                                      const runtimeapi::PodSandboxConfig* sandbox_config);
+  core::Result<std::vector<runtimeapi::Image>> listImages();
   core::Status removeImage(const std::string& image);
-  core::Result<cri::ImageFsInfoResponse> imageFsInfo();
+  core::Result<runtimeapi::ImageFsInfoResponse> imageFsInfo();
 
  private:
   struct Stubs;
@@ -113,4 +116,4 @@ class CriClient {
 
 using CriClientPtr = std::unique_ptr<CriClient>;
 
-}  // namespace edgecore::edged
+}  // namespace edgecore::cri

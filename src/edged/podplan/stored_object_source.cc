@@ -1,16 +1,16 @@
-// ObjectSource over the metamanager's v1 `meta` table: configmaps and secrets are stored under
-// the resource keys "<ns>/configmap/<name>" and "<ns>/secret/<name>" with the object JSON as
-// value (spec/local-apis.md 2.3). Blocking SQLite reads.
+// ObjectSource over metamanager's v1 `meta` table, read through a key -> value function (edged
+// does not link the store): configmaps and secrets are stored under the resource keys
+// "<ns>/configmap/<name>" and "<ns>/secret/<name>" with the object JSON as value
+// (spec/local-apis.md 2.3). The reader may block.
 
-#include "edgecore/metamanager/meta_store.h"
 #include "podplan/pod_plan.h"
 
 namespace edgecore::edged {
 namespace {
 
-class MetaStoreObjectSource : public ObjectSource {
+class StoredObjectSource : public ObjectSource {
  public:
-  explicit MetaStoreObjectSource(metamanager::MetaStore& store) : store_(store) {}
+  explicit StoredObjectSource(StoredObjectReader read) : read_(std::move(read)) {}
 
   Result<nlohmann::json> getConfigMap(std::string_view ns, std::string_view name) override {
     return get(ns, "configmap", name);
@@ -26,7 +26,7 @@ class MetaStoreObjectSource : public ObjectSource {
     key += type;
     key += "/";
     key += name;
-    EC_ASSIGN_OR_RETURN(auto value, store_.getMeta(key));
+    EC_ASSIGN_OR_RETURN(auto value, read_(key));
     if (!value) {
       return notFound(std::string(type) + " \"" + std::string(name) + "\" not found");
     }
@@ -37,13 +37,13 @@ class MetaStoreObjectSource : public ObjectSource {
     return doc;
   }
 
-  metamanager::MetaStore& store_;
+  StoredObjectReader read_;
 };
 
 }  // namespace
 
-std::unique_ptr<ObjectSource> makeMetaStoreObjectSource(metamanager::MetaStore& store) {
-  return std::make_unique<MetaStoreObjectSource>(store);
+std::unique_ptr<ObjectSource> makeStoredObjectSource(StoredObjectReader read) {
+  return std::make_unique<StoredObjectSource>(std::move(read));
 }
 
 }  // namespace edgecore::edged
