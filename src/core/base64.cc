@@ -75,12 +75,27 @@ std::optional<std::string> decode(std::string_view in, const std::array<int8_t, 
   return out;
 }
 
+// Go's decoders skip '\r' and '\n' anywhere (PEM-style wrapped text in a Secret's data).
+std::string withoutNewlines(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c != '\r' && c != '\n') {
+      out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string base64Encode(std::string_view bytes) { return encode(bytes, kStd, true); }
 
 std::optional<std::string> base64Decode(std::string_view text) {
   static const std::array<int8_t, 256> kTable = table(kStd);
+  if (text.find_first_of("\r\n") != std::string_view::npos) {
+    return base64Decode(withoutNewlines(text));
+  }
   if (text.size() % 4 != 0) {
     return std::nullopt;
   }
@@ -95,6 +110,9 @@ std::string base64UrlEncode(std::string_view bytes) { return encode(bytes, kUrl,
 
 std::optional<std::string> base64UrlDecode(std::string_view text) {
   static const std::array<int8_t, 256> kTable = table(kUrl);
+  if (text.find_first_of("\r\n") != std::string_view::npos) {
+    return base64UrlDecode(withoutNewlines(text));
+  }
   while (!text.empty() && text.back() == '=') {
     text.remove_suffix(1);
   }

@@ -23,6 +23,7 @@
 #include <set>
 
 #include "deviceplugin/pod_resources.h"
+#include "edgecore/core/async/offload.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/message.h"
 #include "edgecore/core/resource.h"
@@ -328,22 +329,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   // Runs `f` on the CRI pool; resumes on the strand.
   template <typename F>
   asio::awaitable<std::invoke_result_t<F&>> onPool(F f) {
-    using R = std::invoke_result_t<F&>;
-    auto result = std::make_shared<std::optional<R>>();
-    auto fn = std::make_shared<F>(std::move(f));
-    auto pool = pool_;
-    core::Strand strand = ctx_.strand;
-    auto op = asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [pool, fn, result, strand](auto handler) {
-          auto h = std::make_shared<decltype(handler)>(std::move(handler));
-          asio::post(*pool, [h, fn, result, strand] {
-            result->emplace((*fn)());
-            asio::post(strand, [h]() mutable { (*h)(); });
-          });
-        },
-        asio::use_awaitable);
-    co_await std::move(op);
-    co_return std::move(**result);
+    return core::offload(pool_, std::move(f));
   }
 
   // Starts a coroutine on the strand with a cancellation signal that stop() emits. Strand only.

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "edgecore/core/resource.h"
+#include "edgecore/core/time.h"
 #include "pod_logic.h"
 
 namespace edgecore::edged {
@@ -82,7 +83,7 @@ core::Message EventRecorder::record(const PodEvent& ev, std::chrono::system_cloc
   PodEvent e = ev;
   e.message = cutMessage(e.message);
   const std::string ns = e.target.ns.empty() ? "default" : e.target.ns;
-  const std::string ts = rfc3339(now);
+  const std::string ts = core::formatRfc3339(now);
   auto [message, key] = aggregate(e, now);
   e.message = std::move(message);
 

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "edgecore/core/time.h"
 #include "podplan/pod_plan.h"
 
 namespace edgecore::edged {
@@ -124,12 +125,7 @@ core::Result<LogRotationPolicy> makeLogRotationPolicy(const std::string& max_siz
 }
 
 std::string rotatedLogName(const std::string& log, std::chrono::system_clock::time_point now) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-  return log + "." + stamp;
+  return log + "." + core::formatUtc(now, "%Y%m%d-%H%M%S");
 }
 
 core::Result<bool> rotateContainerLogIfNeeded(cri::CriClient& cri, const std::string& container_id,

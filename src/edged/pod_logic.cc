@@ -6,6 +6,8 @@
 #include <ctime>
 #include <set>
 
+#include "edgecore/core/time.h"
+
 namespace edgecore::edged {
 
 using json = nlohmann::json;
@@ -28,15 +30,6 @@ bool shouldRestart(RestartPolicy policy, int32_t exit_code) {
 
 WallTime fromUnixNanos(int64_t ns) {
   return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(ns)));
-}
-
-std::string rfc3339(WallTime t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 namespace {
@@ -272,10 +265,10 @@ json terminatedState(const ContainerView& c) {
     t["message"] = c.message;
   }
   if (c.started_at > 0) {
-    t["startedAt"] = rfc3339(fromUnixNanos(c.started_at));
+    t["startedAt"] = core::formatRfc3339(fromUnixNanos(c.started_at));
   }
   if (c.finished_at > 0) {
-    t["finishedAt"] = rfc3339(fromUnixNanos(c.finished_at));
+    t["finishedAt"] = core::formatRfc3339(fromUnixNanos(c.finished_at));
   }
   t["containerID"] = containerId(c);
   return t;
@@ -322,7 +315,7 @@ json containerStatus(const ContainerPlan& spec, const StatusInputs& in, bool ini
   if (cur && cur->state == ContainerRunState::Running) {
     json r = json::object();
     if (cur->started_at > 0) {
-      r["startedAt"] = rfc3339(fromUnixNanos(cur->started_at));
+      r["startedAt"] = core::formatRfc3339(fromUnixNanos(cur->started_at));
     }
     state["running"] = r;
     bool started = true;
@@ -384,7 +377,7 @@ json condition(const std::string& type, bool status, const std::string& reason,
   c["type"] = type;
   c["status"] = status ? "True" : "False";
   c["lastProbeTime"] = nullptr;
-  std::string when = rfc3339(in.now);
+  std::string when = core::formatRfc3339(in.now);
   if (in.previous && in.previous->contains("conditions") &&
       (*in.previous)["conditions"].is_array()) {
     for (const auto& p : (*in.previous)["conditions"]) {
@@ -421,7 +414,7 @@ json computePodStatus(const StatusInputs& in) {
   if (!in.host_ip.empty()) {
     status["hostIPs"] = json::array({json{{"ip", in.host_ip}}});
   }
-  status["startTime"] = rfc3339(in.start_time);
+  status["startTime"] = core::formatRfc3339(in.start_time);
   if (!in.plan) {
     PlanError err = in.pod_error.value_or(PlanError{"InvalidPodSpec", "pod spec is invalid"});
     bool fatal = err.reason == kReasonInvalidPodSpec || err.reason == "UnexpectedAdmissionError";

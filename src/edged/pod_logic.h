@@ -85,8 +85,6 @@ nlohmann::json computePodStatus(const StatusInputs& in);
 // $setElementOrder for conditions), as a JSON document; spec/local-apis.md 6.5.
 nlohmann::json podStatusPatch(const std::string& uid, const nlohmann::json& status);
 
-// RFC 3339 UTC with seconds ("2025-01-01T00:00:10Z"), as metav1.Time marshals.
-std::string rfc3339(WallTime t);
 WallTime fromUnixNanos(int64_t ns);
 
 }  // namespace edgecore::edged

@@ -43,3 +43,9 @@ TEST(Base64, UrlIsUnpaddedWithItsOwnAlphabet) {
 
 }  // namespace
 }  // namespace edgecore::core
+
+TEST(Base64, SkipsNewlinesAsGoDoes) {
+  EXPECT_EQ(edgecore::core::base64Decode("Zm9v\nYmFy\r\n"), "foobar");
+  EXPECT_EQ(edgecore::core::base64UrlDecode("Zm9v\nYmFy"), "foobar");
+  EXPECT_FALSE(edgecore::core::base64Decode("Zm9v YmFy"));  // other whitespace is an error
+}

@@ -12,7 +12,7 @@ namespace edgecore::core {
 
 std::string base64Encode(std::string_view bytes);
 // nullopt for text that is not padded standard base64 (wrong length, a character outside the
-// alphabet, misplaced padding).
+// alphabet, misplaced padding). '\r' and '\n' are skipped, as Go's decoder skips them.
 std::optional<std::string> base64Decode(std::string_view text);
 
 std::string base64UrlEncode(std::string_view bytes);

@@ -6,6 +6,8 @@
 
 #include <ctime>
 
+#include "edgecore/core/time.h"
+
 namespace edgecore::edged {
 
 using nlohmann::json;
@@ -29,27 +31,6 @@ std::string formatCpuQuantity(int64_t milli) {
     return std::to_string(milli / 1000);
   }
   return std::to_string(milli) + "m";
-}
-
-std::string formatTime(std::chrono::system_clock::time_point t) {
-  std::time_t s = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string formatMicroTime(std::chrono::system_clock::time_point t) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-  std::time_t s = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&s, &tm);
-  char buf[48];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(us % 1000000));
-  return std::string(buf) + frac;
 }
 
 namespace {
@@ -80,7 +61,7 @@ json condition(const char* type, bool status, const char* reason, const std::str
 
 json buildNodeStatus(const NodeConfig& cfg, const HostFacts& facts, const RuntimeHealth& health,
                      std::chrono::system_clock::time_point now, const json& previous) {
-  const std::string ts = formatTime(now);
+  const std::string ts = core::formatRfc3339(now);
   json capacity = {{"cpu", formatCpuQuantity(facts.cpu_milli)},
                    {"memory", formatBinaryQuantity(facts.memory_bytes)},
                    {"pods", std::to_string(cfg.max_pods)},
@@ -279,7 +260,7 @@ json buildLease(const std::string& node_name, const std::string& node_uid,
           {"spec",
            {{"holderIdentity", node_name},
             {"leaseDurationSeconds", lease_duration_seconds},
-            {"renewTime", formatMicroTime(now)}}}};
+            {"renewTime", core::formatRfc3339Micro(now)}}}};
 }
 
 NodeLease::Request NodeLease::next(const std::string& node_uid,
@@ -297,7 +278,7 @@ NodeLease::Request NodeLease::next(const std::string& node_uid,
   }
   spec["holderIdentity"] = node_name_;
   spec["leaseDurationSeconds"] = duration_s_;
-  spec["renewTime"] = formatMicroTime(now);
+  spec["renewTime"] = core::formatRfc3339Micro(now);
   json& meta = lease["metadata"];
   if (!node_uid.empty() && meta.is_object() &&
       (!meta.contains("ownerReferences") || !meta["ownerReferences"].is_array() ||

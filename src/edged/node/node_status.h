@@ -93,9 +93,6 @@ struct RuntimeHealth {
 std::string formatBinaryQuantity(int64_t bytes);
 // "4" / "1500m" of milli-CPUs, as DecimalSI prints it.
 std::string formatCpuQuantity(int64_t milli);
-// RFC 3339 UTC with seconds ("2025-01-01T00:00:10Z") / with microseconds (MicroTime).
-std::string formatTime(std::chrono::system_clock::time_point t);
-std::string formatMicroTime(std::chrono::system_clock::time_point t);
 
 // The full v1.Node the kubelet registers (initialNode + setters): labels kubernetes.io/hostname,
 // kubernetes.io/os, kubernetes.io/arch, beta.kubernetes.io/os, beta.kubernetes.io/arch,

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "edgecore/core/base64.h"
+
 namespace edgecore::edged::plan {
 
 Status planStatus(std::string_view reason, std::string_view message) {
@@ -202,51 +204,12 @@ bool isSafeRelativePath(std::string_view s) {
   return s.find('\0') == std::string_view::npos;
 }
 
-Result<std::string> base64Decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t pad = 0;
-  for (char c : in) {
-    if (c == '=') {
-      ++pad;
-      continue;
-    }
-    if (c == '\n' || c == '\r') {
-      continue;
-    }
-    int v = val(c);
-    if (v < 0 || pad > 0) {
-      return invalidArgument("illegal base64 data");
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  if (pad > 2 || bits >= 6) {
-    return invalidArgument("illegal base64 data");
-  }
-  return out;
-}
-
 Result<std::map<std::string, std::string>> configMapPayload(const json& cm) {
   EC_ASSIGN_OR_RETURN(auto data, getStringMap(cm, "data", "configmap"));
   EC_ASSIGN_OR_RETURN(auto bin, getStringMap(cm, "binaryData", "configmap"));
   for (auto& [k, v] : bin) {
-    auto decoded = base64Decode(v);
-    if (!decoded.ok()) {
+    auto decoded = core::base64Decode(v);
+    if (!decoded) {
       return invalidArgument("configmap binaryData key " + k + ": illegal base64 data");
     }
     data[k] = std::move(*decoded);
@@ -257,8 +220,8 @@ Result<std::map<std::string, std::string>> configMapPayload(const json& cm) {
 Result<std::map<std::string, std::string>> secretPayload(const json& secret) {
   EC_ASSIGN_OR_RETURN(auto data, getStringMap(secret, "data", "secret"));
   for (auto& [k, v] : data) {
-    auto decoded = base64Decode(v);
-    if (!decoded.ok()) {
+    auto decoded = core::base64Decode(v);
+    if (!decoded) {
       return invalidArgument("secret data key " + k + ": illegal base64 data");
     }
     v = std::move(*decoded);

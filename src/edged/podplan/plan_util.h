@@ -50,8 +50,6 @@ bool isEnvVarName(std::string_view s);
 // A relative path with no "..", no empty/absolute start: safe inside a volume directory.
 bool isSafeRelativePath(std::string_view s);
 
-Result<std::string> base64Decode(std::string_view in);
-
 // data (+ base64 binaryData) of a ConfigMap; data (base64) of a Secret.
 Result<std::map<std::string, std::string>> configMapPayload(const json& cm);
 Result<std::map<std::string, std::string>> secretPayload(const json& secret);

@@ -5,6 +5,8 @@
 #include <deque>
 #include <fstream>
 
+#include "edgecore/core/time.h"
+
 namespace edgecore::edged {
 
 namespace {
@@ -15,67 +17,14 @@ bool digits(std::string_view s) {
   }
   return true;
 }
-int num(std::string_view s) {
-  int v = 0;
-  for (char c : s) v = v * 10 + (c - '0');
-  return v;
-}
 }  // namespace
-
-Result<int64_t> parseRfc3339Nano(std::string_view s) {
-  // 2006-01-02T15:04:05[.999999999](Z|+07:00)
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-      s[13] != ':' || s[16] != ':' || !digits(s.substr(0, 4)) || !digits(s.substr(5, 2)) ||
-      !digits(s.substr(8, 2)) || !digits(s.substr(11, 2)) || !digits(s.substr(14, 2)) ||
-      !digits(s.substr(17, 2))) {
-    return core::invalidArgument("invalid RFC 3339 time \"" + std::string(s) + "\"");
-  }
-  std::tm tm{};
-  tm.tm_year = num(s.substr(0, 4)) - 1900;
-  tm.tm_mon = num(s.substr(5, 2)) - 1;
-  tm.tm_mday = num(s.substr(8, 2));
-  tm.tm_hour = num(s.substr(11, 2));
-  tm.tm_min = num(s.substr(14, 2));
-  tm.tm_sec = num(s.substr(17, 2));
-  if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-      tm.tm_sec > 60) {
-    return core::invalidArgument("invalid RFC 3339 time \"" + std::string(s) + "\"");
-  }
-  size_t i = 19;
-  int64_t frac = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    int n = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
-      if (n < 9) {
-        frac = frac * 10 + (s[i] - '0');
-        ++n;
-      }
-      ++i;
-    }
-    if (n == 0) return core::invalidArgument("invalid RFC 3339 fraction");
-    for (; n < 9; ++n) frac *= 10;
-  }
-  int64_t offset = 0;
-  std::string_view zone = s.substr(i);
-  if (zone == "Z" || zone == "z") {
-  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':' &&
-             digits(zone.substr(1, 2)) && digits(zone.substr(4, 2))) {
-    offset =
-        (num(zone.substr(1, 2)) * 3600 + num(zone.substr(4, 2)) * 60) * (zone[0] == '-' ? -1 : 1);
-  } else {
-    return core::invalidArgument("invalid RFC 3339 zone in \"" + std::string(s) + "\"");
-  }
-  const int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset;
-  return secs * 1000000000LL + frac;
-}
 
 std::optional<CriLogLine> parseCriLogLine(std::string_view line) {
   CriLogLine l;
   size_t a = line.find(' ');
   if (a == std::string_view::npos) return std::nullopt;
   l.timestamp = line.substr(0, a);
-  auto t = parseRfc3339Nano(l.timestamp);
+  auto t = core::parseRfc3339Nanos(l.timestamp);
   if (!t.ok()) return std::nullopt;
   l.time_ns = *t;
   size_t b = line.find(' ', a + 1);
@@ -151,7 +100,7 @@ Result<LogOptions> parseLogQuery(const std::multimap<std::string, std::string>& 
     o.since_ns = now_ns - *since_seconds * 1000000000LL;
   }
   if (since_time) {
-    auto t = parseRfc3339Nano(*since_time);
+    auto t = core::parseRfc3339Nanos(*since_time);
     if (!t.ok()) return core::invalidArgument("sinceTime: " + t.status().message());
     o.since_ns = *t;
   }
@@ -169,7 +118,7 @@ bool LogAssembler::feed(std::string_view raw, std::string* out) {
   if (l->partial && text.size() < (1u << 20)) {
     return false;
   }
-  const int64_t first_ns = parseRfc3339Nano(ts).valueOr(l->time_ns);
+  const int64_t first_ns = core::parseRfc3339Nanos(ts).valueOr(l->time_ns);
   std::string line = std::move(text);
   std::string stamp = std::move(ts);
   text.clear();

@@ -29,9 +29,6 @@ struct CriLogLine {
 // One line without its '\n'; nullopt when malformed (the caller skips it).
 std::optional<CriLogLine> parseCriLogLine(std::string_view line);
 
-// RFC 3339 with optional fraction and Z or +hh:mm -> Unix nanoseconds.
-Result<int64_t> parseRfc3339Nano(std::string_view s);
-
 struct LogOptions {
   bool follow = false;
   bool previous = false;

@@ -5,6 +5,8 @@
 
 #include <fstream>
 
+#include "edgecore/core/time.h"
+
 namespace edgecore::edged {
 namespace {
 
@@ -60,8 +62,8 @@ TEST(NodeStatusTest, QuantitiesAndTimesFormatLikeGo) {
   EXPECT_EQ(formatBinaryQuantity(1000), "1000");
   EXPECT_EQ(formatCpuQuantity(4000), "4");
   EXPECT_EQ(formatCpuQuantity(1500), "1500m");
-  EXPECT_EQ(formatTime(kT0 + 10s), "2025-01-01T00:00:10Z");
-  EXPECT_EQ(formatMicroTime(kT0 + 1500ms), "2025-01-01T00:00:01.500000Z");
+  EXPECT_EQ(core::formatRfc3339(kT0 + 10s), "2025-01-01T00:00:10Z");
+  EXPECT_EQ(core::formatRfc3339Micro(kT0 + 1500ms), "2025-01-01T00:00:01.500000Z");
 }
 
 TEST(NodeStatusTest, RegistrationObject) {

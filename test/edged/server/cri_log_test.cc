@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "edgecore/core/time.h"
+
 namespace edgecore::edged {
 namespace {
 
@@ -31,8 +33,8 @@ TEST(CriLogTest, ParsesLines) {
                           "2025-01-01T00:00:01Z stdout X x", "2025-13-01T00:00:01Z stdout F x"}) {
     EXPECT_FALSE(parseCriLogLine(bad)) << bad;
   }
-  EXPECT_EQ(*parseRfc3339Nano("2025-01-01T01:00:00+01:00"), 1735689600000000000LL);
-  EXPECT_EQ(*parseRfc3339Nano("2025-01-01T00:00:00.5Z"), 1735689600500000000LL);
+  EXPECT_EQ(*core::parseRfc3339Nanos("2025-01-01T01:00:00+01:00"), 1735689600000000000LL);
+  EXPECT_EQ(*core::parseRfc3339Nanos("2025-01-01T00:00:00.5Z"), 1735689600500000000LL);
 }
 
 TEST(CriLogTest, GoldenRenderings) {
@@ -47,7 +49,7 @@ TEST(CriLogTest, GoldenRenderings) {
   o.tail_lines = 0;
   EXPECT_EQ(renderLogs(log, o), "");
   o = LogOptions();
-  o.since_ns = *parseRfc3339Nano("2025-01-01T00:00:04Z");
+  o.since_ns = *core::parseRfc3339Nanos("2025-01-01T00:00:04Z");
   EXPECT_EQ(renderLogs(log, o), golden("sample.since4.golden"));
   o = LogOptions();
   o.limit_bytes = 15;
