@@ -6,6 +6,7 @@
 
 #include "cert_client.h"
 #include "config_edit.h"
+#include "edgecore/core/time.h"
 #include "tls.h"
 
 namespace edgecore::edgehub {
@@ -23,15 +24,6 @@ std::string shortBody(std::string_view body) {
     out.pop_back();
   }
   return out.empty() ? "(empty body)" : out;
-}
-
-std::string formatUtc(int64_t unix_s) {
-  std::time_t t = static_cast<std::time_t>(unix_s);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 core::Result<std::string> derCertToPem(std::string_view der) {
@@ -86,10 +78,12 @@ asio::awaitable<core::Status> CertManager::ensure(asio::any_io_executor ex) {
   auto now_s =
       std::chrono::duration_cast<std::chrono::seconds>(clock_.wallNow().time_since_epoch()).count();
   if (token->expires_unix && *token->expires_unix < now_s) {
-    co_return core::Status(core::StatusCode::Unauthenticated,
-                           "bootstrap token expired at " + formatUtc(*token->expires_unix) +
-                               "; get a new one from the cloud (keadm gettoken) and put it in "
-                               "modules.edgeHub.token");
+    co_return core::Status(
+        core::StatusCode::Unauthenticated,
+        "bootstrap token expired at " +
+            core::formatRfc3339(core::WallTime(std::chrono::seconds(*token->expires_unix))) +
+            "; get a new one from the cloud (keadm gettoken) and put it in "
+            "modules.edgeHub.token");
   }
   auto server = parseEndpoint(config_.http_server);
   if (!server.ok()) {
@@ -231,10 +225,8 @@ asio::awaitable<core::Status> CertManager::requestCertificate(asio::any_io_execu
   if (!st.ok()) {
     co_return st;
   }
-  log_->info(
-      "node certificate issued cn={} not_after={}", info->common_name,
-      formatUtc(std::chrono::duration_cast<std::chrono::seconds>(info->not_after.time_since_epoch())
-                    .count()));
+  log_->info("node certificate issued cn={} not_after={}", info->common_name,
+             core::formatRfc3339(info->not_after));
   co_return core::Status();
 }
 

@@ -23,7 +23,9 @@
 
 #include "backoff.h"
 #include "cert_manager.h"
+#include "edgecore/core/async/spawn.h"
 #include "edgecore/core/config.h"
+#include "edgecore/core/log_limiter.h"
 #include "edgecore/edgehub/module.h"
 #include "endpoint.h"
 #include "outbox.h"
@@ -53,44 +55,6 @@ constexpr std::chrono::seconds kLogInterval{10};
 constexpr std::chrono::seconds kRotationPoll{32};
 
 using WsStream = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
-
-auto logCompletion(std::shared_ptr<spdlog::logger> log, const char* what) {
-  return [log, what](std::exception_ptr e) {
-    if (!e) {
-      return;
-    }
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log->error("coroutine failed what={} err={}", what, ex.what());
-    }
-  };
-}
-
-// One log line per key per interval; the lines in between are counted and reported with the next.
-class LogLimiter {
- public:
-  // True when a line may be written now; `suppressed` gets how many were skipped since the last.
-  bool allow(const std::string& key, std::chrono::steady_clock::time_point now,
-             uint64_t& suppressed) {
-    auto& e = entries_[key];
-    if (e.last.time_since_epoch().count() != 0 && now - e.last < kLogInterval) {
-      ++e.suppressed;
-      return false;
-    }
-    suppressed = e.suppressed;
-    e.suppressed = 0;
-    e.last = now;
-    return true;
-  }
-
- private:
-  struct Entry {
-    std::chrono::steady_clock::time_point last{};
-    uint64_t suppressed = 0;
-  };
-  std::map<std::string, Entry> entries_;
-};
 
 // One websocket session. Lives while any of its coroutines runs.
 struct Session {
@@ -195,9 +159,9 @@ class Hub : public std::enable_shared_from_this<Hub> {
     log_->info("edgehub starting server={} node={} heartbeat_s={} qps={} burst={} outbox={}",
                server_.authority, node_, cfg_.heartbeat.count(), cfg_.message_qps,
                cfg_.message_burst, options_.outbox_path);
-    asio::co_spawn(strand_, self->runLoop(), logCompletion(log_, "edgehub connect loop"));
+    asio::co_spawn(strand_, self->runLoop(), core::logCompletion(log_, "edgehub connect loop"));
     if (cfg_.rotate_certificates) {
-      asio::co_spawn(strand_, self->rotationLoop(), logCompletion(log_, "edgehub rotation"));
+      asio::co_spawn(strand_, self->rotationLoop(), core::logCompletion(log_, "edgehub rotation"));
     }
     return {};
   }
@@ -263,7 +227,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
 
   void warnLimited(const std::string& key, const std::string& line) {
     uint64_t suppressed = 0;
-    if (limiter_.allow(key, std::chrono::steady_clock::now(), suppressed)) {
+    if (limiter_.allow(key, std::chrono::steady_clock::now(), &suppressed)) {
       if (suppressed > 0) {
         log_->warn("{} suppressed={}", line, suppressed);
       } else {
@@ -321,7 +285,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
         std::string line = fmt::format("cloud connect failed attempt={} backoff_ms={} err=\"{}\"",
                                        backoff.attempts(), delay.count(), st.toString());
         uint64_t suppressed = 0;
-        if (limiter_.allow("connect", std::chrono::steady_clock::now(), suppressed)) {
+        if (limiter_.allow("connect", std::chrono::steady_clock::now(), &suppressed)) {
           // Operator action needed (certificate/token problems) is an error; a cloud that is
           // merely away is a warning.
           if (clear_error) {
@@ -419,9 +383,9 @@ class Hub : public std::enable_shared_from_this<Hub> {
     });
     log_->info("cloud connected server={} node={}", server_.authority, node_);
     publishConnection(kCloudConnected);
-    asio::co_spawn(strand_, writeLoop(s), logCompletion(log_, "edgehub writer"));
-    asio::co_spawn(strand_, keepaliveLoop(s), logCompletion(log_, "edgehub keepalive"));
-    asio::co_spawn(strand_, watchdogLoop(s), logCompletion(log_, "edgehub watchdog"));
+    asio::co_spawn(strand_, writeLoop(s), core::logCompletion(log_, "edgehub writer"));
+    asio::co_spawn(strand_, keepaliveLoop(s), core::logCompletion(log_, "edgehub keepalive"));
+    asio::co_spawn(strand_, watchdogLoop(s), core::logCompletion(log_, "edgehub watchdog"));
     auto read_op = readLoop(s);
     co_await std::move(read_op);
     closeSession(s, s->end_reason.empty() ? "read ended" : s->end_reason);
@@ -840,7 +804,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
   bool rotation_awaits_cert_ = false;  // strand: the rotation loop waits for a first certificate
   TokenBucket bucket_;
   std::mt19937_64 rng_;
-  LogLimiter limiter_;
+  core::LogLimiter limiter_{kLogInterval};
 
   std::shared_ptr<Outbox> outbox_;
   int outbox_appends_in_flight_ = 0;

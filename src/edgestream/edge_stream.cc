@@ -24,7 +24,9 @@
 #include <sstream>
 
 #include "connect_request.h"
+#include "edgecore/core/async/spawn.h"
 #include "edgecore/core/config.h"
+#include "edgecore/core/log_limiter.h"
 #include "edgecore/edgestream/module.h"
 #include "edgecore/net/tls_client.h"
 #include "frame.h"
@@ -51,19 +53,6 @@ constexpr size_t kLoggedTextMax = 200;
 
 using net::TlsStream;
 
-auto logCompletion(std::shared_ptr<spdlog::logger> log, const char* what) {
-  return [log, what](std::exception_ptr e) {
-    if (!e) {
-      return;
-    }
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log->error("coroutine failed what={} err={}", what, ex.what());
-    }
-  };
-}
-
 std::string printable(std::string_view text) {
   std::string out;
   for (char c : text.substr(0, kLoggedTextMax)) {
@@ -84,32 +73,6 @@ core::Result<std::string> readWholeFile(const std::string& path) {
 }
 
 using HostPort = net::Endpoint;
-
-// One log line per key per interval; the lines in between are counted into the next one.
-class LogLimiter {
- public:
-  bool allow(const std::string& key, uint64_t& suppressed) {
-    auto now = std::chrono::steady_clock::now();
-    auto& e = entries_[key];
-    if (e.used && now - e.last < kLogInterval) {
-      ++e.suppressed;
-      return false;
-    }
-    suppressed = e.suppressed;
-    e.suppressed = 0;
-    e.last = now;
-    e.used = true;
-    return true;
-  }
-
- private:
-  struct Entry {
-    std::chrono::steady_clock::time_point last{};
-    uint64_t suppressed = 0;
-    bool used = false;
-  };
-  std::map<std::string, Entry> entries_;
-};
 
 // ---------------------------------------------------------------------------------------------
 
@@ -187,7 +150,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
     log_->info("edgestream starting server={} node={} node_ip={} local={}", server_.authority,
                node_, node_ip_.empty() ? "(detected on each dial)" : node_ip_, local_.authority);
     asio::co_spawn(strand_, shared_from_this()->runLoop(),
-                   logCompletion(log_, "edgestream connect loop"));
+                   core::logCompletion(log_, "edgestream connect loop"));
     return {};
   }
 
@@ -217,7 +180,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   void warnLimited(const std::string& key, const std::string& line) {
     uint64_t suppressed = 0;
-    if (limiter_.allow(key, suppressed)) {
+    if (limiter_.allow(key, std::chrono::steady_clock::now(), &suppressed)) {
       if (suppressed > 0) {
         log_->warn("{} suppressed={}", line, suppressed);
       } else {
@@ -405,8 +368,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
       s.last_error.clear();
     });
     log_->info("tunnel connected server={} node={}", server_.authority, node_);
-    asio::co_spawn(strand_, writeLoop(t), logCompletion(log_, "edgestream writer"));
-    asio::co_spawn(strand_, pingLoop(t), logCompletion(log_, "edgestream pinger"));
+    asio::co_spawn(strand_, writeLoop(t), core::logCompletion(log_, "edgestream writer"));
+    asio::co_spawn(strand_, pingLoop(t), core::logCompletion(log_, "edgestream pinger"));
     auto read_op = readLoop(t);
     co_await std::move(read_op);
     closeTunnel(t, t->end_reason.empty() ? "read ended" : t->end_reason);
@@ -780,7 +743,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
     });
     log_->info("stream request connect_id={} type={} method={} target={}", id,
                messageTypeName(kind), c->req.method, printable(c->req.target));
-    asio::co_spawn(strand_, serveLocal(t, c), logCompletion(log_, "edgestream local connection"));
+    asio::co_spawn(strand_, serveLocal(t, c),
+                   core::logCompletion(log_, "edgestream local connection"));
   }
 
   // ---- local connections ----
@@ -800,7 +764,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
         co_await std::move(send_op);
       }
     } else if (c->streaming()) {
-      asio::co_spawn(strand_, localWriter(c), logCompletion(log_, "edgestream local writer"));
+      asio::co_spawn(strand_, localWriter(c), core::logCompletion(log_, "edgestream local writer"));
       auto pump_op = pumpRaw(t, c);
       co_await std::move(pump_op);
     } else {
@@ -950,7 +914,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   EdgeStreamOptions options_;
   asio::steady_timer retry_timer_;
   std::mt19937_64 rng_;
-  LogLimiter limiter_;
+  core::LogLimiter limiter_{kLogInterval};
   TunnelPtr tunnel_;
   bool stopping_ = false;
 

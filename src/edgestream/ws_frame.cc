@@ -4,19 +4,9 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "edgecore/core/base64.h"
+
 namespace edgecore::edgestream {
-
-namespace {
-
-std::string base64(const unsigned char* data, size_t len) {
-  std::string out(4 * ((len + 2) / 3) + 1, '\0');
-  int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(len));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-}  // namespace
 
 WsHeaderStatus parseWsHeader(std::string_view in, WsFrameHeader& out) {
   if (in.size() < 2) {
@@ -105,7 +95,7 @@ std::string wsAcceptFor(std::string_view key) {
   text += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return base64(digest, sizeof digest);
+  return core::base64Encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 std::string newWsKey() {
@@ -115,7 +105,7 @@ std::string newWsKey() {
       raw[i] = static_cast<unsigned char>(i * 37 + 11);  // uniqueness is not a security need
     }
   }
-  return base64(raw, sizeof raw);
+  return core::base64Encode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
 }  // namespace edgecore::edgestream

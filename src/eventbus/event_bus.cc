@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "edgecore/core/config.h"
+#include "edgecore/core/host_port.h"
 #include "edgecore/eventbus/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "mqtt_client.h"
@@ -53,26 +54,12 @@ Result<std::pair<std::string, uint16_t>> parseBroker(std::string_view url, bool*
   } else if (startsWith(rest, "mqtt://")) {
     rest.remove_prefix(7);
   }
-  auto colon = rest.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
+  auto hp = core::parseHostPort(rest);
+  if (!hp.ok()) {
     return core::invalidArgument("MQTT broker address must be tcp://host:port, got " +
-                                 std::string(url));
+                                 std::string(url) + " (" + hp.status().message() + ")");
   }
-  std::string host(rest.substr(0, colon));
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = 0;
-  for (char c : rest.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535) {
-      return core::invalidArgument("bad MQTT broker port in " + std::string(url));
-    }
-    port = port * 10 + (c - '0');
-  }
-  if (port <= 0 || port > 65535) {
-    return core::invalidArgument("bad MQTT broker port in " + std::string(url));
-  }
-  return std::make_pair(host, static_cast<uint16_t>(port));
+  return std::make_pair(hp->host, hp->port);
 }
 
 class EventBus final : public EventBusModule {

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "edgecore/core/config.h"
+#include "edgecore/core/host_port.h"
 #include "edgecore/kubeprint/kubeprint.h"
 #include "http_client.h"
 #include "printing.h"
@@ -82,23 +83,12 @@ core::Result<Env> loadEnv(const std::string& path) {
   }
   Env env;
   std::string server = ms.server;
-  size_t colon = server.rfind(':');
-  if (colon == std::string::npos) {
-    return core::invalidArgument("modules.metaManager.metaServer.server \"" + server +
-                                 "\" is not host:port");
+  auto hp = core::parseHostPort(server);
+  if (!hp.ok()) {
+    return core::invalidArgument("modules.metaManager.metaServer.server: " + hp.status().message());
   }
-  env.endpoint.host = server.substr(0, colon);
-  if (env.endpoint.host.size() > 2 && env.endpoint.host.front() == '[') {
-    env.endpoint.host = env.endpoint.host.substr(1, env.endpoint.host.size() - 2);
-  }
-  try {
-    int port = std::stoi(server.substr(colon + 1));
-    if (port <= 0 || port > 65535) throw std::out_of_range("port");
-    env.endpoint.port = static_cast<uint16_t>(port);
-  } catch (const std::exception&) {
-    return core::invalidArgument("modules.metaManager.metaServer.server \"" + server +
-                                 "\" has no valid port");
-  }
+  env.endpoint.host = hp->host;
+  env.endpoint.port = hp->port;
   auto gate = config->feature_gates.find("requireAuthorization");
   if (gate != config->feature_gates.end() && gate->second) {
     env.endpoint.tls = true;

@@ -10,7 +10,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -27,6 +26,8 @@
 #include <optional>
 #include <thread>
 #include <variant>
+
+#include "edgecore/core/async/spawn.h"
 
 namespace edgecore::keadm {
 namespace {
@@ -209,7 +210,7 @@ class ExecSession {
       watchResize(winch);
     }
     if (io_.stdin_open) startStdinThread();
-    asio::co_spawn(ex, writer(), asio::detached);
+    core::spawnLogged(ex, writer(), nullptr, "keadm exec stdin writer");
     beast::flat_buffer buffer;
     int exit_code = 0;
     std::string error_text;

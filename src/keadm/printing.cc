@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "edgecore/core/time.h"
 #include "edgecore/kubeprint/kubeprint.h"
 
 namespace edgecore::keadm {
@@ -23,7 +24,6 @@ using kubeprint::fieldInt;
 using kubeprint::fieldString;
 using kubeprint::humanDuration;
 using kubeprint::orNone;
-using kubeprint::parseRfc3339;
 
 std::string scalarText(const json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -119,14 +119,9 @@ class TabWriter {
 
 // ---- describe helpers ----
 std::string rfc1123z(std::string_view ts) {
-  std::chrono::system_clock::time_point t;
-  if (!parseRfc3339(ts, &t)) return std::string(ts);
-  time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
+  auto t = core::parseRfc3339(ts);
+  if (!t.ok()) return std::string(ts);
+  return core::formatUtc(*t, "%a, %d %b %Y %H:%M:%S +0000");
 }
 
 void labelsMultiline(std::string& w, std::string_view title, const json& m) {

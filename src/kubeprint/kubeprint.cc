@@ -8,6 +8,8 @@
 #include <ctime>
 #include <optional>
 
+#include "edgecore/core/time.h"
+
 namespace edgecore::kubeprint {
 
 using nlohmann::json;
@@ -77,47 +79,18 @@ std::string humanDuration(std::chrono::system_clock::duration d) {
   return fmt("%lldy", years);
 }
 
-bool parseRfc3339(std::string_view text, std::chrono::system_clock::time_point* out) {
-  int y, mo, d, h, mi, s;
-  if (text.size() < 20) return false;
-  std::string t(text);
-  int consumed = 0;
-  if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) !=
-          6 ||
-      consumed != 19) {
-    return false;
-  }
-  size_t pos = 19;
-  if (pos < t.size() && t[pos] == '.') {
-    ++pos;
-    while (pos < t.size() && std::isdigit(static_cast<unsigned char>(t[pos]))) ++pos;
-  }
-  int offset_secs = 0;
-  if (pos < t.size() && (t[pos] == 'Z' || t[pos] == 'z')) {
-    ++pos;
-  } else if (pos + 6 == t.size() && (t[pos] == '+' || t[pos] == '-')) {
-    int oh, om;
-    if (std::sscanf(t.c_str() + pos + 1, "%2d:%2d", &oh, &om) != 2) return false;
-    offset_secs = (oh * 3600 + om * 60) * (t[pos] == '+' ? 1 : -1);
-    pos += 6;
-  } else {
-    return false;
-  }
-  if (pos != t.size()) return false;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  *out = std::chrono::system_clock::from_time_t(timegm(&tm) - offset_secs);
+// A metav1.Time as kubectl reads it for ages: whole seconds (metav1.Time has no fraction on the
+// wire; a MicroTime's fraction is dropped here so ages agree with kubectl's).
+static bool parseTimestamp(std::string_view text, std::chrono::system_clock::time_point* out) {
+  auto t = core::parseRfc3339(text);
+  if (!t.ok()) return false;
+  *out = std::chrono::floor<std::chrono::seconds>(*t);
   return true;
 }
 
 std::string ageSince(std::string_view timestamp, std::chrono::system_clock::time_point now) {
   std::chrono::system_clock::time_point t;
-  if (timestamp.empty() || !parseRfc3339(timestamp, &t)) return "<unknown>";
+  if (timestamp.empty() || !parseTimestamp(timestamp, &t)) return "<unknown>";
   return humanDuration(now - t);
 }
 
@@ -176,7 +149,8 @@ std::vector<std::string> podCells(const json& pod, std::chrono::system_clock::ti
   auto noteRestart = [&](const json& cs) {
     const json& term = field(field(cs, "lastState"), "terminated");
     std::chrono::system_clock::time_point t;
-    if (term.is_object() && parseRfc3339(fieldString(term, "finishedAt"), &t) && t > last_restart) {
+    if (term.is_object() && parseTimestamp(fieldString(term, "finishedAt"), &t) &&
+        t > last_restart) {
       last_restart = t;
     }
   };

@@ -4,9 +4,9 @@
 #include <openssl/sha.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <nlohmann/json.hpp>
 
+#include "edgecore/core/async/spawn.h"
 #include "edgecore/core/base64.h"
 #include "edgecore/core/message.h"
 
@@ -56,8 +56,9 @@ class BusCloudForwarder final : public CloudForwarder {
     core::Message msg =
         core::Message::create("metaserver", "dynamiccontroller", "null", "null",
                               json::parse(encodeApplication(app, options_.node_name)));
-    asio::co_spawn(executor_, call(bus_, std::move(msg), options_.timeout, std::move(done), log_),
-                   asio::detached);
+    core::spawnLogged(executor_,
+                      call(bus_, std::move(msg), options_.timeout, std::move(done), log_), log_,
+                      "metaserver apply through the cloud");
   }
 
  private:

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "api_handler.h"
+#include "edgecore/core/async/spawn.h"
 #include "pod_ops_handler.h"
 #include "server_metrics.h"
 #include "watch_hub.h"
@@ -68,17 +69,6 @@ struct State {
         executor(ex),
         acceptor(asio::make_strand(ex)) {}
 };
-
-auto logCompletion(std::shared_ptr<spdlog::logger> log, const char* what) {
-  return [log, what](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      if (log) log->error("coroutine failed what={} err={}", what, ex.what());
-    }
-  };
-}
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -325,7 +315,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     std::string first = session.start([this] { notifyFromHub(); });
     if (!co_await writeChunk(first)) co_return;
-    asio::co_spawn(stream_.get_executor(), watchPeer(), logCompletion(st.log, "watch peer"));
+    asio::co_spawn(stream_.get_executor(), watchPeer(), core::logCompletion(st.log, "watch peer"));
 
     auto deadline = clock::now() + timeout;
     auto next_bookmark = clock::now() + st.options.bookmark_interval;
@@ -413,7 +403,7 @@ class MetaServerImpl final : public MetaServer {
     port_ = acceptor.local_endpoint().port();
     state_->options.port = port_;
     asio::co_spawn(acceptor.get_executor(), acceptLoop(state_),
-                   logCompletion(state_->log, "metaserver accept"));
+                   core::logCompletion(state_->log, "metaserver accept"));
     if (state_->log)
       state_->log->info("metaserver listening addr={} port={}", state_->options.address, port_);
     return {};
@@ -467,7 +457,8 @@ class MetaServerImpl final : public MetaServer {
         }
         state->connections.insert(conn);
       }
-      asio::co_spawn(conn->executor(), conn->run(), logCompletion(state->log, "metaserver conn"));
+      asio::co_spawn(conn->executor(), conn->run(),
+                     core::logCompletion(state->log, "metaserver conn"));
     }
   }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "edgecore/core/config.h"
+#include "edgecore/core/host_port.h"
 #include "edgecore/core/version.h"
 #include "edgecore/cri/cri_client.h"
 #include "edgecore/metaserver/meta_server.h"
@@ -115,35 +116,17 @@ LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx, const std::string
 
 }  // namespace
 
-core::Result<std::pair<std::string, uint16_t>> splitHostPort(std::string_view server) {
-  size_t colon = server.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == server.size()) {
-    return core::invalidArgument("\"" + std::string(server) + "\" is not host:port");
-  }
-  std::string_view host = server.substr(0, colon);
-  std::string_view port_text = server.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
-    return core::invalidArgument("\"" + std::string(server) + "\" has no valid port");
-  }
-  return std::make_pair(std::string(host), static_cast<uint16_t>(port));
-}
-
 core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager::MetaStore& store,
                                            CloudForwarder& forwarder,
                                            const std::string& config_path) {
   const auto& cfg = ctx.config.modules.meta_manager.meta_server;
-  auto host_port = splitHostPort(cfg.server);
+  auto host_port = core::parseHostPort(cfg.server);
   if (!host_port.ok()) {
     return host_port.status().withContext("modules.metaManager.metaServer.server");
   }
   MetaServerOptions options;
-  options.address = host_port->first;
-  options.port = host_port->second;
+  options.address = host_port->host;
+  options.port = host_port->port;
   options.node_name = ctx.config.modules.edged.hostname_override;
   options.local_ops = makeLocalOps(ctx, config_path);
   auto module = std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options));

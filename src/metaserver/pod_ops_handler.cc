@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -28,6 +27,8 @@
 #include <regex>
 #include <thread>
 
+#include "edgecore/core/async/offload.h"
+#include "edgecore/core/async/spawn.h"
 #include "edgecore/core/bus.h"
 #include "edgecore/core/message.h"
 #include "edgecore/cri/cri_client.h"
@@ -48,22 +49,6 @@ using nlohmann::json;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
 constexpr size_t kMaxLogBytes = 64 * 1024 * 1024;
 using Request = http::request<http::string_body>;
-
-// Runs `fn` on the blocking pool and resumes on the caller's executor.
-template <class F>
-awaitable<std::invoke_result_t<F>> offload(asio::thread_pool& pool, F fn) {
-  using R = std::invoke_result_t<F>;
-  auto ex = co_await asio::this_coro::executor;
-  auto init = [&pool, ex, fn = std::move(fn)](auto handler) mutable {
-    auto h = std::make_shared<decltype(handler)>(std::move(handler));
-    asio::post(pool, [h, ex, fn = std::move(fn)]() mutable {
-      auto r = std::make_shared<R>(fn());
-      asio::post(ex, [h, r]() mutable { (*h)(std::move(*r)); });
-    });
-  };
-  auto op = asio::async_initiate<decltype(use_awaitable), void(R)>(init, use_awaitable);
-  co_return co_await std::move(op);
-}
 
 struct Query {
   std::map<std::string, std::string> first;
@@ -125,8 +110,8 @@ Outcome sentOutcome(int code) {
 
 // ListContainers with the pod's labels (spec 4.7), newest first.
 core::Result<std::vector<runtimeapi::Container>> podContainers(cri::CriClient& client,
-                                                        const std::string& ns,
-                                                        const std::string& pod) {
+                                                               const std::string& ns,
+                                                               const std::string& pod) {
   runtimeapi::ContainerFilter filter;
   (*filter.mutable_label_selector())["io.kubernetes.pod.name"] = pod;
   (*filter.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns;
@@ -143,9 +128,9 @@ core::Result<std::vector<runtimeapi::Container>> podContainers(cri::CriClient& c
 }
 
 // The container to act on: by name (a running instance first), else the only one.
-core::Result<runtimeapi::Container> pickContainer(const std::vector<runtimeapi::Container>& containers,
-                                           const std::string& name, const std::string& ns,
-                                           const std::string& pod, bool require_single) {
+core::Result<runtimeapi::Container> pickContainer(
+    const std::vector<runtimeapi::Container>& containers, const std::string& name,
+    const std::string& ns, const std::string& pod, bool require_single) {
   if (containers.empty()) {
     return core::notFound("not found pod:\"/" + ns + "/" + pod + "\"");
   }
@@ -182,7 +167,7 @@ awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const R
   std::string ns = m.ns;
   std::string pod = m.name;
   auto list_fn = [client, ns, pod] { return podContainers(*client, ns, pod); };
-  auto list_op = offload(*ops.blocking, std::move(list_fn));
+  auto list_op = core::offload(*ops.blocking, std::move(list_fn));
   auto containers = co_await std::move(list_op);
   std::string container = q.get("container");
   if (!containers.ok() || containers->empty()) {
@@ -297,7 +282,7 @@ awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const R
     beast::error_code ignored;
     upstream_ptr->socket().close(ignored);
   };
-  asio::co_spawn(ex, std::move(watch), asio::detached);
+  core::spawnLogged(ex, std::move(watch), log, "pod logs client watch");
   bool& client_gone = *gone;
   while (!parser.is_done() && !client_gone) {
     parser.get().body().data = chunk;
@@ -421,7 +406,7 @@ awaitable<Outcome> serveExec(const LocalOps& ops, const LocalOpMatch& m, Request
   std::string ns = m.ns;
   std::string pod = m.name;
   auto list_fn = [client, ns, pod] { return podContainers(*client, ns, pod); };
-  auto list_op = offload(*ops.blocking, std::move(list_fn));
+  auto list_op = core::offload(*ops.blocking, std::move(list_fn));
   auto containers = co_await std::move(list_op);
   if (!containers.ok()) {
     co_return fail("failed to list containers: " + containers.status().message());
@@ -438,7 +423,7 @@ awaitable<Outcome> serveExec(const LocalOps& ops, const LocalOpMatch& m, Request
     }
     auto timeout = ops.exec_sync_timeout.count();
     auto exec_fn = [client, id, cmd, timeout] { return client->execSync(id, cmd, timeout); };
-    auto exec_op = offload(*ops.blocking, std::move(exec_fn));
+    auto exec_op = core::offload(*ops.blocking, std::move(exec_fn));
     auto r = co_await std::move(exec_op);
     if (!r.ok()) co_return fail("exec failed: " + r.status().message());
     json out = json::object();
@@ -455,7 +440,7 @@ awaitable<Outcome> serveExec(const LocalOps& ops, const LocalOpMatch& m, Request
   er.set_stdout(q.get("stdout") == "true" || tty);
   er.set_stderr(!tty && q.get("stderr") == "true");
   auto url_fn = [client, er] { return client->exec(er); };
-  auto url_op = offload(*ops.blocking, std::move(url_fn));
+  auto url_op = core::offload(*ops.blocking, std::move(url_fn));
   auto url = co_await std::move(url_op);
   if (!url.ok()) co_return fail("exec failed: " + url.status().message());
   if (log) log->info("exec stream pod={} ns={} tty={}", pod, ns, tty);
@@ -513,7 +498,7 @@ awaitable<Outcome> serveRestart(const LocalOps& ops, const LocalOpMatch& m, cons
       }
       return out;
     };
-    auto stop_op = offload(*ops.blocking, std::move(stop_fn));
+    auto stop_op = core::offload(*ops.blocking, std::move(stop_fn));
     auto result = co_await std::move(stop_op);
     for (auto& l : result.first) logs.push_back(l);
     for (auto& e : result.second) errors.push_back(e);
@@ -678,7 +663,7 @@ awaitable<Outcome> serveConfirm(const LocalOps& ops, const std::shared_ptr<spdlo
     }
     return done;
   };
-  auto confirm_op = offload(*ops.blocking, std::move(confirm_fn));
+  auto confirm_op = core::offload(*ops.blocking, std::move(confirm_fn));
   auto result = co_await std::move(confirm_op);
   if (!result.ok()) {
     if (log) log->warn("confirm upgrade failed err={}", result.status().message());

@@ -19,7 +19,6 @@ enum class IncludeObject { None, Metadata, Object };
 
 // kubectl's time rules live in kubeprint (shared with keadm ctl).
 using kubeprint::humanDuration;
-using kubeprint::parseRfc3339;
 // AGE cell: "<unknown>" without a timestamp.
 std::string ageCell(std::string_view creation_timestamp, std::chrono::system_clock::time_point now);
 

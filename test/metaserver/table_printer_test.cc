@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "edgecore/core/time.h"
 #include "metaserver/test_objects.h"
 
 namespace edgecore::metaserver {
@@ -12,9 +13,9 @@ using edgecore::testing::makePodJson;
 using edgecore::testing::PodSpec;
 
 system_clock::time_point at(const char* ts) {
-  system_clock::time_point t;
-  EXPECT_TRUE(parseRfc3339(ts, &t)) << ts;
-  return t;
+  auto parsed = core::parseRfc3339(ts);
+  EXPECT_TRUE(parsed.ok()) << ts;
+  return parsed.ok() ? *parsed : system_clock::time_point{};
 }
 
 TEST(HumanDurationTest, MatchesKubectlBuckets) {

@@ -30,8 +30,6 @@ std::string orNone(std::string s);
 // Kubernetes' HumanDuration (k8s.io/apimachinery pkg/util/duration): "5s", "3m20s", "5h", "2d",
 // "3y12d"; "<invalid>" below -1 s.
 std::string humanDuration(std::chrono::system_clock::duration d);
-// RFC 3339 "2024-05-01T10:00:00Z" (fractional seconds and offsets accepted); false if invalid.
-bool parseRfc3339(std::string_view text, std::chrono::system_clock::time_point* out);
 // An AGE cell: HumanDuration since `timestamp`, "<unknown>" when it is missing or invalid.
 std::string ageSince(std::string_view timestamp, std::chrono::system_clock::time_point now);
 

@@ -24,7 +24,4 @@ core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager:
                                            CloudForwarder& forwarder,
                                            const std::string& config_path = {});
 
-// "127.0.0.1:10550" -> {"127.0.0.1", 10550}; "[::1]:10550" -> {"::1", 10550}.
-core::Result<std::pair<std::string, uint16_t>> splitHostPort(std::string_view server);
-
 }  // namespace edgecore::metaserver
