@@ -1,6 +1,5 @@
 #include "edgecore/core/message.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <unistd.h>
 
@@ -12,6 +11,8 @@
 #include <exception>
 #include <limits>
 #include <vector>
+
+#include "edgecore/core/base64.h"
 
 namespace edgecore::core {
 
@@ -151,12 +152,7 @@ void appendGoFloat(std::string& out, double f) {
 
 void appendBase64(std::string& out, const std::vector<std::uint8_t>& bytes) {
   out.push_back('"');
-  if (!bytes.empty()) {
-    std::string b64(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-    const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), bytes.data(),
-                                        static_cast<int>(bytes.size()));
-    out.append(b64.data(), static_cast<size_t>(written));
-  }
+  out += base64Encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   out.push_back('"');
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "dmi.h"
+#include "edgecore/core/base64.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/resource.h"
 #include "edgecore/devicetwin/module.h"
@@ -181,57 +182,19 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
         rec.version = info.value("version", std::string());
         rec.api_version = info.value("api_version", std::string());
         rec.protocol = info.value("protocol", std::string());
-        rec.address = base64Decode(info.value("address", std::string()));
+        // The address is stored base64-encoded, as the original stores Go []byte; a row that does
+        // not decode names no socket to dial, and the mapper registers again when it starts.
+        auto address = core::base64Decode(info.value("address", std::string()));
+        if (!address) {
+          continue;
+        }
+        rec.address = std::move(*address);
         rec.state = info.value("state", std::string());
         if (!rec.name.empty() && !rec.protocol.empty()) {
           cache.mappers[rec.name] = rec;
         }
       }
     }
-  }
-
-  static std::string base64Encode(std::string_view in) {
-    static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-      uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-      out += {k[n >> 18], k[(n >> 12) & 63], k[(n >> 6) & 63], k[n & 63]};
-    }
-    if (i + 1 == in.size()) {
-      uint32_t n = uint8_t(in[i]) << 16;
-      out += {k[n >> 18], k[(n >> 12) & 63], '=', '='};
-    } else if (i + 2 == in.size()) {
-      uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-      out += {k[n >> 18], k[(n >> 12) & 63], k[(n >> 6) & 63], '='};
-    }
-    return out;
-  }
-  static std::string base64Decode(std::string_view in) {
-    auto val = [](char c) -> int {
-      if (c >= 'A' && c <= 'Z') return c - 'A';
-      if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-      if (c >= '0' && c <= '9') return c - '0' + 52;
-      if (c == '+') return 62;
-      if (c == '/') return 63;
-      return -1;
-    };
-    std::string out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : in) {
-      int v = val(c);
-      if (v < 0) {
-        continue;
-      }
-      acc = (acc << 6) | static_cast<uint32_t>(v);
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out += static_cast<char>((acc >> bits) & 0xff);
-      }
-    }
-    return out;
   }
 
   void startDmi() {
@@ -290,7 +253,7 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
     put("version", rec.version);
     put("api_version", rec.api_version);
     put("protocol", rec.protocol);
-    put("address", base64Encode(rec.address));
+    put("address", core::base64Encode(rec.address));
     put("state", rec.state);
     metamanager::WriteOp w;
     w.kind = metamanager::WriteOp::Kind::UpsertMeta;

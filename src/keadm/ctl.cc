@@ -19,7 +19,9 @@
 #include "edgecore/core/config.h"
 #include "edgecore/core/host_port.h"
 #include "edgecore/kubeprint/kubeprint.h"
+#include "editor.h"
 #include "http_client.h"
+#include "node_env.h"
 #include "printing.h"
 
 namespace edgecore::keadm {
@@ -38,68 +40,6 @@ std::string yamlText(const nlohmann::json& j) {
   auto text = kubeprint::toYaml(j);
   if (!text.ok()) throw CtlError{"cannot print YAML: " + text.status().message()};
   return *text;
-}
-
-struct Env {
-  Endpoint endpoint;
-  std::string node_name;
-  // edged's device-plugin checkpoint: which devices each pod's containers got (describe pod).
-  std::string device_checkpoint;
-};
-
-constexpr size_t kMaxCheckpointBytes = 16 << 20;
-
-// The checkpoint text, empty when it is absent, unreadable (keadm not run as root) or too big.
-std::string readDeviceCheckpoint(const std::string& path) {
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path, ec);
-  if (ec || size > kMaxCheckpointBytes) return {};
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return in ? ss.str() : std::string();
-}
-
-// Like keadm's GetKubeConfig: defaults overlaid by the file, metaServer must be enabled,
-// https when featureGates.requireAuthorization is true.
-core::Result<Env> loadEnv(const std::string& path) {
-  core::HostInfo host;
-  host.hostname = "default-edge-node";
-  host.local_ip = "127.0.0.1";
-  if (char name[256] = {}; ::gethostname(name, sizeof(name) - 1) == 0) {
-    host.hostname = name;
-    for (auto& c : host.hostname)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  auto config = core::loadConfigFile(path, host);
-  if (!config.ok()) {
-    return core::invalidArgument("get edge config failed with err:" + config.status().message());
-  }
-  const auto& ms = config->modules.meta_manager.meta_server;
-  if (!ms.enable) {
-    return core::failedPrecondition(
-        "metaserver don't open (set modules.metaManager.metaServer.enable: true in " + path +
-        " and restart edgecore)");
-  }
-  Env env;
-  std::string server = ms.server;
-  auto hp = core::parseHostPort(server);
-  if (!hp.ok()) {
-    return core::invalidArgument("modules.metaManager.metaServer.server: " + hp.status().message());
-  }
-  env.endpoint.host = hp->host;
-  env.endpoint.port = hp->port;
-  auto gate = config->feature_gates.find("requireAuthorization");
-  if (gate != config->feature_gates.end() && gate->second) {
-    env.endpoint.tls = true;
-    env.endpoint.ca_file = ms.tls_ca_file;
-    env.endpoint.cert_file = ms.tls_cert_file;
-    env.endpoint.key_file = ms.tls_private_key_file;
-  }
-  env.node_name = config->modules.edged.hostname_override;
-  env.device_checkpoint =
-      config->modules.edged.root_directory + "/device-plugins/edgecore_device_checkpoint.json";
-  return env;
 }
 
 // "Error from server (NotFound): pods \"x\" not found" for a Kubernetes Status body.
@@ -579,7 +519,7 @@ class Ctl {
       throw CtlError{std::string("cannot write ") + path};
     }
     ::close(fd);
-    runEditor(path);
+    if (auto st = runEditor(path); !st.ok()) throw CtlError{st.message()};
     std::ifstream in(path);
     std::stringstream ss;
     ss << in.rdbuf();
@@ -612,74 +552,6 @@ class Ctl {
     ::unlink(path);
     std::cout << "device.devices.kubeedge.io/" << names[0] << " edited\n";
     return 0;
-  }
-
-  static std::string stripComments(const std::string& text) {
-    std::string out;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-      size_t first = line.find_first_not_of(" \t");
-      if (first != std::string::npos && line[first] == '#') continue;
-      out += line + "\n";
-    }
-    return out;
-  }
-
-  // Plain scalars are typed as YAML 1.1/JSON would (bool, int, float, null); quoted ones stay
-  // strings.
-  static json yamlToJson(const YAML::Node& n) {
-    switch (n.Type()) {
-      case YAML::NodeType::Map: {
-        json j = json::object();
-        for (const auto& kv : n) j[kv.first.as<std::string>()] = yamlToJson(kv.second);
-        return j;
-      }
-      case YAML::NodeType::Sequence: {
-        json j = json::array();
-        for (const auto& v : n) j.push_back(yamlToJson(v));
-        return j;
-      }
-      case YAML::NodeType::Scalar: {
-        const std::string& s = n.Scalar();
-        if (n.Tag() == "!") return s;  // quoted
-        if (s == "true" || s == "True") return true;
-        if (s == "false" || s == "False") return false;
-        if (s == "null" || s == "~") return nullptr;
-        json num = json::parse(s, nullptr, false);
-        if (num.is_number()) return num;
-        return s;
-      }
-      default:
-        return nullptr;
-    }
-  }
-
-  static void runEditor(const char* path) {
-    std::string editor;
-    for (const char* var : {"KUBE_EDITOR", "EDITOR"}) {
-      const char* v = std::getenv(var);
-      if (v && *v) {
-        editor = v;
-        break;
-      }
-    }
-    if (editor.empty()) editor = "vi";
-    // The file name is passed as an argument, never spliced into the shell text; the editor
-    // variable may carry its own arguments ("code --wait").
-    pid_t pid = ::fork();
-    if (pid < 0) throw CtlError{"cannot start the editor"};
-    if (pid == 0) {
-      std::string script = editor + " \"$1\"";
-      ::execl("/bin/sh", "sh", "-c", script.c_str(), "sh", path, static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      throw CtlError{"there was a problem with the editor \"" + editor + "\""};
-    }
   }
 
   int confirm(const std::vector<std::string>& args) {
