@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const int n = argc > 1 ? std::atoi(argv[1]) : 20;
-  auto cri = edgecore::edged::CriClient::create({});
+  auto cri = edgecore::cri::CriClient::create({});
   if (!cri.ok()) {
     return 1;
   }

@@ -90,11 +90,11 @@ class MetaServerModule final : public core::Module {
 LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx, const std::string& config_path) {
   auto ops = std::make_shared<LocalOps>();
   const auto& edged = ctx.config.modules.edged;
-  edged::CriClientOptions cri_options;
+  cri::CriClientOptions cri_options;
   if (!edged.container_runtime_endpoint.empty()) {
     cri_options.runtime_endpoint = edged.container_runtime_endpoint;
   }
-  auto cri = edged::CriClient::create(cri_options);
+  auto cri = cri::CriClient::create(cri_options);
   if (cri.ok()) {
     ops->cri = std::move(*cri);
   } else {

@@ -124,7 +124,7 @@ Outcome sentOutcome(int code) {
 }
 
 // ListContainers with the pod's labels (spec 4.7), newest first.
-core::Result<std::vector<runtimeapi::Container>> podContainers(edged::CriClient& client,
+core::Result<std::vector<runtimeapi::Container>> podContainers(cri::CriClient& client,
                                                         const std::string& ns,
                                                         const std::string& pod) {
   runtimeapi::ContainerFilter filter;

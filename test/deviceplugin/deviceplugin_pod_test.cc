@@ -38,8 +38,8 @@ class DevicePluginPodTest : public ::testing::Test {
  protected:
   void SetUp() override {
     EC_SKIP_WITHOUT_CONTAINERD();
-    edged::CriClientOptions o;
-    auto c = edged::CriClient::create(o);
+    cri::CriClientOptions o;
+    auto c = cri::CriClient::create(o);
     ASSERT_TRUE(c.ok());
     cri_ = std::move(c).value();
     removeLeftoversOfDeadTestRuns(*cri_);
@@ -98,7 +98,7 @@ class DevicePluginPodTest : public ::testing::Test {
   TempDir dir_;
   TempDir host_;
   std::string plugin_dir_;
-  std::unique_ptr<edged::CriClient> cri_;
+  std::unique_ptr<cri::CriClient> cri_;
   std::unique_ptr<EdgedHarness> harness_;
   std::unique_ptr<FakeDevicePlugin> plugin_;
   std::string ns_;

@@ -31,7 +31,7 @@ inline bool containerdAvailable() { return ::access(kContainerdSocket, F_OK) == 
 
 // Removes every sandbox whose io.kubernetes.pod.namespace label equals `ns` (and with them their
 // containers). Best effort: tests call it in TearDown.
-inline void removeNamespacePods(edged::CriClient& cri, const std::string& ns) {
+inline void removeNamespacePods(cri::CriClient& cri, const std::string& ns) {
   runtimeapi::PodSandboxFilter f;
   (*f.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns;
   auto list = cri.listPodSandbox(f);
@@ -55,7 +55,7 @@ inline void removeNamespacePods(edged::CriClient& cri, const std::string& ns) {
 
 // Removes pods that earlier test processes (now dead) left behind: namespaces
 // "<prefix><pid>-<n>" for the prefixes our tests use, whose pid no longer runs.
-inline void removeLeftoversOfDeadTestRuns(edged::CriClient& cri) {
+inline void removeLeftoversOfDeadTestRuns(cri::CriClient& cri) {
   auto list = cri.listPodSandbox();
   if (!list.ok()) {
     return;

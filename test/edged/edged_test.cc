@@ -21,8 +21,8 @@ class EdgedTest : public ::testing::Test {
  protected:
   void SetUp() override {
     EC_SKIP_WITHOUT_CONTAINERD();
-    edged::CriClientOptions o;
-    auto c = edged::CriClient::create(o);
+    cri::CriClientOptions o;
+    auto c = cri::CriClient::create(o);
     ASSERT_TRUE(c.ok());
     cri_ = std::move(c).value();
     removeLeftoversOfDeadTestRuns(*cri_);
@@ -63,7 +63,7 @@ class EdgedTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<edged::CriClient> cri_;
+  std::unique_ptr<cri::CriClient> cri_;
   std::unique_ptr<EdgedHarness> harness_;
   std::string ns_;
   std::string node_;

@@ -121,7 +121,7 @@ class ContainerdStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
     EC_SKIP_WITHOUT_CONTAINERD();
-    auto c = edged::CriClient::create(edged::CriClientOptions{});
+    auto c = cri::CriClient::create(cri::CriClientOptions{});
     ASSERT_TRUE(c.ok()) << c.status().toString();
     cri_ = std::move(c).value();
     removeLeftoversOfDeadTestRuns(*cri_);
@@ -214,7 +214,7 @@ class ContainerdStreamTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<edged::CriClient> cri_;
+  std::unique_ptr<cri::CriClient> cri_;
   std::unique_ptr<cloudsim::StreamServer> server_;
   std::unique_ptr<EdgedHarness> harness_;
   std::string ns_;

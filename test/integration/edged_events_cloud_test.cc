@@ -31,7 +31,7 @@ class EdgedEventsCloud : public ::testing::Test {
     if (::access(kSocket, F_OK) != 0) {
       GTEST_SKIP() << "containerd socket missing: scripts/test-services.sh start (root)";
     }
-    auto cri = edged::CriClient::create({});
+    auto cri = cri::CriClient::create({});
     ASSERT_TRUE(cri.ok()) << cri.status().message();
     cri_ = std::move(cri).value();
     node_ = "edge-ev-" + std::to_string(::getpid());
@@ -104,7 +104,7 @@ class EdgedEventsCloud : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<edged::CriClient> cri_;
+  std::unique_ptr<cri::CriClient> cri_;
   std::unique_ptr<cloudsim::CloudSim> sim_;
   std::unique_ptr<ChildProcess> daemon_;
   std::string node_;

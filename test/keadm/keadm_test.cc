@@ -643,7 +643,7 @@ class KeadmContainerd : public KeadmCtl {
     if (::access(kContainerdSocket, F_OK) != 0) {
       GTEST_SKIP() << "containerd socket missing: scripts/test-services.sh start (root)";
     }
-    auto cri = edged::CriClient::create({});
+    auto cri = cri::CriClient::create({});
     ASSERT_TRUE(cri.ok()) << cri.status().message();
     cri_ = std::move(*cri);
     ns_ = "keadm-test-" + std::to_string(::getpid());
@@ -727,7 +727,7 @@ class KeadmContainerd : public KeadmCtl {
     return "";
   }
 
-  std::unique_ptr<edged::CriClient> cri_;
+  std::unique_ptr<cri::CriClient> cri_;
   std::string ns_;
   std::string pod_;
 };
@@ -943,7 +943,7 @@ class KeadmEvents : public KeadmCtl {
     if (::access(kContainerdSocket, F_OK) != 0) {
       GTEST_SKIP() << "containerd socket missing: scripts/test-services.sh start (root)";
     }
-    auto cri = edged::CriClient::create({});
+    auto cri = cri::CriClient::create({});
     ASSERT_TRUE(cri.ok()) << cri.status().message();
     cri_ = std::move(*cri);
     ns_ = "keadm-ev-" + std::to_string(::getpid());
@@ -991,7 +991,7 @@ class KeadmEvents : public KeadmCtl {
     }
   }
 
-  std::unique_ptr<edged::CriClient> cri_;
+  std::unique_ptr<cri::CriClient> cri_;
   std::string ns_;
 };
 

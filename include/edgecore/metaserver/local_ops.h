@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
-namespace edgecore::edged {
-class cri::CriClient;
+namespace edgecore::cri {
+class CriClient;
 }
 namespace edgecore::core {
 class Bus;
@@ -22,7 +22,7 @@ namespace edgecore::metaserver {
 struct LocalOps {
   // CRI (ListContainers, ExecSync, Exec, StopContainer). Null: those endpoints report
   // `cri_error`. Its calls block; they run on `blocking`.
-  std::shared_ptr<edged::CriClient> cri;
+  std::shared_ptr<cri::CriClient> cri;
   std::string cri_error = "container runtime client not configured";
   boost::asio::thread_pool* blocking = nullptr;  // required; outlives the server
   // Edged's read-only HTTP server for /containerLogs (modules.edged tailoredKubeletConfig
