@@ -17,7 +17,9 @@ using json = nlohmann::json;
 
 namespace {
 
-runtimeapi::NamespaceMode toCri(NamespaceMode m) { return static_cast<runtimeapi::NamespaceMode>(m); }
+runtimeapi::NamespaceMode toCri(NamespaceMode m) {
+  return static_cast<runtimeapi::NamespaceMode>(m);
+}
 
 bool isNotFound(const Status& st) { return st.code() == core::StatusCode::NotFound; }
 
@@ -33,8 +35,8 @@ std::string podUid(const json& pod) {
 
 }  // namespace
 
-PodRuntimeManager::PodRuntimeManager(cri::CriClient& cri, SyncSettings settings, RestartBackoff& backoff,
-                                     std::shared_ptr<spdlog::logger> log)
+PodRuntimeManager::PodRuntimeManager(cri::CriClient& cri, SyncSettings settings,
+                                     RestartBackoff& backoff, std::shared_ptr<spdlog::logger> log)
     : cri_(cri), settings_(std::move(settings)), backoff_(backoff), log_(std::move(log)) {}
 
 // ---------------------------------------------------------------------------------------------
@@ -155,8 +157,8 @@ Result<PodRuntime> PodRuntimeManager::listPod(const std::string& uid) {
 }
 
 Result<runtimeapi::ExecSyncResponse> PodRuntimeManager::exec(const std::string& container_id,
-                                                      const std::vector<std::string>& cmd,
-                                                      int64_t timeout_seconds) {
+                                                             const std::vector<std::string>& cmd,
+                                                             int64_t timeout_seconds) {
   return cri_.execSync(container_id, cmd, timeout_seconds);
 }
 
@@ -164,7 +166,7 @@ Result<runtimeapi::ExecSyncResponse> PodRuntimeManager::exec(const std::string& 
 // Configs
 
 runtimeapi::PodSandboxConfig PodRuntimeManager::sandboxConfig(const PodPlan& plan,
-                                                       uint32_t attempt) const {
+                                                              uint32_t attempt) const {
   const SandboxPlan& s = plan.sandbox;
   runtimeapi::PodSandboxConfig c;
   auto* md = c.mutable_metadata();
@@ -475,7 +477,8 @@ bool PodRuntimeManager::ensureImage(const PodPlan& plan, const ContainerPlan& c,
 
 bool PodRuntimeManager::startContainer(const PodPlan& plan, ContainerPlan c, uint32_t attempt,
                                        bool restart, const std::string& sandbox_id,
-                                       const runtimeapi::PodSandboxConfig& sandbox, SyncResult& out) {
+                                       const runtimeapi::PodSandboxConfig& sandbox,
+                                       SyncResult& out) {
   if (c.error) {
     out.waiting[c.name] = {c.error->reason, c.error->message};
     addEvent(out, plan, c.name, true, event_reason::kFailed, "Error: " + c.error->message);

@@ -79,8 +79,8 @@ class PodRuntimeManager {
   core::Status removePod(const std::string& uid, int64_t grace_seconds);
   // Runs `cmd` in a container (exec probes, hooks).
   core::Result<runtimeapi::ExecSyncResponse> exec(const std::string& container_id,
-                                           const std::vector<std::string>& cmd,
-                                           int64_t timeout_seconds);
+                                                  const std::vector<std::string>& cmd,
+                                                  int64_t timeout_seconds);
 
   // Builds the sandbox / container configs from a plan (exposed for tests).
   runtimeapi::PodSandboxConfig sandboxConfig(const PodPlan& plan, uint32_t attempt) const;

@@ -125,8 +125,8 @@ Outcome sentOutcome(int code) {
 
 // ListContainers with the pod's labels (spec 4.7), newest first.
 core::Result<std::vector<runtimeapi::Container>> podContainers(cri::CriClient& client,
-                                                        const std::string& ns,
-                                                        const std::string& pod) {
+                                                               const std::string& ns,
+                                                               const std::string& pod) {
   runtimeapi::ContainerFilter filter;
   (*filter.mutable_label_selector())["io.kubernetes.pod.name"] = pod;
   (*filter.mutable_label_selector())["io.kubernetes.pod.namespace"] = ns;
@@ -143,9 +143,9 @@ core::Result<std::vector<runtimeapi::Container>> podContainers(cri::CriClient& c
 }
 
 // The container to act on: by name (a running instance first), else the only one.
-core::Result<runtimeapi::Container> pickContainer(const std::vector<runtimeapi::Container>& containers,
-                                           const std::string& name, const std::string& ns,
-                                           const std::string& pod, bool require_single) {
+core::Result<runtimeapi::Container> pickContainer(
+    const std::vector<runtimeapi::Container>& containers, const std::string& name,
+    const std::string& ns, const std::string& pod, bool require_single) {
   if (containers.empty()) {
     return core::notFound("not found pod:\"/" + ns + "/" + pod + "\"");
   }
