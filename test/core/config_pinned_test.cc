@@ -16,10 +16,11 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
+#include <string_view>
 
 #include "core/config_schema.h"
+#include "core/config_test_util.h"
 #include "edgecore/core/config.h"
 
 namespace edgecore::core {
@@ -32,14 +33,7 @@ const HostInfo kIpv4Host{"edge-node-1", "192.168.1.10"};
 const HostInfo kIpv6Host{"pinned-node.example", "fd00::7"};
 
 std::string pinnedPath(const std::string& name) {
-  return std::string(EDGECORE_TEST_DATA_DIR) + "/config/pinned/" + name;
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return testing::configDataPath("pinned/" + name);
 }
 
 // Compares `actual` with the pinned file, or rewrites the file when regenerating.
@@ -49,65 +43,26 @@ void expectPinned(const std::string& name, const std::string& actual) {
     std::ofstream(path, std::ios::binary) << actual;
     return;
   }
-  std::string expected = readFile(path);
+  std::string expected = testing::readFile(path);
   ASSERT_FALSE(expected.empty()) << path;
   EXPECT_EQ(actual, expected) << "differs from " << path;
 }
 
-std::string typeName(ci::ValueType t) {
-  using T = ci::ValueType;
-  switch (t) {
-    case T::Section:
-      return "Section";
-    case T::ValueSection:
-      return "ValueSection";
-    case T::Bool:
-      return "Bool";
-    case T::Int32:
-      return "Int32";
-    case T::Int64:
-      return "Int64";
-    case T::Uint8:
-      return "Uint8";
-    case T::Float64:
-      return "Float64";
-    case T::String:
-      return "String";
-    case T::Duration:
-      return "Duration";
-    case T::DurationOrNanos:
-      return "DurationOrNanos";
-    case T::StringList:
-      return "StringList";
-    case T::StringMap:
-      return "StringMap";
-    case T::BoolMap:
-      return "BoolMap";
-    case T::ObjectList:
-      return "ObjectList";
-  }
-  return "?";
-}
-
-std::string emitName(ci::Emit e) {
-  switch (e) {
-    case ci::Emit::Always:
-      return "Always";
-    case ci::Emit::OmitZero:
-      return "OmitZero";
-    case ci::Emit::OmitNil:
-      return "OmitNil";
-  }
-  return "?";
-}
+// Column names in enum order (ConfigType, ConfigEmit in include/edgecore/core/config_rows.h).
+constexpr std::string_view kTypeNames[] = {"Section",  "ValueSection",    "Bool",       "Int32",
+                                           "Int64",    "Uint8",           "Float64",    "String",
+                                           "Duration", "DurationOrNanos", "StringList", "StringMap",
+                                           "BoolMap",  "ObjectList"};
+constexpr std::string_view kEmitNames[] = {"Always", "OmitZero", "OmitNil"};
 
 // Every row of the assembled key table, in table order, every column.
 std::string keyTableDump() {
   std::string out;
   for (const ci::KeySpec& k : ci::keyTable()) {
-    out += std::string(k.path) + " | " + typeName(k.type) + " | " + std::string(k.default_value) +
-           " | " + emitName(k.emit) + " | " + (k.in_min ? "min" : "-") + " | " +
-           (k.v123 ? "v123" : "v120") + " | " + std::string(k.help) + "\n";
+    out += std::string(k.path) + " | " + std::string(kTypeNames[static_cast<size_t>(k.type)]) +
+           " | " + std::string(k.default_value) + " | " +
+           std::string(kEmitNames[static_cast<size_t>(k.emit)]) + " | " + (k.in_min ? "min" : "-") +
+           " | " + (k.v123 ? "v123" : "v120") + " | " + std::string(k.help) + "\n";
   }
   return out;
 }
@@ -122,8 +77,7 @@ TEST(ConfigPinnedTest, MinConfigIpv6) {
 
 // configToYaml of a loaded file (unknown keys dropped, omitempty honoured).
 TEST(ConfigPinnedTest, LoadedFilePrintedBack) {
-  auto c = loadConfigFile(std::string(EDGECORE_TEST_DATA_DIR) + "/config/keadm-join-v1.20.yaml",
-                          kIpv4Host);
+  auto c = loadConfigFile(testing::configDataPath("keadm-join-v1.20.yaml"), kIpv4Host);
   ASSERT_TRUE(c.ok()) << c.status().toString();
   expectPinned("keadm-join-v1.20.printed.yaml", configToYaml(*c));
 }
