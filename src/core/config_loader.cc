@@ -5,7 +5,6 @@
 // are ignored (we list them). Then the checks of upstream
 // staging/.../edgecore/v1alpha2/validation/validation.go run on the typed result.
 
-#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -332,326 +331,23 @@ Status mergeMapping(const YAML::Node& src, YAML::Node dst, const std::string& pa
   return Status();
 }
 
-// Typed reads from the merged tree. Every v1.20 key is present there; a missing or null node
-// (v1.23 keys, unset pointers) reads as the table default, else Go's zero value.
-class TreeReader {
- public:
-  explicit TreeReader(const YAML::Node& root) : root_(root) {}
-
-  YAML::Node node(std::string_view path) const {
-    YAML::Node n = root_;
-    size_t start = 0;
-    while (true) {
-      size_t dot = path.find('.', start);
-      std::string part(path.substr(start, dot == std::string_view::npos ? dot : dot - start));
-      if (!n.IsDefined() || !n.IsMap()) {  // Type() of a missing node throws
-        return YAML::Node();
-      }
-      const YAML::Node& cn = n;
-      YAML::Node child = cn[part];
-      if (!child.IsDefined()) {  // reset() refuses missing nodes
-        return YAML::Node();
-      }
-      n.reset(child);
-      if (dot == std::string_view::npos) {
-        return n;
-      }
-      start = dot + 1;
-    }
-  }
-
-  std::string str(std::string_view path) const {
-    YAML::Node n = node(path);
-    if (n.IsDefined() && n.IsScalar()) {
-      return n.Scalar();
-    }
-    const KeySpec* key = config_internal::findKey(path);
-    return key != nullptr && key->default_value != "~" ? std::string(key->default_value) : "";
-  }
-  bool boolean(std::string_view path) const { return str(path) == "true"; }
-  int64_t integer(std::string_view path) const { return parseInt(str(path)).value_or(0); }
-  std::chrono::seconds seconds(std::string_view path) const {
-    return std::chrono::seconds(integer(path));
-  }
-  GoDuration duration(std::string_view path) const {
-    return config_internal::parseGoDuration(str(path)).value_or(GoDuration{0});
-  }
-  std::vector<std::string> list(std::string_view path) const {
-    std::vector<std::string> out;
-    YAML::Node n = node(path);
-    if (n.IsDefined() && n.IsSequence()) {
-      for (const auto& item : n) {
-        out.push_back(item.Scalar());
-      }
-    }
-    return out;
-  }
-  std::map<std::string, std::string> strMap(std::string_view path) const {
-    std::map<std::string, std::string> out;
-    YAML::Node n = node(path);
-    if (n.IsDefined() && n.IsMap()) {
-      for (const auto& kv : n) {
-        out[kv.first.Scalar()] = kv.second.Scalar();
-      }
-    }
-    return out;
-  }
-  std::map<std::string, bool> boolMap(std::string_view path) const {
-    std::map<std::string, bool> out;
-    for (const auto& [k, v] : strMap(path)) {
-      out[k] = v == "true";
-    }
-    return out;
-  }
-
- private:
-  const YAML::Node& root_;
-};
-
+// Sets every typed field: each row set reads its owner's fields.
 void fillTyped(EdgeCoreConfig& c) {
-  TreeReader r(c.tree);
-  c.api_version = r.str("apiVersion");
-  c.kind = r.str("kind");
-  c.edgecore_version = r.str("edgecoreVersion");
-  c.feature_gates = r.boolMap("featureGates");
-  c.database = {r.str("database.driverName"), r.str("database.aliasName"),
-                r.str("database.dataSource")};
-
-  ModulesConfig& m = c.modules;
-  EdgedConfig& e = m.edged;
-  const std::string ed = "modules.edged.";
-  e.enable = r.boolean(ed + "enable");
-  e.report_event = r.boolean(ed + "reportEvent");
-  e.hostname_override = r.str(ed + "hostnameOverride");
-  e.node_ip = r.str(ed + "nodeIP");
-  e.register_node_namespace = r.str(ed + "registerNodeNamespace");
-  e.custom_interface_name = r.str(ed + "customInterfaceName");
-  e.pod_sandbox_image = r.str(ed + "podSandboxImage");
-  e.runtime_cgroups = r.str(ed + "runtimeCgroups");
-  e.root_directory = r.str(ed + "rootDirectory");
-  e.windows_priority_class = r.str(ed + "windowsPriorityClass");
-  e.windows_service = r.boolean(ed + "windowsService");
-  e.max_container_count = static_cast<int32_t>(r.integer(ed + "maxContainerCount"));
-  e.max_per_pod_container_count = static_cast<int32_t>(r.integer(ed + "maxPerPodContainerCount"));
-  e.minimum_gc_age = r.duration(ed + "minimumGCAge");
-  e.node_labels = r.strMap(ed + "nodeLabels");
-  e.register_schedulable = r.boolean(ed + "registerSchedulable");
-  e.keep_terminated_pod_volumes = r.boolean(ed + "keepTerminatedPodVolumes");
-  e.seccomp_default = r.boolean(ed + "seccompDefault");
-
-  const std::string k = ed + "tailoredKubeletConfig.";
-  auto i32 = [&](const char* name) { return static_cast<int32_t>(r.integer(k + name)); };
-  e.static_pod_path = r.str(k + "staticPodPath");
-  e.pod_logs_dir = r.str(k + "podLogsDir");
-  e.address = r.str(k + "address");
-  e.read_only_port = i32("readOnlyPort");
-  e.container_runtime_endpoint = r.str(k + "containerRuntimeEndpoint");
-  e.image_service_endpoint = r.str(k + "imageServiceEndpoint");
-  e.runtime_request_timeout = r.duration(k + "runtimeRequestTimeout");
-  e.sync_frequency = r.duration(k + "syncFrequency");
-  e.file_check_frequency = r.duration(k + "fileCheckFrequency");
-  e.node_status_update_frequency = r.duration(k + "nodeStatusUpdateFrequency");
-  e.node_status_report_frequency = r.duration(k + "nodeStatusReportFrequency");
-  e.node_lease_duration = r.seconds(k + "nodeLeaseDurationSeconds");
-  e.image_minimum_gc_age = r.duration(k + "imageMinimumGCAge");
-  e.image_maximum_gc_age = r.duration(k + "imageMaximumGCAge");
-  e.image_gc_high_threshold_percent = i32("imageGCHighThresholdPercent");
-  e.image_gc_low_threshold_percent = i32("imageGCLowThresholdPercent");
-  e.volume_stats_agg_period = r.duration(k + "volumeStatsAggPeriod");
-  e.streaming_connection_idle_timeout = r.duration(k + "streamingConnectionIdleTimeout");
-  e.eviction_pressure_transition_period = r.duration(k + "evictionPressureTransitionPeriod");
-  e.eviction_hard = r.strMap(k + "evictionHard");
-  e.max_pods = i32("maxPods");
-  e.pod_pids_limit = r.integer(k + "podPidsLimit");
-  e.cgroup_driver = r.str(k + "cgroupDriver");
-  e.cgroups_per_qos = r.boolean(k + "cgroupsPerQOS");
-  e.cluster_dns = r.list(k + "clusterDNS");
-  e.cluster_domain = r.str(k + "clusterDomain");
-  e.resolv_conf = r.str(k + "resolvConf");
-  e.register_node = r.boolean(k + "registerNode");
-  e.hairpin_mode = r.str(k + "hairpinMode");
-  e.registry_pull_qps = i32("registryPullQPS");
-  e.registry_burst = i32("registryBurst");
-  e.event_record_qps = i32("eventRecordQPS");
-  e.event_burst = i32("eventBurst");
-  e.enable_debugging_handlers = r.boolean(k + "enableDebuggingHandlers");
-  e.serialize_image_pulls = r.boolean(k + "serializeImagePulls");
-  e.cpu_cfs_quota = r.boolean(k + "cpuCFSQuota");
-  e.cpu_cfs_quota_period = r.duration(k + "cpuCFSQuotaPeriod");
-  e.oom_score_adj = i32("oomScoreAdj");
-  e.max_open_files = r.integer(k + "maxOpenFiles");
-  e.content_type = r.str(k + "contentType");
-  e.fail_swap_on = r.boolean(k + "failSwapOn");
-  e.container_log_max_size = r.str(k + "containerLogMaxSize");
-  e.container_log_max_files = i32("containerLogMaxFiles");
-  e.volume_plugin_dir = r.str(k + "volumePluginDir");
-  e.feature_gates = r.boolMap(k + "featureGates");
-  e.tailored_kubelet_config = r.node(ed + "tailoredKubeletConfig");
-
-  EdgeHubConfig& h = m.edge_hub;
-  const std::string eh = "modules.edgeHub.";
-  h.enable = r.boolean(eh + "enable");
-  h.heartbeat = r.seconds(eh + "heartbeat");
-  h.message_qps = static_cast<int32_t>(r.integer(eh + "messageQPS"));
-  h.message_burst = static_cast<int32_t>(r.integer(eh + "messageBurst"));
-  h.project_id = r.str(eh + "projectID");
-  h.tls_ca_file = r.str(eh + "tlsCaFile");
-  h.tls_cert_file = r.str(eh + "tlsCertFile");
-  h.tls_private_key_file = r.str(eh + "tlsPrivateKeyFile");
-  h.token = r.str(eh + "token");
-  h.http_server = r.str(eh + "httpServer");
-  h.rotate_certificates = r.boolean(eh + "rotateCertificates");
-  for (auto [t, name] : {std::pair{&h.websocket, "websocket."}, std::pair{&h.quic, "quic."}}) {
-    const std::string p = eh + name;
-    t->enable = r.boolean(p + "enable");
-    t->handshake_timeout = r.seconds(p + "handshakeTimeout");
-    t->read_deadline = r.seconds(p + "readDeadline");
-    t->write_deadline = r.seconds(p + "writeDeadline");
-    t->server = r.str(p + "server");
+  ConfigReader r(c.tree);
+  for (const ConfigRows& set : config_internal::catalogue()) {
+    set.read(r, c);
   }
-
-  EventBusConfig& b = m.event_bus;
-  const std::string eb = "modules.eventBus.";
-  b.enable = r.boolean(eb + "enable");
-  b.mqtt_qos = static_cast<uint8_t>(r.integer(eb + "mqttQOS"));
-  b.mqtt_retain = r.boolean(eb + "mqttRetain");
-  b.mqtt_session_queue_size = static_cast<int32_t>(r.integer(eb + "mqttSessionQueueSize"));
-  b.mqtt_server_internal = r.str(eb + "mqttServerInternal");
-  b.mqtt_server_external = r.str(eb + "mqttServerExternal");
-  b.mqtt_sub_client_id = r.str(eb + "mqttSubClientID");
-  b.mqtt_pub_client_id = r.str(eb + "mqttPubClientID");
-  b.mqtt_username = r.str(eb + "mqttUsername");
-  b.mqtt_password = r.str(eb + "mqttPassword");
-  b.mqtt_mode = static_cast<MqttMode>(r.integer(eb + "mqttMode"));
-  b.tls.enable = r.boolean(eb + "eventBusTLS.enable");
-  b.tls.tls_mqtt_ca_file = r.str(eb + "eventBusTLS.tlsMqttCAFile");
-  b.tls.tls_mqtt_cert_file = r.str(eb + "eventBusTLS.tlsMqttCertFile");
-  b.tls.tls_mqtt_private_key_file = r.str(eb + "eventBusTLS.tlsMqttPrivateKeyFile");
-
-  MetaManagerConfig& mm = m.meta_manager;
-  const std::string mp = "modules.metaManager.";
-  mm.enable = r.boolean(mp + "enable");
-  mm.context_send_group = r.str(mp + "contextSendGroup");
-  mm.context_send_module = r.str(mp + "contextSendModule");
-  mm.remote_query_timeout = r.seconds(mp + "remoteQueryTimeout");
-  const std::string ms = mp + "metaServer.";
-  mm.meta_server.enable = r.boolean(ms + "enable");
-  mm.meta_server.server = r.str(ms + "server");
-  mm.meta_server.tls_ca_file = r.str(ms + "tlsCaFile");
-  mm.meta_server.tls_cert_file = r.str(ms + "tlsCertFile");
-  mm.meta_server.tls_private_key_file = r.str(ms + "tlsPrivateKeyFile");
-  mm.meta_server.service_account_issuers = r.list(ms + "serviceAccountIssuers");
-  mm.meta_server.api_audiences = r.list(ms + "apiAudiences");
-  mm.meta_server.service_account_key_files = r.list(ms + "serviceAccountKeyFiles");
-  mm.meta_server.dummy_server = r.str(ms + "dummyServer");
-
-  m.service_bus.enable = r.boolean("modules.serviceBus.enable");
-  m.service_bus.server = r.str("modules.serviceBus.server");
-  m.service_bus.port = r.integer("modules.serviceBus.port");
-  m.service_bus.timeout = r.seconds("modules.serviceBus.timeout");
-  m.device_twin.enable = r.boolean("modules.deviceTwin.enable");
-  m.device_twin.dmi_sock_path = r.str("modules.deviceTwin.dmiSockPath");
-  m.device_twin.offline_after = r.duration("modules.deviceTwin.offlineAfter");
-  m.db_test.enable = r.boolean("modules.dbTest.enable");
-  m.task_manager.enable = r.boolean("modules.taskManager.enable");
-
-  EdgeStreamConfig& s = m.edge_stream;
-  const std::string es = "modules.edgeStream.";
-  s.enable = r.boolean(es + "enable");
-  s.tls_tunnel_ca_file = r.str(es + "tlsTunnelCAFile");
-  s.tls_tunnel_cert_file = r.str(es + "tlsTunnelCertFile");
-  s.tls_tunnel_private_key_file = r.str(es + "tlsTunnelPrivateKeyFile");
-  s.handshake_timeout = r.seconds(es + "handshakeTimeout");
-  s.read_deadline = r.seconds(es + "readDeadline");
-  s.write_deadline = r.seconds(es + "writeDeadline");
-  s.server = r.str(es + "server");
 }
 
-// Kubernetes node names are RFC 1123 subdomains (apimachinery IsDNS1123Subdomain).
-bool isDns1123Subdomain(std::string_view s) {
-  if (s.empty() || s.size() > 253) {
-    return false;
-  }
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t dot = s.find('.', start);
-    std::string_view label = s.substr(start, dot == std::string_view::npos ? dot : dot - start);
-    if (label.empty()) {
-      return false;
-    }
-    for (size_t i = 0; i < label.size(); ++i) {
-      char c = label[i];
-      bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-      if (!alnum && !(c == '-' && i != 0 && i + 1 != label.size())) {
-        return false;
-      }
-    }
-    if (dot == std::string_view::npos) {
-      break;
-    }
-    start = dot + 1;
-  }
-  return true;
-}
-
-bool isIpAddress(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
-}
-
+// Runs every row set's checks; errors are joined in catalogue order.
 Status validate(const EdgeCoreConfig& c, const MergeState& state) {
-  std::vector<std::string> errors;
-  auto add = [&](const std::string& path, const std::string& message) {
-    auto it = state.lines.find(path);
-    errors.push_back(path + ": " + message +
-                     (it != state.lines.end() ? " at line " + std::to_string(it->second) : ""));
-  };
-  const EdgedConfig& e = c.modules.edged;
-  if (e.enable) {
-    if (e.hostname_override.empty()) {
-      add("modules.edged.hostnameOverride", "must not be empty (it is the node name)");
-    } else if (!isDns1123Subdomain(e.hostname_override)) {
-      add("modules.edged.hostnameOverride",
-          "\"" + e.hostname_override +
-              "\" is not a valid node name (lowercase RFC 1123 subdomain: a-z, 0-9, '-', '.')");
-    }
-    if (!e.node_ip.empty() && !isIpAddress(e.node_ip)) {
-      add("modules.edged.nodeIP", "\"" + e.node_ip + "\" is not a valid IP address");
-    }
-    if (e.cgroup_driver != "cgroupfs" && e.cgroup_driver != "systemd") {
-      add("modules.edged.tailoredKubeletConfig.cgroupDriver",
-          "\"" + e.cgroup_driver + "\" must be cgroupfs or systemd");
+  ConfigProblems problems(state.lines);
+  for (const ConfigRows& set : config_internal::catalogue()) {
+    if (set.check != nullptr) {
+      set.check(c, problems);
     }
   }
-  const EdgeHubConfig& h = c.modules.edge_hub;
-  if (h.enable) {
-    if (h.websocket.enable == h.quic.enable) {
-      std::string path = state.lines.count("modules.edgeHub.quic.enable") != 0
-                             ? "modules.edgeHub.quic.enable"
-                             : "modules.edgeHub.websocket.enable";
-      add(path, std::string("exactly one of websocket.enable and quic.enable must be true (both "
-                            "are ") +
-                    (h.quic.enable ? "true" : "false") + ")");
-    }
-    if (h.message_qps < 0) {
-      add("modules.edgeHub.messageQPS", "must not be negative");
-    }
-    if (h.message_burst < 0) {
-      add("modules.edgeHub.messageBurst", "must not be negative");
-    }
-  }
-  const EventBusConfig& b = c.modules.event_bus;
-  if (b.enable) {
-    int mode = static_cast<int>(b.mqtt_mode);
-    if (mode < 0 || mode > 2) {
-      add("modules.eventBus.mqttMode",
-          std::to_string(mode) + " is not in [0, 2] (0 internal, 1 both, 2 external)");
-    }
-    if (b.mqtt_qos > 2) {
-      add("modules.eventBus.mqttQOS",
-          std::to_string(b.mqtt_qos) + " is not an MQTT QoS (0, 1 or 2)");
-    }
-  }
+  const std::vector<std::string>& errors = problems.errors();
   if (errors.empty()) {
     return Status();
   }
@@ -663,6 +359,82 @@ Status validate(const EdgeCoreConfig& c, const MergeState& state) {
 }
 
 }  // namespace
+
+YAML::Node ConfigReader::node(std::string_view path) const {
+  YAML::Node n = root_;
+  size_t start = 0;
+  while (true) {
+    size_t dot = path.find('.', start);
+    std::string part(path.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (!n.IsDefined() || !n.IsMap()) {  // Type() of a missing node throws
+      return YAML::Node();
+    }
+    const YAML::Node& cn = n;
+    YAML::Node child = cn[part];
+    if (!child.IsDefined()) {  // reset() refuses missing nodes
+      return YAML::Node();
+    }
+    n.reset(child);
+    if (dot == std::string_view::npos) {
+      return n;
+    }
+    start = dot + 1;
+  }
+}
+
+std::string ConfigReader::str(std::string_view path) const {
+  YAML::Node n = node(path);
+  if (n.IsDefined() && n.IsScalar()) {
+    return n.Scalar();
+  }
+  const KeySpec* key = config_internal::findKey(path);
+  return key != nullptr && key->default_value != config_row::kNil ? std::string(key->default_value)
+                                                                  : "";
+}
+
+int64_t ConfigReader::integer(std::string_view path) const {
+  return parseInt(str(path)).value_or(0);
+}
+
+GoDuration ConfigReader::duration(std::string_view path) const {
+  return config_internal::parseGoDuration(str(path)).value_or(GoDuration{0});
+}
+
+std::vector<std::string> ConfigReader::list(std::string_view path) const {
+  std::vector<std::string> out;
+  YAML::Node n = node(path);
+  if (n.IsDefined() && n.IsSequence()) {
+    for (const auto& item : n) {
+      out.push_back(item.Scalar());
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ConfigReader::strMap(std::string_view path) const {
+  std::map<std::string, std::string> out;
+  YAML::Node n = node(path);
+  if (n.IsDefined() && n.IsMap()) {
+    for (const auto& kv : n) {
+      out[kv.first.Scalar()] = kv.second.Scalar();
+    }
+  }
+  return out;
+}
+
+std::map<std::string, bool> ConfigReader::boolMap(std::string_view path) const {
+  std::map<std::string, bool> out;
+  for (const auto& [k, v] : strMap(path)) {
+    out[k] = v == "true";
+  }
+  return out;
+}
+
+void ConfigProblems::add(const std::string& path, const std::string& message) {
+  auto it = lines_.find(path);
+  errors_.push_back(path + ": " + message +
+                    (it != lines_.end() ? " at line " + std::to_string(it->second) : ""));
+}
 
 bool EdgedConfig::operator==(const EdgedConfig& other) const {
   return static_cast<const EdgedFields&>(*this) == static_cast<const EdgedFields&>(other) &&

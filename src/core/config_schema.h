@@ -1,7 +1,8 @@
 #pragma once
 
 // The edgecore.yaml key table and the value helpers that the loader and the printer share.
-// Private to edgecore_core.
+// Private to edgecore_core. The rows themselves are declared by their owners
+// (include/edgecore/core/config_rows.h).
 
 #include <yaml-cpp/yaml.h>
 
@@ -12,46 +13,19 @@
 #include <string_view>
 
 #include "edgecore/core/config.h"
+#include "edgecore/core/config_rows.h"
 
 namespace edgecore::core::config_internal {
 
-enum class ValueType {
-  Section,       // Go *struct (omitempty): a mapping of further keys; omitted when absent
-  ValueSection,  // Go struct value: a mapping that is always printed, even when empty
-  Bool,
-  Int32,
-  Int64,
-  Uint8,
-  Float64,
-  String,
-  Duration,         // metav1.Duration: a Go duration string
-  DurationOrNanos,  // logging's TimeOrMetaDuration: a duration string or integer nanoseconds
-  StringList,       // []string
-  StringMap,        // map[string]string
-  BoolMap,          // map[string]bool
-  ObjectList,       // a list of kubelet objects we keep opaque (taints, reservedMemory, ...)
-};
+// The row types under the names the machinery uses.
+using ValueType = ConfigType;
+using Emit = ConfigEmit;
+using KeySpec = ConfigKey;
 
-// How Go's encoding/json treats the field when printing.
-enum class Emit {
-  Always,    // no omitempty: zero values and nil (null) are printed
-  OmitZero,  // omitempty on a value field: false, 0, "", empty list/map are left out
-  OmitNil,   // omitempty on a pointer (or struct): left out only when unset (null)
-};
+// The row sets of every folder, in document order (the catalogue, like main.cc's module list).
+std::span<const ConfigRows> catalogue();
 
-struct KeySpec {
-  std::string_view path;  // dotted, from the document root
-  ValueType type;
-  // Default in YAML flow text for lists/maps ("[pods]", "null"), raw text for scalars.
-  // "${host}" becomes the hostname, "${ip}" the local IP (bracketed when IPv6).
-  std::string_view default_value;
-  Emit emit;
-  bool in_min;  // NewMinEdgeCoreConfig sets it to the default (others get Go's zero value)
-  bool v123;    // [v1.23] key: accepted and typed, but not part of the v1.20 printed output
-  std::string_view help;
-};
-
-// Every key in document order; sections come before their children.
+// Every key of every row set in catalogue order; sections come before their children.
 std::span<const KeySpec> keyTable();
 // Lookup by dotted path; nullptr when unknown.
 const KeySpec* findKey(std::string_view path);

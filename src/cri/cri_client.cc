@@ -185,7 +185,7 @@ Result<std::vector<runtimeapi::PodSandbox>> CriClient::listPodSandbox(
   runtimeapi::ListPodSandboxResponse resp;
   EC_RT_CALL(ListPodSandbox, options_.status_timeout, req, resp);
   return std::vector<runtimeapi::PodSandbox>(std::make_move_iterator(resp.mutable_items()->begin()),
-                                      std::make_move_iterator(resp.mutable_items()->end()));
+                                             std::make_move_iterator(resp.mutable_items()->end()));
 }
 
 Result<std::string> CriClient::createContainer(const std::string& sandbox_id,
@@ -226,13 +226,15 @@ Status CriClient::removeContainer(const std::string& container_id) {
   return {};
 }
 
-Result<std::vector<runtimeapi::Container>> CriClient::listContainers(const runtimeapi::ContainerFilter& filter) {
+Result<std::vector<runtimeapi::Container>> CriClient::listContainers(
+    const runtimeapi::ContainerFilter& filter) {
   runtimeapi::ListContainersRequest req;
   *req.mutable_filter() = filter;
   runtimeapi::ListContainersResponse resp;
   EC_RT_CALL(ListContainers, options_.status_timeout, req, resp);
-  return std::vector<runtimeapi::Container>(std::make_move_iterator(resp.mutable_containers()->begin()),
-                                     std::make_move_iterator(resp.mutable_containers()->end()));
+  return std::vector<runtimeapi::Container>(
+      std::make_move_iterator(resp.mutable_containers()->begin()),
+      std::make_move_iterator(resp.mutable_containers()->end()));
 }
 
 Result<runtimeapi::ContainerStatus> CriClient::containerStatus(const std::string& container_id) {
@@ -244,8 +246,8 @@ Result<runtimeapi::ContainerStatus> CriClient::containerStatus(const std::string
 }
 
 Result<runtimeapi::ExecSyncResponse> CriClient::execSync(const std::string& container_id,
-                                                  const std::vector<std::string>& cmd,
-                                                  int64_t timeout_seconds) {
+                                                         const std::vector<std::string>& cmd,
+                                                         int64_t timeout_seconds) {
   runtimeapi::ExecSyncRequest req;
   req.set_container_id(container_id);
   for (const auto& c : cmd) {
@@ -287,8 +289,9 @@ Result<std::vector<runtimeapi::ContainerStats>> CriClient::listContainerStats(
   *req.mutable_filter() = filter;
   runtimeapi::ListContainerStatsResponse resp;
   EC_RT_CALL(ListContainerStats, options_.request_timeout, req, resp);
-  return std::vector<runtimeapi::ContainerStats>(std::make_move_iterator(resp.mutable_stats()->begin()),
-                                          std::make_move_iterator(resp.mutable_stats()->end()));
+  return std::vector<runtimeapi::ContainerStats>(
+      std::make_move_iterator(resp.mutable_stats()->begin()),
+      std::make_move_iterator(resp.mutable_stats()->end()));
 }
 
 Result<std::optional<runtimeapi::Image>> CriClient::imageStatus(const std::string& image) {
@@ -302,7 +305,8 @@ Result<std::optional<runtimeapi::Image>> CriClient::imageStatus(const std::strin
   return std::optional<runtimeapi::Image>(std::move(*resp.mutable_image()));
 }
 
-Result<std::string> CriClient::pullImage(const std::string& image, const runtimeapi::AuthConfig* auth,
+Result<std::string> CriClient::pullImage(const std::string& image,
+                                         const runtimeapi::AuthConfig* auth,
                                          const runtimeapi::PodSandboxConfig* sandbox_config) {
   runtimeapi::PullImageRequest req;
   req.mutable_image()->set_image(image);
@@ -322,7 +326,7 @@ Result<std::vector<runtimeapi::Image>> CriClient::listImages() {
   runtimeapi::ListImagesResponse resp;
   EC_IMG_CALL(ListImages, options_.status_timeout, req, resp);
   return std::vector<runtimeapi::Image>(std::make_move_iterator(resp.mutable_images()->begin()),
-                                 std::make_move_iterator(resp.mutable_images()->end()));
+                                        std::make_move_iterator(resp.mutable_images()->end()));
 }
 
 Status CriClient::removeImage(const std::string& image) {

@@ -27,6 +27,7 @@
 #include <sstream>
 
 #include "core/config_schema.h"
+#include "core/config_test_util.h"
 
 namespace edgecore::core {
 namespace {
@@ -36,16 +37,8 @@ namespace ci = config_internal;
 
 const HostInfo kHost{"edge-node-1", "192.168.1.10"};
 
-std::string dataPath(const std::string& name) {
-  return std::string(EDGECORE_TEST_DATA_DIR) + "/config/" + name;
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string dataPath(const std::string& name) { return testing::configDataPath(name); }
+using testing::readFile;
 
 EdgeCoreConfig parseOk(const std::string& text) {
   auto r = parseConfig(text, "edgecore.yaml", kHost);

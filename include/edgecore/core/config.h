@@ -4,10 +4,10 @@
 // kind EdgeCore), compatible with KubeEdge v1.20 (plus the v1.23 keys edgecoreVersion and
 // modules.taskManager).
 //
-// One key table (src/core/config_schema.cc) drives parsing, type checks, unknown-key detection and
-// the `--defaultconfig` / `--minconfig` output. Loading works like upstream
-// (edge/cmd/edgecore/app/options/options.go, EdgeCoreOptions.Config): the file is laid over the
-// full default configuration, so every key the file leaves out keeps its default.
+// One key table (rows by owner: include/edgecore/core/config_rows.h) drives parsing, type checks,
+// unknown keys and `--defaultconfig`/`--minconfig`; the typed structs stay here. Loading works like
+// upstream (edge/cmd/edgecore/app/options/options.go, EdgeCoreOptions.Config): the file is laid
+// over the full default configuration, so every key the file leaves out keeps its default.
 //
 // All functions here are pure apart from detectHostInfo() and loadConfigFile(); none keep state,
 // so they may be called from any thread. None of them throw.

@@ -83,12 +83,13 @@ class CriClient {
   // request_timeout + timeout, as the kubelet's.
   core::Status stopContainer(const std::string& container_id, int64_t timeout_seconds);
   core::Status removeContainer(const std::string& container_id);
-  core::Result<std::vector<runtimeapi::Container>> listContainers(const runtimeapi::ContainerFilter& filter = {});
+  core::Result<std::vector<runtimeapi::Container>> listContainers(
+      const runtimeapi::ContainerFilter& filter = {});
   core::Result<runtimeapi::ContainerStatus> containerStatus(const std::string& container_id);
   // Runs `cmd` in the container and waits for it (timeout seconds, 0 = request_timeout).
   core::Result<runtimeapi::ExecSyncResponse> execSync(const std::string& container_id,
-                                               const std::vector<std::string>& cmd,
-                                               int64_t timeout_seconds);
+                                                      const std::vector<std::string>& cmd,
+                                                      int64_t timeout_seconds);
   // Streaming exec/attach: returns the runtime's stream URL.
   core::Result<std::string> exec(const runtimeapi::ExecRequest& request);
   core::Result<std::string> attach(const runtimeapi::AttachRequest& request);
