@@ -19,6 +19,8 @@
 #include <thread>
 
 #include "cri/api.pb.h"
+#include "deviceplugin/device_checkpoint.h"
+#include "deviceplugin/device_requests.h"
 #include "deviceplugin/v1beta1/api.grpc.pb.h"
 
 namespace edgecore::edged::deviceplugin {
@@ -36,100 +38,9 @@ constexpr size_t kMaxIdBytes = 256;               // longer device ids are ignor
 constexpr size_t kMaxEndpointBytes = 200;         // socket file name length
 constexpr size_t kMaxCheckpointBytes = 16 << 20;  // a larger checkpoint is not read
 
-bool isQualifiedNamePart(std::string_view s) {
-  if (s.empty() || s.size() > 63) {
-    return false;
-  }
-  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
-  if (!alnum(s.front()) || !alnum(s.back())) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(),
-                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
-}
-
-bool isDnsSubdomain(std::string_view s) {
-  if (s.empty() || s.size() > 253) {
-    return false;
-  }
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t dot = s.find('.', start);
-    std::string_view label = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    for (char c : label) {
-      if (!(std::islower(static_cast<unsigned char>(c)) ||
-            std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
-        return false;
-      }
-    }
-    if (dot == std::string_view::npos) {
-      break;
-    }
-    start = dot + 1;
-  }
-  return true;
-}
-
-// Integer quantity of an extended resource ("2", 2); nullopt for anything else.
-std::optional<int64_t> intQuantity(const json& v) {
-  if (v.is_number_integer()) {
-    return v.get<int64_t>();
-  }
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    int64_t n = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec == std::errc() && p == s.data() + s.size()) {
-      return n;
-    }
-  }
-  return std::nullopt;
-}
-
 std::string strField(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-json toJson(const ContainerDevices& d) {
-  json j;
-  j["deviceIDs"] = d.device_ids;
-  j["envs"] = d.envs;
-  j["annotations"] = d.annotations;
-  j["cdiDevices"] = d.cdi_devices;
-  j["mounts"] = json::array();
-  for (const auto& m : d.mounts) {
-    j["mounts"].push_back({{"containerPath", m.container_path},
-                           {"hostPath", m.host_path},
-                           {"readOnly", m.read_only}});
-  }
-  j["devices"] = json::array();
-  for (const auto& v : d.devices) {
-    j["devices"].push_back({{"containerPath", v.container_path},
-                            {"hostPath", v.host_path},
-                            {"permissions", v.permissions}});
-  }
-  return j;
-}
-
-ContainerDevices fromJson(const json& j) {
-  ContainerDevices d;
-  d.device_ids = j.at("deviceIDs").get<std::map<std::string, std::vector<std::string>>>();
-  d.envs = j.value("envs", std::map<std::string, std::string>{});
-  d.annotations = j.value("annotations", std::map<std::string, std::string>{});
-  d.cdi_devices = j.value("cdiDevices", std::vector<std::string>{});
-  for (const auto& m : j.value("mounts", json::array())) {
-    d.mounts.push_back(
-        {m.value("containerPath", ""), m.value("hostPath", ""), m.value("readOnly", false)});
-  }
-  for (const auto& v : j.value("devices", json::array())) {
-    d.devices.push_back(
-        {v.value("containerPath", ""), v.value("hostPath", ""), v.value("permissions", "")});
-  }
-  return d;
 }
 
 void merge(ContainerDevices& into, const api::ContainerAllocateResponse& r) {
@@ -160,25 +71,6 @@ bool isSocket(const std::string& path) {
 }
 
 }  // namespace
-
-bool isExtendedResourceName(const std::string& name) {
-  // Native names have no domain or the kubernetes.io domain; "requests." is the quota prefix.
-  if (name.rfind("requests.", 0) == 0) {
-    return false;
-  }
-  size_t slash = name.find('/');
-  if (slash == std::string::npos || name.find('/', slash + 1) != std::string::npos) {
-    return false;
-  }
-  std::string domain = name.substr(0, slash);
-  std::string rest = name.substr(slash + 1);
-  if (domain == "kubernetes.io" ||
-      (domain.size() > 14 && domain.compare(domain.size() - 14, 14, ".kubernetes.io") == 0)) {
-    return false;
-  }
-  // "requests.<name>" must be a valid quota name as well (the kubelet checks that too).
-  return isDnsSubdomain(domain) && isQualifiedNamePart(rest) && name.size() <= 253 + 64;
-}
 
 // One registered plugin.
 struct Endpoint {
@@ -521,35 +413,7 @@ struct DeviceManager::Impl {
 
   // Holds mu.
   void writeCheckpointLocked() {
-    json j;
-    j["version"] = 1;
-    j["pods"] = json::object();
-    for (const auto& [uid, cs] : pods) {
-      json pj = json::object();
-      for (const auto& [name, d] : cs) {
-        pj[name] = toJson(d);
-      }
-      j["pods"][uid] = pj;
-    }
-    std::string tmp = checkpointPath() + ".tmp";
-    std::string data = j.dump();
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0;
-    size_t off = 0;
-    while (ok && off < data.size()) {
-      ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-      if (n <= 0) {
-        ok = false;
-        break;
-      }
-      off += static_cast<size_t>(n);
-    }
-    ok = ok && ::fsync(fd) == 0;
-    if (fd >= 0) {
-      ::close(fd);
-    }
-    ok = ok && ::rename(tmp.c_str(), checkpointPath().c_str()) == 0;
-    if (!ok) {
+    if (!writeFileDurably(checkpointPath(), encodeCheckpoint(pods))) {
       log->error("device checkpoint not written path={} err=\"{}\"", checkpointPath(),
                  std::strerror(errno));
     }
@@ -568,30 +432,26 @@ struct DeviceManager::Impl {
     std::ifstream in(checkpointPath());
     std::stringstream ss;
     ss << in.rdbuf();
-    try {
-      json j = json::parse(ss.str());
-      size_t n = 0;
-      for (const auto& [uid, cs] : j.at("pods").items()) {
-        for (const auto& [name, d] : cs.items()) {
-          ContainerDevices cd = fromJson(d);
-          for (const auto& [res, ids] : cd.device_ids) {
-            // A known resource: its devices come when its plugin registers, within the grace
-            // period (the kubelet restores stopped endpoints the same way).
-            ResourceState& rs = resources[res];
-            if (!rs.stopped_at) {
-              rs.stopped_at = std::chrono::steady_clock::now();
-            }
-          }
-          pods[uid][name] = std::move(cd);
-        }
-        ++n;
-      }
-      log->info("device allocations restored pods={} path={}", n, checkpointPath());
-    } catch (const std::exception& e) {
+    auto restored = decodeCheckpoint(ss.str());
+    if (!restored.ok()) {
       log->warn("device checkpoint unreadable, ignored path={} err=\"{}\"", checkpointPath(),
-                e.what());
-      pods.clear();
+                restored.status().message());
+      return;
     }
+    for (const auto& [uid, cs] : *restored) {
+      for (const auto& [name, cd] : cs) {
+        for (const auto& [res, ids] : cd.device_ids) {
+          // A known resource: its devices come when its plugin registers, within the grace
+          // period (the kubelet restores stopped endpoints the same way).
+          ResourceState& rs = resources[res];
+          if (!rs.stopped_at) {
+            rs.stopped_at = std::chrono::steady_clock::now();
+          }
+        }
+      }
+    }
+    pods = std::move(*restored);
+    log->info("device allocations restored pods={} path={}", pods.size(), checkpointPath());
   }
 
   // ---- admission --------------------------------------------------------------------------
@@ -628,52 +488,17 @@ struct DeviceManager::Impl {
       return out;  // not a pod edged runs (it checks uids first)
     }
     const json& spec = pod.contains("spec") && pod["spec"].is_object() ? pod["spec"] : empty;
-    struct Want {
-      std::string name;
-      bool init = false;
-      std::map<std::string, int64_t> need;
-    };
-    std::vector<Want> wants;
+    std::vector<ContainerDeviceRequest> wants;
     {
       std::lock_guard lock(mu);
       if (pods.count(uid)) {
         return out;
       }
-      for (const char* key : {"initContainers", "containers"}) {
-        if (!spec.contains(key) || !spec[key].is_array()) {
-          continue;
-        }
-        for (const auto& c : spec[key]) {
-          if (!c.is_object()) {
-            continue;
-          }
-          Want w;
-          w.name = strField(c, "name");
-          w.init = std::string(key) == "initContainers";
-          const json& res =
-              c.contains("resources") && c["resources"].is_object() ? c["resources"] : empty;
-          for (const char* part : {"requests", "limits"}) {  // limits win, as they must match
-            if (!res.contains(part) || !res[part].is_object()) {
-              continue;
-            }
-            for (const auto& [name, q] : res[part].items()) {
-              auto r = resources.find(name);
-              if (r == resources.end() || (r->second.expired && inUseLocked(name, "").empty())) {
-                continue;  // not a device plugin resource (the kubelet ignores it here too)
-              }
-              auto n = intQuantity(q);
-              if (n && *n > 0) {
-                w.need[name] = *n;
-              } else {
-                w.need.erase(name);
-              }
-            }
-          }
-          if (!w.need.empty()) {
-            wants.push_back(std::move(w));
-          }
-        }
-      }
+      wants = deviceRequests(spec, [this](const std::string& name) {
+        auto r = resources.find(name);
+        // Not a device plugin resource: the kubelet ignores it here too.
+        return r != resources.end() && !(r->second.expired && inUseLocked(name, "").empty());
+      });
     }
     if (wants.empty()) {
       return out;
