@@ -29,13 +29,19 @@
 #include "edgecore/core/resource.h"
 #include "edgecore/cri/cri_client.h"
 #include "edgecore/edged/module.h"
-#include "event_recorder.h"
+#include "event_sender.h"
 #include "log_rotation.h"
 #include "node/node_status.h"
+#include "node_reporter.h"
+#include "pod_entry.h"
 #include "pod_logic.h"
 #include "pod_runtime.h"
+#include "pod_snapshot.h"
+#include "pod_status_reporter.h"
 #include "probe/prober.h"
+#include "probe_runner.h"
 #include "server/edged_server.h"
+#include "server_routes.h"
 #include "static_pods.h"
 
 namespace edgecore::edged {
@@ -45,55 +51,15 @@ using core::Message;
 using core::Result;
 using core::Status;
 using json = nlohmann::json;
+using json_read::asPod;
+using json_read::intField;
+using json_read::planFingerprint;
+using json_read::str;
+using json_read::sub;
 
 namespace {
 
 constexpr size_t kMaxPods = 1000;  // bound on pods edged keeps (maxPods is 110 by default)
-
-std::string str(const json& j, const char* key) {
-  if (j.is_object() && j.contains(key) && j[key].is_string()) {
-    return j[key].get<std::string>();
-  }
-  return "";
-}
-
-const json& sub(const json& j, const char* key) {
-  static const json kNull;
-  if (j.is_object() && j.contains(key)) {
-    return j[key];
-  }
-  return kNull;
-}
-
-std::optional<int64_t> intField(const json& j, const char* key) {
-  if (j.is_object() && j.contains(key) && j[key].is_number_integer()) {
-    return j[key].get<int64_t>();
-  }
-  return std::nullopt;
-}
-
-// Pod JSON from a bus message element: an object, or a string holding one.
-std::optional<json> asPod(const json& v) {
-  if (v.is_object()) {
-    return v;
-  }
-  if (v.is_string()) {
-    json p = json::parse(v.get<std::string>(), nullptr, false);
-    if (p.is_object()) {
-      return p;
-    }
-  }
-  return std::nullopt;
-}
-
-// What in a pod makes the plan stale: spec, labels, annotations.
-std::string planFingerprint(const json& pod) {
-  json f = json::object();
-  f["spec"] = sub(pod, "spec");
-  f["labels"] = sub(sub(pod, "metadata"), "labels");
-  f["annotations"] = sub(sub(pod, "metadata"), "annotations");
-  return f.dump();
-}
 
 }  // namespace
 
@@ -104,6 +70,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         options_(std::move(options)),
         cfg_(ctx_.config.modules.edged),
         node_name_(cfg_.hostname_override),
+        events_(node_name_, cfg_.report_event, ctx_.bus, ctx_.log),
         cri_(std::move(cri)),
         backoff_(options_.backoff_base, options_.backoff_base * 30),
         pool_(std::make_shared<asio::thread_pool>(
@@ -113,9 +80,6 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         static_timer_(ctx_.strand) {
     if (options_.read_stored_object) {
       objects_ = makeStoredObjectSource(options_.read_stored_object);
-    }
-    if (cfg_.report_event) {
-      events_.emplace(node_name_);
     }
     if (auto p = makeLogRotationPolicy(cfg_.container_log_max_size, cfg_.container_log_max_files);
         p.ok()) {
@@ -176,6 +140,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         "edged starting node={} runtime={} root={} pod_logs={} static_pods={} backoff_base_ms={}",
         node_name_, cri_->options().runtime_endpoint, cfg_.root_directory, cfg_.pod_logs_dir,
         cfg_.static_pod_path, options_.backoff_base.count());
+    node_ = makeNodeReporter();
+    status_ = makeStatusReporter();
+    probes_ = makeProbeRunner();
     startServer();
     spawn(mainLoop(shared_from_this()), "edged main loop");
     return {};
@@ -191,8 +158,11 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     devices_->stop();  // thread-safe; plugins see kubelet.sock go away
     if (!stopping_) {
       stopping_ = true;
+      if (node_) {
+        node_->stop();
+      }
       for (auto& [uid, e] : pods_) {
-        stopProbers(e);
+        ProbeRunner::stop(e);
       }
       relist_timer_.cancel();
       status_timer_.cancel();
@@ -210,77 +180,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   uint16_t serverPort() const override { return server_port_.load(); }
 
-  std::vector<PodSummary> pods() const override {
-    std::lock_guard lock(summary_mu_);
-    std::vector<PodSummary> out;
-    for (const auto& [uid, s] : summaries_) {
-      out.push_back(s);
-    }
-    return out;
-  }
+  std::vector<PodSummary> pods() const override { return snapshot_->pods(); }
 
  private:
-  struct PodEntry {
-    std::string uid;
-    std::string ns;
-    std::string name;
-    json pod;
-    bool is_static = false;
-    // Static pods: the uid of the mirror pod the API server holds for it ("" = none known yet).
-    std::string mirror_uid;
-    bool mirror_in_flight = false;
-    std::chrono::steady_clock::time_point next_mirror_try{};
-    std::string fingerprint;
-    std::shared_ptr<const PodPlan> plan;
-    std::optional<PlanError> plan_error;
-    PodRuntime runtime;
-    bool runtime_known = false;
-    std::map<std::string, WaitingReason> waiting;
-    std::map<std::string, ProbeState> probes;
-    struct ProberSlot {
-      std::string container_id;
-      std::shared_ptr<ContainerProber> prober;
-    };
-    std::map<std::string, ProberSlot> probers;  // by container name, for the running instance
-    bool syncing = false;
-    bool dirty = false;
-    bool terminal = false;
-    // Deletion.
-    bool deleting = false;
-    int64_t grace_seconds = 30;
-    bool api_delete = false;  // ask the cloud to delete it once terminated (graceful delete)
-    bool terminated = false;  // containers gone; waiting for the API delete to be accepted
-    std::chrono::steady_clock::time_point next_api_delete{};
-    // Status.
-    WallTime start_time{};
-    json status;
-    std::string last_sent;
-    bool send_in_flight = false;
-    std::chrono::steady_clock::time_point next_send{};
-    std::chrono::steady_clock::time_point next_volume_refresh{};
-    // A pod waiting for a configmap or secret (FailedMount, CreateContainerConfigError) is
-    // synced again after retry_delay: 1 s, doubling up to 10 s (the kubelet's pod worker
-    // back-off), each time with the objects fetched anew.
-    std::chrono::steady_clock::time_point next_retry{};
-    std::chrono::milliseconds retry_delay{0};
-  };
-
-  // True when the pod cannot (fully) start for want of a configmap/secret or a key in one.
-  static bool waitsForObjects(const PodEntry& e) {
-    if (e.plan_error) {
-      return e.plan_error->reason == kReasonFailedMount;
-    }
-    if (!e.plan) {
-      return false;
-    }
-    auto config_error = [](const std::vector<ContainerPlan>& list) {
-      return std::any_of(list.begin(), list.end(), [](const ContainerPlan& c) {
-        return c.error && c.error->reason == kReasonCreateContainerConfigError;
-      });
-    };
-    return config_error(e.plan->init_containers) || config_error(e.plan->containers);
-  }
-
   // The kubelet device-plugin API (src/edged/deviceplugin) on <root>/device-plugins.
   deviceplugin::DeviceManagerPtr makeDeviceManager() {
     deviceplugin::DeviceManager::Options o;
@@ -398,8 +300,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     co_await self->queryPods();
     self->spawn(statusLoop(self), "edged status loop");
     if (self->cfg_.register_node) {
-      self->spawn(nodeLoop(self), "edged node status loop");
-      self->spawn(leaseLoop(self), "edged lease loop");
+      self->spawn(keepAlive(self, self->node_->reportStatus()), "edged node status loop");
+      self->spawn(keepAlive(self, self->node_->renewLease()), "edged lease loop");
     }
     self->spawn(staticLoop(self), "edged static pod loop");
     // 4. The relist loop.
@@ -458,7 +360,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
           e.waiting = a.waiting;
         }
       }
-      updateStatus(e);
+      status_->update(e);
     }
     maybeRotateLogs();
     if (pods_loaded_) {
@@ -616,7 +518,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (!is_static && isMirrorPod(pod)) {
       // The API server's copy of one of our static pods: never run, only its uid matters
       // (the kubelet's pod manager keeps mirror pods apart the same way).
-      noteMirror(ns, name, uid, str(sub(md, "annotations"), kMirrorAnnotation));
+      status_->noteMirror(staticPodNamed(ns, name), ns, name, uid,
+                          str(sub(md, "annotations"), kMirrorAnnotation));
       return;
     }
     if (uid.empty() || name.empty()) {
@@ -679,18 +582,19 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   void removePod(const json& pod) {
     std::string uid = str(sub(pod, "metadata"), "uid");
     if (isMirrorPod(pod)) {
-      forgetMirror(uid);
+      PodStatusReporter::forgetMirror(pods_, uid);
       return;
     }
     auto it = pods_.find(uid);
     if (it == pods_.end()) {
-      forgetMirror(uid);  // a mirror pod whose delete carried no annotations
+      PodStatusReporter::forgetMirror(pods_,
+                                      uid);  // a mirror pod whose delete carried no annotations
       ctx_.log->debug("delete for a pod edged does not run uid={}", uid);
       return;
     }
     PodEntry& e = it->second;
     if (e.is_static && !e.mirror_uid.empty() && !e.deleting) {
-      deleteMirror(e.ns, e.name, e.mirror_uid);
+      status_->deleteMirror(e.ns, e.name, e.mirror_uid);
       e.mirror_uid.clear();
     }
     if (e.terminated) {
@@ -714,7 +618,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       return;
     }
     ctx_.log->info("pod removed pod={}/{} uid={}", it->second.ns, it->second.name, uid);
-    stopProbers(it->second);
+    ProbeRunner::stop(it->second);
     devices_->releasePod(uid);
     backoff_.forget(uid + "/");
     pods_.erase(it);
@@ -911,7 +815,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       self->finishDeletion(e);
       co_return;
     }
-    self->updateStatus(e);
+    self->status_->update(e);
     self->publishSummaries();
     if (e.dirty) {
       self->triggerSync(e);
@@ -958,78 +862,12 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
   }
 
-  // ---- probes -----------------------------------------------------------------------------
+  // ---- probes (probe_runner.h) ------------------------------------------------------------
 
-  // Keeps one ContainerProber (src/edged/probe/) per running container instance that has
-  // probes; results land in PodEntry::probes and drive restarts (liveness) and Ready.
   void runProbes() {
     for (auto& [uid, e] : pods_) {
-      if (!e.plan || e.deleting || e.terminal) {
-        stopProbers(e);
-        continue;
-      }
-      for (const auto& c : e.plan->containers) {
-        if (!c.liveness && !c.readiness && !c.startup) {
-          continue;
-        }
-        const ContainerView* v = e.runtime.latest(c.name);
-        const bool running = v && v->state == ContainerRunState::Running;
-        auto it = e.probers.find(c.name);
-        if (it != e.probers.end() && (!running || it->second.container_id != v->id)) {
-          it->second.prober->stop();
-          e.probers.erase(it);
-          it = e.probers.end();
-        }
-        if (!running || it != e.probers.end()) {
-          continue;
-        }
-        ProbeState& ps = e.probes[c.name];
-        ps = ProbeState{};
-        ps.container_id = v->id;
-        ps.started = !c.startup;
-        ps.ready = !c.readiness;
-        ContainerProber::Options o;
-        const SandboxView* sb = e.runtime.currentSandbox();
-        o.host = e.plan->sandbox.host_network || !sb || sb->ip.empty() ? hostIp() : sb->ip;
-        o.liveness = c.liveness;
-        o.readiness = c.readiness;
-        o.startup = c.startup;
-        o.exec = [cri = cri_.get(), pool = pool_, id = v->id](
-                     const std::vector<std::string>& cmd, std::chrono::seconds timeout,
-                     std::function<void(ProbeOutcome)> done) {
-          asio::post(*pool, [cri, id, cmd, timeout, done = std::move(done)] {
-            auto r = cri->execSync(id, cmd, std::max<int64_t>(1, timeout.count()));
-            ProbeOutcome out;
-            if (!r.ok()) {
-              out.result = ProbeResult::Failure;  // the kubelet counts a timeout as a failure
-              out.output = r.status().message();
-            } else {
-              out.result = r->exit_code() == 0 ? ProbeResult::Success : ProbeResult::Failure;
-              // The kubelet's exec prober reports the combined output.
-              out.output = (r->stdout() + r->stderr()).substr(0, 1024);
-            }
-            done(std::move(out));
-          });
-        };
-        std::weak_ptr<EdgedModule> weak = weak_from_this();
-        o.on_result = [weak, uid = uid, name = c.name, id = v->id](ProbeType t, ProbeResult r,
-                                                                   const std::string& output) {
-          if (auto self = weak.lock()) {
-            self->onProbeResult(uid, name, id, t, r, output);
-          }
-        };
-        auto prober = ContainerProber::create(ctx_.strand, std::move(o));
-        prober->start();
-        e.probers[c.name] = {v->id, prober};
-      }
+      probes_->sync(e);
     }
-  }
-
-  void stopProbers(PodEntry& e) {
-    for (auto& [name, slot] : e.probers) {
-      slot.prober->stop();
-    }
-    e.probers.clear();
   }
 
   void onProbeResult(const std::string& uid, const std::string& container, const std::string& id,
@@ -1043,42 +881,16 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (ps.container_id != id || result == ProbeResult::Unknown) {
       return;
     }
-    bool restart = false;
-    switch (type) {
-      case ProbeType::Startup:
-        if (result == ProbeResult::Success) {
-          ps.started = true;
-        } else {
-          restart = true;
-        }
-        break;
-      case ProbeType::Liveness:
-        restart = result == ProbeResult::Failure;
-        break;
-      case ProbeType::Readiness:
-        ps.ready = result == ProbeResult::Success;
-        break;
+    const bool restart = applyProbeResult(ps, type, result);
+    if (result == ProbeResult::Failure) {  // kubelet prober: Unhealthy
+      recordEvent(e, unhealthyEvent(eventPod(e), container, type, output));
     }
-    if (result == ProbeResult::Failure) {
-      // kubelet prober: "<Liveness|Readiness|Startup> probe failed: <output>".
-      std::string kind(probeTypeName(type));
-      PodEvent ev;
-      ev.target.ns = e.ns;
-      ev.target.name = e.name;
-      ev.target.uid = e.uid;
-      ev.target.field_path = "spec.containers{" + container + "}";
-      ev.warning = true;
-      ev.reason = event_reason::kUnhealthy;
-      ev.message = kind + " probe failed: " + output;
-      recordEvent(e, std::move(ev));
-    }
-    if (restart && !ps.liveness_failed) {
-      ps.liveness_failed = true;
+    if (restart) {
       ctx_.log->info("{} probe failed, restarting pod={}/{} container={} output=\"{}\"",
                      probeTypeName(type), e.ns, e.name, container, output.substr(0, 200));
       triggerSync(e);
     }
-    updateStatus(e);
+    status_->update(e);
     publishSummaries();
   }
 
@@ -1097,11 +909,6 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     n.container_runtime_version = runtime_version_;
     return n;
   }
-
-  struct NodeProbe {
-    HostFacts facts;
-    RuntimeHealth health;
-  };
 
   asio::awaitable<NodeProbe> readNodeFacts() {
     auto op = onPool([cri = cri_.get(), root = cfg_.root_directory, devices = devices_.get()] {
@@ -1125,319 +932,66 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     co_return co_await std::move(op);
   }
 
-  // True when the cloud accepted (or already had) the object.
-  static bool remoteOk(const Result<Message>& resp, std::string* err = nullptr) {
-    if (!resp.ok()) {
-      if (err) {
-        *err = resp.status().message();
-      }
-      return false;
-    }
-    if (resp->route.operation == core::op::kError) {
-      if (err) {
-        *err = resp->contentData().substr(0, 300);
-      }
-      return false;
-    }
-    const json& c = resp->content;
-    if (c.is_object() && c.contains("Err") && !c["Err"].is_null()) {
-      std::string reason = c["Err"].is_object() && c["Err"].contains("ErrStatus")
-                               ? c["Err"]["ErrStatus"].value("reason", "")
-                               : "";
-      if (reason == "AlreadyExists") {
-        return true;
-      }
-      if (err) {
-        *err = c["Err"].dump().substr(0, 300);
-      }
-      return false;
-    }
-    return true;
-  }
-
-  static asio::awaitable<void> nodeLoop(std::shared_ptr<EdgedModule> self) {
-    auto period = std::chrono::duration_cast<std::chrono::milliseconds>(
-        self->cfg_.node_status_update_frequency);
-    if (period.count() <= 0) {
-      period = std::chrono::seconds(10);
-    }
-    auto report = std::chrono::duration_cast<std::chrono::milliseconds>(
-        self->cfg_.node_status_report_frequency);
-    NodeStatusTracker tracker(report.count() > 0 ? report : std::chrono::minutes(5));
-    asio::steady_timer timer(self->ctx_.strand);
-    bool registered = false;
-    bool force = true;
-    int failures = 0;
-    // Until registered: the kubelet's registration back-off (100 ms doubling to 7 s), and a
-    // try as soon as the cloud link comes up.
-    std::chrono::milliseconds register_delay{100};
-    while (!self->stopping_) {
-      NodeProbe p = co_await self->readNodeFacts();
-      NodeConfig nc = self->nodeConfig();
-      auto now = std::chrono::system_clock::now();
-      if (!registered) {
-        json node = buildNodeObject(nc, p.facts, p.health, now);
-        Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
-                                    core::op::kInsert, nodeResource(nc), node);
-        auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                         self->options_.bus_timeout);
-        Result<Message> resp = co_await std::move(op);
-        std::string err;
-        if (remoteOk(resp, &err)) {
-          registered = true;
-          const json& c = resp->content;
-          if (c.is_object() && c.contains("Object") && c["Object"].is_object()) {
-            self->node_uid_ = str(sub(c["Object"], "metadata"), "uid");
-          }
-          self->ctx_.log->info("node registered node={}", self->node_name_);
-        } else if (failures++ == 0) {
-          self->ctx_.log->info("node registration pending (cloud not reachable) err=\"{}\"", err);
-        }
-      }
-      if (!registered) {
-        co_await self->waitToRegister(timer, register_delay);
-        register_delay =
-            std::min<std::chrono::milliseconds>(register_delay * 2, std::chrono::seconds(7));
-        continue;
-      }
-      if (registered) {
-        auto patch = tracker.update(nc, p.facts, p.health, now, force);
-        if (patch) {
-          Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
-                                      core::op::kPatch, nodePatchResource(nc), json(*patch));
-          auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                           self->options_.bus_timeout);
-          Result<Message> resp = co_await std::move(op);
-          force = !remoteOk(resp);
-        }
-      }
-      co_await self->sleepFor(timer, period);
-    }
-  }
-
-  // Sleeps `delay`, or less when the cloud link comes up meanwhile (polled every 100 ms; the
-  // link status is an atomic kept by metamanager).
-  asio::awaitable<void> waitToRegister(asio::steady_timer& timer, std::chrono::milliseconds delay) {
-    const auto until = std::chrono::steady_clock::now() + delay;
-    const bool was_up = options_.cloud_link != nullptr && options_.cloud_link->connected();
-    while (!stopping_ && std::chrono::steady_clock::now() < until) {
-      auto step = std::min<std::chrono::steady_clock::duration>(
-          until - std::chrono::steady_clock::now(), std::chrono::milliseconds(100));
-      co_await sleepFor(timer, std::chrono::duration_cast<std::chrono::milliseconds>(step) +
-                                   std::chrono::milliseconds(1));
-      if (!was_up && options_.cloud_link != nullptr && options_.cloud_link->connected()) {
-        co_return;
-      }
-    }
-  }
-
-  static asio::awaitable<void> leaseLoop(std::shared_ptr<EdgedModule> self) {
-    int32_t duration = static_cast<int32_t>(self->cfg_.node_lease_duration.count());
-    if (duration <= 0) {
-      duration = 40;
-    }
-    auto period = std::chrono::milliseconds(duration * 1000 / 4);
-    asio::steady_timer timer(self->ctx_.strand);
-    NodeLease lease(self->node_name_, duration);
-    std::string last_problem;
-    std::chrono::milliseconds unknown_wait{1000};
-    while (!self->stopping_) {
-      // Query and insert are steps towards the renewal: the update follows without a pause.
-      for (int step = 0; step < 3 && !self->stopping_; ++step) {
-        NodeConfig nc = self->nodeConfig();
-        NodeLease::Request req = lease.next(self->node_uid_, std::chrono::system_clock::now());
-        Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
-                                    req.operation, leaseResource(nc), std::move(req.content));
-        auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                         self->options_.bus_timeout);
-        Result<Message> resp = co_await std::move(op);
-        const bool answered = resp.ok() && resp->route.operation != core::op::kError;
-        std::string problem;
-        if (!answered) {
-          lease.onNoAnswer();
-          problem = resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message();
-        } else {
-          problem = lease.onAnswer(resp->content);
-        }
-        if (problem != last_problem) {
-          if (problem.empty()) {
-            self->ctx_.log->info("node lease in sync with the cloud node={}", self->node_name_);
-          } else {
-            self->ctx_.log->info("node lease not renewed op={} reason=\"{}\"", req.operation,
-                                 problem);
-          }
-          last_problem = problem;
-        }
-        if (!answered || (problem.empty() && req.operation != "query")) {
-          break;  // offline, or renewed/created: wait for the next period
-        }
-        if (!problem.empty() && req.operation != "update" && problem != "NotFound") {
-          break;  // could not read or create it
-        }
-        // Read it, or it is missing (create it), or the update was refused (read it): go on now.
-      }
-      // Not known yet (offline at start): try again soon, so the lease exists right after the
-      // node registers instead of a whole period later.
-      std::chrono::milliseconds wait = period;
-      if (!lease.known()) {
-        wait = std::min(period, unknown_wait);
-        unknown_wait = std::min(unknown_wait * 2, period);
-      } else {
-        unknown_wait = std::chrono::seconds(1);
-      }
-      co_await self->sleepFor(timer, wait);
-    }
-  }
-
-  // ---- the HTTP server on address:readOnlyPort (src/edged/server/) ------------------------
-
-  // What the server's callbacks read (any thread, under summary_mu_).
-  struct LogIndexEntry {
-    std::string log_dir;
-    struct Instance {
-      uint32_t attempt = 0;
-      std::string id;
-      bool running = false;
-    };
-    std::map<std::string, std::vector<Instance>> containers;  // newest first, by name
-  };
-
-  void startServer() {
-    EdgedServerOptions so;
-    so.address = cfg_.address.empty() ? "127.0.0.1" : cfg_.address;
-    so.port = static_cast<uint16_t>(std::clamp<int32_t>(cfg_.read_only_port, 0, 65535));
-    EdgedServerCallbacks cb;
+  std::unique_ptr<NodeReporter> makeNodeReporter() {
     std::weak_ptr<EdgedModule> weak = weak_from_this();
-    cb.pods = [weak]() -> std::string {
-      json list = {{"kind", "PodList"}, {"apiVersion", "v1"}, {"metadata", json::object()}};
-      json items = json::array();
-      if (auto self = weak.lock()) {
-        for (const auto& p : self->pods()) {
-          json pod = json::parse(p.pod_json, nullptr, false);
-          if (pod.is_object()) {
-            items.push_back(std::move(pod));
-          }
-        }
-      }
-      list["items"] = std::move(items);
-      return list.dump();
+    NodeReporter::Deps d{ctx_.strand,         ctx_.bus, ctx_.log, cfg_, options_.bus_timeout,
+                         options_.cloud_link, nullptr,  nullptr};
+    d.node_config = [weak] {
+      auto self = weak.lock();
+      return self ? self->nodeConfig() : NodeConfig{};
     };
-    cb.log_location = [weak](const std::string& ns, const std::string& pod,
-                             const std::string& container, bool previous) -> Result<LogLocation> {
+    d.probe = [weak]() -> asio::awaitable<NodeProbe> {
       auto self = weak.lock();
       if (!self) {
-        return core::unavailable("edged is stopping");
+        co_return NodeProbe{};
       }
-      std::lock_guard lock(self->summary_mu_);
-      auto it = self->log_index_.find(ns + "/" + pod);
-      if (it == self->log_index_.end()) {
-        return core::notFound("pod \"" + pod + "\" not found");
-      }
-      auto c = it->second.containers.find(container);
-      if (c == it->second.containers.end() || c->second.empty()) {
-        return core::notFound("container \"" + container + "\" in pod \"" + pod +
-                              "\" is not available");
-      }
-      size_t index = previous ? 1 : 0;
-      if (index >= c->second.size()) {
-        return core::notFound("previous terminated container \"" + container + "\" in pod \"" +
-                              pod + "\" not found");
-      }
-      const auto& inst = c->second[index];
-      LogLocation loc;
-      loc.path = it->second.log_dir + "/" + container + "/" + std::to_string(inst.attempt) + ".log";
-      std::string key = ns + "/" + pod;
-      std::string id = inst.id;
-      loc.running = [weak, key, container, id]() {
-        auto self = weak.lock();
-        if (!self) {
-          return false;
-        }
-        std::lock_guard lock(self->summary_mu_);
-        auto it = self->log_index_.find(key);
-        if (it == self->log_index_.end()) {
-          return false;
-        }
-        auto c = it->second.containers.find(container);
-        return c != it->second.containers.end() && !c->second.empty() && c->second[0].id == id &&
-               c->second[0].running;
-      };
-      return loc;
+      co_return co_await self->readNodeFacts();
     };
-    cb.stream_url = [weak](const StreamRequest& req,
-                           std::function<void(Result<std::string>)> done) {
-      auto self = weak.lock();
-      if (!self) {
-        done(core::unavailable("edged is stopping"));
-        return;
-      }
-      std::string id;
-      {
-        std::lock_guard lock(self->summary_mu_);
-        auto it = self->log_index_.find(req.ns + "/" + req.pod);
-        if (it != self->log_index_.end()) {
-          auto c = it->second.containers.find(req.container);
-          if (c != it->second.containers.end() && !c->second.empty() && c->second[0].running) {
-            id = c->second[0].id;
-          }
-        }
-      }
-      if (id.empty()) {
-        done(core::notFound("container \"" + req.container + "\" in pod \"" + req.pod +
-                            "\" is not running"));
-        return;
-      }
-      asio::post(*self->pool_, [cri = self->cri_.get(), req, id, done = std::move(done)] {
-        if (req.kind == StreamRequest::Kind::Exec) {
-          runtimeapi::ExecRequest r;
-          r.set_container_id(id);
-          for (const auto& c : req.command) {
-            r.add_cmd(c);
-          }
-          r.set_tty(req.tty);
-          r.set_stdin(req.stdin_);
-          r.set_stdout(req.stdout_);
-          r.set_stderr(req.stderr_);
-          done(cri->exec(r));
-        } else {
-          runtimeapi::AttachRequest r;
-          r.set_container_id(id);
-          r.set_tty(req.tty);
-          r.set_stdin(req.stdin_);
-          r.set_stdout(req.stdout_);
-          r.set_stderr(req.stderr_);
-          done(cri->attach(r));
-        }
-      });
-    };
-    if (ctx_.metrics) {
-      // The agent's one registry: what MetaServer's /metrics shows, plus whatever modules
-      // registered (edgestream, edgehub, devicetwin, process).
-      cb.metrics = [registry = ctx_.metrics] { return registry->render(); };
-    }
-    server_ = makeEdgedServer(ctx_.strand.get_inner_executor().context(), so, std::move(cb));
-    Status st = server_->start();
-    if (!st.ok()) {
-      // Pods still run without it; logs/exec through edged are unavailable.
-      ctx_.log->error("edged HTTP server not started address={} port={} err=\"{}\"", so.address,
-                      so.port, st.message());
-      server_.reset();
-    } else {
-      server_port_ = server_->port();
-      ctx_.log->info("edged HTTP server listening address={} port={}", so.address, server_->port());
-    }
+    return std::make_unique<NodeReporter>(std::move(d));
   }
 
-  // ---- status -----------------------------------------------------------------------------
+  std::unique_ptr<PodStatusReporter> makeStatusReporter() {
+    std::weak_ptr<EdgedModule> weak = weak_from_this();
+    PodStatusReporter::Deps d{ctx_.bus,
+                              ctx_.log,
+                              options_.bus_timeout,
+                              options_.status_period,
+                              hostIp(),
+                              node_name_,
+                              nullptr,
+                              nullptr,
+                              nullptr};
+    d.node_uid = [weak] {
+      auto self = weak.lock();
+      return self ? self->node_->nodeUid() : std::string();
+    };
+    d.find = [weak](const std::string& uid) -> PodEntry* {
+      auto self = weak.lock();
+      if (!self) {
+        return nullptr;
+      }
+      auto it = self->pods_.find(uid);
+      return it == self->pods_.end() ? nullptr : &it->second;
+    };
+    d.spawn = [weak](asio::awaitable<void> coro, const char* what) {
+      if (auto self = weak.lock()) {
+        self->spawn(keepAlive(self, std::move(coro)), what);
+      }
+    };
+    return std::make_unique<PodStatusReporter>(std::move(d));
+  }
 
-  // ---- mirror pods for static pods (kubelet pod/mirror_client.go) ----------------------------
-
-  static constexpr const char* kMirrorAnnotation = "kubernetes.io/config.mirror";
-  static constexpr const char* kHashAnnotation = "kubernetes.io/config.hash";
-
-  static bool isMirrorPod(const json& pod) {
-    const json& ann = sub(sub(pod, "metadata"), "annotations");
-    return ann.is_object() && ann.contains(kMirrorAnnotation);
+  std::unique_ptr<ProbeRunner> makeProbeRunner() {
+    std::weak_ptr<EdgedModule> weak = weak_from_this();
+    ProbeRunner::Deps d{ctx_.strand, cri_.get(), pool_, hostIp(), nullptr};
+    d.on_result = [weak](const std::string& uid, const std::string& container,
+                         const std::string& id, ProbeType t, ProbeResult r,
+                         const std::string& output) {
+      if (auto self = weak.lock()) {
+        self->onProbeResult(uid, container, id, t, r, output);
+      }
+    };
+    return std::make_unique<ProbeRunner>(std::move(d));
   }
 
   PodEntry* staticPodNamed(const std::string& ns, const std::string& name) {
@@ -1449,121 +1003,30 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     return nullptr;
   }
 
-  void noteMirror(const std::string& ns, const std::string& name, const std::string& uid,
-                  const std::string& hash) {
-    if (uid.empty()) {
-      return;
-    }
-    PodEntry* e = staticPodNamed(ns, name);
-    if (e == nullptr) {
-      return;  // a mirror of no static pod we run (yet): nothing to attach it to
-    }
-    if (hash != str(sub(sub(e->pod, "metadata"), "annotations"), kHashAnnotation)) {
-      // The mirror of an older version of the manifest: replaced, as the kubelet does.
-      deleteMirror(ns, name, uid);
-      return;
-    }
-    if (e->mirror_uid != uid) {
-      ctx_.log->info("mirror pod known pod={}/{} mirror_uid={}", ns, name, uid);
-      e->mirror_uid = uid;
-      e->last_sent.clear();
-      maybeSend(*e);
-    }
+  // Runs a part's coroutine while keeping the module alive.
+  static asio::awaitable<void> keepAlive(std::shared_ptr<EdgedModule> self,
+                                         asio::awaitable<void> part) {
+    co_await std::move(part);
+    (void)self;
   }
 
-  void forgetMirror(const std::string& uid) {
-    for (auto& [_, e] : pods_) {
-      if (e.is_static && e.mirror_uid == uid) {
-        e.mirror_uid.clear();  // deleted in the cloud: created again
-        e.next_mirror_try = {};
-      }
-    }
-  }
+  // ---- the HTTP server on address:readOnlyPort (src/edged/server/) ------------------------
 
-  // The mirror pod object: the static pod with the mirror annotation (= its config hash) and the
-  // Node as controller owner.
-  json mirrorOf(const PodEntry& e) const {
-    json m = e.pod;
-    json& md = m["metadata"];
-    md["annotations"][kMirrorAnnotation] = str(sub(md, "annotations"), kHashAnnotation);
-    if (!node_uid_.empty()) {
-      md["ownerReferences"] = json::array({{{"apiVersion", "v1"},
-                                            {"kind", "Node"},
-                                            {"name", node_name_},
-                                            {"uid", node_uid_},
-                                            {"controller", true}}});
-    }
-    m.erase("status");
-    return m;
-  }
-
-  void maybeCreateMirror(PodEntry& e) {
-    if (e.mirror_in_flight || e.deleting || std::chrono::steady_clock::now() < e.next_mirror_try) {
-      return;
-    }
-    e.mirror_in_flight = true;
-    e.next_mirror_try = std::chrono::steady_clock::now() + options_.status_period;
-    spawn(createMirror(shared_from_this(), e.uid), "mirror pod creation");
-  }
-
-  static asio::awaitable<void> createMirror(std::shared_ptr<EdgedModule> self, std::string uid) {
-    auto it = self->pods_.find(uid);
-    if (it == self->pods_.end()) {
-      co_return;
-    }
-    Message m =
-        Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kInsert,
-                        core::buildResource(it->second.ns, core::restype::kPod, it->second.name),
-                        self->mirrorOf(it->second));
-    auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                     self->options_.bus_timeout);
-    Result<Message> resp = co_await std::move(op);
-    it = self->pods_.find(uid);
-    if (it == self->pods_.end()) {
-      co_return;
-    }
-    PodEntry& e = it->second;
-    e.mirror_in_flight = false;
-    std::string mirror_uid;
-    if (resp.ok() && resp->route.operation != core::op::kError && resp->content.is_object() &&
-        (!resp->content.contains("Err") || resp->content["Err"].is_null())) {
-      mirror_uid = str(sub(sub(resp->content, "Object"), "metadata"), "uid");
-    }
-    if (mirror_uid.empty()) {
-      // Offline ("not connected"), or AlreadyExists: the cloud then sends us the mirror pod.
-      self->ctx_.log->debug(
-          "mirror pod not created pod={}/{} err=\"{}\"", e.ns, e.name,
-          resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
-      co_return;
-    }
-    self->ctx_.log->info("mirror pod created pod={}/{} mirror_uid={}", e.ns, e.name, mirror_uid);
-    e.mirror_uid = mirror_uid;
-    e.last_sent.clear();
-    self->maybeSend(e);
-  }
-
-  // kubelet DeleteMirrorPod: grace period 0, precondition on the mirror's uid. Once: a failure
-  // leaves the mirror to the cloud (no orphan sweep yet).
-  void deleteMirror(const std::string& ns, const std::string& name, const std::string& uid) {
-    json opts = {{"kind", "DeleteOptions"},
-                 {"apiVersion", "v1"},
-                 {"gracePeriodSeconds", 0},
-                 {"preconditions", {{"uid", uid}}}};
-    Message m =
-        Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kDelete,
-                        core::buildResource(ns, core::restype::kPod, name), opts);
-    ctx_.log->info("mirror pod delete pod={}/{} mirror_uid={}", ns, name, uid);
-    spawn(sendOnce(shared_from_this(), std::move(m)), "mirror pod delete");
-  }
-
-  static asio::awaitable<void> sendOnce(std::shared_ptr<EdgedModule> self, Message m) {
-    auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                     self->options_.bus_timeout);
-    Result<Message> resp = co_await std::move(op);
-    if (!resp.ok() || resp->route.operation == core::op::kError) {
-      self->ctx_.log->debug(
-          "request not accepted err=\"{}\"",
-          resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
+  void startServer() {
+    EdgedServerOptions so;
+    so.address = cfg_.address.empty() ? "127.0.0.1" : cfg_.address;
+    so.port = static_cast<uint16_t>(std::clamp<int32_t>(cfg_.read_only_port, 0, 65535));
+    EdgedServerCallbacks cb = makeServerRoutes(snapshot_, cri_.get(), pool_, ctx_.metrics);
+    server_ = makeEdgedServer(ctx_.strand.get_inner_executor().context(), so, std::move(cb));
+    Status st = server_->start();
+    if (!st.ok()) {
+      // Pods still run without it; logs/exec through edged are unavailable.
+      ctx_.log->error("edged HTTP server not started address={} port={} err=\"{}\"", so.address,
+                      so.port, st.message());
+      server_.reset();
+    } else {
+      server_port_ = server_->port();
+      ctx_.log->info("edged HTTP server listening address={} port={}", so.address, server_->port());
     }
   }
 
@@ -1617,150 +1080,19 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   // ---- events (reportEvent) ----------------------------------------------------------------
 
-  // Sends one kubelet event about `e` to metamanager, which forwards it to the cloud and keeps
-  // it for MetaServer. Fire and forget, as the kubelet's event sink is.
-  void recordEvent(const PodEntry& e, PodEvent ev) {
-    if (!events_) {
-      return;
-    }
-    ev.target.resource_version = str(sub(e.pod, "metadata"), "resourceVersion");
-    if (ev.target.uid.empty()) {
-      ev.target.uid = e.uid;
-    }
-    Message m = events_->record(ev, std::chrono::system_clock::now());
-    ctx_.log->debug("event pod={}/{} reason={} msg=\"{}\"", e.ns, e.name, ev.reason, ev.message);
-    Status st = ctx_.bus.send(core::names::kMetaManagerModule, std::move(m));
-    if (!st.ok() && events_dropped_++ % 100 == 0) {
-      ctx_.log->warn("event not sent dropped={} err=\"{}\"", events_dropped_, st.message());
-    }
+  static EventPod eventPod(const PodEntry& e) {
+    return {e.ns, e.name, e.uid, str(sub(e.pod, "metadata"), "resourceVersion")};
   }
 
-  // A container that entered CrashLoopBackOff between two syncs: the kubelet's BackOff event
-  // (its pod worker logs one on every sync attempt during the back-off; we log one per entry).
+  void recordEvent(const PodEntry& e, PodEvent ev) { events_.send(eventPod(e), std::move(ev)); }
+
+  // A container that entered CrashLoopBackOff between two syncs: the kubelet's BackOff event.
   void recordBackOffs(const PodEntry& e, const std::map<std::string, WaitingReason>& now) {
-    if (!events_ || !e.plan) {
+    if (!events_.enabled() || !e.plan) {
       return;
     }
-    for (const auto& [name, w] : now) {
-      auto before = e.waiting.find(name);
-      if (w.reason != "CrashLoopBackOff" ||
-          (before != e.waiting.end() && before->second.reason == w.reason)) {
-        continue;
-      }
-      bool init = std::any_of(e.plan->init_containers.begin(), e.plan->init_containers.end(),
-                              [&](const ContainerPlan& c) { return c.name == name; });
-      PodEvent ev;
-      ev.target.ns = e.ns;
-      ev.target.name = e.name;
-      ev.target.uid = e.uid;
-      ev.target.field_path =
-          std::string(init ? "spec.initContainers{" : "spec.containers{") + name + "}";
-      ev.warning = true;
-      ev.reason = event_reason::kBackOff;
-      ev.message = "Back-off restarting failed container " + name + " in pod " + e.name + "_" +
-                   e.ns + "(" + e.uid + ")";
+    for (auto& ev : backOffEvents(eventPod(e), *e.plan, e.waiting, now)) {
       recordEvent(e, std::move(ev));
-    }
-  }
-
-  void updateStatus(PodEntry& e) {
-    if (!e.runtime_known && !e.plan_error) {
-      return;
-    }
-    StatusInputs in;
-    in.pod = &e.pod;
-    in.plan = e.plan.get();
-    in.pod_error = e.plan_error;
-    if (e.plan && e.plan_error) {
-      // A volume problem: the plan exists but nothing can start.
-      in.plan = e.plan.get();
-    }
-    in.runtime = &e.runtime;
-    in.probes = &e.probes;
-    in.waiting = &e.waiting;
-    in.host_ip = hostIp();
-    in.now = std::chrono::system_clock::now();
-    WallTime start = e.start_time;
-    for (const auto& s : e.runtime.sandboxes) {
-      WallTime created = fromUnixNanos(s.created_at);
-      if (s.created_at > 0 && created < start) {
-        start = created;
-      }
-    }
-    e.start_time = start;
-    in.start_time = start;
-    in.previous = e.status.is_null() ? nullptr : &e.status;
-    in.terminal = e.terminal;
-    json status = computePodStatus(in);
-    if (e.plan_error && e.plan) {
-      status["reason"] = e.plan_error->reason;
-      status["message"] = e.plan_error->message;
-    }
-    e.status = std::move(status);
-    maybeSend(e);
-  }
-
-  void maybeSend(PodEntry& e) {
-    if (e.is_static && e.mirror_uid.empty()) {
-      maybeCreateMirror(e);
-      return;
-    }
-    if (e.send_in_flight) {
-      return;
-    }
-    std::string text = e.status.dump();
-    if (text == e.last_sent || std::chrono::steady_clock::now() < e.next_send) {
-      return;
-    }
-    e.send_in_flight = true;
-    spawn(sendStatus(shared_from_this(), e.uid, std::move(text)), "pod status patch");
-  }
-
-  static asio::awaitable<void> sendStatus(std::shared_ptr<EdgedModule> self, std::string uid,
-                                          std::string text) {
-    auto it = self->pods_.find(uid);
-    if (it == self->pods_.end()) {
-      co_return;
-    }
-    // A static pod's status goes to its mirror pod (kubelet status manager translates the uid).
-    json patch =
-        podStatusPatch(it->second.is_static ? it->second.mirror_uid : uid, it->second.status);
-    Message m = Message::create(
-        core::names::kEdgedModule, core::names::kMetaGroup, core::op::kPatch,
-        core::buildResource(it->second.ns, core::restype::kPodPatch, it->second.name),
-        json(patch.dump()));
-    auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                     self->options_.bus_timeout);
-    Result<Message> resp = co_await std::move(op);
-    it = self->pods_.find(uid);
-    if (it == self->pods_.end()) {
-      co_return;
-    }
-    PodEntry& e = it->second;
-    e.send_in_flight = false;
-    bool ok = resp.ok() && resp->route.operation != core::op::kError;
-    if (ok && resp->content.is_object() && resp->content.contains("Err") &&
-        !resp->content["Err"].is_null()) {
-      ok = false;
-    }
-    if (ok) {
-      e.last_sent = text;
-      self->status_sent_++;
-      self->ctx_.log->debug("pod status sent pod={}/{} phase={}", e.ns, e.name,
-                            str(e.status, "phase"));
-    } else {
-      // Stored by metamanager all the same; the cloud gets it on a later re-check.
-      e.next_send = std::chrono::steady_clock::now() + self->options_.status_period;
-      self->ctx_.log->debug(
-          "pod status not accepted pod={}/{} err=\"{}\"", e.ns, e.name,
-          resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
-      if (e.status.dump() != text) {
-        self->maybeSend(e);
-      }
-      co_return;
-    }
-    if (e.status.dump() != text) {
-      self->maybeSend(e);  // changed while in flight
     }
   }
 
@@ -1771,7 +1103,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         break;
       }
       for (auto& [uid, e] : self->pods_) {
-        self->maybeSend(e);
+        self->status_->send(e);
       }
     }
   }
@@ -1793,35 +1125,32 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       s.status_json = e.status.dump();
       next.emplace(uid, std::move(s));
     }
-    std::map<std::string, LogIndexEntry> index;
+    std::map<std::string, PodLogIndex> index;
     for (const auto& [uid, e] : pods_) {
       if (!e.plan) {
         continue;
       }
-      LogIndexEntry& li = index[e.ns + "/" + e.name];
+      PodLogIndex& li = index[e.ns + "/" + e.name];
       li.log_dir = e.plan->sandbox.log_directory;
       for (const auto& c : e.runtime.containers) {  // newest first
-        LogIndexEntry::Instance inst;
+        PodLogIndex::Instance inst;
         inst.attempt = c.attempt;
         inst.id = c.id;
         inst.running = c.state == ContainerRunState::Running;
         li.containers[c.name].push_back(std::move(inst));
       }
     }
-    std::lock_guard lock(summary_mu_);
-    summaries_ = std::move(next);
-    log_index_ = std::move(index);
+    snapshot_->publish(std::move(next), std::move(index));
   }
 
   core::ModuleContext ctx_;
   EdgedOptions options_;
   const core::EdgedConfig& cfg_;
   std::string node_name_;
-  std::optional<EventRecorder> events_;          // set when modules.edged.reportEvent is on
+  PodEventSender events_;
   std::optional<LogRotationPolicy> log_policy_;  // unset: rotation off (bad configuration)
   std::chrono::steady_clock::time_point next_log_rotation_{};
   bool log_rotation_running_ = false;
-  uint64_t events_dropped_ = 0;
   cri::CriClientPtr cri_;
   RestartBackoff backoff_;
   std::unique_ptr<ObjectSource> objects_;
@@ -1836,16 +1165,15 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   bool stopping_ = false;
   bool pods_loaded_ = false;
   uint64_t relist_failures_ = 0;
-  uint64_t status_sent_ = 0;
   std::string runtime_version_;
-  std::string node_uid_;
   std::map<std::string, PodEntry> pods_;
   std::set<std::string> orphans_in_flight_;
   std::list<asio::cancellation_signal> signals_;  // one per running coroutine
   std::set<std::string> static_errors_;
-  mutable std::mutex summary_mu_;
-  std::map<std::string, PodSummary> summaries_;
-  std::map<std::string, LogIndexEntry> log_index_;  // "<ns>/<pod>", under summary_mu_
+  std::shared_ptr<PodSnapshot> snapshot_ = std::make_shared<PodSnapshot>();
+  std::unique_ptr<NodeReporter> node_;
+  std::unique_ptr<PodStatusReporter> status_;
+  std::unique_ptr<ProbeRunner> probes_;
   std::unique_ptr<EdgedServer> server_;
   std::atomic<uint16_t> server_port_{0};
 };
