@@ -1,6 +1,9 @@
-// The edged module: pod intake from metamanager and static manifests, one worker per pod that
-// syncs it through CRI, a relist loop (the kubelet's PLEG), probes, and status reporting
-// (spec/local-apis.md 6.2-6.5).
+// The edged module, a coordinator over named parts: it owns the pod table (pod_entry.h), the
+// lifecycle (start/stop, timers, the strand, edged's CRI pool) and the loops (main, relist,
+// status re-check, static manifests), and wires the parts: pod_intake (what a pod message asks),
+// pod_worker (a pod's sync steps), pod_status_reporter (status patches, mirror pods),
+// node_reporter (registration, node status, lease), probe_runner, event_sender, pod_snapshot +
+// server_routes (the HTTP server), log_rotation, deviceplugin/ (spec/local-apis.md 6.2-6.6).
 //
 // Threading: all state lives on the module strand. CRI calls run on edged's own small thread
 // pool (pool_) through onPool(); a pod is never synced by two threads at once (PodEntry::syncing).
@@ -11,14 +14,11 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <list>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 
@@ -26,21 +26,18 @@
 #include "edgecore/core/async/offload.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/message.h"
-#include "edgecore/core/resource.h"
 #include "edgecore/cri/cri_client.h"
 #include "edgecore/edged/module.h"
 #include "event_sender.h"
 #include "log_rotation.h"
-#include "node/node_status.h"
 #include "node_reporter.h"
 #include "pod_entry.h"
-#include "pod_logic.h"
+#include "pod_intake.h"
 #include "pod_runtime.h"
 #include "pod_snapshot.h"
 #include "pod_status_reporter.h"
-#include "probe/prober.h"
+#include "pod_worker.h"
 #include "probe_runner.h"
-#include "server/edged_server.h"
 #include "server_routes.h"
 #include "static_pods.h"
 
@@ -51,9 +48,6 @@ using core::Message;
 using core::Result;
 using core::Status;
 using json = nlohmann::json;
-using json_read::asPod;
-using json_read::intField;
-using json_read::planFingerprint;
 using json_read::str;
 using json_read::sub;
 
@@ -87,30 +81,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     } else {
       ctx_.log->error("container log rotation off err=\"{}\"", p.status().message());
     }
-    SyncSettings s;
-    s.node_name = node_name_;
-    s.max_dead_per_container = cfg_.max_per_pod_container_count;
-    PlanInputs& in = s.plan_inputs;
-    in.objects = objects_.get();
-    in.node_name = node_name_;
-    in.host_ip = hostIp();
-    in.root_directory = cfg_.root_directory;
-    in.pod_logs_dir = cfg_.pod_logs_dir;
-    in.cluster_dns = cfg_.cluster_dns;
-    in.cluster_domain = cfg_.cluster_domain;
-    in.resolv_conf = cfg_.resolv_conf;
     // Host facts once at creation (small /proc reads): node capacity for QoS and env defaults.
-    host_facts_ = readHostFacts(cfg_.root_directory);
-    in.node_memory_capacity_bytes = host_facts_.memory_bytes;
-    in.node_cpu_milli = host_facts_.cpu_milli;
-    in.cgroup_driver = cfg_.cgroup_driver;
-    in.cgroups_per_qos = cfg_.cgroups_per_qos;
-    in.cpu_cfs_quota = cfg_.cpu_cfs_quota;
-    in.cpu_cfs_quota_period_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(cfg_.cpu_cfs_quota_period).count();
-    if (in.cpu_cfs_quota_period_us <= 0) {
-      in.cpu_cfs_quota_period_us = 100000;
-    }
+    SyncSettings s =
+        syncSettingsOf(cfg_, hostIp(), readHostFacts(cfg_.root_directory), objects_.get());
     devices_ = makeDeviceManager();
     s.devices = devices_.get();
     runtime_ = std::make_unique<PodRuntimeManager>(*cri_, std::move(s), backoff_, ctx_.log);
@@ -198,26 +171,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     o.dir = cfg_.root_directory + "/pod-resources";
     std::weak_ptr<EdgedModule> weak = weak_from_this();
     o.pods = [weak] {
-      std::vector<deviceplugin::PodRef> out;
       auto self = weak.lock();
-      if (!self) {
-        return out;
-      }
-      for (const auto& p : self->pods()) {
-        deviceplugin::PodRef r;
-        r.ns = p.ns;
-        r.name = p.name;
-        r.uid = p.uid;
-        json pod = json::parse(p.pod_json, nullptr, false);
-        const json& spec = sub(pod, "spec");
-        if (spec.contains("containers") && spec["containers"].is_array()) {
-          for (const auto& c : spec["containers"]) {
-            r.containers.push_back(str(c, "name"));
-          }
-        }
-        out.push_back(std::move(r));
-      }
-      return out;
+      return self ? podResourceRefs(self->pods()) : std::vector<deviceplugin::PodRef>{};
     };
     pod_resources_ =
         std::make_unique<deviceplugin::PodResourcesServer>(std::move(o), *devices_, ctx_.log);
@@ -336,45 +291,23 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         continue;
       }
       auto it = snap->find(uid);
-      e.runtime = it == snap->end() ? PodRuntime{} : it->second;
-      e.runtime_known = true;
-      if (e.deleting) {
-        if (!e.terminated) {
-          triggerSync(e);
-        }
-        continue;
+      RelistVerdict v =
+          afterRelist(e, it == snap->end() ? PodRuntime{} : it->second, backoff_, now,
+                      std::chrono::steady_clock::now(), cfg_.max_per_pod_container_count);
+      if (v.sync) {
+        triggerSync(e);
+      } else if (v.back_off) {
+        recordBackOffs(e, *v.back_off);
+        e.waiting = std::move(*v.back_off);
       }
-      if (waitsForObjects(e) && std::chrono::steady_clock::now() >= e.next_retry) {
-        triggerSync(e);  // the configmap/secret may be there now
-      } else if (!e.plan) {
-        if (!e.plan_error) {
-          triggerSync(e);
-        }
-      } else if (!e.terminal && !e.plan_error) {
-        PodActions a = computePodActions(*e.plan, e.runtime, e.probes, backoff_, now,
-                                         cfg_.max_per_pod_container_count);
-        if (a.hasWork()) {
-          triggerSync(e);
-        } else if (a.waiting != e.waiting && !a.waiting.empty()) {
-          recordBackOffs(e, a.waiting);
-          e.waiting = a.waiting;
-        }
+      if (v.update_status) {
+        status_->update(e);
       }
-      status_->update(e);
     }
     maybeRotateLogs();
     if (pods_loaded_) {
-      for (const auto& [uid, rt] : *snap) {
-        if (pods_.count(uid) || orphans_in_flight_.count(uid)) {
-          continue;
-        }
-        bool ours = false;
-        for (const auto& s : rt.sandboxes) {
-          ours = ours || s.edged_node == node_name_;
-        }
-        if (ours) {
-          removeOrphan(uid);
-        }
+      for (const auto& uid : orphanPods(*snap, pods_, orphans_in_flight_, node_name_)) {
+        removeOrphan(uid);
       }
     }
     publishSummaries();
@@ -404,32 +337,31 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   // ---- intake -----------------------------------------------------------------------------
 
   void handle(Message msg) {
-    auto key = core::parseResource(msg.route.resource);
-    if (!key.ok() || key->type != core::restype::kPod) {
-      ctx_.log->debug("message ignored op={} resource={}", msg.route.operation, msg.route.resource);
-      return;
-    }
-    const std::string& op = msg.route.operation;
-    if (op == core::op::kInsert || op == core::op::kUpdate) {
-      auto pod = asPod(msg.content);
-      if (!pod) {
-        ctx_.log->warn("pod message without a pod object op={} resource={}", op,
+    PodMessage m = classifyPodMessage(msg);
+    switch (m.kind) {
+      case PodMessage::Kind::Ignore:
+        ctx_.log->debug("message ignored op={} resource={}", msg.route.operation,
+                        msg.route.resource);
+        break;
+      case PodMessage::Kind::Malformed:
+        ctx_.log->warn("pod message without a pod object op={} resource={}", msg.route.operation,
                        msg.route.resource);
-        return;
-      }
-      addOrUpdate(std::move(*pod), false);
-    } else if (op == core::op::kDelete) {
-      auto pod = asPod(msg.content);
-      if (!pod || sub(*pod, "spec").is_null() || sub(*pod, "spec").empty()) {
+        break;
+      case PodMessage::Kind::Upsert:
+        addOrUpdate(std::move(m.pod), false);
+        break;
+      case PodMessage::Kind::Requery:
         // Deleted while we were offline (forced): the full set tells what is left.
         ctx_.log->info("pod delete without a spec: re-querying all pods resource={}",
                        msg.route.resource);
         spawn(requery(shared_from_this()), "pod re-query");
-        return;
-      }
-      removePod(*pod);
-    } else if (op == core::op::kResponse && msg.content.is_array()) {
-      applySet(msg.content);
+        break;
+      case PodMessage::Kind::Delete:
+        removePod(m.pod);
+        break;
+      case PodMessage::Kind::FullSet:
+        applySet(m.pods);
+        break;
     }
   }
 
@@ -466,28 +398,12 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   void applySet(const json& list) {
     std::set<std::string> wanted;
     size_t used = 0;
-    for (const auto& item : list) {
-      auto pod = asPod(item);
-      if (!pod) {
-        continue;
-      }
-      std::string node = str(sub(*pod, "spec"), "nodeName");
-      if (node != node_name_) {
-        continue;
-      }
-      wanted.insert(str(sub(*pod, "metadata"), "uid"));
-      addOrUpdate(std::move(*pod), false);
+    for (auto& pod : podsOfNode(list, node_name_)) {
+      wanted.insert(str(sub(pod, "metadata"), "uid"));
+      addOrUpdate(std::move(pod), false);
       ++used;
     }
-    std::vector<json> gone;
-    for (const auto& [uid, e] : pods_) {
-      if (!e.is_static && !wanted.count(uid) && !e.deleting) {
-        gone.push_back(e.pod);
-      }
-    }
-    for (auto& p : gone) {
-      removePod(p);
-    }
+    removeMissing(false, wanted);
     if (!pods_loaded_) {
       std::set<std::string> known;
       for (const auto& [uid, e] : pods_) {
@@ -499,6 +415,19 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     pods_loaded_ = true;
   }
 
+  // Removes the pods of one source (static manifests or the cloud) that are not in `wanted`.
+  void removeMissing(bool is_static, const std::set<std::string>& wanted) {
+    std::vector<json> gone;
+    for (const auto& [uid, e] : pods_) {
+      if (e.is_static == is_static && !wanted.count(uid) && !e.deleting) {
+        gone.push_back(e.pod);
+      }
+    }
+    for (auto& p : gone) {
+      removePod(p);
+    }
+  }
+
   size_t staticCount() const {
     size_t n = 0;
     for (const auto& [uid, e] : pods_) {
@@ -508,75 +437,40 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   }
 
   void addOrUpdate(json pod, bool is_static) {
-    const json& md = sub(pod, "metadata");
-    std::string uid = str(md, "uid");
-    std::string name = str(md, "name");
-    std::string ns = str(md, "namespace");
-    if (ns.empty()) {
-      ns = "default";
-    }
+    const PodKey k = podKey(pod);
     if (!is_static && isMirrorPod(pod)) {
       // The API server's copy of one of our static pods: never run, only its uid matters
       // (the kubelet's pod manager keeps mirror pods apart the same way).
-      status_->noteMirror(staticPodNamed(ns, name), ns, name, uid,
-                          str(sub(md, "annotations"), kMirrorAnnotation));
+      status_->noteMirror(staticPodNamed(k.ns, k.name), k.ns, k.name, k.uid,
+                          str(sub(sub(pod, "metadata"), "annotations"), kMirrorAnnotation));
       return;
     }
-    if (uid.empty() || name.empty()) {
-      ctx_.log->warn("pod without uid or name ignored ns={} name={}", ns, name);
+    if (k.uid.empty() || k.name.empty()) {
+      ctx_.log->warn("pod without uid or name ignored ns={} name={}", k.ns, k.name);
       return;
     }
     if (!is_static && str(sub(pod, "spec"), "nodeName") != node_name_) {
-      ctx_.log->debug("pod for another node ignored pod={}/{}", ns, name);
+      ctx_.log->debug("pod for another node ignored pod={}/{}", k.ns, k.name);
       return;
     }
-    auto it = pods_.find(uid);
+    auto it = pods_.find(k.uid);
     if (it == pods_.end()) {
       if (pods_.size() >= kMaxPods) {
-        ctx_.log->warn("pod refused: edged keeps at most {} pods pod={}/{}", kMaxPods, ns, name);
+        ctx_.log->warn("pod refused: edged keeps at most {} pods pod={}/{}", kMaxPods, k.ns,
+                       k.name);
         return;
       }
-      PodEntry e;
-      e.uid = uid;
-      e.ns = ns;
-      e.name = name;
-      e.is_static = is_static;
-      e.fingerprint = planFingerprint(pod);
-      e.start_time = std::chrono::system_clock::now();
-      e.pod = std::move(pod);
-      it = pods_.emplace(uid, std::move(e)).first;
-      ctx_.log->info("pod added pod={}/{} uid={} static={}", ns, name, uid, is_static);
-    } else {
-      PodEntry& e = it->second;
-      std::string fp = planFingerprint(pod);
-      if (fp != e.fingerprint) {
-        ctx_.log->info("pod spec changed pod={}/{} uid={}", ns, name, uid);
-        e.fingerprint = fp;
-        e.plan.reset();
-        e.plan_error.reset();
-        e.terminal = false;
-      }
-      e.pod = std::move(pod);
+      PodEntry e = newPodEntry(k, std::move(pod), is_static, std::chrono::system_clock::now());
+      it = pods_.emplace(k.uid, std::move(e)).first;
+      ctx_.log->info("pod added pod={}/{} uid={} static={}", k.ns, k.name, k.uid, is_static);
+    } else if (updatePodEntry(it->second, std::move(pod))) {
+      ctx_.log->info("pod spec changed pod={}/{} uid={}", k.ns, k.name, k.uid);
     }
     PodEntry& e = it->second;
-    if (!sub(sub(e.pod, "metadata"), "deletionTimestamp").is_null() && !e.deleting) {
-      // Graceful deletion requested through the API: stop, report, then confirm the delete.
-      e.deleting = true;
-      e.api_delete = !e.is_static;
-      e.grace_seconds = graceOf(e.pod);
-      ctx_.log->info("pod deletion started pod={}/{} grace_s={}", ns, name, e.grace_seconds);
+    if (startApiDeletion(e)) {
+      ctx_.log->info("pod deletion started pod={}/{} grace_s={}", k.ns, k.name, e.grace_seconds);
     }
     triggerSync(e);
-  }
-
-  static int64_t graceOf(const json& pod) {
-    if (auto g = intField(sub(pod, "metadata"), "deletionGracePeriodSeconds")) {
-      return std::max<int64_t>(0, *g);
-    }
-    if (auto g = intField(sub(pod, "spec"), "terminationGracePeriodSeconds")) {
-      return std::max<int64_t>(0, *g);
-    }
-    return 30;
   }
 
   void removePod(const json& pod) {
@@ -605,7 +499,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (!e.deleting) {
       e.deleting = true;
       e.api_delete = false;
-      e.grace_seconds = graceOf(pod);
+      e.grace_seconds = gracePeriodOf(pod);
       ctx_.log->info("pod removal started pod={}/{} grace_s={}", e.ns, e.name, e.grace_seconds);
     }
     e.api_delete = false;
@@ -669,78 +563,17 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         addOrUpdate(std::move(pod), true);
       }
     }
-    std::vector<json> gone;
-    for (const auto& [uid, e] : pods_) {
-      if (e.is_static && !wanted.count(uid) && !e.deleting) {
-        gone.push_back(e.pod);
-      }
-    }
-    for (auto& p : gone) {
-      removePod(p);
-    }
+    removeMissing(true, wanted);
   }
 
   // ---- pod workers ------------------------------------------------------------------------
 
   void triggerSync(PodEntry& e) {
-    if (e.syncing) {
-      e.dirty = true;
-      return;
+    auto sync = beginSync(e, std::chrono::steady_clock::now(), cfg_.sync_frequency);
+    if (sync) {
+      spawn(syncWorker(shared_from_this(), e.uid, std::move(sync->request), sync->fetch_objects),
+            "pod sync");
     }
-    if (e.terminated) {
-      return;
-    }
-    if (!e.deleting && e.plan_error &&
-        e.plan_error->reason == deviceplugin::kReasonUnexpectedAdmission) {
-      return;  // refused at admission: stays Failed, like the kubelet
-    }
-    e.syncing = true;
-    e.dirty = false;
-    SyncRequest req;
-    req.pod = e.pod;
-    req.plan = e.plan;
-    req.terminate = e.deleting;
-    req.grace_seconds = e.grace_seconds;
-    req.probes = e.probes;
-    auto now = std::chrono::steady_clock::now();
-    if (e.plan && !e.plan_error && waitsForObjects(e)) {
-      req.plan = nullptr;  // env from a configmap/secret: resolve the containers again
-    }
-    if (req.plan && (now >= e.next_volume_refresh || e.plan_error)) {
-      req.refresh_volumes = true;  // periodic refresh, or retry a failed mount (no start before)
-    }
-    if (!req.plan || req.refresh_volumes) {
-      e.next_volume_refresh =
-          now + std::max<std::chrono::nanoseconds>(cfg_.sync_frequency, std::chrono::seconds(10));
-    }
-    const bool fetch = !e.deleting && (!req.plan || req.refresh_volumes);
-    spawn(syncWorker(shared_from_this(), e.uid, std::move(req), fetch), "pod sync");
-  }
-
-  // Asks metamanager for each configmap/secret the pod refers to, as the original's edged does
-  // through its metaclient: metamanager queries the cloud while connected (and stores the
-  // answer), and answers from the store while offline. An answer that says nothing about the
-  // object leaves it to the store.
-  asio::awaitable<FetchedObjects> fetchObjects(std::string ns, std::vector<ObjectRef> refs) {
-    FetchedObjects out;
-    for (auto& ref : refs) {
-      const char* type = ref.kind == ObjectRef::Kind::Secret ? "secret" : "configmap";
-      Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
-                                  core::op::kQuery, ns + "/" + type + "/" + ref.name, nullptr);
-      // At most 10 s per object: the pod worker waits meanwhile, and without an answer the
-      // stored copy is used (what metamanager itself would answer after remoteQueryTimeout).
-      auto op = ctx_.bus.request(
-          core::names::kMetaManagerModule, std::move(m),
-          std::min<std::chrono::milliseconds>(options_.bus_timeout, std::chrono::seconds(10)));
-      Result<Message> resp = co_await std::move(op);
-      if (!resp.ok() || resp->route.operation == core::op::kError) {
-        continue;
-      }
-      if (auto value = objectFromQueryAnswer(resp->content, ref)) {
-        out.emplace_back(std::move(ref), std::move(*value));
-      }
-    }
-    co_return out;
   }
 
   static asio::awaitable<void> syncWorker(std::shared_ptr<EdgedModule> self, std::string uid,
@@ -750,7 +583,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       auto refs = referencedObjects(req.pod);
       if (!refs.empty()) {
         std::string ns = str(sub(req.pod, "metadata"), "namespace");
-        auto fetch_op = self->fetchObjects(ns.empty() ? "default" : ns, std::move(refs));
+        auto fetch_op = fetchReferencedObjects(self->ctx_.bus, self->options_.bus_timeout,
+                                               ns.empty() ? "default" : ns, std::move(refs));
         FetchedObjects fetched = co_await std::move(fetch_op);
         req.objects = makeFetchedObjectSource(std::move(fetched), self->objects_.get());
       }
@@ -766,39 +600,11 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       co_return;
     }
     PodEntry& e = it->second;
-    e.syncing = false;
-    for (auto& ev : r.events) {
+    SyncOutcome out = finishSync(e, r, *self->ctx_.log, std::chrono::steady_clock::now());
+    for (auto& ev : out.events) {
       self->recordEvent(e, std::move(ev));
     }
-    if (r.plan) {
-      e.plan = r.plan;
-    }
-    if (r.plan_error) {
-      if (!e.plan_error || e.plan_error->message != r.plan_error->message) {
-        self->ctx_.log->warn("pod cannot run pod={}/{} reason={} err=\"{}\"", e.ns, e.name,
-                             r.plan_error->reason, r.plan_error->message);
-      }
-      e.plan_error = r.plan_error;
-    } else {
-      e.plan_error.reset();
-    }
-    if (!r.error.ok()) {
-      self->ctx_.log->warn("pod sync failed pod={}/{} err=\"{}\"", e.ns, e.name, r.error.message());
-    }
-    if (waitsForObjects(e)) {
-      e.retry_delay = std::clamp<std::chrono::milliseconds>(
-          e.retry_delay * 2, std::chrono::seconds(1), std::chrono::seconds(10));
-      e.next_retry = std::chrono::steady_clock::now() + e.retry_delay;
-    } else {
-      e.retry_delay = std::chrono::milliseconds(0);
-    }
-    if (r.runtime_read) {
-      e.runtime = std::move(r.runtime);
-      e.runtime_known = true;
-    }
-    e.waiting = std::move(r.waiting);
-    e.terminal = r.terminal;
-    if (e.terminal) {
+    if (r.terminal) {
       self->devices_->releasePod(uid);  // a finished pod gives its devices back
     }
     self->ctx_.log->debug(
@@ -806,12 +612,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
             .count(),
         r.started.size());
-    if (r.terminated) {
-      e.terminated = true;
-      e.terminal = true;
-      if (r.runtime_read) {
-        e.runtime = PodRuntime{};
-      }
+    if (out.terminated) {
       self->finishDeletion(e);
       co_return;
     }
@@ -830,32 +631,24 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     spawn(confirmDelete(shared_from_this(), e.uid), "pod delete confirmation");
   }
 
-  // Tells the cloud the pod is gone (kubelet's final delete with a UID precondition, spec 6.5).
+  // Tells the cloud the pod is gone, every 10 s until it accepts (or deletes it first).
   static asio::awaitable<void> confirmDelete(std::shared_ptr<EdgedModule> self, std::string uid) {
     for (int attempt = 0; !self->stopping_; ++attempt) {
       auto it = self->pods_.find(uid);
       if (it == self->pods_.end()) {
         co_return;  // the cloud's delete came first
       }
-      json opts = {{"kind", "DeleteOptions"},
-                   {"apiVersion", "v1"},
-                   {"gracePeriodSeconds", 0},
-                   {"preconditions", {{"uid", uid}}}};
-      Message m = Message::create(
-          core::names::kEdgedModule, core::names::kMetaGroup, core::op::kDelete,
-          core::buildResource(it->second.ns, core::restype::kPod, it->second.name), opts);
-      auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                       self->options_.bus_timeout);
-      Result<Message> resp = co_await std::move(op);
-      if (resp.ok() && resp->route.operation != core::op::kError) {
+      auto confirm_op = confirmPodDeleted(self->ctx_.bus, self->options_.bus_timeout, it->second.ns,
+                                          it->second.name, uid);
+      Status st = co_await std::move(confirm_op);
+      if (st.ok()) {
         self->ctx_.log->info("pod deletion confirmed to the cloud uid={}", uid);
         self->forget(uid);
         co_return;
       }
       if (attempt == 0) {
-        self->ctx_.log->warn(
-            "pod deletion not confirmed yet, will retry uid={} err=\"{}\"", uid,
-            resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
+        self->ctx_.log->warn("pod deletion not confirmed yet, will retry uid={} err=\"{}\"", uid,
+                             st.message());
       }
       asio::steady_timer t(self->ctx_.strand);
       co_await self->sleepFor(t, std::chrono::seconds(10));
@@ -896,40 +689,12 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   // ---- node registration, status, lease (spec 6.6) ----------------------------------------
 
-  NodeConfig nodeConfig() const {
-    NodeConfig n;
-    n.node_name = node_name_;
-    n.register_namespace =
-        cfg_.register_node_namespace.empty() ? "default" : cfg_.register_node_namespace;
-    n.node_labels = cfg_.node_labels;
-    n.register_schedulable = cfg_.register_schedulable;
-    n.node_ip = hostIp();
-    n.read_only_port = cfg_.read_only_port > 0 ? cfg_.read_only_port : 10350;
-    n.max_pods = cfg_.max_pods > 0 ? cfg_.max_pods : 110;
-    n.container_runtime_version = runtime_version_;
-    return n;
-  }
+  NodeConfig nodeConfig() const { return nodeConfigOf(cfg_, hostIp(), runtime_version_); }
 
   asio::awaitable<NodeProbe> readNodeFacts() {
-    auto op = onPool([cri = cri_.get(), root = cfg_.root_directory, devices = devices_.get()] {
-      NodeProbe p;
-      p.facts = readHostFacts(root);
-      for (const auto& [name, c] : devices->resources()) {  // device plugin resources
-        p.facts.extended_resources[name] = {c.capacity, c.allocatable};
-      }
-      auto st = cri->status();
-      if (st.ok()) {
-        p.health.runtime_ready = st->runtime_ready;
-        // Pods here use the host network; a missing CNI config does not make the node unusable.
-        p.health.network_ready = true;
-        p.health.message = st->runtime_ready ? "" : st->runtime_reason;
-      } else {
-        p.health.runtime_ready = false;
-        p.health.message = st.status().message();
-      }
-      return p;
+    return onPool([cri = cri_.get(), root = cfg_.root_directory, devices = devices_.get()] {
+      return probeNode(*cri, root, *devices);
     });
-    co_return co_await std::move(op);
   }
 
   std::unique_ptr<NodeReporter> makeNodeReporter() {
@@ -945,7 +710,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       if (!self) {
         co_return NodeProbe{};
       }
-      co_return co_await self->readNodeFacts();
+      auto facts_op = self->readNodeFacts();
+      co_return co_await std::move(facts_op);
     };
     return std::make_unique<NodeReporter>(std::move(d));
   }
@@ -1038,18 +804,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       return;
     }
     next_log_rotation_ = now + options_.log_rotation_period;
-    std::vector<std::pair<std::string, std::string>> live_logs;  // container id, live log file
-    for (const auto& [uid, e] : pods_) {
-      if (!e.plan || e.plan->sandbox.log_directory.empty()) {
-        continue;
-      }
-      for (const auto& c : e.runtime.containers) {
-        if (c.state == ContainerRunState::Running) {
-          live_logs.emplace_back(c.id, e.plan->sandbox.log_directory + "/" + c.name + "/" +
-                                           std::to_string(c.attempt) + ".log");
-        }
-      }
-    }
+    std::vector<LiveLog> live_logs = liveContainerLogs(pods_);
     if (live_logs.empty()) {
       return;
     }
@@ -1057,24 +812,14 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     spawn(rotateLogs(shared_from_this(), std::move(live_logs)), "container log rotation");
   }
 
-  static asio::awaitable<void> rotateLogs(
-      std::shared_ptr<EdgedModule> self,
-      std::vector<std::pair<std::string, std::string>> live_logs) {
-    auto op = self->onPool([cri = self->cri_.get(), policy = *self->log_policy_,
-                            live_logs = std::move(live_logs), log = self->ctx_.log] {
-      for (const auto& [id, path] : live_logs) {
-        auto r =
-            rotateContainerLogIfNeeded(*cri, id, path, policy, std::chrono::system_clock::now());
-        if (!r.ok()) {
-          log->warn("container log rotation failed id={} path={} err=\"{}\"", id.substr(0, 12),
-                    path, r.status().message());
-        } else if (*r) {
-          log->debug("container log rotated id={} path={}", id.substr(0, 12), path);
-        }
-      }
+  static asio::awaitable<void> rotateLogs(std::shared_ptr<EdgedModule> self,
+                                          std::vector<LiveLog> live_logs) {
+    auto rotate_op = self->onPool([cri = self->cri_.get(), policy = *self->log_policy_,
+                                   live_logs = std::move(live_logs), log = self->ctx_.log] {
+      rotateContainerLogs(*cri, live_logs, policy, *log);
       return 0;
     });
-    (void)co_await std::move(op);
+    co_await std::move(rotate_op);
     self->log_rotation_running_ = false;
   }
 
@@ -1108,40 +853,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
   }
 
-  void publishSummaries() {
-    std::map<std::string, PodSummary> next;
-    for (const auto& [uid, e] : pods_) {
-      PodSummary s;
-      s.ns = e.ns;
-      s.name = e.name;
-      s.uid = uid;
-      s.is_static = e.is_static;
-      s.phase = str(e.status, "phase");
-      json p = e.pod;
-      if (!e.status.is_null()) {
-        p["status"] = e.status;
-      }
-      s.pod_json = p.dump();
-      s.status_json = e.status.dump();
-      next.emplace(uid, std::move(s));
-    }
-    std::map<std::string, PodLogIndex> index;
-    for (const auto& [uid, e] : pods_) {
-      if (!e.plan) {
-        continue;
-      }
-      PodLogIndex& li = index[e.ns + "/" + e.name];
-      li.log_dir = e.plan->sandbox.log_directory;
-      for (const auto& c : e.runtime.containers) {  // newest first
-        PodLogIndex::Instance inst;
-        inst.attempt = c.attempt;
-        inst.id = c.id;
-        inst.running = c.state == ContainerRunState::Running;
-        li.containers[c.name].push_back(std::move(inst));
-      }
-    }
-    snapshot_->publish(std::move(next), std::move(index));
-  }
+  void publishSummaries() { publishPods(*snapshot_, pods_); }
 
   core::ModuleContext ctx_;
   EdgedOptions options_;
@@ -1154,7 +866,6 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   cri::CriClientPtr cri_;
   RestartBackoff backoff_;
   std::unique_ptr<ObjectSource> objects_;
-  HostFacts host_facts_;
   deviceplugin::DeviceManagerPtr devices_;
   std::unique_ptr<deviceplugin::PodResourcesServer> pod_resources_;  // uses devices_
   std::unique_ptr<PodRuntimeManager> runtime_;

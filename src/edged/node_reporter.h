@@ -15,10 +15,12 @@
 #include <memory>
 #include <string>
 
+#include "deviceplugin/device_manager.h"
 #include "edgecore/core/bus.h"
 #include "edgecore/core/cloud_link.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/module.h"
+#include "edgecore/cri/cri_client.h"
 #include "node/node_status.h"
 
 namespace edgecore::edged {
@@ -28,6 +30,16 @@ struct NodeProbe {
   HostFacts facts;
   RuntimeHealth health;
 };
+
+// The node's description from edged's configuration (namespace "default", port 10350 and 110
+// pods when unset).
+NodeConfig nodeConfigOf(const core::EdgedConfig& cfg, const std::string& node_ip,
+                        const std::string& runtime_version);
+
+// Reads the host facts (with the device plugins' resources) and asks the runtime for its status.
+// Blocking: run it on the CRI pool.
+NodeProbe probeNode(cri::CriClient& cri, const std::string& root_directory,
+                    const deviceplugin::DeviceManager& devices);
 
 // True when the cloud accepted the request (or already had the object: AlreadyExists); else
 // `err` (if given) says why: the bus error, an error message, or the cloud's Err.

@@ -73,6 +73,15 @@ inline std::string planFingerprint(const json& pod) {
 
 }  // namespace json_read
 
+// The DeleteOptions of the kubelet's final deletes (pods, mirror pods): grace period 0 and a
+// precondition on the uid, so a newer object of the same name survives.
+inline json deleteOptionsForUid(const std::string& uid) {
+  return {{"kind", "DeleteOptions"},
+          {"apiVersion", "v1"},
+          {"gracePeriodSeconds", 0},
+          {"preconditions", {{"uid", uid}}}};
+}
+
 struct PodEntry {
   std::string uid;
   std::string ns;

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pod_entry.h"
+
 namespace edgecore::edged {
 
 using json = nlohmann::json;
@@ -79,6 +81,58 @@ std::string PodSnapshot::runningContainerId(const std::string& ns, const std::st
     return "";
   }
   return c->second[0].id;
+}
+
+void publishPods(PodSnapshot& snapshot, const std::map<std::string, PodEntry>& pods) {
+  std::map<std::string, PodSummary> next;
+  std::map<std::string, PodLogIndex> index;
+  for (const auto& [uid, e] : pods) {
+    PodSummary s;
+    s.ns = e.ns;
+    s.name = e.name;
+    s.uid = uid;
+    s.is_static = e.is_static;
+    s.phase = json_read::str(e.status, "phase");
+    json p = e.pod;
+    if (!e.status.is_null()) {
+      p["status"] = e.status;
+    }
+    s.pod_json = p.dump();
+    s.status_json = e.status.dump();
+    next.emplace(uid, std::move(s));
+    if (!e.plan) {
+      continue;
+    }
+    PodLogIndex& li = index[e.ns + "/" + e.name];
+    li.log_dir = e.plan->sandbox.log_directory;
+    for (const auto& c : e.runtime.containers) {  // newest first
+      PodLogIndex::Instance inst;
+      inst.attempt = c.attempt;
+      inst.id = c.id;
+      inst.running = c.state == ContainerRunState::Running;
+      li.containers[c.name].push_back(std::move(inst));
+    }
+  }
+  snapshot.publish(std::move(next), std::move(index));
+}
+
+std::vector<deviceplugin::PodRef> podResourceRefs(const std::vector<PodSummary>& pods) {
+  std::vector<deviceplugin::PodRef> out;
+  for (const auto& p : pods) {
+    deviceplugin::PodRef r;
+    r.ns = p.ns;
+    r.name = p.name;
+    r.uid = p.uid;
+    json pod = json::parse(p.pod_json, nullptr, false);
+    const json& spec = json_read::sub(pod, "spec");
+    if (spec.contains("containers") && spec["containers"].is_array()) {
+      for (const auto& c : spec["containers"]) {
+        r.containers.push_back(json_read::str(c, "name"));
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace edgecore::edged

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "deviceplugin/pod_resources.h"
 #include "edgecore/core/status.h"
 #include "edgecore/edged/module.h"
 #include "server/edged_server.h"
@@ -49,5 +50,14 @@ class PodSnapshot : public std::enable_shared_from_this<PodSnapshot> {
   std::map<std::string, PodSummary> pods_;
   std::map<std::string, PodLogIndex> logs_;
 };
+
+struct PodEntry;
+
+// Publishes the pod table: each pod with its current status, and the log index of pods with a
+// plan. Strand (the table's owner).
+void publishPods(PodSnapshot& snapshot, const std::map<std::string, PodEntry>& pods);
+
+// The pods as the PodResources API lists them (name, namespace, uid, app containers).
+std::vector<deviceplugin::PodRef> podResourceRefs(const std::vector<PodSummary>& pods);
 
 }  // namespace edgecore::edged

@@ -56,7 +56,8 @@ bool statusAccepted(const Result<Message>& resp) {
 PodStatusReporter::PodStatusReporter(Deps deps) : d_(std::move(deps)) {}
 
 asio::awaitable<Result<Message>> PodStatusReporter::request(Message m) {
-  co_return co_await d_.bus.request(core::names::kMetaManagerModule, std::move(m), d_.bus_timeout);
+  // Not a coroutine: the bus's awaitable is handed on as is.
+  return d_.bus.request(core::names::kMetaManagerModule, std::move(m), d_.bus_timeout);
 }
 
 void PodStatusReporter::update(PodEntry& e) {
@@ -115,9 +116,10 @@ asio::awaitable<void> PodStatusReporter::sendStatus(std::string uid, std::string
   }
   // A static pod's status goes to its mirror pod (kubelet status manager translates the uid).
   json patch = podStatusPatch(p->is_static ? p->mirror_uid : uid, p->status);
-  Result<Message> resp = co_await request(Message::create(
+  auto patch_op = request(Message::create(
       core::names::kEdgedModule, core::names::kMetaGroup, core::op::kPatch,
       core::buildResource(p->ns, core::restype::kPodPatch, p->name), json(patch.dump())));
+  Result<Message> resp = co_await std::move(patch_op);
   p = d_.find(uid);
   if (p == nullptr) {
     co_return;
@@ -180,10 +182,11 @@ asio::awaitable<void> PodStatusReporter::createMirror(std::string uid) {
   if (p == nullptr) {
     co_return;
   }
-  Result<Message> resp = co_await request(
-      Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kInsert,
-                      core::buildResource(p->ns, core::restype::kPod, p->name),
-                      mirrorPodOf(p->pod, d_.node_name, d_.node_uid())));
+  auto insert_op =
+      request(Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kInsert,
+                              core::buildResource(p->ns, core::restype::kPod, p->name),
+                              mirrorPodOf(p->pod, d_.node_name, d_.node_uid())));
+  Result<Message> resp = co_await std::move(insert_op);
   p = d_.find(uid);
   if (p == nullptr) {
     co_return;
@@ -208,18 +211,16 @@ asio::awaitable<void> PodStatusReporter::createMirror(std::string uid) {
 
 void PodStatusReporter::deleteMirror(const std::string& ns, const std::string& name,
                                      const std::string& uid) {
-  json opts = {{"kind", "DeleteOptions"},
-               {"apiVersion", "v1"},
-               {"gracePeriodSeconds", 0},
-               {"preconditions", {{"uid", uid}}}};
-  Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kDelete,
-                              core::buildResource(ns, core::restype::kPod, name), opts);
+  Message m =
+      Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kDelete,
+                      core::buildResource(ns, core::restype::kPod, name), deleteOptionsForUid(uid));
   d_.log->info("mirror pod delete pod={}/{} mirror_uid={}", ns, name, uid);
   d_.spawn(sendOnce(std::move(m)), "mirror pod delete");
 }
 
 asio::awaitable<void> PodStatusReporter::sendOnce(Message m) {
-  Result<Message> resp = co_await request(std::move(m));
+  auto op = request(std::move(m));
+  Result<Message> resp = co_await std::move(op);
   if (!resp.ok() || resp->route.operation == core::op::kError) {
     d_.log->debug("request not accepted err=\"{}\"", answerText(resp));
   }
