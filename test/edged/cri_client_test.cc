@@ -1,5 +1,5 @@
-// cri::CriClient against the real containerd: version, status, a hostNetwork sandbox with one busybox
-// container through its whole life, exec, and error mapping.
+// cri::CriClient against the real containerd: version, status, a hostNetwork sandbox with one
+// busybox container through its whole life, exec, and error mapping.
 
 #include "edgecore/cri/cri_client.h"
 
