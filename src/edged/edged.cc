@@ -253,12 +253,24 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     // 3. Static pods, then the stored pods as a full set.
     co_await self->scanStatic();
     co_await self->queryPods();
-    self->spawn(statusLoop(self), "edged status loop");
+    // The status re-check: what the cloud refused (offline) goes out again.
+    self->spawn(every(self, self->status_timer_, self->options_.status_period,
+                      [self]() -> asio::awaitable<void> {
+                        for (auto& [uid, e] : self->pods_) {
+                          self->status_->send(e);
+                        }
+                        co_return;
+                      }),
+                "edged status loop");
     if (self->cfg_.register_node) {
       self->spawn(keepAlive(self, self->node_->reportStatus()), "edged node status loop");
       self->spawn(keepAlive(self, self->node_->renewLease()), "edged lease loop");
     }
-    self->spawn(staticLoop(self), "edged static pod loop");
+    self->spawn(
+        every(self, self->static_timer_,
+              staticScanPeriod(self->options_.static_pod_period, self->cfg_.file_check_frequency),
+              [self] { return self->scanStatic(); }),
+        "edged static pod loop");
     // 4. The relist loop.
     while (!self->stopping_) {
       co_await self->sleepFor(self->relist_timer_, self->options_.relist_period);
@@ -417,13 +429,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   // Removes the pods of one source (static manifests or the cloud) that are not in `wanted`.
   void removeMissing(bool is_static, const std::set<std::string>& wanted) {
-    std::vector<json> gone;
-    for (const auto& [uid, e] : pods_) {
-      if (e.is_static == is_static && !wanted.count(uid) && !e.deleting) {
-        gone.push_back(e.pod);
-      }
-    }
-    for (auto& p : gone) {
+    for (auto& p : missingPods(pods_, is_static, wanted)) {
       removePod(p);
     }
   }
@@ -441,7 +447,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (!is_static && isMirrorPod(pod)) {
       // The API server's copy of one of our static pods: never run, only its uid matters
       // (the kubelet's pod manager keeps mirror pods apart the same way).
-      status_->noteMirror(staticPodNamed(k.ns, k.name), k.ns, k.name, k.uid,
+      status_->noteMirror(findStaticPod(pods_, k.ns, k.name), k.ns, k.name, k.uid,
                           str(sub(sub(pod, "metadata"), "annotations"), kMirrorAnnotation));
       return;
     }
@@ -521,20 +527,17 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   // ---- static pods ------------------------------------------------------------------------
 
-  static asio::awaitable<void> staticLoop(std::shared_ptr<EdgedModule> self) {
-    auto period = self->options_.static_pod_period.count() > 0
-                      ? self->options_.static_pod_period
-                      : std::chrono::duration_cast<std::chrono::milliseconds>(
-                            self->cfg_.file_check_frequency);
-    if (period.count() <= 0) {
-      period = std::chrono::seconds(20);
-    }
+  // Runs `step` every `period` on `timer` until the module stops.
+  template <typename Step>
+  static asio::awaitable<void> every(std::shared_ptr<EdgedModule> self, asio::steady_timer& timer,
+                                     std::chrono::milliseconds period, Step step) {
     while (!self->stopping_) {
-      co_await self->sleepFor(self->static_timer_, period);
+      co_await self->sleepFor(timer, period);
       if (self->stopping_) {
         break;
       }
-      co_await self->scanStatic();
+      auto step_op = step();
+      co_await std::move(step_op);
     }
   }
 
@@ -689,28 +692,22 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   // ---- node registration, status, lease (spec 6.6) ----------------------------------------
 
-  NodeConfig nodeConfig() const { return nodeConfigOf(cfg_, hostIp(), runtime_version_); }
-
-  asio::awaitable<NodeProbe> readNodeFacts() {
-    return onPool([cri = cri_.get(), root = cfg_.root_directory, devices = devices_.get()] {
-      return probeNode(*cri, root, *devices);
-    });
-  }
-
   std::unique_ptr<NodeReporter> makeNodeReporter() {
     std::weak_ptr<EdgedModule> weak = weak_from_this();
     NodeReporter::Deps d{ctx_.strand,         ctx_.bus, ctx_.log, cfg_, options_.bus_timeout,
                          options_.cloud_link, nullptr,  nullptr};
     d.node_config = [weak] {
       auto self = weak.lock();
-      return self ? self->nodeConfig() : NodeConfig{};
+      return self ? nodeConfigOf(self->cfg_, self->hostIp(), self->runtime_version_) : NodeConfig{};
     };
     d.probe = [weak]() -> asio::awaitable<NodeProbe> {
       auto self = weak.lock();
       if (!self) {
         co_return NodeProbe{};
       }
-      auto facts_op = self->readNodeFacts();
+      auto facts_op = self->onPool(
+          [cri = self->cri_.get(), root = self->cfg_.root_directory,
+           devices = self->devices_.get()] { return probeNode(*cri, root, *devices); });
       co_return co_await std::move(facts_op);
     };
     return std::make_unique<NodeReporter>(std::move(d));
@@ -758,15 +755,6 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       }
     };
     return std::make_unique<ProbeRunner>(std::move(d));
-  }
-
-  PodEntry* staticPodNamed(const std::string& ns, const std::string& name) {
-    for (auto& [uid, e] : pods_) {
-      if (e.is_static && e.ns == ns && e.name == name && !e.deleting) {
-        return &e;
-      }
-    }
-    return nullptr;
   }
 
   // Runs a part's coroutine while keeping the module alive.
@@ -838,18 +826,6 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
     for (auto& ev : backOffEvents(eventPod(e), *e.plan, e.waiting, now)) {
       recordEvent(e, std::move(ev));
-    }
-  }
-
-  static asio::awaitable<void> statusLoop(std::shared_ptr<EdgedModule> self) {
-    while (!self->stopping_) {
-      co_await self->sleepFor(self->status_timer_, self->options_.status_period);
-      if (self->stopping_) {
-        break;
-      }
-      for (auto& [uid, e] : self->pods_) {
-        self->status_->send(e);
-      }
     }
   }
 

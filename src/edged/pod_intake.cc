@@ -107,4 +107,25 @@ bool startApiDeletion(PodEntry& e) {
   return true;
 }
 
+PodEntry* findStaticPod(std::map<std::string, PodEntry>& pods, const std::string& ns,
+                        const std::string& name) {
+  for (auto& [uid, e] : pods) {
+    if (e.is_static && e.ns == ns && e.name == name && !e.deleting) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<json> missingPods(const std::map<std::string, PodEntry>& pods, bool is_static,
+                              const std::set<std::string>& wanted) {
+  std::vector<json> gone;
+  for (const auto& [uid, e] : pods) {
+    if (e.is_static == is_static && !wanted.count(uid) && !e.deleting) {
+      gone.push_back(e.pod);
+    }
+  }
+  return gone;
+}
+
 }  // namespace edgecore::edged

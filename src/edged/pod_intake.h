@@ -6,6 +6,8 @@
 // its add/update/remove steps call these on the module strand; they touch only what is passed.
 
 #include <chrono>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,5 +56,14 @@ bool updatePodEntry(PodEntry& e, json pod);
 
 // Graceful deletion through the API (metadata.deletionTimestamp set): true when it starts now.
 bool startApiDeletion(PodEntry& e);
+
+// The static pod named ns/name that is not being deleted, or null.
+PodEntry* findStaticPod(std::map<std::string, PodEntry>& pods, const std::string& ns,
+                        const std::string& name);
+
+// Pods of one source (static manifests, or the cloud) that are not in `wanted` and not deleting
+// yet: to remove after a full set or a manifest scan.
+std::vector<json> missingPods(const std::map<std::string, PodEntry>& pods, bool is_static,
+                              const std::set<std::string>& wanted);
 
 }  // namespace edgecore::edged

@@ -478,6 +478,137 @@ struct DeviceManager::Impl {
     return "Allocate failed due to " + err + ", which is unexpected";
   }
 
+  // An admission refused with `err`; false.
+  static bool refuse(Admission& out, const std::string& err) {
+    out.admitted = false;
+    out.reason = kReasonUnexpectedAdmission;
+    out.message = admissionMessage(err);
+    return false;
+  }
+
+  // Devices of each resource given to the pod's init containers (reusable by later containers)
+  // and app containers during one admission.
+  struct UsedDevices {
+    std::map<std::string, std::set<std::string>> init;
+    std::map<std::string, std::set<std::string>> app;
+  };
+
+  // Picks `n` devices of `res` for container `w` of pod `uid` (those an init container used
+  // first, then free healthy ones) and has the plugin Allocate them into `cd`. False with the
+  // refusal in `out` when it cannot.
+  bool allocateResource(const std::string& uid, const ContainerDeviceRequest& w,
+                        const std::string& res, int64_t n, UsedDevices& used, ContainerDevices& cd,
+                        Admission& out) {
+    std::vector<std::string> reusable;
+    std::vector<std::string> free;
+    std::shared_ptr<Endpoint> ep;
+    bool offers_preferred = false;
+    {
+      std::lock_guard lock(mu);
+      auto it = resources.find(res);
+      ep = it == resources.end() ? nullptr : it->second.ep;
+      offers_preferred = ep && ep->options.get_preferred_allocation_available();
+      std::set<std::string> busy = inUseLocked(res, uid);
+      for (const auto& id : used.init[res]) {
+        if (!used.app[res].count(id)) {
+          reusable.push_back(id);
+        }
+      }
+      if (it != resources.end()) {
+        for (const auto& [id, healthy] : it->second.devices) {
+          if (healthy && !busy.count(id) && !used.init[res].count(id) && !used.app[res].count(id)) {
+            free.push_back(id);
+          }
+        }
+      }
+    }
+    size_t available = reusable.size() + free.size();
+    if (!ep || ep->stopped || available == 0) {
+      return refuse(out,
+                    available == 0 && ep && !ep->stopped
+                        ? "requested number of devices unavailable for " + res +
+                              ". Requested: " + std::to_string(n) + ", Available: 0"
+                        : "no healthy devices present; cannot allocate unhealthy devices " + res);
+    }
+    if (available < static_cast<size_t>(n)) {
+      return refuse(out, "requested number of devices unavailable for " + res + ". Requested: " +
+                             std::to_string(n) + ", Available: " + std::to_string(available));
+    }
+    std::vector<std::string> chosen;
+    if (reusable.size() >= static_cast<size_t>(n)) {
+      chosen.assign(reusable.begin(), reusable.begin() + n);
+    } else {
+      chosen = reusable;
+      size_t rest = static_cast<size_t>(n) - reusable.size();
+      std::vector<std::string> pick(free.begin(), free.begin() + rest);
+      if (offers_preferred && free.size() > rest) {
+        pick = preferredPick(*ep, res, reusable, free, n, std::move(pick));
+      }
+      chosen.insert(chosen.end(), pick.begin(), pick.end());
+    }
+    api::AllocateRequest areq;
+    auto* cr = areq.add_container_requests();
+    for (const auto& id : chosen) {
+      cr->add_devices_ids(id);
+    }
+    api::AllocateResponse aresp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadlineAfter(opts.rpc_timeout));
+    grpc::Status st = ep->stub->Allocate(&ctx, areq, &aresp);
+    if (!st.ok() || aresp.container_responses_size() != 1) {
+      return refuse(out, "Allocate for " + res + " failed: " +
+                             (st.ok() ? std::string("the plugin returned no container response")
+                                      : st.error_message()));
+    }
+    merge(cd, aresp.container_responses(0));
+    cd.device_ids[res] = chosen;
+    for (const auto& id : chosen) {
+      (w.init ? used.init : used.app)[res].insert(id);
+    }
+    log->info("devices allocated pod_uid={} container={} resource={} ids={}", uid, w.name, res,
+              fmt::join(chosen, ","));
+    return true;
+  }
+
+  // The plugin's GetPreferredAllocation among `free` (must include `reusable`); `pick` when it
+  // fails or answers something else than the `pick.size()` free devices asked for.
+  std::vector<std::string> preferredPick(Endpoint& ep, const std::string& res,
+                                         const std::vector<std::string>& reusable,
+                                         const std::vector<std::string>& free, int64_t n,
+                                         std::vector<std::string> pick) {
+    const size_t rest = pick.size();
+    api::PreferredAllocationRequest preq;
+    auto* cr = preq.add_container_requests();
+    for (const auto& id : reusable) {
+      cr->add_available_deviceids(id);
+      cr->add_must_include_deviceids(id);
+    }
+    for (const auto& id : free) {
+      cr->add_available_deviceids(id);
+    }
+    cr->set_allocation_size(static_cast<int32_t>(n));
+    api::PreferredAllocationResponse presp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadlineAfter(opts.rpc_timeout));
+    grpc::Status st = ep.stub->GetPreferredAllocation(&ctx, preq, &presp);
+    if (st.ok() && presp.container_responses_size() == 1) {
+      std::set<std::string> free_set(free.begin(), free.end());
+      std::vector<std::string> preferred;
+      for (const auto& id : presp.container_responses(0).deviceids()) {
+        if (free_set.erase(id)) {
+          preferred.push_back(id);
+        }
+      }
+      if (preferred.size() == rest) {
+        pick = preferred;
+      }
+    } else if (!st.ok()) {
+      log->warn("GetPreferredAllocation failed, picking in order resource={} err=\"{}\"", res,
+                st.error_message());
+    }
+    return pick;
+  }
+
   Admission admit(const json& pod) {
     Admission out;
     const json empty = json::object();
@@ -505,119 +636,13 @@ struct DeviceManager::Impl {
     }
     std::lock_guard admit_lock(admit_mu);
     std::map<std::string, ContainerDevices> result;
-    std::map<std::string, std::set<std::string>> init_used;  // reusable by later containers
-    std::map<std::string, std::set<std::string>> app_used;
+    UsedDevices used;
     for (const auto& w : wants) {
       ContainerDevices& cd = result[w.name];
       for (const auto& [res, n] : w.need) {
-        std::vector<std::string> reusable;
-        std::vector<std::string> free;
-        std::shared_ptr<Endpoint> ep;
-        bool offers_preferred = false;
-        {
-          std::lock_guard lock(mu);
-          auto it = resources.find(res);
-          ep = it == resources.end() ? nullptr : it->second.ep;
-          offers_preferred = ep && ep->options.get_preferred_allocation_available();
-          std::set<std::string> busy = inUseLocked(res, uid);
-          for (const auto& id : init_used[res]) {
-            if (!app_used[res].count(id)) {
-              reusable.push_back(id);
-            }
-          }
-          if (it != resources.end()) {
-            for (const auto& [id, healthy] : it->second.devices) {
-              if (healthy && !busy.count(id) && !init_used[res].count(id) &&
-                  !app_used[res].count(id)) {
-                free.push_back(id);
-              }
-            }
-          }
-        }
-        size_t available = reusable.size() + free.size();
-        if (!ep || ep->stopped || available == 0) {
-          out.admitted = false;
-          out.reason = kReasonUnexpectedAdmission;
-          out.message = admissionMessage(
-              available == 0 && ep && !ep->stopped
-                  ? "requested number of devices unavailable for " + res +
-                        ". Requested: " + std::to_string(n) + ", Available: 0"
-                  : "no healthy devices present; cannot allocate unhealthy devices " + res);
+        if (!allocateResource(uid, w, res, n, used, cd, out)) {
           return out;
         }
-        if (available < static_cast<size_t>(n)) {
-          out.admitted = false;
-          out.reason = kReasonUnexpectedAdmission;
-          out.message = admissionMessage("requested number of devices unavailable for " + res +
-                                         ". Requested: " + std::to_string(n) +
-                                         ", Available: " + std::to_string(available));
-          return out;
-        }
-        std::vector<std::string> chosen;
-        if (reusable.size() >= static_cast<size_t>(n)) {
-          chosen.assign(reusable.begin(), reusable.begin() + n);
-        } else {
-          chosen = reusable;
-          size_t rest = static_cast<size_t>(n) - reusable.size();
-          std::vector<std::string> pick(free.begin(), free.begin() + rest);
-          if (offers_preferred && free.size() > rest) {
-            api::PreferredAllocationRequest preq;
-            auto* cr = preq.add_container_requests();
-            for (const auto& id : reusable) {
-              cr->add_available_deviceids(id);
-              cr->add_must_include_deviceids(id);
-            }
-            for (const auto& id : free) {
-              cr->add_available_deviceids(id);
-            }
-            cr->set_allocation_size(static_cast<int32_t>(n));
-            api::PreferredAllocationResponse presp;
-            grpc::ClientContext ctx;
-            ctx.set_deadline(deadlineAfter(opts.rpc_timeout));
-            grpc::Status st = ep->stub->GetPreferredAllocation(&ctx, preq, &presp);
-            if (st.ok() && presp.container_responses_size() == 1) {
-              std::set<std::string> free_set(free.begin(), free.end());
-              std::vector<std::string> preferred;
-              for (const auto& id : presp.container_responses(0).deviceids()) {
-                if (free_set.erase(id)) {
-                  preferred.push_back(id);
-                }
-              }
-              if (preferred.size() == rest) {
-                pick = preferred;
-              }
-            } else if (!st.ok()) {
-              log->warn("GetPreferredAllocation failed, picking in order resource={} err=\"{}\"",
-                        res, st.error_message());
-            }
-          }
-          chosen.insert(chosen.end(), pick.begin(), pick.end());
-        }
-        api::AllocateRequest areq;
-        auto* cr = areq.add_container_requests();
-        for (const auto& id : chosen) {
-          cr->add_devices_ids(id);
-        }
-        api::AllocateResponse aresp;
-        grpc::ClientContext ctx;
-        ctx.set_deadline(deadlineAfter(opts.rpc_timeout));
-        grpc::Status st = ep->stub->Allocate(&ctx, areq, &aresp);
-        if (!st.ok() || aresp.container_responses_size() != 1) {
-          out.admitted = false;
-          out.reason = kReasonUnexpectedAdmission;
-          out.message =
-              admissionMessage("Allocate for " + res + " failed: " +
-                               (st.ok() ? std::string("the plugin returned no container response")
-                                        : st.error_message()));
-          return out;
-        }
-        merge(cd, aresp.container_responses(0));
-        cd.device_ids[res] = chosen;
-        for (const auto& id : chosen) {
-          (w.init ? init_used : app_used)[res].insert(id);
-        }
-        log->info("devices allocated pod_uid={} container={} resource={} ids={}", uid, w.name, res,
-                  fmt::join(chosen, ","));
       }
     }
     std::lock_guard lock(mu);

@@ -469,10 +469,9 @@ struct PodContext {
   bool needs_pod_ip = false;
 };
 
-Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::string& path,
-                                     bool is_init, const Res& res) {
-  ContainerPlan cp;
-  cp.is_init = is_init;
+// Name, hash, labels, ports, probes, lifecycle hooks and the io.kubernetes.* annotations.
+Status readContainerBasics(const PodContext& pc, const json& c, const std::string& path,
+                           ContainerPlan& cp) {
   if (!c.is_object()) {
     return planStatus(kReasonInvalidPodSpec, path + ": expected an object");
   }
@@ -521,8 +520,11 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
     cp.annotations["io.kubernetes.container.ports"] = ports->dump();
   }
   setContainerAttempt(cp, 0);
+  return {};
+}
 
-  // Resources (calculateLinuxResources) and OOM score (qos.GetContainerOOMScoreAdjust).
+// Resources (calculateLinuxResources) and OOM score (qos.GetContainerOOMScoreAdjust).
+void setContainerResources(const PodContext& pc, const Res& res, ContainerPlan& cp) {
   cp.resources.cpu_shares =
       milliCpuToShares(res.req_cpu_milli ? *res.req_cpu_milli : res.lim_cpu_milli.value_or(0));
   cp.resources.memory_limit_in_bytes = res.lim_mem.value_or(0);
@@ -545,8 +547,11 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
     if (adj == kBestEffortOomScoreAdj) adj = kBestEffortOomScoreAdj - 1;
     cp.resources.oom_score_adj = adj;
   }
+}
 
-  // Security context: pod-level values are the defaults of the container's.
+// Security context: pod-level values are the defaults of the container's.
+Status setSecurityContext(const PodContext& pc, const json& c, const std::string& path,
+                          ContainerPlan& cp) {
   cp.security.run_as_user = pc.pod_run_as_user;
   cp.security.run_as_group = pc.pod_run_as_group;
   cp.security.supplemental_groups = pc.supplemental_groups;
@@ -570,8 +575,13 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
       EC_ASSIGN_OR_RETURN(cp.security.capabilities_drop, getStringList(*caps, "drop", sp));
     }
   }
+  return {};
+}
 
-  // Mounts: volumes, then /etc/hosts, then the termination log.
+// Mounts: volumes, then /etc/hosts, then the termination log. A mount of a missing volume is the
+// container's CreateContainerConfigError (returned, the other mounts still set).
+Result<std::optional<PlanError>> addMounts(const PodContext& pc, const json& c,
+                                           const std::string& path, ContainerPlan& cp) {
   EC_ASSIGN_OR_RETURN(auto vms, getArray(c, "volumeMounts", path));
   bool mounts_etc_hosts = false;
   std::optional<PlanError> mount_error;
@@ -619,8 +629,12 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
     m.host_path = cp.termination_log_host_path;
     cp.mounts.push_back(std::move(m));
   }
+  return mount_error;
+}
 
-  // Image, then env and command expansion: these can fail per container.
+// The image with the kubelet's default tag and the pull policy; false (cp.error set) for an
+// invalid reference.
+Result<bool> setImage(const json& c, const std::string& path, ContainerPlan& cp) {
   EC_ASSIGN_OR_RETURN(auto image, getString(c, "image", path));
   EC_ASSIGN_OR_RETURN(auto policy, getString(c, "imagePullPolicy", path));
   bool tagged = false;
@@ -631,7 +645,7 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
                          "Failed to apply default image tag \"" + image +
                              "\": couldn't parse image reference \"" + image +
                              "\": invalid reference format"};
-    return cp;
+    return false;
   }
   cp.image = (tagged || digested) ? image : image + ":latest";
   const bool latest = !digested && (!tagged || cp.image.ends_with(":latest"));
@@ -647,10 +661,12 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
     return planStatus(kReasonInvalidPodSpec,
                       path + ".imagePullPolicy: unsupported value \"" + policy + "\"");
   }
-  if (mount_error) {
-    cp.error = mount_error;
-    return cp;
-  }
+  return true;
+}
+
+// Env, then command and args with $(VAR) expanded. A missing configmap/secret or key is the
+// container's error (cp.error), an invalid spec the pod's (returned).
+Status setEnvAndCommand(PodContext& pc, const json& c, const std::string& path, ContainerPlan& cp) {
   auto env = buildEnv(pc.pod, c, pc.ns, path, pc.in, pc.cache, &pc.needs_pod_ip);
   if (!env.ok()) {
     PlanError e = planErrorFromStatus(env.status());
@@ -658,7 +674,7 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
       return env.status();
     }
     cp.error = std::move(e);
-    return cp;
+    return {};
   }
   cp.envs = std::move(*env);
   std::map<std::string, std::string> env_map;
@@ -674,11 +690,34 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
   EC_ASSIGN_OR_RETURN(auto args, getStringList(c, "args", path));
   for (auto& s : command) cp.command.push_back(expandVars(s, lookup));
   for (auto& s : args) cp.args.push_back(expandVars(s, lookup));
+  return {};
+}
+
+Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::string& path,
+                                     bool is_init, const Res& res) {
+  ContainerPlan cp;
+  cp.is_init = is_init;
+  EC_RETURN_IF_ERROR(readContainerBasics(pc, c, path, cp));
+  setContainerResources(pc, res, cp);
+  EC_RETURN_IF_ERROR(setSecurityContext(pc, c, path, cp));
+  EC_ASSIGN_OR_RETURN(std::optional<PlanError> mount_error, addMounts(pc, c, path, cp));
+  // Image, then env and command expansion: these can fail per container.
+  EC_ASSIGN_OR_RETURN(bool image_ok, setImage(c, path, cp));
+  if (!image_ok) {
+    return cp;
+  }
+  if (mount_error) {
+    cp.error = mount_error;
+    return cp;
+  }
+  EC_RETURN_IF_ERROR(setEnvAndCommand(pc, c, path, cp));
   return cp;
 }
 
 }  // namespace
 
+// Over 80 lines: one try block (JSON type errors become InvalidPodSpec) reading the pod spec
+// field by field in the order of generatePodSandboxConfig; the containers are buildContainer.
 Result<PodPlan> buildPodPlan(const json& pod, const PlanInputs& in) {
   try {
     if (!pod.is_object()) {
