@@ -1,6 +1,9 @@
-// The edged module: pod intake from metamanager and static manifests, one worker per pod that
-// syncs it through CRI, a relist loop (the kubelet's PLEG), probes, and status reporting
-// (spec/local-apis.md 6.2-6.5).
+// The edged module, a coordinator over named parts: it owns the pod table (pod_entry.h), the
+// lifecycle (start/stop, timers, the strand, edged's CRI pool) and the loops (main, relist,
+// status re-check, static manifests), and wires the parts: pod_intake (what a pod message asks),
+// pod_worker (a pod's sync steps), pod_status_reporter (status patches, mirror pods),
+// node_reporter (registration, node status, lease), probe_runner, event_sender, pod_snapshot +
+// server_routes (the HTTP server), log_rotation, deviceplugin/ (spec/local-apis.md 6.2-6.6).
 //
 // Threading: all state lives on the module strand. CRI calls run on edged's own small thread
 // pool (pool_) through onPool(); a pod is never synced by two threads at once (PodEntry::syncing).
@@ -11,14 +14,11 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <list>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 
@@ -26,16 +26,19 @@
 #include "edgecore/core/async/offload.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/message.h"
-#include "edgecore/core/resource.h"
 #include "edgecore/cri/cri_client.h"
 #include "edgecore/edged/module.h"
-#include "event_recorder.h"
+#include "event_sender.h"
 #include "log_rotation.h"
-#include "node/node_status.h"
-#include "pod_logic.h"
+#include "node_reporter.h"
+#include "pod_entry.h"
+#include "pod_intake.h"
 #include "pod_runtime.h"
-#include "probe/prober.h"
-#include "server/edged_server.h"
+#include "pod_snapshot.h"
+#include "pod_status_reporter.h"
+#include "pod_worker.h"
+#include "probe_runner.h"
+#include "server_routes.h"
 #include "static_pods.h"
 
 namespace edgecore::edged {
@@ -45,55 +48,12 @@ using core::Message;
 using core::Result;
 using core::Status;
 using json = nlohmann::json;
+using json_read::str;
+using json_read::sub;
 
 namespace {
 
 constexpr size_t kMaxPods = 1000;  // bound on pods edged keeps (maxPods is 110 by default)
-
-std::string str(const json& j, const char* key) {
-  if (j.is_object() && j.contains(key) && j[key].is_string()) {
-    return j[key].get<std::string>();
-  }
-  return "";
-}
-
-const json& sub(const json& j, const char* key) {
-  static const json kNull;
-  if (j.is_object() && j.contains(key)) {
-    return j[key];
-  }
-  return kNull;
-}
-
-std::optional<int64_t> intField(const json& j, const char* key) {
-  if (j.is_object() && j.contains(key) && j[key].is_number_integer()) {
-    return j[key].get<int64_t>();
-  }
-  return std::nullopt;
-}
-
-// Pod JSON from a bus message element: an object, or a string holding one.
-std::optional<json> asPod(const json& v) {
-  if (v.is_object()) {
-    return v;
-  }
-  if (v.is_string()) {
-    json p = json::parse(v.get<std::string>(), nullptr, false);
-    if (p.is_object()) {
-      return p;
-    }
-  }
-  return std::nullopt;
-}
-
-// What in a pod makes the plan stale: spec, labels, annotations.
-std::string planFingerprint(const json& pod) {
-  json f = json::object();
-  f["spec"] = sub(pod, "spec");
-  f["labels"] = sub(sub(pod, "metadata"), "labels");
-  f["annotations"] = sub(sub(pod, "metadata"), "annotations");
-  return f.dump();
-}
 
 }  // namespace
 
@@ -104,6 +64,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         options_(std::move(options)),
         cfg_(ctx_.config.modules.edged),
         node_name_(cfg_.hostname_override),
+        events_(node_name_, cfg_.report_event, ctx_.bus, ctx_.log),
         cri_(std::move(cri)),
         backoff_(options_.backoff_base, options_.backoff_base * 30),
         pool_(std::make_shared<asio::thread_pool>(
@@ -114,39 +75,15 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (options_.read_stored_object) {
       objects_ = makeStoredObjectSource(options_.read_stored_object);
     }
-    if (cfg_.report_event) {
-      events_.emplace(node_name_);
-    }
     if (auto p = makeLogRotationPolicy(cfg_.container_log_max_size, cfg_.container_log_max_files);
         p.ok()) {
       log_policy_ = *p;
     } else {
       ctx_.log->error("container log rotation off err=\"{}\"", p.status().message());
     }
-    SyncSettings s;
-    s.node_name = node_name_;
-    s.max_dead_per_container = cfg_.max_per_pod_container_count;
-    PlanInputs& in = s.plan_inputs;
-    in.objects = objects_.get();
-    in.node_name = node_name_;
-    in.host_ip = hostIp();
-    in.root_directory = cfg_.root_directory;
-    in.pod_logs_dir = cfg_.pod_logs_dir;
-    in.cluster_dns = cfg_.cluster_dns;
-    in.cluster_domain = cfg_.cluster_domain;
-    in.resolv_conf = cfg_.resolv_conf;
     // Host facts once at creation (small /proc reads): node capacity for QoS and env defaults.
-    host_facts_ = readHostFacts(cfg_.root_directory);
-    in.node_memory_capacity_bytes = host_facts_.memory_bytes;
-    in.node_cpu_milli = host_facts_.cpu_milli;
-    in.cgroup_driver = cfg_.cgroup_driver;
-    in.cgroups_per_qos = cfg_.cgroups_per_qos;
-    in.cpu_cfs_quota = cfg_.cpu_cfs_quota;
-    in.cpu_cfs_quota_period_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(cfg_.cpu_cfs_quota_period).count();
-    if (in.cpu_cfs_quota_period_us <= 0) {
-      in.cpu_cfs_quota_period_us = 100000;
-    }
+    SyncSettings s =
+        syncSettingsOf(cfg_, hostIp(), readHostFacts(cfg_.root_directory), objects_.get());
     devices_ = makeDeviceManager();
     s.devices = devices_.get();
     runtime_ = std::make_unique<PodRuntimeManager>(*cri_, std::move(s), backoff_, ctx_.log);
@@ -176,6 +113,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         "edged starting node={} runtime={} root={} pod_logs={} static_pods={} backoff_base_ms={}",
         node_name_, cri_->options().runtime_endpoint, cfg_.root_directory, cfg_.pod_logs_dir,
         cfg_.static_pod_path, options_.backoff_base.count());
+    node_ = makeNodeReporter();
+    status_ = makeStatusReporter();
+    probes_ = makeProbeRunner();
     startServer();
     spawn(mainLoop(shared_from_this()), "edged main loop");
     return {};
@@ -191,8 +131,11 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     devices_->stop();  // thread-safe; plugins see kubelet.sock go away
     if (!stopping_) {
       stopping_ = true;
+      if (node_) {
+        node_->stop();
+      }
       for (auto& [uid, e] : pods_) {
-        stopProbers(e);
+        ProbeRunner::stop(e);
       }
       relist_timer_.cancel();
       status_timer_.cancel();
@@ -210,77 +153,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   uint16_t serverPort() const override { return server_port_.load(); }
 
-  std::vector<PodSummary> pods() const override {
-    std::lock_guard lock(summary_mu_);
-    std::vector<PodSummary> out;
-    for (const auto& [uid, s] : summaries_) {
-      out.push_back(s);
-    }
-    return out;
-  }
+  std::vector<PodSummary> pods() const override { return snapshot_->pods(); }
 
  private:
-  struct PodEntry {
-    std::string uid;
-    std::string ns;
-    std::string name;
-    json pod;
-    bool is_static = false;
-    // Static pods: the uid of the mirror pod the API server holds for it ("" = none known yet).
-    std::string mirror_uid;
-    bool mirror_in_flight = false;
-    std::chrono::steady_clock::time_point next_mirror_try{};
-    std::string fingerprint;
-    std::shared_ptr<const PodPlan> plan;
-    std::optional<PlanError> plan_error;
-    PodRuntime runtime;
-    bool runtime_known = false;
-    std::map<std::string, WaitingReason> waiting;
-    std::map<std::string, ProbeState> probes;
-    struct ProberSlot {
-      std::string container_id;
-      std::shared_ptr<ContainerProber> prober;
-    };
-    std::map<std::string, ProberSlot> probers;  // by container name, for the running instance
-    bool syncing = false;
-    bool dirty = false;
-    bool terminal = false;
-    // Deletion.
-    bool deleting = false;
-    int64_t grace_seconds = 30;
-    bool api_delete = false;  // ask the cloud to delete it once terminated (graceful delete)
-    bool terminated = false;  // containers gone; waiting for the API delete to be accepted
-    std::chrono::steady_clock::time_point next_api_delete{};
-    // Status.
-    WallTime start_time{};
-    json status;
-    std::string last_sent;
-    bool send_in_flight = false;
-    std::chrono::steady_clock::time_point next_send{};
-    std::chrono::steady_clock::time_point next_volume_refresh{};
-    // A pod waiting for a configmap or secret (FailedMount, CreateContainerConfigError) is
-    // synced again after retry_delay: 1 s, doubling up to 10 s (the kubelet's pod worker
-    // back-off), each time with the objects fetched anew.
-    std::chrono::steady_clock::time_point next_retry{};
-    std::chrono::milliseconds retry_delay{0};
-  };
-
-  // True when the pod cannot (fully) start for want of a configmap/secret or a key in one.
-  static bool waitsForObjects(const PodEntry& e) {
-    if (e.plan_error) {
-      return e.plan_error->reason == kReasonFailedMount;
-    }
-    if (!e.plan) {
-      return false;
-    }
-    auto config_error = [](const std::vector<ContainerPlan>& list) {
-      return std::any_of(list.begin(), list.end(), [](const ContainerPlan& c) {
-        return c.error && c.error->reason == kReasonCreateContainerConfigError;
-      });
-    };
-    return config_error(e.plan->init_containers) || config_error(e.plan->containers);
-  }
-
   // The kubelet device-plugin API (src/edged/deviceplugin) on <root>/device-plugins.
   deviceplugin::DeviceManagerPtr makeDeviceManager() {
     deviceplugin::DeviceManager::Options o;
@@ -296,26 +171,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     o.dir = cfg_.root_directory + "/pod-resources";
     std::weak_ptr<EdgedModule> weak = weak_from_this();
     o.pods = [weak] {
-      std::vector<deviceplugin::PodRef> out;
       auto self = weak.lock();
-      if (!self) {
-        return out;
-      }
-      for (const auto& p : self->pods()) {
-        deviceplugin::PodRef r;
-        r.ns = p.ns;
-        r.name = p.name;
-        r.uid = p.uid;
-        json pod = json::parse(p.pod_json, nullptr, false);
-        const json& spec = sub(pod, "spec");
-        if (spec.contains("containers") && spec["containers"].is_array()) {
-          for (const auto& c : spec["containers"]) {
-            r.containers.push_back(str(c, "name"));
-          }
-        }
-        out.push_back(std::move(r));
-      }
-      return out;
+      return self ? podResourceRefs(self->pods()) : std::vector<deviceplugin::PodRef>{};
     };
     pod_resources_ =
         std::make_unique<deviceplugin::PodResourcesServer>(std::move(o), *devices_, ctx_.log);
@@ -396,12 +253,24 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     // 3. Static pods, then the stored pods as a full set.
     co_await self->scanStatic();
     co_await self->queryPods();
-    self->spawn(statusLoop(self), "edged status loop");
+    // The status re-check: what the cloud refused (offline) goes out again.
+    self->spawn(every(self, self->status_timer_, self->options_.status_period,
+                      [self]() -> asio::awaitable<void> {
+                        for (auto& [uid, e] : self->pods_) {
+                          self->status_->send(e);
+                        }
+                        co_return;
+                      }),
+                "edged status loop");
     if (self->cfg_.register_node) {
-      self->spawn(nodeLoop(self), "edged node status loop");
-      self->spawn(leaseLoop(self), "edged lease loop");
+      self->spawn(keepAlive(self, self->node_->reportStatus()), "edged node status loop");
+      self->spawn(keepAlive(self, self->node_->renewLease()), "edged lease loop");
     }
-    self->spawn(staticLoop(self), "edged static pod loop");
+    self->spawn(
+        every(self, self->static_timer_,
+              staticScanPeriod(self->options_.static_pod_period, self->cfg_.file_check_frequency),
+              [self] { return self->scanStatic(); }),
+        "edged static pod loop");
     // 4. The relist loop.
     while (!self->stopping_) {
       co_await self->sleepFor(self->relist_timer_, self->options_.relist_period);
@@ -434,45 +303,23 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         continue;
       }
       auto it = snap->find(uid);
-      e.runtime = it == snap->end() ? PodRuntime{} : it->second;
-      e.runtime_known = true;
-      if (e.deleting) {
-        if (!e.terminated) {
-          triggerSync(e);
-        }
-        continue;
+      RelistVerdict v =
+          afterRelist(e, it == snap->end() ? PodRuntime{} : it->second, backoff_, now,
+                      std::chrono::steady_clock::now(), cfg_.max_per_pod_container_count);
+      if (v.sync) {
+        triggerSync(e);
+      } else if (v.back_off) {
+        recordBackOffs(e, *v.back_off);
+        e.waiting = std::move(*v.back_off);
       }
-      if (waitsForObjects(e) && std::chrono::steady_clock::now() >= e.next_retry) {
-        triggerSync(e);  // the configmap/secret may be there now
-      } else if (!e.plan) {
-        if (!e.plan_error) {
-          triggerSync(e);
-        }
-      } else if (!e.terminal && !e.plan_error) {
-        PodActions a = computePodActions(*e.plan, e.runtime, e.probes, backoff_, now,
-                                         cfg_.max_per_pod_container_count);
-        if (a.hasWork()) {
-          triggerSync(e);
-        } else if (a.waiting != e.waiting && !a.waiting.empty()) {
-          recordBackOffs(e, a.waiting);
-          e.waiting = a.waiting;
-        }
+      if (v.update_status) {
+        status_->update(e);
       }
-      updateStatus(e);
     }
     maybeRotateLogs();
     if (pods_loaded_) {
-      for (const auto& [uid, rt] : *snap) {
-        if (pods_.count(uid) || orphans_in_flight_.count(uid)) {
-          continue;
-        }
-        bool ours = false;
-        for (const auto& s : rt.sandboxes) {
-          ours = ours || s.edged_node == node_name_;
-        }
-        if (ours) {
-          removeOrphan(uid);
-        }
+      for (const auto& uid : orphanPods(*snap, pods_, orphans_in_flight_, node_name_)) {
+        removeOrphan(uid);
       }
     }
     publishSummaries();
@@ -502,32 +349,31 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   // ---- intake -----------------------------------------------------------------------------
 
   void handle(Message msg) {
-    auto key = core::parseResource(msg.route.resource);
-    if (!key.ok() || key->type != core::restype::kPod) {
-      ctx_.log->debug("message ignored op={} resource={}", msg.route.operation, msg.route.resource);
-      return;
-    }
-    const std::string& op = msg.route.operation;
-    if (op == core::op::kInsert || op == core::op::kUpdate) {
-      auto pod = asPod(msg.content);
-      if (!pod) {
-        ctx_.log->warn("pod message without a pod object op={} resource={}", op,
+    PodMessage m = classifyPodMessage(msg);
+    switch (m.kind) {
+      case PodMessage::Kind::Ignore:
+        ctx_.log->debug("message ignored op={} resource={}", msg.route.operation,
+                        msg.route.resource);
+        break;
+      case PodMessage::Kind::Malformed:
+        ctx_.log->warn("pod message without a pod object op={} resource={}", msg.route.operation,
                        msg.route.resource);
-        return;
-      }
-      addOrUpdate(std::move(*pod), false);
-    } else if (op == core::op::kDelete) {
-      auto pod = asPod(msg.content);
-      if (!pod || sub(*pod, "spec").is_null() || sub(*pod, "spec").empty()) {
+        break;
+      case PodMessage::Kind::Upsert:
+        addOrUpdate(std::move(m.pod), false);
+        break;
+      case PodMessage::Kind::Requery:
         // Deleted while we were offline (forced): the full set tells what is left.
         ctx_.log->info("pod delete without a spec: re-querying all pods resource={}",
                        msg.route.resource);
         spawn(requery(shared_from_this()), "pod re-query");
-        return;
-      }
-      removePod(*pod);
-    } else if (op == core::op::kResponse && msg.content.is_array()) {
-      applySet(msg.content);
+        break;
+      case PodMessage::Kind::Delete:
+        removePod(m.pod);
+        break;
+      case PodMessage::Kind::FullSet:
+        applySet(m.pods);
+        break;
     }
   }
 
@@ -564,28 +410,12 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   void applySet(const json& list) {
     std::set<std::string> wanted;
     size_t used = 0;
-    for (const auto& item : list) {
-      auto pod = asPod(item);
-      if (!pod) {
-        continue;
-      }
-      std::string node = str(sub(*pod, "spec"), "nodeName");
-      if (node != node_name_) {
-        continue;
-      }
-      wanted.insert(str(sub(*pod, "metadata"), "uid"));
-      addOrUpdate(std::move(*pod), false);
+    for (auto& pod : podsOfNode(list, node_name_)) {
+      wanted.insert(str(sub(pod, "metadata"), "uid"));
+      addOrUpdate(std::move(pod), false);
       ++used;
     }
-    std::vector<json> gone;
-    for (const auto& [uid, e] : pods_) {
-      if (!e.is_static && !wanted.count(uid) && !e.deleting) {
-        gone.push_back(e.pod);
-      }
-    }
-    for (auto& p : gone) {
-      removePod(p);
-    }
+    removeMissing(false, wanted);
     if (!pods_loaded_) {
       std::set<std::string> known;
       for (const auto& [uid, e] : pods_) {
@@ -597,6 +427,13 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     pods_loaded_ = true;
   }
 
+  // Removes the pods of one source (static manifests or the cloud) that are not in `wanted`.
+  void removeMissing(bool is_static, const std::set<std::string>& wanted) {
+    for (auto& p : missingPods(pods_, is_static, wanted)) {
+      removePod(p);
+    }
+  }
+
   size_t staticCount() const {
     size_t n = 0;
     for (const auto& [uid, e] : pods_) {
@@ -606,91 +443,58 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   }
 
   void addOrUpdate(json pod, bool is_static) {
-    const json& md = sub(pod, "metadata");
-    std::string uid = str(md, "uid");
-    std::string name = str(md, "name");
-    std::string ns = str(md, "namespace");
-    if (ns.empty()) {
-      ns = "default";
-    }
+    const PodKey k = podKey(pod);
     if (!is_static && isMirrorPod(pod)) {
       // The API server's copy of one of our static pods: never run, only its uid matters
       // (the kubelet's pod manager keeps mirror pods apart the same way).
-      noteMirror(ns, name, uid, str(sub(md, "annotations"), kMirrorAnnotation));
+      status_->noteMirror(findStaticPod(pods_, k.ns, k.name), k.ns, k.name, k.uid,
+                          str(sub(sub(pod, "metadata"), "annotations"), kMirrorAnnotation));
       return;
     }
-    if (uid.empty() || name.empty()) {
-      ctx_.log->warn("pod without uid or name ignored ns={} name={}", ns, name);
+    if (k.uid.empty() || k.name.empty()) {
+      ctx_.log->warn("pod without uid or name ignored ns={} name={}", k.ns, k.name);
       return;
     }
     if (!is_static && str(sub(pod, "spec"), "nodeName") != node_name_) {
-      ctx_.log->debug("pod for another node ignored pod={}/{}", ns, name);
+      ctx_.log->debug("pod for another node ignored pod={}/{}", k.ns, k.name);
       return;
     }
-    auto it = pods_.find(uid);
+    auto it = pods_.find(k.uid);
     if (it == pods_.end()) {
       if (pods_.size() >= kMaxPods) {
-        ctx_.log->warn("pod refused: edged keeps at most {} pods pod={}/{}", kMaxPods, ns, name);
+        ctx_.log->warn("pod refused: edged keeps at most {} pods pod={}/{}", kMaxPods, k.ns,
+                       k.name);
         return;
       }
-      PodEntry e;
-      e.uid = uid;
-      e.ns = ns;
-      e.name = name;
-      e.is_static = is_static;
-      e.fingerprint = planFingerprint(pod);
-      e.start_time = std::chrono::system_clock::now();
-      e.pod = std::move(pod);
-      it = pods_.emplace(uid, std::move(e)).first;
-      ctx_.log->info("pod added pod={}/{} uid={} static={}", ns, name, uid, is_static);
-    } else {
-      PodEntry& e = it->second;
-      std::string fp = planFingerprint(pod);
-      if (fp != e.fingerprint) {
-        ctx_.log->info("pod spec changed pod={}/{} uid={}", ns, name, uid);
-        e.fingerprint = fp;
-        e.plan.reset();
-        e.plan_error.reset();
-        e.terminal = false;
-      }
-      e.pod = std::move(pod);
+      PodEntry e = newPodEntry(k, std::move(pod), is_static, std::chrono::system_clock::now());
+      it = pods_.emplace(k.uid, std::move(e)).first;
+      ctx_.log->info("pod added pod={}/{} uid={} static={}", k.ns, k.name, k.uid, is_static);
+    } else if (updatePodEntry(it->second, std::move(pod))) {
+      ctx_.log->info("pod spec changed pod={}/{} uid={}", k.ns, k.name, k.uid);
     }
     PodEntry& e = it->second;
-    if (!sub(sub(e.pod, "metadata"), "deletionTimestamp").is_null() && !e.deleting) {
-      // Graceful deletion requested through the API: stop, report, then confirm the delete.
-      e.deleting = true;
-      e.api_delete = !e.is_static;
-      e.grace_seconds = graceOf(e.pod);
-      ctx_.log->info("pod deletion started pod={}/{} grace_s={}", ns, name, e.grace_seconds);
+    if (startApiDeletion(e)) {
+      ctx_.log->info("pod deletion started pod={}/{} grace_s={}", k.ns, k.name, e.grace_seconds);
     }
     triggerSync(e);
-  }
-
-  static int64_t graceOf(const json& pod) {
-    if (auto g = intField(sub(pod, "metadata"), "deletionGracePeriodSeconds")) {
-      return std::max<int64_t>(0, *g);
-    }
-    if (auto g = intField(sub(pod, "spec"), "terminationGracePeriodSeconds")) {
-      return std::max<int64_t>(0, *g);
-    }
-    return 30;
   }
 
   void removePod(const json& pod) {
     std::string uid = str(sub(pod, "metadata"), "uid");
     if (isMirrorPod(pod)) {
-      forgetMirror(uid);
+      PodStatusReporter::forgetMirror(pods_, uid);
       return;
     }
     auto it = pods_.find(uid);
     if (it == pods_.end()) {
-      forgetMirror(uid);  // a mirror pod whose delete carried no annotations
+      PodStatusReporter::forgetMirror(pods_,
+                                      uid);  // a mirror pod whose delete carried no annotations
       ctx_.log->debug("delete for a pod edged does not run uid={}", uid);
       return;
     }
     PodEntry& e = it->second;
     if (e.is_static && !e.mirror_uid.empty() && !e.deleting) {
-      deleteMirror(e.ns, e.name, e.mirror_uid);
+      status_->deleteMirror(e.ns, e.name, e.mirror_uid);
       e.mirror_uid.clear();
     }
     if (e.terminated) {
@@ -701,7 +505,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (!e.deleting) {
       e.deleting = true;
       e.api_delete = false;
-      e.grace_seconds = graceOf(pod);
+      e.grace_seconds = gracePeriodOf(pod);
       ctx_.log->info("pod removal started pod={}/{} grace_s={}", e.ns, e.name, e.grace_seconds);
     }
     e.api_delete = false;
@@ -714,7 +518,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       return;
     }
     ctx_.log->info("pod removed pod={}/{} uid={}", it->second.ns, it->second.name, uid);
-    stopProbers(it->second);
+    ProbeRunner::stop(it->second);
     devices_->releasePod(uid);
     backoff_.forget(uid + "/");
     pods_.erase(it);
@@ -723,20 +527,17 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
   // ---- static pods ------------------------------------------------------------------------
 
-  static asio::awaitable<void> staticLoop(std::shared_ptr<EdgedModule> self) {
-    auto period = self->options_.static_pod_period.count() > 0
-                      ? self->options_.static_pod_period
-                      : std::chrono::duration_cast<std::chrono::milliseconds>(
-                            self->cfg_.file_check_frequency);
-    if (period.count() <= 0) {
-      period = std::chrono::seconds(20);
-    }
+  // Runs `step` every `period` on `timer` until the module stops.
+  template <typename Step>
+  static asio::awaitable<void> every(std::shared_ptr<EdgedModule> self, asio::steady_timer& timer,
+                                     std::chrono::milliseconds period, Step step) {
     while (!self->stopping_) {
-      co_await self->sleepFor(self->static_timer_, period);
+      co_await self->sleepFor(timer, period);
       if (self->stopping_) {
         break;
       }
-      co_await self->scanStatic();
+      auto step_op = step();
+      co_await std::move(step_op);
     }
   }
 
@@ -765,78 +566,17 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         addOrUpdate(std::move(pod), true);
       }
     }
-    std::vector<json> gone;
-    for (const auto& [uid, e] : pods_) {
-      if (e.is_static && !wanted.count(uid) && !e.deleting) {
-        gone.push_back(e.pod);
-      }
-    }
-    for (auto& p : gone) {
-      removePod(p);
-    }
+    removeMissing(true, wanted);
   }
 
   // ---- pod workers ------------------------------------------------------------------------
 
   void triggerSync(PodEntry& e) {
-    if (e.syncing) {
-      e.dirty = true;
-      return;
+    auto sync = beginSync(e, std::chrono::steady_clock::now(), cfg_.sync_frequency);
+    if (sync) {
+      spawn(syncWorker(shared_from_this(), e.uid, std::move(sync->request), sync->fetch_objects),
+            "pod sync");
     }
-    if (e.terminated) {
-      return;
-    }
-    if (!e.deleting && e.plan_error &&
-        e.plan_error->reason == deviceplugin::kReasonUnexpectedAdmission) {
-      return;  // refused at admission: stays Failed, like the kubelet
-    }
-    e.syncing = true;
-    e.dirty = false;
-    SyncRequest req;
-    req.pod = e.pod;
-    req.plan = e.plan;
-    req.terminate = e.deleting;
-    req.grace_seconds = e.grace_seconds;
-    req.probes = e.probes;
-    auto now = std::chrono::steady_clock::now();
-    if (e.plan && !e.plan_error && waitsForObjects(e)) {
-      req.plan = nullptr;  // env from a configmap/secret: resolve the containers again
-    }
-    if (req.plan && (now >= e.next_volume_refresh || e.plan_error)) {
-      req.refresh_volumes = true;  // periodic refresh, or retry a failed mount (no start before)
-    }
-    if (!req.plan || req.refresh_volumes) {
-      e.next_volume_refresh =
-          now + std::max<std::chrono::nanoseconds>(cfg_.sync_frequency, std::chrono::seconds(10));
-    }
-    const bool fetch = !e.deleting && (!req.plan || req.refresh_volumes);
-    spawn(syncWorker(shared_from_this(), e.uid, std::move(req), fetch), "pod sync");
-  }
-
-  // Asks metamanager for each configmap/secret the pod refers to, as the original's edged does
-  // through its metaclient: metamanager queries the cloud while connected (and stores the
-  // answer), and answers from the store while offline. An answer that says nothing about the
-  // object leaves it to the store.
-  asio::awaitable<FetchedObjects> fetchObjects(std::string ns, std::vector<ObjectRef> refs) {
-    FetchedObjects out;
-    for (auto& ref : refs) {
-      const char* type = ref.kind == ObjectRef::Kind::Secret ? "secret" : "configmap";
-      Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
-                                  core::op::kQuery, ns + "/" + type + "/" + ref.name, nullptr);
-      // At most 10 s per object: the pod worker waits meanwhile, and without an answer the
-      // stored copy is used (what metamanager itself would answer after remoteQueryTimeout).
-      auto op = ctx_.bus.request(
-          core::names::kMetaManagerModule, std::move(m),
-          std::min<std::chrono::milliseconds>(options_.bus_timeout, std::chrono::seconds(10)));
-      Result<Message> resp = co_await std::move(op);
-      if (!resp.ok() || resp->route.operation == core::op::kError) {
-        continue;
-      }
-      if (auto value = objectFromQueryAnswer(resp->content, ref)) {
-        out.emplace_back(std::move(ref), std::move(*value));
-      }
-    }
-    co_return out;
   }
 
   static asio::awaitable<void> syncWorker(std::shared_ptr<EdgedModule> self, std::string uid,
@@ -846,7 +586,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       auto refs = referencedObjects(req.pod);
       if (!refs.empty()) {
         std::string ns = str(sub(req.pod, "metadata"), "namespace");
-        auto fetch_op = self->fetchObjects(ns.empty() ? "default" : ns, std::move(refs));
+        auto fetch_op = fetchReferencedObjects(self->ctx_.bus, self->options_.bus_timeout,
+                                               ns.empty() ? "default" : ns, std::move(refs));
         FetchedObjects fetched = co_await std::move(fetch_op);
         req.objects = makeFetchedObjectSource(std::move(fetched), self->objects_.get());
       }
@@ -862,39 +603,11 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       co_return;
     }
     PodEntry& e = it->second;
-    e.syncing = false;
-    for (auto& ev : r.events) {
+    SyncOutcome out = finishSync(e, r, *self->ctx_.log, std::chrono::steady_clock::now());
+    for (auto& ev : out.events) {
       self->recordEvent(e, std::move(ev));
     }
-    if (r.plan) {
-      e.plan = r.plan;
-    }
-    if (r.plan_error) {
-      if (!e.plan_error || e.plan_error->message != r.plan_error->message) {
-        self->ctx_.log->warn("pod cannot run pod={}/{} reason={} err=\"{}\"", e.ns, e.name,
-                             r.plan_error->reason, r.plan_error->message);
-      }
-      e.plan_error = r.plan_error;
-    } else {
-      e.plan_error.reset();
-    }
-    if (!r.error.ok()) {
-      self->ctx_.log->warn("pod sync failed pod={}/{} err=\"{}\"", e.ns, e.name, r.error.message());
-    }
-    if (waitsForObjects(e)) {
-      e.retry_delay = std::clamp<std::chrono::milliseconds>(
-          e.retry_delay * 2, std::chrono::seconds(1), std::chrono::seconds(10));
-      e.next_retry = std::chrono::steady_clock::now() + e.retry_delay;
-    } else {
-      e.retry_delay = std::chrono::milliseconds(0);
-    }
-    if (r.runtime_read) {
-      e.runtime = std::move(r.runtime);
-      e.runtime_known = true;
-    }
-    e.waiting = std::move(r.waiting);
-    e.terminal = r.terminal;
-    if (e.terminal) {
+    if (r.terminal) {
       self->devices_->releasePod(uid);  // a finished pod gives its devices back
     }
     self->ctx_.log->debug(
@@ -902,16 +615,11 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
             .count(),
         r.started.size());
-    if (r.terminated) {
-      e.terminated = true;
-      e.terminal = true;
-      if (r.runtime_read) {
-        e.runtime = PodRuntime{};
-      }
+    if (out.terminated) {
       self->finishDeletion(e);
       co_return;
     }
-    self->updateStatus(e);
+    self->status_->update(e);
     self->publishSummaries();
     if (e.dirty) {
       self->triggerSync(e);
@@ -926,110 +634,36 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     spawn(confirmDelete(shared_from_this(), e.uid), "pod delete confirmation");
   }
 
-  // Tells the cloud the pod is gone (kubelet's final delete with a UID precondition, spec 6.5).
+  // Tells the cloud the pod is gone, every 10 s until it accepts (or deletes it first).
   static asio::awaitable<void> confirmDelete(std::shared_ptr<EdgedModule> self, std::string uid) {
     for (int attempt = 0; !self->stopping_; ++attempt) {
       auto it = self->pods_.find(uid);
       if (it == self->pods_.end()) {
         co_return;  // the cloud's delete came first
       }
-      json opts = {{"kind", "DeleteOptions"},
-                   {"apiVersion", "v1"},
-                   {"gracePeriodSeconds", 0},
-                   {"preconditions", {{"uid", uid}}}};
-      Message m = Message::create(
-          core::names::kEdgedModule, core::names::kMetaGroup, core::op::kDelete,
-          core::buildResource(it->second.ns, core::restype::kPod, it->second.name), opts);
-      auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                       self->options_.bus_timeout);
-      Result<Message> resp = co_await std::move(op);
-      if (resp.ok() && resp->route.operation != core::op::kError) {
+      auto confirm_op = confirmPodDeleted(self->ctx_.bus, self->options_.bus_timeout, it->second.ns,
+                                          it->second.name, uid);
+      Status st = co_await std::move(confirm_op);
+      if (st.ok()) {
         self->ctx_.log->info("pod deletion confirmed to the cloud uid={}", uid);
         self->forget(uid);
         co_return;
       }
       if (attempt == 0) {
-        self->ctx_.log->warn(
-            "pod deletion not confirmed yet, will retry uid={} err=\"{}\"", uid,
-            resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
+        self->ctx_.log->warn("pod deletion not confirmed yet, will retry uid={} err=\"{}\"", uid,
+                             st.message());
       }
       asio::steady_timer t(self->ctx_.strand);
       co_await self->sleepFor(t, std::chrono::seconds(10));
     }
   }
 
-  // ---- probes -----------------------------------------------------------------------------
+  // ---- probes (probe_runner.h) ------------------------------------------------------------
 
-  // Keeps one ContainerProber (src/edged/probe/) per running container instance that has
-  // probes; results land in PodEntry::probes and drive restarts (liveness) and Ready.
   void runProbes() {
     for (auto& [uid, e] : pods_) {
-      if (!e.plan || e.deleting || e.terminal) {
-        stopProbers(e);
-        continue;
-      }
-      for (const auto& c : e.plan->containers) {
-        if (!c.liveness && !c.readiness && !c.startup) {
-          continue;
-        }
-        const ContainerView* v = e.runtime.latest(c.name);
-        const bool running = v && v->state == ContainerRunState::Running;
-        auto it = e.probers.find(c.name);
-        if (it != e.probers.end() && (!running || it->second.container_id != v->id)) {
-          it->second.prober->stop();
-          e.probers.erase(it);
-          it = e.probers.end();
-        }
-        if (!running || it != e.probers.end()) {
-          continue;
-        }
-        ProbeState& ps = e.probes[c.name];
-        ps = ProbeState{};
-        ps.container_id = v->id;
-        ps.started = !c.startup;
-        ps.ready = !c.readiness;
-        ContainerProber::Options o;
-        const SandboxView* sb = e.runtime.currentSandbox();
-        o.host = e.plan->sandbox.host_network || !sb || sb->ip.empty() ? hostIp() : sb->ip;
-        o.liveness = c.liveness;
-        o.readiness = c.readiness;
-        o.startup = c.startup;
-        o.exec = [cri = cri_.get(), pool = pool_, id = v->id](
-                     const std::vector<std::string>& cmd, std::chrono::seconds timeout,
-                     std::function<void(ProbeOutcome)> done) {
-          asio::post(*pool, [cri, id, cmd, timeout, done = std::move(done)] {
-            auto r = cri->execSync(id, cmd, std::max<int64_t>(1, timeout.count()));
-            ProbeOutcome out;
-            if (!r.ok()) {
-              out.result = ProbeResult::Failure;  // the kubelet counts a timeout as a failure
-              out.output = r.status().message();
-            } else {
-              out.result = r->exit_code() == 0 ? ProbeResult::Success : ProbeResult::Failure;
-              // The kubelet's exec prober reports the combined output.
-              out.output = (r->stdout() + r->stderr()).substr(0, 1024);
-            }
-            done(std::move(out));
-          });
-        };
-        std::weak_ptr<EdgedModule> weak = weak_from_this();
-        o.on_result = [weak, uid = uid, name = c.name, id = v->id](ProbeType t, ProbeResult r,
-                                                                   const std::string& output) {
-          if (auto self = weak.lock()) {
-            self->onProbeResult(uid, name, id, t, r, output);
-          }
-        };
-        auto prober = ContainerProber::create(ctx_.strand, std::move(o));
-        prober->start();
-        e.probers[c.name] = {v->id, prober};
-      }
+      probes_->sync(e);
     }
-  }
-
-  void stopProbers(PodEntry& e) {
-    for (auto& [name, slot] : e.probers) {
-      slot.prober->stop();
-    }
-    e.probers.clear();
   }
 
   void onProbeResult(const std::string& uid, const std::string& container, const std::string& id,
@@ -1043,378 +677,100 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     if (ps.container_id != id || result == ProbeResult::Unknown) {
       return;
     }
-    bool restart = false;
-    switch (type) {
-      case ProbeType::Startup:
-        if (result == ProbeResult::Success) {
-          ps.started = true;
-        } else {
-          restart = true;
-        }
-        break;
-      case ProbeType::Liveness:
-        restart = result == ProbeResult::Failure;
-        break;
-      case ProbeType::Readiness:
-        ps.ready = result == ProbeResult::Success;
-        break;
+    const bool restart = applyProbeResult(ps, type, result);
+    if (result == ProbeResult::Failure) {  // kubelet prober: Unhealthy
+      recordEvent(e, unhealthyEvent(eventPod(e), container, type, output));
     }
-    if (result == ProbeResult::Failure) {
-      // kubelet prober: "<Liveness|Readiness|Startup> probe failed: <output>".
-      std::string kind(probeTypeName(type));
-      PodEvent ev;
-      ev.target.ns = e.ns;
-      ev.target.name = e.name;
-      ev.target.uid = e.uid;
-      ev.target.field_path = "spec.containers{" + container + "}";
-      ev.warning = true;
-      ev.reason = event_reason::kUnhealthy;
-      ev.message = kind + " probe failed: " + output;
-      recordEvent(e, std::move(ev));
-    }
-    if (restart && !ps.liveness_failed) {
-      ps.liveness_failed = true;
+    if (restart) {
       ctx_.log->info("{} probe failed, restarting pod={}/{} container={} output=\"{}\"",
                      probeTypeName(type), e.ns, e.name, container, output.substr(0, 200));
       triggerSync(e);
     }
-    updateStatus(e);
+    status_->update(e);
     publishSummaries();
   }
 
   // ---- node registration, status, lease (spec 6.6) ----------------------------------------
 
-  NodeConfig nodeConfig() const {
-    NodeConfig n;
-    n.node_name = node_name_;
-    n.register_namespace =
-        cfg_.register_node_namespace.empty() ? "default" : cfg_.register_node_namespace;
-    n.node_labels = cfg_.node_labels;
-    n.register_schedulable = cfg_.register_schedulable;
-    n.node_ip = hostIp();
-    n.read_only_port = cfg_.read_only_port > 0 ? cfg_.read_only_port : 10350;
-    n.max_pods = cfg_.max_pods > 0 ? cfg_.max_pods : 110;
-    n.container_runtime_version = runtime_version_;
-    return n;
+  std::unique_ptr<NodeReporter> makeNodeReporter() {
+    std::weak_ptr<EdgedModule> weak = weak_from_this();
+    NodeReporter::Deps d{ctx_.strand,         ctx_.bus, ctx_.log, cfg_, options_.bus_timeout,
+                         options_.cloud_link, nullptr,  nullptr};
+    d.node_config = [weak] {
+      auto self = weak.lock();
+      return self ? nodeConfigOf(self->cfg_, self->hostIp(), self->runtime_version_) : NodeConfig{};
+    };
+    d.probe = [weak]() -> asio::awaitable<NodeProbe> {
+      auto self = weak.lock();
+      if (!self) {
+        co_return NodeProbe{};
+      }
+      auto facts_op = self->onPool(
+          [cri = self->cri_.get(), root = self->cfg_.root_directory,
+           devices = self->devices_.get()] { return probeNode(*cri, root, *devices); });
+      co_return co_await std::move(facts_op);
+    };
+    return std::make_unique<NodeReporter>(std::move(d));
   }
 
-  struct NodeProbe {
-    HostFacts facts;
-    RuntimeHealth health;
-  };
-
-  asio::awaitable<NodeProbe> readNodeFacts() {
-    auto op = onPool([cri = cri_.get(), root = cfg_.root_directory, devices = devices_.get()] {
-      NodeProbe p;
-      p.facts = readHostFacts(root);
-      for (const auto& [name, c] : devices->resources()) {  // device plugin resources
-        p.facts.extended_resources[name] = {c.capacity, c.allocatable};
+  std::unique_ptr<PodStatusReporter> makeStatusReporter() {
+    std::weak_ptr<EdgedModule> weak = weak_from_this();
+    PodStatusReporter::Deps d{ctx_.bus,
+                              ctx_.log,
+                              options_.bus_timeout,
+                              options_.status_period,
+                              hostIp(),
+                              node_name_,
+                              nullptr,
+                              nullptr,
+                              nullptr};
+    d.node_uid = [weak] {
+      auto self = weak.lock();
+      return self ? self->node_->nodeUid() : std::string();
+    };
+    d.find = [weak](const std::string& uid) -> PodEntry* {
+      auto self = weak.lock();
+      if (!self) {
+        return nullptr;
       }
-      auto st = cri->status();
-      if (st.ok()) {
-        p.health.runtime_ready = st->runtime_ready;
-        // Pods here use the host network; a missing CNI config does not make the node unusable.
-        p.health.network_ready = true;
-        p.health.message = st->runtime_ready ? "" : st->runtime_reason;
-      } else {
-        p.health.runtime_ready = false;
-        p.health.message = st.status().message();
+      auto it = self->pods_.find(uid);
+      return it == self->pods_.end() ? nullptr : &it->second;
+    };
+    d.spawn = [weak](asio::awaitable<void> coro, const char* what) {
+      if (auto self = weak.lock()) {
+        self->spawn(keepAlive(self, std::move(coro)), what);
       }
-      return p;
-    });
-    co_return co_await std::move(op);
+    };
+    return std::make_unique<PodStatusReporter>(std::move(d));
   }
 
-  // True when the cloud accepted (or already had) the object.
-  static bool remoteOk(const Result<Message>& resp, std::string* err = nullptr) {
-    if (!resp.ok()) {
-      if (err) {
-        *err = resp.status().message();
+  std::unique_ptr<ProbeRunner> makeProbeRunner() {
+    std::weak_ptr<EdgedModule> weak = weak_from_this();
+    ProbeRunner::Deps d{ctx_.strand, cri_.get(), pool_, hostIp(), nullptr};
+    d.on_result = [weak](const std::string& uid, const std::string& container,
+                         const std::string& id, ProbeType t, ProbeResult r,
+                         const std::string& output) {
+      if (auto self = weak.lock()) {
+        self->onProbeResult(uid, container, id, t, r, output);
       }
-      return false;
-    }
-    if (resp->route.operation == core::op::kError) {
-      if (err) {
-        *err = resp->contentData().substr(0, 300);
-      }
-      return false;
-    }
-    const json& c = resp->content;
-    if (c.is_object() && c.contains("Err") && !c["Err"].is_null()) {
-      std::string reason = c["Err"].is_object() && c["Err"].contains("ErrStatus")
-                               ? c["Err"]["ErrStatus"].value("reason", "")
-                               : "";
-      if (reason == "AlreadyExists") {
-        return true;
-      }
-      if (err) {
-        *err = c["Err"].dump().substr(0, 300);
-      }
-      return false;
-    }
-    return true;
+    };
+    return std::make_unique<ProbeRunner>(std::move(d));
   }
 
-  static asio::awaitable<void> nodeLoop(std::shared_ptr<EdgedModule> self) {
-    auto period = std::chrono::duration_cast<std::chrono::milliseconds>(
-        self->cfg_.node_status_update_frequency);
-    if (period.count() <= 0) {
-      period = std::chrono::seconds(10);
-    }
-    auto report = std::chrono::duration_cast<std::chrono::milliseconds>(
-        self->cfg_.node_status_report_frequency);
-    NodeStatusTracker tracker(report.count() > 0 ? report : std::chrono::minutes(5));
-    asio::steady_timer timer(self->ctx_.strand);
-    bool registered = false;
-    bool force = true;
-    int failures = 0;
-    // Until registered: the kubelet's registration back-off (100 ms doubling to 7 s), and a
-    // try as soon as the cloud link comes up.
-    std::chrono::milliseconds register_delay{100};
-    while (!self->stopping_) {
-      NodeProbe p = co_await self->readNodeFacts();
-      NodeConfig nc = self->nodeConfig();
-      auto now = std::chrono::system_clock::now();
-      if (!registered) {
-        json node = buildNodeObject(nc, p.facts, p.health, now);
-        Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
-                                    core::op::kInsert, nodeResource(nc), node);
-        auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                         self->options_.bus_timeout);
-        Result<Message> resp = co_await std::move(op);
-        std::string err;
-        if (remoteOk(resp, &err)) {
-          registered = true;
-          const json& c = resp->content;
-          if (c.is_object() && c.contains("Object") && c["Object"].is_object()) {
-            self->node_uid_ = str(sub(c["Object"], "metadata"), "uid");
-          }
-          self->ctx_.log->info("node registered node={}", self->node_name_);
-        } else if (failures++ == 0) {
-          self->ctx_.log->info("node registration pending (cloud not reachable) err=\"{}\"", err);
-        }
-      }
-      if (!registered) {
-        co_await self->waitToRegister(timer, register_delay);
-        register_delay =
-            std::min<std::chrono::milliseconds>(register_delay * 2, std::chrono::seconds(7));
-        continue;
-      }
-      if (registered) {
-        auto patch = tracker.update(nc, p.facts, p.health, now, force);
-        if (patch) {
-          Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
-                                      core::op::kPatch, nodePatchResource(nc), json(*patch));
-          auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                           self->options_.bus_timeout);
-          Result<Message> resp = co_await std::move(op);
-          force = !remoteOk(resp);
-        }
-      }
-      co_await self->sleepFor(timer, period);
-    }
-  }
-
-  // Sleeps `delay`, or less when the cloud link comes up meanwhile (polled every 100 ms; the
-  // link status is an atomic kept by metamanager).
-  asio::awaitable<void> waitToRegister(asio::steady_timer& timer, std::chrono::milliseconds delay) {
-    const auto until = std::chrono::steady_clock::now() + delay;
-    const bool was_up = options_.cloud_link != nullptr && options_.cloud_link->connected();
-    while (!stopping_ && std::chrono::steady_clock::now() < until) {
-      auto step = std::min<std::chrono::steady_clock::duration>(
-          until - std::chrono::steady_clock::now(), std::chrono::milliseconds(100));
-      co_await sleepFor(timer, std::chrono::duration_cast<std::chrono::milliseconds>(step) +
-                                   std::chrono::milliseconds(1));
-      if (!was_up && options_.cloud_link != nullptr && options_.cloud_link->connected()) {
-        co_return;
-      }
-    }
-  }
-
-  static asio::awaitable<void> leaseLoop(std::shared_ptr<EdgedModule> self) {
-    int32_t duration = static_cast<int32_t>(self->cfg_.node_lease_duration.count());
-    if (duration <= 0) {
-      duration = 40;
-    }
-    auto period = std::chrono::milliseconds(duration * 1000 / 4);
-    asio::steady_timer timer(self->ctx_.strand);
-    NodeLease lease(self->node_name_, duration);
-    std::string last_problem;
-    std::chrono::milliseconds unknown_wait{1000};
-    while (!self->stopping_) {
-      // Query and insert are steps towards the renewal: the update follows without a pause.
-      for (int step = 0; step < 3 && !self->stopping_; ++step) {
-        NodeConfig nc = self->nodeConfig();
-        NodeLease::Request req = lease.next(self->node_uid_, std::chrono::system_clock::now());
-        Message m = Message::create(core::names::kEdgedModule, core::names::kMetaGroup,
-                                    req.operation, leaseResource(nc), std::move(req.content));
-        auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                         self->options_.bus_timeout);
-        Result<Message> resp = co_await std::move(op);
-        const bool answered = resp.ok() && resp->route.operation != core::op::kError;
-        std::string problem;
-        if (!answered) {
-          lease.onNoAnswer();
-          problem = resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message();
-        } else {
-          problem = lease.onAnswer(resp->content);
-        }
-        if (problem != last_problem) {
-          if (problem.empty()) {
-            self->ctx_.log->info("node lease in sync with the cloud node={}", self->node_name_);
-          } else {
-            self->ctx_.log->info("node lease not renewed op={} reason=\"{}\"", req.operation,
-                                 problem);
-          }
-          last_problem = problem;
-        }
-        if (!answered || (problem.empty() && req.operation != "query")) {
-          break;  // offline, or renewed/created: wait for the next period
-        }
-        if (!problem.empty() && req.operation != "update" && problem != "NotFound") {
-          break;  // could not read or create it
-        }
-        // Read it, or it is missing (create it), or the update was refused (read it): go on now.
-      }
-      // Not known yet (offline at start): try again soon, so the lease exists right after the
-      // node registers instead of a whole period later.
-      std::chrono::milliseconds wait = period;
-      if (!lease.known()) {
-        wait = std::min(period, unknown_wait);
-        unknown_wait = std::min(unknown_wait * 2, period);
-      } else {
-        unknown_wait = std::chrono::seconds(1);
-      }
-      co_await self->sleepFor(timer, wait);
-    }
+  // Runs a part's coroutine while keeping the module alive.
+  static asio::awaitable<void> keepAlive(std::shared_ptr<EdgedModule> self,
+                                         asio::awaitable<void> part) {
+    co_await std::move(part);
+    (void)self;
   }
 
   // ---- the HTTP server on address:readOnlyPort (src/edged/server/) ------------------------
-
-  // What the server's callbacks read (any thread, under summary_mu_).
-  struct LogIndexEntry {
-    std::string log_dir;
-    struct Instance {
-      uint32_t attempt = 0;
-      std::string id;
-      bool running = false;
-    };
-    std::map<std::string, std::vector<Instance>> containers;  // newest first, by name
-  };
 
   void startServer() {
     EdgedServerOptions so;
     so.address = cfg_.address.empty() ? "127.0.0.1" : cfg_.address;
     so.port = static_cast<uint16_t>(std::clamp<int32_t>(cfg_.read_only_port, 0, 65535));
-    EdgedServerCallbacks cb;
-    std::weak_ptr<EdgedModule> weak = weak_from_this();
-    cb.pods = [weak]() -> std::string {
-      json list = {{"kind", "PodList"}, {"apiVersion", "v1"}, {"metadata", json::object()}};
-      json items = json::array();
-      if (auto self = weak.lock()) {
-        for (const auto& p : self->pods()) {
-          json pod = json::parse(p.pod_json, nullptr, false);
-          if (pod.is_object()) {
-            items.push_back(std::move(pod));
-          }
-        }
-      }
-      list["items"] = std::move(items);
-      return list.dump();
-    };
-    cb.log_location = [weak](const std::string& ns, const std::string& pod,
-                             const std::string& container, bool previous) -> Result<LogLocation> {
-      auto self = weak.lock();
-      if (!self) {
-        return core::unavailable("edged is stopping");
-      }
-      std::lock_guard lock(self->summary_mu_);
-      auto it = self->log_index_.find(ns + "/" + pod);
-      if (it == self->log_index_.end()) {
-        return core::notFound("pod \"" + pod + "\" not found");
-      }
-      auto c = it->second.containers.find(container);
-      if (c == it->second.containers.end() || c->second.empty()) {
-        return core::notFound("container \"" + container + "\" in pod \"" + pod +
-                              "\" is not available");
-      }
-      size_t index = previous ? 1 : 0;
-      if (index >= c->second.size()) {
-        return core::notFound("previous terminated container \"" + container + "\" in pod \"" +
-                              pod + "\" not found");
-      }
-      const auto& inst = c->second[index];
-      LogLocation loc;
-      loc.path = it->second.log_dir + "/" + container + "/" + std::to_string(inst.attempt) + ".log";
-      std::string key = ns + "/" + pod;
-      std::string id = inst.id;
-      loc.running = [weak, key, container, id]() {
-        auto self = weak.lock();
-        if (!self) {
-          return false;
-        }
-        std::lock_guard lock(self->summary_mu_);
-        auto it = self->log_index_.find(key);
-        if (it == self->log_index_.end()) {
-          return false;
-        }
-        auto c = it->second.containers.find(container);
-        return c != it->second.containers.end() && !c->second.empty() && c->second[0].id == id &&
-               c->second[0].running;
-      };
-      return loc;
-    };
-    cb.stream_url = [weak](const StreamRequest& req,
-                           std::function<void(Result<std::string>)> done) {
-      auto self = weak.lock();
-      if (!self) {
-        done(core::unavailable("edged is stopping"));
-        return;
-      }
-      std::string id;
-      {
-        std::lock_guard lock(self->summary_mu_);
-        auto it = self->log_index_.find(req.ns + "/" + req.pod);
-        if (it != self->log_index_.end()) {
-          auto c = it->second.containers.find(req.container);
-          if (c != it->second.containers.end() && !c->second.empty() && c->second[0].running) {
-            id = c->second[0].id;
-          }
-        }
-      }
-      if (id.empty()) {
-        done(core::notFound("container \"" + req.container + "\" in pod \"" + req.pod +
-                            "\" is not running"));
-        return;
-      }
-      asio::post(*self->pool_, [cri = self->cri_.get(), req, id, done = std::move(done)] {
-        if (req.kind == StreamRequest::Kind::Exec) {
-          runtimeapi::ExecRequest r;
-          r.set_container_id(id);
-          for (const auto& c : req.command) {
-            r.add_cmd(c);
-          }
-          r.set_tty(req.tty);
-          r.set_stdin(req.stdin_);
-          r.set_stdout(req.stdout_);
-          r.set_stderr(req.stderr_);
-          done(cri->exec(r));
-        } else {
-          runtimeapi::AttachRequest r;
-          r.set_container_id(id);
-          r.set_tty(req.tty);
-          r.set_stdin(req.stdin_);
-          r.set_stdout(req.stdout_);
-          r.set_stderr(req.stderr_);
-          done(cri->attach(r));
-        }
-      });
-    };
-    if (ctx_.metrics) {
-      // The agent's one registry: what MetaServer's /metrics shows, plus whatever modules
-      // registered (edgestream, edgehub, devicetwin, process).
-      cb.metrics = [registry = ctx_.metrics] { return registry->render(); };
-    }
+    EdgedServerCallbacks cb = makeServerRoutes(snapshot_, cri_.get(), pool_, ctx_.metrics);
     server_ = makeEdgedServer(ctx_.strand.get_inner_executor().context(), so, std::move(cb));
     Status st = server_->start();
     if (!st.ok()) {
@@ -1428,145 +784,6 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
   }
 
-  // ---- status -----------------------------------------------------------------------------
-
-  // ---- mirror pods for static pods (kubelet pod/mirror_client.go) ----------------------------
-
-  static constexpr const char* kMirrorAnnotation = "kubernetes.io/config.mirror";
-  static constexpr const char* kHashAnnotation = "kubernetes.io/config.hash";
-
-  static bool isMirrorPod(const json& pod) {
-    const json& ann = sub(sub(pod, "metadata"), "annotations");
-    return ann.is_object() && ann.contains(kMirrorAnnotation);
-  }
-
-  PodEntry* staticPodNamed(const std::string& ns, const std::string& name) {
-    for (auto& [uid, e] : pods_) {
-      if (e.is_static && e.ns == ns && e.name == name && !e.deleting) {
-        return &e;
-      }
-    }
-    return nullptr;
-  }
-
-  void noteMirror(const std::string& ns, const std::string& name, const std::string& uid,
-                  const std::string& hash) {
-    if (uid.empty()) {
-      return;
-    }
-    PodEntry* e = staticPodNamed(ns, name);
-    if (e == nullptr) {
-      return;  // a mirror of no static pod we run (yet): nothing to attach it to
-    }
-    if (hash != str(sub(sub(e->pod, "metadata"), "annotations"), kHashAnnotation)) {
-      // The mirror of an older version of the manifest: replaced, as the kubelet does.
-      deleteMirror(ns, name, uid);
-      return;
-    }
-    if (e->mirror_uid != uid) {
-      ctx_.log->info("mirror pod known pod={}/{} mirror_uid={}", ns, name, uid);
-      e->mirror_uid = uid;
-      e->last_sent.clear();
-      maybeSend(*e);
-    }
-  }
-
-  void forgetMirror(const std::string& uid) {
-    for (auto& [_, e] : pods_) {
-      if (e.is_static && e.mirror_uid == uid) {
-        e.mirror_uid.clear();  // deleted in the cloud: created again
-        e.next_mirror_try = {};
-      }
-    }
-  }
-
-  // The mirror pod object: the static pod with the mirror annotation (= its config hash) and the
-  // Node as controller owner.
-  json mirrorOf(const PodEntry& e) const {
-    json m = e.pod;
-    json& md = m["metadata"];
-    md["annotations"][kMirrorAnnotation] = str(sub(md, "annotations"), kHashAnnotation);
-    if (!node_uid_.empty()) {
-      md["ownerReferences"] = json::array({{{"apiVersion", "v1"},
-                                            {"kind", "Node"},
-                                            {"name", node_name_},
-                                            {"uid", node_uid_},
-                                            {"controller", true}}});
-    }
-    m.erase("status");
-    return m;
-  }
-
-  void maybeCreateMirror(PodEntry& e) {
-    if (e.mirror_in_flight || e.deleting || std::chrono::steady_clock::now() < e.next_mirror_try) {
-      return;
-    }
-    e.mirror_in_flight = true;
-    e.next_mirror_try = std::chrono::steady_clock::now() + options_.status_period;
-    spawn(createMirror(shared_from_this(), e.uid), "mirror pod creation");
-  }
-
-  static asio::awaitable<void> createMirror(std::shared_ptr<EdgedModule> self, std::string uid) {
-    auto it = self->pods_.find(uid);
-    if (it == self->pods_.end()) {
-      co_return;
-    }
-    Message m =
-        Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kInsert,
-                        core::buildResource(it->second.ns, core::restype::kPod, it->second.name),
-                        self->mirrorOf(it->second));
-    auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                     self->options_.bus_timeout);
-    Result<Message> resp = co_await std::move(op);
-    it = self->pods_.find(uid);
-    if (it == self->pods_.end()) {
-      co_return;
-    }
-    PodEntry& e = it->second;
-    e.mirror_in_flight = false;
-    std::string mirror_uid;
-    if (resp.ok() && resp->route.operation != core::op::kError && resp->content.is_object() &&
-        (!resp->content.contains("Err") || resp->content["Err"].is_null())) {
-      mirror_uid = str(sub(sub(resp->content, "Object"), "metadata"), "uid");
-    }
-    if (mirror_uid.empty()) {
-      // Offline ("not connected"), or AlreadyExists: the cloud then sends us the mirror pod.
-      self->ctx_.log->debug(
-          "mirror pod not created pod={}/{} err=\"{}\"", e.ns, e.name,
-          resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
-      co_return;
-    }
-    self->ctx_.log->info("mirror pod created pod={}/{} mirror_uid={}", e.ns, e.name, mirror_uid);
-    e.mirror_uid = mirror_uid;
-    e.last_sent.clear();
-    self->maybeSend(e);
-  }
-
-  // kubelet DeleteMirrorPod: grace period 0, precondition on the mirror's uid. Once: a failure
-  // leaves the mirror to the cloud (no orphan sweep yet).
-  void deleteMirror(const std::string& ns, const std::string& name, const std::string& uid) {
-    json opts = {{"kind", "DeleteOptions"},
-                 {"apiVersion", "v1"},
-                 {"gracePeriodSeconds", 0},
-                 {"preconditions", {{"uid", uid}}}};
-    Message m =
-        Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kDelete,
-                        core::buildResource(ns, core::restype::kPod, name), opts);
-    ctx_.log->info("mirror pod delete pod={}/{} mirror_uid={}", ns, name, uid);
-    spawn(sendOnce(shared_from_this(), std::move(m)), "mirror pod delete");
-  }
-
-  static asio::awaitable<void> sendOnce(std::shared_ptr<EdgedModule> self, Message m) {
-    auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                     self->options_.bus_timeout);
-    Result<Message> resp = co_await std::move(op);
-    if (!resp.ok() || resp->route.operation == core::op::kError) {
-      self->ctx_.log->debug(
-          "request not accepted err=\"{}\"",
-          resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
-    }
-  }
-
   // ---- container log rotation (kubelet container log manager) ------------------------------
 
   void maybeRotateLogs() {
@@ -1575,18 +792,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       return;
     }
     next_log_rotation_ = now + options_.log_rotation_period;
-    std::vector<std::pair<std::string, std::string>> live_logs;  // container id, live log file
-    for (const auto& [uid, e] : pods_) {
-      if (!e.plan || e.plan->sandbox.log_directory.empty()) {
-        continue;
-      }
-      for (const auto& c : e.runtime.containers) {
-        if (c.state == ContainerRunState::Running) {
-          live_logs.emplace_back(c.id, e.plan->sandbox.log_directory + "/" + c.name + "/" +
-                                           std::to_string(c.attempt) + ".log");
-        }
-      }
-    }
+    std::vector<LiveLog> live_logs = liveContainerLogs(pods_);
     if (live_logs.empty()) {
       return;
     }
@@ -1594,238 +800,48 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     spawn(rotateLogs(shared_from_this(), std::move(live_logs)), "container log rotation");
   }
 
-  static asio::awaitable<void> rotateLogs(
-      std::shared_ptr<EdgedModule> self,
-      std::vector<std::pair<std::string, std::string>> live_logs) {
-    auto op = self->onPool([cri = self->cri_.get(), policy = *self->log_policy_,
-                            live_logs = std::move(live_logs), log = self->ctx_.log] {
-      for (const auto& [id, path] : live_logs) {
-        auto r =
-            rotateContainerLogIfNeeded(*cri, id, path, policy, std::chrono::system_clock::now());
-        if (!r.ok()) {
-          log->warn("container log rotation failed id={} path={} err=\"{}\"", id.substr(0, 12),
-                    path, r.status().message());
-        } else if (*r) {
-          log->debug("container log rotated id={} path={}", id.substr(0, 12), path);
-        }
-      }
+  static asio::awaitable<void> rotateLogs(std::shared_ptr<EdgedModule> self,
+                                          std::vector<LiveLog> live_logs) {
+    auto rotate_op = self->onPool([cri = self->cri_.get(), policy = *self->log_policy_,
+                                   live_logs = std::move(live_logs), log = self->ctx_.log] {
+      rotateContainerLogs(*cri, live_logs, policy, *log);
       return 0;
     });
-    (void)co_await std::move(op);
+    co_await std::move(rotate_op);
     self->log_rotation_running_ = false;
   }
 
   // ---- events (reportEvent) ----------------------------------------------------------------
 
-  // Sends one kubelet event about `e` to metamanager, which forwards it to the cloud and keeps
-  // it for MetaServer. Fire and forget, as the kubelet's event sink is.
-  void recordEvent(const PodEntry& e, PodEvent ev) {
-    if (!events_) {
-      return;
-    }
-    ev.target.resource_version = str(sub(e.pod, "metadata"), "resourceVersion");
-    if (ev.target.uid.empty()) {
-      ev.target.uid = e.uid;
-    }
-    Message m = events_->record(ev, std::chrono::system_clock::now());
-    ctx_.log->debug("event pod={}/{} reason={} msg=\"{}\"", e.ns, e.name, ev.reason, ev.message);
-    Status st = ctx_.bus.send(core::names::kMetaManagerModule, std::move(m));
-    if (!st.ok() && events_dropped_++ % 100 == 0) {
-      ctx_.log->warn("event not sent dropped={} err=\"{}\"", events_dropped_, st.message());
-    }
+  static EventPod eventPod(const PodEntry& e) {
+    return {e.ns, e.name, e.uid, str(sub(e.pod, "metadata"), "resourceVersion")};
   }
 
-  // A container that entered CrashLoopBackOff between two syncs: the kubelet's BackOff event
-  // (its pod worker logs one on every sync attempt during the back-off; we log one per entry).
+  void recordEvent(const PodEntry& e, PodEvent ev) { events_.send(eventPod(e), std::move(ev)); }
+
+  // A container that entered CrashLoopBackOff between two syncs: the kubelet's BackOff event.
   void recordBackOffs(const PodEntry& e, const std::map<std::string, WaitingReason>& now) {
-    if (!events_ || !e.plan) {
+    if (!events_.enabled() || !e.plan) {
       return;
     }
-    for (const auto& [name, w] : now) {
-      auto before = e.waiting.find(name);
-      if (w.reason != "CrashLoopBackOff" ||
-          (before != e.waiting.end() && before->second.reason == w.reason)) {
-        continue;
-      }
-      bool init = std::any_of(e.plan->init_containers.begin(), e.plan->init_containers.end(),
-                              [&](const ContainerPlan& c) { return c.name == name; });
-      PodEvent ev;
-      ev.target.ns = e.ns;
-      ev.target.name = e.name;
-      ev.target.uid = e.uid;
-      ev.target.field_path =
-          std::string(init ? "spec.initContainers{" : "spec.containers{") + name + "}";
-      ev.warning = true;
-      ev.reason = event_reason::kBackOff;
-      ev.message = "Back-off restarting failed container " + name + " in pod " + e.name + "_" +
-                   e.ns + "(" + e.uid + ")";
+    for (auto& ev : backOffEvents(eventPod(e), *e.plan, e.waiting, now)) {
       recordEvent(e, std::move(ev));
     }
   }
 
-  void updateStatus(PodEntry& e) {
-    if (!e.runtime_known && !e.plan_error) {
-      return;
-    }
-    StatusInputs in;
-    in.pod = &e.pod;
-    in.plan = e.plan.get();
-    in.pod_error = e.plan_error;
-    if (e.plan && e.plan_error) {
-      // A volume problem: the plan exists but nothing can start.
-      in.plan = e.plan.get();
-    }
-    in.runtime = &e.runtime;
-    in.probes = &e.probes;
-    in.waiting = &e.waiting;
-    in.host_ip = hostIp();
-    in.now = std::chrono::system_clock::now();
-    WallTime start = e.start_time;
-    for (const auto& s : e.runtime.sandboxes) {
-      WallTime created = fromUnixNanos(s.created_at);
-      if (s.created_at > 0 && created < start) {
-        start = created;
-      }
-    }
-    e.start_time = start;
-    in.start_time = start;
-    in.previous = e.status.is_null() ? nullptr : &e.status;
-    in.terminal = e.terminal;
-    json status = computePodStatus(in);
-    if (e.plan_error && e.plan) {
-      status["reason"] = e.plan_error->reason;
-      status["message"] = e.plan_error->message;
-    }
-    e.status = std::move(status);
-    maybeSend(e);
-  }
-
-  void maybeSend(PodEntry& e) {
-    if (e.is_static && e.mirror_uid.empty()) {
-      maybeCreateMirror(e);
-      return;
-    }
-    if (e.send_in_flight) {
-      return;
-    }
-    std::string text = e.status.dump();
-    if (text == e.last_sent || std::chrono::steady_clock::now() < e.next_send) {
-      return;
-    }
-    e.send_in_flight = true;
-    spawn(sendStatus(shared_from_this(), e.uid, std::move(text)), "pod status patch");
-  }
-
-  static asio::awaitable<void> sendStatus(std::shared_ptr<EdgedModule> self, std::string uid,
-                                          std::string text) {
-    auto it = self->pods_.find(uid);
-    if (it == self->pods_.end()) {
-      co_return;
-    }
-    // A static pod's status goes to its mirror pod (kubelet status manager translates the uid).
-    json patch =
-        podStatusPatch(it->second.is_static ? it->second.mirror_uid : uid, it->second.status);
-    Message m = Message::create(
-        core::names::kEdgedModule, core::names::kMetaGroup, core::op::kPatch,
-        core::buildResource(it->second.ns, core::restype::kPodPatch, it->second.name),
-        json(patch.dump()));
-    auto op = self->ctx_.bus.request(core::names::kMetaManagerModule, std::move(m),
-                                     self->options_.bus_timeout);
-    Result<Message> resp = co_await std::move(op);
-    it = self->pods_.find(uid);
-    if (it == self->pods_.end()) {
-      co_return;
-    }
-    PodEntry& e = it->second;
-    e.send_in_flight = false;
-    bool ok = resp.ok() && resp->route.operation != core::op::kError;
-    if (ok && resp->content.is_object() && resp->content.contains("Err") &&
-        !resp->content["Err"].is_null()) {
-      ok = false;
-    }
-    if (ok) {
-      e.last_sent = text;
-      self->status_sent_++;
-      self->ctx_.log->debug("pod status sent pod={}/{} phase={}", e.ns, e.name,
-                            str(e.status, "phase"));
-    } else {
-      // Stored by metamanager all the same; the cloud gets it on a later re-check.
-      e.next_send = std::chrono::steady_clock::now() + self->options_.status_period;
-      self->ctx_.log->debug(
-          "pod status not accepted pod={}/{} err=\"{}\"", e.ns, e.name,
-          resp.ok() ? resp->contentData().substr(0, 200) : resp.status().message());
-      if (e.status.dump() != text) {
-        self->maybeSend(e);
-      }
-      co_return;
-    }
-    if (e.status.dump() != text) {
-      self->maybeSend(e);  // changed while in flight
-    }
-  }
-
-  static asio::awaitable<void> statusLoop(std::shared_ptr<EdgedModule> self) {
-    while (!self->stopping_) {
-      co_await self->sleepFor(self->status_timer_, self->options_.status_period);
-      if (self->stopping_) {
-        break;
-      }
-      for (auto& [uid, e] : self->pods_) {
-        self->maybeSend(e);
-      }
-    }
-  }
-
-  void publishSummaries() {
-    std::map<std::string, PodSummary> next;
-    for (const auto& [uid, e] : pods_) {
-      PodSummary s;
-      s.ns = e.ns;
-      s.name = e.name;
-      s.uid = uid;
-      s.is_static = e.is_static;
-      s.phase = str(e.status, "phase");
-      json p = e.pod;
-      if (!e.status.is_null()) {
-        p["status"] = e.status;
-      }
-      s.pod_json = p.dump();
-      s.status_json = e.status.dump();
-      next.emplace(uid, std::move(s));
-    }
-    std::map<std::string, LogIndexEntry> index;
-    for (const auto& [uid, e] : pods_) {
-      if (!e.plan) {
-        continue;
-      }
-      LogIndexEntry& li = index[e.ns + "/" + e.name];
-      li.log_dir = e.plan->sandbox.log_directory;
-      for (const auto& c : e.runtime.containers) {  // newest first
-        LogIndexEntry::Instance inst;
-        inst.attempt = c.attempt;
-        inst.id = c.id;
-        inst.running = c.state == ContainerRunState::Running;
-        li.containers[c.name].push_back(std::move(inst));
-      }
-    }
-    std::lock_guard lock(summary_mu_);
-    summaries_ = std::move(next);
-    log_index_ = std::move(index);
-  }
+  void publishSummaries() { publishPods(*snapshot_, pods_); }
 
   core::ModuleContext ctx_;
   EdgedOptions options_;
   const core::EdgedConfig& cfg_;
   std::string node_name_;
-  std::optional<EventRecorder> events_;          // set when modules.edged.reportEvent is on
+  PodEventSender events_;
   std::optional<LogRotationPolicy> log_policy_;  // unset: rotation off (bad configuration)
   std::chrono::steady_clock::time_point next_log_rotation_{};
   bool log_rotation_running_ = false;
-  uint64_t events_dropped_ = 0;
   cri::CriClientPtr cri_;
   RestartBackoff backoff_;
   std::unique_ptr<ObjectSource> objects_;
-  HostFacts host_facts_;
   deviceplugin::DeviceManagerPtr devices_;
   std::unique_ptr<deviceplugin::PodResourcesServer> pod_resources_;  // uses devices_
   std::unique_ptr<PodRuntimeManager> runtime_;
@@ -1836,16 +852,15 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   bool stopping_ = false;
   bool pods_loaded_ = false;
   uint64_t relist_failures_ = 0;
-  uint64_t status_sent_ = 0;
   std::string runtime_version_;
-  std::string node_uid_;
   std::map<std::string, PodEntry> pods_;
   std::set<std::string> orphans_in_flight_;
   std::list<asio::cancellation_signal> signals_;  // one per running coroutine
   std::set<std::string> static_errors_;
-  mutable std::mutex summary_mu_;
-  std::map<std::string, PodSummary> summaries_;
-  std::map<std::string, LogIndexEntry> log_index_;  // "<ns>/<pod>", under summary_mu_
+  std::shared_ptr<PodSnapshot> snapshot_ = std::make_shared<PodSnapshot>();
+  std::unique_ptr<NodeReporter> node_;
+  std::unique_ptr<PodStatusReporter> status_;
+  std::unique_ptr<ProbeRunner> probes_;
   std::unique_ptr<EdgedServer> server_;
   std::atomic<uint16_t> server_port_{0};
 };

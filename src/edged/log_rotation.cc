@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "edgecore/core/time.h"
+#include "pod_entry.h"
 #include "podplan/pod_plan.h"
 
 namespace edgecore::edged {
@@ -172,6 +173,35 @@ core::Result<bool> rotateContainerLogIfNeeded(cri::CriClient& cri, const std::st
     return reopened;
   }
   return true;
+}
+
+std::vector<LiveLog> liveContainerLogs(const std::map<std::string, PodEntry>& pods) {
+  std::vector<LiveLog> out;
+  for (const auto& [uid, e] : pods) {
+    if (!e.plan || e.plan->sandbox.log_directory.empty()) {
+      continue;
+    }
+    for (const auto& c : e.runtime.containers) {
+      if (c.state == ContainerRunState::Running) {
+        out.emplace_back(c.id, e.plan->sandbox.log_directory + "/" + c.name + "/" +
+                                   std::to_string(c.attempt) + ".log");
+      }
+    }
+  }
+  return out;
+}
+
+void rotateContainerLogs(cri::CriClient& cri, const std::vector<LiveLog>& logs,
+                         const LogRotationPolicy& policy, spdlog::logger& log) {
+  for (const auto& [id, path] : logs) {
+    auto r = rotateContainerLogIfNeeded(cri, id, path, policy, std::chrono::system_clock::now());
+    if (!r.ok()) {
+      log.warn("container log rotation failed id={} path={} err=\"{}\"", id.substr(0, 12), path,
+               r.status().message());
+    } else if (*r) {
+      log.debug("container log rotated id={} path={}", id.substr(0, 12), path);
+    }
+  }
 }
 
 }  // namespace edgecore::edged

@@ -8,9 +8,14 @@
 // asked to reopen it (CRI ReopenContainerLog); when that fails the rename is undone.
 // Blocking (file I/O and a CRI call): run on edged's CRI pool.
 
+#include <spdlog/logger.h>
+
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "edgecore/core/status.h"
 #include "edgecore/cri/cri_client.h"
@@ -35,5 +40,16 @@ core::Result<bool> rotateContainerLogIfNeeded(cri::CriClient& cri, const std::st
                                               const std::string& log,
                                               const LogRotationPolicy& policy,
                                               std::chrono::system_clock::time_point now);
+
+// A running container's id and its live CRI log file.
+using LiveLog = std::pair<std::string, std::string>;
+
+struct PodEntry;
+// The live logs of every running container of the pod table (EdgedModule's, on its strand).
+std::vector<LiveLog> liveContainerLogs(const std::map<std::string, PodEntry>& pods);
+
+// Rotates each of `logs` that needs it, logging failures (warn) and rotations (debug).
+void rotateContainerLogs(cri::CriClient& cri, const std::vector<LiveLog>& logs,
+                         const LogRotationPolicy& policy, spdlog::logger& log);
 
 }  // namespace edgecore::edged

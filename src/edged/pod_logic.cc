@@ -73,15 +73,12 @@ void collectGarbage(const PodPlan& plan, const PodRuntime& rt, int max_dead, Pod
 
 }  // namespace
 
-PodActions computePodActions(const PodPlan& plan, const PodRuntime& rt,
-                             const std::map<std::string, ProbeState>& probes,
-                             const RestartBackoff& backoff, WallTime now,
-                             int max_dead_per_container) {
-  PodActions a;
-  const std::string& uid = plan.sandbox.uid;
-  const RestartPolicy policy = plan.restart_policy;
+namespace {
 
-  // 1. A finished pod stays finished (the kubelet stops syncing terminal pods).
+// Step 1: a finished pod stays finished (the kubelet stops syncing terminal pods): its running
+// containers and sandbox are stopped. True when the pod is terminal.
+bool stopIfFinished(const PodPlan& plan, const PodRuntime& rt, PodActions& a) {
+  const RestartPolicy policy = plan.restart_policy;
   bool init_failed_never = false;
   for (const auto& ic : plan.init_containers) {
     const ContainerView* c = rt.latest(ic.name);
@@ -107,12 +104,14 @@ PodActions computePodActions(const PodPlan& plan, const PodRuntime& rt,
     if (s && s->ready) {
       a.kill_pod = true;
     }
-    collectGarbage(plan, rt, max_dead_per_container, a);
-    return a;
+    return true;
   }
+  return false;
+}
 
-  // 2. Sandbox: create one when there is none, the newest is not ready, or its network mode no
-  // longer matches the spec.
+// Step 2: create a sandbox when there is none, the newest is not ready, or its network mode no
+// longer matches the spec (then the old one is killed); else keep the current one.
+void decideSandbox(const PodPlan& plan, const PodRuntime& rt, PodActions& a) {
   const SandboxView* current = rt.currentSandbox();
   bool ready_count_ok = true;
   int ready = 0;
@@ -133,20 +132,31 @@ PodActions computePodActions(const PodPlan& plan, const PodRuntime& rt,
   } else {
     a.sandbox_id = current->id;
   }
+}
 
-  auto attemptFor = [&](const std::string& name) -> std::pair<uint32_t, bool> {
+// Which containers may start now: the crash back-off, and the attempt number of the next start.
+struct StartGate {
+  const PodPlan& plan;
+  const PodRuntime& rt;
+  const RestartBackoff& backoff;
+  WallTime now;
+  PodActions& a;
+
+  std::pair<uint32_t, bool> attemptFor(const std::string& name) const {
     const ContainerView* prev = rt.latest(name);
     if (!prev) {
       return {0, false};
     }
     return {prev->attempt + 1, true};
-  };
+  }
+
   // Applies the crash back-off to a container that exited before; false = hold it back.
-  auto backoffAllows = [&](const std::string& name) {
+  bool allows(const std::string& name) {
     const ContainerView* prev = rt.latest(name);
     if (!isExited(prev)) {
       return true;
     }
+    const std::string& uid = plan.sandbox.uid;
     WallTime finished = fromUnixNanos(prev->finished_at);
     WallTime until;
     if (backoff.inBackoffSince(backoffKey(uid, name), finished, now, &until)) {
@@ -161,35 +171,38 @@ PodActions computePodActions(const PodPlan& plan, const PodRuntime& rt,
       return false;
     }
     return true;
-  };
-
-  if (a.create_sandbox) {
-    // Everything starts again in the new sandbox: the first init container, or all containers.
-    for (const auto& c : rt.containers) {
-      if (c.state == ContainerRunState::Running || c.state == ContainerRunState::Created) {
-        a.kill.push_back({c.id, c.name, "sandbox changed"});
-      }
-    }
-    if (!plan.init_containers.empty()) {
-      const auto& ic = plan.init_containers[0];
-      if (backoffAllows(ic.name)) {
-        auto [attempt, restart] = attemptFor(ic.name);
-        a.start.push_back({true, 0, attempt, restart});
-      }
-    } else {
-      for (size_t i = 0; i < plan.containers.size(); ++i) {
-        const auto& pc = plan.containers[i];
-        if (backoffAllows(pc.name)) {
-          auto [attempt, restart] = attemptFor(pc.name);
-          a.start.push_back({false, i, attempt, restart});
-        }
-      }
-    }
-    collectGarbage(plan, rt, max_dead_per_container, a);
-    return a;
   }
+};
 
-  // 3. Init containers, in order; each must exit 0 before the next (and the app containers).
+// A new sandbox: everything starts again in it, the first init container or all containers.
+void restartInNewSandbox(const PodPlan& plan, const PodRuntime& rt, StartGate& gate,
+                         PodActions& a) {
+  // Everything starts again in the new sandbox: the first init container, or all containers.
+  for (const auto& c : rt.containers) {
+    if (c.state == ContainerRunState::Running || c.state == ContainerRunState::Created) {
+      a.kill.push_back({c.id, c.name, "sandbox changed"});
+    }
+  }
+  if (!plan.init_containers.empty()) {
+    const auto& ic = plan.init_containers[0];
+    if (gate.allows(ic.name)) {
+      auto [attempt, restart] = gate.attemptFor(ic.name);
+      a.start.push_back({true, 0, attempt, restart});
+    }
+  } else {
+    for (size_t i = 0; i < plan.containers.size(); ++i) {
+      const auto& pc = plan.containers[i];
+      if (gate.allows(pc.name)) {
+        auto [attempt, restart] = gate.attemptFor(pc.name);
+        a.start.push_back({false, i, attempt, restart});
+      }
+    }
+  }
+}
+
+// Step 3: init containers, in order; each must exit 0 before the next (and the app
+// containers). True when all are done.
+bool planInitContainers(const PodPlan& plan, const PodRuntime& rt, StartGate& gate, PodActions& a) {
   for (size_t i = 0; i < plan.init_containers.size(); ++i) {
     const auto& ic = plan.init_containers[i];
     const ContainerView* c = rt.latestIn(ic.name, a.sandbox_id);
@@ -197,23 +210,27 @@ PodActions computePodActions(const PodPlan& plan, const PodRuntime& rt,
       continue;  // done
     }
     if (isRunning(c)) {
-      collectGarbage(plan, rt, max_dead_per_container, a);
-      return a;  // still initialising
+      return false;  // still initialising
     }
     if (c && c->state == ContainerRunState::Created) {
       a.kill.push_back({c->id, c->name, "created but not started"});
     }
     // Not run yet, or failed and to be retried (policy Never was handled as terminal).
-    if (backoffAllows(ic.name)) {
-      auto [attempt, restart] = attemptFor(ic.name);
+    if (gate.allows(ic.name)) {
+      auto [attempt, restart] = gate.attemptFor(ic.name);
       a.start.push_back({true, i, attempt, restart});
     }
-    collectGarbage(plan, rt, max_dead_per_container, a);
-    return a;
+    return false;
   }
+  return true;
+}
 
-  // 4. App containers.
-  size_t keep = 0;
+// Step 4: app containers: recreate on a spec change or a failed liveness probe, restart exited
+// ones as the restart policy says.
+void planAppContainers(const PodPlan& plan, const PodRuntime& rt,
+                       const std::map<std::string, ProbeState>& probes, StartGate& gate,
+                       PodActions& a) {
+  const RestartPolicy policy = plan.restart_policy;
   for (size_t i = 0; i < plan.containers.size(); ++i) {
     const auto& pc = plan.containers[i];
     const ContainerView* c = rt.latestIn(pc.name, a.sandbox_id);
@@ -229,8 +246,6 @@ PodActions computePodActions(const PodPlan& plan, const PodRuntime& rt,
         if (policy != RestartPolicy::Never) {
           a.start.push_back({false, i, c->attempt + 1, true});
         }
-      } else {
-        ++keep;
       }
       continue;
     }
@@ -240,12 +255,29 @@ PodActions computePodActions(const PodPlan& plan, const PodRuntime& rt,
     if (isExited(c) && !shouldRestart(policy, c->exit_code)) {
       continue;
     }
-    if (backoffAllows(pc.name)) {
-      auto [attempt, restart] = attemptFor(pc.name);
+    if (gate.allows(pc.name)) {
+      auto [attempt, restart] = gate.attemptFor(pc.name);
       a.start.push_back({false, i, attempt, restart});
     }
   }
-  (void)keep;
+}
+
+}  // namespace
+
+PodActions computePodActions(const PodPlan& plan, const PodRuntime& rt,
+                             const std::map<std::string, ProbeState>& probes,
+                             const RestartBackoff& backoff, WallTime now,
+                             int max_dead_per_container) {
+  PodActions a;
+  if (!stopIfFinished(plan, rt, a)) {
+    decideSandbox(plan, rt, a);
+    StartGate gate{plan, rt, backoff, now, a};
+    if (a.create_sandbox) {
+      restartInNewSandbox(plan, rt, gate, a);
+    } else if (planInitContainers(plan, rt, gate, a)) {
+      planAppContainers(plan, rt, probes, gate, a);
+    }
+  }
   collectGarbage(plan, rt, max_dead_per_container, a);
   return a;
 }
@@ -407,6 +439,7 @@ std::string joinNames(const std::vector<std::string>& names) {
 
 }  // namespace
 
+// Over 80 lines: it builds one JSON object field by field in the order of generateAPIPodStatus.
 json computePodStatus(const StatusInputs& in) {
   json status = json::object();
   const json& pod = *in.pod;

@@ -572,6 +572,128 @@ Status PodRuntimeManager::removePod(const std::string& uid, int64_t grace_second
   return {};
 }
 
+// Graceful deletion: preStop hooks, SIGTERM, the grace period, then kill and remove everything
+// of the pod, its directory and its devices.
+void PodRuntimeManager::terminatePod(const std::string& uid, const PodPlan* plan,
+                                     int64_t grace_seconds, SyncResult& out) {
+  // Graceful deletion: preStop hooks, SIGTERM, the grace period, then kill and remove.
+  auto rt = listPod(uid);
+  if (!rt.ok()) {
+    out.error = rt.status();
+    return;
+  }
+  std::vector<PodActions::Kill> kills;
+  for (const auto& c : rt->containers) {
+    if (c.state == ContainerRunState::Running || c.state == ContainerRunState::Created) {
+      kills.push_back({c.id, c.name, "pod deleted"});
+    }
+  }
+  addKillEvents(out, plan, kills);
+  killContainers(plan, kills, grace_seconds);
+  Status st = removePod(uid, 0);
+  if (!st.ok()) {
+    out.error = st;
+    return;
+  }
+  Status dir = removePodDir(settings_.plan_inputs.root_directory, uid);
+  if (!dir.ok()) {
+    log_->warn("pod directory not removed uid={} err=\"{}\"", uid, dir.message());
+  }
+  if (settings_.devices) {
+    settings_.devices->releasePod(uid);
+  }
+  out.terminated = true;
+}
+
+// Kills what the actions say: the whole pod when its sandbox is replaced or it finished, else
+// the containers to recreate.
+void PodRuntimeManager::killForActions(const PodPlan& plan_ref, const PodRuntime& rt,
+                                       const PodActions& a, SyncResult& out) {
+  const PodPlan* plan = &plan_ref;
+  if (a.kill_pod) {
+    std::vector<PodActions::Kill> kills;
+    for (const auto& c : rt.containers) {
+      if (c.state == ContainerRunState::Running || c.state == ContainerRunState::Created) {
+        kills.push_back({c.id, c.name, "pod sandbox changed"});
+      }
+    }
+    if (!a.terminal && rt.currentSandbox() != nullptr) {
+      addEvent(out, *plan, "", false, event_reason::kSandboxChanged,
+               "Pod sandbox changed, it will be killed and re-created.");
+    }
+    addKillEvents(out, plan, kills);
+    killContainers(plan, kills, plan->termination_grace_period_seconds);
+    for (const auto& s : rt.sandboxes) {
+      if (s.ready) {
+        Status st = cri_.stopPodSandbox(s.id);
+        if (!st.ok() && !isNotFound(st)) {
+          log_->warn("stop sandbox failed pod={}/{} id={} err=\"{}\"", plan->sandbox.ns,
+                     plan->sandbox.name, s.id, st.message());
+        }
+      }
+    }
+  } else if (!a.kill.empty()) {
+    for (const auto& k : a.kill) {
+      log_->info("killing container pod={}/{} container={} reason=\"{}\"", plan->sandbox.ns,
+                 plan->sandbox.name, k.name, k.reason);
+    }
+    addKillEvents(out, plan, a.kill);
+    killContainers(plan, a.kill, plan->termination_grace_period_seconds);
+  }
+}
+
+// RunPodSandbox, then (when env needs them) the plan again with the pod IPs. False (out.error
+// and an event set) when the sandbox could not start.
+bool PodRuntimeManager::runSandbox(const SyncRequest& req, const PlanInputs& inputs,
+                                   const runtimeapi::PodSandboxConfig& sb, uint32_t sandbox_attempt,
+                                   std::shared_ptr<const PodPlan>& plan, std::string& sandbox_id,
+                                   SyncResult& out) {
+  auto id = cri_.runPodSandbox(sb, plan->sandbox.runtime_handler);
+  if (!id.ok()) {
+    out.error = id.status().withContext("RunPodSandbox");
+    addEvent(out, *plan, "", true, event_reason::kFailedCreatePodSandBox,
+             "Failed to create pod sandbox: " + id.status().message());
+    log_->warn("sandbox creation failed pod={}/{} err=\"{}\"", plan->sandbox.ns, plan->sandbox.name,
+               id.status().message());
+    return false;
+  }
+  sandbox_id = *id;
+  log_->info("sandbox started pod={}/{} attempt={} id={}", plan->sandbox.ns, plan->sandbox.name,
+             sandbox_attempt, sandbox_id.substr(0, 12));
+  if (plan->needs_pod_ips && !plan->sandbox.host_network) {
+    auto st = cri_.podSandboxStatus(sandbox_id);
+    if (st.ok() && !st->network().ip().empty()) {
+      PlanInputs in = inputs;
+      in.pod_ips = {st->network().ip()};
+      auto rebuilt = buildPodPlan(req.pod, in);
+      if (rebuilt.ok()) {
+        plan = std::make_shared<const PodPlan>(std::move(rebuilt).value());
+        out.plan = plan;
+      }
+    }
+  }
+  return true;
+}
+
+// Removes dead containers and sandboxes beyond what is kept.
+void PodRuntimeManager::removeDead(const PodActions& a) {
+  for (const auto& id : a.remove_containers) {
+    Status st = cri_.removeContainer(id);
+    if (!st.ok() && !isNotFound(st)) {
+      log_->warn("remove dead container failed id={} err=\"{}\"", id, st.message());
+    }
+  }
+  for (const auto& id : a.remove_sandboxes) {
+    Status st = cri_.removePodSandbox(id);
+    if (!st.ok() && !isNotFound(st)) {
+      log_->warn("remove dead sandbox failed id={} err=\"{}\"", id, st.message());
+    }
+  }
+}
+
+// The kubelet's SyncPod read top to bottom (plan, admission, volumes, actions, kill, sandbox,
+// start, garbage); over 80 lines because each step is one call and splitting further hides the
+// order.
 SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
   SyncResult out;
   const std::string uid = podUid(req.pod);
@@ -591,33 +713,7 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
   out.plan = plan;
 
   if (req.terminate) {
-    // Graceful deletion: preStop hooks, SIGTERM, the grace period, then kill and remove.
-    auto rt = listPod(uid);
-    if (!rt.ok()) {
-      out.error = rt.status();
-      return out;
-    }
-    std::vector<PodActions::Kill> kills;
-    for (const auto& c : rt->containers) {
-      if (c.state == ContainerRunState::Running || c.state == ContainerRunState::Created) {
-        kills.push_back({c.id, c.name, "pod deleted"});
-      }
-    }
-    addKillEvents(out, plan.get(), kills);
-    killContainers(plan.get(), kills, req.grace_seconds);
-    Status st = removePod(uid, 0);
-    if (!st.ok()) {
-      out.error = st;
-      return out;
-    }
-    Status dir = removePodDir(settings_.plan_inputs.root_directory, uid);
-    if (!dir.ok()) {
-      log_->warn("pod directory not removed uid={} err=\"{}\"", uid, dir.message());
-    }
-    if (settings_.devices) {
-      settings_.devices->releasePod(uid);
-    }
-    out.terminated = true;
+    terminatePod(uid, plan.get(), req.grace_seconds, out);
     return out;
   }
   if (!plan) {
@@ -666,36 +762,7 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
     }
   }
 
-  if (a.kill_pod) {
-    std::vector<PodActions::Kill> kills;
-    for (const auto& c : rt->containers) {
-      if (c.state == ContainerRunState::Running || c.state == ContainerRunState::Created) {
-        kills.push_back({c.id, c.name, "pod sandbox changed"});
-      }
-    }
-    if (!a.terminal && rt->currentSandbox() != nullptr) {
-      addEvent(out, *plan, "", false, event_reason::kSandboxChanged,
-               "Pod sandbox changed, it will be killed and re-created.");
-    }
-    addKillEvents(out, plan.get(), kills);
-    killContainers(plan.get(), kills, plan->termination_grace_period_seconds);
-    for (const auto& s : rt->sandboxes) {
-      if (s.ready) {
-        Status st = cri_.stopPodSandbox(s.id);
-        if (!st.ok() && !isNotFound(st)) {
-          log_->warn("stop sandbox failed pod={}/{} id={} err=\"{}\"", plan->sandbox.ns,
-                     plan->sandbox.name, s.id, st.message());
-        }
-      }
-    }
-  } else if (!a.kill.empty()) {
-    for (const auto& k : a.kill) {
-      log_->info("killing container pod={}/{} container={} reason=\"{}\"", plan->sandbox.ns,
-                 plan->sandbox.name, k.name, k.reason);
-    }
-    addKillEvents(out, plan.get(), a.kill);
-    killContainers(plan.get(), a.kill, plan->termination_grace_period_seconds);
-  }
+  killForActions(*plan, *rt, a, out);
 
   std::string sandbox_id = a.sandbox_id;
   uint32_t sandbox_attempt = a.sandbox_attempt;
@@ -704,29 +771,8 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
   }
   runtimeapi::PodSandboxConfig sb = sandboxConfig(*plan, sandbox_attempt);
   if (a.create_sandbox && !a.terminal) {
-    auto id = cri_.runPodSandbox(sb, plan->sandbox.runtime_handler);
-    if (!id.ok()) {
-      out.error = id.status().withContext("RunPodSandbox");
-      addEvent(out, *plan, "", true, event_reason::kFailedCreatePodSandBox,
-               "Failed to create pod sandbox: " + id.status().message());
-      log_->warn("sandbox creation failed pod={}/{} err=\"{}\"", plan->sandbox.ns,
-                 plan->sandbox.name, id.status().message());
+    if (!runSandbox(req, inputs, sb, sandbox_attempt, plan, sandbox_id, out)) {
       return out;
-    }
-    sandbox_id = *id;
-    log_->info("sandbox started pod={}/{} attempt={} id={}", plan->sandbox.ns, plan->sandbox.name,
-               sandbox_attempt, sandbox_id.substr(0, 12));
-    if (plan->needs_pod_ips && !plan->sandbox.host_network) {
-      auto st = cri_.podSandboxStatus(sandbox_id);
-      if (st.ok() && !st->network().ip().empty()) {
-        PlanInputs in = inputs;
-        in.pod_ips = {st->network().ip()};
-        auto rebuilt = buildPodPlan(req.pod, in);
-        if (rebuilt.ok()) {
-          plan = std::make_shared<const PodPlan>(std::move(rebuilt).value());
-          out.plan = plan;
-        }
-      }
     }
   }
 
@@ -741,18 +787,7 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
     }
   }
 
-  for (const auto& id : a.remove_containers) {
-    Status st = cri_.removeContainer(id);
-    if (!st.ok() && !isNotFound(st)) {
-      log_->warn("remove dead container failed id={} err=\"{}\"", id, st.message());
-    }
-  }
-  for (const auto& id : a.remove_sandboxes) {
-    Status st = cri_.removePodSandbox(id);
-    if (!st.ok() && !isNotFound(st)) {
-      log_->warn("remove dead sandbox failed id={} err=\"{}\"", id, st.message());
-    }
-  }
+  removeDead(a);
 
   auto after = listPod(uid);
   if (after.ok()) {

@@ -92,6 +92,15 @@ class PodRuntimeManager {
                                    RuntimeSnapshot* all, const std::string& only_uid);
   void killContainers(const PodPlan* plan, const std::vector<PodActions::Kill>& kills,
                       int64_t grace_seconds);
+  // syncPod's steps.
+  void terminatePod(const std::string& uid, const PodPlan* plan, int64_t grace_seconds,
+                    SyncResult& out);
+  void killForActions(const PodPlan& plan, const PodRuntime& rt, const PodActions& a,
+                      SyncResult& out);
+  bool runSandbox(const SyncRequest& req, const PlanInputs& inputs,
+                  const runtimeapi::PodSandboxConfig& sb, uint32_t sandbox_attempt,
+                  std::shared_ptr<const PodPlan>& plan, std::string& sandbox_id, SyncResult& out);
+  void removeDead(const PodActions& a);
   void stopOne(const PodPlan* plan, const std::string& id, const std::string& name,
                int64_t grace_seconds);
   // Ensures the image is present per pull policy; false + waiting reason when not.

@@ -196,4 +196,12 @@ core::Result<StaticPodScan> scanStaticPods(const std::string& dir, const std::st
   return scan;
 }
 
+std::chrono::milliseconds staticScanPeriod(std::chrono::milliseconds override,
+                                           std::chrono::nanoseconds file_check_frequency) {
+  auto period = override.count() > 0
+                    ? override
+                    : std::chrono::duration_cast<std::chrono::milliseconds>(file_check_frequency);
+  return period.count() > 0 ? period : std::chrono::seconds(20);
+}
+
 }  // namespace edgecore::edged

@@ -6,6 +6,7 @@
 // "default" when unset, and a UID derived from the file content and node name (so an edited file
 // is a new pod), plus the kubernetes.io/config.{source,hash} annotations. Blocking file I/O.
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -28,6 +29,11 @@ inline constexpr size_t kMaxManifestBytes = 1024 * 1024;
 
 // Creates `dir` when missing. Unavailable when it cannot be created or read.
 core::Result<StaticPodScan> scanStaticPods(const std::string& dir, const std::string& node_name);
+
+// How often the manifests are scanned: `override` when set (tests), else fileCheckFrequency,
+// else 20 s.
+std::chrono::milliseconds staticScanPeriod(std::chrono::milliseconds override,
+                                           std::chrono::nanoseconds file_check_frequency);
 
 // One manifest's text (YAML or JSON) to a static pod. InvalidArgument when it is not a Pod.
 core::Result<nlohmann::json> staticPodFromText(const std::string& text,

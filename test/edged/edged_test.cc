@@ -230,7 +230,7 @@ TEST_F(EdgedTest, RestartPoliciesWithExitCodes) {
   EXPECT_EQ(conditionStatus(h.cloudStatus(ns_, "never-0"), "Ready"), "False");
   // A finished pod stays finished: no new container appears for Never/OnFailure-0.
   size_t never_count = containers("never-0").size();
-  std::this_thread::sleep_for(1500ms);
+  std::this_thread::sleep_for(1500ms);  // an absence: a few relists must start nothing
   EXPECT_EQ(containers("never-0").size(), never_count);
   EXPECT_TRUE(runningIds("never-0").empty());
 }
@@ -544,7 +544,7 @@ TEST_F(EdgedTest, StatusKeptWhileOfflineReachesTheCloudWhenItReturns) {
           .ok());
   ASSERT_TRUE(
       waitFor([&] { return h.localStatus(ns_, "late").value("phase", "") == "Running"; }, 20s));
-  std::this_thread::sleep_for(700ms);  // a few re-checks while offline
+  std::this_thread::sleep_for(700ms);  // an absence: a few re-checks while offline send nothing
   EXPECT_TRUE(h.cloudStatus(ns_, "late").empty()) << "nothing can reach an absent cloud";
   // The tunnel comes up (what edgehub tells metamanager): the kept status goes out.
   ASSERT_TRUE(h.bus()
@@ -570,16 +570,16 @@ TEST_F(EdgedTest, PodWaitingForAConfigMapStartsOnceTheCloudHasIt) {
   pod["spec"]["volumes"] =
       json::array({{{"name", "conf"}, {"configMap", {{"name", "late-conf"}}}}});
   ASSERT_TRUE(h.insert(pod).ok());
-  std::this_thread::sleep_for(2500ms);
-  EXPECT_TRUE(runningIds("late").empty());
-  // The queries reached the cloud, more than once each (retried with back-off).
-  std::map<std::string, int> queries;
-  for (const auto& m : h.upstream()) {
-    if (m.route.operation == "query") {
-      ++queries[m.route.resource];
+  // The queries reach the cloud, more than once each (retried with back-off).
+  auto queriesOf = [&](const std::string& resource) {
+    int n = 0;
+    for (const auto& m : h.upstream()) {
+      n += m.route.operation == "query" && m.route.resource == resource ? 1 : 0;
     }
-  }
-  EXPECT_GE(queries[ns_ + "/configmap/late-conf"], 2);
+    return n;
+  };
+  EXPECT_TRUE(waitFor([&] { return queriesOf(ns_ + "/configmap/late-conf") >= 2; }, 10s));
+  EXPECT_TRUE(runningIds("late").empty());
   h.setCloudObject(ns_, "configmap", "late-conf",
                    apiObject("ConfigMap", "late-conf", {{"f", "v1"}}));
   h.setCloudObject(ns_, "configmap", "late-env",

@@ -19,6 +19,8 @@
 #include <thread>
 
 #include "cri/api.pb.h"
+#include "deviceplugin/device_checkpoint.h"
+#include "deviceplugin/device_requests.h"
 #include "deviceplugin/v1beta1/api.grpc.pb.h"
 
 namespace edgecore::edged::deviceplugin {
@@ -36,100 +38,9 @@ constexpr size_t kMaxIdBytes = 256;               // longer device ids are ignor
 constexpr size_t kMaxEndpointBytes = 200;         // socket file name length
 constexpr size_t kMaxCheckpointBytes = 16 << 20;  // a larger checkpoint is not read
 
-bool isQualifiedNamePart(std::string_view s) {
-  if (s.empty() || s.size() > 63) {
-    return false;
-  }
-  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
-  if (!alnum(s.front()) || !alnum(s.back())) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(),
-                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
-}
-
-bool isDnsSubdomain(std::string_view s) {
-  if (s.empty() || s.size() > 253) {
-    return false;
-  }
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t dot = s.find('.', start);
-    std::string_view label = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    for (char c : label) {
-      if (!(std::islower(static_cast<unsigned char>(c)) ||
-            std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
-        return false;
-      }
-    }
-    if (dot == std::string_view::npos) {
-      break;
-    }
-    start = dot + 1;
-  }
-  return true;
-}
-
-// Integer quantity of an extended resource ("2", 2); nullopt for anything else.
-std::optional<int64_t> intQuantity(const json& v) {
-  if (v.is_number_integer()) {
-    return v.get<int64_t>();
-  }
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    int64_t n = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec == std::errc() && p == s.data() + s.size()) {
-      return n;
-    }
-  }
-  return std::nullopt;
-}
-
 std::string strField(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-json toJson(const ContainerDevices& d) {
-  json j;
-  j["deviceIDs"] = d.device_ids;
-  j["envs"] = d.envs;
-  j["annotations"] = d.annotations;
-  j["cdiDevices"] = d.cdi_devices;
-  j["mounts"] = json::array();
-  for (const auto& m : d.mounts) {
-    j["mounts"].push_back({{"containerPath", m.container_path},
-                           {"hostPath", m.host_path},
-                           {"readOnly", m.read_only}});
-  }
-  j["devices"] = json::array();
-  for (const auto& v : d.devices) {
-    j["devices"].push_back({{"containerPath", v.container_path},
-                            {"hostPath", v.host_path},
-                            {"permissions", v.permissions}});
-  }
-  return j;
-}
-
-ContainerDevices fromJson(const json& j) {
-  ContainerDevices d;
-  d.device_ids = j.at("deviceIDs").get<std::map<std::string, std::vector<std::string>>>();
-  d.envs = j.value("envs", std::map<std::string, std::string>{});
-  d.annotations = j.value("annotations", std::map<std::string, std::string>{});
-  d.cdi_devices = j.value("cdiDevices", std::vector<std::string>{});
-  for (const auto& m : j.value("mounts", json::array())) {
-    d.mounts.push_back(
-        {m.value("containerPath", ""), m.value("hostPath", ""), m.value("readOnly", false)});
-  }
-  for (const auto& v : j.value("devices", json::array())) {
-    d.devices.push_back(
-        {v.value("containerPath", ""), v.value("hostPath", ""), v.value("permissions", "")});
-  }
-  return d;
 }
 
 void merge(ContainerDevices& into, const api::ContainerAllocateResponse& r) {
@@ -160,25 +71,6 @@ bool isSocket(const std::string& path) {
 }
 
 }  // namespace
-
-bool isExtendedResourceName(const std::string& name) {
-  // Native names have no domain or the kubernetes.io domain; "requests." is the quota prefix.
-  if (name.rfind("requests.", 0) == 0) {
-    return false;
-  }
-  size_t slash = name.find('/');
-  if (slash == std::string::npos || name.find('/', slash + 1) != std::string::npos) {
-    return false;
-  }
-  std::string domain = name.substr(0, slash);
-  std::string rest = name.substr(slash + 1);
-  if (domain == "kubernetes.io" ||
-      (domain.size() > 14 && domain.compare(domain.size() - 14, 14, ".kubernetes.io") == 0)) {
-    return false;
-  }
-  // "requests.<name>" must be a valid quota name as well (the kubelet checks that too).
-  return isDnsSubdomain(domain) && isQualifiedNamePart(rest) && name.size() <= 253 + 64;
-}
 
 // One registered plugin.
 struct Endpoint {
@@ -521,35 +413,7 @@ struct DeviceManager::Impl {
 
   // Holds mu.
   void writeCheckpointLocked() {
-    json j;
-    j["version"] = 1;
-    j["pods"] = json::object();
-    for (const auto& [uid, cs] : pods) {
-      json pj = json::object();
-      for (const auto& [name, d] : cs) {
-        pj[name] = toJson(d);
-      }
-      j["pods"][uid] = pj;
-    }
-    std::string tmp = checkpointPath() + ".tmp";
-    std::string data = j.dump();
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0;
-    size_t off = 0;
-    while (ok && off < data.size()) {
-      ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-      if (n <= 0) {
-        ok = false;
-        break;
-      }
-      off += static_cast<size_t>(n);
-    }
-    ok = ok && ::fsync(fd) == 0;
-    if (fd >= 0) {
-      ::close(fd);
-    }
-    ok = ok && ::rename(tmp.c_str(), checkpointPath().c_str()) == 0;
-    if (!ok) {
+    if (!writeFileDurably(checkpointPath(), encodeCheckpoint(pods))) {
       log->error("device checkpoint not written path={} err=\"{}\"", checkpointPath(),
                  std::strerror(errno));
     }
@@ -568,30 +432,26 @@ struct DeviceManager::Impl {
     std::ifstream in(checkpointPath());
     std::stringstream ss;
     ss << in.rdbuf();
-    try {
-      json j = json::parse(ss.str());
-      size_t n = 0;
-      for (const auto& [uid, cs] : j.at("pods").items()) {
-        for (const auto& [name, d] : cs.items()) {
-          ContainerDevices cd = fromJson(d);
-          for (const auto& [res, ids] : cd.device_ids) {
-            // A known resource: its devices come when its plugin registers, within the grace
-            // period (the kubelet restores stopped endpoints the same way).
-            ResourceState& rs = resources[res];
-            if (!rs.stopped_at) {
-              rs.stopped_at = std::chrono::steady_clock::now();
-            }
-          }
-          pods[uid][name] = std::move(cd);
-        }
-        ++n;
-      }
-      log->info("device allocations restored pods={} path={}", n, checkpointPath());
-    } catch (const std::exception& e) {
+    auto restored = decodeCheckpoint(ss.str());
+    if (!restored.ok()) {
       log->warn("device checkpoint unreadable, ignored path={} err=\"{}\"", checkpointPath(),
-                e.what());
-      pods.clear();
+                restored.status().message());
+      return;
     }
+    for (const auto& [uid, cs] : *restored) {
+      for (const auto& [name, cd] : cs) {
+        for (const auto& [res, ids] : cd.device_ids) {
+          // A known resource: its devices come when its plugin registers, within the grace
+          // period (the kubelet restores stopped endpoints the same way).
+          ResourceState& rs = resources[res];
+          if (!rs.stopped_at) {
+            rs.stopped_at = std::chrono::steady_clock::now();
+          }
+        }
+      }
+    }
+    pods = std::move(*restored);
+    log->info("device allocations restored pods={} path={}", pods.size(), checkpointPath());
   }
 
   // ---- admission --------------------------------------------------------------------------
@@ -618,6 +478,137 @@ struct DeviceManager::Impl {
     return "Allocate failed due to " + err + ", which is unexpected";
   }
 
+  // An admission refused with `err`; false.
+  static bool refuse(Admission& out, const std::string& err) {
+    out.admitted = false;
+    out.reason = kReasonUnexpectedAdmission;
+    out.message = admissionMessage(err);
+    return false;
+  }
+
+  // Devices of each resource given to the pod's init containers (reusable by later containers)
+  // and app containers during one admission.
+  struct UsedDevices {
+    std::map<std::string, std::set<std::string>> init;
+    std::map<std::string, std::set<std::string>> app;
+  };
+
+  // Picks `n` devices of `res` for container `w` of pod `uid` (those an init container used
+  // first, then free healthy ones) and has the plugin Allocate them into `cd`. False with the
+  // refusal in `out` when it cannot.
+  bool allocateResource(const std::string& uid, const ContainerDeviceRequest& w,
+                        const std::string& res, int64_t n, UsedDevices& used, ContainerDevices& cd,
+                        Admission& out) {
+    std::vector<std::string> reusable;
+    std::vector<std::string> free;
+    std::shared_ptr<Endpoint> ep;
+    bool offers_preferred = false;
+    {
+      std::lock_guard lock(mu);
+      auto it = resources.find(res);
+      ep = it == resources.end() ? nullptr : it->second.ep;
+      offers_preferred = ep && ep->options.get_preferred_allocation_available();
+      std::set<std::string> busy = inUseLocked(res, uid);
+      for (const auto& id : used.init[res]) {
+        if (!used.app[res].count(id)) {
+          reusable.push_back(id);
+        }
+      }
+      if (it != resources.end()) {
+        for (const auto& [id, healthy] : it->second.devices) {
+          if (healthy && !busy.count(id) && !used.init[res].count(id) && !used.app[res].count(id)) {
+            free.push_back(id);
+          }
+        }
+      }
+    }
+    size_t available = reusable.size() + free.size();
+    if (!ep || ep->stopped || available == 0) {
+      return refuse(out,
+                    available == 0 && ep && !ep->stopped
+                        ? "requested number of devices unavailable for " + res +
+                              ". Requested: " + std::to_string(n) + ", Available: 0"
+                        : "no healthy devices present; cannot allocate unhealthy devices " + res);
+    }
+    if (available < static_cast<size_t>(n)) {
+      return refuse(out, "requested number of devices unavailable for " + res + ". Requested: " +
+                             std::to_string(n) + ", Available: " + std::to_string(available));
+    }
+    std::vector<std::string> chosen;
+    if (reusable.size() >= static_cast<size_t>(n)) {
+      chosen.assign(reusable.begin(), reusable.begin() + n);
+    } else {
+      chosen = reusable;
+      size_t rest = static_cast<size_t>(n) - reusable.size();
+      std::vector<std::string> pick(free.begin(), free.begin() + rest);
+      if (offers_preferred && free.size() > rest) {
+        pick = preferredPick(*ep, res, reusable, free, n, std::move(pick));
+      }
+      chosen.insert(chosen.end(), pick.begin(), pick.end());
+    }
+    api::AllocateRequest areq;
+    auto* cr = areq.add_container_requests();
+    for (const auto& id : chosen) {
+      cr->add_devices_ids(id);
+    }
+    api::AllocateResponse aresp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadlineAfter(opts.rpc_timeout));
+    grpc::Status st = ep->stub->Allocate(&ctx, areq, &aresp);
+    if (!st.ok() || aresp.container_responses_size() != 1) {
+      return refuse(out, "Allocate for " + res + " failed: " +
+                             (st.ok() ? std::string("the plugin returned no container response")
+                                      : st.error_message()));
+    }
+    merge(cd, aresp.container_responses(0));
+    cd.device_ids[res] = chosen;
+    for (const auto& id : chosen) {
+      (w.init ? used.init : used.app)[res].insert(id);
+    }
+    log->info("devices allocated pod_uid={} container={} resource={} ids={}", uid, w.name, res,
+              fmt::join(chosen, ","));
+    return true;
+  }
+
+  // The plugin's GetPreferredAllocation among `free` (must include `reusable`); `pick` when it
+  // fails or answers something else than the `pick.size()` free devices asked for.
+  std::vector<std::string> preferredPick(Endpoint& ep, const std::string& res,
+                                         const std::vector<std::string>& reusable,
+                                         const std::vector<std::string>& free, int64_t n,
+                                         std::vector<std::string> pick) {
+    const size_t rest = pick.size();
+    api::PreferredAllocationRequest preq;
+    auto* cr = preq.add_container_requests();
+    for (const auto& id : reusable) {
+      cr->add_available_deviceids(id);
+      cr->add_must_include_deviceids(id);
+    }
+    for (const auto& id : free) {
+      cr->add_available_deviceids(id);
+    }
+    cr->set_allocation_size(static_cast<int32_t>(n));
+    api::PreferredAllocationResponse presp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadlineAfter(opts.rpc_timeout));
+    grpc::Status st = ep.stub->GetPreferredAllocation(&ctx, preq, &presp);
+    if (st.ok() && presp.container_responses_size() == 1) {
+      std::set<std::string> free_set(free.begin(), free.end());
+      std::vector<std::string> preferred;
+      for (const auto& id : presp.container_responses(0).deviceids()) {
+        if (free_set.erase(id)) {
+          preferred.push_back(id);
+        }
+      }
+      if (preferred.size() == rest) {
+        pick = preferred;
+      }
+    } else if (!st.ok()) {
+      log->warn("GetPreferredAllocation failed, picking in order resource={} err=\"{}\"", res,
+                st.error_message());
+    }
+    return pick;
+  }
+
   Admission admit(const json& pod) {
     Admission out;
     const json empty = json::object();
@@ -628,171 +619,30 @@ struct DeviceManager::Impl {
       return out;  // not a pod edged runs (it checks uids first)
     }
     const json& spec = pod.contains("spec") && pod["spec"].is_object() ? pod["spec"] : empty;
-    struct Want {
-      std::string name;
-      bool init = false;
-      std::map<std::string, int64_t> need;
-    };
-    std::vector<Want> wants;
+    std::vector<ContainerDeviceRequest> wants;
     {
       std::lock_guard lock(mu);
       if (pods.count(uid)) {
         return out;
       }
-      for (const char* key : {"initContainers", "containers"}) {
-        if (!spec.contains(key) || !spec[key].is_array()) {
-          continue;
-        }
-        for (const auto& c : spec[key]) {
-          if (!c.is_object()) {
-            continue;
-          }
-          Want w;
-          w.name = strField(c, "name");
-          w.init = std::string(key) == "initContainers";
-          const json& res =
-              c.contains("resources") && c["resources"].is_object() ? c["resources"] : empty;
-          for (const char* part : {"requests", "limits"}) {  // limits win, as they must match
-            if (!res.contains(part) || !res[part].is_object()) {
-              continue;
-            }
-            for (const auto& [name, q] : res[part].items()) {
-              auto r = resources.find(name);
-              if (r == resources.end() || (r->second.expired && inUseLocked(name, "").empty())) {
-                continue;  // not a device plugin resource (the kubelet ignores it here too)
-              }
-              auto n = intQuantity(q);
-              if (n && *n > 0) {
-                w.need[name] = *n;
-              } else {
-                w.need.erase(name);
-              }
-            }
-          }
-          if (!w.need.empty()) {
-            wants.push_back(std::move(w));
-          }
-        }
-      }
+      wants = deviceRequests(spec, [this](const std::string& name) {
+        auto r = resources.find(name);
+        // Not a device plugin resource: the kubelet ignores it here too.
+        return r != resources.end() && !(r->second.expired && inUseLocked(name, "").empty());
+      });
     }
     if (wants.empty()) {
       return out;
     }
     std::lock_guard admit_lock(admit_mu);
     std::map<std::string, ContainerDevices> result;
-    std::map<std::string, std::set<std::string>> init_used;  // reusable by later containers
-    std::map<std::string, std::set<std::string>> app_used;
+    UsedDevices used;
     for (const auto& w : wants) {
       ContainerDevices& cd = result[w.name];
       for (const auto& [res, n] : w.need) {
-        std::vector<std::string> reusable;
-        std::vector<std::string> free;
-        std::shared_ptr<Endpoint> ep;
-        bool offers_preferred = false;
-        {
-          std::lock_guard lock(mu);
-          auto it = resources.find(res);
-          ep = it == resources.end() ? nullptr : it->second.ep;
-          offers_preferred = ep && ep->options.get_preferred_allocation_available();
-          std::set<std::string> busy = inUseLocked(res, uid);
-          for (const auto& id : init_used[res]) {
-            if (!app_used[res].count(id)) {
-              reusable.push_back(id);
-            }
-          }
-          if (it != resources.end()) {
-            for (const auto& [id, healthy] : it->second.devices) {
-              if (healthy && !busy.count(id) && !init_used[res].count(id) &&
-                  !app_used[res].count(id)) {
-                free.push_back(id);
-              }
-            }
-          }
-        }
-        size_t available = reusable.size() + free.size();
-        if (!ep || ep->stopped || available == 0) {
-          out.admitted = false;
-          out.reason = kReasonUnexpectedAdmission;
-          out.message = admissionMessage(
-              available == 0 && ep && !ep->stopped
-                  ? "requested number of devices unavailable for " + res +
-                        ". Requested: " + std::to_string(n) + ", Available: 0"
-                  : "no healthy devices present; cannot allocate unhealthy devices " + res);
+        if (!allocateResource(uid, w, res, n, used, cd, out)) {
           return out;
         }
-        if (available < static_cast<size_t>(n)) {
-          out.admitted = false;
-          out.reason = kReasonUnexpectedAdmission;
-          out.message = admissionMessage("requested number of devices unavailable for " + res +
-                                         ". Requested: " + std::to_string(n) +
-                                         ", Available: " + std::to_string(available));
-          return out;
-        }
-        std::vector<std::string> chosen;
-        if (reusable.size() >= static_cast<size_t>(n)) {
-          chosen.assign(reusable.begin(), reusable.begin() + n);
-        } else {
-          chosen = reusable;
-          size_t rest = static_cast<size_t>(n) - reusable.size();
-          std::vector<std::string> pick(free.begin(), free.begin() + rest);
-          if (offers_preferred && free.size() > rest) {
-            api::PreferredAllocationRequest preq;
-            auto* cr = preq.add_container_requests();
-            for (const auto& id : reusable) {
-              cr->add_available_deviceids(id);
-              cr->add_must_include_deviceids(id);
-            }
-            for (const auto& id : free) {
-              cr->add_available_deviceids(id);
-            }
-            cr->set_allocation_size(static_cast<int32_t>(n));
-            api::PreferredAllocationResponse presp;
-            grpc::ClientContext ctx;
-            ctx.set_deadline(deadlineAfter(opts.rpc_timeout));
-            grpc::Status st = ep->stub->GetPreferredAllocation(&ctx, preq, &presp);
-            if (st.ok() && presp.container_responses_size() == 1) {
-              std::set<std::string> free_set(free.begin(), free.end());
-              std::vector<std::string> preferred;
-              for (const auto& id : presp.container_responses(0).deviceids()) {
-                if (free_set.erase(id)) {
-                  preferred.push_back(id);
-                }
-              }
-              if (preferred.size() == rest) {
-                pick = preferred;
-              }
-            } else if (!st.ok()) {
-              log->warn("GetPreferredAllocation failed, picking in order resource={} err=\"{}\"",
-                        res, st.error_message());
-            }
-          }
-          chosen.insert(chosen.end(), pick.begin(), pick.end());
-        }
-        api::AllocateRequest areq;
-        auto* cr = areq.add_container_requests();
-        for (const auto& id : chosen) {
-          cr->add_devices_ids(id);
-        }
-        api::AllocateResponse aresp;
-        grpc::ClientContext ctx;
-        ctx.set_deadline(deadlineAfter(opts.rpc_timeout));
-        grpc::Status st = ep->stub->Allocate(&ctx, areq, &aresp);
-        if (!st.ok() || aresp.container_responses_size() != 1) {
-          out.admitted = false;
-          out.reason = kReasonUnexpectedAdmission;
-          out.message =
-              admissionMessage("Allocate for " + res + " failed: " +
-                               (st.ok() ? std::string("the plugin returned no container response")
-                                        : st.error_message()));
-          return out;
-        }
-        merge(cd, aresp.container_responses(0));
-        cd.device_ids[res] = chosen;
-        for (const auto& id : chosen) {
-          (w.init ? init_used : app_used)[res].insert(id);
-        }
-        log->info("devices allocated pod_uid={} container={} resource={} ids={}", uid, w.name, res,
-                  fmt::join(chosen, ","));
       }
     }
     std::lock_guard lock(mu);

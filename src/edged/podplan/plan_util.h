@@ -86,4 +86,24 @@ struct VolumeInfo {
 // The pod's volumes; InvalidPodSpec for bad names or paths, FailedMount for unsupported types.
 Result<std::vector<VolumeInfo>> podVolumes(const json& pod, const PlanInputs& in);
 
+// The reference grammar of github.com/distribution/reference (image_reference.cc): false for an
+// invalid name; `tagged`/`digested` say which parts are present.
+bool validImageReference(const std::string& image, bool* tagged, bool* digested);
+
+// The pod's DNS servers, searches and options for its dnsPolicy and dnsConfig (pod_dns.cc).
+Result<DnsConfig> podDns(const json& spec, const std::string& ns, bool host_network,
+                         const PlanInputs& in);
+
+// Configmap/secret payloads read once per plan (container_env.cc), by "c/<name>" or "s/<name>".
+struct ObjectCache {
+  std::map<std::string, Result<std::map<std::string, std::string>>> entries;
+};
+
+// The container's environment in kubelet order (container_env.cc): envFrom, then env; a missing
+// configmap/secret or key is CreateContainerConfigError. Sets `needs_pod_ip` when a value needs
+// the pod IPs.
+Result<std::vector<KeyValue>> buildEnv(const json& pod, const json& c, const std::string& ns,
+                                       const std::string& path, const PlanInputs& in,
+                                       ObjectCache& cache, bool* needs_pod_ip);
+
 }  // namespace edgecore::edged::plan

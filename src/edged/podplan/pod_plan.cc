@@ -20,6 +20,7 @@
 namespace edgecore::edged {
 
 using nlohmann::json;
+using plan::buildEnv;
 using plan::child;
 using plan::getArray;
 using plan::getBool;
@@ -28,7 +29,10 @@ using plan::getOptInt;
 using plan::getString;
 using plan::getStringList;
 using plan::getStringMap;
+using plan::ObjectCache;
 using plan::planStatus;
+using plan::podDns;
+using plan::validImageReference;
 
 PlanError planErrorFromStatus(const Status& status) {
   const std::string& m = status.message();
@@ -268,277 +272,6 @@ std::string cgroupParent(QosClass qos, const std::string& uid, const PlanInputs&
   return "/kubepods" + (tier.empty() ? std::string() : "/" + tier) + "/pod" + uid;
 }
 
-// Docker reference grammar (github.com/distribution/reference), as the kubelet's
-// applyDefaultImageTag checks it, in one linear pass per part. (It was a std::regex: libstdc++'s
-// backtracking engine took exponential time on a failing 40-character name such as
-// "docker.io/library/busybox:locabox:local" and recurses once per character; Go's regexp is
-// linear.)
-namespace ref {
-
-bool isLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool isAlnum(char c) { return isLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
-bool isHex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-// path-component: [a-z0-9]+ ((?:[._]|__|[-]*) [a-z0-9]+)*
-bool pathComponent(std::string_view s) {
-  if (s.empty() || !isLowerAlnum(s.front()) || !isLowerAlnum(s.back())) {
-    return false;
-  }
-  size_t i = 0;
-  while (i < s.size()) {
-    if (isLowerAlnum(s[i])) {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j < s.size() && !isLowerAlnum(s[j])) {
-      ++j;
-    }
-    std::string_view sep = s.substr(i, j - i);
-    bool dashes = sep.find_first_not_of('-') == std::string_view::npos;
-    if (!(sep == "." || sep == "_" || sep == "__" || dashes)) {
-      return false;
-    }
-    i = j;
-  }
-  return true;
-}
-
-// domain-component: [a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]
-bool domainComponent(std::string_view s) {
-  if (s.empty() || !isAlnum(s.front()) || !isAlnum(s.back())) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(), [](char c) { return isAlnum(c) || c == '-'; });
-}
-
-// domain: domain-component ('.' domain-component)* (':' [0-9]+)?
-bool domain(std::string_view s) {
-  if (auto colon = s.find(':'); colon != std::string_view::npos) {
-    std::string_view port = s.substr(colon + 1);
-    if (port.empty() ||
-        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return false;
-    }
-    s = s.substr(0, colon);
-  }
-  while (true) {
-    size_t dot = s.find('.');
-    if (!domainComponent(s.substr(0, dot))) {
-      return false;
-    }
-    if (dot == std::string_view::npos) {
-      return true;
-    }
-    s = s.substr(dot + 1);
-  }
-}
-
-// name: (domain '/')? path-component ('/' path-component)*
-bool name(std::string_view s) {
-  size_t slash = s.find('/');
-  if (slash != std::string_view::npos && !pathComponent(s.substr(0, slash)) &&
-      domain(s.substr(0, slash))) {
-    s = s.substr(slash + 1);
-  }
-  while (true) {
-    slash = s.find('/');
-    if (!pathComponent(s.substr(0, slash))) {
-      return false;
-    }
-    if (slash == std::string_view::npos) {
-      return true;
-    }
-    s = s.substr(slash + 1);
-  }
-}
-
-// tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
-bool tag(std::string_view s) {
-  if (s.empty() || s.size() > 128 || s.front() == '.' || s.front() == '-') {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return isAlnum(c) || c == '_' || c == '.' || c == '-'; });
-}
-
-// digest: [A-Za-z][A-Za-z0-9]* ([-_+.][A-Za-z][A-Za-z0-9]*)* ':' [0-9a-fA-F]{32,}
-bool digest(std::string_view s) {
-  size_t colon = s.find(':');
-  if (colon == std::string_view::npos) {
-    return false;
-  }
-  std::string_view algo = s.substr(0, colon);
-  std::string_view hex = s.substr(colon + 1);
-  if (hex.size() < 32 || !std::all_of(hex.begin(), hex.end(), isHex)) {
-    return false;
-  }
-  bool start = true;  // at the start of an algorithm component
-  for (char c : algo) {
-    bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (start) {
-      if (!letter) {
-        return false;
-      }
-      start = false;
-    } else if (c == '-' || c == '_' || c == '+' || c == '.') {
-      start = true;
-    } else if (!isAlnum(c)) {
-      return false;
-    }
-  }
-  return !algo.empty() && !start;
-}
-
-}  // namespace ref
-
-bool validImageReference(const std::string& image, bool* tagged, bool* digested) {
-  if (image.empty() || image.size() > 512) {
-    return false;
-  }
-  std::string_view rest = image;
-  *digested = false;
-  *tagged = false;
-  if (auto at = rest.find('@'); at != std::string_view::npos) {
-    if (!ref::digest(rest.substr(at + 1))) {
-      return false;
-    }
-    *digested = true;
-    rest = rest.substr(0, at);
-  }
-  // A ':' after the last '/' can only start the tag (a port is always followed by a '/').
-  size_t colon = rest.rfind(':');
-  size_t slash = rest.rfind('/');
-  if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
-    if (!ref::tag(rest.substr(colon + 1))) {
-      return false;
-    }
-    *tagged = true;
-    rest = rest.substr(0, colon);
-  }
-  return rest.size() <= 255 && ref::name(rest);
-}
-
-struct HostResolv {
-  std::vector<std::string> servers, searches, options;
-};
-
-HostResolv readResolvConf(const std::string& path) {
-  HostResolv r;
-  if (path.empty()) {
-    return r;
-  }
-  std::ifstream f(path);
-  std::string line;
-  size_t lines = 0;
-  while (std::getline(f, line) && ++lines < 10000) {
-    auto hash = line.find_first_of("#;");
-    if (hash != std::string::npos) {
-      line.resize(hash);
-    }
-    std::istringstream ss(line);
-    std::string key;
-    ss >> key;
-    std::vector<std::string> fields;
-    for (std::string w; ss >> w;) {
-      fields.push_back(w);
-    }
-    if (key == "nameserver" && !fields.empty()) {
-      r.servers.push_back(fields[0]);
-    } else if (key == "search") {
-      r.searches.clear();
-      for (auto& s : fields) {
-        if (s != ".") r.searches.push_back(s);
-      }
-    } else if (key == "domain" && !fields.empty()) {
-      r.searches = {fields[0]};
-    } else if (key == "options") {
-      r.options.insert(r.options.end(), fields.begin(), fields.end());
-    }
-  }
-  return r;
-}
-
-void appendUnique(std::vector<std::string>& to, const std::vector<std::string>& from) {
-  for (const auto& s : from) {
-    if (std::find(to.begin(), to.end(), s) == to.end()) {
-      to.push_back(s);
-    }
-  }
-}
-
-// Options merge by name ("ndots:5" overrides "ndots:1"), dnsConfig.options last.
-void mergeOptions(std::vector<std::string>& opts, const std::vector<std::string>& extra) {
-  for (const auto& o : extra) {
-    const std::string name = o.substr(0, o.find(':'));
-    auto it = std::find_if(opts.begin(), opts.end(),
-                           [&](const std::string& x) { return x.substr(0, x.find(':')) == name; });
-    if (it != opts.end()) {
-      *it = o;
-    } else {
-      opts.push_back(o);
-    }
-  }
-}
-
-Result<DnsConfig> podDns(const json& spec, const std::string& ns, bool host_network,
-                         const PlanInputs& in) {
-  EC_ASSIGN_OR_RETURN(auto policy, getString(spec, "dnsPolicy", "spec", "ClusterFirst"));
-  enum class Kind { Cluster, Host, None } kind;
-  if (policy == "None") {
-    kind = Kind::None;
-  } else if (policy == "Default") {
-    kind = Kind::Host;
-  } else if (policy == "ClusterFirstWithHostNet") {
-    kind = Kind::Cluster;
-  } else if (policy == "ClusterFirst") {
-    kind = host_network ? Kind::Host : Kind::Cluster;
-  } else {
-    return planStatus(kReasonInvalidPodSpec,
-                      "spec.dnsPolicy: unsupported value \"" + policy + "\"");
-  }
-  if (kind == Kind::Cluster && in.cluster_dns.empty()) {
-    kind = Kind::Host;  // kubelet: "MissingClusterDNS", falls back to the host's resolv.conf
-  }
-  DnsConfig d;
-  if (kind != Kind::None) {
-    HostResolv host = readResolvConf(in.resolv_conf);
-    if (kind == Kind::Host) {
-      d.servers = host.servers;
-      d.searches = host.searches;
-      d.options = host.options;
-    } else {
-      d.servers = in.cluster_dns;
-      d.searches = {ns + ".svc." + in.cluster_domain, "svc." + in.cluster_domain,
-                    in.cluster_domain};
-      appendUnique(d.searches, host.searches);
-      d.options = {"ndots:5"};
-    }
-  }
-  if (const json* cfg = child(spec, "dnsConfig")) {
-    EC_ASSIGN_OR_RETURN(auto servers, getStringList(*cfg, "nameservers", "spec.dnsConfig"));
-    EC_ASSIGN_OR_RETURN(auto searches, getStringList(*cfg, "searches", "spec.dnsConfig"));
-    appendUnique(d.servers, servers);
-    appendUnique(d.searches, searches);
-    EC_ASSIGN_OR_RETURN(auto opts, getArray(*cfg, "options", "spec.dnsConfig"));
-    std::vector<std::string> extra;
-    for (const json* o : opts) {
-      EC_ASSIGN_OR_RETURN(auto name, getString(*o, "name", "spec.dnsConfig.options"));
-      EC_ASSIGN_OR_RETURN(auto value, getString(*o, "value", "spec.dnsConfig.options"));
-      if (!name.empty()) {
-        extra.push_back(value.empty() ? name : name + ":" + value);
-      }
-    }
-    mergeOptions(d.options, extra);
-  }
-  // Resolver limits the kubelet enforces (MaxDNSSearchPaths 32, 3 nameservers).
-  if (d.searches.size() > 32) d.searches.resize(32);
-  if (d.servers.size() > 3) d.servers.resize(3);
-  return d;
-}
-
 Protocol toProtocol(const std::string& p) {
   if (p == "UDP") return Protocol::Udp;
   if (p == "SCTP") return Protocol::Sctp;
@@ -649,165 +382,6 @@ Result<std::optional<ProbeSpec>> parseProbe(const json& c, const char* key,
   return std::optional<ProbeSpec>(std::move(s));
 }
 
-// Ordered env with replace-in-place semantics.
-class EnvBuilder {
- public:
-  void set(const std::string& k, std::string v) {
-    auto it = index_.find(k);
-    bytes_ += k.size() + v.size();
-    if (it != index_.end()) {
-      envs_[it->second].value = std::move(v);
-    } else {
-      index_.emplace(k, envs_.size());
-      envs_.push_back({k, std::move(v)});
-    }
-  }
-  std::optional<std::string> get(std::string_view k) const {
-    auto it = index_.find(std::string(k));
-    if (it == index_.end()) return std::nullopt;
-    return envs_[it->second].value;
-  }
-  size_t bytes() const { return bytes_; }
-  std::vector<KeyValue> take() { return std::move(envs_); }
-
- private:
-  std::vector<KeyValue> envs_;
-  std::map<std::string, size_t> index_;
-  size_t bytes_ = 0;
-};
-
-struct ObjectCache {
-  std::map<std::string, Result<std::map<std::string, std::string>>> entries;
-};
-
-// Loads a configmap or secret payload; NotFound stays NotFound (message "configmap \"x\" not
-// found" like the kubelet's); other errors become CreateContainerConfigError messages.
-Result<std::map<std::string, std::string>> loadPayload(const PlanInputs& in, ObjectCache& cache,
-                                                       bool secret, const std::string& ns,
-                                                       const std::string& name) {
-  const std::string key = (secret ? "s/" : "c/") + name;
-  auto it = cache.entries.find(key);
-  if (it != cache.entries.end()) {
-    return it->second;
-  }
-  const char* kind = secret ? "secret" : "configmap";
-  auto put = [&](Result<std::map<std::string, std::string>> r) {
-    cache.entries.emplace(key, r);
-    return r;
-  };
-  if (in.objects == nullptr) {
-    return put(
-        Status(core::StatusCode::NotFound, std::string(kind) + " \"" + name + "\" not found"));
-  }
-  auto obj = secret ? in.objects->getSecret(ns, name) : in.objects->getConfigMap(ns, name);
-  if (!obj.ok()) {
-    if (obj.status().code() == core::StatusCode::NotFound) {
-      return put(
-          Status(core::StatusCode::NotFound, std::string(kind) + " \"" + name + "\" not found"));
-    }
-    return put(Status(obj.status().code(), std::string("couldn't get ") + kind + " " + ns + "/" +
-                                               name + ": " + obj.status().message()));
-  }
-  auto payload = secret ? plan::secretPayload(*obj) : plan::configMapPayload(*obj);
-  if (!payload.ok()) {
-    return put(Status(core::StatusCode::InvalidArgument, std::string(kind) + " " + ns + "/" + name +
-                                                             ": " + payload.status().message()));
-  }
-  return put(std::move(payload));
-}
-
-Status containerConfigError(std::string msg) {
-  return planStatus(kReasonCreateContainerConfigError, msg);
-}
-
-Result<std::vector<KeyValue>> buildEnv(const json& pod, const json& c, const std::string& ns,
-                                       const std::string& path, const PlanInputs& in,
-                                       ObjectCache& cache, bool* needs_pod_ip) {
-  EnvBuilder env;
-  EC_ASSIGN_OR_RETURN(auto from, getArray(c, "envFrom", path));
-  for (const json* f : from) {
-    EC_ASSIGN_OR_RETURN(auto prefix, getString(*f, "prefix", path + ".envFrom"));
-    const json* cm = child(*f, "configMapRef");
-    const json* sec = child(*f, "secretRef");
-    const json* ref = cm ? cm : sec;
-    if (ref == nullptr) {
-      continue;
-    }
-    EC_ASSIGN_OR_RETURN(auto name, getString(*ref, "name", path + ".envFrom"));
-    EC_ASSIGN_OR_RETURN(auto optional, getBool(*ref, "optional", path + ".envFrom"));
-    auto payload = loadPayload(in, cache, cm == nullptr, ns, name);
-    if (!payload.ok()) {
-      if (optional && payload.status().code() == core::StatusCode::NotFound) {
-        continue;
-      }
-      return containerConfigError(payload.status().message());
-    }
-    for (const auto& [k, v] : *payload) {
-      const std::string key = prefix + k;
-      if (!plan::isEnvVarName(key)) {
-        continue;  // the kubelet skips invalid keys (and records an event)
-      }
-      env.set(key, v);
-      if (env.bytes() > in.max_env_bytes) {
-        return containerConfigError("environment of container exceeds " +
-                                    std::to_string(in.max_env_bytes) + " bytes");
-      }
-    }
-  }
-  EC_ASSIGN_OR_RETURN(auto vars, getArray(c, "env", path));
-  for (const json* e : vars) {
-    const std::string ep = path + ".env";
-    EC_ASSIGN_OR_RETURN(auto name, getString(*e, "name", ep));
-    if (name.empty()) {
-      return planStatus(kReasonInvalidPodSpec, ep + ": name is required");
-    }
-    const json* vf = child(*e, "valueFrom");
-    if (vf == nullptr) {
-      EC_ASSIGN_OR_RETURN(auto value, getString(*e, "value", ep));
-      env.set(name, expandVars(value, [&](std::string_view k) { return env.get(k); }));
-    } else if (const json* ref = child(*vf, "configMapKeyRef") ? child(*vf, "configMapKeyRef")
-                                                               : child(*vf, "secretKeyRef")) {
-      const bool secret = child(*vf, "configMapKeyRef") == nullptr;
-      EC_ASSIGN_OR_RETURN(auto obj_name, getString(*ref, "name", ep));
-      EC_ASSIGN_OR_RETURN(auto key, getString(*ref, "key", ep));
-      EC_ASSIGN_OR_RETURN(auto optional, getBool(*ref, "optional", ep));
-      auto payload = loadPayload(in, cache, secret, ns, obj_name);
-      if (!payload.ok()) {
-        if (optional && payload.status().code() == core::StatusCode::NotFound) {
-          continue;
-        }
-        return containerConfigError(payload.status().message());
-      }
-      auto it = payload->find(key);
-      if (it == payload->end()) {
-        if (optional) {
-          continue;
-        }
-        return containerConfigError("couldn't find key " + key + " in " +
-                                    (secret ? "Secret " : "ConfigMap ") + ns + "/" + obj_name);
-      }
-      env.set(name, it->second);
-    } else if (const json* fr = child(*vf, "fieldRef")) {
-      EC_ASSIGN_OR_RETURN(auto fp, getString(*fr, "fieldPath", ep));
-      EC_ASSIGN_OR_RETURN(auto v, plan::fieldRefValue(pod, fp, in, needs_pod_ip));
-      env.set(name, std::move(v));
-    } else if (const json* rr = child(*vf, "resourceFieldRef")) {
-      EC_ASSIGN_OR_RETURN(auto resource, getString(*rr, "resource", ep));
-      std::string divisor = "1";
-      if (const json* d = child(*rr, "divisor")) {
-        divisor = d->is_string() ? d->get<std::string>() : d->dump();
-      }
-      EC_ASSIGN_OR_RETURN(auto v, plan::resourceFieldValue(c, resource, divisor, in));
-      env.set(name, std::move(v));
-    }
-    if (env.bytes() > in.max_env_bytes) {
-      return containerConfigError("environment of container exceeds " +
-                                  std::to_string(in.max_env_bytes) + " bytes");
-    }
-  }
-  return env.take();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -895,10 +469,9 @@ struct PodContext {
   bool needs_pod_ip = false;
 };
 
-Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::string& path,
-                                     bool is_init, const Res& res) {
-  ContainerPlan cp;
-  cp.is_init = is_init;
+// Name, hash, labels, ports, probes, lifecycle hooks and the io.kubernetes.* annotations.
+Status readContainerBasics(const PodContext& pc, const json& c, const std::string& path,
+                           ContainerPlan& cp) {
   if (!c.is_object()) {
     return planStatus(kReasonInvalidPodSpec, path + ": expected an object");
   }
@@ -947,8 +520,11 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
     cp.annotations["io.kubernetes.container.ports"] = ports->dump();
   }
   setContainerAttempt(cp, 0);
+  return {};
+}
 
-  // Resources (calculateLinuxResources) and OOM score (qos.GetContainerOOMScoreAdjust).
+// Resources (calculateLinuxResources) and OOM score (qos.GetContainerOOMScoreAdjust).
+void setContainerResources(const PodContext& pc, const Res& res, ContainerPlan& cp) {
   cp.resources.cpu_shares =
       milliCpuToShares(res.req_cpu_milli ? *res.req_cpu_milli : res.lim_cpu_milli.value_or(0));
   cp.resources.memory_limit_in_bytes = res.lim_mem.value_or(0);
@@ -971,8 +547,11 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
     if (adj == kBestEffortOomScoreAdj) adj = kBestEffortOomScoreAdj - 1;
     cp.resources.oom_score_adj = adj;
   }
+}
 
-  // Security context: pod-level values are the defaults of the container's.
+// Security context: pod-level values are the defaults of the container's.
+Status setSecurityContext(const PodContext& pc, const json& c, const std::string& path,
+                          ContainerPlan& cp) {
   cp.security.run_as_user = pc.pod_run_as_user;
   cp.security.run_as_group = pc.pod_run_as_group;
   cp.security.supplemental_groups = pc.supplemental_groups;
@@ -996,8 +575,13 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
       EC_ASSIGN_OR_RETURN(cp.security.capabilities_drop, getStringList(*caps, "drop", sp));
     }
   }
+  return {};
+}
 
-  // Mounts: volumes, then /etc/hosts, then the termination log.
+// Mounts: volumes, then /etc/hosts, then the termination log. A mount of a missing volume is the
+// container's CreateContainerConfigError (returned, the other mounts still set).
+Result<std::optional<PlanError>> addMounts(const PodContext& pc, const json& c,
+                                           const std::string& path, ContainerPlan& cp) {
   EC_ASSIGN_OR_RETURN(auto vms, getArray(c, "volumeMounts", path));
   bool mounts_etc_hosts = false;
   std::optional<PlanError> mount_error;
@@ -1045,8 +629,12 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
     m.host_path = cp.termination_log_host_path;
     cp.mounts.push_back(std::move(m));
   }
+  return mount_error;
+}
 
-  // Image, then env and command expansion: these can fail per container.
+// The image with the kubelet's default tag and the pull policy; false (cp.error set) for an
+// invalid reference.
+Result<bool> setImage(const json& c, const std::string& path, ContainerPlan& cp) {
   EC_ASSIGN_OR_RETURN(auto image, getString(c, "image", path));
   EC_ASSIGN_OR_RETURN(auto policy, getString(c, "imagePullPolicy", path));
   bool tagged = false;
@@ -1057,7 +645,7 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
                          "Failed to apply default image tag \"" + image +
                              "\": couldn't parse image reference \"" + image +
                              "\": invalid reference format"};
-    return cp;
+    return false;
   }
   cp.image = (tagged || digested) ? image : image + ":latest";
   const bool latest = !digested && (!tagged || cp.image.ends_with(":latest"));
@@ -1073,10 +661,12 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
     return planStatus(kReasonInvalidPodSpec,
                       path + ".imagePullPolicy: unsupported value \"" + policy + "\"");
   }
-  if (mount_error) {
-    cp.error = mount_error;
-    return cp;
-  }
+  return true;
+}
+
+// Env, then command and args with $(VAR) expanded. A missing configmap/secret or key is the
+// container's error (cp.error), an invalid spec the pod's (returned).
+Status setEnvAndCommand(PodContext& pc, const json& c, const std::string& path, ContainerPlan& cp) {
   auto env = buildEnv(pc.pod, c, pc.ns, path, pc.in, pc.cache, &pc.needs_pod_ip);
   if (!env.ok()) {
     PlanError e = planErrorFromStatus(env.status());
@@ -1084,7 +674,7 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
       return env.status();
     }
     cp.error = std::move(e);
-    return cp;
+    return {};
   }
   cp.envs = std::move(*env);
   std::map<std::string, std::string> env_map;
@@ -1100,11 +690,34 @@ Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::s
   EC_ASSIGN_OR_RETURN(auto args, getStringList(c, "args", path));
   for (auto& s : command) cp.command.push_back(expandVars(s, lookup));
   for (auto& s : args) cp.args.push_back(expandVars(s, lookup));
+  return {};
+}
+
+Result<ContainerPlan> buildContainer(PodContext& pc, const json& c, const std::string& path,
+                                     bool is_init, const Res& res) {
+  ContainerPlan cp;
+  cp.is_init = is_init;
+  EC_RETURN_IF_ERROR(readContainerBasics(pc, c, path, cp));
+  setContainerResources(pc, res, cp);
+  EC_RETURN_IF_ERROR(setSecurityContext(pc, c, path, cp));
+  EC_ASSIGN_OR_RETURN(std::optional<PlanError> mount_error, addMounts(pc, c, path, cp));
+  // Image, then env and command expansion: these can fail per container.
+  EC_ASSIGN_OR_RETURN(bool image_ok, setImage(c, path, cp));
+  if (!image_ok) {
+    return cp;
+  }
+  if (mount_error) {
+    cp.error = mount_error;
+    return cp;
+  }
+  EC_RETURN_IF_ERROR(setEnvAndCommand(pc, c, path, cp));
   return cp;
 }
 
 }  // namespace
 
+// Over 80 lines: one try block (JSON type errors become InvalidPodSpec) reading the pod spec
+// field by field in the order of generatePodSandboxConfig; the containers are buildContainer.
 Result<PodPlan> buildPodPlan(const json& pod, const PlanInputs& in) {
   try {
     if (!pod.is_object()) {

@@ -378,6 +378,7 @@ awaitable<void> serveStream(std::shared_ptr<State> st, std::shared_ptr<Conn> c,
 
 bool truthy(const std::string& v) { return v == "1" || v == "true" || v == "True"; }
 
+// Over 80 lines: one connection's request loop, route by route; each route is a call.
 awaitable<void> session(std::shared_ptr<State> st, std::shared_ptr<Conn> c, uint64_t id) {
   ConnGuard guard{st, id};  // built here: a guard passed by value would be destroyed twice
   beast::flat_buffer buf;

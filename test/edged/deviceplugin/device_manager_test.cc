@@ -17,8 +17,8 @@
 #include <thread>
 
 #include "cri/api.pb.h"
-#include "deviceplugin/fake_plugin.h"
 #include "deviceplugin/pod_resources.h"
+#include "edged/deviceplugin/fake_plugin.h"
 #include "node/node_status.h"
 #include "podresources/v1/api.grpc.pb.h"
 #include "util/process.h"

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "deviceplugin/fake_plugin.h"
+#include "edged/deviceplugin/fake_plugin.h"
 
 int main(int argc, char** argv) {
   edgecore::testing::FakeDevicePlugin::Options o;

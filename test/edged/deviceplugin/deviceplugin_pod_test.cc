@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <set>
 
-#include "deviceplugin/fake_plugin.h"
+#include "edged/deviceplugin/fake_plugin.h"
 #include "edged/edged_harness.h"
 #include "podresources/v1/api.grpc.pb.h"
 

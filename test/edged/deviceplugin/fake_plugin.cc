@@ -1,4 +1,4 @@
-#include "deviceplugin/fake_plugin.h"
+#include "edged/deviceplugin/fake_plugin.h"
 
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
