@@ -30,11 +30,13 @@
 #include "edgecore/devicetwin/module.h"
 #include "edgecore/eventbus/module.h"
 #include "edgecore/metamanager/meta_store.h"
+#include "util/wait.h"
 
 namespace asio = boost::asio;
 using namespace edgecore;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using edgecore::testing::waitFor;
 
 namespace {
 
@@ -67,17 +69,6 @@ void onStrand(core::Strand& s, F f) {
     done.set_value();
   });
   done.get_future().wait();
-}
-
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (!pred()) {
-    if (Clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(200us);
-  }
-  return true;
 }
 
 }  // namespace

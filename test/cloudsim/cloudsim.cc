@@ -36,6 +36,7 @@
 
 #include "cloud_logic.h"
 #include "listener.h"
+#include "util/wait.h"
 
 namespace edgecore::cloudsim {
 
@@ -311,16 +312,12 @@ class CloudSim::Impl {
         }
       });
       // Give coroutines a moment to see their sockets closed, then stop regardless.
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-      while (!ioc_.stopped() && std::chrono::steady_clock::now() < deadline) {
-        {
-          std::lock_guard lock(mu_);
-          if (live_coroutines_ == 0) {
-            break;
-          }
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
+      (void)testing::waitFor(
+          [this] {
+            std::lock_guard lock(mu_);
+            return ioc_.stopped() || live_coroutines_ == 0;
+          },
+          std::chrono::seconds(2));
       ioc_.stop();
       if (thread_.joinable()) {
         thread_.join();

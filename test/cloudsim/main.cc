@@ -169,6 +169,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
   while (!g_stop) {
+    // Runs until a signal: the flag is all a handler may set, so it is polled.
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   (*sim)->stop();

@@ -32,6 +32,7 @@
 #include <thread>
 
 #include "listener.h"
+#include "util/wait.h"
 
 namespace edgecore::cloudsim {
 
@@ -199,16 +200,12 @@ class StreamServer::Impl {
           s->closeTcp();
         }
       });
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-      while (std::chrono::steady_clock::now() < deadline) {
-        {
-          std::lock_guard lock(mu_);
-          if (coroutines_ == 0) {
-            break;
-          }
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
+      (void)testing::waitFor(
+          [this] {
+            std::lock_guard lock(mu_);
+            return coroutines_ == 0;
+          },
+          std::chrono::seconds(2));
       ioc_.stop();
       if (thread_.joinable()) {
         thread_.join();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "edgecore/core/config.h"
+#include "util/wait.h"
 
 namespace edgecore::core {
 namespace {
@@ -37,7 +38,7 @@ class JournalModule final : public Module {
     return start_result_;
   }
   void stop() override {
-    std::this_thread::sleep_for(stop_delay_);
+    std::this_thread::sleep_for(stop_delay_);  // a module slow to stop: its stop takes this long
     record("stop " + name_);
   }
 
@@ -95,9 +96,7 @@ TEST_F(DaemonTest, StartsInOrderAndStopsInReverse) {
   std::vector<ModuleSpec> specs{spec("a"), spec("b"), spec("c")};
   std::thread stopper([&] {
     // Stop once all three have started.
-    for (int i = 0; i < 500 && journal().size() < 3; ++i) {
-      std::this_thread::sleep_for(2ms);
-    }
+    (void)edgecore::testing::waitFor([&] { return journal().size() >= 3; }, 1s, 2ms);
     daemon.requestStop();
   });
   Status st = daemon.run(std::move(specs));

@@ -20,6 +20,7 @@
 #include "cloudsim.h"
 #include "pki.h"
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::testing {
 namespace {
@@ -33,17 +34,6 @@ const std::string kMapper = TEST_MAPPER_BINARY;
 
 bool contains(const std::string& s, const std::string& needle) {
   return s.find(needle) != std::string::npos;
-}
-
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return pred();
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
 }
 
 class DmiEndToEnd : public ::testing::Test {

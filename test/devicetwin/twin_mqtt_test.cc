@@ -24,6 +24,7 @@
 #include "edgecore/eventbus/module.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore {
 namespace {
@@ -40,16 +41,9 @@ std::string uniqueName(const std::string& prefix) {
   return prefix + std::to_string(rng() % 1000000000);
 }
 
-// Waits for `pred` with a deadline (the work happens on other threads).
+// The waits here are for work on other threads (modules, the broker); 10 s unless told.
 bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return pred();
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
+  return testing::waitFor(pred, timeout);
 }
 
 // A plain MQTT client on libmosquitto's own thread: what an app or mapper would be.
@@ -581,18 +575,19 @@ TEST(TwinMqtt, CloudSubscribeAddsTopicAndPersistsIt) {
     return rows.ok() && rows->size() == 1;
   }));
   Observer obs;
-  // Wait until eventbus's SUBSCRIBE is in, by publishing until the cloud sees one.
-  ASSERT_TRUE(waitFor([&] {
-    obs.publish(topic, "hello");
-    for (const auto& m : rig.cloud()) {
-      if (m.route.resource == topic && m.route.operation == "upload") {
-        EXPECT_EQ(m.content, "hello");
-        return true;
-      }
-    }
-    std::this_thread::sleep_for(50ms);
-    return false;
-  }));
+  // Wait until eventbus's SUBSCRIBE is in, by publishing (every 50 ms) until the cloud sees one.
+  ASSERT_TRUE(testing::waitFor(
+      [&] {
+        obs.publish(topic, "hello");
+        for (const auto& m : rig.cloud()) {
+          if (m.route.resource == topic && m.route.operation == "upload") {
+            EXPECT_EQ(m.content, "hello");
+            return true;
+          }
+        }
+        return false;
+      },
+      10s, 50ms));
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "edgecore/edgehub/module.h"
 #include "edgecore/metaserver/bus_cloud_forwarder.h"
 #include "pki.h"
+#include "util/wait.h"
 
 namespace edgecore::edgehub {
 namespace {
@@ -33,6 +34,7 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using core::Message;
 using nlohmann::json;
+using testing::waitFor;
 
 constexpr std::string_view kNode = "edge-1";
 
@@ -55,17 +57,6 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return pred();
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
 }
 
 // Messages a stand-in module received.
@@ -560,7 +551,8 @@ TEST_F(CloudReconnect, ReconnectsWithinTwoSecondsOfCloudReturning) {
         return rig_->twin().has([](const Message& m) { return m.content == "cloud_disconnected"; });
       },
       2s));
-  std::this_thread::sleep_for(3s);  // a few failed attempts while the cloud is away
+  // The cloud stays away for a few failed attempts: the backoff has grown when it returns.
+  std::this_thread::sleep_for(3s);
   startSim(ws, https);
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 10s)) << rig_->logs();

@@ -24,6 +24,7 @@
 #include "local_edged.h"
 #include "pki.h"
 #include "stream_server.h"
+#include "util/wait.h"
 
 namespace edgecore::edgestream {
 namespace {
@@ -31,6 +32,7 @@ namespace {
 namespace asio = boost::asio;
 using cloudsim::StreamType;
 using namespace std::chrono_literals;
+using testing::waitFor;
 
 constexpr std::string_view kNode = "edge-1";
 constexpr auto kWait = 10s;
@@ -115,10 +117,7 @@ class EdgeRig {
     });
     done.get_future().wait();
     // Let the coroutines see their sockets closed before the module goes.
-    auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (module_->stats().connected && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(5ms);
-    }
+    (void)waitFor([&] { return !module_->stats().connected; }, 2s);
     module_.reset();
   }
   EdgeStreamStats stats() const { return module_->stats(); }
@@ -141,17 +140,6 @@ class EdgeRig {
   std::unique_ptr<EdgeStreamModule> module_;
   std::vector<std::thread> threads_;
 };
-
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return pred();
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 const std::map<std::string, std::vector<std::string>> kUpgradeHeaders = {
     {"Connection", {"Upgrade"}},
@@ -470,7 +458,8 @@ TEST_F(CloudStreamTest, TunnelNotServedYetIsNotDeclaredDead) {
   server_->setSilent(true);
   rig_->start(options_);
   ASSERT_TRUE(waitFor([&] { return server_->openSessions() == 1; }, kWait));
-  std::this_thread::sleep_for(1500ms);  // 7 ping intervals without an answer
+  // 7 ping intervals pass without an answer: the edge must not declare the link dead.
+  std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(rig_->stats().dead_links, 0u);
   server_->setSilent(false);
   auto reply = server_->fetch(StreamType::Logs, "/containerLogs/default/p/c", "", kWait);
@@ -494,6 +483,7 @@ TEST_F(CloudStreamTest, CloudSimLeavesATunnelUnreadUntilTheNodeExists) {
   rig_->config().modules.edge_stream.server = "127.0.0.1:" + std::to_string(server_->port());
   rig_->start(options_);
   ASSERT_TRUE(server_->waitUntil([&] { return server_->openSessions() == 1; }, kWait));
+  // Several gate polls and ping intervals pass with the tunnel left unread.
   std::this_thread::sleep_for(1200ms);
   EXPECT_EQ(server_->sessions().back().pings, 0u);  // nothing read yet
   EXPECT_EQ(rig_->stats().dead_links, 0u);

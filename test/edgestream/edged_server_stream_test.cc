@@ -20,6 +20,7 @@
 #include "pki.h"
 #include "server/edged_server.h"
 #include "stream_server.h"
+#include "util/wait.h"
 
 namespace edgecore::edgestream {
 namespace {
@@ -140,8 +141,9 @@ TEST(CloudEdgedServerStreamTest, LogsOfACriLogFileThroughTheTunnel) {
   });
   stopped.get_future().wait();
   (*server)->stop();
-  std::this_thread::sleep_for(100ms);  // let closed sockets' handlers run before the join
   work.reset();
+  // The closed sockets' handlers run until the context is out of work; stop it anyway after 2 s.
+  (void)testing::waitFor([&] { return ioc.stopped(); }, 2s);
   ioc.stop();
   for (auto& t : threads) t.join();
   blocking.join();

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::testing {
 namespace {
@@ -22,14 +23,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 // Waits until the daemon logged that it is running (all modules started).
 bool waitForRunning(ChildProcess& child, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (contains(child.stderrSoFar(), "edgecore running")) {
-      return true;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return false;
+  return waitFor([&] { return contains(child.stderrSoFar(), "edgecore running"); }, timeout);
 }
 
 TEST(EdgecoreCli, VersionAndHelp) {

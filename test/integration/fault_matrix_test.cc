@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::testing {
 namespace {
@@ -53,18 +54,6 @@ constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfake
 
 double msSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-// Polls pred every 20 ms until it holds or `timeout` passes.
-bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 struct HttpReply {
@@ -370,6 +359,20 @@ class DbView {
     sqlite3_finalize(st);
     return found;
   }
+  // The meta row's value ("" when there is none).
+  std::string value(const std::string& key) const {
+    sqlite3_stmt* st = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = ?", -1, &st, nullptr) ==
+        SQLITE_OK) {
+      sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != nullptr) {
+        out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      }
+    }
+    sqlite3_finalize(st);
+    return out;
+  }
 
  private:
   sqlite3* db_ = nullptr;
@@ -577,6 +580,7 @@ TEST_F(FaultMatrix, CloudRestartsRepeatedly) {
   std::vector<double> times;
   for (int i = 0; i < 10; ++i) {
     cloud.kill();
+    // The cloud stays away a little longer each round: reconnects from deeper in the backoff.
     std::this_thread::sleep_for(std::chrono::milliseconds(200 + 200 * i));
     auto t = Clock::now();
     ASSERT_TRUE(cloud.start());
@@ -778,6 +782,7 @@ TEST_F(FaultMatrix, ClockJumpsDuringKeepaliveAndBackoff) {
   for (const char* offset : {"+3h", "+0", "+1h"}) {
     uint64_t k0 = cloud.counter("keepalives");
     setFakeOffset(o.faketime_file, offset);
+    // A fixed 4 s window: the keepalive rate in it shows neither a stall nor a burst.
     std::this_thread::sleep_for(4s);
     uint64_t k1 = cloud.counter("keepalives");
     EXPECT_GE(k1 - k0, 2u) << "keepalives stalled after the jump to " << offset;
@@ -831,9 +836,13 @@ std::unique_ptr<ChildProcess> startMosquitto(const std::string& dir, int port) {
 
 // A devicetwin round trip through the broker: publish membership/get, wait 1 s for its result.
 bool membershipAnswers(int port) {
-  ChildProcess sub({"/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t",
+  // -d reports the SUBACK; stdbuf makes it reach the output file at once.
+  ChildProcess sub({"/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub", "-d", "-h", "127.0.0.1",
+                    "-p", std::to_string(port), "-t",
                     "$hw/events/node/edge-1/membership/get/result", "-C", "1", "-W", "2"});
-  std::this_thread::sleep_for(150ms);  // let the subscription land before the request
+  if (!waitFor([&] { return sub.stdoutSoFar().find("SUBACK") != std::string::npos; }, 2s)) {
+    return false;  // no broker to subscribe with: no answer can come
+  }
   (void)runCommand({"/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", std::to_string(port), "-t",
                     "$hw/events/node/edge-1/membership/get", "-m",
                     R"({"event_id":"fault-probe","timestamp":1})"});
@@ -861,6 +870,7 @@ TEST_F(FaultMatrix, MosquittoRestart) {
     broker->signal(SIGKILL);
     (void)broker->wait(5s);
     broker.reset();
+    // The broker stays away a while: eventbus sees failed reconnects before it comes back.
     std::this_thread::sleep_for(500ms);
     auto t = Clock::now();
     broker = startMosquitto(dir_.path(), port);
@@ -1031,9 +1041,12 @@ TEST_F(FaultMatrix, ContainerdRestartWithPodsRunning) {
       << ctd.ctr({"tasks", "ls"}).out << edge.log();
   auto before = ctd.tasks();
 
+  const size_t relist_failures = edge.count("relist failed");
   ctd.kill();
   EXPECT_EQ(ctd.ctr({"version"}, 2s).exit_code == 0, false) << "containerd still answers";
-  std::this_thread::sleep_for(1s);  // edged's relists fail meanwhile
+  // edged's relists fail meanwhile.
+  ASSERT_TRUE(waitFor([&] { return edge.count("relist failed") > relist_failures; }, 10s))
+      << edge.log();
   auto t = Clock::now();
   ASSERT_TRUE(ctd.start());
   auto r =
@@ -1042,7 +1055,8 @@ TEST_F(FaultMatrix, ContainerdRestartWithPodsRunning) {
   ASSERT_TRUE(waitFor([&] { return ctd.runningTasks() == 6; }, 60s))
       << ctd.ctr({"tasks", "ls"}).out << edge.log();
   double recover_ms = msSince(t);
-  std::this_thread::sleep_for(3s);  // several relists against the new containerd
+  // Several relists against the new containerd must pass: adopting the tasks, not replacing them.
+  std::this_thread::sleep_for(3s);
   auto after = ctd.tasks();
   for (const auto& [id, pid] : before) {
     ASSERT_TRUE(after.count(id)) << "task " << id << " is gone";
@@ -1123,11 +1137,13 @@ TEST_F(FaultMatrix, EdgecoreSigkillLoopDuringIngest) {
       ASSERT_EQ(ctd.tasks(), pod_tasks) << "round " << round << "\n" << edge.log();
       ++pod_checks;
     }
+    // The kill lands at a random point of the burst.
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(0, max_delay_ms)(rng)));
     edge.kill();
-    // ACKs written before the kill may still sit in cloudsim's socket: they count as well.
-    std::this_thread::sleep_for(50ms);
+    // ACKs written before the kill may still sit in cloudsim's socket: they count as well, and
+    // cloudsim has read them all once it has seen the connection end.
+    ASSERT_TRUE(waitFor([&] { return !cloud.connected(); }, 10s)) << "round " << round;
     auto acked = ackedNames(cloud.acks(), sent);
     acked_total = acked.size();
     if (acked.size() < sent.size()) {
@@ -1169,6 +1185,7 @@ TEST_F(FaultMatrix, EdgecoreSigkillLoopDuringIngest) {
     sum += v;
   }
   if (ctd.ok()) {
+    // Observe the last edged for a while (several relists): it must adopt, not restart.
     std::this_thread::sleep_for(2s);
     EXPECT_EQ(ctd.tasks(), pod_tasks);
     std::printf("[fault] SIGKILL loop: %zu pod tasks unchanged at %d checks\n", pod_tasks.size(),
@@ -1212,7 +1229,17 @@ TEST_F(FaultMatrix, StatusChangedOfflineReachesCloud) {
 
   // The exit happens offline; then edgecore dies and comes back, still offline.
   ASSERT_TRUE(waitFor([&] { return ctd.runningTasks() == 1; }, 15s));  // only the sandbox
-  std::this_thread::sleep_for(1s);  // let edged see the exit before the kill
+  // edged saw the exit before the kill: its status patch is in the database (metamanager stores
+  // it offline, it only refuses to forward it).
+  ASSERT_TRUE(waitFor(
+      [&] {
+        std::string patch = DbView(edge.db()).value("default/podpatch/short");
+        return patch.find("\"exitCode\":3") != std::string::npos ||
+               patch.find("\\\"exitCode\\\":3") != std::string::npos;
+      },
+      15s))
+      << DbView(edge.db()).value("default/podpatch/short") << "\n"
+      << edge.log();
   edge.kill();
   edge.start();
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::testing {
 namespace {
@@ -48,11 +49,8 @@ class MetaServerOffline : public ::testing::Test {
                    std::to_string(port_) + "\n");
     daemon_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{kEdgecore, "--config", dir_.file("edgecore.yaml")});
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!contains(daemon_->stderrSoFar(), "edgecore running")) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << daemon_->stderrSoFar();
-      std::this_thread::sleep_for(5ms);
-    }
+    ASSERT_TRUE(waitFor([&] { return contains(daemon_->stderrSoFar(), "edgecore running"); }, 10s))
+        << daemon_->stderrSoFar();
   }
 
   void TearDown() override {

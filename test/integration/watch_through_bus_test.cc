@@ -17,6 +17,7 @@
 #include "edgecore/metaserver/cloud_forwarder.h"
 #include "edgecore/metaserver/module.h"
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::testing {
 namespace {
@@ -25,15 +26,12 @@ using namespace std::chrono_literals;
 
 bool waitForText(ChildProcess& child, const std::string& text, std::chrono::milliseconds timeout,
                  bool from_stdout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::string out = from_stdout ? child.stdoutSoFar() : child.stderrSoFar();
-    if (out.find(text) != std::string::npos) {
-      return true;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  return false;
+  return waitFor(
+      [&] {
+        std::string out = from_stdout ? child.stdoutSoFar() : child.stderrSoFar();
+        return out.find(text) != std::string::npos;
+      },
+      timeout, 10ms);
 }
 
 core::Message podInsert(const std::string& name, int rv, const std::string& phase) {
@@ -89,17 +87,19 @@ TEST(WatchThroughBus, KubectlWatchSeesACloudInsert) {
                       "http://127.0.0.1:" + std::to_string(port), "get", "pods", "--watch",
                       "--request-timeout=0"});
   // Wait until the watch stream is open (the server's own gauge says so).
-  auto deadline = std::chrono::steady_clock::now() + 30s;
   std::string metrics;
-  while (metrics.find("metaserver_watchers 1") == std::string::npos) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "watch never opened; kubectl stderr:\n"
-                                                          << watch.stderrSoFar() << "\n"
-                                                          << metrics;
-    std::this_thread::sleep_for(50ms);
-    metrics = runCommand({"/usr/bin/env", "HOME=" + dir.path(), "/usr/bin/kubectl", "--server",
-                          "http://127.0.0.1:" + std::to_string(port), "get", "--raw", "/metrics"})
-                  .out;
-  }
+  ASSERT_TRUE(waitFor(
+      [&] {
+        metrics =
+            runCommand({"/usr/bin/env", "HOME=" + dir.path(), "/usr/bin/kubectl", "--server",
+                        "http://127.0.0.1:" + std::to_string(port), "get", "--raw", "/metrics"})
+                .out;
+        return metrics.find("metaserver_watchers 1") != std::string::npos;
+      },
+      30s, 50ms))
+      << "watch never opened; kubectl stderr:\n"
+      << watch.stderrSoFar() << "\n"
+      << metrics;
 
   ASSERT_TRUE(daemon.bus().send("metamanager", podInsert("cloud-pod", 5001, "Pending")).ok());
   EXPECT_TRUE(waitForText(watch, "cloud-pod", 10s, /*from_stdout=*/true))

@@ -17,6 +17,7 @@
 
 #include "edgecore/cri/cri_client.h"
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::testing {
 namespace {
@@ -198,11 +199,8 @@ class KeadmCtl : public ::testing::Test {
       argv.push_back(a);
     }
     daemon_ = std::make_unique<ChildProcess>(argv);
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!contains(daemon_->stderrSoFar(), "edgecore running")) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << daemon_->stderrSoFar();
-      std::this_thread::sleep_for(5ms);
-    }
+    ASSERT_TRUE(waitFor([&] { return contains(daemon_->stderrSoFar(), "edgecore running"); }, 10s))
+        << daemon_->stderrSoFar();
   }
 
   void stopEdgecore() {
@@ -509,11 +507,7 @@ TEST_F(KeadmCtl, ConfirmRunsTheUpgradeWithoutAShell) {
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_TRUE(contains(ok.out, "node upgrade to v1.20.1 started")) << ok.out;
   EXPECT_TRUE(contains(ok.out, "task upgrade was in state Upgrading")) << ok.out;
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (readFile(dir_.file("upgrade-args")).empty()) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-    std::this_thread::sleep_for(10ms);
-  }
+  ASSERT_TRUE(waitFor([&] { return !readFile(dir_.file("upgrade-args")).empty(); }, 10s, 10ms));
   std::string args = readFile(dir_.file("upgrade-args"));
   EXPECT_TRUE(contains(args, "upgrade\nedge\n--upgradeID\nup-1\n--historyID\nh-1\n--fromVersion\n"))
       << args;
@@ -679,11 +673,13 @@ class KeadmContainerd : public KeadmCtl {
                   "      staticPodPath: " +
                   dir_.file("manifests") + "\n");
     // Both pods' containers run (edged started them from the stored pods).
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (runningContainer(pod_, "main").empty() || runningContainer("crasher", "side").empty()) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << daemon_->stderrSoFar();
-      std::this_thread::sleep_for(100ms);
-    }
+    ASSERT_TRUE(waitFor(
+        [&] {
+          return !runningContainer(pod_, "main").empty() &&
+                 !runningContainer("crasher", "side").empty();
+        },
+        60s, 100ms))
+        << daemon_->stderrSoFar();
   }
 
   void TearDown() override {
@@ -785,13 +781,14 @@ std::vector<int> tickerLines(const std::string& text) {
 
 TEST_F(KeadmContainerd, LogsThroughEdgedTailTimestampsAndSince) {
   // Wait until the container has written a few lines.
-  auto deadline = std::chrono::steady_clock::now() + 20s;
   ProcessResult r;
-  do {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << r.out << r.err;
-    std::this_thread::sleep_for(100ms);
-    r = keadm({"logs", pod_, "-n", ns_});
-  } while (!contains(r.out, "line-12\n"));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        r = keadm({"logs", pod_, "-n", ns_});
+        return contains(r.out, "line-12\n");
+      },
+      20s, 100ms))
+      << r.out << r.err;
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("line-0\n", 0), 0u) << r.out;
   std::vector<int> all = tickerLines(r.out);
@@ -851,46 +848,50 @@ TEST_F(KeadmContainerd, LogsOfAContainerAndOfItsPreviousInstance) {
 
   // edged restarts "main" after each exit. Once it has run twice, --previous shows the run
   // before the current one. (A restart between our two reads is retried.)
-  auto deadline = std::chrono::steady_clock::now() + 60s;
   std::string previous;
   std::string current;
-  for (;;) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-        << "previous=" << previous << " current=" << current;
-    std::this_thread::sleep_for(200ms);
-    ProcessResult before = keadm({"logs", "crasher", "-n", ns_, "-c", "main"});
-    ProcessResult prev = keadm({"logs", "crasher", "-n", ns_, "-c", "main", "--previous"});
-    ProcessResult now = keadm({"logs", "crasher", "-n", ns_, "-c", "main"});
-    previous = prev.out;
-    current = now.out;
-    if (prev.exit_code != 0 || now.exit_code != 0 || before.out != now.out) continue;
-    std::smatch p;
-    std::smatch c;
-    if (!std::regex_match(previous, p, std::regex("run-(\\d+)\n")) ||
-        !std::regex_match(current, c, std::regex("run-(\\d+)\n"))) {
-      continue;
-    }
-    EXPECT_EQ(std::stoi(p[1]) + 1, std::stoi(c[1])) << previous << current;
-    break;
-  }
+  std::smatch p;
+  std::smatch c;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        ProcessResult before = keadm({"logs", "crasher", "-n", ns_, "-c", "main"});
+        ProcessResult prev = keadm({"logs", "crasher", "-n", ns_, "-c", "main", "--previous"});
+        ProcessResult now = keadm({"logs", "crasher", "-n", ns_, "-c", "main"});
+        previous = prev.out;
+        current = now.out;
+        if (prev.exit_code != 0 || now.exit_code != 0 || before.out != now.out) {
+          return false;
+        }
+        return std::regex_match(previous, p, std::regex("run-(\\d+)\n")) &&
+               std::regex_match(current, c, std::regex("run-(\\d+)\n"));
+      },
+      60s, 200ms))
+      << "previous=" << previous << " current=" << current;
+  EXPECT_EQ(std::stoi(p[1]) + 1, std::stoi(c[1])) << previous << current;
 }
 
 TEST_F(KeadmContainerd, LogsFollowReceivesNewLines) {
   // -f: lines written after the start arrive.
   ChildProcess follow({kKeadm, "ctl", "logs", pod_, "-n", ns_, "-f", "--tail", "1", "--config",
                        dir_.file("edgecore.yaml")});
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  int first = -1;
-  int latest = -1;
-  while (latest < first + 5 || first < 0) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << follow.stdoutSoFar();
-    std::this_thread::sleep_for(50ms);
-    std::vector<int> seen = tickerLines(follow.stdoutSoFar());
-    if (seen.empty()) continue;
-    first = seen.front();
-    latest = seen.back();
-    for (size_t i = 1; i < seen.size(); ++i) ASSERT_EQ(seen[i], seen[i - 1] + 1);
-  }
+  bool consecutive = true;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        std::vector<int> seen = tickerLines(follow.stdoutSoFar());
+        if (seen.empty()) {
+          return false;
+        }
+        for (size_t i = 1; i < seen.size(); ++i) {
+          if (seen[i] != seen[i - 1] + 1) {
+            consecutive = false;
+            return true;
+          }
+        }
+        return seen.back() >= seen.front() + 5;
+      },
+      20s, 50ms))
+      << follow.stdoutSoFar();
+  ASSERT_TRUE(consecutive) << "a line is missing or repeated:\n" << follow.stdoutSoFar();
   follow.signal(SIGTERM);
   follow.wait(5s);
   // The daemon is still healthy after the client went away mid-stream.
@@ -909,23 +910,26 @@ TEST_F(KeadmContainerd, RestartStopsEveryContainerAndEdgedStartsThemAgain) {
   ASSERT_TRUE(status.ok()) << status.status().message();
   EXPECT_EQ(status->state(), runtimeapi::CONTAINER_EXITED);
   // edged runs a new instance (attempt 1): the restart count went up.
-  auto deadline = std::chrono::steady_clock::now() + 30s;
   std::string again;
-  while ((again = runningContainer(pod_, "main")).empty() || again == before) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << daemon_->stderrSoFar();
-    std::this_thread::sleep_for(100ms);
-  }
+  ASSERT_TRUE(waitFor(
+      [&] {
+        again = runningContainer(pod_, "main");
+        return !again.empty() && again != before;
+      },
+      30s, 100ms))
+      << daemon_->stderrSoFar();
   auto fresh = cri_->containerStatus(again);
   ASSERT_TRUE(fresh.ok()) << fresh.status().message();
   EXPECT_GE(fresh->metadata().attempt(), 1u);
   // ... and logs follow the new instance.
-  deadline = std::chrono::steady_clock::now() + 20s;
   ProcessResult logs;
-  do {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << logs.out << logs.err;
-    std::this_thread::sleep_for(100ms);
-    logs = keadm({"logs", pod_, "-n", ns_});
-  } while (logs.out.rfind("line-0\n", 0) != 0 || !contains(logs.out, "line-2\n"));
+  ASSERT_TRUE(waitFor(
+      [&] {
+        logs = keadm({"logs", pod_, "-n", ns_});
+        return logs.out.rfind("line-0\n", 0) == 0 && contains(logs.out, "line-2\n");
+      },
+      20s, 100ms))
+      << logs.out << logs.err;
 }
 
 }  // namespace
@@ -997,17 +1001,16 @@ class KeadmEvents : public KeadmCtl {
 
 TEST_F(KeadmEvents, DescribePodShowsTheKubeletEventsWithCounts) {
   ProcessResult d;
-  auto deadline = std::chrono::steady_clock::now() + 40s;
   // Started three times means at least one back-off in between.
-  while (true) {
-    d = keadm({"describe", "pod", "crasher", "-n", ns_});
-    if (d.exit_code == 0 && contains(d.out, "Started container main") &&
-        contains(d.out, "(x3 over ") && contains(d.out, "Back-off restarting failed container"))
-      break;
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-        << d.out << d.err << daemon_->stderrSoFar();
-    std::this_thread::sleep_for(200ms);
-  }
+  ASSERT_TRUE(waitFor(
+      [&] {
+        d = keadm({"describe", "pod", "crasher", "-n", ns_});
+        return d.exit_code == 0 && contains(d.out, "Started container main") &&
+               contains(d.out, "(x3 over ") &&
+               contains(d.out, "Back-off restarting failed container");
+      },
+      40s, 200ms))
+      << d.out << d.err << daemon_->stderrSoFar();
   for (const char* want : {
            "  Normal   Pulled   ",
            "kubelet  Container image \"docker.io/library/busybox:local\" already present on "

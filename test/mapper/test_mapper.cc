@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
       server->Shutdown();
       return 1;
     }
+    // edgecore's DMI socket is not up yet: retry at a fixed pace, as a mapper would.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   for (const auto& d : resp.devicelist()) {
@@ -198,7 +199,7 @@ int main(int argc, char** argv) {
       }
     }
     ++n;
-    std::this_thread::sleep_for(std::chrono::milliseconds(report_ms));
+    std::this_thread::sleep_for(std::chrono::milliseconds(report_ms));  // the report period
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   return 0;

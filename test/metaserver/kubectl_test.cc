@@ -10,12 +10,14 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <regex>
 #include <thread>
 
 #include "edgecore/metaserver/meta_server.h"
 #include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::metaserver {
 namespace {
@@ -168,10 +170,8 @@ TEST_F(KubectlTest, ApiResources) {
 TEST_F(KubectlTest, WatchSeesNewAndModifiedPods) {
   edgecore::testing::ChildProcess watch(args({"get", "pods", "--watch"}));
   // Wait until kubectl's watch is registered with the server.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (server_->watcherCount() == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  (void)edgecore::testing::waitFor([&] { return server_->watcherCount() != 0; },
+                                   std::chrono::seconds(20), std::chrono::milliseconds(50));
   ASSERT_EQ(server_->watcherCount(), 1u) << watch.stderrSoFar();
   PodSpec fresh;
   fresh.name = "fresh-pod";
@@ -184,7 +184,10 @@ TEST_F(KubectlTest, WatchSeesNewAndModifiedPods) {
   fresh.phase = "Running";
   fresh.ready = true;
   store_.put(kPods, makePod(fresh));
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Stop kubectl once it has printed the second event (the output is checked below).
+  const std::regex running("fresh-pod +1/1 +Running");
+  (void)edgecore::testing::waitFor([&] { return std::regex_search(watch.stdoutSoFar(), running); },
+                                   std::chrono::seconds(10));
   watch.signal(SIGTERM);
   auto result = watch.wait(std::chrono::seconds(10));
   ASSERT_TRUE(result.has_value());

@@ -13,6 +13,7 @@
 
 #include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
+#include "util/wait.h"
 
 namespace edgecore::metaserver {
 namespace {
@@ -218,9 +219,8 @@ TEST_F(MetaServerTest, WatchStreamsChunkedLinesAndStopClosesIt) {
   std::string head = c.readUntil("\r\n\r\n");
   EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
   EXPECT_NE(head.find("Transfer-Encoding: chunked"), std::string::npos) << head;
-  for (int i = 0; i < 100 && server_->watcherCount() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  (void)edgecore::testing::waitFor([&] { return server_->watcherCount() != 0; },
+                                   std::chrono::seconds(1));
   EXPECT_EQ(server_->watcherCount(), 1u);
   store_.put(kPods, makePod(edgecore::testing::podNamed("late", 99)));
   std::string body = c.readUntil("\"name\":\"late\"");
