@@ -26,6 +26,7 @@
 #include "edgecore/metamanager/module.h"
 #include "edged/cri_test_util.h"
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::testing {
 
@@ -360,18 +361,6 @@ class EdgedHarness {
   CloudRecord cloud_;
   edged::Edged* edged_ = nullptr;
 };
-
-// Polls `pred` every 50 ms until it holds or `timeout` passes.
-inline bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return pred();
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
 
 // A copy of the status entry of container `name` (nullopt if absent).
 inline std::optional<json> findContainerStatus(const json& status, const std::string& name,

@@ -22,6 +22,7 @@
 #include "node/node_status.h"
 #include "podresources/v1/api.grpc.pb.h"
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::edged::deviceplugin {
 namespace {
@@ -32,17 +33,10 @@ using nlohmann::json;
 
 constexpr const char* kWidget = "example.com/widget";
 
-// Polls a condition that another thread makes true (gRPC streams, the socket watcher).
+// Conditions another thread makes true (gRPC streams, the socket watcher): 10 s by default.
 bool waitFor(const std::function<bool()>& pred,
              std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
+  return edgecore::testing::waitFor(pred, timeout, std::chrono::milliseconds(10));
 }
 
 bool isSocket(const std::string& p) {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::edged {
 namespace {
@@ -23,12 +24,7 @@ using asio::ip::tcp;
 using namespace std::chrono_literals;
 
 bool waitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return pred();
-    std::this_thread::sleep_for(5ms);  // polling a condition, not a fixed delay
-  }
-  return true;
+  return edgecore::testing::waitFor(pred, timeout);
 }
 
 struct Response {
