@@ -28,9 +28,9 @@
 #include "edgecore/metamanager/module.h"
 #include "metamanager/imitator.h"
 #include "metamanager/sqlite_meta_store.h"
-#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
 #include "util/plain_db.h"
+#include "util/sqlite_test_store.h"
 
 namespace edgecore::metamanager {
 namespace {
@@ -952,7 +952,7 @@ TEST(ImitatorTest, SharedContentIsNotCopiedAndKeepsTheMetaEncoding) {
   EXPECT_TRUE(filled.ops[0].value.empty());
 }
 
-// test/metaserver/sqlite_test_store.h stands for metamanager in the MetaServer tests: what it
+// test/util/sqlite_test_store.h stands for metamanager in the MetaServer tests: what it
 // writes for a cloud insert/delete must be exactly what this module writes for the same message.
 TEST_F(MetaManagerTest, TestStoreHelperWritesWhatTheModuleWrites) {
   startModule();

@@ -3,10 +3,8 @@
 // eventbus / MetaServer leave there, and they go through the store's one writer.
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <chrono>
-#include <filesystem>
 #include <future>
 #include <memory>
 #include <string>
@@ -14,11 +12,11 @@
 
 #include "edgecore/metamanager/meta_store.h"
 #include "util/plain_db.h"
+#include "util/process.h"
 
 namespace edgecore::metamanager {
 namespace {
 
-namespace fs = std::filesystem;
 using edgecore::testing::PlainDb;
 using Rows = std::vector<std::vector<std::string>>;
 
@@ -47,18 +45,8 @@ class Done {
 
 class ModuleTablesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "moduletables-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    path_ = (fs::path(dir_) / "edgecore.db").string();
-    reopen();
-  }
-  void TearDown() override {
-    store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  void SetUp() override { reopen(); }
+  void TearDown() override { store_.reset(); }
   void reopen() {
     store_.reset();
     SqliteStoreOptions options;
@@ -72,8 +60,8 @@ class ModuleTablesTest : public ::testing::Test {
     return done.wait(store_->submit(std::move(ops), done.callback()));
   }
 
-  std::string dir_;
-  std::string path_;
+  edgecore::testing::TempDir dir_;
+  const std::string path_ = dir_.file("edgecore.db");
   std::unique_ptr<MetaStore> store_;
 };
 

@@ -4,8 +4,8 @@
 #include <set>
 
 #include "api_handler.h"
-#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
+#include "util/sqlite_test_store.h"
 #include "watch_hub.h"
 
 namespace edgecore::metaserver {
