@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "edgecore/metaserver/meta_server.h"
-#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
+#include "util/sqlite_test_store.h"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;

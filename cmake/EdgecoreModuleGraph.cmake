@@ -1,14 +1,15 @@
 # The library graph, written down once. A module (a folder of src/ named below) may link
-# edgecore_core, the shared libraries (src/net, src/cri, src/kubeprint, and the few a module's
-# folder offers to others, listed in EDGECORE_SHARED_FROM_MODULES) and its own parts, never
+# edgecore_core, the shared libraries (src/net, src/cri, src/kubeprint, src/sqlite, and the few a
+# module's folder offers to others, listed in EDGECORE_SHARED_FROM_MODULES) and its own parts, never
 # another module's targets: modules talk over the bus, and use each other's headers only for
 # the interfaces in include/edgecore/<module>/ that main.cc wires together.
 #
 # edgecore_check_module_graph() walks every target defined under a module's folder, with what it
 # links transitively, and stops the configure step naming the first link that breaks the rule.
 set(EDGECORE_MODULE_FOLDERS metamanager metaserver edgehub edged eventbus devicetwin edgestream)
-# meta_v2 key naming (src/metamanager/keys): MetaServer resolves keys with the same rules.
-set(EDGECORE_SHARED_FROM_MODULES edgecore_metakeys)
+# meta_v2 key naming (src/metamanager/keys): MetaServer resolves keys with the same rules;
+# the outbox file's storage (src/metamanager/outbox): edgehub keeps its durable outbox there.
+set(EDGECORE_SHARED_FROM_MODULES edgecore_metakeys edgecore_outbox)
 
 function(_edgecore_module_of target out)
   set(module "")

@@ -5,38 +5,15 @@
 #include <ctime>
 
 #include "edgecore/core/message.h"
+#include "twin_codec.h"
 
 namespace edgecore::devicetwin {
 using core::Status;
 using nlohmann::json;
 using ojson = nlohmann::ordered_json;
-using metamanager::SqlValue;
 using metamanager::WriteOp;
 
 namespace {
-
-constexpr std::string_view kDeleted = "deleted";
-constexpr std::string_view kDevicePrefix = "$hw/events/device/";
-constexpr std::string_view kNodePrefix = "$hw/events/node/";
-
-// The charset of dtcommon.ValidateTwinKey/ValidateTwinValue; the length limits are ours.
-bool validChars(std::string_view s) {
-  for (unsigned char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == ',' || c == ':' || c == '/' || c == '@' ||
-              c == '#';
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
-bool validKey(std::string_view k) {
-  return !k.empty() && k.size() <= kMaxTwinKeyBytes && validChars(k);
-}
-bool validValue(std::string_view v) {
-  return v.empty() || (v.size() <= kMaxTwinValueBytes && validChars(v));
-}
 
 const char kErrUnmarshal[] = "Unmarshal update request body failed, please check the request";
 const char kErrUpdate[] = "Update twin error, key:twin does not exist";
@@ -49,395 +26,7 @@ const char kErrValue[] =
 const std::string kErrTooManyTwins =
     "Update twin error, a device may have at most " + std::to_string(kMaxTwinsPerDevice) + " twins";
 
-// dtcommon.ValidateValue
-std::optional<std::string> validateTyped(std::string_view type, const std::string& v) {
-  if (type.empty() || type == "string" || type == kDeleted) {
-    return std::nullopt;
-  }
-  if (type == "int" || type == "integer") {
-    char* end = nullptr;
-    errno = 0;
-    std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || errno != 0 || *end != '\0') {
-      return "the value is not int or integer";
-    }
-    return std::nullopt;
-  }
-  if (type == "float" || type == "double") {
-    char* end = nullptr;
-    std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0') {
-      return "the value is not float";
-    }
-    return std::nullopt;
-  }
-  if (type == "boolean" || type == "bool") {
-    if (v != "true" && v != "false") {
-      return "the bool value must be true or false";
-    }
-    return std::nullopt;
-  }
-  return "the value type is not allowed";
-}
-
-std::string versionJson(const TwinVersion& v) {
-  return "{\"cloud\":" + std::to_string(v.cloud) + ",\"edge\":" + std::to_string(v.edge) + "}";
-}
-std::string metaJson(int64_t ts) {
-  return ts == 0 ? "{}" : "{\"timestamp\":" + std::to_string(ts) + "}";
-}
-std::optional<TwinVersion> parseVersion(const json& j) {
-  if (!j.is_object()) {
-    return std::nullopt;
-  }
-  TwinVersion v;
-  if (auto it = j.find("cloud"); it != j.end() && it->is_number_integer()) {
-    v.cloud = it->get<int64_t>();
-  }
-  if (auto it = j.find("edge"); it != j.end() && it->is_number_integer()) {
-    v.edge = it->get<int64_t>();
-  }
-  return v;
-}
-int64_t parseTs(const json& meta) {
-  if (meta.is_object()) {
-    if (auto it = meta.find("timestamp"); it != meta.end() && it->is_number_integer()) {
-      return it->get<int64_t>();
-    }
-  }
-  return 0;
-}
-
-ojson valueToJson(const TwinValue& v) {
-  ojson o = ojson::object();
-  if (v.value) {
-    o["value"] = *v.value;
-  }
-  ojson m = ojson::object();
-  if (v.timestamp != 0) {
-    m["timestamp"] = v.timestamp;
-  }
-  o["metadata"] = m;
-  return o;
-}
-
-ojson attrToJson(const Attr& a) {
-  ojson o = ojson::object();
-  o["value"] = a.value;
-  o["optional"] = a.optional;
-  ojson m = ojson::object();
-  if (!a.type.empty()) {
-    m["type"] = a.type;
-  }
-  o["metadata"] = m;
-  return o;
-}
-
-// An incoming MsgTwin, checked for JSON types (Go's json.Unmarshal into dttype.MsgTwin).
-struct MsgTwin {
-  bool null = true;
-  std::optional<TwinValue> expected, actual;
-  std::optional<bool> optional;
-  std::optional<std::string> type;  // metadata.type; metadata present iff set
-  bool has_metadata = false;
-  std::optional<TwinVersion> expected_version, actual_version;
-};
-
-bool parseValue(const json& j, std::optional<TwinValue>& out) {
-  if (j.is_null()) {
-    return true;
-  }
-  if (!j.is_object()) {
-    return false;
-  }
-  TwinValue v;
-  if (auto it = j.find("value"); it != j.end() && !it->is_null()) {
-    if (!it->is_string()) {
-      return false;
-    }
-    v.value = it->get<std::string>();
-  }
-  if (auto it = j.find("metadata"); it != j.end()) {
-    v.timestamp = parseTs(*it);
-  }
-  out = std::move(v);
-  return true;
-}
-
-std::optional<MsgTwin> parseMsgTwin(const json& j) {
-  MsgTwin m;
-  if (j.is_null()) {
-    return m;
-  }
-  if (!j.is_object()) {
-    return std::nullopt;
-  }
-  m.null = false;
-  if (auto it = j.find("expected"); it != j.end() && !parseValue(*it, m.expected)) {
-    return std::nullopt;
-  }
-  if (auto it = j.find("actual"); it != j.end() && !parseValue(*it, m.actual)) {
-    return std::nullopt;
-  }
-  if (auto it = j.find("optional"); it != j.end() && !it->is_null()) {
-    if (!it->is_boolean()) {
-      return std::nullopt;
-    }
-    m.optional = it->get<bool>();
-  }
-  if (auto it = j.find("metadata"); it != j.end() && !it->is_null()) {
-    if (!it->is_object()) {
-      return std::nullopt;
-    }
-    m.has_metadata = true;
-    auto t = it->find("type");
-    m.type = (t != it->end() && t->is_string()) ? t->get<std::string>() : std::string();
-  }
-  if (auto it = j.find("expected_version"); it != j.end() && !it->is_null()) {
-    m.expected_version = parseVersion(*it);
-  }
-  if (auto it = j.find("actual_version"); it != j.end() && !it->is_null()) {
-    m.actual_version = parseVersion(*it);
-  }
-  return m;
-}
-
-std::optional<std::string> eventIdOf(const json& doc) {
-  if (doc.is_object()) {
-    if (auto it = doc.find("event_id"); it != doc.end() && it->is_string()) {
-      return it->get<std::string>();
-    }
-  }
-  return std::nullopt;
-}
-
-WriteOp exec(std::string sql, std::vector<SqlValue> params) {
-  WriteOp w;
-  w.kind = WriteOp::Kind::Exec;
-  w.key = std::move(sql);
-  w.params = std::move(params);
-  return w;
-}
-
-void pushText(std::vector<SqlValue>& p, const std::optional<std::string>& v) {
-  if (v) {
-    p.emplace_back(std::in_place_type<std::string>, *v);
-  } else {
-    p.emplace_back(std::in_place_type<std::monostate>);
-  }
-}
-
-std::optional<std::string> valueOf(const std::optional<TwinValue>& v) {
-  if (v && v->value) {
-    return *v->value;
-  }
-  return std::nullopt;
-}
-std::optional<std::string> metaOf(const std::optional<TwinValue>& v) {
-  if (v && v->value) {
-    return metaJson(v->timestamp);
-  }
-  return std::nullopt;
-}
-std::optional<std::string> versionOf(const std::optional<TwinVersion>& v) {
-  if (v) {
-    return versionJson(*v);
-  }
-  return std::nullopt;
-}
-
-std::vector<SqlValue> twinCols(const Twin& t) {
-  std::vector<SqlValue> p;
-  p.reserve(11);
-  pushText(p, valueOf(t.expected));
-  pushText(p, valueOf(t.actual));
-  pushText(p, metaOf(t.expected));
-  pushText(p, metaOf(t.actual));
-  pushText(p, versionOf(t.expected_version));
-  pushText(p, versionOf(t.actual_version));
-  p.emplace_back(std::in_place_type<int64_t>, t.optional ? 1 : 0);
-  pushText(p, t.type);
-  pushText(p, t.metadata);
-  return p;
-}
-
-WriteOp insertTwin(const std::string& id, const std::string& key, const Twin& t) {
-  auto p = twinCols(t);
-  p.insert(p.begin(), SqlValue{key});
-  p.insert(p.begin(), SqlValue{id});
-  return exec(
-      "INSERT INTO device_twin (deviceid, name, expected, actual, expected_meta, actual_meta, "
-      "expected_version, actual_version, optional, attr_type, metadata) VALUES "
-      "(?,?,?,?,?,?,?,?,?,?,?)",
-      std::move(p));
-}
-
-WriteOp updateTwin(const std::string& id, const std::string& key, const Twin& t) {
-  auto p = twinCols(t);
-  p.emplace_back(id);
-  p.emplace_back(key);
-  return exec(
-      "UPDATE device_twin SET expected = ?, actual = ?, expected_meta = ?, actual_meta = ?, "
-      "expected_version = ?, actual_version = ?, optional = ?, attr_type = ?, metadata = ? "
-      "WHERE deviceid = ? AND name = ?",
-      std::move(p));
-}
-
-std::string rfc3339(int64_t now_ms) {
-  std::time_t t = static_cast<std::time_t>(now_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-ojson baseMessage(std::string_view event_id, int64_t now) {
-  ojson o = ojson::object();
-  o["event_id"] = std::string(event_id);
-  o["timestamp"] = now;
-  return o;
-}
-
-// dtclient.Device fields from a cloud Device entry.
-Device deviceFromJson(const json& j) {
-  Device d;
-  auto str = [&](const char* k) {
-    auto it = j.find(k);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  d.id = str("id");
-  d.name = str("name");
-  d.description = str("description");
-  d.state = str("state");
-  return d;
-}
-
 }  // namespace
-
-// ordered_json -> json without a dump/parse round trip (the bus codec sorts keys anyway).
-json toPlain(const ojson& j) {
-  switch (j.type()) {
-    case ojson::value_t::object: {
-      json out = json::object();
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        out.emplace(it.key(), toPlain(it.value()));
-      }
-      return out;
-    }
-    case ojson::value_t::array: {
-      json out = json::array();
-      for (const auto& v : j) {
-        out.push_back(toPlain(v));
-      }
-      return out;
-    }
-    case ojson::value_t::string:
-      return j.get_ref<const std::string&>();
-    case ojson::value_t::boolean:
-      return j.get<bool>();
-    case ojson::value_t::number_integer:
-      return j.get<int64_t>();
-    case ojson::value_t::number_unsigned:
-      return j.get<uint64_t>();
-    case ojson::value_t::number_float:
-      return j.get<double>();
-    default:
-      return nullptr;
-  }
-}
-
-// Go's json.Marshal of a struct: fields in declaration order (ordered_json keeps insertion
-// order), <, > and & escaped, invalid UTF-8 replaced, like every MQTT payload Go writes.
-std::string dumpJson(const ojson& j) { return core::encodeOrderedJsonValue(j); }
-
-ojson twinToJson(const Twin& t, bool with_versions) {
-  ojson o = ojson::object();
-  if (t.expected) {
-    o["expected"] = valueToJson(*t.expected);
-  }
-  if (t.actual) {
-    o["actual"] = valueToJson(*t.actual);
-  }
-  o["optional"] = t.optional;
-  ojson m = ojson::object();
-  if (!t.type.empty()) {
-    m["type"] = t.type;
-  }
-  o["metadata"] = m;
-  if (with_versions) {
-    if (t.expected_version) {
-      o["expected_version"] = {{"cloud", t.expected_version->cloud},
-                               {"edge", t.expected_version->edge}};
-    }
-    if (t.actual_version) {
-      o["actual_version"] = {{"cloud", t.actual_version->cloud}, {"edge", t.actual_version->edge}};
-    }
-  }
-  return o;
-}
-
-ojson errorResult(std::string_view event_id, int64_t now, int code, std::string_view reason) {
-  ojson o = baseMessage(event_id, now);
-  o["code"] = code;
-  o["reason"] = std::string(reason);
-  return o;
-}
-
-TwinTopic parseTwinTopic(std::string_view topic) {
-  TwinTopic t;
-  auto starts = [&](std::string_view p) { return topic.substr(0, p.size()) == p; };
-  if (starts(kNodePrefix)) {
-    constexpr std::string_view kSuffix = "/membership/get";
-    bool ends =
-        topic.size() >= kSuffix.size() && topic.substr(topic.size() - kSuffix.size()) == kSuffix;
-    t.kind = ends ? TwinTopic::Kind::MembershipGet : TwinTopic::Kind::Ignored;
-    return t;
-  }
-  if (!starts(kDevicePrefix)) {
-    return t;
-  }
-  std::string_view rest = topic.substr(kDevicePrefix.size());
-  auto a = rest.find('/');
-  auto b = a == std::string_view::npos ? a : rest.find('/', a + 1);
-  if (b == std::string_view::npos) {
-    t.kind = TwinTopic::Kind::NoDeviceId;
-    return t;
-  }
-  std::string_view suffix = rest.substr(b);
-  if (suffix == "/twin/update") {
-    t.kind = TwinTopic::Kind::TwinUpdate;
-  } else if (suffix == "/twin/get") {
-    t.kind = TwinTopic::Kind::TwinGet;
-  } else if (suffix == "/state/update") {
-    t.kind = TwinTopic::Kind::StateUpdate;
-  } else {
-    t.kind = TwinTopic::Kind::Ignored;
-    return t;
-  }
-  t.device_id = std::string(rest.substr(0, b));
-  return t;
-}
-
-bool isMembershipResource(std::string_view res) {
-  auto ends = [&](std::string_view s) {
-    return res.size() >= s.size() && res.substr(res.size() - s.size()) == s;
-  };
-  return res == "membership" || res == "membership/detail" || ends("/membership") ||
-         ends("/membership/detail");
-}
-
-bool isMembershipDetail(std::string_view res) {
-  constexpr std::string_view kDetail = "detail";
-  return isMembershipResource(res) && res.size() >= kDetail.size() &&
-         res.substr(res.size() - kDetail.size()) == kDetail;
-}
-
-json membershipContent(const json& content) {
-  json parsed =
-      content.is_string() ? core::parseJsonBounded(content.get_ref<const std::string&>()) : content;
-  return parsed.is_object() ? parsed : json();
-}
 
 Effects TwinState::onMqtt(const TwinTopic& topic, std::string_view payload, int64_t now_ms) {
   switch (topic.kind) {
@@ -459,89 +48,60 @@ const Device* TwinState::find(const std::string& id) const {
   return it == devices_.end() ? nullptr : &it->second;
 }
 
-Status TwinState::load(metamanager::MetaStore& store) {
-  auto str = [](const SqlValue& v) {
-    if (const auto* s = std::get_if<std::string>(&v)) {
-      return std::optional<std::string>(*s);
-    }
-    if (const auto* n = std::get_if<int64_t>(&v)) {
-      return std::optional<std::string>(std::to_string(*n));
-    }
-    return std::optional<std::string>();
-  };
-  auto boolean = [](const SqlValue& v) {
-    if (const auto* n = std::get_if<int64_t>(&v)) {
-      return *n != 0;
-    }
-    if (const auto* s = std::get_if<std::string>(&v)) {
-      return *s == "1" || *s == "true";
-    }
-    return false;
-  };
-  EC_ASSIGN_OR_RETURN(
-      auto devs, store.query("SELECT id, name, description, state, last_online FROM device", {}));
-  for (const auto& r : devs) {
+Status TwinState::load(metamanager::DeviceTwinStore& store) {
+  EC_ASSIGN_OR_RETURN(metamanager::DeviceTables tables, store.loadDeviceTables());
+  for (auto& r : tables.devices) {
     Device d;
-    d.id = str(r[0]).value_or("");
-    d.name = str(r[1]).value_or("");
-    d.description = str(r[2]).value_or("");
-    d.state = str(r[3]).value_or("");
-    d.last_online = str(r[4]).value_or("");
+    d.id = std::move(r.id);
+    d.name = std::move(r.name);
+    d.description = std::move(r.description);
+    d.state = std::move(r.state);
+    d.last_online = std::move(r.last_online);
     devices_[d.id] = std::move(d);
   }
-  EC_ASSIGN_OR_RETURN(
-      auto attrs,
-      store.query("SELECT deviceid, name, value, optional, attr_type, metadata FROM device_attr",
-                  {}));
-  for (const auto& r : attrs) {
-    auto it = devices_.find(str(r[0]).value_or(""));
+  for (auto& r : tables.attrs) {
+    auto it = devices_.find(r.device_id);
     if (it == devices_.end()) {
       continue;
     }
     Attr a;
-    a.value = str(r[2]).value_or("");
-    a.optional = boolean(r[3]);
-    a.type = str(r[4]).value_or("");
-    a.metadata = str(r[5]).value_or("");
-    it->second.attrs[str(r[1]).value_or("")] = std::move(a);
+    a.value = std::move(r.value);
+    a.optional = r.optional;
+    a.type = std::move(r.attr_type);
+    a.metadata = std::move(r.metadata);
+    it->second.attrs[r.name] = std::move(a);
   }
-  EC_ASSIGN_OR_RETURN(
-      auto twins,
-      store.query("SELECT deviceid, name, expected, actual, expected_meta, actual_meta, "
-                  "expected_version, actual_version, optional, attr_type, metadata "
-                  "FROM device_twin",
-                  {}));
-  for (const auto& r : twins) {
-    auto it = devices_.find(str(r[0]).value_or(""));
+  for (auto& r : tables.twins) {
+    auto it = devices_.find(r.device_id);
     if (it == devices_.end()) {
       continue;
     }
     Twin t;
     // DeviceTwinToMsgTwin: an empty value means "absent".
-    auto value = [&](int vi, int mi) -> std::optional<TwinValue> {
-      auto v = str(r[vi]);
+    auto value = [](const std::optional<std::string>& v,
+                    const std::optional<std::string>& meta) -> std::optional<TwinValue> {
       if (!v || v->empty()) {
         return std::nullopt;
       }
       TwinValue tv;
       tv.value = *v;
-      if (auto m = str(r[mi]); m && !m->empty()) {
-        tv.timestamp = parseTs(json::parse(*m, nullptr, false));
+      if (meta && !meta->empty()) {
+        tv.timestamp = parseTs(json::parse(*meta, nullptr, false));
       }
       return tv;
     };
-    t.expected = value(2, 4);
-    t.actual = value(3, 5);
-    if (auto v = str(r[6]); v && !v->empty()) {
+    t.expected = value(r.expected, r.expected_meta);
+    t.actual = value(r.actual, r.actual_meta);
+    if (const auto& v = r.expected_version; v && !v->empty()) {
       t.expected_version = parseVersion(json::parse(*v, nullptr, false)).value_or(TwinVersion{});
     }
-    if (auto v = str(r[7]); v && !v->empty()) {
+    if (const auto& v = r.actual_version; v && !v->empty()) {
       t.actual_version = parseVersion(json::parse(*v, nullptr, false)).value_or(TwinVersion{});
     }
-    t.optional = boolean(r[8]);
-    t.type = str(r[9]).value_or("");
-    t.metadata = str(r[10]).value_or("");
-    it->second.twins[str(r[1]).value_or("")] = std::move(t);
+    t.optional = r.optional;
+    t.type = std::move(r.attr_type);
+    t.metadata = std::move(r.metadata);
+    it->second.twins[r.name] = std::move(t);
   }
   return {};
 }
@@ -758,10 +318,10 @@ Effects TwinState::finishTwinDeal(const Device& before, Device& dev, const std::
     return fx;
   }
   for (const auto& key : res.added) {
-    fx.ops.push_back(insertTwin(dev.id, key, dev.twins[key]));
+    fx.ops.push_back(WriteOp::insertTwin(twinRow(dev.id, key, dev.twins[key])));
   }
   for (const auto& key : res.changed) {
-    fx.ops.push_back(updateTwin(dev.id, key, dev.twins[key]));
+    fx.ops.push_back(WriteOp::updateTwin(twinRow(dev.id, key, dev.twins[key])));
   }
   if (deal == Deal::Rest) {
     ojson r = baseMessage(event_id, now);
@@ -913,8 +473,7 @@ Effects TwinState::updateState(const std::string& id, std::string state, int64_t
   std::string last_online = (lower == "online" || lower == "ok") ? rfc3339(now) : std::string();
   dev.state = state;
   dev.last_online = last_online;
-  fx.ops.push_back(exec("UPDATE device SET state = ?, last_online = ? WHERE id = ?",
-                        {SqlValue{state}, SqlValue{last_online}, SqlValue{id}}));
+  fx.ops.push_back(WriteOp::setDeviceState(id, state, last_online));
   ojson msg = baseMessage(core::newUuidV4(), now);
   ojson d = ojson::object();
   if (!dev.name.empty()) {
@@ -998,18 +557,18 @@ Effects TwinState::membershipGet(std::string_view payload, int64_t now) {
 }
 
 void TwinState::addDeviceOps(const Device& dev, Effects& fx) const {
-  fx.ops.push_back(
-      exec("INSERT OR REPLACE INTO device (id, name, description, state, last_online) VALUES "
-           "(?,?,?,?,?)",
-           {SqlValue{dev.id}, SqlValue{dev.name}, SqlValue{dev.description}, SqlValue{dev.state},
-            SqlValue{dev.last_online}}));
+  fx.ops.push_back(WriteOp::saveDevice({.id = dev.id,
+                                        .name = dev.name,
+                                        .description = dev.description,
+                                        .state = dev.state,
+                                        .last_online = dev.last_online}));
   for (const auto& [k, a] : dev.attrs) {
-    fx.ops.push_back(
-        exec("INSERT INTO device_attr (deviceid, name, description, value, optional, attr_type, "
-             "metadata) VALUES (?,?,?,?,?,?,?)",
-             {SqlValue{dev.id}, SqlValue{k}, SqlValue{std::string()}, SqlValue{a.value},
-              SqlValue{static_cast<int64_t>(a.optional ? 1 : 0)}, SqlValue{a.type},
-              SqlValue{a.metadata}}));
+    fx.ops.push_back(WriteOp::addDeviceAttr({.device_id = dev.id,
+                                             .name = k,
+                                             .value = a.value,
+                                             .optional = a.optional,
+                                             .attr_type = a.type,
+                                             .metadata = a.metadata}));
   }
 }
 
@@ -1147,9 +706,7 @@ Effects TwinState::membershipUpdate(const json& content, bool full_list, int64_t
     if (devices_.erase(id) == 0) {
       continue;
     }
-    fx.ops.push_back(exec("DELETE FROM device_twin WHERE deviceid = ?", {SqlValue{id}}));
-    fx.ops.push_back(exec("DELETE FROM device_attr WHERE deviceid = ?", {SqlValue{id}}));
-    fx.ops.push_back(exec("DELETE FROM device WHERE id = ?", {SqlValue{id}}));
+    fx.ops.push_back(WriteOp::deleteDevice(id));
     ojson m = baseMessage(core::newUuidV4(), now);
     m["added_devices"] = nullptr;
     m["removed_devices"] = ojson::array({ojson::parse(dumpJson(removed_docs[i]))});

@@ -105,7 +105,7 @@ class TwinState {
   explicit TwinState(std::string node_name) : node_(std::move(node_name)) {}
 
   // Loads the three tables (startup; blocking SQLite reads through `store`).
-  core::Status load(metamanager::MetaStore& store);
+  core::Status load(metamanager::DeviceTwinStore& store);
 
   // $hw/events/device/<id>/twin/update (REST deal type).
   Effects twinUpdate(const std::string& id, std::string_view payload, int64_t now_ms);

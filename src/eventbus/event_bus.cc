@@ -12,7 +12,7 @@
 #include "edgecore/core/config.h"
 #include "edgecore/core/host_port.h"
 #include "edgecore/eventbus/module.h"
-#include "edgecore/metamanager/meta_store.h"
+#include "edgecore/metamanager/sub_topic_store.h"
 #include "mqtt_client.h"
 
 namespace edgecore::eventbus {
@@ -64,7 +64,7 @@ Result<std::pair<std::string, uint16_t>> parseBroker(std::string_view url, bool*
 
 class EventBus final : public EventBusModule {
  public:
-  EventBus(core::ModuleContext ctx, metamanager::MetaStore* store, MqttClientOptions options)
+  EventBus(core::ModuleContext ctx, metamanager::SubTopicStore* store, MqttClientOptions options)
       : ctx_(std::move(ctx)),
         store_(store),
         cfg_(ctx_.config.modules.event_bus),
@@ -98,23 +98,18 @@ class EventBus final : public EventBusModule {
     // the first SUBSCRIBE already carries them.
     if (store_ != nullptr) {
       asio::post(ctx_.blocking, [this, alive, store = store_] {
-        auto rows = store->query("SELECT topic FROM sub_topics", {});
-        asio::post(ctx_.strand, [this, alive, rows = std::move(rows)]() mutable {
+        auto topics = store->listSubTopics();
+        asio::post(ctx_.strand, [this, alive, topics = std::move(topics)]() mutable {
           if (alive.expired() || stopped_) {
             return;
           }
-          if (!rows.ok()) {
-            ctx_.log->warn("sub_topics unreadable err=\"{}\"", rows.status().message());
+          if (!topics.ok()) {
+            ctx_.log->warn("sub_topics unreadable err=\"{}\"", topics.status().message());
           } else {
-            for (const auto& row : *rows) {
-              if (!row.empty()) {
-                if (const auto* t = std::get_if<std::string>(&row[0])) {
-                  Status st = client_->subscribe(*t);
-                  if (!st.ok()) {
-                    ctx_.log->warn("stored topic not subscribed topic={} err=\"{}\"", *t,
-                                   st.message());
-                  }
-                }
+            for (const std::string& t : *topics) {
+              Status st = client_->subscribe(t);
+              if (!st.ok()) {
+                ctx_.log->warn("stored topic not subscribed topic={} err=\"{}\"", t, st.message());
               }
             }
           }
@@ -265,19 +260,13 @@ class EventBus final : public EventBusModule {
     if (store_ == nullptr) {
       return;
     }
-    metamanager::WriteOp w;
-    w.kind = metamanager::WriteOp::Kind::Exec;
-    w.key = add ? "INSERT OR REPLACE INTO sub_topics (topic) VALUES (?)"
-                : "DELETE FROM sub_topics WHERE topic = ?";
-    w.params.emplace_back(topic);
-    std::vector<metamanager::WriteOp> ops;
-    ops.push_back(std::move(w));
     auto log = ctx_.log;
-    Status sub = store_->submit(std::move(ops), [log, topic](Status done) {
-      if (!done.ok()) {
-        log->warn("sub_topics not updated topic={} err=\"{}\"", topic, done.message());
+    auto done = [log, topic](Status written) {
+      if (!written.ok()) {
+        log->warn("sub_topics not updated topic={} err=\"{}\"", topic, written.message());
       }
-    });
+    };
+    Status sub = add ? store_->addSubTopic(topic, done) : store_->removeSubTopic(topic, done);
     if (!sub.ok()) {
       ctx_.log->warn("sub_topics not updated topic={} err=\"{}\"", topic, sub.message());
     }
@@ -299,7 +288,7 @@ class EventBus final : public EventBusModule {
   }
 
   core::ModuleContext ctx_;
-  metamanager::MetaStore* store_;
+  metamanager::SubTopicStore* store_;
   const core::EventBusConfig& cfg_;
   std::string node_;
   MqttClientOptions options_;
@@ -315,7 +304,7 @@ class EventBus final : public EventBusModule {
 }  // namespace
 
 Result<std::unique_ptr<EventBusModule>> createEventBus(core::ModuleContext ctx,
-                                                       metamanager::MetaStore* store) {
+                                                       metamanager::SubTopicStore* store) {
   const auto& cfg = ctx.config.modules.event_bus;
   MqttClientOptions options;
   bool url_tls = false;
@@ -344,7 +333,7 @@ Result<std::unique_ptr<EventBusModule>> createEventBus(core::ModuleContext ctx,
   return std::unique_ptr<EventBusModule>(new EventBus(std::move(ctx), store, std::move(options)));
 }
 
-Result<core::ModulePtr> create(core::ModuleContext ctx, metamanager::MetaStore* store) {
+Result<core::ModulePtr> create(core::ModuleContext ctx, metamanager::SubTopicStore* store) {
   EC_ASSIGN_OR_RETURN(auto m, createEventBus(std::move(ctx), store));
   return core::ModulePtr(std::move(m));
 }

@@ -87,6 +87,9 @@ struct MetaManagerSettings {
   core::CloudLinkStatus* link_status = nullptr;  // may be null
 };
 
+// The v1 `meta` row for `res` (INSERT OR REPLACE key, type, value).
+WriteOp upsertMeta(const MetaResource& res, std::string value);
+
 class Processor : public std::enable_shared_from_this<Processor> {
  public:
   Processor(core::Strand strand, core::Bus& bus, std::shared_ptr<spdlog::logger> log,

@@ -6,6 +6,10 @@
 namespace edgecore::metamanager {
 namespace {
 
+using sqlite::Connection;
+using sqlite::sqliteStatus;
+using sqlite::Statement;
+
 struct Column {
   std::string_view name;
   std::string_view type;        // SQL type as beego prints it

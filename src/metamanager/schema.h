@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "edgecore/core/status.h"
-#include "sqlite_db.h"
+#include "edgecore/sqlite/sqlite_db.h"
 
 namespace edgecore::metamanager {
 
@@ -21,6 +21,6 @@ struct SchemaOptions {
 std::vector<std::string> createTableStatements(const SchemaOptions& options);
 
 // Creates absent tables and adds absent columns (never drops or retypes), in one transaction.
-core::Status syncSchema(Connection& db, const SchemaOptions& options);
+core::Status syncSchema(sqlite::Connection& db, const SchemaOptions& options);
 
 }  // namespace edgecore::metamanager

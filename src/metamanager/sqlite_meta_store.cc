@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "module_tables.h"
 #include "schema.h"
 
 namespace edgecore::metamanager {
@@ -36,24 +37,26 @@ std::string_view kindName(WriteOp::Kind kind) {
       return "DeleteObject";
     case WriteOp::Kind::UpsertRawV2:
       return "UpsertRawV2";
-    case WriteOp::Kind::Exec:
-      return "Exec";
+    case WriteOp::Kind::SaveDevice:
+      return "SaveDevice";
+    case WriteOp::Kind::SetDeviceState:
+      return "SetDeviceState";
+    case WriteOp::Kind::AddDeviceAttr:
+      return "AddDeviceAttr";
+    case WriteOp::Kind::InsertTwin:
+      return "InsertTwin";
+    case WriteOp::Kind::UpdateTwin:
+      return "UpdateTwin";
+    case WriteOp::Kind::DeleteDevice:
+      return "DeleteDevice";
+    case WriteOp::Kind::AddSubTopic:
+      return "AddSubTopic";
+    case WriteOp::Kind::RemoveSubTopic:
+      return "RemoveSubTopic";
+    case WriteOp::Kind::DeleteUpgradeRequests:
+      return "DeleteUpgradeRequests";
   }
   return "?";
-}
-
-void bindAll(Statement* stmt, const std::vector<SqlValue>& params) {
-  int index = 1;
-  for (const SqlValue& v : params) {
-    if (const auto* text = std::get_if<std::string>(&v)) {
-      stmt->bind(index, *text);
-    } else if (const auto* n = std::get_if<int64_t>(&v)) {
-      stmt->bind(index, *n);
-    } else {
-      stmt->bindNull(index);
-    }
-    ++index;
-  }
 }
 
 // `%uid%` for LIKE, with LIKE's wildcards in the uid taken literally.
@@ -332,17 +335,6 @@ void SqliteMetaStore::writerLoop() {
   }
 }
 
-Status SqliteMetaStore::stepDone(Statement* stmt, std::string_view what) {
-  int rc = stmt->step();
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    Status st = sqliteStatus(rc, what, options_.path, writer_->errorMessage());
-    stmt->reset();
-    return st;
-  }
-  stmt->reset();
-  return {};
-}
-
 Status SqliteMetaStore::applyOp(const WriteOp& op, const StoredObjectPtr& parsed,
                                 Effects* effects) {
   switch (op.kind) {
@@ -351,25 +343,25 @@ Status SqliteMetaStore::applyOp(const WriteOp& op, const StoredObjectPtr& parsed
       stmt->bind(1, op.key);
       stmt->bind(2, op.type);
       stmt->bind(3, op.value);
-      return stepDone(stmt, "cannot write meta " + op.key);
+      return stmt->run("cannot write meta " + op.key);
     }
     case WriteOp::Kind::DeleteMeta: {
       EC_ASSIGN_OR_RETURN(Statement * stmt, writer_->prepare(kDeleteMeta));
       stmt->bind(1, op.key);
-      return stepDone(stmt, "cannot delete meta " + op.key);
+      return stmt->run("cannot delete meta " + op.key);
     }
     case WriteOp::Kind::DeletePodGuarded: {
       EC_ASSIGN_OR_RETURN(Statement * stmt, writer_->prepare(kDeletePodGuarded));
       stmt->bind(1, op.key);
       stmt->bind(2, likeContains(op.uid));
-      EC_RETURN_IF_ERROR(stepDone(stmt, "cannot delete pod " + op.key));
-      if (sqlite3_changes(writer_->raw()) == 0) {
+      EC_RETURN_IF_ERROR(stmt->run("cannot delete pod " + op.key));
+      if (writer_->changes() == 0) {
         return {};  // not this pod (another uid): keep its patch too
       }
       std::string patch_key = podPatchKey(op.key);
       EC_ASSIGN_OR_RETURN(Statement * del, writer_->prepare(kDeleteMeta));
       del->bind(1, patch_key);
-      return stepDone(del, "cannot delete meta " + patch_key);
+      return del->run("cannot delete meta " + patch_key);
     }
     case WriteOp::Kind::UpsertObject: {
       StoredObjectPtr object = parsed;
@@ -382,7 +374,7 @@ Status SqliteMetaStore::applyOp(const WriteOp& op, const StoredObjectPtr& parsed
       stmt->bind(5, static_cast<int64_t>(object->resource_version));
       // Go's json.Encoder ends the document with a newline; store the same bytes.
       stmt->bind(6, object->json + "\n");
-      EC_RETURN_IF_ERROR(stepDone(stmt, "cannot write object " + key));
+      EC_RETURN_IF_ERROR(stmt->run("cannot write object " + key));
       effects->objects.push_back({key, object->key, std::move(object)});
       return {};
     }
@@ -390,7 +382,7 @@ Status SqliteMetaStore::applyOp(const WriteOp& op, const StoredObjectPtr& parsed
       std::string key = op.object_key.storageKey();
       EC_ASSIGN_OR_RETURN(Statement * stmt, writer_->prepare(kDeleteV2));
       stmt->bind(1, key);
-      EC_RETURN_IF_ERROR(stepDone(stmt, "cannot delete object " + key));
+      EC_RETURN_IF_ERROR(stmt->run("cannot delete object " + key));
       effects->objects.push_back({key, op.object_key, nullptr});
       return {};
     }
@@ -402,15 +394,22 @@ Status SqliteMetaStore::applyOp(const WriteOp& op, const StoredObjectPtr& parsed
       stmt->bind(4, std::string_view());
       stmt->bind(5, int64_t{0});
       stmt->bind(6, op.value);
-      EC_RETURN_IF_ERROR(stepDone(stmt, "cannot write meta_v2 row " + op.key));
+      EC_RETURN_IF_ERROR(stmt->run("cannot write meta_v2 row " + op.key));
       effects->raws.emplace_back(op.key, op.value);
       return {};
     }
-    case WriteOp::Kind::Exec: {
-      EC_ASSIGN_OR_RETURN(Statement * stmt, writer_->prepare(op.key));
-      bindAll(stmt, op.params);
-      return stepDone(stmt, "cannot run statement");
+    default:
+      break;
+  }
+  if (isModuleTableOp(op.kind)) {
+    std::vector<std::string> deleted_v2_keys;
+    EC_RETURN_IF_ERROR(applyModuleTableOp(*writer_, op, &deleted_v2_keys));
+    for (std::string& key : deleted_v2_keys) {
+      if (index_.getRaw(key)) {
+        effects->raws.emplace_back(std::move(key), std::nullopt);  // drop the cached copy too
+      }
     }
+    return {};
   }
   return core::invalidArgument("unknown write op kind");
 }
@@ -463,7 +462,7 @@ void SqliteMetaStore::runTransaction(std::vector<Batch>& batches) {
     if (commit_status.ok()) {
       commit_status = writer_->exec("COMMIT", "cannot commit");
     }
-    if (!commit_status.ok() && sqlite3_get_autocommit(writer_->raw()) == 0) {
+    if (!commit_status.ok() && writer_->inTransaction()) {
       (void)writer_->exec("ROLLBACK", "cannot roll back");
     }
   }
@@ -623,39 +622,37 @@ void SqliteMetaStore::pauseWriterForTest(bool paused) {
   queue_cv_.notify_all();
 }
 
-Result<std::vector<SqlRow>> SqliteMetaStore::query(const std::string& sql,
-                                                   const std::vector<SqlValue>& params) {
+Result<DeviceTables> SqliteMetaStore::loadDeviceTables() {
   std::lock_guard lock(reader_mu_);
-  EC_ASSIGN_OR_RETURN(Statement * stmt, reader_->prepare(sql));
-  bindAll(stmt, params);
-  std::vector<SqlRow> out;
-  int rc;
-  while ((rc = stmt->step()) == SQLITE_ROW) {
-    SqlRow row;
-    int n = stmt->columnCount();
-    row.reserve(n);
-    for (int i = 0; i < n; ++i) {
-      switch (stmt->columnType(i)) {
-        case SQLITE_NULL:
-          row.emplace_back(std::monostate{});
-          break;
-        case SQLITE_INTEGER:
-          row.emplace_back(stmt->columnInt64(i));
-          break;
-        default:
-          row.emplace_back(std::string(stmt->columnText(i)));
-      }
-    }
-    out.push_back(std::move(row));
-  }
-  Status st = rc == SQLITE_DONE
-                  ? Status()
-                  : sqliteStatus(rc, "cannot query", options_.path, reader_->errorMessage());
-  stmt->reset();
-  if (!st.ok()) {
-    return st;
-  }
-  return out;
+  return readDeviceTables(*reader_);
+}
+
+Result<std::vector<std::string>> SqliteMetaStore::listSubTopics() {
+  std::lock_guard lock(reader_mu_);
+  return readSubTopics(*reader_);
+}
+
+Status SqliteMetaStore::addSubTopic(const std::string& topic, WriteCallback done) {
+  std::vector<WriteOp> ops;
+  ops.push_back(WriteOp::addSubTopic(topic));
+  return submit(std::move(ops), std::move(done));
+}
+
+Status SqliteMetaStore::removeSubTopic(const std::string& topic, WriteCallback done) {
+  std::vector<WriteOp> ops;
+  ops.push_back(WriteOp::removeSubTopic(topic));
+  return submit(std::move(ops), std::move(done));
+}
+
+Result<UpgradeRequestRows> SqliteMetaStore::readUpgradeRequests() {
+  std::lock_guard lock(reader_mu_);
+  return readUpgradeRequestRows(*reader_);
+}
+
+Status SqliteMetaStore::deleteUpgradeRequests(WriteCallback done) {
+  std::vector<WriteOp> ops(1);
+  ops[0].kind = WriteOp::Kind::DeleteUpgradeRequests;
+  return submit(std::move(ops), std::move(done));
 }
 
 }  // namespace edgecore::metamanager

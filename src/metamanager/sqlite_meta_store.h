@@ -14,10 +14,14 @@
 #include <vector>
 
 #include "edgecore/metamanager/meta_store.h"
+#include "edgecore/sqlite/sqlite_db.h"
 #include "object_index.h"
-#include "sqlite_db.h"
 
 namespace edgecore::metamanager {
+
+using sqlite::Connection;
+using sqlite::sqliteStatus;
+using sqlite::Statement;
 
 class SqliteMetaStore final : public MetaStore {
  public:
@@ -29,8 +33,6 @@ class SqliteMetaStore final : public MetaStore {
   Status submit(std::vector<WriteOp> ops, WriteCallback done) override;
   Result<std::optional<std::string>> getMeta(std::string_view key) override;
   Result<std::vector<std::string>> listMetaByType(std::string_view type) override;
-  Result<std::vector<SqlRow>> query(const std::string& sql,
-                                    const std::vector<SqlValue>& params) override;
   StoredObjectPtr getObject(const ObjectKey& key) const override;
   std::vector<StoredObjectPtr> listObjects(const Gvr& gvr, std::string_view ns,
                                            uint64_t* revision = nullptr) const override;
@@ -40,6 +42,13 @@ class SqliteMetaStore final : public MetaStore {
   uint64_t addChangeListener(ChangeListener listener) override;
   void removeChangeListener(uint64_t id) override;
   StoreStats stats() const override;
+  // DeviceTwinStore, SubTopicStore, UpgradeRecords (SQL in module_tables.cc)
+  Result<DeviceTables> loadDeviceTables() override;
+  Result<std::vector<std::string>> listSubTopics() override;
+  Status addSubTopic(const std::string& topic, WriteCallback done) override;
+  Status removeSubTopic(const std::string& topic, WriteCallback done) override;
+  Result<UpgradeRequestRows> readUpgradeRequests() override;
+  Status deleteUpgradeRequests(WriteCallback done) override;
 
   // Caps the database at its current size (`pages` below it clamps to it), so the next write
   // that needs a new page fails with SQLITE_FULL as on a full disk. A large value lifts the cap.
@@ -76,7 +85,6 @@ class SqliteMetaStore final : public MetaStore {
   void runTransaction(std::vector<Batch>& batches);
   Status applyBatch(const Batch& batch, Effects* effects);
   Status applyOp(const WriteOp& op, const StoredObjectPtr& parsed, Effects* effects);
-  Status stepDone(Statement* stmt, std::string_view what);
   void dispatch(const std::vector<ObjectChange>& changes);
 
   const SqliteStoreOptions options_;

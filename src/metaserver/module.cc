@@ -88,7 +88,9 @@ class MetaServerModule final : public core::Module {
 
 // What the keadm ctl endpoints need (spec 4.7-4.10), from the config. A bad runtime endpoint does
 // not stop MetaServer: those endpoints report it.
-LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx, const std::string& config_path) {
+LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx,
+                               metamanager::UpgradeRecords& upgrades,
+                               const std::string& config_path) {
   auto ops = std::make_shared<LocalOps>();
   const auto& edged = ctx.config.modules.edged;
   cri::CriClientOptions cri_options;
@@ -108,7 +110,7 @@ LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx, const std::string
     ops->edged_port = static_cast<uint16_t>(edged.read_only_port);
   }
   ops->bus = &ctx.bus;
-  ops->database_path = ctx.config.database.data_source;
+  ops->upgrade_records = &upgrades;
   if (!config_path.empty()) ops->config_path = config_path;
   ops->edgecore_version = std::string("v") + core::kVersion;
   return ops;
@@ -128,7 +130,7 @@ core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager:
   options.address = host_port->host;
   options.port = host_port->port;
   options.node_name = ctx.config.modules.edged.hostname_override;
-  options.local_ops = makeLocalOps(ctx, config_path);
+  options.local_ops = makeLocalOps(ctx, store, config_path);
   auto module = std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options));
   return core::ModulePtr(std::move(module));
 }

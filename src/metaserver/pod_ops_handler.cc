@@ -9,7 +9,6 @@
 
 #include <fcntl.h>
 #include <spawn.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
@@ -32,6 +32,7 @@
 #include "edgecore/core/bus.h"
 #include "edgecore/core/message.h"
 #include "edgecore/cri/cri_client.h"
+#include "edgecore/metamanager/upgrade_records.h"
 #include "request_info.h"
 
 extern char** environ;
@@ -555,56 +556,14 @@ awaitable<Outcome> serveDeviceUpdate(const LocalOps& ops, const LocalOpMatch& m,
 }
 
 // ---------------------------------------------------------------- confirm-upgrade
-struct UpgradeRequests {
-  std::string job;   // NodeUpgradeJobRequest JSON, empty if none
-  std::string task;  // NodeTaskRequest JSON
-};
-
-core::Result<UpgradeRequests> readUpgradeRequests(const std::string& db_path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    std::string err = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return core::unavailable("cannot open " + db_path + ": " + err);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  UpgradeRequests out;
-  for (auto [name, dest] : {std::pair<const char*, std::string*>{"NodeUpgradeJobRequest", &out.job},
-                            {"NodeTaskRequest", &out.task}}) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta_v2 WHERE name = ? LIMIT 1", -1, &st,
-                           nullptr) != SQLITE_OK) {
-      std::string err = sqlite3_errmsg(db);
-      sqlite3_close(db);
-      return core::unavailable("reading meta_v2: " + err);
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      const unsigned char* v = sqlite3_column_text(st, 0);
-      if (v) *dest = reinterpret_cast<const char*>(v);
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return out;
-}
-
-core::Status deleteUpgradeRequests(const std::string& db_path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    return core::unavailable("cannot open " + db_path);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  char* err = nullptr;
-  int rc = sqlite3_exec(
-      db, "DELETE FROM meta_v2 WHERE name IN ('NodeUpgradeJobRequest','NodeTaskRequest')", nullptr,
-      nullptr, &err);
-  std::string text = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(db);
-  if (rc != SQLITE_OK) return core::unavailable("deleting upgrade requests: " + text);
-  return {};
+// Deletes the upgrade rows through the store's writer and waits until that is durable (we run on
+// the blocking pool), so the answer comes after the rows are gone, as before.
+core::Status deleteUpgradeRequests(metamanager::UpgradeRecords& records) {
+  auto written = std::make_shared<std::promise<core::Status>>();
+  auto done = written->get_future();
+  EC_RETURN_IF_ERROR(
+      records.deleteUpgradeRequests([written](core::Status st) { written->set_value(st); }));
+  return done.get();
 }
 
 // Starts the upgrade program detached (its own session, output to the log file) without a
@@ -640,7 +599,11 @@ core::Status spawnUpgrade(const std::vector<std::string>& argv, const std::strin
 awaitable<Outcome> serveConfirm(const LocalOps& ops, const std::shared_ptr<spdlog::logger>& log) {
   LocalOps copy = ops;
   auto confirm_fn = [copy]() -> core::Result<std::string> {
-    EC_ASSIGN_OR_RETURN(UpgradeRequests reqs, readUpgradeRequests(copy.database_path));
+    if (copy.upgrade_records == nullptr) {
+      return core::unavailable("no store holds the node upgrade requests");
+    }
+    EC_ASSIGN_OR_RETURN(metamanager::UpgradeRequestRows reqs,
+                        copy.upgrade_records->readUpgradeRequests());
     if (reqs.job.empty()) return core::notFound("no node upgrade is waiting for confirmation");
     EC_ASSIGN_OR_RETURN(UpgradeJob job, parseUpgradeRequest(reqs.job, reqs.task));
     EC_RETURN_IF_ERROR(validateUpgradeField("fromVersion", copy.edgecore_version));
@@ -655,7 +618,7 @@ awaitable<Outcome> serveConfirm(const LocalOps& ops, const std::shared_ptr<spdlo
                                      "--toVersion",        job.version,     "--config",
                                      copy.config_path,     "--image",       job.image};
     EC_RETURN_IF_ERROR(spawnUpgrade(argv, log_path));
-    (void)deleteUpgradeRequests(copy.database_path);
+    (void)deleteUpgradeRequests(*copy.upgrade_records);
     std::string done = "node upgrade to " + job.version + " started (upgradeID " + job.upgrade_id +
                        "), log in " + log_path;
     if (!job.task_id.empty() || !job.task_state.empty()) {

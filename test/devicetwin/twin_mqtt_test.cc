@@ -23,6 +23,7 @@
 #include "edgecore/devicetwin/module.h"
 #include "edgecore/eventbus/module.h"
 #include "edgecore/metamanager/meta_store.h"
+#include "util/plain_db.h"
 #include "util/process.h"
 #include "util/wait.h"
 
@@ -131,6 +132,7 @@ class Rig {
     cfg_.modules.event_bus.mqtt_sub_client_id = uniqueName("edgecore-test-");
     metamanager::SqliteStoreOptions so;
     so.path = dir.file("edgecore.db");
+    db_path_ = so.path;
     auto store = metamanager::openSqliteMetaStore(so);
     EXPECT_TRUE(store.ok()) << store.status().toString();
     store_ = std::move(store).value();
@@ -197,20 +199,15 @@ class Rig {
     ASSERT_TRUE(waitFor([&] { return deviceRows(id) == 1; }));
   }
   int64_t deviceRows(const std::string& id) {
-    auto rows = store_->query("SELECT COUNT(*) FROM device WHERE id = ?", {id});
-    return rows.ok() && !rows->empty() ? std::get<int64_t>((*rows)[0][0]) : -1;
+    auto n = db().value("SELECT COUNT(*) FROM device WHERE id = ?", {id});
+    return n ? std::stoll(*n) : -1;
   }
   std::optional<std::string> column(const std::string& sql, const std::string& id,
                                     const std::string& name) {
-    auto rows = store_->query(sql, {id, name});
-    if (!rows.ok() || rows->empty()) {
-      return std::nullopt;
-    }
-    if (const auto* s = std::get_if<std::string>(&(*rows)[0][0])) {
-      return *s;
-    }
-    return std::nullopt;
+    return db().value(sql, {id, name});
   }
+  // A plain connection to the store's file (the store has no SQL pass-through).
+  edgecore::testing::PlainDb db() const { return edgecore::testing::PlainDb(db_path_); }
   std::vector<std::string> cloudWire() {
     std::lock_guard lock(mu_);
     return cloud_wire_;
@@ -243,6 +240,7 @@ class Rig {
   std::string node_;
   core::EdgeCoreConfig cfg_;
   std::unique_ptr<metamanager::MetaStore> store_;
+  std::string db_path_;
   std::unique_ptr<devicetwin::DeviceTwinModule> twin_;
   std::unique_ptr<eventbus::EventBusModule> eventbus_;
   std::mutex mu_;
@@ -507,12 +505,7 @@ TEST(TwinMqtt, DeviceTurnsOnlineWithActivityAndOfflineAfterSilence) {
   obs.publish("$hw/events/device/" + id + "/twin/update",
               R"({"event_id":"a","twin":{"x":{"actual":{"value":"1"}}}})");
   auto state = [&] {
-    auto rows = rig.store().query("SELECT state FROM device WHERE id = ?", {id});
-    if (!rows.ok() || rows->empty()) {
-      return std::string();
-    }
-    const auto* s = std::get_if<std::string>(&(*rows)[0][0]);
-    return s ? *s : std::string();
+    return rig.db().value("SELECT state FROM device WHERE id = ?", {id}).value_or("");
   };
   ASSERT_TRUE(waitFor([&] { return state() == "online"; })) << rig.logs();
   auto t0 = std::chrono::steady_clock::now();
@@ -571,8 +564,7 @@ TEST(TwinMqtt, CloudSubscribeAddsTopicAndPersistsIt) {
           .send("eventbus", Message::create("edgecontroller", "bus", "subscribe", topic, nullptr))
           .ok());
   ASSERT_TRUE(waitFor([&] {
-    auto rows = rig.store().query("SELECT topic FROM sub_topics WHERE topic = ?", {topic});
-    return rows.ok() && rows->size() == 1;
+    return rig.db().query("SELECT topic FROM sub_topics WHERE topic = ?", {topic}).size() == 1;
   }));
   Observer obs;
   // Wait until eventbus's SUBSCRIBE is in, by publishing (every 50 ms) until the cloud sees one.

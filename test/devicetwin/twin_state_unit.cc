@@ -243,7 +243,10 @@ TEST_F(TwinStateTest, MembershipRemoveDeletesRowsAndAnnounces) {
                   {"removed_devices", json::array({{{"id", "ns/dev"}}})}};
   Effects fx = state_.membershipUpdate(content, false, kNow);
   EXPECT_EQ(state_.find("ns/dev"), nullptr);
-  EXPECT_EQ(fx.ops.size(), 3u);
+  // One op deletes the device's twin, attr and device rows (in that order, in the store).
+  ASSERT_EQ(fx.ops.size(), 1u);
+  EXPECT_EQ(fx.ops[0].kind, metamanager::WriteOp::Kind::DeleteDevice);
+  EXPECT_EQ(fx.ops[0].key, "ns/dev");
   ASSERT_EQ(fx.publishes.size(), 1u);
   EXPECT_EQ(fx.publishes[0].topic, "$hw/events/node/node-1/membership/updated");
   EXPECT_EQ(json::parse(fx.publishes[0].payload)["removed_devices"][0]["id"], "ns/dev");

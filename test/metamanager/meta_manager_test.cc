@@ -28,8 +28,9 @@
 #include "edgecore/metamanager/module.h"
 #include "metamanager/imitator.h"
 #include "metamanager/sqlite_meta_store.h"
-#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
+#include "util/plain_db.h"
+#include "util/sqlite_test_store.h"
 
 namespace edgecore::metamanager {
 namespace {
@@ -54,26 +55,9 @@ Message frame(const std::string& file) {
 }
 
 // A second, plain connection to the database file, as an operator's sqlite3 shell would have.
-class PlainDb {
+class PlainDb : public edgecore::testing::PlainDb {
  public:
-  explicit PlainDb(const std::string& path) {
-    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
-    sqlite3_busy_timeout(db_, 5000);
-  }
-  ~PlainDb() { sqlite3_close(db_); }
-  std::optional<std::string> text(const std::string& sql, const std::string& arg) {
-    sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(db_);
-    sqlite3_bind_text(st, 1, arg.c_str(), -1, SQLITE_TRANSIENT);
-    std::optional<std::string> out;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-      const unsigned char* t = sqlite3_column_text(st, 0);
-      out = t ? std::string(reinterpret_cast<const char*>(t)) : std::string();
-    }
-    sqlite3_finalize(st);
-    return out;
-  }
+  using edgecore::testing::PlainDb::PlainDb;
   std::optional<std::string> metaValue(const std::string& key) {
     return text("SELECT value FROM meta WHERE key = ?", key);
   }
@@ -88,7 +72,13 @@ class PlainDb {
   }
 
  private:
-  sqlite3* db_ = nullptr;
+  // NULL reads as "" here (the store's columns are NOT NULL or checked for presence only).
+  std::optional<std::string> text(const std::string& sql, const std::string& arg) {
+    if (query(sql, {arg}).empty()) {
+      return std::nullopt;
+    }
+    return value(sql, {arg}).value_or("");
+  }
 };
 
 // A module on the bus that records what it gets and may answer requests.
@@ -962,7 +952,7 @@ TEST(ImitatorTest, SharedContentIsNotCopiedAndKeepsTheMetaEncoding) {
   EXPECT_TRUE(filled.ops[0].value.empty());
 }
 
-// test/metaserver/sqlite_test_store.h stands for metamanager in the MetaServer tests: what it
+// test/util/sqlite_test_store.h stands for metamanager in the MetaServer tests: what it
 // writes for a cloud insert/delete must be exactly what this module writes for the same message.
 TEST_F(MetaManagerTest, TestStoreHelperWritesWhatTheModuleWrites) {
   startModule();

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "util/plain_db.h"
+
 namespace edgecore::metamanager {
 namespace {
 
@@ -70,48 +72,7 @@ std::string storedForm(std::string ddl) {
   return ddl;
 }
 
-// A plain sqlite3 connection, as Go edgecore or an operator's sqlite3 shell would have.
-class PlainDb {
- public:
-  explicit PlainDb(const std::string& path) {
-    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
-    sqlite3_busy_timeout(db_, 5000);
-  }
-  ~PlainDb() { sqlite3_close(db_); }
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
-    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "") << " in " << sql;
-    sqlite3_free(err);
-  }
-  // Rows of text columns.
-  std::vector<std::vector<std::string>> query(const std::string& sql,
-                                              const std::vector<std::string>& args = {}) {
-    sqlite3_stmt* stmt = nullptr;
-    std::vector<std::vector<std::string>> rows;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      ADD_FAILURE() << sqlite3_errmsg(db_) << " in " << sql;
-      return rows;
-    }
-    for (size_t i = 0; i < args.size(); ++i) {
-      sqlite3_bind_text(stmt, static_cast<int>(i + 1), args[i].c_str(), -1, SQLITE_TRANSIENT);
-    }
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
-      std::vector<std::string> row;
-      for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-        row.emplace_back(text ? std::string(text, sqlite3_column_bytes(stmt, c)) : "<null>");
-      }
-      rows.push_back(std::move(row));
-    }
-    sqlite3_finalize(stmt);
-    return rows;
-  }
-  sqlite3* raw() { return db_; }
-
- private:
-  sqlite3* db_ = nullptr;
-};
+using edgecore::testing::PlainDb;
 
 json podJson(const std::string& ns, const std::string& name, uint64_t rv,
              const std::string& uid = "uid-1") {

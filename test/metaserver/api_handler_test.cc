@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "edgecore/metaserver/bus_cloud_forwarder.h"
-#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
+#include "util/sqlite_test_store.h"
 
 namespace edgecore::metaserver {
 namespace {

@@ -14,9 +14,9 @@
 #include <thread>
 
 #include "edgecore/metaserver/meta_server.h"
-#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
 #include "util/process.h"
+#include "util/sqlite_test_store.h"
 #include "util/wait.h"
 
 namespace edgecore::metaserver {

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
+#include "util/sqlite_test_store.h"
 #include "util/wait.h"
 
 namespace edgecore::metaserver {

@@ -4,8 +4,8 @@
 #include <set>
 
 #include "api_handler.h"
-#include "metaserver/sqlite_test_store.h"
 #include "metaserver/test_objects.h"
+#include "util/sqlite_test_store.h"
 #include "watch_hub.h"
 
 namespace edgecore::metaserver {
@@ -189,9 +189,21 @@ class ListenerCountingStore final : public metamanager::MetaStore {
   core::Result<std::vector<std::string>> listMetaByType(std::string_view type) override {
     return real_.listMetaByType(type);
   }
-  core::Result<std::vector<metamanager::SqlRow>> query(
-      const std::string& sql, const std::vector<metamanager::SqlValue>& params) override {
-    return real_.query(sql, params);
+  core::Result<metamanager::DeviceTables> loadDeviceTables() override {
+    return real_.loadDeviceTables();
+  }
+  core::Result<std::vector<std::string>> listSubTopics() override { return real_.listSubTopics(); }
+  core::Status addSubTopic(const std::string& topic, WriteCallback done) override {
+    return real_.addSubTopic(topic, std::move(done));
+  }
+  core::Status removeSubTopic(const std::string& topic, WriteCallback done) override {
+    return real_.removeSubTopic(topic, std::move(done));
+  }
+  core::Result<metamanager::UpgradeRequestRows> readUpgradeRequests() override {
+    return real_.readUpgradeRequests();
+  }
+  core::Status deleteUpgradeRequests(WriteCallback done) override {
+    return real_.deleteUpgradeRequests(std::move(done));
   }
   metamanager::StoredObjectPtr getObject(const metamanager::ObjectKey& key) const override {
     return real_.getObject(key);

@@ -25,7 +25,7 @@
 #include "edgecore/core/status.h"
 
 namespace edgecore::metamanager {
-class MetaStore;
+class SubTopicStore;
 }
 
 namespace edgecore::eventbus {
@@ -51,10 +51,11 @@ class EventBusModule : public core::Module {
   virtual EventBusStats stats() const = 0;
 };
 
-// `store` (may be null: then sub_topics is neither read nor written) must outlive the module.
+// `topics` (the store's sub_topics; may be null: then they are neither read nor written) must
+// outlive the module.
 // InvalidArgument if the broker address is not tcp://host:port or ssl://host:port.
-core::Result<core::ModulePtr> create(core::ModuleContext ctx, metamanager::MetaStore* store);
+core::Result<core::ModulePtr> create(core::ModuleContext ctx, metamanager::SubTopicStore* topics);
 core::Result<std::unique_ptr<EventBusModule>> createEventBus(core::ModuleContext ctx,
-                                                             metamanager::MetaStore* store);
+                                                             metamanager::SubTopicStore* topics);
 
 }  // namespace edgecore::eventbus

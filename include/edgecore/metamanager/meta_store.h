@@ -25,6 +25,9 @@
 #include <vector>
 
 #include "edgecore/core/status.h"
+#include "edgecore/metamanager/device_twin_store.h"
+#include "edgecore/metamanager/sub_topic_store.h"
+#include "edgecore/metamanager/upgrade_records.h"
 
 namespace edgecore::metamanager {
 
@@ -90,10 +93,6 @@ struct ObjectChange {
   StoredObjectPtr object;  // for Deleted: the last stored state
 };
 
-// A bound SQL parameter or a column read back: NULL, text or an integer.
-using SqlValue = std::variant<std::monostate, std::string, int64_t>;
-using SqlRow = std::vector<SqlValue>;
-
 // One write; a batch of them commits atomically.
 struct WriteOp {
   enum class Kind {
@@ -103,11 +102,20 @@ struct WriteOp {
     UpsertObject,      // meta_v2 upsert from a Kubernetes object's JSON (`value`), key derived
     DeleteObject,      // meta_v2 delete by `object_key`
     UpsertRawV2,       // meta_v2 pass-through row: key = `key` (e.g. "/version"), value only
-    Exec,              // one SQL statement (`key`) with `params` bound in order; for the device and
-           // sub_topics tables, whose owners (devicetwin, eventbus) write their own rows
+    // devicetwin's tables (DeviceTwinStore), built by the functions below:
+    SaveDevice,      // INSERT OR REPLACE a `device` row (`row` holds a DeviceRow)
+    SetDeviceState,  // UPDATE device state/last_online of the DeviceRow's id
+    AddDeviceAttr,   // INSERT a `device_attr` row (DeviceAttrRow)
+    InsertTwin,      // INSERT a `device_twin` row (DeviceTwinRow)
+    UpdateTwin,      // UPDATE the `device_twin` row of (device_id, name) (DeviceTwinRow)
+    DeleteDevice,    // the device `key`'s twin, attr and device rows
+    // eventbus's `sub_topics` (SubTopicStore) and the upgrade rows (UpgradeRecords):
+    AddSubTopic,            // INSERT OR REPLACE topic `key`
+    RemoveSubTopic,         // DELETE topic `key`
+    DeleteUpgradeRequests,  // meta_v2 rows named NodeUpgradeJobRequest / NodeTaskRequest
   };
   Kind kind = Kind::UpsertMeta;
-  std::string key;    // meta key (resource string) or raw meta_v2 key
+  std::string key;    // meta key (resource string), raw meta_v2 key, device id or topic
   std::string type;   // meta type token
   std::string value;  // JSON text
   std::string uid;    // DeletePodGuarded
@@ -118,7 +126,49 @@ struct WriteOp {
   // exactly Go's encoding of `doc` (core::encodeJsonValue), which the store then keeps instead of
   // encoding `doc` again. submit() drops `doc` once it has read it (before it returns).
   std::shared_ptr<const nlohmann::json> doc;
-  std::vector<SqlValue> params;  // Exec
+  std::variant<std::monostate, DeviceRow, DeviceAttrRow, DeviceTwinRow> row;  // device kinds
+
+  static WriteOp saveDevice(DeviceRow device) {
+    return withRow(Kind::SaveDevice, std::move(device));
+  }
+  static WriteOp setDeviceState(std::string id, std::string state, std::string last_online) {
+    DeviceRow device;
+    device.id = std::move(id);
+    device.state = std::move(state);
+    device.last_online = std::move(last_online);
+    return withRow(Kind::SetDeviceState, std::move(device));
+  }
+  static WriteOp addDeviceAttr(DeviceAttrRow attr) {
+    return withRow(Kind::AddDeviceAttr, std::move(attr));
+  }
+  static WriteOp insertTwin(DeviceTwinRow twin) {
+    return withRow(Kind::InsertTwin, std::move(twin));
+  }
+  static WriteOp updateTwin(DeviceTwinRow twin) {
+    return withRow(Kind::UpdateTwin, std::move(twin));
+  }
+  static WriteOp deleteDevice(std::string id) { return withKey(Kind::DeleteDevice, std::move(id)); }
+  static WriteOp addSubTopic(std::string topic) {
+    return withKey(Kind::AddSubTopic, std::move(topic));
+  }
+  static WriteOp removeSubTopic(std::string topic) {
+    return withKey(Kind::RemoveSubTopic, std::move(topic));
+  }
+
+ private:
+  template <typename Row>
+  static WriteOp withRow(Kind kind, Row row) {
+    WriteOp w;
+    w.kind = kind;
+    w.row = std::move(row);
+    return w;
+  }
+  static WriteOp withKey(Kind kind, std::string key) {
+    WriteOp w;
+    w.kind = kind;
+    w.key = std::move(key);
+    return w;
+  }
 };
 
 struct StoreStats {
@@ -133,7 +183,9 @@ struct StoreStats {
   uint64_t revision = 0;
 };
 
-class MetaStore {
+// The store implements the small typed interfaces of the other tables' owners, so main.cc hands
+// each module only the part it needs and every write still goes through the one writer.
+class MetaStore : public DeviceTwinStore, public SubTopicStore, public UpgradeRecords {
  public:
   using WriteCallback = std::function<void(Status)>;
   using ChangeListener = std::function<void(const ObjectChange&)>;
@@ -156,11 +208,6 @@ class MetaStore {
   virtual Result<std::optional<std::string>> getMeta(std::string_view key) = 0;
   // All values of a type (KubeEdge's local query without an id: every namespace).
   virtual Result<std::vector<std::string>> listMetaByType(std::string_view type) = 0;
-  // Runs one read-only statement (the device and sub_topics tables) and returns every row;
-  // integer columns come back as int64_t, NULL as monostate, anything else as text.
-  // Synchronous: call from a blocking pool. InvalidArgument for bad SQL.
-  virtual Result<std::vector<SqlRow>> query(const std::string& sql,
-                                            const std::vector<SqlValue>& params) = 0;
 
   // --- meta_v2 in memory: any thread, never blocks on the writer.
   virtual StoredObjectPtr getObject(const ObjectKey& key) const = 0;

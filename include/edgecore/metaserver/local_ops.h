@@ -13,6 +13,9 @@
 namespace edgecore::cri {
 class CriClient;
 }
+namespace edgecore::metamanager {
+class UpgradeRecords;
+}
 namespace edgecore::core {
 class Bus;
 }
@@ -32,9 +35,10 @@ struct LocalOps {
   uint16_t edged_port = 10350;
   // Device edits go to metamanager on this bus (synchronous request, 1 min). Null: 503.
   core::Bus* bus = nullptr;
-  // confirm-upgrade: the database holding the NodeUpgradeJobRequest/NodeTaskRequest rows, the
-  // program run with an argument vector (never a shell), its log file, and what it is told.
-  std::string database_path;
+  // confirm-upgrade: the store's NodeUpgradeJobRequest/NodeTaskRequest rows (null: 500, no
+  // store), the program run with an argument vector (never a shell), its log file, and what it
+  // is told. The rows outlive the server.
+  metamanager::UpgradeRecords* upgrade_records = nullptr;
   std::string config_path = "/etc/kubeedge/config/edgecore.yaml";
   std::string edgecore_version;
   std::string upgrade_program = "keadm";

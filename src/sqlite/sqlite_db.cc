@@ -1,8 +1,8 @@
-#include "sqlite_db.h"
+#include "edgecore/sqlite/sqlite_db.h"
 
 #include <utility>
 
-namespace edgecore::metamanager {
+namespace edgecore::sqlite {
 
 core::Status sqliteStatus(int rc, std::string_view what, std::string_view path,
                           std::string_view detail) {
@@ -48,6 +48,21 @@ void Statement::bind(int index, std::string_view text) {
 }
 
 void Statement::bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+
+core::Status Statement::run(std::string_view what) {
+  int rc = step();
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    return fail(rc, what);
+  }
+  reset();
+  return {};
+}
+
+core::Status Statement::fail(int rc, std::string_view what) {
+  core::Status st = sqliteStatus(rc, what, conn_->path(), conn_->errorMessage());
+  reset();
+  return st;
+}
 
 std::string_view Statement::columnText(int col) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
@@ -101,10 +116,10 @@ core::Result<Statement*> Connection::prepare(const std::string& sql) {
   if (rc != SQLITE_OK) {
     return sqliteStatus(rc, "cannot prepare \"" + sql + "\"", path_, sqlite3_errmsg(db_));
   }
-  auto owned = std::make_unique<Statement>(db_, stmt);
+  auto owned = std::make_unique<Statement>(this, stmt);
   Statement* out = owned.get();
   statements_.emplace(sql, std::move(owned));
   return out;
 }
 
-}  // namespace edgecore::metamanager
+}  // namespace edgecore::sqlite

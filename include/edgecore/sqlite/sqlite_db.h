@@ -1,8 +1,9 @@
 #pragma once
 
-// Thin RAII over the SQLite C API for the store: a connection, cached prepared statements and
-// the mapping of SQLite result codes onto Status. Not thread-safe: each connection belongs to one
-// thread at a time (its owner serialises access).
+// Thin RAII over the SQLite C API: a connection, its cached prepared statements and the mapping of
+// SQLite result codes onto Status. The only place that calls sqlite3_*; its users are the
+// metadata store and the outbox storage (src/metamanager), which own their SQL.
+// Not thread-safe: each connection belongs to one thread at a time (its owner serialises access).
 
 #include <sqlite3.h>
 
@@ -14,35 +15,43 @@
 
 #include "edgecore/core/status.h"
 
-namespace edgecore::metamanager {
+namespace edgecore::sqlite {
 
 // Maps a SQLite result code to a Status naming the database file; `what` says what failed.
 core::Status sqliteStatus(int rc, std::string_view what, std::string_view path,
                           std::string_view detail);
 
-// A prepared statement, reset on every use.
+class Connection;
+
+// A prepared statement owned by its Connection (cached there), reset on every prepare().
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(Connection* conn, sqlite3_stmt* stmt) : conn_(conn), stmt_(stmt) {}
   ~Statement() { sqlite3_finalize(stmt_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  // Resets and clears bindings, so a statement can be reused after an error.
+  // Resets and clears bindings, so a statement can be reused after an error. Also ends the read
+  // transaction a SELECT left open, so checkpoints can proceed.
   void reset();
   void bind(int index, std::string_view text);
   void bind(int index, int64_t value);
   void bindNull(int index) { sqlite3_bind_null(stmt_, index); }
-  int columnCount() const { return sqlite3_column_count(stmt_); }
-  int columnType(int col) const { return sqlite3_column_type(stmt_, col); }
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int step() { return sqlite3_step(stmt_); }
+  bool isNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  bool isInteger(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_INTEGER; }
   std::string_view columnText(int col) const;
   int64_t columnInt64(int col) const { return sqlite3_column_int64(stmt_, col); }
-  sqlite3* db() const { return db_; }
+
+  // Steps once (a write, or a read whose row is not needed) and resets: Ok for SQLITE_DONE or
+  // SQLITE_ROW, else the mapped error with `what`.
+  core::Status run(std::string_view what);
+  // The mapped error for `rc` (the result of step()) with this connection's message; resets.
+  core::Status fail(int rc, std::string_view what);
 
  private:
-  sqlite3* db_;
+  Connection* conn_;
   sqlite3_stmt* stmt_;
 };
 
@@ -55,12 +64,15 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  sqlite3* raw() const { return db_; }
   const std::string& path() const { return path_; }
   // Runs SQL without results (several statements allowed).
   core::Status exec(std::string_view sql, std::string_view what);
   // The cached statement for `sql`, reset and ready to bind.
   core::Result<Statement*> prepare(const std::string& sql);
+  // Rows changed by the last INSERT/UPDATE/DELETE.
+  int64_t changes() const { return sqlite3_changes64(db_); }
+  // True inside BEGIN ... COMMIT/ROLLBACK.
+  bool inTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
   // Last error message of this connection.
   std::string errorMessage() const { return sqlite3_errmsg(db_); }
 
@@ -72,4 +84,4 @@ class Connection {
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
 };
 
-}  // namespace edgecore::metamanager
+}  // namespace edgecore::sqlite

@@ -6,7 +6,7 @@
 // `meta` row (key = resource, type = the type token, value = the content's Go encoding) and the
 // meta_v2 ops metamanager's imitator derives from it, in one batch. Each helper returns once the
 // batch is durable and the change listeners have run (the store dispatches before the callback).
-// For MetaServer tests and the MetaServer benchmark; needs test/util/process.cc and
+// For MetaServer and metamanager tests and the MetaServer benchmark; needs test/util/process.cc and
 // edgecore_metamanager.
 
 #include <cctype>
