@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "edgecore/core/message.h"
+#include "edgecore/core/time.h"
 
 namespace edgecore::devicetwin {
 using nlohmann::json;
@@ -226,12 +227,7 @@ metamanager::DeviceTwinRow twinRow(const std::string& id, const std::string& key
 }
 
 std::string rfc3339(int64_t now_ms) {
-  std::time_t t = static_cast<std::time_t>(now_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return core::formatRfc3339(core::WallTime(std::chrono::milliseconds(now_ms)));
 }
 
 ojson baseMessage(std::string_view event_id, int64_t now) {

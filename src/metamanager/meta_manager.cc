@@ -14,6 +14,7 @@
 
 #include "edgecore/core/config.h"
 #include "edgecore/core/resource.h"
+#include "edgecore/core/time.h"
 #include "imitator.h"
 #include "node_patch.h"
 
@@ -94,18 +95,6 @@ WriteOp upsertMeta(const MetaResource& res, std::string value) {
   return w;
 }
 
-bool LogLimiter::allow(std::chrono::steady_clock::time_point now, uint64_t* suppressed) {
-  if (ever_ && now - last_ < window_) {
-    ++suppressed_;
-    return false;
-  }
-  ever_ = true;
-  last_ = now;
-  *suppressed = suppressed_;
-  suppressed_ = 0;
-  return true;
-}
-
 Processor::Processor(core::Strand strand, core::Bus& bus, std::shared_ptr<spdlog::logger> log,
                      core::Clock& clock, asio::thread_pool& blocking, MetaStore& store,
                      MetaManagerSettings settings)
@@ -175,7 +164,7 @@ void Processor::postToStrand(std::function<void()> fn) {
   }
 }
 
-void Processor::warnLimited(LogLimiter& limiter, std::string_view what, const Message& msg,
+void Processor::warnLimited(core::LogLimiter& limiter, std::string_view what, const Message& msg,
                             std::string_view err) {
   uint64_t suppressed = 0;
   if (limiter.allow(clock_.steadyNow(), &suppressed)) {
@@ -459,15 +448,7 @@ void Processor::pruneLocalEvents() {
   gvr.version = "v1";
   gvr.resource = "events";
   std::vector<StoredObjectPtr> all = store_.listObjects(gvr, "");
-  const std::string cutoff = [this] {
-    auto t = clock_.wallNow() - kLocalEventTtl;
-    std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return std::string(buf);
-  }();
+  const std::string cutoff = core::formatRfc3339(clock_.wallNow() - kLocalEventTtl);
   std::vector<std::pair<std::string, const StoredObject*>> by_time;
   by_time.reserve(all.size());
   for (const auto& o : all) {

@@ -32,6 +32,7 @@
 #include "ack_rules.h"
 #include "edgecore/core/bus.h"
 #include "edgecore/core/clock.h"
+#include "edgecore/core/log_limiter.h"
 #include "edgecore/core/message.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/metamanager/module.h"
@@ -63,20 +64,6 @@ enum class Counter : size_t {
   V2Skipped,
   Dropped,
   Count,
-};
-
-// Lets a repeating warning through once per window; counts the rest. Strand only.
-class LogLimiter {
- public:
-  explicit LogLimiter(std::chrono::milliseconds window) : window_(window) {}
-  // True if this occurrence may be logged; *suppressed then holds how many were not since.
-  bool allow(std::chrono::steady_clock::time_point now, uint64_t* suppressed);
-
- private:
-  std::chrono::milliseconds window_;
-  bool ever_ = false;
-  std::chrono::steady_clock::time_point last_{};
-  uint64_t suppressed_ = 0;
 };
 
 struct MetaManagerSettings {
@@ -151,7 +138,7 @@ class Processor : public std::enable_shared_from_this<Processor> {
   void replyTo(const core::Message& original, core::Message resp);
   // Go's feedbackError: an `error` message to the requester (sync or edged) or to the cloud.
   void feedbackError(const core::Message& original, std::string_view text);
-  void warnLimited(LogLimiter& limiter, std::string_view what, const core::Message& msg,
+  void warnLimited(core::LogLimiter& limiter, std::string_view what, const core::Message& msg,
                    std::string_view err);
   // Our addition (Go only forwards events): an event from edged is also kept in meta_v2, so
   // MetaServer and `keadm ctl describe` show it offline. At most kMaxLocalEvents are kept
@@ -182,9 +169,9 @@ class Processor : public std::enable_shared_from_this<Processor> {
   // one key, so of two concurrent answers to one node only the newer is delivered.
   std::map<std::string, std::vector<core::Message>> queries_in_flight_;
   uint64_t events_kept_ = 0;
-  LogLimiter write_fail_log_;
-  LogLimiter malformed_log_;
-  LogLimiter v2_skip_log_;
+  core::LogLimiter write_fail_log_;
+  core::LogLimiter malformed_log_;
+  core::LogLimiter v2_skip_log_;
 };
 
 }  // namespace edgecore::metamanager

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "edgecore/core/time.h"
 #include "module_tables.h"
 #include "schema.h"
 
@@ -83,12 +84,7 @@ std::string podPatchKey(const std::string& pod_key) {
 }
 
 std::string utcStamp() {
-  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
+  return core::formatUtc(std::chrono::system_clock::now(), "%Y%m%dT%H%M%SZ");
 }
 
 Status corruptionStatus(const std::string& path, const std::string& detail) {
