@@ -1,10 +1,10 @@
-// The tunnel's own websocket framing (src/edgestream/ws_frame.h).
+// The tunnel's own websocket framing (include/edgecore/net/ws_frame.h).
 
-#include "ws_frame.h"
+#include "edgecore/net/ws_frame.h"
 
 #include <gtest/gtest.h>
 
-namespace edgecore::edgestream {
+namespace edgecore::net {
 namespace {
 
 const uint8_t kMask[4] = {0x37, 0xfa, 0x21, 0x3d};
@@ -58,4 +58,4 @@ TEST(WsFrameTest, AcceptKeyMatchesRfcExample) {
 }
 
 }  // namespace
-}  // namespace edgecore::edgestream
+}  // namespace edgecore::net

@@ -1,4 +1,4 @@
-#include "ws_frame.h"
+#include "edgecore/net/ws_frame.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -6,7 +6,7 @@
 
 #include "edgecore/core/base64.h"
 
-namespace edgecore::edgestream {
+namespace edgecore::net {
 
 WsHeaderStatus parseWsHeader(std::string_view in, WsFrameHeader& out) {
   if (in.size() < 2) {
@@ -108,4 +108,4 @@ std::string newWsKey() {
   return core::base64Encode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
-}  // namespace edgecore::edgestream
+}  // namespace edgecore::net
