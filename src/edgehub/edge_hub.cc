@@ -10,6 +10,7 @@
 
 #include "backoff.h"
 #include "edgecore/core/async/spawn.h"
+#include "edgecore/core/shared_module.h"
 #include "hub.h"
 #include "tls.h"
 
@@ -74,6 +75,16 @@ Hub::Hub(core::ModuleContext ctx, std::string config_path, EdgeHubOptions option
     auto dir = std::filesystem::path(ctx.config.database.data_source).parent_path();
     options_.outbox_path = (dir / "edgecore-outbox.db").string();
   }
+  ws_options_.framing = net::WsFraming::Beast;
+  ws_options_.server = server_;
+  ws_options_.verify_name = true;  // the SAN must match the dialled host (spec 2.3)
+  ws_options_.handshake_timeout =
+      std::max(cfg_.websocket.handshake_timeout, std::chrono::seconds(1));
+  ws_options_.target = "/" + cfg_.project_id + "/" + node_ + "/events";
+  ws_options_.headers = {
+      {"node_id", node_}, {"project_id", cfg_.project_id}, {"ConnectionUse", "msg"}};
+  ws_options_.max_message_bytes = kMaxFrameBytes;
+  ws_options_.log = log_;
 }
 
 Status Hub::start() {
@@ -217,16 +228,8 @@ asio::awaitable<core::Result<net::WsSessionPtr>> Hub::connect() {
   if (!tls.ok()) {
     co_return tls.status();
   }
-  net::WsOptions o;
-  o.framing = net::WsFraming::Beast;
-  o.server = server_;
+  net::WsOptions o = ws_options_;
   o.tls = std::move(tls).value();
-  o.verify_name = true;
-  o.handshake_timeout = std::max(cfg_.websocket.handshake_timeout, std::chrono::seconds(1));
-  o.target = "/" + cfg_.project_id + "/" + node_ + "/events";
-  o.headers = {{"node_id", node_}, {"project_id", cfg_.project_id}, {"ConnectionUse", "msg"}};
-  o.max_message_bytes = kMaxFrameBytes;
-  o.log = log_;
   auto ws = net::WsSession::create(strand_, std::move(o));
   if (!ws.ok()) {
     co_return ws.status();
@@ -338,36 +341,6 @@ asio::awaitable<void> Hub::rotateUntilDone() {
   }
 }
 
-namespace {
-
-class EdgeHubModuleImpl final : public EdgeHubModule {
- public:
-  EdgeHubModuleImpl(std::shared_ptr<Hub> hub, core::MetricsRegistry* registry)
-      : hub_(std::move(hub)) {
-    if (registry != nullptr) {
-      // Connection state and counters on the agent's /metrics; removed before hub_ goes.
-      metrics_ = registry->addScopedCollector(
-          [hub = hub_.get()](std::string& out) { appendMetrics(hub->stats(), out); });
-    }
-  }
-  ~EdgeHubModuleImpl() override = default;
-
-  // core::Module
-  std::string_view name() const override { return core::names::kEdgeHubModule; }
-  std::string_view group() const override { return core::names::kHubGroup; }
-  Status start() override { return hub_->start(); }
-  void stop() override { hub_->stop(); }
-
-  // EdgeHubModule
-  EdgeHubStats stats() const override { return hub_->stats(); }
-
- private:
-  std::shared_ptr<Hub> hub_;
-  core::MetricsRegistry::Registration metrics_;  // after hub_: removed first
-};
-
-}  // namespace
-
 core::Result<std::unique_ptr<EdgeHubModule>> createEdgeHub(core::ModuleContext ctx,
                                                            std::string config_path,
                                                            EdgeHubOptions options) {
@@ -389,8 +362,8 @@ core::Result<std::unique_ptr<EdgeHubModule>> createEdgeHub(core::ModuleContext c
   }
   auto hub = std::make_shared<Hub>(ctx, std::move(config_path), std::move(options),
                                    std::move(server).value());
-  return std::unique_ptr<EdgeHubModule>(
-      std::make_unique<EdgeHubModuleImpl>(std::move(hub), ctx.metrics.get()));
+  return std::unique_ptr<EdgeHubModule>(std::make_unique<core::SharedModule<EdgeHubModule, Hub>>(
+      core::names::kEdgeHubModule, core::names::kHubGroup, std::move(hub), ctx.metrics.get()));
 }
 
 core::Result<core::ModulePtr> create(core::ModuleContext ctx, std::string config_path) {

@@ -72,12 +72,13 @@ struct Session : net::WsSession::Handler {
   std::optional<int64_t> writing_seq;
   std::optional<Durability> writing_durability;
 
-  // net::WsSession::Handler
-  asio::awaitable<void> onMessage(std::string payload, bool binary) override;
-  void onOversized(uint64_t bytes) override;
+  // net::WsSession::Handler: the writer's side (cloud_traffic.cc: the writer's order, keepalive
+  // messages), the reader's (routing) and the watchdog's (a counter).
   asio::awaitable<net::WsPull> pull() override;
   asio::awaitable<void> onWritten(boost::system::error_code ec, bool control) override;
   void onHeartbeat() override;
+  asio::awaitable<void> onMessage(std::string payload, bool binary) override;
+  void onOversized(uint64_t bytes) override;
   void onDeadLink() override;
 };
 using SessionPtr = std::shared_ptr<Session>;
@@ -132,6 +133,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
   std::string node_;
   Endpoint server_;
   EdgeHubOptions options_;
+  net::WsOptions ws_options_;  // every dial's, but for the TLS context read at the dial
   CertManager certs_;
   asio::steady_timer retry_timer_;
   asio::steady_timer rotation_timer_;

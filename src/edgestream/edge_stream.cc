@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "edgecore/core/async/spawn.h"
+#include "edgecore/core/shared_module.h"
+#include "edgecore/net/ws_frame.h"
 #include "stream.h"
 
 namespace edgecore::edgestream {
@@ -61,7 +63,7 @@ asio::awaitable<net::WsPull> Tunnel::pull() {
   if (!outq.empty()) {
     next.message = std::move(outq.front());
     outq.pop_front();
-    writing_bytes = next.message->size();
+    writing_bytes = net::wsClientFrameSize(next.message->size());
   }
   co_return next;
 }
@@ -319,7 +321,7 @@ void Stream::queueFrame(const TunnelPtr& t, std::string frame) {
   if (t->closed()) {
     return;
   }
-  t->out_bytes += frame.size();
+  t->out_bytes += net::wsClientFrameSize(frame.size());  // counted as on the wire
   t->outq.push_back(std::move(frame));
   t->ws->wake();
 }
@@ -426,35 +428,6 @@ asio::awaitable<void> Stream::deliverData(TunnelPtr t, uint64_t id, std::string_
   co_return;
 }
 
-namespace {
-
-class EdgeStreamModuleImpl final : public EdgeStreamModule {
- public:
-  EdgeStreamModuleImpl(std::shared_ptr<Stream> stream, core::MetricsRegistry* registry)
-      : stream_(std::move(stream)) {
-    if (registry != nullptr) {
-      // The tunnel's series on the agent's /metrics; removed before stream_ goes.
-      metrics_ = registry->addScopedCollector(
-          [stream = stream_.get()](std::string& out) { appendMetrics(stream->stats(), out); });
-    }
-  }
-
-  // core::Module
-  std::string_view name() const override { return "edgestream"; }
-  std::string_view group() const override { return "stream"; }
-  Status start() override { return stream_->start(); }
-  void stop() override { stream_->stop(); }
-
-  // EdgeStreamModule
-  EdgeStreamStats stats() const override { return stream_->stats(); }
-
- private:
-  std::shared_ptr<Stream> stream_;
-  core::MetricsRegistry::Registration metrics_;  // after stream_: removed first
-};
-
-}  // namespace
-
 // Where edged's server listens (tailoredKubeletConfig.address:readOnlyPort), as a dialable
 // address: a wildcard bind is reached on loopback.
 std::string edgedServerAddress(const core::EdgedConfig& edged) {
@@ -496,7 +469,8 @@ core::Result<std::unique_ptr<EdgeStreamModule>> createEdgeStream(core::ModuleCon
   auto stream = std::make_shared<Stream>(ctx, std::move(options), std::move(server).value(),
                                          std::move(local).value(), std::move(node_ip));
   return std::unique_ptr<EdgeStreamModule>(
-      std::make_unique<EdgeStreamModuleImpl>(std::move(stream), ctx.metrics.get()));
+      std::make_unique<core::SharedModule<EdgeStreamModule, Stream>>(
+          "edgestream", "stream", std::move(stream), ctx.metrics.get()));
 }
 
 core::Result<core::ModulePtr> create(core::ModuleContext ctx) {

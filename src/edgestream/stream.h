@@ -65,9 +65,9 @@ struct Tunnel : net::WsSession::Handler, std::enable_shared_from_this<Tunnel> {
   std::shared_ptr<Stream> stream;
   net::WsSessionPtr ws;
   std::deque<std::string> outq;  // encoded tunnel frames (payloads of websocket text frames)
-  size_t out_bytes = 0;
-  size_t writing_bytes = 0;  // the frame the session is writing now
-  asio::steady_timer space;  // producers wait on it while outq is over the limit
+  size_t out_bytes = 0;          // outq and the frame being written, as websocket frames
+  size_t writing_bytes = 0;      // the frame the session is writing now
+  asio::steady_timer space;      // producers wait on it while outq is over the limit
   std::map<uint64_t, LocalConnPtr> conns;
 
   bool closed() const { return ws->closed(); }

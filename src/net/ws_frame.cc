@@ -64,6 +64,11 @@ void applyWsMask(char* data, size_t len, const uint8_t mask[4], uint64_t offset)
   }
 }
 
+size_t wsClientFrameSize(size_t payload_len) {
+  size_t length_bytes = payload_len < 126 ? 0 : (payload_len <= 0xffff ? 2 : 8);
+  return 2 + length_bytes + 4 + payload_len;
+}
+
 std::string encodeWsFrame(WsOpcode op, std::string_view payload, const uint8_t mask[4]) {
   std::string out;
   out.reserve(payload.size() + 14);

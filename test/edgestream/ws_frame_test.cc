@@ -28,6 +28,7 @@ TEST(WsFrameTest, EncodesRfcExampleAndParsesItBack) {
 TEST(WsFrameTest, ExtendedLengthsAndPartialHeaders) {
   for (size_t n : {125u, 126u, 65535u, 65536u, 1u << 20}) {
     std::string wire = encodeWsFrame(WsOpcode::Binary, std::string(n, 'x'), kMask);
+    EXPECT_EQ(wsClientFrameSize(n), wire.size()) << n;
     WsFrameHeader h;
     ASSERT_EQ(parseWsHeader(wire, h), WsHeaderStatus::Ok) << n;
     EXPECT_EQ(h.payload_len, n);

@@ -41,6 +41,9 @@ WsHeaderStatus parseWsHeader(std::string_view in, WsFrameHeader& out);
 // One complete client frame (FIN set, masked with `mask` as RFC 6455 requires of clients).
 std::string encodeWsFrame(WsOpcode op, std::string_view payload, const uint8_t mask[4]);
 
+// The size on the wire of encodeWsFrame's frame for a `payload_len`-byte payload.
+size_t wsClientFrameSize(size_t payload_len);
+
 // XORs `data` with the mask, starting at mask byte `offset % 4`.
 void applyWsMask(char* data, size_t len, const uint8_t mask[4], uint64_t offset);
 
