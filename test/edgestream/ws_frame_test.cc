@@ -1,10 +1,10 @@
-// The tunnel's own websocket framing (src/edgestream/ws_frame.h).
+// The tunnel's own websocket framing (include/edgecore/net/ws_frame.h).
 
-#include "ws_frame.h"
+#include "edgecore/net/ws_frame.h"
 
 #include <gtest/gtest.h>
 
-namespace edgecore::edgestream {
+namespace edgecore::net {
 namespace {
 
 const uint8_t kMask[4] = {0x37, 0xfa, 0x21, 0x3d};
@@ -28,6 +28,7 @@ TEST(WsFrameTest, EncodesRfcExampleAndParsesItBack) {
 TEST(WsFrameTest, ExtendedLengthsAndPartialHeaders) {
   for (size_t n : {125u, 126u, 65535u, 65536u, 1u << 20}) {
     std::string wire = encodeWsFrame(WsOpcode::Binary, std::string(n, 'x'), kMask);
+    EXPECT_EQ(wsClientFrameSize(n), wire.size()) << n;
     WsFrameHeader h;
     ASSERT_EQ(parseWsHeader(wire, h), WsHeaderStatus::Ok) << n;
     EXPECT_EQ(h.payload_len, n);
@@ -58,4 +59,4 @@ TEST(WsFrameTest, AcceptKeyMatchesRfcExample) {
 }
 
 }  // namespace
-}  // namespace edgecore::edgestream
+}  // namespace edgecore::net

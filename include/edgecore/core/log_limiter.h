@@ -7,6 +7,8 @@
 //   uint64_t skipped = 0;
 //   if (limiter.allow("dial", now, &skipped)) log->warn("dial failed ... suppressed={}", skipped);
 
+#include <spdlog/logger.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -36,6 +38,20 @@ class LogLimiter {
     *suppressed = e.suppressed;
     e = Entry{true, now, 0};
     return true;
+  }
+  // Writes `line` at `level` when a line for `key` may be written now, followed by
+  // " suppressed=N" when lines were held back since the last one.
+  void log(spdlog::logger& log, spdlog::level::level_enum level, std::string_view key,
+           const std::string& line) {
+    uint64_t suppressed = 0;
+    if (!allow(key, std::chrono::steady_clock::now(), &suppressed)) {
+      return;
+    }
+    if (suppressed > 0) {
+      log.log(level, "{} suppressed={}", line, suppressed);
+    } else {
+      log.log(level, "{}", line);
+    }
   }
   // One kind of line only.
   bool allow(std::chrono::steady_clock::time_point now, uint64_t* suppressed) {

@@ -1,17 +1,17 @@
 #pragma once
 
-// Minimal RFC 6455 framing for the tunnel's client side. Beast's websocket stream cannot be used
-// here: it fails the connection on a text frame whose payload is not UTF-8, and CloudStream sends
-// binary payloads (SPDY bytes of exec/attach, uvarint headers) in text frames (spec 6.2). So
-// edgestream does the upgrade with Beast's HTTP parser and frames the stream itself. Pure code;
-// the session does the I/O.
+// Minimal RFC 6455 client framing, for net::WsSession's raw framing (edgestream's tunnel).
+// Beast's websocket stream cannot be used there: it fails the connection on a text frame whose
+// payload is not UTF-8, and CloudStream sends binary payloads (SPDY bytes of exec/attach, uvarint
+// headers) in text frames (spec 6.2). So the raw session does the upgrade with Beast's HTTP
+// parser and frames the stream itself. Pure code; the session does the I/O.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace edgecore::edgestream {
+namespace edgecore::net {
 
 enum class WsOpcode : uint8_t {
   Continuation = 0x0,
@@ -41,6 +41,9 @@ WsHeaderStatus parseWsHeader(std::string_view in, WsFrameHeader& out);
 // One complete client frame (FIN set, masked with `mask` as RFC 6455 requires of clients).
 std::string encodeWsFrame(WsOpcode op, std::string_view payload, const uint8_t mask[4]);
 
+// The size on the wire of encodeWsFrame's frame for a `payload_len`-byte payload.
+size_t wsClientFrameSize(size_t payload_len);
+
 // XORs `data` with the mask, starting at mask byte `offset % 4`.
 void applyWsMask(char* data, size_t len, const uint8_t mask[4], uint64_t offset);
 
@@ -49,4 +52,4 @@ std::string wsAcceptFor(std::string_view key);
 // A fresh random Sec-WebSocket-Key (16 random bytes, base64).
 std::string newWsKey();
 
-}  // namespace edgecore::edgestream
+}  // namespace edgecore::net

@@ -1,4 +1,4 @@
-#include "ws_frame.h"
+#include "edgecore/net/ws_frame.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -6,7 +6,7 @@
 
 #include "edgecore/core/base64.h"
 
-namespace edgecore::edgestream {
+namespace edgecore::net {
 
 WsHeaderStatus parseWsHeader(std::string_view in, WsFrameHeader& out) {
   if (in.size() < 2) {
@@ -64,6 +64,11 @@ void applyWsMask(char* data, size_t len, const uint8_t mask[4], uint64_t offset)
   }
 }
 
+size_t wsClientFrameSize(size_t payload_len) {
+  size_t length_bytes = payload_len < 126 ? 0 : (payload_len <= 0xffff ? 2 : 8);
+  return 2 + length_bytes + 4 + payload_len;
+}
+
 std::string encodeWsFrame(WsOpcode op, std::string_view payload, const uint8_t mask[4]) {
   std::string out;
   out.reserve(payload.size() + 14);
@@ -108,4 +113,4 @@ std::string newWsKey() {
   return core::base64Encode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
-}  // namespace edgecore::edgestream
+}  // namespace edgecore::net
