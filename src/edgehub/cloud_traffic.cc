@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "edgecore/core/async/offload.h"
 #include "hub.h"
 
 namespace edgecore::edgehub {
@@ -16,25 +17,11 @@ constexpr size_t kOutboxBatch = 32;
 }  // namespace
 
 // Runs `f` on the blocking worker (ordered with every other outbox call) and resumes on our
-// strand. `f` and the result live in this frame, which stays put while suspended.
+// strand.
 template <typename F>
 asio::awaitable<std::invoke_result_t<F&>> Hub::onBlocking(F f) {
-  using R = std::invoke_result_t<F&>;
-  std::optional<R> result;
-  F* fn = &f;
-  std::optional<R>* out = &result;
-  auto op = asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-      [this, fn, out](auto handler) {
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        core::Strand strand = strand_;
-        blocking_->post([h, fn, out, strand] {
-          out->emplace((*fn)());
-          asio::post(strand, [h]() mutable { (*h)(); });
-        });
-      },
-      asio::use_awaitable);
-  co_await std::move(op);
-  co_return std::move(*result);
+  return core::offloadVia([worker = blocking_](auto job) { worker->post(std::move(job)); },
+                          std::move(f));
 }
 
 // ---- the session's handler ----

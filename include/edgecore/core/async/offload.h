@@ -8,7 +8,8 @@
 //   auto value = co_await std::move(op);
 //
 // The shared_ptr overload keeps the pool alive until the call has finished, for owners that may
-// be destroyed while a call is still running (edged's CRI pool).
+// be destroyed while a call is still running (edged's CRI pool); offloadVia takes any scheduler
+// (edgehub's serial outbox worker).
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -32,15 +33,15 @@ struct Outcome {
   std::exception_ptr error;
 };
 
-template <class F, class Keep>
-boost::asio::awaitable<std::invoke_result_t<F&>> run(boost::asio::thread_pool& pool, F fn,
-                                                     Keep keep_alive) {
+// `post(job)` schedules `job` on another thread.
+template <class Post, class F, class Keep>
+boost::asio::awaitable<std::invoke_result_t<F&>> run(Post post, F fn, Keep keep_alive) {
   using R = std::invoke_result_t<F&>;
   auto outcome = std::make_shared<Outcome<R>>();
   auto ex = co_await boost::asio::this_coro::executor;
-  auto init = [&pool, ex, outcome, keep_alive, fn = std::move(fn)](auto handler) mutable {
+  auto init = [&post, ex, outcome, keep_alive, fn = std::move(fn)](auto handler) mutable {
     auto h = std::make_shared<decltype(handler)>(std::move(handler));
-    boost::asio::post(pool, [h, ex, outcome, keep_alive, fn = std::move(fn)]() mutable {
+    post([h, ex, outcome, keep_alive, fn = std::move(fn)]() mutable {
       try {
         if constexpr (std::is_void_v<R>) {
           fn();
