@@ -68,14 +68,22 @@ boost::asio::awaitable<std::invoke_result_t<F&>> run(Post post, F fn, Keep keep_
 
 template <class F>
 boost::asio::awaitable<std::invoke_result_t<F&>> offload(boost::asio::thread_pool& pool, F fn) {
-  return offload_detail::run(pool, std::move(fn), nullptr);
+  auto post = [&pool](auto job) { boost::asio::post(pool, std::move(job)); };
+  return offload_detail::run(post, std::move(fn), nullptr);
 }
 
 template <class F>
 boost::asio::awaitable<std::invoke_result_t<F&>> offload(
     std::shared_ptr<boost::asio::thread_pool> pool, F fn) {
-  boost::asio::thread_pool& p = *pool;
-  return offload_detail::run(p, std::move(fn), std::move(pool));
+  auto post = [p = pool.get()](auto job) { boost::asio::post(*p, std::move(job)); };
+  return offload_detail::run(post, std::move(fn), std::move(pool));
+}
+
+// The same through any scheduler: `post(job)` must run `job` later on another thread (a serial
+// worker that keeps jobs in order, for instance). `job` is copyable when `fn` is.
+template <class Post, class F>
+boost::asio::awaitable<std::invoke_result_t<F&>> offloadVia(Post post, F fn) {
+  return offload_detail::run(std::move(post), std::move(fn), nullptr);
 }
 
 }  // namespace edgecore::core
