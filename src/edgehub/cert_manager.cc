@@ -57,6 +57,8 @@ core::Result<CertInfo> CertManager::loadCurrent() const {
   return info;
 }
 
+// Long on purpose: the bootstrap of spec 3.2 as one sequence of steps (existing certificate,
+// token, CA fetch and pin check, CSR, issue, atomic write), each a few lines with its own error.
 asio::awaitable<core::Status> CertManager::ensure(asio::any_io_executor ex) {
   auto current = loadCurrent();
   if (current.ok()) {

@@ -116,6 +116,7 @@ std::string pemEncode(std::string_view der, std::string_view label) {
   return out;
 }
 
+// Long on purpose: OpenSSL's key + CSR construction is a fixed sequence of calls, each checked.
 core::Result<NodeKeyAndCsr> makeNodeKeyAndCsr(std::string_view node_name) {
   PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   if (!key) {

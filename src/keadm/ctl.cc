@@ -622,6 +622,8 @@ constexpr const char* kCtlHelp =
 
 }  // namespace
 
+// Long on purpose: this is the command line's declaration (every subcommand, flag and help
+// text), read top to bottom in the order `keadm --help` prints it.
 int runKeadm(const std::vector<std::string>& all_args) {
   // `exec POD [flags] -- CMD...`: everything after "--" is the command, taken apart before
   // CLI11 sees it (its "--" handling does not reach a nested subcommand's positionals).

@@ -138,6 +138,8 @@ bool hasTrueCondition(const json& status, std::string_view type) {
 
 }  // namespace
 
+// Long on purpose: it follows kubectl's printPod step by step (init containers, containers,
+// readiness gates, the node-lost and terminating overrides) so the two compare line by line.
 std::vector<std::string> podCells(const json& pod, std::chrono::system_clock::time_point now) {
   const json& meta = field(pod, "metadata");
   const json& spec = field(pod, "spec");

@@ -228,6 +228,9 @@ ApiHandler::ApiHandler(const MetaServerOptions& options, metamanager::MetaStore&
                        CloudForwarder& forwarder, core::Clock& clock)
     : options_(options), store_(store), forwarder_(forwarder), clock_(clock) {}
 
+// Long on purpose: one decision table from request to route (non-resource paths, parse,
+// negotiate, then one branch per verb: local, forwarded to the cloud, or refused), kept in one
+// place so the order of the checks is visible.
 Routed ApiHandler::route(const HttpRequest& req, bool ready) {
   Routed out;
   auto parsed = parseRequestInfo(req.method, req.target);

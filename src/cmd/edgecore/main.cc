@@ -171,6 +171,8 @@ core::Result<std::unique_ptr<edgecore::metamanager::MetaStore>> openStore(
 
 }  // namespace
 
+// Long on purpose: start-up as one sequence a reader follows top to bottom (flags, config,
+// logging, store, shared parts, the module list, the daemon); each step is a call or a few lines.
 int main(int argc, char** argv) {
   CLI::App app{kDescription, "edgecore"};
   std::string config_path = "/etc/kubeedge/config/edgecore.yaml";
