@@ -88,6 +88,21 @@ struct Daemon::Impl {
     });
     return fut.wait_for(budget) == std::future_status::ready;
   }
+
+  // The steps of Daemon::run, in the order it takes them.
+  void armStopSignals(asio::signal_set& signals);
+  // Creates and starts the enabled modules in order; the first failure stops the sequence.
+  Status startModules(std::vector<ModuleSpec>& specs, std::vector<RunningModule>& running);
+  // Blocks the calling (main) thread until signalStop().
+  void waitForStop(size_t running_modules);
+  // Stops `running` in reverse start order within `deadline`.
+  void stopModules(std::vector<RunningModule>& running,
+                   std::chrono::steady_clock::time_point deadline, bool& overran);
+  // Joins the I/O threads, giving up on them at `deadline`.
+  void joinIoThreads(std::vector<std::thread>& io_threads,
+                     std::chrono::steady_clock::time_point deadline, bool& overran);
+  // Logs the first overrun once and hands it to on_stop_overrun (default: exit now).
+  void reportOverrun(bool& overran, std::string_view what);
 };
 
 Daemon::Daemon(const EdgeCoreConfig& config, const LoggerFactory& loggers, DaemonOptions options)
@@ -104,6 +119,123 @@ MetricsRegistry& Daemon::metrics() { return *impl_->metrics; }
 
 void Daemon::requestStop() { impl_->signalStop("stop requested"); }
 
+void Daemon::Impl::armStopSignals(asio::signal_set& signals) {
+  signals.add(SIGTERM);
+  signals.add(SIGINT);
+  signals.async_wait([this, &signals](const boost::system::error_code& ec, int signo) {
+    if (ec) {
+      return;
+    }
+    // A second signal while stopping means the operator gave up waiting.
+    signals.async_wait([this](const boost::system::error_code& ec2, int) {
+      if (!ec2) {
+        log->error("second stop signal; exiting without waiting for modules");
+        log->flush();
+        std::_Exit(1);
+      }
+    });
+    signalStop(signo == SIGTERM ? "SIGTERM" : "SIGINT");
+  });
+}
+
+Status Daemon::Impl::startModules(std::vector<ModuleSpec>& specs,
+                                  std::vector<RunningModule>& running) {
+  for (ModuleSpec& spec : specs) {
+    if (!spec.enabled) {
+      log->info("module disabled module={} config={}.enable=false", spec.name, spec.config_path);
+      continue;
+    }
+    if (!spec.factory) {
+      log->warn("module not started module={} reason=\"not built into this edgecore version\" {}",
+                spec.name, spec.missing_note);
+      continue;
+    }
+    Strand strand = asio::make_strand(ioc);
+    ModuleContext ctx{strand, bus, config, loggers.make(spec.name), clock, blocking};
+    ctx.metrics = metrics;
+    Result<ModulePtr> created = spec.factory(ctx);
+    if (!created.ok()) {
+      return created.status().withContext("creating module " + spec.name);
+    }
+    RunningModule rm{std::move(created).value(), strand};
+    // start() runs on the module's strand too, so the module never races itself.
+    std::promise<Status> started;
+    auto fut = started.get_future();
+    asio::post(strand, [&rm, &started] { started.set_value(rm.module->start()); });
+    Status st = fut.get();
+    if (!st.ok()) {
+      return st.withContext("starting module " + spec.name);
+    }
+    log->info("module started module={}", spec.name);
+    running.push_back(std::move(rm));
+  }
+  return {};
+}
+
+void Daemon::Impl::waitForStop(size_t running_modules) {
+  log->info("edgecore running modules={}", running_modules);
+  std::unique_lock lock(mu);
+  cv.wait(lock, [this] { return stop_requested; });
+  log->info("stopping reason={} deadline_ms={}", stop_reason, options.stop_deadline.count());
+}
+
+void Daemon::Impl::reportOverrun(bool& overran, std::string_view what) {
+  if (overran) {
+    return;
+  }
+  overran = true;
+  log->error("shutdown overran deadline deadline_ms={} waiting_for={}",
+             options.stop_deadline.count(), what);
+  log->flush();
+  if (options.on_stop_overrun) {
+    options.on_stop_overrun();
+  } else {
+    std::_Exit(1);
+  }
+}
+
+void Daemon::Impl::stopModules(std::vector<RunningModule>& running,
+                               std::chrono::steady_clock::time_point deadline, bool& overran) {
+  for (auto it = running.rbegin(); it != running.rend(); ++it) {
+    auto budget = deadline - std::chrono::steady_clock::now();
+    if (budget < std::chrono::steady_clock::duration::zero() || !stopOnStrand(*it, budget)) {
+      reportOverrun(overran, it->module->name());
+      break;
+    }
+    log->info("module stopped module={}", it->module->name());
+  }
+}
+
+void Daemon::Impl::joinIoThreads(std::vector<std::thread>& io_threads,
+                                 std::chrono::steady_clock::time_point deadline, bool& overran) {
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  size_t exited = 0;
+  std::vector<std::thread> waiters;
+  // Joining with a deadline: each I/O thread is joined on a helper that reports back.
+  for (auto& t : io_threads) {
+    waiters.emplace_back([&t, &done_mu, &done_cv, &exited] {
+      t.join();
+      std::lock_guard lock(done_mu);
+      ++exited;
+      done_cv.notify_all();
+    });
+  }
+  std::unique_lock lock(done_mu);
+  // Joining the stuck threads below still waits for them; on_stop_overrun decides whether the
+  // process waits (tests) or exits now (the default).
+  if (!done_cv.wait_until(lock, deadline, [&] { return exited == io_threads.size(); })) {
+    lock.unlock();
+    reportOverrun(overran, "io threads");
+    ioc.stop();
+  } else {
+    lock.unlock();
+  }
+  for (auto& w : waiters) {
+    w.join();
+  }
+}
+
 Status Daemon::run(std::vector<ModuleSpec> specs) {
   Impl& d = *impl_;
   auto work = asio::make_work_guard(d.ioc);
@@ -113,22 +245,7 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
   Strand signal_strand = asio::make_strand(d.ioc);
   asio::signal_set signals(signal_strand);
   if (d.options.handle_signals) {
-    signals.add(SIGTERM);
-    signals.add(SIGINT);
-    signals.async_wait([&d, &signals](const boost::system::error_code& ec, int signo) {
-      if (ec) {
-        return;
-      }
-      // A second signal while stopping means the operator gave up waiting.
-      signals.async_wait([&d](const boost::system::error_code& ec2, int) {
-        if (!ec2) {
-          d.log->error("second stop signal; exiting without waiting for modules");
-          d.log->flush();
-          std::_Exit(1);
-        }
-      });
-      d.signalStop(signo == SIGTERM ? "SIGTERM" : "SIGINT");
-    });
+    d.armStopSignals(signals);
   }
 
   std::vector<std::thread> io_threads;
@@ -137,45 +254,9 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
   }
 
   std::vector<RunningModule> running;
-  Status result;
-  for (ModuleSpec& spec : specs) {
-    if (!spec.enabled) {
-      d.log->info("module disabled module={} config={}.enable=false", spec.name, spec.config_path);
-      continue;
-    }
-    if (!spec.factory) {
-      d.log->warn("module not started module={} reason=\"not built into this edgecore version\" {}",
-                  spec.name, spec.missing_note);
-      continue;
-    }
-    Strand strand = asio::make_strand(d.ioc);
-    ModuleContext ctx{strand, d.bus, d.config, d.loggers.make(spec.name), d.clock, d.blocking};
-    ctx.metrics = d.metrics;
-    Result<ModulePtr> created = spec.factory(ctx);
-    if (!created.ok()) {
-      result = created.status().withContext("creating module " + spec.name);
-      break;
-    }
-    RunningModule rm{std::move(created).value(), strand};
-    // start() runs on the module's strand too, so the module never races itself.
-    std::promise<Status> started;
-    auto fut = started.get_future();
-    asio::post(strand, [&rm, &started] { started.set_value(rm.module->start()); });
-    Status st = fut.get();
-    if (!st.ok()) {
-      result = st.withContext("starting module " + spec.name);
-      break;
-    }
-    d.log->info("module started module={}", spec.name);
-    running.push_back(std::move(rm));
-  }
-
+  Status result = d.startModules(specs, running);
   if (result.ok()) {
-    d.log->info("edgecore running modules={}", running.size());
-    std::unique_lock lock(d.mu);
-    d.cv.wait(lock, [&d] { return d.stop_requested; });
-    d.log->info("stopping reason={} deadline_ms={}", d.stop_reason,
-                d.options.stop_deadline.count());
+    d.waitForStop(running.size());
   } else {
     d.log->error("startup failed err=\"{}\"", result.message());
   }
@@ -183,60 +264,12 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
   // Stop in reverse start order, all within one deadline.
   const auto deadline = std::chrono::steady_clock::now() + d.options.stop_deadline;
   bool overran = false;
-  auto overrun = [&d, &overran](std::string_view what) {
-    if (overran) {
-      return;
-    }
-    overran = true;
-    d.log->error("shutdown overran deadline deadline_ms={} waiting_for={}",
-                 d.options.stop_deadline.count(), what);
-    d.log->flush();
-    if (d.options.on_stop_overrun) {
-      d.options.on_stop_overrun();
-    } else {
-      std::_Exit(1);
-    }
-  };
-  for (auto it = running.rbegin(); it != running.rend(); ++it) {
-    auto budget = deadline - std::chrono::steady_clock::now();
-    if (budget < std::chrono::steady_clock::duration::zero() || !d.stopOnStrand(*it, budget)) {
-      overrun(it->module->name());
-      break;
-    }
-    d.log->info("module stopped module={}", it->module->name());
-  }
+  d.stopModules(running, deadline, overran);
 
   // Let in-flight handlers finish (modules closed their I/O, so run() returns), else cut off.
   asio::post(signal_strand, [&signals] { signals.cancel(); });
   work.reset();
-  {
-    std::mutex done_mu;
-    std::condition_variable done_cv;
-    size_t exited = 0;
-    std::vector<std::thread> waiters;
-    // Joining with a deadline: each I/O thread is joined on a helper that reports back.
-    for (auto& t : io_threads) {
-      waiters.emplace_back([&t, &done_mu, &done_cv, &exited] {
-        t.join();
-        std::lock_guard lock(done_mu);
-        ++exited;
-        done_cv.notify_all();
-      });
-    }
-    std::unique_lock lock(done_mu);
-    // Joining the stuck threads below still waits for them; on_stop_overrun decides whether the
-    // process waits (tests) or exits now (the default).
-    if (!done_cv.wait_until(lock, deadline, [&] { return exited == io_threads.size(); })) {
-      lock.unlock();
-      overrun("io threads");
-      d.ioc.stop();
-    } else {
-      lock.unlock();
-    }
-    for (auto& w : waiters) {
-      w.join();
-    }
-  }
+  d.joinIoThreads(io_threads, deadline, overran);
   // Modules are destroyed after the loop stopped, so no handler can touch a dead module.
   running.clear();
 

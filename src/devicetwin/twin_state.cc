@@ -572,146 +572,188 @@ void TwinState::addDeviceOps(const Device& dev, Effects& fx) const {
   }
 }
 
-Effects TwinState::membershipUpdate(const json& content, bool full_list, int64_t now) {
-  Effects fx;
-  if (!content.is_object()) {
-    return fx;
-  }
-  const json* added = nullptr;
-  std::vector<std::string> removed_ids;
-  std::vector<json> removed_docs;
+TwinState::MembershipChange TwinState::parseMembership(const json& content, bool full_list) const {
+  MembershipChange change;
   if (full_list) {
     auto it = content.find("devices");
     if (it != content.end() && it->is_array()) {
-      added = &*it;
-      for (const auto& [id, d] : devices_) {
-        bool keep = false;
-        for (const auto& e : *it) {
-          if (e.is_object() && e.value("id", std::string()) == id) {
-            keep = true;
-            break;
-          }
-        }
-        if (!keep) {
-          removed_ids.push_back(id);
-          removed_docs.push_back(json{{"id", id}});
-        }
+      change.added = &*it;
+      collectUnlisted(*it, change);
+    }
+    return change;
+  }
+  if (auto it = content.find("added_devices"); it != content.end() && it->is_array()) {
+    change.added = &*it;
+  }
+  if (auto it = content.find("removed_devices"); it != content.end() && it->is_array()) {
+    for (const auto& e : *it) {
+      if (e.is_object() && e.contains("id") && e["id"].is_string()) {
+        change.removed_ids.push_back(e["id"].get<std::string>());
+        change.removed_docs.push_back(e);
       }
     }
-  } else {
-    if (auto it = content.find("added_devices"); it != content.end() && it->is_array()) {
-      added = &*it;
+  }
+  return change;
+}
+
+void TwinState::collectUnlisted(const json& listed, MembershipChange& change) const {
+  for (const auto& [id, d] : devices_) {
+    bool keep = false;
+    for (const auto& e : listed) {
+      if (e.is_object() && e.value("id", std::string()) == id) {
+        keep = true;
+        break;
+      }
     }
-    if (auto it = content.find("removed_devices"); it != content.end() && it->is_array()) {
-      for (const auto& e : *it) {
-        if (e.is_object() && e.contains("id") && e["id"].is_string()) {
-          removed_ids.push_back(e["id"].get<std::string>());
-          removed_docs.push_back(e);
+    if (!keep) {
+      change.removed_ids.push_back(id);
+      change.removed_docs.push_back(json{{"id", id}});
+    }
+  }
+}
+
+namespace {
+
+// Go unmarshals the whole message into typed structs first: one twin of the wrong JSON types
+// drops the message. Checked up front so nothing is half applied or answered.
+bool addedTwinsWellTyped(const json& added) {
+  for (const auto& entry : added) {
+    auto twins = entry.is_object() ? entry.find("twin") : entry.end();
+    if (entry.is_object() && twins != entry.end() && twins->is_object()) {
+      for (const auto& t : *twins) {
+        if (!parseMsgTwin(t)) {
+          return false;
         }
       }
     }
   }
-  // Go unmarshals the whole message into typed structs first: one twin of the wrong JSON types
-  // drops the message. Checked up front so nothing is half applied or answered.
-  if (added != nullptr) {
-    for (const auto& entry : *added) {
-      auto twins = entry.is_object() ? entry.find("twin") : entry.end();
-      if (entry.is_object() && twins != entry.end() && twins->is_object()) {
-        for (const auto& t : *twins) {
-          if (!parseMsgTwin(t)) {
-            return Effects{};
-          }
-        }
+  return true;
+}
+
+// The attributes of a device the membership message adds.
+void attrsFromMember(const json& entry, Device& dev) {
+  auto attrs = entry.find("attributes");
+  if (attrs == entry.end() || !attrs->is_object()) {
+    return;
+  }
+  for (auto a = attrs->begin(); a != attrs->end(); ++a) {
+    if (!a->is_object()) {
+      continue;
+    }
+    Attr attr;
+    attr.value = a->value("value", std::string());
+    if (auto o = a->find("optional"); o != a->end() && o->is_boolean()) {
+      attr.optional = o->get<bool>();
+    }
+    if (auto m = a->find("metadata"); m != a->end() && m->is_object()) {
+      attr.type = m->value("type", std::string("string"));
+      attr.metadata = "{}";
+    }
+    dev.attrs[a.key()] = std::move(attr);
+  }
+}
+
+// The membership/updated announcement of one added device, its twins without versions.
+Publish memberAddedPublish(const json& entry, const std::string& topic, int64_t now) {
+  ojson m = baseMessage(core::newUuidV4(), now);
+  json copy = entry;
+  if (copy.contains("twin") && copy["twin"].is_object()) {
+    for (auto& [k, v] : copy["twin"].items()) {
+      if (v.is_object()) {
+        v.erase("expected_version");
+        v.erase("actual_version");
       }
     }
   }
-  const std::string member_topic = std::string(kNodePrefix) + node_ + "/membership/updated";
-  if (added != nullptr) {
-    for (const auto& entry : *added) {
-      if (!entry.is_object()) {
-        continue;
-      }
-      Device incoming = deviceFromJson(entry);
-      if (incoming.id.empty()) {
-        continue;
-      }
-      auto twins = entry.find("twin");
-      bool has_twins = twins != entry.end() && twins->is_object();
-      if (has_twins) {
-        bool bad_key = false;
-        for (auto t = twins->begin(); t != twins->end(); ++t) {
-          bad_key = bad_key || !validKey(t.key());
-        }
-        if (bad_key) {
-          continue;
-        }
-      }
-      bool existed = devices_.count(incoming.id) > 0;
-      if (!existed) {
-        if (auto attrs = entry.find("attributes"); attrs != entry.end() && attrs->is_object()) {
-          for (auto a = attrs->begin(); a != attrs->end(); ++a) {
-            if (!a->is_object()) {
-              continue;
-            }
-            Attr attr;
-            attr.value = a->value("value", std::string());
-            if (auto o = a->find("optional"); o != a->end() && o->is_boolean()) {
-              attr.optional = o->get<bool>();
-            }
-            if (auto m = a->find("metadata"); m != a->end() && m->is_object()) {
-              attr.type = m->value("type", std::string("string"));
-              attr.metadata = "{}";
-            }
-            incoming.attrs[a.key()] = std::move(attr);
-          }
-        }
-        devices_[incoming.id] = incoming;
-        addDeviceOps(incoming, fx);
-      }
-      if (has_twins) {
-        Device& dev = devices_[incoming.id];
-        Device before = dev;
-        TwinResult res;
-        dealTwins(dev, *twins, Deal::Sync, now, res);
-        Effects tfx = finishTwinDeal(before, dev, "", res, Deal::Sync, now);
-        for (auto& op : tfx.ops) {
-          fx.ops.push_back(std::move(op));
-        }
-        for (auto& p : tfx.publishes) {
-          fx.publishes.push_back(std::move(p));
-        }
-        for (auto& c : tfx.cloud) {
-          fx.cloud.push_back(std::move(c));
-        }
-      }
-      if (!existed) {
-        ojson m = baseMessage(core::newUuidV4(), now);
-        json copy = entry;
-        if (copy.contains("twin") && copy["twin"].is_object()) {
-          for (auto& [k, v] : copy["twin"].items()) {
-            if (v.is_object()) {
-              v.erase("expected_version");
-              v.erase("actual_version");
-            }
-          }
-        }
-        m["added_devices"] = ojson::array({ojson::parse(dumpJson(copy))});
-        m["removed_devices"] = nullptr;
-        fx.publishes.push_back({member_topic, dumpJson(m)});
-      }
+  m["added_devices"] = ojson::array({ojson::parse(dumpJson(copy))});
+  m["removed_devices"] = nullptr;
+  return {topic, dumpJson(m)};
+}
+
+void appendEffects(Effects& into, Effects& from) {
+  for (auto& op : from.ops) {
+    into.ops.push_back(std::move(op));
+  }
+  for (auto& p : from.publishes) {
+    into.publishes.push_back(std::move(p));
+  }
+  for (auto& c : from.cloud) {
+    into.cloud.push_back(std::move(c));
+  }
+}
+
+}  // namespace
+
+void TwinState::addMember(const json& entry, const std::string& member_topic, int64_t now,
+                          Effects& fx) {
+  if (!entry.is_object()) {
+    return;
+  }
+  Device incoming = deviceFromJson(entry);
+  if (incoming.id.empty()) {
+    return;
+  }
+  auto twins = entry.find("twin");
+  bool has_twins = twins != entry.end() && twins->is_object();
+  if (has_twins) {
+    bool bad_key = false;
+    for (auto t = twins->begin(); t != twins->end(); ++t) {
+      bad_key = bad_key || !validKey(t.key());
+    }
+    if (bad_key) {
+      return;
     }
   }
-  for (size_t i = 0; i < removed_ids.size(); ++i) {
-    const std::string& id = removed_ids[i];
+  bool existed = devices_.count(incoming.id) > 0;
+  if (!existed) {
+    attrsFromMember(entry, incoming);
+    devices_[incoming.id] = incoming;
+    addDeviceOps(incoming, fx);
+  }
+  if (has_twins) {
+    Device& dev = devices_[incoming.id];
+    Device before = dev;
+    TwinResult res;
+    dealTwins(dev, *twins, Deal::Sync, now, res);
+    Effects tfx = finishTwinDeal(before, dev, "", res, Deal::Sync, now);
+    appendEffects(fx, tfx);
+  }
+  if (!existed) {
+    fx.publishes.push_back(memberAddedPublish(entry, member_topic, now));
+  }
+}
+
+void TwinState::removeMembers(const MembershipChange& change, const std::string& member_topic,
+                              int64_t now, Effects& fx) {
+  for (size_t i = 0; i < change.removed_ids.size(); ++i) {
+    const std::string& id = change.removed_ids[i];
     if (devices_.erase(id) == 0) {
       continue;
     }
     fx.ops.push_back(WriteOp::deleteDevice(id));
     ojson m = baseMessage(core::newUuidV4(), now);
     m["added_devices"] = nullptr;
-    m["removed_devices"] = ojson::array({ojson::parse(dumpJson(removed_docs[i]))});
+    m["removed_devices"] = ojson::array({ojson::parse(dumpJson(change.removed_docs[i]))});
     fx.publishes.push_back({member_topic, dumpJson(m)});
   }
+}
+
+Effects TwinState::membershipUpdate(const json& content, bool full_list, int64_t now) {
+  Effects fx;
+  if (!content.is_object()) {
+    return fx;
+  }
+  MembershipChange change = parseMembership(content, full_list);
+  if (change.added != nullptr && !addedTwinsWellTyped(*change.added)) {
+    return Effects{};
+  }
+  const std::string member_topic = std::string(kNodePrefix) + node_ + "/membership/updated";
+  if (change.added != nullptr) {
+    for (const auto& entry : *change.added) {
+      addMember(entry, member_topic, now, fx);
+    }
+  }
+  removeMembers(change, member_topic, now, fx);
   return fx;
 }
 

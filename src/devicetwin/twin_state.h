@@ -145,6 +145,22 @@ class TwinState {
   void addDeviceOps(const Device& dev, Effects& fx) const;
   Effects updateState(const std::string& id, std::string state, int64_t now_ms);
 
+  // membershipUpdate's steps. What a membership message asks for: `added` points into the
+  // message (null when it has no list); removed_docs[i] is what is announced for removed_ids[i].
+  struct MembershipChange {
+    const nlohmann::json* added = nullptr;
+    std::vector<std::string> removed_ids;
+    std::vector<nlohmann::json> removed_docs;
+  };
+  MembershipChange parseMembership(const nlohmann::json& content, bool full_list) const;
+  // Full list: every known device missing from `listed` is removed.
+  void collectUnlisted(const nlohmann::json& listed, MembershipChange& change) const;
+  // One entry of the added list: inserts a new device, syncs its twins, announces it.
+  void addMember(const nlohmann::json& entry, const std::string& member_topic, int64_t now_ms,
+                 Effects& fx);
+  void removeMembers(const MembershipChange& change, const std::string& member_topic,
+                     int64_t now_ms, Effects& fx);
+
   std::string node_;
   std::map<std::string, Device> devices_;
 };

@@ -45,38 +45,32 @@ Result<bool> parseBool(std::string_view name, std::string_view v) {
   return invalidArgument("invalid " + std::string(name) + " \"" + std::string(v) + "\"");
 }
 
-}  // namespace
-
-Result<RequestInfo> parseRequestInfo(std::string_view method, std::string_view target) {
-  if (target.empty() || target.front() != '/') {
-    return invalidArgument("request target must be an absolute path");
-  }
-  auto parsed = boost::urls::parse_origin_form(target);
-  if (!parsed) {
-    return invalidArgument("malformed request target");
-  }
-  boost::urls::url_view url = *parsed;
-
-  RequestInfo info;
+// Decoded path segments, without the empty ones a trailing slash leaves ("/api/"): Go trims
+// slashes too.
+std::vector<std::string> pathSegments(const boost::urls::url_view& url) {
   std::vector<std::string> parts;
   for (auto seg : url.segments()) {  // decoded segments
     parts.push_back(std::string(seg));
   }
-  // "/api/" style trailing slash gives an empty last segment: drop it (Go trims slashes too).
   while (!parts.empty() && parts.back().empty()) {
     parts.pop_back();
   }
-  info.path = "/";
-  for (size_t i = 0; i < parts.size(); ++i) {
-    info.path += (i ? "/" : "") + parts[i];
-  }
+  return parts;
+}
 
-  // Query first: it decides list vs watch.
-  bool watch = false;
+std::string joinPath(const std::vector<std::string>& parts) {
+  std::string path = "/";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    path += (i ? "/" : "") + parts[i];
+  }
+  return path;
+}
+
+// The list/watch parameters into `q`; `watch` from ?watch=.
+Status parseQuery(const boost::urls::url_view& url, ListQuery& q, bool& watch) {
   for (auto param : url.params()) {  // decoded
     std::string_view k = param.key;
     std::string_view v = param.has_value ? std::string_view(param.value) : std::string_view();
-    ListQuery& q = info.query;
     if (k == "watch") {
       EC_ASSIGN_OR_RETURN(watch, parseBool(k, v));
     } else if (k == "labelSelector") {
@@ -109,31 +103,28 @@ Result<RequestInfo> parseRequestInfo(std::string_view method, std::string_view t
     }
     // Others (pretty, resourceVersionMatch, timeout, sendInitialEvents...) are accepted, ignored.
   }
+  return {};
+}
 
-  if (parts.empty() || (parts[0] != "api" && parts[0] != "apis")) {
-    info.is_resource = false;
-    info.verb = (method == "GET" || method == "HEAD") ? "get" : std::string(method);
-    return info;
-  }
+// Non-resource requests (including discovery documents) are all "get" when they read.
+std::string nonResourceVerb(std::string_view method) {
+  return (method == "GET" || method == "HEAD") ? "get" : std::string(method);
+}
 
-  // Validate every segment of an API path before interpreting it.
-  for (const auto& p : parts) {
-    EC_RETURN_IF_ERROR(checkSegment(p));
-  }
+// The prefix, group (apis only) and version of an API path; returns the index of the first
+// segment after them.
+size_t parseGroupVersion(const std::vector<std::string>& parts, RequestInfo& info) {
   info.api_prefix = parts[0];
   size_t i = 1;
   if (info.api_prefix == "apis") {
     if (i < parts.size()) info.gvr.group = parts[i++];
   }
   if (i < parts.size()) info.gvr.version = parts[i++];
-  if (info.gvr.version.empty() || i >= parts.size()) {
-    // Discovery document (/api, /api/v1, /apis, /apis/g, /apis/g/v).
-    info.is_resource = false;
-    info.verb = (method == "GET" || method == "HEAD") ? "get" : std::string(method);
-    return info;
-  }
-  info.is_resource = true;
-  std::vector<std::string> rest(parts.begin() + static_cast<std::ptrdiff_t>(i), parts.end());
+  return i;
+}
+
+// [watch/][namespaces/<ns>/]<resource>[/<name>[/<sub>]]
+Status parseResourcePath(std::vector<std::string> rest, bool& watch, RequestInfo& info) {
   if (!rest.empty() && rest[0] == "watch") {
     watch = true;
     rest.erase(rest.begin());
@@ -154,22 +145,67 @@ Result<RequestInfo> parseRequestInfo(std::string_view method, std::string_view t
   info.gvr.resource = rest[0];
   if (rest.size() > 1) info.name = rest[1];
   if (rest.size() > 2) info.subresource = rest[2];
+  return {};
+}
 
+std::string resourceVerb(std::string_view method, bool watch, bool named) {
   if (watch) {
-    info.verb = "watch";
+    return "watch";
   } else if (method == "GET" || method == "HEAD") {
-    info.verb = info.name.empty() ? "list" : "get";
+    return named ? "get" : "list";
   } else if (method == "POST") {
-    info.verb = "create";
+    return "create";
   } else if (method == "PUT") {
-    info.verb = "update";
+    return "update";
   } else if (method == "PATCH") {
-    info.verb = "patch";
+    return "patch";
   } else if (method == "DELETE") {
-    info.verb = info.name.empty() ? "deletecollection" : "delete";
-  } else {
-    info.verb = std::string(method);
+    return named ? "delete" : "deletecollection";
   }
+  return std::string(method);
+}
+
+}  // namespace
+
+Result<RequestInfo> parseRequestInfo(std::string_view method, std::string_view target) {
+  if (target.empty() || target.front() != '/') {
+    return invalidArgument("request target must be an absolute path");
+  }
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) {
+    return invalidArgument("malformed request target");
+  }
+  boost::urls::url_view url = *parsed;
+
+  RequestInfo info;
+  std::vector<std::string> parts = pathSegments(url);
+  info.path = joinPath(parts);
+
+  // Query first: it decides list vs watch.
+  bool watch = false;
+  EC_RETURN_IF_ERROR(parseQuery(url, info.query, watch));
+
+  if (parts.empty() || (parts[0] != "api" && parts[0] != "apis")) {
+    info.is_resource = false;
+    info.verb = nonResourceVerb(method);
+    return info;
+  }
+
+  // Validate every segment of an API path before interpreting it.
+  for (const auto& p : parts) {
+    EC_RETURN_IF_ERROR(checkSegment(p));
+  }
+  size_t i = parseGroupVersion(parts, info);
+  if (info.gvr.version.empty() || i >= parts.size()) {
+    // Discovery document (/api, /api/v1, /apis, /apis/g, /apis/g/v).
+    info.is_resource = false;
+    info.verb = nonResourceVerb(method);
+    return info;
+  }
+  info.is_resource = true;
+  std::vector<std::string> rest(parts.begin() + static_cast<std::ptrdiff_t>(i), parts.end());
+  EC_RETURN_IF_ERROR(parseResourcePath(std::move(rest), watch, info));
+  info.verb = resourceVerb(method, watch, !info.name.empty());
   return info;
 }
 
