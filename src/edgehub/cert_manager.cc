@@ -6,6 +6,7 @@
 
 #include "cert_client.h"
 #include "config_edit.h"
+#include "edgecore/core/file.h"
 #include "edgecore/core/time.h"
 #include "tls.h"
 
@@ -48,8 +49,8 @@ CertManager::CertManager(const core::EdgeHubConfig& config, std::string node_nam
       clock_(clock) {}
 
 core::Result<CertInfo> CertManager::loadCurrent() const {
-  EC_ASSIGN_OR_RETURN(std::string cert, readFile(config_.tls_cert_file));
-  EC_ASSIGN_OR_RETURN(std::string key, readFile(config_.tls_private_key_file));
+  EC_ASSIGN_OR_RETURN(std::string cert, core::readFile(config_.tls_cert_file));
+  EC_ASSIGN_OR_RETURN(std::string key, core::readFile(config_.tls_private_key_file));
   auto info = checkKeyPair(cert, key);
   if (!info.ok()) {
     return info.status().withContext(config_.tls_cert_file);
@@ -148,7 +149,7 @@ asio::awaitable<core::Status> CertManager::ensure(asio::any_io_executor ex) {
 }
 
 asio::awaitable<core::Status> CertManager::rotate(asio::any_io_executor ex) {
-  auto ca_pem = readFile(config_.tls_ca_file);
+  auto ca_pem = core::readFile(config_.tls_ca_file);
   if (!ca_pem.ok()) {
     co_return ca_pem.status();
   }
@@ -167,8 +168,8 @@ asio::awaitable<core::Status> CertManager::requestCertificate(asio::any_io_execu
   }
   ClientTlsConfig tls_config{true, ca_pem, "", ""};
   if (present_current) {
-    auto cert = readFile(config_.tls_cert_file);
-    auto key = readFile(config_.tls_private_key_file);
+    auto cert = core::readFile(config_.tls_cert_file);
+    auto key = core::readFile(config_.tls_private_key_file);
     if (!cert.ok() || !key.ok()) {
       co_return core::failedPrecondition("rotation needs the current certificate and key");
     }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "crypto.h"
+#include "edgecore/core/file.h"
 
 namespace edgecore::edgehub {
 
@@ -141,7 +142,7 @@ std::optional<std::string> blankTokenInYaml(std::string_view yaml) {
 }
 
 core::Status blankTokenInConfigFile(const std::string& path) {
-  EC_ASSIGN_OR_RETURN(std::string text, readFile(path));
+  EC_ASSIGN_OR_RETURN(std::string text, core::readFile(path));
   auto edited = blankTokenInYaml(text);
   if (!edited || *edited == text) {
     return {};

@@ -188,20 +188,6 @@ std::chrono::system_clock::time_point rotationDeadline(const CertInfo& cert, std
   return cert.not_before + offset;
 }
 
-core::Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
-      return core::notFound(path + ": no such file");
-    }
-    return core::unavailable(path + ": cannot read: " + std::strerror(errno));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 core::Status writeFileAtomic(const std::string& path, std::string_view data, unsigned mode) {
   std::filesystem::path p(path);
   std::error_code ec;

@@ -10,6 +10,7 @@
 
 #include "backoff.h"
 #include "edgecore/core/async/spawn.h"
+#include "edgecore/core/file.h"
 #include "edgecore/core/shared_module.h"
 #include "hub.h"
 #include "tls.h"
@@ -215,9 +216,9 @@ void Hub::logConnectFailure(const Status& st, int attempt, std::chrono::millisec
 }
 
 asio::awaitable<core::Result<net::WsSessionPtr>> Hub::connect() {
-  auto cert = readFile(cfg_.tls_cert_file);
-  auto key = readFile(cfg_.tls_private_key_file);
-  auto ca = readFile(cfg_.tls_ca_file);
+  auto cert = core::readFile(cfg_.tls_cert_file);
+  auto key = core::readFile(cfg_.tls_private_key_file);
+  auto ca = core::readFile(cfg_.tls_ca_file);
   if (!ca.ok()) {
     co_return ca.status().withContext("modules.edgeHub.tlsCaFile");
   }

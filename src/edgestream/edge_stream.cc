@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "edgecore/core/async/spawn.h"
+#include "edgecore/core/file.h"
 #include "edgecore/core/shared_module.h"
 #include "edgecore/net/ws_frame.h"
 #include "stream.h"
@@ -23,16 +24,6 @@ constexpr std::string_view kConnectPath = "/v1/kubeedge/connect";
 constexpr std::string_view kPingPayload = "ping you";  // the original's payload
 constexpr std::chrono::seconds kStableSession{10};     // a session this long resets the backoff
 constexpr size_t kLoggedTextMax = 200;
-
-core::Result<std::string> readWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return core::notFound("cannot read " + path);
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 }  // namespace
 
@@ -183,15 +174,15 @@ asio::awaitable<void> Stream::runLoop() {
 // The TLS context of one dial: the client certificate is read from disk now, so a certificate
 // rotated by edgehub is used by the next session.
 core::Result<std::shared_ptr<asio::ssl::context>> Stream::makeTlsContext() {
-  auto ca = readWholeFile(cfg_.tls_tunnel_ca_file);
+  auto ca = core::readFile(cfg_.tls_tunnel_ca_file);
   if (!ca.ok()) {
     return ca.status().withContext("modules.edgeStream.tlsTunnelCAFile");
   }
-  auto cert = readWholeFile(cfg_.tls_tunnel_cert_file);
+  auto cert = core::readFile(cfg_.tls_tunnel_cert_file);
   if (!cert.ok()) {
     return cert.status().withContext("modules.edgeStream.tlsTunnelCertFile");
   }
-  auto key = readWholeFile(cfg_.tls_tunnel_private_key_file);
+  auto key = core::readFile(cfg_.tls_tunnel_private_key_file);
   if (!key.ok()) {
     return key.status().withContext("modules.edgeStream.tlsTunnelPrivateKeyFile");
   }

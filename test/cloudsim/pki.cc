@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "edgecore/core/base64.h"
+#include "edgecore/core/file.h"
 
 namespace edgecore::cloudsim {
 namespace {
@@ -178,16 +179,6 @@ std::string hmacSha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
-Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return core::notFound("cannot read " + path);
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 Status writeFile(const std::string& path, std::string_view data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
@@ -340,10 +331,10 @@ Result<Pki> initPki(const std::string& dir, std::string_view node_name, std::str
 
 Result<Pki> loadPki(const std::string& dir) {
   Pki pki;
-  EC_ASSIGN_OR_RETURN(pki.ca_cert_pem, readFile(dir + "/ca.crt"));
-  EC_ASSIGN_OR_RETURN(pki.ca_key_pem, readFile(dir + "/ca.key"));
-  EC_ASSIGN_OR_RETURN(pki.server_cert_pem, readFile(dir + "/server.crt"));
-  EC_ASSIGN_OR_RETURN(pki.server_key_pem, readFile(dir + "/server.key"));
+  EC_ASSIGN_OR_RETURN(pki.ca_cert_pem, core::readFile(dir + "/ca.crt"));
+  EC_ASSIGN_OR_RETURN(pki.ca_key_pem, core::readFile(dir + "/ca.key"));
+  EC_ASSIGN_OR_RETURN(pki.server_cert_pem, core::readFile(dir + "/server.crt"));
+  EC_ASSIGN_OR_RETURN(pki.server_key_pem, core::readFile(dir + "/server.key"));
   EC_ASSIGN_OR_RETURN(pki.ca_cert_der, certPemToDer(pki.ca_cert_pem));
   KeyPtr key = parseKeyPem(pki.ca_key_pem);
   if (!key) {
