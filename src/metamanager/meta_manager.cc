@@ -12,6 +12,7 @@
 #include <exception>
 #include <optional>
 
+#include "edgecore/core/async/spawn.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/resource.h"
 #include "edgecore/core/time.h"
@@ -215,11 +216,7 @@ void Processor::handle(Message msg) {
   } else if (isVolumeOperation(operation)) {
     count(Counter::VolumeOps);
     auto coro = volumeCall(shared_from_this(), std::move(msg));
-    asio::co_spawn(strand_, std::move(coro), [log = log_](std::exception_ptr e) {
-      if (e) {
-        log->error("volume call ended with an exception");
-      }
-    });
+    core::spawnLogged(strand_, std::move(coro), log_, "metamanager volume call");
   } else {
     count(Counter::Dropped);
     log_->debug("message dropped: unsupported operation msg_id={} op={} resource={}", msg.header.id,

@@ -7,6 +7,7 @@
 #include <exception>
 #include <optional>
 
+#include "edgecore/core/async/spawn.h"
 #include "meta_manager.h"
 
 // g++ 12 reports asio's awaitable frame operator delete as mismatched when a coroutine frame is
@@ -33,11 +34,7 @@ void Processor::startRemote(Message msg, MetaResource res, bool is_query) {
     }
   }
   auto coro = remoteCall(shared_from_this(), std::move(msg), std::move(res), is_query);
-  asio::co_spawn(strand_, std::move(coro), [log = log_](std::exception_ptr e) {
-    if (e) {
-      log->error("remote call ended with an exception");
-    }
-  });
+  core::spawnLogged(strand_, std::move(coro), log_, "metamanager remote call");
 }
 
 asio::awaitable<void> Processor::remoteCall(std::shared_ptr<Processor> self, Message original,

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "edgecore/core/async/spawn.h"
 #include "server/cri_log.h"
 
 namespace edgecore::edged {
@@ -204,7 +205,9 @@ awaitable<void> serveLogs(std::shared_ptr<State> st, std::shared_ptr<Conn> c,
   LogAssembler assembler(follow_opts);
   auto gone = std::make_shared<bool>(false);
   auto wake = std::make_shared<asio::steady_timer>(stream.get_executor());
-  asio::co_spawn(stream.get_executor(), watchClientGone(c, gone, wake), [](std::exception_ptr) {});
+  // No logger here: what a coroutine throws goes to stderr (the journal) through logCompletion.
+  asio::co_spawn(stream.get_executor(), watchClientGone(c, gone, wake),
+                 core::logCompletion(nullptr, "edged server log client watch"));
   std::string partial;
   bool stopped_seen = false;
   while (!*gone && !c->closed && remaining > 0) {
@@ -493,7 +496,7 @@ awaitable<void> acceptLoop(std::shared_ptr<State> st) {
       st->conns[id] = c;
     }
     auto ex = c->stream.get_executor();
-    asio::co_spawn(ex, session(st, c, id), [](std::exception_ptr) {});
+    asio::co_spawn(ex, session(st, c, id), core::logCompletion(nullptr, "edged server session"));
   }
 }
 
@@ -519,7 +522,8 @@ class ServerImpl : public EdgedServer {
                                std::to_string(st_->opts.port) + ": " + ec.message());
     }
     port_ = st_->acceptor.local_endpoint().port();
-    asio::co_spawn(st_->strand, acceptLoop(st_), [](std::exception_ptr) {});
+    asio::co_spawn(st_->strand, acceptLoop(st_),
+                   core::logCompletion(nullptr, "edged server accept"));
     return Status();
   }
 
