@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -158,6 +159,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
       http::request<http::string_body> req = parser.release();
       bool keep_alive = req.keep_alive();
       version_ = req.version();
+
+      // requireAuthorization: authenticate and authorize before anything is served.
+      if (state_->options.authorizer) {
+        AuthRequest auth_req;
+        auth_req.method = req.method_string();
+        auth_req.target = req.target();
+        auth_req.authorization = req[http::field::authorization];
+        auth_req.peer_certificate = peer_certificate_ ? &*peer_certificate_ : nullptr;
+        AuthDecision decision = state_->options.authorizer->check(auth_req);
+        if (!decision.allowed) {
+          HttpResponse denied = statusResponse(decision.code, decision.reason, decision.message);
+          bool ok = co_await writeResponse(denied, keep_alive, false);
+          record("denied", decision.code, start);
+          if (!ok || !keep_alive) break;
+          continue;
+        }
+      }
 
       // Node-local operations (spec 4.7-4.10) live in pod_ops_handler.cc; they end the connection.
       if (state_->options.local_ops) {
@@ -349,6 +367,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   std::shared_ptr<State> state_;
+  // Set by the TLS transport after a handshake that verified a client certificate.
+  std::optional<PeerCertificate> peer_certificate_;
   beast::tcp_stream stream_;
   asio::steady_timer wake_;
   unsigned version_ = 11;

@@ -23,6 +23,7 @@
 #include "edgecore/metaserver/cloud_forwarder.h"
 #include "edgecore/metaserver/local_ops.h"
 #include "edgecore/metaserver/metrics.h"
+#include "edgecore/metaserver/request_auth.h"
 
 namespace edgecore::metaserver {
 
@@ -46,6 +47,8 @@ struct MetaServerOptions {
   std::string kube_git_version = "v1.30.7-kubeedge-edgecore-cpp";
   // Pod logs/exec/restart, confirm-upgrade and device edit (spec 4.7-4.10); null: not served.
   LocalOpsSharedPtr local_ops;
+  // requireAuthorization: every request passes through it first; null = gate off (no auth).
+  RequestAuthorizerSharedPtr authorizer;
 };
 
 class MetaServer {
