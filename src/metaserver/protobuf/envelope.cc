@@ -1,0 +1,116 @@
+#include "envelope.h"
+
+#include "descriptor_pool.h"
+#include "json_to_proto.h"
+
+namespace edgecore::metaserver::protobuf {
+namespace {
+
+namespace gp = google::protobuf;
+using nlohmann::json;
+
+// Objects and the watch frames are bounded by what the store holds (objects come from the cloud
+// or our own writes); a request body is bounded by the HTTP body limit before it gets here.
+constexpr std::string_view kUnknown = "k8s.io.apimachinery.pkg.runtime.Unknown";
+constexpr std::string_view kWatchEvent = "k8s.io.apimachinery.pkg.apis.meta.v1.WatchEvent";
+
+std::string serialize(const gp::Message& m) {
+  std::string out;
+  m.SerializeToString(&out);
+  return out;
+}
+
+}  // namespace
+
+bool groupHasProtobuf(std::string_view group) {
+  return group.empty() || group == "coordination.k8s.io";
+}
+
+const gp::Descriptor* messageForKind(std::string_view api_version, std::string_view kind) {
+  std::string package;
+  if (api_version == "v1" && kind == "Status") return findMessage("k8s.io.apimachinery.pkg.apis.meta.v1.Status");
+  if (api_version == "v1") package = "k8s.io.api.core.v1.";
+  if (api_version == "coordination.k8s.io/v1") package = "k8s.io.api.coordination.v1.";
+  if (package.empty() || kind.empty()) return nullptr;
+  return findMessage(package + std::string(kind));
+}
+
+core::Result<std::string> encodeObject(const json& object) {
+  if (!object.is_object()) return core::invalidArgument("object is not a JSON object");
+  auto text = [&object](const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::string api_version = text("apiVersion");
+  std::string kind = text("kind");
+  const gp::Descriptor* type = messageForKind(api_version, kind);
+  if (type == nullptr) {
+    return core::notFound("no protobuf type for " + api_version + " " + kind);
+  }
+  auto message = newMessage(type);
+  if (auto st = jsonToMessage(object, message.get()); !st.ok()) return st;
+
+  auto unknown = newMessage(findMessage(kUnknown));
+  const gp::Descriptor* ud = unknown->GetDescriptor();
+  const gp::Reflection* ur = unknown->GetReflection();
+  gp::Message* type_meta = ur->MutableMessage(unknown.get(), ud->FindFieldByName("typeMeta"));
+  const gp::Descriptor* td = type_meta->GetDescriptor();
+  type_meta->GetReflection()->SetString(type_meta, td->FindFieldByName("apiVersion"), api_version);
+  type_meta->GetReflection()->SetString(type_meta, td->FindFieldByName("kind"), kind);
+  ur->SetString(unknown.get(), ud->FindFieldByName("raw"), serialize(*message));
+  // Go always writes these two (empty: the raw bytes are plain protobuf).
+  ur->SetString(unknown.get(), ud->FindFieldByName("contentEncoding"), "");
+  ur->SetString(unknown.get(), ud->FindFieldByName("contentType"), "");
+  std::string out(kMagic);
+  unknown->AppendToString(&out);
+  return out;
+}
+
+core::Result<json> decodeObject(std::string_view bytes) {
+  if (bytes.substr(0, kMagic.size()) != kMagic) {
+    return core::invalidArgument("body does not start with the Kubernetes protobuf magic");
+  }
+  bytes.remove_prefix(kMagic.size());
+  auto unknown = newMessage(findMessage(kUnknown));
+  if (!unknown->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return core::invalidArgument("body is not a valid runtime.Unknown");
+  }
+  const gp::Descriptor* ud = unknown->GetDescriptor();
+  const gp::Reflection* ur = unknown->GetReflection();
+  const gp::Message& type_meta = ur->GetMessage(*unknown, ud->FindFieldByName("typeMeta"));
+  const gp::Descriptor* td = type_meta.GetDescriptor();
+  std::string api_version =
+      type_meta.GetReflection()->GetString(type_meta, td->FindFieldByName("apiVersion"));
+  std::string kind = type_meta.GetReflection()->GetString(type_meta, td->FindFieldByName("kind"));
+  const gp::Descriptor* type = messageForKind(api_version, kind);
+  if (type == nullptr) {
+    return core::invalidArgument("no protobuf type for " + api_version + " " + kind);
+  }
+  auto message = newMessage(type);
+  std::string raw = ur->GetString(*unknown, ud->FindFieldByName("raw"));
+  if (!message->ParseFromString(raw)) {
+    return core::invalidArgument("body is not a valid " + type->full_name());
+  }
+  json out = messageToJson(*message);
+  out["apiVersion"] = api_version;
+  out["kind"] = kind;
+  return out;
+}
+
+std::string watchFrame(std::string_view type, std::string_view envelope) {
+  auto event = newMessage(findMessage(kWatchEvent));
+  const gp::Descriptor* d = event->GetDescriptor();
+  const gp::Reflection* r = event->GetReflection();
+  r->SetString(event.get(), d->FindFieldByName("type"), std::string(type));
+  gp::Message* object = r->MutableMessage(event.get(), d->FindFieldByName("object"));
+  object->GetReflection()->SetString(object, object->GetDescriptor()->FindFieldByName("raw"),
+                                     std::string(envelope));
+  std::string body = serialize(*event);
+  auto n = static_cast<uint32_t>(body.size());
+  std::string out{static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                  static_cast<char>(n >> 8), static_cast<char>(n)};
+  out += body;
+  return out;
+}
+
+}  // namespace edgecore::metaserver::protobuf
