@@ -262,6 +262,9 @@ Routed ApiHandler::decide(const HttpRequest& req, bool ready) {
     out.response = statusResponse(
         406, "NotAcceptable",
         "the server was unable to respond with a content type that the client supports");
+    // A Status has protobuf: a protobuf-only client of a CRD gets it that way (as from
+    // kube-apiserver).
+    if (auto status_format = negotiate(req.accept, true)) out.format = *status_format;
     return out;
   }
   out.format = *format;  // errors from here on are Status objects in this format
@@ -337,7 +340,8 @@ Routed ApiHandler::decide(const HttpRequest& req, bool ready) {
                               "media types include: application/json-patch+json, "
                               "application/merge-patch+json, application/apply-patch+yaml"
                             : "the body of the request is not a valid Kubernetes protobuf "
-                              "object: " + decoded.status().message());
+                              "object: " +
+                                  decoded.status().message());
         return out;
       }
       out.application.req_body = dumpJson(*decoded);
@@ -602,8 +606,8 @@ std::string WatchSession::frame(std::string_view type, const json& object) const
     // A kind without a protobuf type (or that does not fit it): the stream stays decodable
     // with a Status saying so.
     auto error = protobuf::encodeObject(json::parse(
-        statusBody(500, "InternalError", "unable to encode the object as protobuf: " +
-                                             envelope.status().message())));
+        statusBody(500, "InternalError",
+                   "unable to encode the object as protobuf: " + envelope.status().message())));
     return error.ok() ? protobuf::watchFrame("ERROR", *error) : std::string();
   }
   json ev = {{"type", type}, {"object", object}};
@@ -673,8 +677,8 @@ std::string WatchSession::start(std::function<void()> notify) {
     return out;
   }
   done_ = true;
-  return frame("ERROR",
-               json::parse(statusBody(500, "InternalError", "too many changes to start the watch")));
+  return frame("ERROR", json::parse(statusBody(500, "InternalError",
+                                               "too many changes to start the watch")));
 }
 
 std::string WatchSession::drain() {

@@ -69,10 +69,10 @@ std::string protocDecode(const std::string& type, const std::string& bytes) {
   std::string proto = type.rfind("k8s.io.api.coordination", 0) == 0
                           ? "k8s.io/api/coordination/v1/generated.proto"
                           : "k8s.io/api/core/v1/generated.proto";
-  auto r = edgecore::testing::runCommand(
-      {"/bin/sh", "-c",
-       std::string(EDGECORE_PROTOC) + " -I " + EDGECORE_K8S_PROTO_DIR + " --decode=" + type + " " +
-           proto + " < " + dir.file("in.bin")});
+  auto r = edgecore::testing::runCommand({"/bin/sh", "-c",
+                                          std::string(EDGECORE_PROTOC) + " -I " +
+                                              EDGECORE_K8S_PROTO_DIR + " --decode=" + type + " " +
+                                              proto + " < " + dir.file("in.bin")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out;
 }
@@ -149,15 +149,13 @@ TEST_P(RecordedObject, EncodesLikeKubeApiserverAndDecodesBack) {
   EXPECT_EQ(withoutZeroValues(*from_real), want) << "the server's protobuf, decoded by us";
   EXPECT_EQ(withoutZeroValues(*from_ours), want) << "our protobuf, decoded by us";
   // Same typeMeta in the envelope.
-  EXPECT_EQ(protocDecode("k8s.io.apimachinery.pkg.runtime.Unknown", ours->substr(4))
-                .substr(0, 40),
+  EXPECT_EQ(protocDecode("k8s.io.apimachinery.pkg.runtime.Unknown", ours->substr(4)).substr(0, 40),
             protocDecode("k8s.io.apimachinery.pkg.runtime.Unknown", real.substr(4)).substr(0, 40));
 }
 
 INSTANTIATE_TEST_SUITE_P(FromRealApiserver, RecordedObject,
                          ::testing::Values("pod", "podlist", "node", "configmap", "secret",
-                                           "service", "endpoints", "events", "leases",
-                                           "notfound"));
+                                           "service", "endpoints", "events", "leases", "notfound"));
 
 // protoc, not our decoder, reads what we wrote: the Kubernetes-specific fields land where
 // k8s.io/api's generated types expect them.
@@ -167,8 +165,7 @@ TEST(K8sProtobufConverter, ProtocDecodesOurPod) {
   ASSERT_TRUE(ours.ok()) << ours.status().message();
   std::string envelope =
       flat(protocDecode("k8s.io.apimachinery.pkg.runtime.Unknown", ours->substr(4)));
-  EXPECT_NE(envelope.find("typeMeta {\napiVersion: \"v1\"\nkind: \"Pod\"\n}"),
-            std::string::npos)
+  EXPECT_NE(envelope.find("typeMeta {\napiVersion: \"v1\"\nkind: \"Pod\"\n}"), std::string::npos)
       << envelope;
   std::string text = flat(protocDecode("k8s.io.api.core.v1.Pod", rawOf(*ours)));
   auto has = [&text](const std::string& s) { return text.find(s) != std::string::npos; };
@@ -235,9 +232,7 @@ TEST(K8sProtobufConverter, KubernetesJsonSpecialCases) {
   ASSERT_TRUE(back.ok());
   EXPECT_EQ((*back)["metadata"], json({{"name", "x"}}));
   EXPECT_EQ((*back)["binaryData"]["b"], "AAEC");
-  json pod = {{"apiVersion", "v1"},
-              {"kind", "Pod"},
-              {"spec", {{"overhead", {{"cpu", 1}}}}}};
+  json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"spec", {{"overhead", {{"cpu", 1}}}}}};
   auto p = pb::decodeObject(*pb::encodeObject(pod));
   ASSERT_TRUE(p.ok());
   EXPECT_EQ((*p)["spec"]["overhead"]["cpu"], "1");

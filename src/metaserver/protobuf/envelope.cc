@@ -28,7 +28,8 @@ bool groupHasProtobuf(std::string_view group) {
 
 const gp::Descriptor* messageForKind(std::string_view api_version, std::string_view kind) {
   std::string package;
-  if (api_version == "v1" && kind == "Status") return findMessage("k8s.io.apimachinery.pkg.apis.meta.v1.Status");
+  if (api_version == "v1" && kind == "Status")
+    return findMessage("k8s.io.apimachinery.pkg.apis.meta.v1.Status");
   if (api_version == "v1") package = "k8s.io.api.core.v1.";
   if (api_version == "coordination.k8s.io/v1") package = "k8s.io.api.coordination.v1.";
   if (package.empty() || kind.empty()) return nullptr;
@@ -107,8 +108,8 @@ std::string watchFrame(std::string_view type, std::string_view envelope) {
                                      std::string(envelope));
   std::string body = serialize(*event);
   auto n = static_cast<uint32_t>(body.size());
-  std::string out{static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                  static_cast<char>(n >> 8), static_cast<char>(n)};
+  std::string out{static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
+                  static_cast<char>(n)};
   out += body;
   return out;
 }

@@ -153,7 +153,8 @@ core::Status put(const json& v, gp::Message* msg, const FD* f, int depth) {
       if (f->cpp_type() == FD::CPPTYPE_DOUBLE) {
         rep ? r->AddDouble(msg, f, d) : r->SetDouble(msg, f, d);
       } else {
-        rep ? r->AddFloat(msg, f, static_cast<float>(d)) : r->SetFloat(msg, f, static_cast<float>(d));
+        rep ? r->AddFloat(msg, f, static_cast<float>(d))
+            : r->SetFloat(msg, f, static_cast<float>(d));
       }
       return {};
     }
@@ -302,8 +303,7 @@ json scalarToJson(const gp::Message& msg, const FD* f, int index, int depth) {
     case FD::CPPTYPE_BOOL:
       return rep ? r->GetRepeatedBool(msg, f, index) : r->GetBool(msg, f);
     case FD::CPPTYPE_MESSAGE:
-      return toJson(rep ? r->GetRepeatedMessage(msg, f, index) : r->GetMessage(msg, f),
-                    depth + 1);
+      return toJson(rep ? r->GetRepeatedMessage(msg, f, index) : r->GetMessage(msg, f), depth + 1);
     case FD::CPPTYPE_ENUM:
       break;
   }

@@ -12,8 +12,8 @@
 namespace edgecore::metaserver::protobuf {
 
 struct MediaRange {
-  std::string type;     // lower-cased, e.g. "application"
-  std::string subtype;  // e.g. "vnd.kubernetes.protobuf"
+  std::string type;                                         // lower-cased, e.g. "application"
+  std::string subtype;                                      // e.g. "vnd.kubernetes.protobuf"
   std::vector<std::pair<std::string, std::string>> params;  // names lower-cased; q removed
   double q = 1.0;
 
