@@ -336,9 +336,8 @@ Routed ApiHandler::decide(const HttpRequest& req, bool ready) {
         out.kind = Routed::Kind::Respond;
         out.response = statusResponse(
             415, "UnsupportedMediaType",
-            verb == "patch" ? "the body of the request was in an unknown format - accepted "
-                              "media types include: application/json-patch+json, "
-                              "application/merge-patch+json, application/apply-patch+yaml"
+            // kube-apiserver's words for a patch in a media type it cannot patch with.
+            verb == "patch" ? std::string("415: Unsupported Media Type")
                             : "the body of the request is not a valid Kubernetes protobuf "
                               "object: " +
                                   decoded.status().message());
