@@ -14,6 +14,18 @@ using nlohmann::json;
 constexpr std::string_view kUnknown = "k8s.io.apimachinery.pkg.runtime.Unknown";
 constexpr std::string_view kWatchEvent = "k8s.io.apimachinery.pkg.apis.meta.v1.WatchEvent";
 
+// A length-delimited field (wire type 2) `number` holding `bytes`.
+void appendField(std::string& out, int number, std::string_view bytes) {
+  out += static_cast<char>((number << 3) | 2);  // numbers here are < 16: one byte
+  uint64_t n = bytes.size();
+  while (n >= 0x80) {
+    out += static_cast<char>(n | 0x80);
+    n >>= 7;
+  }
+  out += static_cast<char>(n);
+  out += bytes;
+}
+
 std::string serialize(const gp::Message& m) {
   std::string out;
   m.SerializeToString(&out);
@@ -48,22 +60,19 @@ core::Result<std::string> encodeObject(const json& object) {
   if (type == nullptr) {
     return core::notFound("no protobuf type for " + api_version + " " + kind);
   }
-  auto message = newMessage(type);
-  if (auto st = jsonToMessage(object, message.get()); !st.ok()) return st;
-
-  auto unknown = newMessage(findMessage(kUnknown));
-  const gp::Descriptor* ud = unknown->GetDescriptor();
-  const gp::Reflection* ur = unknown->GetReflection();
-  gp::Message* type_meta = ur->MutableMessage(unknown.get(), ud->FindFieldByName("typeMeta"));
-  const gp::Descriptor* td = type_meta->GetDescriptor();
-  type_meta->GetReflection()->SetString(type_meta, td->FindFieldByName("apiVersion"), api_version);
-  type_meta->GetReflection()->SetString(type_meta, td->FindFieldByName("kind"), kind);
-  ur->SetString(unknown.get(), ud->FindFieldByName("raw"), serialize(*message));
-  // Go always writes these two (empty: the raw bytes are plain protobuf).
-  ur->SetString(unknown.get(), ud->FindFieldByName("contentEncoding"), "");
-  ur->SetString(unknown.get(), ud->FindFieldByName("contentType"), "");
+  std::string raw;
+  if (auto st = encodeJson(object, type, &raw); !st.ok()) return st;
+  // runtime.Unknown, written directly: typeMeta (1) {apiVersion (1), kind (2)}, raw (2), and
+  // the empty contentEncoding (3) and contentType (4) Go always writes.
+  std::string type_meta;
+  appendField(type_meta, 1, api_version);
+  appendField(type_meta, 2, kind);
   std::string out(kMagic);
-  unknown->AppendToString(&out);
+  out.reserve(kMagic.size() + type_meta.size() + raw.size() + 32);
+  appendField(out, 1, type_meta);
+  appendField(out, 2, raw);
+  appendField(out, 3, "");
+  appendField(out, 4, "");
   return out;
 }
 

@@ -13,14 +13,17 @@
 #include <google/protobuf/message.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "edgecore/core/status.h"
 
 namespace edgecore::metaserver::protobuf {
 
-// Fills `out` (empty) from `in`. InvalidArgument naming the field when a value has the wrong
-// JSON type or cannot be parsed (bad timestamp, bad base64), or nesting exceeds the bound.
-core::Status jsonToMessage(const nlohmann::json& in, google::protobuf::Message* out);
+// Appends the protobuf encoding of `in` as a `type` message to `out`. InvalidArgument naming the
+// field when a value has the wrong JSON type or cannot be parsed (bad timestamp, bad base64), or
+// nesting exceeds the bound.
+core::Status encodeJson(const nlohmann::json& in, const google::protobuf::Descriptor* type,
+                        std::string* out);
 
 // The Kubernetes JSON of `in` (the inverse of jsonToMessage for everything it produces).
 nlohmann::json messageToJson(const google::protobuf::Message& in);
