@@ -2,8 +2,7 @@
 # FileDescriptorSet embedded in the binary: protoc runs at build time, no C++ is generated from
 # k8s.io/api (that code is large and slow to compile); protobuf/descriptor_pool.cc builds a
 # DescriptorPool from these bytes on the first protobuf request.
-# Sets EDGECORE_K8S_DESCRIPTORS_CC (the generated .cc) in the caller's scope and as a global
-# property for test/fuzz/CMakeLists.txt.
+# Sets EDGECORE_K8S_DESCRIPTORS_CC (the generated .cc) in the caller's scope.
 find_package(Protobuf REQUIRED)
 set(_k8s_proto_root ${PROJECT_SOURCE_DIR}/third_party/k8s-proto)
 set(_k8s_protos
@@ -26,4 +25,3 @@ add_custom_command(
   DEPENDS ${_k8s_gen}/k8s_descriptor_set.pb ${CMAKE_CURRENT_LIST_DIR}/embed_bytes.cmake
   COMMENT "embed Kubernetes FileDescriptorSet")
 set(EDGECORE_K8S_DESCRIPTORS_CC ${_k8s_gen}/k8s_descriptor_set.cc)
-set_property(GLOBAL PROPERTY EDGECORE_K8S_DESCRIPTORS_CC ${EDGECORE_K8S_DESCRIPTORS_CC})
