@@ -72,9 +72,43 @@ std::string groupVersion(const Gvr& gvr) {
   return gvr.group.empty() ? gvr.version : gvr.group + "/" + gvr.version;
 }
 
+// Built-in kinds whose name is not the resource's singular with a capital first letter, so the
+// guess below would name their (empty) lists wrongly ("PersistentvolumeList") and client-go
+// informers, e.g. kube-scheduler's, could not decode them.
+constexpr std::pair<std::string_view, std::string_view> kCamelCaseKinds[] = {
+    {"persistentvolumes", "PersistentVolume"},
+    {"persistentvolumeclaims", "PersistentVolumeClaim"},
+    {"replicationcontrollers", "ReplicationController"},
+    {"serviceaccounts", "ServiceAccount"},
+    {"resourcequotas", "ResourceQuota"},
+    {"limitranges", "LimitRange"},
+    {"podtemplates", "PodTemplate"},
+    {"replicasets", "ReplicaSet"},
+    {"statefulsets", "StatefulSet"},
+    {"daemonsets", "DaemonSet"},
+    {"controllerrevisions", "ControllerRevision"},
+    {"poddisruptionbudgets", "PodDisruptionBudget"},
+    {"storageclasses", "StorageClass"},
+    {"csidrivers", "CSIDriver"},
+    {"csinodes", "CSINode"},
+    {"csistoragecapacities", "CSIStorageCapacity"},
+    {"volumeattachments", "VolumeAttachment"},
+    {"endpointslices", "EndpointSlice"},
+    {"networkpolicies", "NetworkPolicy"},
+    {"ingressclasses", "IngressClass"},
+    {"runtimeclasses", "RuntimeClass"},
+    {"priorityclasses", "PriorityClass"},
+    {"cronjobs", "CronJob"},
+};
+
 // The object kind of `gvr`: known table, else a stored object's "kind", else a guess.
 std::string kindOf(const Gvr& gvr, const std::vector<StoredObjectPtr>& sample) {
   if (const auto* k = findKnown(gvr)) return std::string(k->kind);
+  if (sample.empty()) {
+    for (const auto& [resource, kind] : kCamelCaseKinds) {
+      if (resource == gvr.resource) return std::string(kind);
+    }
+  }
   if (!sample.empty()) {
     json j = core::parseJsonBounded(sample.front()->json);
     if (j.is_object() && j.contains("kind") && j["kind"].is_string()) {
