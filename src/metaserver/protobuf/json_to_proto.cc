@@ -7,15 +7,12 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
-#include <vector>
 
-#include "descriptor_pool.h"
 #include "edgecore/core/base64.h"
 #include "edgecore/core/message.h"
 #include "edgecore/core/time.h"
 #include "go_duration.h"
+#include "k8s_schema.h"
 
 namespace edgecore::metaserver::protobuf {
 namespace {
@@ -23,83 +20,6 @@ namespace {
 namespace gp = google::protobuf;
 using FD = gp::FieldDescriptor;
 using nlohmann::json;
-
-// Deeper than any Kubernetes object (a Pod is ~12 levels); bounds the recursion.
-constexpr int kMaxDepth = 64;
-// Go's zero time.Time (0001-01-01T00:00:00Z) in Unix seconds: what Go writes for an unset Time.
-constexpr int64_t kGoZeroTimeSeconds = -62135596800;
-
-constexpr std::string_view kCore = "k8s.io.api.core.v1.";
-constexpr std::string_view kMeta = "k8s.io.apimachinery.pkg.apis.meta.v1.";
-
-// Fields whose struct Go embeds with `json:",inline"`: in JSON their members sit in the parent.
-// From k8s.io/api core/v1 and coordination/v1 and apimachinery meta/v1 types.go at v0.32.9
-// (coordination and meta have none besides TypeMeta, which has no proto field here).
-constexpr std::pair<std::string_view, std::string_view> kInlineFields[] = {
-    {"Volume", "volumeSource"},
-    {"PersistentVolumeSpec", "persistentVolumeSource"},
-    {"Probe", "handler"},
-    {"EphemeralContainer", "ephemeralContainerCommon"},
-    {"ConfigMapEnvSource", "localObjectReference"},
-    {"ConfigMapKeySelector", "localObjectReference"},
-    {"ConfigMapProjection", "localObjectReference"},
-    {"ConfigMapVolumeSource", "localObjectReference"},
-    {"SecretEnvSource", "localObjectReference"},
-    {"SecretKeySelector", "localObjectReference"},
-    {"SecretProjection", "localObjectReference"},
-};
-
-// Messages whose JSON form is not an object of their fields.
-enum class Special { None, Quantity, Time, MicroTime, Duration, IntOrString, RawBytes };
-
-struct Schema {
-  std::unordered_set<const FD*> inline_fields;
-  std::unordered_map<const gp::Descriptor*, std::vector<const FD*>> inline_by_message;
-  const gp::Descriptor* quantity = nullptr;
-  const gp::Descriptor* time = nullptr;
-  const gp::Descriptor* micro_time = nullptr;
-  const gp::Descriptor* duration = nullptr;
-  const gp::Descriptor* int_or_string = nullptr;
-  const gp::Descriptor* raw_extension = nullptr;
-  const gp::Descriptor* fields_v1 = nullptr;
-
-  Special special(const gp::Descriptor* d) const {
-    if (d == quantity) return Special::Quantity;
-    if (d == time) return Special::Time;
-    if (d == micro_time) return Special::MicroTime;
-    if (d == duration) return Special::Duration;
-    if (d == int_or_string) return Special::IntOrString;
-    if (d == raw_extension || d == fields_v1) return Special::RawBytes;
-    return Special::None;
-  }
-};
-
-const Schema& schema() {
-  static const Schema s = [] {
-    Schema out;
-    for (const auto& [message, field] : kInlineFields) {
-      if (const auto* d = findMessage(std::string(kCore) + std::string(message))) {
-        if (const auto* f = d->FindFieldByName(std::string(field))) {
-          out.inline_fields.insert(f);
-          out.inline_by_message[d].push_back(f);
-        }
-      }
-    }
-    out.quantity = findMessage("k8s.io.apimachinery.pkg.api.resource.Quantity");
-    out.time = findMessage(std::string(kMeta) + "Time");
-    out.micro_time = findMessage(std::string(kMeta) + "MicroTime");
-    out.duration = findMessage(std::string(kMeta) + "Duration");
-    out.int_or_string = findMessage("k8s.io.apimachinery.pkg.util.intstr.IntOrString");
-    out.raw_extension = findMessage("k8s.io.apimachinery.pkg.runtime.RawExtension");
-    out.fields_v1 = findMessage(std::string(kMeta) + "FieldsV1");
-    return out;
-  }();
-  return s;
-}
-
-core::Status typeError(const FD* f, std::string_view want) {
-  return core::invalidArgument("field " + f->full_name() + ": expected " + std::string(want));
-}
 
 // ---------------------------------------------------------------------------------------------
 // JSON -> protobuf wire bytes, written directly (no Message objects: a LIST of 1000 pods is
@@ -142,7 +62,7 @@ core::Result<int64_t> integer(const json& v, const FD* f) {
 
 class WireWriter {
  public:
-  explicit WireWriter(const Schema& s) : s_(s) {}
+  explicit WireWriter(const K8sSchema& s) : s_(s) {}
 
   core::Status message(const json& in, const gp::Descriptor* d, std::string& out, int depth) {
     if (depth > kMaxDepth) return core::invalidArgument("object nests too deep for protobuf");
@@ -361,124 +281,13 @@ class WireWriter {
     return core::internalError("not a special type");
   }
 
-  const Schema& s_;
+  const K8sSchema& s_;
 };
-
-// ---------------------------------------------------------------------------------------------
-// message -> JSON
-
-json toJson(const gp::Message& msg, int depth);
-
-json scalarToJson(const gp::Message& msg, const FD* f, int index, int depth) {
-  const gp::Reflection* r = msg.GetReflection();
-  bool rep = index >= 0;
-  switch (f->cpp_type()) {
-    case FD::CPPTYPE_STRING: {
-      std::string s = rep ? r->GetRepeatedString(msg, f, index) : r->GetString(msg, f);
-      if (f->type() == FD::TYPE_BYTES) return core::base64Encode(s);
-      return s;
-    }
-    case FD::CPPTYPE_INT32:
-      return rep ? r->GetRepeatedInt32(msg, f, index) : r->GetInt32(msg, f);
-    case FD::CPPTYPE_INT64:
-      return rep ? r->GetRepeatedInt64(msg, f, index) : r->GetInt64(msg, f);
-    case FD::CPPTYPE_UINT32:
-      return rep ? r->GetRepeatedUInt32(msg, f, index) : r->GetUInt32(msg, f);
-    case FD::CPPTYPE_UINT64:
-      return rep ? r->GetRepeatedUInt64(msg, f, index) : r->GetUInt64(msg, f);
-    case FD::CPPTYPE_DOUBLE:
-      return rep ? r->GetRepeatedDouble(msg, f, index) : r->GetDouble(msg, f);
-    case FD::CPPTYPE_FLOAT:
-      return rep ? r->GetRepeatedFloat(msg, f, index) : r->GetFloat(msg, f);
-    case FD::CPPTYPE_BOOL:
-      return rep ? r->GetRepeatedBool(msg, f, index) : r->GetBool(msg, f);
-    case FD::CPPTYPE_MESSAGE:
-      return toJson(rep ? r->GetRepeatedMessage(msg, f, index) : r->GetMessage(msg, f), depth + 1);
-    case FD::CPPTYPE_ENUM:
-      break;
-  }
-  return nullptr;
-}
-
-json specialToJson(Special kind, const gp::Message& msg) {
-  const gp::Descriptor* d = msg.GetDescriptor();
-  const gp::Reflection* r = msg.GetReflection();
-  auto field = [d](int number) { return d->FindFieldByNumber(number); };
-  switch (kind) {
-    case Special::Quantity:
-      return r->GetString(msg, field(1));
-    case Special::Time:
-    case Special::MicroTime: {
-      // Go writes its zero time as an empty message (and JSON null).
-      if (!r->HasField(msg, field(1)) && !r->HasField(msg, field(2))) return nullptr;
-      int64_t secs = r->GetInt64(msg, field(1));
-      int32_t nanos = r->GetInt32(msg, field(2));
-      if (secs == kGoZeroTimeSeconds && nanos == 0) return nullptr;
-      core::WallTime t{std::chrono::duration_cast<core::WallTime::duration>(
-          std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos))};
-      return kind == Special::Time ? core::formatRfc3339(t) : core::formatRfc3339Micro(t);
-    }
-    case Special::Duration:
-      return formatGoDuration(r->GetInt64(msg, field(1)));
-    case Special::IntOrString:
-      if (r->GetInt64(msg, field(1)) == 1) return r->GetString(msg, field(3));
-      return r->GetInt32(msg, field(2));
-    case Special::RawBytes: {
-      json j = core::parseJsonBounded(r->GetString(msg, field(1)));
-      return j.is_discarded() ? json(nullptr) : j;
-    }
-    case Special::None:
-      break;
-  }
-  return nullptr;
-}
-
-json toJson(const gp::Message& msg, int depth) {
-  if (depth > kMaxDepth) return nullptr;
-  const Schema& s = schema();
-  if (Special kind = s.special(msg.GetDescriptor()); kind != Special::None) {
-    return specialToJson(kind, msg);
-  }
-  const gp::Reflection* r = msg.GetReflection();
-  std::vector<const FD*> fields;
-  r->ListFields(msg, &fields);
-  json out = json::object();
-  for (const FD* f : fields) {
-    if (s.inline_fields.count(f)) {
-      json inner = toJson(r->GetMessage(msg, f), depth + 1);
-      if (inner.is_object()) {
-        for (auto& [k, v] : inner.items()) out[k] = std::move(v);
-      }
-      continue;
-    }
-    if (f->is_map()) {
-      json m = json::object();
-      const FD* key_field = f->message_type()->map_key();
-      const FD* value_field = f->message_type()->map_value();
-      for (int i = 0; i < r->FieldSize(msg, f); ++i) {
-        const gp::Message& entry = r->GetRepeatedMessage(msg, f, i);
-        m[entry.GetReflection()->GetString(entry, key_field)] =
-            scalarToJson(entry, value_field, -1, depth + 1);
-      }
-      out[f->name()] = std::move(m);
-    } else if (f->is_repeated()) {
-      json a = json::array();
-      for (int i = 0; i < r->FieldSize(msg, f); ++i) a.push_back(scalarToJson(msg, f, i, depth));
-      out[f->name()] = std::move(a);
-    } else {
-      json v = scalarToJson(msg, f, -1, depth);
-      if (!v.is_null()) out[f->name()] = std::move(v);
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
 core::Status encodeJson(const json& in, const gp::Descriptor* type, std::string* out) {
-  return WireWriter(schema()).message(in, type, *out, 0);
+  return WireWriter(k8sSchema()).message(in, type, *out, 0);
 }
-
-json messageToJson(const gp::Message& in) { return toJson(in, 0); }
 
 }  // namespace edgecore::metaserver::protobuf

@@ -3,7 +3,7 @@
 // Kubernetes JSON <-> Kubernetes protobuf, driven by the descriptors of descriptor_pool.h.
 // Kubernetes' JSON is not the proto3 JSON mapping; the differences handled here:
 // - embedded ("inline") structs: Volume.volumeSource, Probe.handler, ... are flattened into
-//   their parent object in JSON (kInlineFields in json_to_proto.cc lists every one);
+//   their parent object in JSON (kInlineFields in k8s_schema.cc lists every one);
 // - resource.Quantity is a JSON string (or number), meta.v1.Time / MicroTime RFC 3339 strings,
 //   meta.v1.Duration a Go duration string ("1m30s"), IntOrString a number or a string;
 // - runtime.RawExtension and meta.v1.FieldsV1 hold the raw JSON text of their value as bytes;
@@ -25,7 +25,8 @@ namespace edgecore::metaserver::protobuf {
 core::Status encodeJson(const nlohmann::json& in, const google::protobuf::Descriptor* type,
                         std::string* out);
 
-// The Kubernetes JSON of `in` (the inverse of jsonToMessage for everything it produces).
+// The Kubernetes JSON of `in` (the inverse of encodeJson for everything it produces); in
+// proto_to_json.cc.
 nlohmann::json messageToJson(const google::protobuf::Message& in);
 
 }  // namespace edgecore::metaserver::protobuf
