@@ -247,6 +247,9 @@ TEST(K8sProtobufConverter, BadInputIsAnErrorNotACrash) {
   json bad_time = base;
   bad_time["metadata"] = {{"creationTimestamp", "yesterday"}};
   EXPECT_EQ(bad(bad_time), core::StatusCode::InvalidArgument);
+  json ancient = base;  // fuzzer find: 1013 overflowed the nanosecond count (UB)
+  ancient["metadata"] = {{"creationTimestamp", "1013-12-07T14:05:55Z"}};
+  EXPECT_EQ(bad(ancient), core::StatusCode::InvalidArgument);
   json bad_b64 = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"data", {{"k", "***"}}}};
   EXPECT_EQ(bad(bad_b64), core::StatusCode::InvalidArgument);
   json overflow = base;

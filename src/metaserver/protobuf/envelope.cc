@@ -1,5 +1,7 @@
 #include "envelope.h"
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "descriptor_pool.h"
 #include "json_to_proto.h"
 
@@ -81,6 +83,9 @@ core::Result<json> decodeObject(std::string_view bytes) {
     return core::invalidArgument("body does not start with the Kubernetes protobuf magic");
   }
   bytes.remove_prefix(kMagic.size());
+  // libprotobuf logs every string with invalid UTF-8 it parses; a client must not be able to
+  // fill our log that way (the strings are replaced when the JSON is written).
+  google::protobuf::LogSilencer quiet;
   auto unknown = newMessage(findMessage(kUnknown));
   if (!unknown->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return core::invalidArgument("body is not a valid runtime.Unknown");

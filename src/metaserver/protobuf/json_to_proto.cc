@@ -5,6 +5,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -229,7 +230,14 @@ class WireWriter {
       case Special::Time:
       case Special::MicroTime: {
         if (!in.is_string()) return typeError(first, "an RFC 3339 time");
-        auto nanos = core::parseRfc3339Nanos(in.get_ref<const std::string&>());
+        const std::string& text = in.get_ref<const std::string&>();
+        // Nanoseconds since 1970 fit an int64 only for years 1678..2261 (core's parser does
+        // not check; Kubernetes never writes times outside that range).
+        if (int year = text.size() >= 4 ? std::atoi(text.substr(0, 4).c_str()) : 0;
+            year < 1678 || year > 2261) {
+          return typeError(first, "an RFC 3339 time between the years 1678 and 2261");
+        }
+        auto nanos = core::parseRfc3339Nanos(text);
         if (!nanos.ok()) return nanos.status();
         int64_t secs = *nanos / 1'000'000'000;
         int64_t frac = *nanos % 1'000'000'000;
