@@ -326,7 +326,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } dec{st};
 
     http::response<http::empty_body> res{http::status::ok, version_};
-    res.set(http::field::content_type, "application/json");
+    res.set(http::field::content_type, session.contentType());
     res.set(http::field::transfer_encoding, "chunked");
     res.keep_alive(false);
     http::response_serializer<http::empty_body> sr{res};
