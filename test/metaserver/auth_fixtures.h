@@ -8,6 +8,11 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -119,6 +124,26 @@ inline std::string makeRoleBinding(const std::string& ns, const std::string& nam
 
 inline nlohmann::json saSubject(const std::string& name, const std::string& ns = "default") {
   return {{"kind", "ServiceAccount"}, {"name", name}, {"namespace", ns}};
+}
+
+// One plain-HTTP GET on 127.0.0.1:`port` with an optional bearer token: the status code and the
+// body (code 0 when nothing answered).
+inline std::pair<int, std::string> httpGet(uint16_t port, const std::string& target,
+                                           const std::string& token = "") {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket s(io);
+  boost::system::error_code ec;
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+  if (ec) return {0, ""};
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+  if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
+  req += "\r\n";
+  boost::asio::write(s, boost::asio::buffer(req), ec);
+  std::string resp;
+  boost::asio::read(s, boost::asio::dynamic_buffer(resp), ec);
+  int code = resp.size() > 12 ? std::atoi(resp.substr(9, 3).c_str()) : 0;
+  size_t body = resp.find("\r\n\r\n");
+  return {code, body == std::string::npos ? "" : resp.substr(body + 4)};
 }
 
 }  // namespace edgecore::testing

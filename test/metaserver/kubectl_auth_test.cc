@@ -8,12 +8,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <fstream>
 #include <thread>
 
@@ -117,21 +113,8 @@ class KubectlAuthTest : public ::testing::Test {
                                               json::array({saSubject("app")})));
   }
 
-  // One raw request; returns the status line's code and the body.
   std::pair<int, std::string> raw(const std::string& target, const std::string& token) {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket s(io);
-    s.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
-    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
-    if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
-    req += "\r\n";
-    boost::asio::write(s, boost::asio::buffer(req));
-    std::string resp;
-    boost::system::error_code ec;
-    boost::asio::read(s, boost::asio::dynamic_buffer(resp), ec);
-    int code = resp.size() > 12 ? std::atoi(resp.substr(9, 3).c_str()) : 0;
-    size_t body = resp.find("\r\n\r\n");
-    return {code, body == std::string::npos ? "" : resp.substr(body + 4)};
+    return edgecore::testing::httpGet(server_->port(), target, token);
   }
 
   static edgecore::testing::RsaKeyPair* key_;
