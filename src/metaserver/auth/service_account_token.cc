@@ -57,6 +57,8 @@ ServiceAccountTokenAuthenticator::ServiceAccountTokenAuthenticator(
 
 core::Result<UserInfo> ServiceAccountTokenAuthenticator::authenticate(
     std::string_view token) const {
+  const auto now = clock_.wallNow();
+  if (auto cached = cache_.find(token, now)) return std::move(*cached);
   auto jws = parseJws(token);
   if (!jws.ok()) return unauthenticated(jws.status().message());
   const json& claims = jws->claims;
@@ -87,6 +89,13 @@ core::Result<UserInfo> ServiceAccountTokenAuthenticator::authenticate(
   UserInfo user;
   user.name = "system:serviceaccount:" + ns + ":" + sa;
   user.groups = {"system:serviceaccounts", "system:serviceaccounts:" + ns, kGroupAuthenticated};
+  std::optional<std::chrono::system_clock::time_point> expiry;
+  if (auto exp = numericDate(claims, "exp"); exp.ok() && *exp) {
+    expiry = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::duration<double>(**exp) + options_.leeway));
+  }
+  cache_.add(token, user, now, expiry);
   return user;
 }
 

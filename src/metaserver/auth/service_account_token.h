@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "auth/jws_verify.h"
+#include "auth/token_cache.h"
 #include "auth/user_info.h"
 #include "edgecore/core/clock.h"
 #include "edgecore/core/status.h"
@@ -46,7 +47,8 @@ class ServiceAccountTokenAuthenticator {
                                    const metamanager::MetaStore& store, const core::Clock& clock);
 
   // Unauthenticated (with the reason, for logs only) unless every check above passes. Thread-safe,
-  // never blocks (reads the store's in-memory view).
+  // never blocks (reads the store's in-memory view). Successes are cached (token_cache.h), so a
+  // pod or service account deleted meanwhile stops a token within 10 s, as in kube-apiserver.
   core::Result<UserInfo> authenticate(std::string_view token) const;
 
  private:
@@ -57,6 +59,7 @@ class ServiceAccountTokenAuthenticator {
   ServiceAccountTokenOptions options_;
   const metamanager::MetaStore& store_;
   const core::Clock& clock_;
+  mutable TokenCache cache_;
 };
 
 }  // namespace edgecore::metaserver::auth
