@@ -277,6 +277,32 @@ TEST_F(TokenTest, WithoutKeyFilesOnlyTokensTheNodeObtainedAreAccepted) {
   EXPECT_FALSE(none.authenticate(token).ok());
 }
 
+// Successes are cached 10 s (kube-apiserver's token cache), never past the token's exp: a pod
+// deleted meanwhile stops its token once the entry lapses.
+TEST_F(TokenTest, CachedSuccessLapsesAfterTtlAndAtExpiry) {
+  core::ManualClock clock(std::chrono::system_clock::now());
+  ServiceAccountTokenAuthenticator authn(options(), *store_, clock);
+  std::string token = sign(saClaims());
+  ASSERT_TRUE(authn.authenticate(token).ok());
+  store_.remove({kPods, "default", boundPod().name});
+  EXPECT_TRUE(authn.authenticate(token).ok());  // from the cache
+  clock.advance(std::chrono::seconds(11));
+  auto r = authn.authenticate(token);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("invalidated"));
+
+  // A token expiring in 5 s (+60 s leeway) is not served from the cache after that.
+  store_.put(kPods, makePod(boundPod()));
+  json claims = saClaims();
+  claims["exp"] = edgecore::testing::unixNow(std::chrono::seconds(-58));
+  std::string short_lived = sign(claims);
+  core::ManualClock clock2(std::chrono::system_clock::now());
+  ServiceAccountTokenAuthenticator authn2(options(), *store_, clock2);
+  ASSERT_TRUE(authn2.authenticate(short_lived).ok());
+  clock2.advance(std::chrono::seconds(5));
+  EXPECT_FALSE(authn2.authenticate(short_lived).ok());
+}
+
 // The no-key-files set: digests of the status.token of the stored serviceaccounttoken answers
 // (the v1 `meta` rows metamanager caches), read back from the real SQLite file.
 TEST_F(TokenTest, KnownTokensComeFromStoredTokenRequests) {
