@@ -10,6 +10,8 @@
 
 #include "edgecore/core/config.h"
 #include "edgecore/core/daemon.h"
+#include "edgecore/core/message.h"
+#include "edgecore/metamanager/module.h"
 #include "edgecore/metaserver/cloud_forwarder.h"
 #include "edgecore/metaserver/module.h"
 #include "metaserver/auth_fixtures.h"
@@ -47,14 +49,25 @@ class AuthModuleTest : public ::testing::Test {
   }
   void TearDown() override { stop(); }
 
-  core::Status start() {
+  // With `with_metamanager`, the real metamanager module runs too (cloud messages on the bus are
+  // stored as in production).
+  core::Status start(bool with_metamanager = false) {
     daemon_ = std::make_unique<core::Daemon>(config_, loggers_, daemonOptions());
-    std::vector<core::ModuleSpec> specs(1);
-    specs[0].name = "metaserver";
-    specs[0].enabled = true;
-    specs[0].factory = [this](core::ModuleContext ctx) {
+    std::vector<core::ModuleSpec> specs;
+    if (with_metamanager) {
+      core::ModuleSpec mm;
+      mm.name = "metamanager";
+      mm.enabled = true;
+      mm.factory = [this](core::ModuleContext ctx) { return metamanager::create(ctx, *store_); };
+      specs.push_back(std::move(mm));
+    }
+    core::ModuleSpec ms;
+    ms.name = "metaserver";
+    ms.enabled = true;
+    ms.factory = [this](core::ModuleContext ctx) {
       return metaserver::createModule(ctx, *store_, offline_);
     };
+    specs.push_back(std::move(ms));
     runner_ = std::thread([this, specs = std::move(specs)]() mutable {
       run_status_ = daemon_->run(std::move(specs));
       finished_ = true;
@@ -137,6 +150,40 @@ TEST_F(AuthModuleTest, GateOnWithoutKeyFilesAcceptsOnlyTokensTheNodeObtained) {
   json other = saClaims();
   other["jti"] = "another-token";
   EXPECT_EQ(getPods(signJwtRs256(other, key_->private_pem)), 401);
+}
+
+// The way v1.20's RBAC objects reach the edge: CloudCore's policycontroller sends a
+// ServiceAccountAccess (resource <ns>/serviceaccountaccess/<name>, group resource); metamanager
+// stores it and the chain grants what it carries. Here the Role/RoleBinding rows are absent.
+TEST_F(AuthModuleTest, ServiceAccountAccessFromThePolicyControllerGrants) {
+  config_.feature_gates["requireAuthorization"] = true;
+  config_.modules.meta_manager.meta_server.service_account_key_files = {key_file_};
+  store_.remove({kRoleBindings, "default", "rb"});
+  ASSERT_TRUE(start(/*with_metamanager=*/true).ok());
+  const std::string secret = "/api/v1/namespaces/default/secrets/app-config";
+  EXPECT_EQ(httpGet(port_, secret, token()).first, 403);
+  json access = {
+      {"apiVersion", "policy.kubeedge.io/v1alpha1"},
+      {"kind", "ServiceAccountAccess"},
+      {"metadata", {{"name", "app"}, {"namespace", "default"}, {"resourceVersion", "77"}}},
+      {"spec",
+       {{"serviceAccount", {{"metadata", {{"name", "app"}, {"namespace", "default"}}}}},
+        {"serviceAccountUid", kSaUid},
+        {"accessRoleBinding",
+         json::array({{{"roleBinding",
+                        {{"metadata", {{"name", "rb2"}, {"namespace", "default"}}},
+                         {"roleRef", {{"kind", "Role"}, {"name", "cfg-reader"}}},
+                         {"subjects", json::array({saSubject("app")})}}},
+                       {"rules", json::array({{{"apiGroups", {""}},
+                                               {"resources", {"secrets"}},
+                                               {"resourceNames", {"app-config"}},
+                                               {"verbs", {"get"}}}})}}})}}}};
+  core::Message insert = core::Message::create("policycontroller", "resource", core::op::kInsert,
+                                               "default/serviceaccountaccess/app", access);
+  ASSERT_TRUE(daemon_->bus().send("metamanager", std::move(insert)).ok());
+  // 404 (the secret is not stored) means authorized: the request reached the handler.
+  EXPECT_TRUE(waitFor([&] { return httpGet(port_, secret, token()).first == 404; }, 5s, 20ms));
+  EXPECT_EQ(httpGet(port_, "/api/v1/namespaces/default/secrets/other", token()).first, 403);
 }
 
 }  // namespace
