@@ -77,8 +77,7 @@ struct World {
         R"({"apiVersion":"policy.kubeedge.io/v1alpha1","kind":"ServiceAccountAccess","metadata":{"name":"app","namespace":"default"},"spec":{"serviceAccount":{"metadata":{"name":"app"}},"serviceAccountUid":"u1","accessClusterRoleBinding":[{"clusterRoleBinding":{"metadata":{"name":"c"},"roleRef":{"kind":"ClusterRole","name":"c"},"subjects":[{"kind":"ServiceAccount","name":"app","namespace":"default"}]},"rules":[{"nonResourceURLs":["/metrics*"],"verbs":["get"]}]}]}})"));
     auto done = std::make_shared<std::promise<void>>();
     auto fut = done->get_future();
-    if (store->submit(std::move(ops), [done](edgecore::core::Status) { done->set_value(); })
-            .ok()) {
+    if (store->submit(std::move(ops), [done](edgecore::core::Status) { done->set_value(); }).ok()) {
       fut.wait();
     }
     clock = std::make_unique<edgecore::core::ManualClock>(
