@@ -4,9 +4,10 @@
 // v1.20 (auth.go, metamanager client CheckTokenExist) then accepts a token only if it equals the
 // status.token of a stored serviceaccounttoken answer (the TokenRequests edged sent to the
 // cloud). Those rows live in the v1 `meta` table, which is read with blocking SQLite calls, so
-// the set is kept in memory (SHA-256 digests, not the tokens) and refreshed on the blocking pool:
-// periodically and when a token is not found (then the request is refused; the next one, a moment
-// later, sees the refreshed set).
+// the set is kept in memory (SHA-256 digests, not the tokens), loaded at start and re-read on the
+// blocking pool when a token is not found (then that request is refused; the next one, a moment
+// later, sees the refreshed set). A token dropped from the store stays in the set until the next
+// re-read; it still has to pass exp and the live pod/service account checks.
 
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
