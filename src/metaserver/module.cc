@@ -1,8 +1,11 @@
 #include "edgecore/metaserver/module.h"
 
+#include <boost/asio/post.hpp>
 #include <charconv>
 #include <chrono>
 
+#include "auth/authorization_chain.h"
+#include "auth/known_tokens.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/host_port.h"
 #include "edgecore/core/version.h"
@@ -16,8 +19,9 @@ namespace {
 class MetaServerModule final : public core::Module {
  public:
   MetaServerModule(core::ModuleContext ctx, metamanager::MetaStore& store,
-                   CloudForwarder& forwarder, MetaServerOptions options)
-      : ctx_(ctx), store_(store) {
+                   CloudForwarder& forwarder, MetaServerOptions options,
+                   std::shared_ptr<auth::KnownTokens> known_tokens)
+      : ctx_(ctx), store_(store), known_tokens_(std::move(known_tokens)) {
     // The daemon's registry when there is one: MetaServer's /metrics shows every module's series.
     server_ = createMetaServer(ctx.strand.get_inner_executor(), std::move(options), store,
                                forwarder, ctx.clock, ctx.log, ctx.metrics);
@@ -29,14 +33,9 @@ class MetaServerModule final : public core::Module {
   std::string_view group() const override { return core::names::kMetaGroup; }
   core::Status start() override {
     EC_RETURN_IF_ERROR(server_->start());
-    auto gate = ctx_.config.feature_gates.find("requireAuthorization");
-    if (gate != ctx_.config.feature_gates.end() && gate->second) {
-      // v1.20 would serve HTTPS with a CSR-issued certificate and JWT/RBAC here (spec 4.1); we
-      // do not, and `keadm ctl` follows the gate to https: say so once instead of failing
-      // silently on every TLS handshake.
-      ctx_.log->warn(
-          "requireAuthorization feature gate is set but not supported: serving plain http, "
-          "without authentication (keadm ctl with this config will fail to connect)");
+    if (known_tokens_) {
+      // No serviceAccountKeyFiles: tokens are checked against the ones the node obtained.
+      boost::asio::post(ctx_.blocking, [known = known_tokens_] { known->refreshNow(); });
     }
     // The store was opened (and checked) before any module started, so we are ready at once.
     server_->setReady(true);
@@ -82,6 +81,7 @@ class MetaServerModule final : public core::Module {
 
   core::ModuleContext ctx_;
   metamanager::MetaStore& store_;
+  std::shared_ptr<auth::KnownTokens> known_tokens_;  // null unless tokens are matched, not verified
   MetaServerPtr server_;
   MetricsRegistry::Registration store_metrics_;  // after server_: removed before it goes
 };
@@ -116,6 +116,36 @@ LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx,
   return ops;
 }
 
+// requireAuthorization (spec 4.1): the JWT + x509 + RBAC chain of src/metaserver/auth over the
+// store. Key files are read here, once (a bad one stops the module, as v1.20's buildAuth fails).
+core::Result<RequestAuthorizerSharedPtr> makeAuthorizer(
+    const core::ModuleContext& ctx, metamanager::MetaStore& store, const std::string& node_name,
+    std::shared_ptr<auth::KnownTokens>& known_tokens) {
+  const auto& cfg = ctx.config.modules.meta_manager.meta_server;
+  auth::AuthorizationChainOptions options;
+  options.node_name = node_name;
+  options.tokens.issuers = cfg.service_account_issuers;
+  options.tokens.audiences = cfg.api_audiences;
+  for (const auto& file : cfg.service_account_key_files) {
+    auto keys = auth::loadPublicKeysFile(file);
+    if (!keys.ok()) {
+      return keys.status().withContext("modules.metaManager.metaServer.serviceAccountKeyFiles");
+    }
+    options.tokens.keys.insert(options.tokens.keys.end(), keys->begin(), keys->end());
+  }
+  if (options.tokens.keys.empty()) {
+    known_tokens = std::make_shared<auth::KnownTokens>(store, ctx.blocking);
+    options.tokens.known_token = [known = known_tokens](std::string_view token) {
+      return known->contains(token);
+    };
+  }
+  ctx.log->info("metaserver authorization enabled issuers={} key_files={} node={}",
+                cfg.service_account_issuers.size(), cfg.service_account_key_files.size(),
+                node_name);
+  return RequestAuthorizerSharedPtr(
+      std::make_shared<auth::AuthorizationChain>(std::move(options), store, ctx.clock, ctx.log));
+}
+
 }  // namespace
 
 core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager::MetaStore& store,
@@ -131,7 +161,14 @@ core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager:
   options.port = host_port->port;
   options.node_name = ctx.config.modules.edged.hostname_override;
   options.local_ops = makeLocalOps(ctx, store, config_path);
-  auto module = std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options));
+  std::shared_ptr<auth::KnownTokens> known_tokens;
+  auto gate = ctx.config.feature_gates.find("requireAuthorization");
+  if (gate != ctx.config.feature_gates.end() && gate->second) {
+    EC_ASSIGN_OR_RETURN(options.authorizer,
+                        makeAuthorizer(ctx, store, options.node_name, known_tokens));
+  }
+  auto module = std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options),
+                                                   std::move(known_tokens));
   return core::ModulePtr(std::move(module));
 }
 
