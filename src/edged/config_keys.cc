@@ -6,8 +6,10 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "edgecore/core/config_rows.h"
 
@@ -49,6 +51,11 @@ constexpr core::ConfigKey kKeys[] = {
   {EC_KUBELET "fileCheckFrequency", T::Duration, "20s", kAlways, kMin, k120, "static pod directory check period"},
   {EC_KUBELET "address", T::String, "127.0.0.1", kOmitZero, kMin, k120, "read-only server bind address"},
   {EC_KUBELET "readOnlyPort", T::Int32, "10350", kOmitZero, kMin, k120, "read-only server port (logs/exec via EdgeStream)"},
+  {EC_KUBELET "tlsCertFile", T::String, "", kOmitZero, kNotMin, k123, "[edgecore-cpp] edged server certificate (PEM); with the next two, HTTPS with client certificates, required off loopback"},
+  {EC_KUBELET "tlsPrivateKeyFile", T::String, "", kOmitZero, kNotMin, k123, "[edgecore-cpp] private key of tlsCertFile (PEM)"},
+  {EC_KUBELET "authentication", T::Section, "", kOmitNil, kNotMin, k123, "[edgecore-cpp] who may call the edged server"},
+  {EC_KUBELET "authentication.x509", T::ValueSection, "", kAlways, kNotMin, k123, "[edgecore-cpp] client certificate authentication"},
+  {EC_KUBELET "authentication.x509.clientCAFile", T::String, "", kOmitZero, kNotMin, k123, "[edgecore-cpp] CA bundle client certificates must chain to (the node's CA)"},
   {EC_KUBELET "registryPullQPS", T::Int32, "5", kOmitNil, kMin, k120, "image pull QPS"},
   {EC_KUBELET "registryBurst", T::Int32, "10", kOmitZero, kMin, k120, "image pull burst"},
   {EC_KUBELET "eventRecordQPS", T::Int32, "50", kOmitNil, kMin, k120, "event QPS"},
@@ -184,6 +191,9 @@ void read(const core::ConfigReader& r, core::EdgeCoreConfig& c) {
   e.pod_logs_dir = r.str(k + "podLogsDir");
   e.address = r.str(k + "address");
   e.read_only_port = r.int32(k + "readOnlyPort");
+  e.tls_cert_file = r.str(k + "tlsCertFile");
+  e.tls_private_key_file = r.str(k + "tlsPrivateKeyFile");
+  e.client_ca_file = r.str(k + "authentication.x509.clientCAFile");
   e.container_runtime_endpoint = r.str(k + "containerRuntimeEndpoint");
   e.image_service_endpoint = r.str(k + "imageServiceEndpoint");
   e.runtime_request_timeout = r.duration(k + "runtimeRequestTimeout");
@@ -260,6 +270,17 @@ bool isIpAddress(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
+// 127.0.0.0/8 or ::1; anything else (a wildcard, a name, a LAN address) is reachable from off
+// the node.
+bool isLoopbackAddress(const std::string& s) {
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, s.c_str(), buf) == 1) {
+    return buf[0] == 127;
+  }
+  static const unsigned char kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return inet_pton(AF_INET6, s.c_str(), buf) == 1 && std::memcmp(buf, kLoopback6, 16) == 0;
+}
+
 void check(const core::EdgeCoreConfig& c, core::ConfigProblems& p) {
   const core::EdgedConfig& e = c.modules.edged;
   if (!e.enable) {
@@ -274,6 +295,23 @@ void check(const core::EdgeCoreConfig& c, core::ConfigProblems& p) {
   }
   if (!e.node_ip.empty() && !isIpAddress(e.node_ip)) {
     p.add("modules.edged.nodeIP", "\"" + e.node_ip + "\" is not a valid IP address");
+  }
+  // The edged server has /exec and /attach: off loopback only with client certificates.
+  if (!isLoopbackAddress(e.address.empty() ? "127.0.0.1" : e.address)) {
+    const std::string k = "modules.edged.tailoredKubeletConfig.";
+    std::string missing;
+    for (auto [value, key] : {std::pair{&e.tls_cert_file, "tlsCertFile"},
+                              std::pair{&e.tls_private_key_file, "tlsPrivateKeyFile"},
+                              std::pair{&e.client_ca_file, "authentication.x509.clientCAFile"}}) {
+      if (value->empty()) missing += (missing.empty() ? "" : ", ") + k + key;
+    }
+    if (!missing.empty()) {
+      p.add(k + "address",
+            "\"" + e.address +
+                "\" is not a loopback address: the edged server (exec, attach, logs) "
+                "then requires TLS with client certificates; set " +
+                missing + " (or use 127.0.0.1)");
+    }
   }
   if (e.cgroup_driver != "cgroupfs" && e.cgroup_driver != "systemd") {
     p.add("modules.edged.tailoredKubeletConfig.cgroupDriver",

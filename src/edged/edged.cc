@@ -770,6 +770,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     EdgedServerOptions so;
     so.address = cfg_.address.empty() ? "127.0.0.1" : cfg_.address;
     so.port = static_cast<uint16_t>(std::clamp<int32_t>(cfg_.read_only_port, 0, 65535));
+    so.tls_cert_file = cfg_.tls_cert_file;
+    so.tls_private_key_file = cfg_.tls_private_key_file;
+    so.client_ca_file = cfg_.client_ca_file;
     EdgedServerCallbacks cb = makeServerRoutes(snapshot_, cri_.get(), pool_, ctx_.metrics);
     server_ = makeEdgedServer(ctx_.strand.get_inner_executor().context(), so, std::move(cb));
     Status st = server_->start();
@@ -780,7 +783,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       server_.reset();
     } else {
       server_port_ = server_->port();
-      ctx_.log->info("edged HTTP server listening address={} port={}", so.address, server_->port());
+      ctx_.log->info("edged HTTP server listening address={} port={} tls={}", so.address,
+                     server_->port(), so.tls_cert_file.empty() ? "off" : "client-certificates");
     }
   }
 

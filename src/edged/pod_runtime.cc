@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "podplan/subpath.h"
 #include "runtime_view.h"
 
 namespace edgecore::edged {
@@ -490,6 +491,15 @@ bool PodRuntimeManager::startContainer(const PodPlan& plan, ContainerPlan c, uin
   setContainerAttempt(c, attempt);
   if (restart) {
     backoff_.next(backoffKey(plan.sandbox.uid, c.name), std::chrono::system_clock::now());
+  }
+  // subPaths are checked on disk now, right before the runtime mounts them (podplan/subpath.h).
+  std::string subpath_detail;
+  if (auto err = prepareSubPaths(plan.pod_dir, c.name, c.mounts, &subpath_detail)) {
+    out.waiting[c.name] = {err->reason, err->message};
+    addEvent(out, plan, c.name, true, event_reason::kFailed, "Error: " + err->message);
+    log_->warn("subPath refused pod={}/{} container={} err=\"{}\"", plan.sandbox.ns,
+               plan.sandbox.name, c.name, subpath_detail);
+    return false;
   }
   runtimeapi::ContainerConfig config = containerConfig(c);
   if (settings_.devices) {

@@ -99,6 +99,7 @@ Stream::Stream(core::ModuleContext ctx, EdgeStreamOptions options, net::Endpoint
       node_ip_(std::move(node_ip)),
       server_(std::move(server)),
       local_(std::move(local)),
+      local_tls_(localTlsFiles(ctx.config)),
       options_(std::move(options)),
       retry_timer_(strand_),
       rng_(std::random_device{}()) {}

@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 
 #include "edgecore/core/async/spawn.h"
+#include "edgecore/core/file.h"
 #include "stream.h"
 
 namespace edgecore::edgestream {
@@ -30,8 +31,8 @@ void LocalConn::close() {
   }
   closed = true;
   boost::system::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream.close();
+  stream.tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream.tcp().close();
   inbound_wake.cancel();
   space.cancel();
 }
@@ -105,7 +106,55 @@ asio::awaitable<void> Stream::serveLocal(TunnelPtr t, LocalConnPtr c) {
   log_->debug("stream request done connect_id={} by_cloud={}", c->id, c->removed_by_cloud);
 }
 
+LocalTlsFiles localTlsFiles(const core::EdgeCoreConfig& config) {
+  LocalTlsFiles f;
+  const core::EdgedConfig& edged = config.modules.edged;
+  if (edged.tls_cert_file.empty()) {
+    return f;
+  }
+  for (const std::string* ca : {&edged.client_ca_file, &config.modules.edge_hub.tls_ca_file}) {
+    if (!ca->empty()) f.ca_files.push_back(*ca);
+  }
+  f.cert_file = config.modules.edge_hub.tls_cert_file;
+  f.key_file = config.modules.edge_hub.tls_private_key_file;
+  return f;
+}
+
+// Read on every connection, like the tunnel's files: a renewed node certificate is used at once.
+// The edged server's certificate must chain to the node's CA; its name is not checked (we dial
+// the address edged listens on, usually a wildcard reached on loopback).
+core::Result<std::shared_ptr<asio::ssl::context>> Stream::makeLocalTlsContext() {
+  net::ClientTlsConfig tls;
+  for (const auto& file : local_tls_.ca_files) {
+    auto ca = core::readFile(file);
+    if (!ca.ok()) {
+      return ca.status().withContext("edged server CA");
+    }
+    tls.ca_pem += *ca + "\n";
+  }
+  auto cert = core::readFile(local_tls_.cert_file);
+  if (!cert.ok()) {
+    return cert.status().withContext("modules.edgeHub.tlsCertFile");
+  }
+  auto key = core::readFile(local_tls_.key_file);
+  if (!key.ok()) {
+    return key.status().withContext("modules.edgeHub.tlsPrivateKeyFile");
+  }
+  tls.cert_pem = std::move(cert).value();
+  tls.key_pem = std::move(key).value();
+  tls.check_key_matches = true;
+  return net::makeClientTlsContext(tls);
+}
+
 asio::awaitable<Status> Stream::connectLocal(LocalConnPtr c) {
+  if (local_tls_.enabled()) {
+    auto ctx = makeLocalTlsContext();
+    if (!ctx.ok()) {
+      co_return core::unavailable("TLS to local server " + local_.authority + ": " +
+                                  ctx.status().message());
+    }
+    c->stream.useTls(std::move(ctx).value());
+  }
   tcp::resolver resolver(strand_);
   auto [rerr, results] = co_await resolver.async_resolve(local_.host, local_.port, kAsTuple);
   if (rerr) {
@@ -114,14 +163,21 @@ asio::awaitable<Status> Stream::connectLocal(LocalConnPtr c) {
   if (c->closed) {
     co_return core::cancelled("removed");
   }
-  c->stream.expires_after(options_.local_connect_timeout);
-  auto [cerr, ep] = co_await c->stream.async_connect(results, kAsTuple);
+  c->stream.tcp().expires_after(options_.local_connect_timeout);
+  auto [cerr, ep] = co_await c->stream.tcp().async_connect(results, kAsTuple);
   (void)ep;
   if (cerr) {
     co_return core::unavailable("local server " + local_.authority + ": " + cerr.message());
   }
   boost::system::error_code nodelay_ec;  // exec/attach bytes go on at once (no Nagle wait)
-  c->stream.socket().set_option(tcp::no_delay(true), nodelay_ec);
+  c->stream.tcp().socket().set_option(tcp::no_delay(true), nodelay_ec);
+  if (auto* tls = c->stream.tls()) {
+    auto [herr] = co_await tls->async_handshake(asio::ssl::stream_base::client, kAsTuple);
+    if (herr) {
+      co_return core::unavailable("TLS handshake with local server " + local_.authority + ": " +
+                                  herr.message());
+    }
+  }
   std::string head =
       buildRequestHead(c->req, local_.authority, c->kind == MessageType::MetricConnect);
   auto [werr, n] = co_await asio::async_write(c->stream, asio::buffer(head), kAsTuple);
@@ -129,7 +185,7 @@ asio::awaitable<Status> Stream::connectLocal(LocalConnPtr c) {
   if (werr) {
     co_return core::unavailable("local server " + local_.authority + ": " + werr.message());
   }
-  c->stream.expires_never();
+  c->stream.tcp().expires_never();
   co_return Status{};
 }
 
@@ -143,10 +199,10 @@ asio::awaitable<void> Stream::pumpHttpBody(TunnelPtr t, LocalConnPtr c) {
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);  // streamed in bounded chunks; follow=true never ends
   parser.header_limit(64 * 1024);
-  c->stream.expires_after(options_.local_connect_timeout * 6);
+  c->stream.tcp().expires_after(options_.local_connect_timeout * 6);
   auto [herr, hn] = co_await http::async_read_header(c->stream, buf, parser, kAsTuple);
   (void)hn;
-  c->stream.expires_never();
+  c->stream.tcp().expires_never();
   if (herr) {
     if (!c->closed) {
       auto send_op = sendFrame(

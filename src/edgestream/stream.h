@@ -7,6 +7,8 @@
 // Everything runs on the module strand: the tunnel's reader, writer and pinger, and every local
 // connection's coroutines. State is therefore unsynchronised apart from the stats snapshot.
 
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
@@ -15,9 +17,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "connect_request.h"
 #include "edgecore/core/config.h"
@@ -35,6 +39,57 @@ using core::Status;
 
 class Stream;
 
+// The connection to the edged server: plain TCP on loopback, or TLS with the node's certificate
+// when edged serves HTTPS (its tlsCertFile is set; required off loopback). One stream type so the
+// HTTP parser and the byte pumps need no second copy.
+class LocalStream {
+ public:
+  using executor_type = beast::tcp_stream::executor_type;
+  using TlsStream = asio::ssl::stream<beast::tcp_stream>;
+
+  explicit LocalStream(asio::any_io_executor ex) { plain_.emplace(std::move(ex)); }
+  // Before connecting: from now on through TLS with `ctx` (kept alive here).
+  void useTls(std::shared_ptr<asio::ssl::context> ctx) {
+    ctx_ = std::move(ctx);
+    tls_.emplace(std::move(*plain_), *ctx_);
+    plain_.reset();
+  }
+  beast::tcp_stream& tcp() { return tls_ ? tls_->next_layer() : *plain_; }
+  TlsStream* tls() { return tls_ ? &*tls_ : nullptr; }
+  executor_type get_executor() { return tcp().get_executor(); }
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    if (tls_) {
+      return tls_->async_read_some(buffers, std::forward<Token>(token));
+    }
+    return plain_->async_read_some(buffers, std::forward<Token>(token));
+  }
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    if (tls_) {
+      return tls_->async_write_some(buffers, std::forward<Token>(token));
+    }
+    return plain_->async_write_some(buffers, std::forward<Token>(token));
+  }
+
+ private:
+  std::shared_ptr<asio::ssl::context> ctx_;
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<TlsStream> tls_;
+};
+
+// Where the TLS files for the edged server connection come from; `enabled()` false: plain TCP.
+struct LocalTlsFiles {
+  std::vector<std::string>
+      ca_files;           // edged's clientCAFile and edgeHub's tlsCaFile (the node's CA)
+  std::string cert_file;  // edgeHub tlsCertFile: the node's certificate
+  std::string key_file;   // edgeHub tlsPrivateKeyFile
+  bool enabled() const { return !cert_file.empty(); }
+};
+// From modules.edged.tailoredKubeletConfig (TLS on when tlsCertFile is set) and modules.edgeHub.
+LocalTlsFiles localTlsFiles(const core::EdgeCoreConfig& config);
+
 // One ConnectID's local connection to the edged server.
 struct LocalConn {
   LocalConn(asio::any_io_executor ex, uint64_t conn_id, MessageType conn_kind, ConnectRequest r)
@@ -42,7 +97,7 @@ struct LocalConn {
   uint64_t id;
   MessageType kind;
   ConnectRequest req;
-  beast::tcp_stream stream;
+  LocalStream stream;
   std::deque<std::string> inbound;  // DATA from the cloud, for exec/attach
   size_t inbound_bytes = 0;
   asio::steady_timer inbound_wake;  // the local writer sleeps on it
@@ -123,6 +178,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   void openLocal(const TunnelPtr& t, uint64_t id, MessageType kind, std::string_view body);
   asio::awaitable<void> serveLocal(TunnelPtr t, LocalConnPtr c);
   asio::awaitable<Status> connectLocal(LocalConnPtr c);
+  core::Result<std::shared_ptr<asio::ssl::context>> makeLocalTlsContext();
   asio::awaitable<void> pumpHttpBody(TunnelPtr t, LocalConnPtr c);
   asio::awaitable<void> pumpRaw(TunnelPtr t, LocalConnPtr c);
   asio::awaitable<void> localWriter(LocalConnPtr c);
@@ -136,6 +192,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::string last_detected_ip_;  // for the "address changed" log line
   net::Endpoint server_;
   net::Endpoint local_;
+  LocalTlsFiles local_tls_;  // edged serves TLS: connect with the node's certificate
   EdgeStreamOptions options_;
   asio::steady_timer retry_timer_;
   std::mt19937_64 rng_;

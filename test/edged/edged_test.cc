@@ -482,11 +482,23 @@ TEST_F(EdgedTest, BadInputGivesReasonsAndHarmsNothing) {
   escape["spec"]["containers"][0]["volumeMounts"] =
       json::array({{{"name", "v"}, {"mountPath", "/x"}, {"subPath", "../../etc"}}});
   ASSERT_TRUE(h.insert(escape).ok());
-  for (const char* name : {"Bad_Name", "escape"}) {
-    ASSERT_TRUE(waitFor([&] { return !h.cloudStatus(ns_, name).value("reason", "").empty(); }, 20s))
-        << name << ": " << h.cloudStatus(ns_, name).dump(2);
-    EXPECT_NE(h.cloudStatus(ns_, name).value("phase", ""), "Running") << name;
-    EXPECT_TRUE(containers(name).empty()) << name;
+  ASSERT_TRUE(
+      waitFor([&] { return !h.cloudStatus(ns_, "Bad_Name").value("reason", "").empty(); }, 20s))
+      << h.cloudStatus(ns_, "Bad_Name").dump(2);
+  EXPECT_NE(h.cloudStatus(ns_, "Bad_Name").value("phase", ""), "Running");
+  EXPECT_TRUE(containers("Bad_Name").empty());
+  // The climbing subPath refuses the container, as the kubelet does (not the pod).
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto c = findContainerStatus(h.cloudStatus(ns_, "escape"), "c");
+        return c && (*c)["state"].contains("waiting") &&
+               (*c)["state"]["waiting"].value("reason", "") == "CreateContainerConfigError";
+      },
+      20s))
+      << h.cloudStatus(ns_, "escape").dump(2);
+  EXPECT_NE(h.cloudStatus(ns_, "escape").value("phase", ""), "Running");
+  for (const auto& c : containers("escape")) {
+    ADD_FAILURE() << "container created for the escaping subPath: " << c.id();
   }
   ASSERT_TRUE(waitFor([&] { return runningIds("good").size() == 1; }, 20s));
   EXPECT_TRUE(

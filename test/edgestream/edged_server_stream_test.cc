@@ -152,5 +152,114 @@ TEST(CloudEdgedServerStreamTest, LogsOfACriLogFileThroughTheTunnel) {
   std::filesystem::remove_all(dir);
 }
 
+// edged off loopback serves only TLS with client certificates (issue #17): edgestream connects
+// with TLS and the node's certificate (edgeHub tlsCertFile/tlsPrivateKeyFile), so the cloud's
+// `kubectl logs` keeps working.
+TEST(CloudEdgedServerStreamTest, LogsThroughTheTunnelFromATlsEdgedServer) {
+  std::random_device rd;
+  auto dir =
+      std::filesystem::temp_directory_path() / ("edgestream-edged-tls-" + std::to_string(rd()));
+  std::filesystem::create_directories(dir);
+  auto file = [&](const char* name) { return (dir / name).string(); };
+  const std::string log_path = file("0.log");
+  writeFile(log_path, "2026-11-27T10:00:00.000000001Z stdout F hello over tls\n");
+
+  auto pki = cloudsim::generatePki("127.0.0.1");
+  ASSERT_TRUE(pki.ok());
+  cloudsim::StreamServerOptions so;
+  so.node_name = "edge-1";
+  auto server = cloudsim::StreamServer::start(*pki, so);
+  ASSERT_TRUE(server.ok());
+
+  // The node's PKI files as keadm leaves them: CA, node certificate (clientAuth) and key; edged
+  // serves with the CA's server certificate.
+  writeFile(file("ca.crt"), pki->ca_cert_pem);
+  auto kc = cloudsim::makeCsrForTest({"system:node:edge-1", {"system:nodes"}});
+  ASSERT_TRUE(kc.ok());
+  auto der = cloudsim::signCsr(*pki, kc->csr_der, {2}, std::chrono::hours(1));
+  ASSERT_TRUE(der.ok());
+  writeFile(file("node.crt"), cloudsim::certDerToPem(*der));
+  writeFile(file("node.key"), kc->key_pem);
+  writeFile(file("edged.crt"), pki->server_cert_pem);
+  writeFile(file("edged.key"), pki->server_key_pem);
+
+  asio::io_context ioc;
+  auto work = asio::make_work_guard(ioc);
+  edged::EdgedServerCallbacks cb;
+  cb.log_location = [&](const std::string& ns, const std::string& pod, const std::string&,
+                        bool) -> core::Result<edged::LogLocation> {
+    if (ns != "default" || pod != "bb") return core::notFound("pod \"" + pod + "\" not found");
+    edged::LogLocation loc;
+    loc.path = log_path;
+    loc.running = [] { return false; };
+    return loc;
+  };
+  core::EdgeCoreConfig cfg = core::defaultConfig(core::HostInfo{"edge-1", "127.0.0.1"});
+  auto& ed = cfg.modules.edged;
+  ed.address = "0.0.0.0";
+  ed.tls_cert_file = file("edged.crt");
+  ed.tls_private_key_file = file("edged.key");
+  ed.client_ca_file = file("ca.crt");
+  cfg.modules.edge_hub.tls_ca_file = file("ca.crt");
+  cfg.modules.edge_hub.tls_cert_file = file("node.crt");
+  cfg.modules.edge_hub.tls_private_key_file = file("node.key");
+  edged::EdgedServerOptions eo;
+  eo.address = ed.address;
+  eo.port = 0;
+  eo.tls_cert_file = ed.tls_cert_file;
+  eo.tls_private_key_file = ed.tls_private_key_file;
+  eo.client_ca_file = ed.client_ca_file;
+  auto edged_server = edged::makeEdgedServer(ioc, eo, cb);
+  ASSERT_TRUE(edged_server->start().ok());
+  ed.read_only_port = edged_server->port();
+
+  auto& es = cfg.modules.edge_stream;
+  es.enable = true;
+  es.server = "127.0.0.1:" + std::to_string((*server)->port());
+  es.tls_tunnel_ca_file = file("ca.crt");
+  es.tls_tunnel_cert_file = file("node.crt");
+  es.tls_tunnel_private_key_file = file("node.key");
+
+  core::Bus bus(ioc);
+  asio::thread_pool blocking(1);
+  core::SystemClock clock;
+  core::LoggerFactory loggers(spdlog::level::info);
+  core::Strand strand = asio::make_strand(ioc);
+  EdgeStreamOptions options;  // local_server from the edged config: 0.0.0.0 -> 127.0.0.1
+  options.node_ip = "10.0.0.9";
+  options.first_dial_delay = 0ms;
+  core::ModuleContext ctx{strand, bus, cfg, loggers.make("edgestream"), clock, blocking};
+  auto module = createEdgeStream(ctx, options);
+  ASSERT_TRUE(module.ok()) << module.status().toString();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) threads.emplace_back([&] { ioc.run(); });
+  std::promise<core::Status> started;
+  asio::post(strand, [&] { started.set_value((*module)->start()); });
+  ASSERT_TRUE(started.get_future().get().ok());
+  ASSERT_TRUE((*server)->waitUntil([&] { return (*server)->openSessions() == 1; }, 10s));
+
+  auto logs =
+      (*server)->fetch(cloudsim::StreamType::Logs, "/containerLogs/default/bb/main", "", 10s);
+  ASSERT_TRUE(logs.ok()) << logs.status().toString();
+  EXPECT_EQ(logs->data, "hello over tls\n");
+
+  std::promise<void> stopped;
+  asio::post(strand, [&] {
+    (*module)->stop();
+    edged_server->stop();
+    stopped.set_value();
+  });
+  stopped.get_future().wait();
+  (*server)->stop();
+  work.reset();
+  (void)testing::waitFor([&] { return ioc.stopped(); }, 2s);
+  ioc.stop();
+  for (auto& t : threads) t.join();
+  blocking.join();
+  module->reset();
+  edged_server.reset();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace edgecore::edgestream

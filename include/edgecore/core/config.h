@@ -125,6 +125,11 @@ struct EdgedFields {
   std::string pod_logs_dir;
   std::string address;
   int32_t read_only_port = 0;
+  // The edged server's TLS (kubelet KubeletConfiguration key names; edgecore-cpp extension):
+  // required when `address` is not loopback.
+  std::string tls_cert_file;         // tlsCertFile
+  std::string tls_private_key_file;  // tlsPrivateKeyFile
+  std::string client_ca_file;        // authentication.x509.clientCAFile
   std::string container_runtime_endpoint;
   std::string image_service_endpoint;  // empty: same as container_runtime_endpoint
   GoDuration runtime_request_timeout{0};

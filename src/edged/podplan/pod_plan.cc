@@ -578,6 +578,30 @@ Status setSecurityContext(const PodContext& pc, const json& c, const std::string
   return {};
 }
 
+// The kubelet's text checks of a subPath (kubelet_pods.go makeMounts); the on-disk check comes
+// at container start (subpath.cc).
+std::optional<std::string> subPathTextError(const std::string& sub) {
+  if (sub.empty()) {
+    return std::nullopt;
+  }
+  if (sub[0] == '/') {
+    return "error SubPath `" + sub + "` must not be an absolute path";
+  }
+  size_t start = 0;
+  while (start <= sub.size()) {
+    size_t slash = sub.find('/', start);
+    if (sub.substr(start, slash == std::string::npos ? sub.npos : slash - start) == "..") {
+      return "unable to provision SubPath `" + sub + "`: must not contain '..'";
+    }
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  if (sub.find('\0') != std::string::npos || sub.size() > 4096) {
+    return "unable to provision SubPath `" + sub + "`: invalid path";
+  }
+  return std::nullopt;
+}
+
 // Mounts: volumes, then /etc/hosts, then the termination log. A mount of a missing volume is the
 // container's CreateContainerConfigError (returned, the other mounts still set).
 Result<std::optional<PlanError>> addMounts(const PodContext& pc, const json& c,
@@ -585,7 +609,8 @@ Result<std::optional<PlanError>> addMounts(const PodContext& pc, const json& c,
   EC_ASSIGN_OR_RETURN(auto vms, getArray(c, "volumeMounts", path));
   bool mounts_etc_hosts = false;
   std::optional<PlanError> mount_error;
-  for (const json* vm : vms) {
+  for (size_t index = 0; index < vms.size(); ++index) {
+    const json* vm = vms[index];
     const std::string mp = path + ".volumeMounts";
     Mount m;
     EC_ASSIGN_OR_RETURN(auto vname, getString(*vm, "name", mp));
@@ -604,11 +629,20 @@ Result<std::optional<PlanError>> addMounts(const PodContext& pc, const json& c,
           "cannot find volume \"" + vname + "\" to mount into container \"" + cp.name + "\""};
       continue;
     }
-    if (!sub.empty() && !plan::isSafeRelativePath(sub)) {
-      return planStatus(kReasonInvalidPodSpec,
-                        mp + ".subPath: must be a relative path without '..': \"" + sub + "\"");
+    if (auto bad = subPathTextError(sub)) {
+      // Per container, with the kubelet's words (kubelet_pods.go makeMounts).
+      mount_error = PlanError{std::string(kReasonCreateContainerConfigError), *bad};
+      continue;
     }
     m.host_path = vit->host_path + (sub.empty() ? "" : "/" + sub);
+    if (!sub.empty()) {
+      m.sub_path = SubPathMount{vname, vit->host_path, sub, static_cast<int>(index)};
+    }
+    // The kubelet's configMap/secret/downwardAPI/projected mounters report ReadOnly, so these
+    // are always read-only (kubelet_pods.go makeMounts: mount.ReadOnly || mustMountRO): a
+    // container must not rewrite what edged writes there for the others.
+    m.readonly = m.readonly || vit->type == "configMap" || vit->type == "secret" ||
+                 vit->type == "downwardAPI" || vit->type == "projected";
     m.propagation = prop == "HostToContainer" ? 1 : prop == "Bidirectional" ? 2 : 0;
     if (m.container_path == "/etc/hosts") {
       mounts_etc_hosts = true;

@@ -107,12 +107,25 @@ struct SandboxPlan {
   std::string runtime_handler;  // RuntimeClass handler; always "" for now
 };
 
+// A volumeMount with a subPath: where it points, checked again on disk just before the container
+// is created (podplan/subpath.h), because a container can plant symlinks inside a writable volume.
+struct SubPathMount {
+  std::string volume_name;  // spec.volumes[].name
+  std::string volume_path;  // host directory of the whole volume
+  std::string sub_path;     // relative path inside it, as written in the spec
+  int mount_index = 0;      // index in the container's volumeMounts (names the staging path)
+  friend bool operator==(const SubPathMount&, const SubPathMount&) = default;
+};
+
 struct Mount {  // runtime.v1 Mount
   std::string container_path;
+  // With sub_path set, volume_path/sub_path as text; prepareSubPaths() replaces it with a
+  // bind-mounted staging path before the CRI sees it.
   std::string host_path;
   bool readonly = false;
   bool selinux_relabel = false;
   int propagation = 0;  // PRIVATE=0, HOST_TO_CONTAINER=1, BIDIRECTIONAL=2
+  std::optional<SubPathMount> sub_path;
   friend bool operator==(const Mount&, const Mount&) = default;
 };
 
@@ -296,7 +309,8 @@ Result<PodPlan> buildPodPlan(const nlohmann::json& pod, const PlanInputs& in);
 // Blocking file I/O and store reads.
 Status prepareVolumes(const nlohmann::json& pod, const PodPlan& plan, const PlanInputs& in);
 
-// Removes <root>/pods/<uid> (after the pod is gone). Never follows symlinks out of it.
+// Removes <root>/pods/<uid> (after the pod is gone), unmounting its subPath staging mounts
+// first (an error, and nothing removed, when one stays mounted). Never follows symlinks out of it.
 Status removePodDir(const std::string& root_directory, const std::string& uid);
 
 // Kubelet quantity parsing: "100m", "1.5", "64Mi", "1G", "1e3" -> milli-units / whole units.

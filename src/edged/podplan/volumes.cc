@@ -18,6 +18,7 @@
 
 #include "podplan/plan_util.h"
 #include "podplan/pod_plan.h"
+#include "podplan/subpath.h"
 
 namespace edgecore::edged {
 
@@ -419,6 +420,8 @@ Status removePodDir(const std::string& root_directory, const std::string& uid) {
   if (uid.empty() || uid.find('/') != std::string::npos || uid == "." || uid == "..") {
     return invalidArgument("invalid pod uid \"" + uid + "\"");
   }
+  // subPath staging bind mounts first: a recursive delete would go through them into the volume.
+  EC_RETURN_IF_ERROR(cleanSubPaths(root_directory + "/pods/" + uid));
   std::error_code ec;
   // remove_all removes symlinks themselves, never what they point to.
   fs::remove_all(root_directory + "/pods/" + uid, ec);

@@ -1,5 +1,6 @@
 #include "probe/prober.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -7,6 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
+#include <string_view>
 
 namespace edgecore::edged {
 
@@ -99,16 +102,61 @@ struct NetOp : std::enable_shared_from_this<NetOp> {
   bool finished = false;
 };
 
+// A control byte (CR, LF, NUL, ... DEL) in a value that goes into the request line or a header
+// would let a pod spec write its own request or headers.
+bool hasControlByte(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7f;
+  });
+}
+
+// RFC 9110 token characters, what a header name may hold.
+bool isToken(std::string_view s) {
+  static constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || kExtra.find(c) != kExtra.npos;
+  });
+}
+
+// Why the httpGet action cannot be sent as given, or "" when it can. Checked before any
+// connection is made, so a refused request never leaves the node.
+std::string httpTargetError(const Action& a, const std::string& host) {
+  if (hasControlByte(a.path) || a.path.find(' ') != std::string::npos) {
+    return "invalid httpGet path: control characters and spaces are not allowed";
+  }
+  if (!a.path.empty() && a.path[0] != '/') {
+    return "invalid httpGet path: must start with '/'";
+  }
+  if (hasControlByte(host) || host.find_first_of(" /?#@") != std::string::npos) {
+    return "invalid httpGet host: control characters, spaces and URL delimiters are not allowed";
+  }
+  if (hasControlByte(a.scheme)) {
+    return "invalid httpGet scheme: control characters are not allowed";
+  }
+  for (const auto& h : a.http_headers) {
+    if (!isToken(h.key)) {
+      return "invalid httpGet header name: control characters, spaces and ':' are not allowed "
+             "(an HTTP token is required)";
+    }
+    // Horizontal tab is allowed inside a field value; nothing else below 0x20.
+    if (std::any_of(h.value.begin(), h.value.end(), [](char ch) {
+          auto c = static_cast<unsigned char>(ch);
+          return (c < 0x20 && c != '\t') || c == 0x7f;
+        })) {
+      return "invalid httpGet header value for \"" + h.key +
+             "\": control characters are not allowed";
+    }
+  }
+  return "";
+}
+
 std::string httpRequest(const Action& a, const std::string& host, int port) {
   std::string path = a.path.empty() ? "/" : a.path;
   std::string req = "GET " + path + " HTTP/1.1\r\n";
   bool has_host = false, has_ua = false, has_accept = false;
   std::string headers;
   for (const auto& h : a.http_headers) {
-    if (h.key.find_first_of("\r\n:") != std::string::npos ||
-        h.value.find_first_of("\r\n") != std::string::npos) {
-      continue;  // never let a spec inject headers
-    }
     std::string lower = h.key;
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     has_host |= lower == "host";
@@ -134,6 +182,12 @@ void runProbeAction(asio::any_io_executor strand, const Action& action,
                                : action.host;
   switch (action.kind) {
     case Action::Kind::HttpGet: {
+      if (std::string bad = httpTargetError(action, host); !bad.empty()) {
+        asio::post(strand, [done = std::move(done), bad = std::move(bad)] {
+          done(ProbeOutcome{ProbeResult::Failure, bad});
+        });
+        return;
+      }
       if (action.scheme != "HTTP" && action.scheme != "http") {
         asio::post(strand, [done = std::move(done), s = action.scheme] {
           done(ProbeOutcome{ProbeResult::Failure, "scheme " + s + " is not supported"});

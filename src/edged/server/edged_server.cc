@@ -11,6 +11,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -24,7 +26,9 @@
 #include <nlohmann/json.hpp>
 
 #include "edgecore/core/async/spawn.h"
+#include "server/conn_stream.h"
 #include "server/cri_log.h"
+#include "server/server_tls.h"
 
 namespace edgecore::edged {
 
@@ -49,15 +53,16 @@ int64_t nowNs() {
 }
 
 struct Conn {
-  explicit Conn(tcp::socket s) : stream(std::move(s)), upstream(stream.get_executor()) {}
-  beast::tcp_stream stream;
+  Conn(tcp::socket s, asio::ssl::context* tls)
+      : stream(std::move(s), tls), upstream(stream.get_executor()) {}
+  ConnStream stream;     // TLS when the server has it
   tcp::socket upstream;  // exec/attach: the runtime's streaming server
   bool closed = false;
   void close() {
     closed = true;
     error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream.socket().close(ec);
+    stream.tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream.tcp().socket().close(ec);
     upstream.close(ec);
   }
 };
@@ -74,6 +79,7 @@ struct State {
   tcp::acceptor acceptor;
   EdgedServerOptions opts;
   EdgedServerCallbacks cb;
+  std::shared_ptr<asio::ssl::context> tls;  // null: plain HTTP (loopback only)
   std::mutex mu;
   std::map<uint64_t, std::weak_ptr<Conn>> conns;
   uint64_t next_id = 0;
@@ -98,20 +104,20 @@ std::string decode(boost::core::string_view s) {
   return r ? std::string(r->decode()) : std::string(s);
 }
 
-awaitable<void> writeSimple(beast::tcp_stream& stream, unsigned version, bool keep_alive,
+awaitable<void> writeSimple(ConnStream& stream, unsigned version, bool keep_alive,
                             http::status status, std::string body, const char* type) {
   http::response<http::string_body> res{status, version};
   res.set(http::field::content_type, type);
   res.keep_alive(keep_alive);
   res.body() = std::move(body);
   res.prepare_payload();
-  stream.expires_after(std::chrono::seconds(30));
+  stream.tcp().expires_after(std::chrono::seconds(30));
   error_code ec;
   co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
 }
 
-awaitable<bool> writeRaw(beast::tcp_stream& stream, const std::string& data) {
-  stream.expires_after(std::chrono::seconds(30));
+awaitable<bool> writeRaw(ConnStream& stream, const std::string& data) {
+  stream.tcp().expires_after(std::chrono::seconds(30));
   error_code ec;
   co_await asio::async_write(stream, asio::buffer(data), asio::redirect_error(use_awaitable, ec));
   co_return !ec;
@@ -132,8 +138,7 @@ awaitable<void> watchClientGone(std::shared_ptr<Conn> c, std::shared_ptr<bool> g
   char b[512];
   error_code ec;
   while (!ec) {
-    co_await c->stream.socket().async_read_some(asio::buffer(b),
-                                                asio::redirect_error(use_awaitable, ec));
+    co_await c->stream.async_read_some(asio::buffer(b), asio::redirect_error(use_awaitable, ec));
   }
   *gone = true;
   wake->cancel();
@@ -260,7 +265,14 @@ awaitable<void> serveLogs(std::shared_ptr<State> st, std::shared_ptr<Conn> c,
   c->close();
 }
 
-awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::shared_ptr<Conn> c) {
+void shutdownSend(tcp::socket& s) {
+  error_code ignored;
+  s.shutdown(tcp::socket::shutdown_send, ignored);
+}
+void shutdownSend(ConnStream& s) { shutdownSend(s.tcp().socket()); }
+
+template <class From, class To>
+awaitable<void> pump(From& from, To& to, std::shared_ptr<Conn> c) {
   std::vector<char> buf(kProxyBuffer);
   error_code ec;
   for (;;) {
@@ -274,9 +286,8 @@ awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::shared_ptr<Conn> c
       co_return;
     }
   }
-  if (ec == asio::error::eof) {
-    error_code ignored;
-    to.shutdown(tcp::socket::shutdown_send, ignored);  // half-close: let the other side finish
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+    shutdownSend(to);  // half-close: let the other side finish
   } else {
     c->close();
   }
@@ -374,8 +385,8 @@ awaitable<void> serveStream(std::shared_ptr<State> st, std::shared_ptr<Conn> c,
     c->close();
     co_return;
   }
-  stream.expires_never();
-  co_await (pump(stream.socket(), c->upstream, c) && pump(c->upstream, stream.socket(), c));
+  stream.tcp().expires_never();
+  co_await (pump(stream, c->upstream, c) && pump(c->upstream, stream, c));
   c->close();
 }
 
@@ -385,12 +396,24 @@ bool truthy(const std::string& v) { return v == "1" || v == "true" || v == "True
 awaitable<void> session(std::shared_ptr<State> st, std::shared_ptr<Conn> c, uint64_t id) {
   ConnGuard guard{st, id};  // built here: a guard passed by value would be destroyed twice
   beast::flat_buffer buf;
+  if (auto* tls = c->stream.tls()) {
+    // The client certificate is verified here (verify_peer | fail_if_no_peer_cert): a client
+    // without one, or with one the CA did not sign, never gets to send a request.
+    c->stream.tcp().expires_after(st->opts.request_timeout);
+    error_code ec;
+    co_await tls->async_handshake(asio::ssl::stream_base::server,
+                                  asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      c->close();
+      co_return;
+    }
+  }
   bool keep_open = true;
   while (keep_open && !c->closed) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(64 * 1024);
     parser.body_limit(64 * 1024);
-    c->stream.expires_after(st->opts.request_timeout);
+    c->stream.tcp().expires_after(st->opts.request_timeout);
     error_code ec;
     co_await http::async_read(c->stream, buf, parser, asio::redirect_error(use_awaitable, ec));
     if (ec) {
@@ -484,7 +507,7 @@ awaitable<void> acceptLoop(std::shared_ptr<State> st) {
     }
     error_code nodelay_ec;  // exec/attach/log streams: no Nagle wait behind a delayed ACK
     sock.set_option(tcp::no_delay(true), nodelay_ec);
-    auto c = std::make_shared<Conn>(std::move(sock));
+    auto c = std::make_shared<Conn>(std::move(sock), st->tls.get());
     uint64_t id;
     {
       std::lock_guard lock(st->mu);
@@ -512,6 +535,15 @@ class ServerImpl : public EdgedServer {
     if (ec)
       return core::invalidArgument("edged server address " + st_->opts.address + ": " +
                                    ec.message());
+    // Without authentication the server may only be reachable from this node (issue #17).
+    const bool want_tls = !st_->opts.tls_cert_file.empty() ||
+                          !st_->opts.tls_private_key_file.empty() ||
+                          !st_->opts.client_ca_file.empty();
+    if (!addr.is_loopback() || want_tls) {
+      auto tls = makeServerTls(st_->opts, addr.is_loopback());
+      if (!tls.ok()) return tls.status();
+      st_->tls = std::move(tls).value();
+    }
     tcp::endpoint ep(addr, st_->opts.port);
     st_->acceptor.open(ep.protocol(), ec);
     if (!ec) st_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);

@@ -2,7 +2,8 @@
 
 // EdgedServer: the kubelet read-only/debug HTTP server edged exposes on
 // tailoredKubeletConfig.address:readOnlyPort (default 127.0.0.1:10350, plain HTTP, no auth;
-// spec/local-apis.md 6.7). Endpoints:
+// spec/local-apis.md 6.7). On any other address it serves only HTTPS to clients with a
+// certificate signed by the node's CA (server_tls.h). Endpoints:
 //   GET /healthz                                  "ok"
 //   GET /pods                                     PodList JSON from Callbacks::pods
 //   GET /metrics                                  Prometheus text from Callbacks::metrics (the
@@ -72,12 +73,18 @@ struct EdgedServerOptions {
   size_t max_log_bytes = 16 * 1024 * 1024;  // read at most this much of a log file per request
   std::chrono::milliseconds follow_poll = std::chrono::milliseconds(100);
   std::chrono::seconds request_timeout = std::chrono::seconds(30);  // reading the request head
+  // TLS with client certificates (server_tls.h): required when `address` is not a loopback
+  // address (start() fails naming the keys otherwise), used on loopback too when set.
+  std::string tls_cert_file;         // tailoredKubeletConfig.tlsCertFile
+  std::string tls_private_key_file;  // tailoredKubeletConfig.tlsPrivateKeyFile
+  std::string client_ca_file;        // tailoredKubeletConfig.authentication.x509.clientCAFile
 };
 
 class EdgedServer {
  public:
   virtual ~EdgedServer() = default;
-  // Binds and starts accepting. Unavailable if the address cannot be bound.
+  // Binds and starts accepting. Unavailable if the address cannot be bound; InvalidArgument for
+  // a non-loopback address without the TLS files, or unusable TLS files.
   virtual Status start() = 0;
   // Closes the listener and every connection (follow streams, exec proxies). Idempotent.
   virtual void stop() = 0;

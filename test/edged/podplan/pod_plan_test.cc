@@ -1,12 +1,15 @@
 #include "podplan/pod_plan.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <map>
 
+#include "podplan/subpath.h"
 #include "util/process.h"
 
 namespace edgecore::edged {
@@ -495,11 +498,22 @@ TEST_F(PodPlanTest, BadInputIsAnErrorNotACrash) {
   pod = basePod();
   pod["spec"]["containers"][0]["resources"] = {{"limits", {{"cpu", "lots"}}}};
   EXPECT_EQ(reason(pod).reason, "InvalidPodSpec");
-  pod = basePod();
-  pod["spec"]["containers"][0]["volumeMounts"] = {
-      {{"name", "v"}, {"mountPath", "/x"}, {"subPath", "../../etc"}}};
-  pod["spec"]["volumes"] = {{{"name", "v"}, {"emptyDir", json::object()}}};
-  EXPECT_EQ(reason(pod).reason, "InvalidPodSpec");
+  // A subPath that climbs or is absolute: the container is refused (the kubelet's words), the
+  // pod is not.
+  for (auto [sub, message] : std::vector<std::pair<std::string, std::string>>{
+           {"../../etc", "unable to provision SubPath `../../etc`: must not contain '..'"},
+           {"a/../../x", "unable to provision SubPath `a/../../x`: must not contain '..'"},
+           {"/etc", "error SubPath `/etc` must not be an absolute path"}}) {
+    pod = basePod();
+    pod["spec"]["containers"][0]["volumeMounts"] = {
+        {{"name", "v"}, {"mountPath", "/x"}, {"subPath", sub}}};
+    pod["spec"]["volumes"] = {{{"name", "v"}, {"emptyDir", json::object()}}};
+    auto plan = buildPodPlan(pod, in);
+    ASSERT_TRUE(plan.ok()) << plan.status().toString();
+    ASSERT_TRUE(plan->containers[0].error.has_value()) << sub;
+    EXPECT_EQ(plan->containers[0].error->reason, "CreateContainerConfigError");
+    EXPECT_EQ(plan->containers[0].error->message, message);
+  }
   pod = basePod();
   pod["spec"]["volumes"] = {{{"name", "v"}, {"nfs", {{"server", "x"}}}}};
   EXPECT_EQ(reason(pod).reason, "FailedMount");
@@ -679,6 +693,191 @@ TEST_F(VolumesTest, HostNetworkEtcHostsCopiesTheNodeFile) {
   EXPECT_EQ(testing::readFile(p.etc_hosts),
             "# Kubernetes-managed hosts file (host network).\n127.0.0.1 localhost\n10.1.1.1 "
             "gateway\n\n# Entries added by HostAliases.\n10.2.2.2\tdb\tdb.local\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// subPath on disk (podplan/subpath.h): the kubelet's CVE-2017-1002101 class. These bind-mount for
+// real (edged runs as root); TearDown unmounts before the temp dir is deleted, and the "host"
+// directory a symlink points at is a decoy inside the temp dir, so a broken check could never make
+// the cleanup reach real host files.
+
+bool isMountPoint(const std::string& path) {
+  const std::string mountinfo = testing::readFile("/proc/self/mountinfo");
+  return mountinfo.find(" " + path + " ") != std::string::npos;
+}
+
+ino_t inodeOf(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+class SubPathTest : public VolumesTest {
+ protected:
+  void SetUp() override {
+    VolumesTest::SetUp();
+    ASSERT_EQ(::geteuid(), 0u) << "subPath mounts need root (edged runs as root)";
+    std::filesystem::create_directories(dir.path() + "/decoy");
+    dir.write("decoy/secret.txt", "host secret");
+  }
+  void TearDown() override {
+    if (!pod_dir.empty()) {
+      EXPECT_TRUE(cleanSubPaths(pod_dir).ok());
+    }
+  }
+  // A pod with one emptyDir "work" mounted at /w with `sub`; volumes prepared.
+  PodPlan workPod(const std::string& sub) {
+    json pod = basePod();
+    pod["spec"]["volumes"] = {{{"name", "work"}, {"emptyDir", json::object()}}};
+    pod["spec"]["containers"][0]["volumeMounts"] = {
+        {{"name", "work"}, {"mountPath", "/w"}, {"subPath", sub}}};
+    PodPlan p = build(pod);
+    EXPECT_TRUE(prepareVolumes(pod, p, in).ok());
+    pod_dir = p.pod_dir;
+    return p;
+  }
+  std::string vol() { return volDir("kubernetes.io~empty-dir", "work"); }
+  std::string pod_dir;
+};
+
+TEST_F(SubPathTest, OpenBeneathRefusesEverySymlinkAndEscape) {
+  const std::string root = dir.path() + "/vol";
+  std::filesystem::create_directories(root + "/a/b");
+  dir.write("vol/a/b/file.txt", "inside");
+  std::filesystem::create_directory_symlink("/etc", root + "/evil");
+  std::filesystem::create_directory_symlink("..", root + "/up");
+  std::filesystem::create_directory_symlink(dir.path() + "/decoy", root + "/a/decoy");
+  std::filesystem::create_directory_symlink("../a", root + "/a/rel");  // stays inside: refused too
+  std::filesystem::create_symlink("b/file.txt", root + "/a/link.txt");
+  int root_fd = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(root_fd, 0);
+  for (auto how : {SubPathResolve::Auto, SubPathResolve::ComponentWise}) {
+    for (const char* evil :
+         {"evil", "evil/passwd", "up/vol/a", "up/decoy", "a/decoy/secret.txt", "a/rel/b",
+          "a/link.txt", "../decoy", "a/../../decoy", "/etc", "a/b/../../../decoy"}) {
+      int fd = openBeneath(root_fd, evil, how);
+      EXPECT_LT(fd, 0) << evil << " mode " << static_cast<int>(how);
+      if (fd >= 0) ::close(fd);
+    }
+    for (const char* good : {"a/b/file.txt", "a/./b//file.txt", "a/b/"}) {
+      int fd = openBeneath(root_fd, good, how);
+      ASSERT_GE(fd, 0) << good << ": " << std::strerror(-fd);
+      struct stat st {};
+      ASSERT_EQ(::fstat(fd, &st), 0);
+      const std::string want = std::string(good) == "a/b/" ? root + "/a/b" : root + "/a/b/file.txt";
+      EXPECT_EQ(st.st_ino, inodeOf(want)) << good;
+      ::close(fd);
+    }
+    EXPECT_EQ(openBeneath(root_fd, "a/missing", how), -ENOENT);
+  }
+  ::close(root_fd);
+}
+
+TEST_F(SubPathTest, SymlinkPlantedInAnEmptyDirIsRefused) {
+  PodPlan p = workPod("evil");
+  std::filesystem::create_directory_symlink(dir.path() + "/decoy", vol() + "/evil");
+  auto mounts = p.containers[0].mounts;
+  std::string detail;
+  auto err = prepareSubPaths(p.pod_dir, "main", mounts, &detail);
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->reason, "CreateContainerConfigError");
+  EXPECT_EQ(err->message,
+            "failed to prepare subPath for volumeMount \"work\" of container \"main\"");
+  EXPECT_NE(detail.find("symbolic link"), std::string::npos) << detail;
+  EXPECT_EQ(err->message.find("decoy"), std::string::npos);  // nothing about the host's files
+  EXPECT_FALSE(isMountPoint(p.pod_dir + "/volume-subpaths/work/main/0"));
+  EXPECT_EQ(mounts[0].host_path, vol() + "/evil");  // untouched: the caller refuses the container
+
+  // A link deeper in the path, and one climbing out through "..": refused the same way.
+  for (const char* sub : {"evil/secret.txt", "dir/up/decoy"}) {
+    std::filesystem::create_directories(vol() + "/dir");
+    std::error_code ec;
+    std::filesystem::create_directory_symlink(dir.path(), vol() + "/dir/up", ec);
+    PodPlan q = workPod(sub);
+    auto m = q.containers[0].mounts;
+    EXPECT_TRUE(prepareSubPaths(q.pod_dir, "main", m, nullptr).has_value()) << sub;
+  }
+  std::error_code ec;
+  EXPECT_TRUE(std::filesystem::is_empty(pod_dir + "/volume-subpaths/work/main", ec) || ec);
+}
+
+TEST_F(SubPathTest, NestedSubPathIsBoundFromTheCheckedInode) {
+  PodPlan p = workPod("data/conf");
+  std::filesystem::create_directories(vol() + "/data/conf");
+  dir.write("kubelet/pods/1111-2222/volumes/kubernetes.io~empty-dir/work/data/conf/app.txt",
+            "app config");
+  auto mounts = p.containers[0].mounts;
+  ASSERT_FALSE(prepareSubPaths(p.pod_dir, "main", mounts, nullptr).has_value());
+  const std::string staged = p.pod_dir + "/volume-subpaths/work/main/0";
+  EXPECT_EQ(mounts[0].host_path, staged);
+  EXPECT_EQ(mounts[0].container_path, "/w");
+  EXPECT_TRUE(isMountPoint(staged));
+  EXPECT_EQ(testing::readFile(staged + "/app.txt"), "app config");
+  // The container swaps the directory for a symlink after the check: the runtime still gets the
+  // inode that was checked.
+  std::filesystem::rename(vol() + "/data/conf", vol() + "/data/old");
+  std::filesystem::create_directory_symlink(dir.path() + "/decoy", vol() + "/data/conf");
+  EXPECT_EQ(testing::readFile(staged + "/app.txt"), "app config");
+  EXPECT_FALSE(std::filesystem::exists(staged + "/secret.txt"));
+
+  // Prepared again (a restart): the swapped path is refused now, the old mount is gone.
+  mounts = p.containers[0].mounts;
+  EXPECT_TRUE(prepareSubPaths(p.pod_dir, "main", mounts, nullptr).has_value());
+  EXPECT_FALSE(isMountPoint(staged));
+}
+
+TEST_F(SubPathTest, MissingSubPathIsCreatedAndFilesAreBoundToo) {
+  json pod = basePod();
+  pod["spec"]["volumes"] = {{{"name", "work"}, {"emptyDir", json::object()}}};
+  pod["spec"]["containers"][0]["volumeMounts"] = json::parse(R"([
+    {"name": "work", "mountPath": "/new", "subPath": "made/here"},
+    {"name": "work", "mountPath": "/etc/app.txt", "subPath": "made/app.txt"}])");
+  PodPlan p = build(pod);
+  ASSERT_TRUE(prepareVolumes(pod, p, in).ok());
+  pod_dir = p.pod_dir;
+  auto mounts = p.containers[0].mounts;
+  mounts.resize(1);  // the file does not exist yet: first the directory
+  ASSERT_FALSE(prepareSubPaths(p.pod_dir, "main", mounts, nullptr).has_value());
+  EXPECT_TRUE(std::filesystem::is_directory(vol() + "/made/here"));
+  struct stat st {};
+  ASSERT_EQ(::stat((vol() + "/made/here").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0777u);  // the volume root's mode, as the kubelet does
+  EXPECT_TRUE(isMountPoint(p.pod_dir + "/volume-subpaths/work/main/0"));
+
+  dir.write("kubelet/pods/1111-2222/volumes/kubernetes.io~empty-dir/work/made/app.txt", "file");
+  mounts = p.containers[0].mounts;
+  ASSERT_FALSE(prepareSubPaths(p.pod_dir, "main", mounts, nullptr).has_value());
+  const std::string file_target = p.pod_dir + "/volume-subpaths/work/main/1";
+  EXPECT_EQ(mounts[1].host_path, file_target);
+  EXPECT_TRUE(std::filesystem::is_regular_file(file_target));
+  EXPECT_EQ(testing::readFile(file_target), "file");
+
+  // Removing the pod unmounts the staging paths before deleting; the volume's files outside the
+  // pod dir (the decoy) are untouched.
+  ASSERT_TRUE(removePodDir(in.root_directory, "1111-2222").ok());
+  EXPECT_FALSE(isMountPoint(p.pod_dir + "/volume-subpaths/work/main/0"));
+  EXPECT_FALSE(std::filesystem::exists(p.pod_dir));
+  EXPECT_EQ(testing::readFile(dir.path() + "/decoy/secret.txt"), "host secret");
+  pod_dir.clear();
+}
+
+TEST_F(VolumesTest, ApiVolumesAreAlwaysReadOnly) {
+  json pod = volumePod();
+  pod["spec"]["containers"][0]["volumeMounts"] = json::parse(R"([
+    {"name": "scratch", "mountPath": "/scratch"},
+    {"name": "all", "mountPath": "/cm"},
+    {"name": "creds", "mountPath": "/secret", "readOnly": false},
+    {"name": "info", "mountPath": "/info"},
+    {"name": "proj", "mountPath": "/proj"},
+    {"name": "host", "mountPath": "/host"}])");
+  PodPlan p = build(pod);
+  const auto& m = p.containers[0].mounts;
+  ASSERT_GE(m.size(), 6u);
+  EXPECT_FALSE(m[0].readonly);  // emptyDir: writable unless asked
+  EXPECT_TRUE(m[1].readonly);   // configMap
+  EXPECT_TRUE(m[2].readonly);   // secret, even with readOnly: false
+  EXPECT_TRUE(m[3].readonly);   // downwardAPI
+  EXPECT_TRUE(m[4].readonly);   // projected
+  EXPECT_FALSE(m[5].readonly);  // hostPath: as the pod says
 }
 
 }  // namespace

@@ -32,12 +32,14 @@ class TinyHttpServer {
   void setStatus(const std::string& path, int code) { status_[path] = code; }
   int hits(const std::string& path) { return hits_[path]; }
   std::string lastRequest() const { return last_; }
+  int connections() const { return connections_; }
   void close() { acceptor_.close(); }
 
  private:
   void accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
       if (ec) return;
+      ++connections_;
       auto sock = std::make_shared<tcp::socket>(std::move(s));
       auto buf = std::make_shared<asio::streambuf>();
       asio::async_read_until(
@@ -66,6 +68,7 @@ class TinyHttpServer {
   std::map<std::string, int> hits_;
   std::vector<std::shared_ptr<tcp::socket>> held_;
   std::string last_;
+  int connections_ = 0;
 };
 
 class ProberTest : public ::testing::Test {
@@ -97,11 +100,11 @@ TEST_F(ProberTest, HttpGetStatusCodes) {
   server.setStatus("/fail", 500);
   server.setStatus("/hang", -1);
   Action a = http("/ok");
-  a.http_headers = {{"X-Custom", "1"}, {"Bad\r\nInjected", "x"}};
+  a.http_headers = {{"X-Custom", "1"}, {"X-Tabbed", "a\tb"}};
   EXPECT_EQ(runAction(a).result, ProbeResult::Success);
   EXPECT_NE(server.lastRequest().find("User-Agent: kube-probe/1.30\r\n"), std::string::npos);
   EXPECT_NE(server.lastRequest().find("X-Custom: 1\r\n"), std::string::npos);
-  EXPECT_EQ(server.lastRequest().find("Injected"), std::string::npos);
+  EXPECT_NE(server.lastRequest().find("X-Tabbed: a\tb\r\n"), std::string::npos);
   EXPECT_EQ(runAction(http("/redirect")).result, ProbeResult::Success);
   ProbeOutcome f = runAction(http("/fail"));
   EXPECT_EQ(f.result, ProbeResult::Failure);
@@ -113,6 +116,45 @@ TEST_F(ProberTest, HttpGetStatusCodes) {
   a = http("/ok");
   a.scheme = "HTTPS";
   EXPECT_EQ(runAction(a).result, ProbeResult::Failure);
+}
+
+// Header injection through the pod spec (issue #17 item 4): a CR/LF or another control byte in
+// the path, host, scheme or a header never reaches the server; the probe fails and says why.
+TEST_F(ProberTest, HttpGetControlBytesNeverReachTheServer) {
+  server.setStatus("/x", 200);
+  ASSERT_EQ(runAction(http("/x")).result, ProbeResult::Success);  // the server does answer
+  const int before = server.connections();
+  struct Case {
+    Action action;
+    std::string message;
+  };
+  std::vector<Case> cases;
+  cases.push_back({http("/x\r\nX-Evil: 1"), "invalid httpGet path"});
+  cases.push_back({http(std::string("/x\0y", 4)), "invalid httpGet path"});
+  cases.push_back({http("/x\x7f"), "invalid httpGet path"});
+  Action header_value = http("/x");
+  header_value.http_headers = {{"X-Ok", "1\r\nX-Evil: 1"}};
+  cases.push_back({header_value, "invalid httpGet header value for \"X-Ok\""});
+  Action header_name = http("/x");
+  header_name.http_headers = {{"X-Evil: 1\r\nX-Ok", "1"}};
+  cases.push_back({header_name, "invalid httpGet header name"});
+  Action host = http("/x");
+  host.host = "127.0.0.1\r\nX-Evil: 1";
+  cases.push_back({host, "invalid httpGet host"});
+  Action scheme = http("/x");
+  scheme.scheme = "HTTP\n";
+  cases.push_back({scheme, "invalid httpGet scheme"});
+  for (const auto& c : cases) {
+    ProbeOutcome out = runAction(c.action);
+    EXPECT_EQ(out.result, ProbeResult::Failure) << c.message;
+    EXPECT_NE(out.output.find(c.message), std::string::npos) << out.output;
+    EXPECT_NE(out.output.find("not allowed"), std::string::npos) << out.output;
+  }
+  // Let anything that was sent arrive before counting.
+  testing::runUntil(
+      ioc, [] { return false; }, 200ms);
+  EXPECT_EQ(server.connections(), before);
+  EXPECT_EQ(server.lastRequest().find("X-Evil"), std::string::npos);
 }
 
 TEST_F(ProberTest, TcpSocket) {
