@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "edgecore/core/base64.h"
+#include "edgecore/core/file.h"
 
 namespace edgecore::edgehub {
 
@@ -190,46 +191,12 @@ std::chrono::system_clock::time_point rotationDeadline(const CertInfo& cert, std
 
 core::Status writeFileAtomic(const std::string& path, std::string_view data, unsigned mode) {
   std::filesystem::path p(path);
-  std::error_code ec;
-  if (p.has_parent_path() && !std::filesystem::exists(p.parent_path(), ec)) {
-    std::filesystem::create_directories(p.parent_path(), ec);
-    if (ec) {
-      return core::unavailable("cannot create directory " + p.parent_path().string() + ": " +
-                               ec.message());
-    }
-    ::chmod(p.parent_path().c_str(), 0700);
+  if (p.has_parent_path()) {
+    EC_ASSIGN_OR_RETURN(bool created, core::createDirectories(p.parent_path().string(), 0700));
+    (void)created;
   }
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return core::unavailable("cannot create " + tmp + ": " + std::strerror(errno));
-  }
-  ::fchmod(fd, mode);  // the umask may have narrowed it; never widened beyond `mode`
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return core::unavailable("cannot write " + tmp + ": " + std::strerror(err));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return core::unavailable("cannot flush " + tmp + ": " + std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return core::unavailable("cannot replace " + path + ": " + std::strerror(err));
-  }
-  return {};
+  // Keys and certificates: no predictable temporary name, nothing planted there is followed.
+  return core::writeFileAtomic(path, data, mode);
 }
 
 }  // namespace edgecore::edgehub

@@ -53,8 +53,9 @@ core::Result<CertInfo> checkKeyPair(std::string_view cert_pem, std::string_view 
 // jitteryDuration: Jitter(total, 0.2) - 0.3 total).
 std::chrono::system_clock::time_point rotationDeadline(const CertInfo& cert, std::mt19937_64& rng);
 
-// Writes `data` to `path` atomically (temp file in the same directory, fsync, rename) with
-// `mode`, creating missing parent directories with 0700.
+// Writes `data` to `path` with `mode` through core::writeFileAtomic (O_EXCL|O_NOFOLLOW temporary
+// file with an unpredictable name, fsync, rename, fsync of the directory), creating missing
+// parent directories with 0700.
 core::Status writeFileAtomic(const std::string& path, std::string_view data, unsigned mode);
 
 }  // namespace edgecore::edgehub

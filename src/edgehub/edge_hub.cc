@@ -89,7 +89,7 @@ Hub::Hub(core::ModuleContext ctx, std::string config_path, EdgeHubOptions option
 }
 
 Status Hub::start() {
-  auto box = Outbox::open(options_.outbox_path, options_.outbox_max_rows);
+  auto box = Outbox::open(options_.outbox_path, options_.outbox_max_rows, log_);
   if (box.ok()) {
     outbox_ = std::shared_ptr<Outbox>(std::move(box).value());
     auto c = outbox_->counters();

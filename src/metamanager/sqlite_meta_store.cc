@@ -1,5 +1,6 @@
 #include "sqlite_meta_store.h"
 
+#include <spdlog/logger.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -189,6 +190,13 @@ Result<std::unique_ptr<MetaStore>> openSqliteMetaStore(const SqliteStoreOptions&
 Result<std::unique_ptr<SqliteMetaStore>> SqliteMetaStore::open(const SqliteStoreOptions& options) {
   EC_RETURN_IF_ERROR(checkPath(options.path));
   EC_ASSIGN_OR_RETURN(auto writer, Connection::open(options.path, true, kBusyTimeoutMs));
+  for (const core::ModeChange& c : writer->modeChanges()) {
+    // Older versions created the database (it holds Secrets) with the umask's 0644.
+    if (options.log) {
+      options.log->info("database file mode narrowed path={} old={} new={}", c.path,
+                        core::octalMode(c.old_mode), core::octalMode(c.new_mode));
+    }
+  }
   EC_RETURN_IF_ERROR(checkIntegrity(*writer));
   EC_RETURN_IF_ERROR(configure(*writer));
   EC_RETURN_IF_ERROR(syncSchema(*writer, {.device_tables = options.create_device_tables,

@@ -24,6 +24,7 @@
 #include <boost/url/url_view.hpp>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <thread>
 
@@ -33,6 +34,7 @@
 #include "edgecore/core/message.h"
 #include "edgecore/cri/cri_client.h"
 #include "edgecore/metamanager/upgrade_records.h"
+#include "pod_ops_values.h"
 #include "request_info.h"
 
 extern char** environ;
@@ -109,6 +111,42 @@ Outcome sentOutcome(int code) {
   return o;
 }
 
+// A Kubernetes Status, as kube-apiserver answers a request it refuses.
+Outcome statusOutcome(int code, const char* reason, const std::string& msg) {
+  return jsonOutcome(code, json{{"kind", "Status"},
+                                {"apiVersion", "v1"},
+                                {"metadata", json::object()},
+                                {"status", "Failure"},
+                                {"message", msg},
+                                {"reason", reason},
+                                {"code", code}});
+}
+
+// The query parameters of a log request that are passed on to edged.
+constexpr const char* kForwardedLogParams[] = {
+    "follow",     "previous",   "sinceSeconds",
+    "sinceTime",  "timestamps", "tailLines",
+    "limitBytes", "pretty",     "insecureSkipTLSVerifyBackend"};
+
+// Values that become path segments of, or parameters in, the request sent to edged must not
+// rewrite it (pod_ops_values.h): a 400 Status before anything is looked up or sent.
+std::optional<Outcome> rejectUnsafeValues(const LocalOpMatch& m, const Query& q,
+                                          bool forwarded_params) {
+  core::Status st = checkPathSegment("namespace", m.ns);
+  if (st.ok()) st = checkPathSegment("pod name", m.name);
+  if (st.ok() && !q.get("container").empty()) {  // empty: the runtime's first container
+    st = checkPathSegment("query parameter container", q.get("container"));
+  }
+  if (forwarded_params) {
+    for (const char* k : kForwardedLogParams) {
+      if (!st.ok()) break;
+      st = checkNoControlBytes(std::string("query parameter ") + k, q.get(k));
+    }
+  }
+  if (st.ok()) return std::nullopt;
+  return statusOutcome(400, "BadRequest", st.message());
+}
+
 // ListContainers with the pod's labels (spec 4.7), newest first.
 core::Result<std::vector<runtimeapi::Container>> podContainers(cri::CriClient& client,
                                                                const std::string& ns,
@@ -158,6 +196,7 @@ awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const R
                              const std::shared_ptr<spdlog::logger>& log) {
   unsigned version = req.version();
   Query q = parseQuery(req.target());
+  if (auto bad = rejectUnsafeValues(m, q, true)) co_return *bad;
   if (!ops.edged_enabled || !ops.cri) {
     if (log)
       log->warn("pod logs unavailable pod={} ns={} err={}", m.name, m.ns,
@@ -180,10 +219,11 @@ awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const R
   }
   if (container.empty()) container = containers->front().metadata().name();
 
-  std::string target = "//containerLogs/" + ns + "/" + pod + "/" + container;
+  // Checked above; the runtime's default container name is encoded like the rest.
+  std::string target = "//containerLogs/" + percentEncode(ns) + "/" + percentEncode(pod) + "/" +
+                       percentEncode(container);
   std::string params;
-  for (const char* k : {"follow", "previous", "sinceSeconds", "sinceTime", "timestamps",
-                        "tailLines", "limitBytes", "pretty", "insecureSkipTLSVerifyBackend"}) {
+  for (const char* k : kForwardedLogParams) {
     std::string v = q.get(k);
     if (v.empty()) continue;
     params += (params.empty() ? "?" : "&") + std::string(k) + "=";
@@ -396,6 +436,7 @@ awaitable<Outcome> serveExec(const LocalOps& ops, const LocalOpMatch& m, Request
                              beast::tcp_stream& stream, beast::flat_buffer& buffer,
                              const std::shared_ptr<spdlog::logger>& log) {
   Query q = parseQuery(req.target());
+  if (auto bad = rejectUnsafeValues(m, q, false)) co_return *bad;
   auto fail = [](const std::string& msg) {
     return jsonOutcome(200, json{{"errMessages", json::array({msg})}});
   };
@@ -573,7 +614,7 @@ core::Status spawnUpgrade(const std::vector<std::string>& argv, const std::strin
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                                   O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

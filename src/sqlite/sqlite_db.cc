@@ -72,10 +72,36 @@ std::string_view Statement::columnText(int col) const {
   return {text, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))};
 }
 
+namespace {
+
+constexpr unsigned kPrivateFileMode = 0600;
+
+// Creates the database 0600 (or narrows an existing one and its -wal/-shm left by an older
+// version or a crash) before SQLite opens it: SQLite creates a new -wal and -shm with the main
+// file's mode, so they follow.
+core::Result<std::vector<core::ModeChange>> makePrivate(const std::string& path) {
+  std::vector<core::ModeChange> changes;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    EC_ASSIGN_OR_RETURN(auto change,
+                        core::ensurePrivateFile(path + suffix, kPrivateFileMode, suffix[0] == 0));
+    if (change) {
+      changes.push_back(std::move(*change));
+    }
+  }
+  return changes;
+}
+
+}  // namespace
+
 core::Result<std::unique_ptr<Connection>> Connection::open(const std::string& path, bool create,
                                                            int busy_timeout_ms) {
+  std::vector<core::ModeChange> changes;
+  if (create) {
+    EC_ASSIGN_OR_RETURN(changes, makePrivate(path));
+  }
   sqlite3* db = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW |
+              (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -84,7 +110,9 @@ core::Result<std::unique_ptr<Connection>> Connection::open(const std::string& pa
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, busy_timeout_ms);
-  return std::unique_ptr<Connection>(new Connection(db, path));
+  std::unique_ptr<Connection> conn(new Connection(db, path));
+  conn->mode_changes_ = std::move(changes);
+  return conn;
 }
 
 Connection::~Connection() {

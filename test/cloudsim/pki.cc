@@ -179,13 +179,9 @@ std::string hmacSha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), len);
 }
 
-Status writeFile(const std::string& path, std::string_view data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  if (!out) {
-    return core::internalError("cannot write " + path);
-  }
-  return {};
+// Keys and the token are 0600 from their first byte (core::writeFileAtomic), certificates 0644.
+Status writeFile(const std::string& path, std::string_view data, unsigned mode) {
+  return core::writeFileAtomic(path, data, mode);
 }
 
 std::string extKeyUsageNames(const std::vector<int>& usages) {
@@ -317,15 +313,12 @@ Result<Pki> initPki(const std::string& dir, std::string_view node_name, std::str
     return core::internalError("cannot create " + dir + ": " + ec.message());
   }
   EC_ASSIGN_OR_RETURN(Pki pki, generatePki(host));
-  EC_RETURN_IF_ERROR(writeFile(dir + "/ca.crt", pki.ca_cert_pem));
-  EC_RETURN_IF_ERROR(writeFile(dir + "/ca.key", pki.ca_key_pem));
-  EC_RETURN_IF_ERROR(writeFile(dir + "/server.crt", pki.server_cert_pem));
-  EC_RETURN_IF_ERROR(writeFile(dir + "/server.key", pki.server_key_pem));
-  EC_RETURN_IF_ERROR(writeFile(dir + "/token", makeToken(pki, token_ttl) + "\n"));
-  EC_RETURN_IF_ERROR(writeFile(dir + "/node", std::string(node_name) + "\n"));
-  std::filesystem::permissions(
-      dir + "/ca.key", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-      ec);
+  EC_RETURN_IF_ERROR(writeFile(dir + "/ca.crt", pki.ca_cert_pem, 0644));
+  EC_RETURN_IF_ERROR(writeFile(dir + "/ca.key", pki.ca_key_pem, 0600));
+  EC_RETURN_IF_ERROR(writeFile(dir + "/server.crt", pki.server_cert_pem, 0644));
+  EC_RETURN_IF_ERROR(writeFile(dir + "/server.key", pki.server_key_pem, 0600));
+  EC_RETURN_IF_ERROR(writeFile(dir + "/token", makeToken(pki, token_ttl) + "\n", 0600));
+  EC_RETURN_IF_ERROR(writeFile(dir + "/node", std::string(node_name) + "\n", 0644));
   return pki;
 }
 

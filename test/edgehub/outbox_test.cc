@@ -1,9 +1,13 @@
 #include "outbox.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <random>
+#include <sstream>
 
 #include "routing.h"
 
@@ -127,6 +131,40 @@ TEST(EdgeHubOutbox, UsesWalAndFullSync) {
   ASSERT_TRUE(box.ok());
   ASSERT_TRUE(put(**box, event(1)).ok());
   EXPECT_TRUE(std::filesystem::exists(dir.file("o.db-wal")));
+}
+
+unsigned modeOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+// Status messages name pods and nodes: under umask 022 the outbox's directory is still 0700 and
+// the file with its -wal and -shm 0600; an outbox an older version left 0644 is narrowed, logged.
+TEST(EdgeHubOutbox, FilesArePrivateUnderUmask022) {
+  TempDir dir;
+  mode_t old_umask = ::umask(022);
+  const std::string path = dir.file("data/kubeedge/edgecore-outbox.db");
+  {
+    auto box = Outbox::open(path, 3);
+    ASSERT_TRUE(box.ok()) << box.status().toString();
+    ASSERT_TRUE(put(**box, event(1)).ok());
+    EXPECT_EQ(modeOf(dir.file("data/kubeedge")), 0700u);
+    EXPECT_EQ(modeOf(path), 0600u);
+    EXPECT_EQ(modeOf(path + "-wal"), 0600u);
+    EXPECT_EQ(modeOf(path + "-shm"), 0600u);
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  std::ostringstream lines;
+  auto log = std::make_shared<spdlog::logger>(
+      "websocket", std::make_shared<spdlog::sinks::ostream_sink_st>(lines));
+  auto box = Outbox::open(path, 3, log);
+  ::umask(old_umask);
+  ASSERT_TRUE(box.ok()) << box.status().toString();
+  EXPECT_EQ(modeOf(path), 0600u);
+  EXPECT_NE(lines.str().find("outbox file mode narrowed path=" + path + " old=0644 new=0600"),
+            std::string::npos)
+      << lines.str();
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -834,6 +836,100 @@ TEST_F(SqliteMetaStoreTest, AcknowledgedWritesSurviveSigkill) {
     ASSERT_NE(store, nullptr);
     EXPECT_GE(store->listObjects(kPods, "r" + std::to_string(round)).size(), acked.size());
   }
+}
+
+// ---------------------------------------------------------------- file modes
+// The database holds Secrets: under the usual umask 022 it, its -wal and its -shm must still be
+// 0600, and a database an older version left world-readable is narrowed at open, logged once.
+
+unsigned modeOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+// Sets the umask for one test and restores it.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
+  ~ScopedUmask() { ::umask(old_); }
+
+ private:
+  mode_t old_;
+};
+
+// A logger whose lines the test reads back.
+struct CapturedLog {
+  std::ostringstream out;
+  std::shared_ptr<spdlog::logger> log = std::make_shared<spdlog::logger>(
+      "metamanager", std::make_shared<spdlog::sinks::ostream_sink_st>(out));
+  size_t count(const std::string& needle) const {
+    std::string text = out.str();
+    size_t n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  }
+};
+
+TEST_F(SqliteMetaStoreTest, NewDatabaseWalAndShmAre0600UnderUmask022) {
+  ScopedUmask mask(022);
+  auto store = open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(submitAndWait(*store, {upsertObject(kPods, podJson("default", "a", 1))}).ok());
+  ASSERT_TRUE(fs::exists(path_ + "-wal"));
+  ASSERT_TRUE(fs::exists(path_ + "-shm"));
+  EXPECT_EQ(modeOf(path_), 0600u);
+  EXPECT_EQ(modeOf(path_ + "-wal"), 0600u);
+  EXPECT_EQ(modeOf(path_ + "-shm"), 0600u);
+}
+
+TEST_F(SqliteMetaStoreTest, WorldReadableDatabaseIsNarrowedAtOpenAndLoggedOnce) {
+  ScopedUmask mask(022);
+  { ASSERT_NE(open(), nullptr); }
+  // As an older version left it: 0644, with the -wal and -shm of a process that did not close.
+  ASSERT_EQ(::chmod(path_.c_str(), 0644), 0);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(other, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES(1)",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  ASSERT_EQ(modeOf(path_ + "-wal"), 0644u);
+  ASSERT_EQ(modeOf(path_ + "-shm"), 0644u);
+
+  CapturedLog captured;
+  {
+    auto store = open(options([&](auto& o) { o.log = captured.log; }));
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(modeOf(path_), 0600u);
+    EXPECT_EQ(modeOf(path_ + "-wal"), 0600u);
+    EXPECT_EQ(modeOf(path_ + "-shm"), 0600u);
+  }
+  sqlite3_close(other);
+  for (const std::string& f : {path_, path_ + "-wal", path_ + "-shm"}) {
+    EXPECT_EQ(captured.count("database file mode narrowed path=" + f + " old=0644 new=0600"), 1u)
+        << captured.out.str();
+  }
+  // Private already: nothing to say the next time.
+  CapturedLog again;
+  ASSERT_NE(open(options([&](auto& o) { o.log = again.log; })), nullptr);
+  EXPECT_EQ(again.count("mode narrowed"), 0u) << again.out.str();
+}
+
+TEST_F(SqliteMetaStoreTest, SymlinkAsDatabaseIsRefused) {
+  const std::string elsewhere = dir_ + "/elsewhere.db";
+  {
+    ASSERT_NE(open(options([&](auto& o) { o.path = elsewhere; })), nullptr);
+  }
+  ASSERT_EQ(::chmod(elsewhere.c_str(), 0644), 0);
+  fs::create_symlink(elsewhere, path_);
+  auto store = SqliteMetaStore::open(options([](auto&) {}));
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("symbolic link"), std::string::npos)
+      << store.status().message();
+  EXPECT_EQ(modeOf(elsewhere), 0644u);  // not touched through the link
 }
 
 }  // namespace

@@ -29,6 +29,10 @@
 #include "edgecore/metamanager/sub_topic_store.h"
 #include "edgecore/metamanager/upgrade_records.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace edgecore::metamanager {
 
 using core::Result;
@@ -243,6 +247,9 @@ struct SqliteStoreOptions {
   size_t group_commit_ops = 256;
   bool create_device_tables = true;  // deviceTwin enabled
   bool create_meta_tables = true;    // metaManager enabled
+  // Where open() says that it narrowed the mode of a database file that others could read
+  // (one info line per file). Null: not logged.
+  std::shared_ptr<spdlog::logger> log;
 };
 
 // Opens (creating if needed) the database with KubeEdge's exact schema, switches it to WAL +

@@ -24,6 +24,10 @@
 #include "edgecore/core/message.h"
 #include "edgecore/core/status.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace edgecore::metamanager {
 
 struct OutboxEntry {
@@ -41,8 +45,11 @@ struct OutboxCounters {
 
 class Outbox {
  public:
-  // Opens or creates the file (and its directory). Unavailable/DataLoss on SQLite errors.
-  static core::Result<std::unique_ptr<Outbox>> open(const std::string& path, size_t max_rows);
+  // Opens or creates the file (and its directory, 0700). The file and its -wal/-shm are 0600
+  // whatever the umask; an existing one that grants more is narrowed and that is logged on
+  // `log` (if not null). Unavailable/DataLoss on SQLite errors.
+  static core::Result<std::unique_ptr<Outbox>> open(const std::string& path, size_t max_rows,
+                                                    std::shared_ptr<spdlog::logger> log = nullptr);
   virtual ~Outbox() = default;
 
   // Errors: Unavailable (locked, I/O), ResourceExhausted (disk full), DataLoss, Internal.

@@ -12,7 +12,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "edgecore/core/file.h"
 #include "edgecore/core/status.h"
 
 namespace edgecore::sqlite {
@@ -57,7 +59,11 @@ class Statement {
 
 class Connection {
  public:
-  // Opens `path` read-write (creating it if `create`); applies busy_timeout.
+  // Opens `path` read-write (creating it if `create`); applies busy_timeout. The database
+  // holds Secrets, so with `create` the file is created 0600 whatever the umask (SQLite then
+  // gives its -wal and -shm the same mode), and an existing database, -wal or -shm that grants
+  // more is narrowed to 0600 first (modeChanges() says which, for the caller's log). A symlink
+  // as the database file is refused (FailedPrecondition).
   static core::Result<std::unique_ptr<Connection>> open(const std::string& path, bool create,
                                                         int busy_timeout_ms);
   ~Connection();
@@ -75,12 +81,15 @@ class Connection {
   bool inTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
   // Last error message of this connection.
   std::string errorMessage() const { return sqlite3_errmsg(db_); }
+  // Files whose mode open() narrowed to 0600 (empty when all were private already).
+  const std::vector<core::ModeChange>& modeChanges() const { return mode_changes_; }
 
  private:
   Connection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
 
   sqlite3* db_;
   std::string path_;
+  std::vector<core::ModeChange> mode_changes_;
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
 };
 

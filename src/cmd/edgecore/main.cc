@@ -11,6 +11,7 @@
 #include "edgecore/core/cloud_link.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/daemon.h"
+#include "edgecore/core/file.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/core/version.h"
 #include "edgecore/devicetwin/module.h"
@@ -139,28 +140,29 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
   };
 }
 
-// Opens database.dataSource, creating its directory like `keadm join` would.
+// Opens database.dataSource, creating its directory like `keadm join` would; 0700, as the
+// database holds Secrets.
 core::Result<std::unique_ptr<edgecore::metamanager::MetaStore>> openStore(
-    const core::EdgeCoreConfig& config, spdlog::logger& log) {
+    const core::EdgeCoreConfig& config, const std::shared_ptr<spdlog::logger>& log) {
   edgecore::metamanager::SqliteStoreOptions options;
   options.path = config.database.data_source;
   options.create_meta_tables = config.modules.meta_manager.enable;
   options.create_device_tables = config.modules.device_twin.enable;
+  options.log = log;
   std::filesystem::path dir = std::filesystem::path(options.path).parent_path();
   std::error_code ec;
   if (!dir.empty() && !std::filesystem::exists(dir, ec)) {
-    std::filesystem::create_directories(dir, ec);
-    if (ec) {
-      return core::unavailable("cannot create directory " + dir.string() + " for " + options.path +
-                               ": " + ec.message());
+    auto created = core::createDirectories(dir.string(), 0700);
+    if (!created.ok()) {
+      return core::unavailable(created.status().message() + " (for " + options.path + ")");
     }
-    log.info("created database directory dir={}", dir.string());
+    log->info("created database directory dir={} mode=0700", dir.string());
   }
   auto t0 = std::chrono::steady_clock::now();
   auto store = edgecore::metamanager::openSqliteMetaStore(options);
   if (store.ok()) {
     auto stats = (*store)->stats();
-    log.info(
+    log->info(
         "database open path={} objects={} revision={} ms={}", options.path, stats.objects,
         stats.revision,
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
@@ -242,7 +244,7 @@ int main(int argc, char** argv) {
 
   SharedParts parts;
   if (config->modules.meta_manager.enable) {
-    auto store = openStore(*config, *log);
+    auto store = openStore(*config, log);
     if (!store.ok()) {
       log->error("database unusable err=\"{}\"", store.status().message());
       return kExitFailure;

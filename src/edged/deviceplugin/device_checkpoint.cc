@@ -3,10 +3,9 @@
 
 #include "deviceplugin/device_checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
+
+#include "edgecore/core/file.h"
 
 namespace edgecore::edged::deviceplugin {
 
@@ -83,24 +82,10 @@ core::Result<PodDeviceMap> decodeCheckpoint(const std::string& text) {
   }
 }
 
-bool writeFileDurably(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  bool ok = fd >= 0;
-  size_t off = 0;
-  while (ok && off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n <= 0) {
-      ok = false;
-      break;
-    }
-    off += static_cast<size_t>(n);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  if (fd >= 0) {
-    ::close(fd);
-  }
-  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+core::Status writeFileDurably(const std::string& path, const std::string& data) {
+  // The checkpoint directory is the one device plugin pods mount read-write: a predictable
+  // temporary name there would let a plugin plant a symlink that root then writes through.
+  return core::writeFileAtomic(path, data, 0600);
 }
 
 }  // namespace edgecore::edged::deviceplugin

@@ -22,8 +22,8 @@ std::string encodeCheckpoint(const PodDeviceMap& pods);
 // The allocations in a checkpoint text; InvalidArgument when it is not one.
 core::Result<PodDeviceMap> decodeCheckpoint(const std::string& text);
 
-// Writes `data` to `path` through `<path>.tmp`, fsync and rename(2); false (errno set) on
-// failure. Blocking.
-bool writeFileDurably(const std::string& path, const std::string& data);
+// Writes `data` to `path` (0600) through core::writeFileAtomic: an unpredictable O_EXCL|O_NOFOLLOW
+// temporary file, fsync, rename(2). Unavailable on failure. Blocking.
+core::Status writeFileDurably(const std::string& path, const std::string& data);
 
 }  // namespace edgecore::edged::deviceplugin

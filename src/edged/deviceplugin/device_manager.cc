@@ -413,9 +413,9 @@ struct DeviceManager::Impl {
 
   // Holds mu.
   void writeCheckpointLocked() {
-    if (!writeFileDurably(checkpointPath(), encodeCheckpoint(pods))) {
+    if (core::Status st = writeFileDurably(checkpointPath(), encodeCheckpoint(pods)); !st.ok()) {
       log->error("device checkpoint not written path={} err=\"{}\"", checkpointPath(),
-                 std::strerror(errno));
+                 st.message());
     }
   }
 

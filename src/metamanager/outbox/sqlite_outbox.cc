@@ -1,5 +1,7 @@
 // Outbox over its own SQLite file (include/edgecore/metamanager/outbox.h).
 
+#include <spdlog/logger.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
@@ -181,13 +183,21 @@ class SqliteOutbox final : public Outbox {
 
 }  // namespace
 
-core::Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path, size_t max_rows) {
-  std::error_code ec;
+core::Result<std::unique_ptr<Outbox>> Outbox::open(const std::string& path, size_t max_rows,
+                                                   std::shared_ptr<spdlog::logger> log) {
   auto dir = std::filesystem::path(path).parent_path();
   if (!dir.empty()) {
-    std::filesystem::create_directories(dir, ec);
+    // Status messages name pods and nodes; the directory is edgecore's alone.
+    EC_ASSIGN_OR_RETURN(bool created, core::createDirectories(dir.string(), 0700));
+    (void)created;
   }
   EC_ASSIGN_OR_RETURN(auto db, Connection::open(path, true, kBusyTimeoutMs));
+  for (const core::ModeChange& c : db->modeChanges()) {
+    if (log) {
+      log->info("outbox file mode narrowed path={} old={} new={}", c.path,
+                core::octalMode(c.old_mode), core::octalMode(c.new_mode));
+    }
+  }
   auto box = std::make_unique<SqliteOutbox>(std::move(db), max_rows);
   EC_RETURN_IF_ERROR(box->init());
   return std::unique_ptr<Outbox>(std::move(box));

@@ -23,8 +23,10 @@ TEST(DeviceCheckpointTest, RoundTripThroughAFile) {
   char tmpl[] = "/tmp/devckptXXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   std::string path = std::string(tmpl) + "/checkpoint.json";
-  ASSERT_TRUE(writeFileDurably(path, encodeCheckpoint(pods)));
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  ASSERT_TRUE(writeFileDurably(path, encodeCheckpoint(pods)).ok());
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(tmpl),
+                          std::filesystem::directory_iterator()),
+            1);  // no temporary file left behind
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
@@ -44,6 +46,27 @@ TEST(DeviceCheckpointTest, GarbageIsAnError) {
   EXPECT_FALSE(decodeCheckpoint("not json").ok());
   EXPECT_FALSE(decodeCheckpoint(R"({"version":1})").ok());
   EXPECT_FALSE(decodeCheckpoint(R"({"pods":{"u":{"c":{"envs":{}}}}})").ok());  // no deviceIDs
+}
+
+// Device plugin pods mount the checkpoint's directory read-write: a symlink one plants at the
+// temporary name older versions used (<checkpoint>.tmp) must not redirect root's write.
+TEST(DeviceCheckpointTest, PlantedTemporarySymlinkIsNotFollowed) {
+  char tmpl[] = "/tmp/devckptXXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string victim = dir + "/victim";
+  std::ofstream(victim) << "host file";
+  const std::string path = dir + "/kubelet_internal_checkpoint";
+  std::filesystem::create_symlink(victim, path + ".tmp");
+  ASSERT_TRUE(writeFileDurably(path, "{}").ok());
+  std::ifstream in(victim);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), "host file");
+  EXPECT_FALSE(std::filesystem::is_symlink(path));
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
