@@ -68,7 +68,7 @@ struct State {
   std::mutex mu;
   std::set<std::shared_ptr<ConnectionBase>> connections;
   asio::any_io_executor executor;
-  tcp::acceptor acceptor;                        // `address`; on its own strand
+  tcp::acceptor acceptor;                         // `address`; on its own strand
   std::unique_ptr<tcp::acceptor> dummy_acceptor;  // TLS dummyServer listener, if any
   // The TLS context of the current serving certificate, rebuilt when the source hands out a new
   // one (renewal); connections keep the context they shook hands with alive.
@@ -97,11 +97,10 @@ class Connection final : public ConnectionBase,
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
  public:
-  Connection(std::shared_ptr<State> state, tcp::socket socket)
-    requires(!kTls)
+  Connection(std::shared_ptr<State> state, tcp::socket socket) requires(!kTls)
       : state_(std::move(state)), stream_(std::move(socket)), wake_(stream_.get_executor()) {}
-  Connection(std::shared_ptr<State> state, tcp::socket socket, std::shared_ptr<ssl::context> ctx)
-    requires(kTls)
+  Connection(std::shared_ptr<State> state, tcp::socket socket,
+             std::shared_ptr<ssl::context> ctx) requires(kTls)
       : state_(std::move(state)),
         tls_context_(std::move(ctx)),
         stream_(std::move(socket), *tls_context_),
@@ -481,8 +480,7 @@ class MetaServerImpl final : public MetaServer {
     opt.port = port_;
     const bool tls = opt.tls != nullptr;
     if (tls && !opt.tls->dummy_address.empty()) {
-      state_->dummy_acceptor =
-          std::make_unique<tcp::acceptor>(asio::make_strand(state_->executor));
+      state_->dummy_acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(state_->executor));
       auto st = listen(*state_->dummy_acceptor, opt.tls->dummy_address, opt.tls->dummy_port,
                        &dummy_port_);
       if (!st.ok()) {

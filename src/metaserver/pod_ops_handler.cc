@@ -162,8 +162,7 @@ core::Result<runtimeapi::Container> pickContainer(
 // ---------------------------------------------------------------- logs
 template <class Stream>
 awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const Request& req,
-                             Stream& stream,
-                             const std::shared_ptr<spdlog::logger>& log) {
+                             Stream& stream, const std::shared_ptr<spdlog::logger>& log) {
   unsigned version = req.version();
   Query q = parseQuery(req.target());
   if (!ops.edged_enabled || !ops.cri) {
@@ -402,7 +401,8 @@ awaitable<Outcome> proxyUpgrade(Request req, const std::string& url, Stream& str
     } else {
       return stream.socket();
     }
-  }();
+  }
+  ();
   // Both directions; the session ends when both have finished.
   auto done = std::make_shared<int>(0);
   asio::steady_timer finished(ex, std::chrono::steady_clock::time_point::max());
