@@ -68,8 +68,6 @@ class MetaServerModule final : public core::Module {
       return dummy.status().withContext("metaserver (featureGates.requireAuthorization)");
     }
     secure_->dummy = std::move(*dummy);
-    ::setenv("METASERVER_DUMMY_IP", secure_->dummy_ip.c_str(), 1);
-    ::setenv("METASERVER_DUMMY_PORT", secure_->dummy_port.c_str(), 1);
     core::Status st = secure_->certificates->loadStored();
     if (!st.ok()) {
       secure_->dummy->remove();
@@ -182,6 +180,10 @@ core::Result<std::unique_ptr<SecureTransport>> prepareSecureTransport(
   auto secure = std::make_unique<SecureTransport>();
   secure->dummy_ip = dummy->host;
   secure->dummy_port = std::to_string(dummy->port);
+  // Where pods find MetaServer (v1.20 server_linux.go; edged's container env reads them). Set
+  // here, while modules are created and no other thread reads the environment yet.
+  ::setenv("METASERVER_DUMMY_IP", secure->dummy_ip.c_str(), 1);
+  ::setenv("METASERVER_DUMMY_PORT", secure->dummy_port.c_str(), 1);
 
   tls::ServingCertOptions cert_options;
   cert_options.dir = certificatesDir();
