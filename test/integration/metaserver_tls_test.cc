@@ -284,7 +284,7 @@ TEST_F(MetaServerTls, ShortLivedServingCertificateIsRenewed) {
                                        "openssl x509"})
                            .out;
   std::string renewed = readFile(pair);
-  EXPECT_NE(renewed.find(served.substr(0, served.size() > 40 ? 40 : 0)), std::string::npos);
+  ASSERT_NE(served.find("BEGIN CERTIFICATE"), std::string::npos) << served;
   EXPECT_EQ(renewed.rfind(served, 0), 0u) << served;
   ProcessResult k = kubectl("127.0.0.1", port_, {"get", "pods", "-A"});
   EXPECT_EQ(k.exit_code, 0) << k.err;
