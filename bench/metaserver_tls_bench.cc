@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
                                             clock, nullptr);
   auto source = std::make_shared<FixedCertificate>();
   source->cert = std::make_shared<metaserver::ServingCertificate>(
-      metaserver::ServingCertificate{pki->server_cert_pem, pki->server_key_pem});
+      metaserver::ServingCertificate{pki->server_cert_pem, pki->server_key_pem, ""});
   auto tls = std::make_shared<metaserver::MetaServerTls>();
   tls->certificate = source;
   tls->client_ca_pem = pki->ca_cert_pem;

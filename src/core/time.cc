@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <ctime>
+#include <limits>
 
 namespace edgecore::core {
 namespace {
@@ -95,6 +96,12 @@ Result<int64_t> parseRfc3339Nanos(std::string_view s) {
     return invalidTime(s, "expected Z or +hh:mm after the seconds");
   }
   const int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset;
+  // Nanoseconds since the epoch fit int64 only for 1677-09-21 .. 2262-04-11 (Go's UnixNano has
+  // the same range); outside it the multiplication would overflow.
+  constexpr int64_t kMaxSecs = std::numeric_limits<int64_t>::max() / 1000000000LL - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs) {
+    return invalidTime(s, "outside the nanosecond range 1678..2261");
+  }
   return secs * 1000000000LL + frac;
 }
 

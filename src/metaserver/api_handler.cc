@@ -8,6 +8,8 @@
 #include "edgecore/core/base64.h"
 #include "edgecore/core/message.h"
 #include "edgecore/kubeprint/kubeprint.h"
+#include "protobuf/envelope.h"
+#include "protobuf/media_type.h"
 
 namespace edgecore::metaserver {
 namespace {
@@ -70,9 +72,43 @@ std::string groupVersion(const Gvr& gvr) {
   return gvr.group.empty() ? gvr.version : gvr.group + "/" + gvr.version;
 }
 
+// Built-in kinds whose name is not the resource's singular with a capital first letter, so the
+// guess below would name their (empty) lists wrongly ("PersistentvolumeList") and client-go
+// informers, e.g. kube-scheduler's, could not decode them.
+constexpr std::pair<std::string_view, std::string_view> kCamelCaseKinds[] = {
+    {"persistentvolumes", "PersistentVolume"},
+    {"persistentvolumeclaims", "PersistentVolumeClaim"},
+    {"replicationcontrollers", "ReplicationController"},
+    {"serviceaccounts", "ServiceAccount"},
+    {"resourcequotas", "ResourceQuota"},
+    {"limitranges", "LimitRange"},
+    {"podtemplates", "PodTemplate"},
+    {"replicasets", "ReplicaSet"},
+    {"statefulsets", "StatefulSet"},
+    {"daemonsets", "DaemonSet"},
+    {"controllerrevisions", "ControllerRevision"},
+    {"poddisruptionbudgets", "PodDisruptionBudget"},
+    {"storageclasses", "StorageClass"},
+    {"csidrivers", "CSIDriver"},
+    {"csinodes", "CSINode"},
+    {"csistoragecapacities", "CSIStorageCapacity"},
+    {"volumeattachments", "VolumeAttachment"},
+    {"endpointslices", "EndpointSlice"},
+    {"networkpolicies", "NetworkPolicy"},
+    {"ingressclasses", "IngressClass"},
+    {"runtimeclasses", "RuntimeClass"},
+    {"priorityclasses", "PriorityClass"},
+    {"cronjobs", "CronJob"},
+};
+
 // The object kind of `gvr`: known table, else a stored object's "kind", else a guess.
 std::string kindOf(const Gvr& gvr, const std::vector<StoredObjectPtr>& sample) {
   if (const auto* k = findKnown(gvr)) return std::string(k->kind);
+  if (sample.empty()) {
+    for (const auto& [resource, kind] : kCamelCaseKinds) {
+      if (resource == gvr.resource) return std::string(kind);
+    }
+  }
   if (!sample.empty()) {
     json j = core::parseJsonBounded(sample.front()->json);
     if (j.is_object() && j.contains("kind") && j["kind"].is_string()) {
@@ -124,46 +160,45 @@ json resourceEntry(std::string_view name, std::string_view kind, bool namespaced
 
 }  // namespace
 
-std::optional<Negotiated> negotiate(std::string_view accept) {
+std::optional<Negotiated> negotiate(std::string_view accept, bool protobuf) {
   if (trim(accept).empty()) return Negotiated{};
-  size_t pos = 0;
-  while (pos <= accept.size()) {
-    size_t comma = accept.find(',', pos);
-    std::string_view range =
-        accept.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
-    pos = comma == std::string_view::npos ? accept.size() + 1 : comma + 1;
-    // media type and parameters
-    size_t semi = range.find(';');
-    std::string type = lower(trim(range.substr(0, semi)));
-    std::string as;
-    std::string g;
-    std::string v;
-    while (semi != std::string_view::npos) {
-      size_t next = range.find(';', semi + 1);
-      std::string_view p = trim(range.substr(
-          semi + 1, next == std::string_view::npos ? std::string_view::npos : next - semi - 1));
-      size_t eq = p.find('=');
-      if (eq != std::string_view::npos) {
-        std::string k = lower(trim(p.substr(0, eq)));
-        std::string val(trim(p.substr(eq + 1)));
-        if (k == "as") as = val;
-        if (k == "g") g = val;
-        if (k == "v") v = val;
-      }
-      semi = next;
-    }
-    if (type == "application/json" || type == "*/*" || type == "application/*") {
+  for (const auto& range : protobuf::parseAccept(accept)) {
+    std::string_view as = range.param("as");
+    std::string_view g = range.param("g");
+    std::string_view v = range.param("v");
+    if (range.matches("application", "json")) {
       if (as.empty()) return Negotiated{};
       if (as == "Table" && g == "meta.k8s.io" && (v == "v1" || v == "v1beta1")) {
-        return Negotiated{OutputFormat::Table, "meta.k8s.io/" + v};
+        return Negotiated{OutputFormat::Table, "meta.k8s.io/" + std::string(v)};
       }
       continue;  // PartialObjectMetadata, aggregated discovery...: try the next range
     }
-    if (type == "application/yaml" && as.empty()) {
+    if (range.matches("application", "yaml") && as.empty()) {
       return Negotiated{OutputFormat::Yaml, {}};
+    }
+    // After JSON and YAML, as kube-apiserver lists its serializers: "*/*" means JSON.
+    if (protobuf && as.empty() && range.type == "application" &&
+        range.subtype == "vnd.kubernetes.protobuf") {
+      return Negotiated{OutputFormat::Protobuf, {}};
     }
   }
   return std::nullopt;
+}
+
+HttpResponse encodeResponse(HttpResponse response, const Negotiated& format) {
+  if (format.format != OutputFormat::Protobuf || response.content_type != "application/json") {
+    return response;
+  }
+  json j = core::parseJsonBounded(response.body);
+  auto encoded = protobuf::encodeObject(j);
+  if (encoded.ok()) {
+    response.content_type = std::string(protobuf::kMediaType);
+    response.body = std::move(*encoded);
+    return response;
+  }
+  if (encoded.status().code() == core::StatusCode::NotFound) return response;  // JSON fallback
+  return statusResponse(500, "InternalError",
+                        "unable to encode the object as protobuf: " + encoded.status().message());
 }
 
 std::string statusBody(int code, std::string_view reason, std::string_view message,
@@ -232,6 +267,14 @@ ApiHandler::ApiHandler(const MetaServerOptions& options, metamanager::MetaStore&
 // negotiate, then one branch per verb: local, forwarded to the cloud, or refused), kept in one
 // place so the order of the checks is visible.
 Routed ApiHandler::route(const HttpRequest& req, bool ready) {
+  Routed out = decide(req, ready);
+  if (out.kind == Routed::Kind::Respond) {
+    out.response = encodeResponse(std::move(out.response), out.format);
+  }
+  return out;
+}
+
+Routed ApiHandler::decide(const HttpRequest& req, bool ready) {
   Routed out;
   auto parsed = parseRequestInfo(req.method, req.target);
   if (!parsed.ok()) {
@@ -248,13 +291,17 @@ Routed ApiHandler::route(const HttpRequest& req, bool ready) {
     }
     return out;
   }
-  auto format = negotiate(req.accept);
+  auto format = negotiate(req.accept, protobuf::groupHasProtobuf(info.gvr.group));
   if (!format) {
     out.response = statusResponse(
         406, "NotAcceptable",
         "the server was unable to respond with a content type that the client supports");
+    // A Status has protobuf: a protobuf-only client of a CRD gets it that way (as from
+    // kube-apiserver).
+    if (auto status_format = negotiate(req.accept, true)) out.format = *status_format;
     return out;
   }
+  out.format = *format;  // errors from here on are Status objects in this format
   const std::string& verb = info.verb;
   if (!info.subresource.empty() && (verb == "get" || verb == "list" || verb == "watch")) {
     // pods/log, pods/exec... are not served here (spec 4.7 endpoints are separate work).
@@ -315,6 +362,23 @@ Routed ApiHandler::route(const HttpRequest& req, bool ready) {
         (verb == "update" && info.subresource == "status") ? "updatestatus" : verb;
     out.application.subresource = info.subresource;
     out.application.req_body = req.body;
+    if (req.content_type.starts_with(protobuf::kMediaType)) {
+      // Forwarded as JSON: the cloud side speaks JSON. Patches have no protobuf form.
+      auto decoded = verb == "patch" ? core::Result<json>(core::invalidArgument(""))
+                                     : protobuf::decodeObject(req.body);
+      if (!decoded.ok()) {
+        out.kind = Routed::Kind::Respond;
+        out.response = statusResponse(
+            415, "UnsupportedMediaType",
+            // kube-apiserver's words for a patch in a media type it cannot patch with.
+            verb == "patch" ? std::string("415: Unsupported Media Type")
+                            : "the body of the request is not a valid Kubernetes protobuf "
+                              "object: " +
+                                  decoded.status().message());
+        return out;
+      }
+      out.application.req_body = dumpJson(*decoded);
+    }
     out.application.option_json = "{}";
     if (verb == "patch") out.application.patch_type = req.content_type;
     return out;
@@ -325,6 +389,10 @@ Routed ApiHandler::route(const HttpRequest& req, bool ready) {
 }
 
 HttpResponse ApiHandler::finishForward(const Routed& routed, const ApplicationResult& result) {
+  return encodeResponse(finishForwardJson(routed, result), routed.format);
+}
+
+HttpResponse ApiHandler::finishForwardJson(const Routed& routed, const ApplicationResult& result) {
   const RequestInfo& info = routed.info;
   bool read = info.verb == "get" || info.verb == "list";
   if (result.status.ok()) {
@@ -559,8 +627,36 @@ bool WatchSession::inScope(const metamanager::StoredObject& obj) const {
   return true;
 }
 
+std::string_view WatchSession::contentType() const {
+  return plan_.format.format == OutputFormat::Protobuf ? protobuf::kWatchMediaType
+                                                       : std::string_view("application/json");
+}
+
+std::string WatchSession::frame(std::string_view type, const json& object) const {
+  if (plan_.format.format == OutputFormat::Protobuf) {
+    auto envelope = protobuf::encodeObject(object);
+    if (envelope.ok()) return protobuf::watchFrame(type, *envelope);
+    // A kind without a protobuf type (or that does not fit it): the stream stays decodable
+    // with a Status saying so.
+    auto error = protobuf::encodeObject(json::parse(
+        statusBody(500, "InternalError",
+                   "unable to encode the object as protobuf: " + envelope.status().message())));
+    return error.ok() ? protobuf::watchFrame("ERROR", *error) : std::string();
+  }
+  json ev = {{"type", type}, {"object", object}};
+  return dumpJson(ev) + "\n";
+}
+
 std::string WatchSession::encode(std::string_view type, const metamanager::StoredObject& obj) {
   std::string line;
+  if (plan_.format.format == OutputFormat::Protobuf) {
+    json parsed = core::parseJsonBounded(obj.json);
+    if (parsed.is_discarded()) return {};
+    // Stored objects may lack their type (list items); the watch knows it.
+    if (!parsed.contains("kind")) parsed["kind"] = kindOf(plan_.info.gvr, {});
+    if (!parsed.contains("apiVersion")) parsed["apiVersion"] = groupVersion(plan_.info.gvr);
+    return frame(type, parsed);
+  }
   if (plan_.format.format == OutputFormat::Table) {
     TablePrinter printer(plan_.info.gvr.resource, clock_.wallNow(), plan_.include);
     json parsed = core::parseJsonBounded(obj.json);
@@ -593,7 +689,7 @@ std::string WatchSession::start(std::function<void()> notify) {
       done_ = true;
       std::string msg =
           "too old resource version: " + std::to_string(*rv) + " (" + sub.status().message() + ")";
-      return "{\"type\":\"ERROR\",\"object\":" + statusBody(410, "Expired", msg) + "}\n";
+      return frame("ERROR", json::parse(statusBody(410, "Expired", msg)));
     }
     sub_ = std::move(*sub);
     last_revision_ = *rv;
@@ -614,8 +710,8 @@ std::string WatchSession::start(std::function<void()> notify) {
     return out;
   }
   done_ = true;
-  return "{\"type\":\"ERROR\",\"object\":" +
-         statusBody(500, "InternalError", "too many changes to start the watch") + "}\n";
+  return frame("ERROR", json::parse(statusBody(500, "InternalError",
+                                               "too many changes to start the watch")));
 }
 
 std::string WatchSession::drain() {
@@ -668,14 +764,11 @@ std::string WatchSession::bookmark() {
   const Gvr& gvr = plan_.info.gvr;
   std::vector<StoredObjectPtr> none;
   uint64_t rev = std::max(last_revision_, hub_rev);
-  json ev = {
-      {"type", "BOOKMARK"},
-      {"object",
-       {{"kind", kindOf(gvr, none)},
-        {"apiVersion", groupVersion(gvr)},
-        {"metadata", {{"resourceVersion", std::to_string(rev)}, {"creationTimestamp", nullptr}}}}}};
-  out += dumpJson(ev);
-  out += '\n';
+  json object = {
+      {"kind", kindOf(gvr, none)},
+      {"apiVersion", groupVersion(gvr)},
+      {"metadata", {{"resourceVersion", std::to_string(rev)}, {"creationTimestamp", nullptr}}}};
+  out += frame("BOOKMARK", object);
   return out;
 }
 

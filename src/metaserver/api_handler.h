@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,13 +37,22 @@ struct HttpResponse {
   std::string body;
 };
 
-enum class OutputFormat { Json, Yaml, Table };
+// Protobuf: Kubernetes' protobuf envelope (protobuf/envelope.h); handlers still build JSON and
+// ApiHandler::route/finishForward encode it last.
+enum class OutputFormat { Json, Yaml, Table, Protobuf };
 struct Negotiated {
   OutputFormat format = OutputFormat::Json;
   std::string table_api_version = "meta.k8s.io/v1";
 };
-// Picks the first media range of `accept` we can produce; nullopt means 406 (e.g. protobuf only).
-std::optional<Negotiated> negotiate(std::string_view accept);
+// Picks the most preferred media range of `accept` (q-values, then order) we can produce;
+// protobuf only when `protobuf` (the resource's group has a protobuf schema; CRDs do not).
+// nullopt means 406 (e.g. protobuf only, for a CRD).
+std::optional<Negotiated> negotiate(std::string_view accept, bool protobuf = false);
+
+// The response in the negotiated format: a JSON body becomes a protobuf envelope when `format`
+// is Protobuf and the body's kind has a protobuf type (otherwise it stays JSON, as
+// kube-apiserver answers JSON for kinds without one).
+HttpResponse encodeResponse(HttpResponse response, const Negotiated& format);
 
 // A Kubernetes Status (failure) object.
 std::string statusBody(int code, std::string_view reason, std::string_view message,
@@ -99,6 +109,8 @@ class ApiHandler {
   HttpResponse nonResource(const RequestInfo& info, bool ready);
   HttpResponse discovery(const RequestInfo& info);
   HttpResponse render(std::string json, const Negotiated& format);
+  Routed decide(const HttpRequest& req, bool ready);
+  HttpResponse finishForwardJson(const Routed& routed, const ApplicationResult& result);
 
   MetaServerOptions options_;
   metamanager::MetaStore& store_;
@@ -123,9 +135,13 @@ class WatchSession {
   std::string bookmark();
   bool done() const { return done_; }
   const WatchPlan& plan() const { return plan_; }
+  // The stream's Content-Type (JSON lines or length-framed protobuf).
+  std::string_view contentType() const;
 
  private:
   std::string encode(std::string_view type, const metamanager::StoredObject& obj);
+  // One event of any object (ERROR, BOOKMARK) in the stream's format.
+  std::string frame(std::string_view type, const nlohmann::json& object) const;
   bool inScope(const metamanager::StoredObject& obj) const;
   bool matches(const metamanager::StoredObject& obj) const {
     return inScope(obj) && plan_.selectors.matches(obj);

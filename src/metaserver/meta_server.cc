@@ -390,7 +390,7 @@ class Connection final : public ConnectionBase,
     } dec{st};
 
     http::response<http::empty_body> res{http::status::ok, version_};
-    res.set(http::field::content_type, "application/json");
+    res.set(http::field::content_type, session.contentType());
     res.set(http::field::transfer_encoding, "chunked");
     res.keep_alive(false);
     http::response_serializer<http::empty_body> sr{res};
@@ -563,7 +563,9 @@ class MetaServerImpl final : public MetaServer {
     if (cert && cert == state.tls_cert && state.tls_context) return state.tls_context;
     std::string err = "no serving certificate yet";
     if (cert) {
-      auto ctx = tls::makeServerTlsContext(*cert, tls.client_ca_pem);
+      const std::string& client_ca =
+          cert->client_ca_pem.empty() ? tls.client_ca_pem : cert->client_ca_pem;
+      auto ctx = tls::makeServerTlsContext(*cert, client_ca);
       if (ctx.ok()) {
         state.tls_cert = cert;
         state.tls_context = std::move(*ctx);

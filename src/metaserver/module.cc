@@ -1,12 +1,14 @@
 #include "edgecore/metaserver/module.h"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
 
+#include "auth/authorization_chain.h"
+#include "auth/known_tokens.h"
 #include "edgecore/core/config.h"
-#include "edgecore/core/file.h"
 #include "edgecore/core/host_port.h"
 #include "edgecore/core/version.h"
 #include "edgecore/cri/cri_client.h"
@@ -31,8 +33,12 @@ class MetaServerModule final : public core::Module {
  public:
   MetaServerModule(core::ModuleContext ctx, metamanager::MetaStore& store,
                    CloudForwarder& forwarder, MetaServerOptions options,
+                   std::shared_ptr<auth::KnownTokens> known_tokens,
                    std::unique_ptr<SecureTransport> secure)
-      : ctx_(ctx), store_(store), secure_(std::move(secure)) {
+      : ctx_(ctx),
+        store_(store),
+        known_tokens_(std::move(known_tokens)),
+        secure_(std::move(secure)) {
     // The daemon's registry when there is one: MetaServer's /metrics shows every module's series.
     server_ = createMetaServer(ctx.strand.get_inner_executor(), std::move(options), store,
                                forwarder, ctx.clock, ctx.log, ctx.metrics);
@@ -47,6 +53,10 @@ class MetaServerModule final : public core::Module {
     if (core::Status st = server_->start(); !st.ok()) {
       if (secure_) stopSecureTransport();
       return st;
+    }
+    if (known_tokens_) {
+      // No serviceAccountKeyFiles: tokens are checked against the ones the node obtained.
+      boost::asio::post(ctx_.blocking, [known = known_tokens_] { known->refreshNow(); });
     }
     // The store was opened (and checked) before any module started, so we are ready at once.
     server_->setReady(true);
@@ -116,6 +126,7 @@ class MetaServerModule final : public core::Module {
 
   core::ModuleContext ctx_;
   metamanager::MetaStore& store_;
+  std::shared_ptr<auth::KnownTokens> known_tokens_;  // null unless tokens are matched, not verified
   std::unique_ptr<SecureTransport> secure_;
   MetaServerPtr server_;
   MetricsRegistry::Registration store_metrics_;  // after server_: removed before it goes
@@ -149,6 +160,36 @@ LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx,
   if (!config_path.empty()) ops->config_path = config_path;
   ops->edgecore_version = std::string("v") + core::kVersion;
   return ops;
+}
+
+// requireAuthorization (spec 4.1): the JWT + x509 + RBAC chain of src/metaserver/auth over the
+// store. Key files are read here, once (a bad one stops the module, as v1.20's buildAuth fails).
+core::Result<RequestAuthorizerSharedPtr> makeAuthorizer(
+    const core::ModuleContext& ctx, metamanager::MetaStore& store, const std::string& node_name,
+    std::shared_ptr<auth::KnownTokens>& known_tokens) {
+  const auto& cfg = ctx.config.modules.meta_manager.meta_server;
+  auth::AuthorizationChainOptions options;
+  options.node_name = node_name;
+  options.tokens.issuers = cfg.service_account_issuers;
+  options.tokens.audiences = cfg.api_audiences;
+  for (const auto& file : cfg.service_account_key_files) {
+    auto keys = auth::loadPublicKeysFile(file);
+    if (!keys.ok()) {
+      return keys.status().withContext("modules.metaManager.metaServer.serviceAccountKeyFiles");
+    }
+    options.tokens.keys.insert(options.tokens.keys.end(), keys->begin(), keys->end());
+  }
+  if (options.tokens.keys.empty()) {
+    known_tokens = std::make_shared<auth::KnownTokens>(store, ctx.blocking);
+    options.tokens.known_token = [known = known_tokens](std::string_view token) {
+      return known->contains(token);
+    };
+  }
+  ctx.log->info("metaserver authorization enabled issuers={} key_files={} node={}",
+                cfg.service_account_issuers.size(), cfg.service_account_key_files.size(),
+                node_name);
+  return RequestAuthorizerSharedPtr(
+      std::make_shared<auth::AuthorizationChain>(std::move(options), store, ctx.clock, ctx.log));
 }
 
 bool requireAuthorization(const core::EdgeCoreConfig& config) {
@@ -189,6 +230,7 @@ core::Result<std::unique_ptr<SecureTransport>> prepareSecureTransport(
   cert_options.dir = certificatesDir();
   cert_options.node_name = ctx.config.modules.edged.hostname_override;
   cert_options.ips = {options.address, dummy->host};
+  cert_options.client_ca_file = cfg.tls_ca_file;
   core::Bus* bus = &ctx.bus;
   tls::CloudCall call = [bus](core::Message msg) {
     return bus->request(core::names::kMetaManagerModule, std::move(msg), std::chrono::minutes(1));
@@ -200,17 +242,9 @@ core::Result<std::unique_ptr<SecureTransport>> prepareSecureTransport(
   tls_options->certificate = secure->certificates;
   tls_options->dummy_address = dummy->host;
   tls_options->dummy_port = dummy->port;
-  // Client certificates (keadm ctl's node certificate) are verified against tlsCaFile.
-  if (!cfg.tls_ca_file.empty()) {
-    auto ca = core::readFile(cfg.tls_ca_file);
-    if (ca.ok()) {
-      tls_options->client_ca_pem = std::move(*ca);
-    } else {
-      ctx.log->warn(
-          "metaserver client CA unreadable, client certificates are not asked for file={} err={}",
-          cfg.tls_ca_file, ca.status().message());
-    }
-  }
+  // Client certificates (keadm ctl's node certificate) are verified against tlsCaFile, read by
+  // the certificate manager with each serving certificate: on a first start edgehub writes it
+  // only after bootstrapping, and no serving certificate exists before that either.
   options.tls = std::move(tls_options);
   return secure;
 }
@@ -230,8 +264,11 @@ core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager:
   options.port = host_port->port;
   options.node_name = ctx.config.modules.edged.hostname_override;
   options.local_ops = makeLocalOps(ctx, store, config_path);
+  std::shared_ptr<auth::KnownTokens> known_tokens;
   std::unique_ptr<SecureTransport> secure;
   if (requireAuthorization(ctx.config)) {
+    EC_ASSIGN_OR_RETURN(options.authorizer,
+                        makeAuthorizer(ctx, store, options.node_name, known_tokens));
     auto prepared = prepareSecureTransport(ctx, options);
     if (!prepared.ok()) return prepared.status();
     secure = std::move(*prepared);
@@ -245,7 +282,7 @@ core::Result<core::ModulePtr> createModule(core::ModuleContext ctx, metamanager:
         "modules.metaManager.metaServer.tlsCaFile) or use 127.0.0.1");
   }
   auto module = std::make_unique<MetaServerModule>(ctx, store, forwarder, std::move(options),
-                                                   std::move(secure));
+                                                   std::move(known_tokens), std::move(secure));
   return core::ModulePtr(std::move(module));
 }
 

@@ -24,6 +24,10 @@ TEST(Time, ParsesRfc3339WithFractionAndZone) {
   EXPECT_EQ(*parseRfc3339Nanos("2024-12-31T23:00:00-01:00"), 1735689600000000000LL);
   EXPECT_EQ(*parseRfc3339Nanos("2025-01-01T00:00:00.5Z"), 1735689600500000000LL);
   EXPECT_EQ(*parseRfc3339Nanos("2025-01-01t00:00:00.1234567891z"), 1735689600123456789LL);
+  // Found by the k8s_protobuf fuzzer: years outside int64 nanoseconds used to overflow (UB).
+  EXPECT_FALSE(parseRfc3339Nanos("9999-12-31T23:59:59Z").ok());
+  EXPECT_FALSE(parseRfc3339Nanos("0001-01-01T00:00:00Z").ok());
+  EXPECT_TRUE(parseRfc3339Nanos("2261-12-31T23:59:59Z").ok());
   EXPECT_EQ(*parseRfc3339("2025-01-01T00:00:10Z"), kT0 + 10s);
 }
 

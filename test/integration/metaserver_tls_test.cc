@@ -222,6 +222,14 @@ TEST_F(MetaServerTls, CsrIssuedCertificateServesKubectlAndKeadmOverHttps) {
   ProcessResult on_dummy = kubectl(dummy_ip_, dummy_port_, {"get", "pods", "-A"});
   EXPECT_EQ(on_dummy.exit_code, 0) << on_dummy.err;
   EXPECT_NE(on_dummy.out.find("tls-pod"), std::string::npos) << on_dummy.out;
+  // The authorizer behind the transport: a forged bearer token and no client certificate is 401.
+  ProcessResult forged = runCommand(
+      {"/usr/bin/env", "HOME=" + dir_.path(), "/usr/bin/kubectl", "--server",
+       "https://127.0.0.1:" + std::to_string(port_),
+       "--certificate-authority=" + pki_dir_ + "/ca.crt", "--token=forged", "get", "pods", "-A"},
+      30s);
+  EXPECT_NE(forged.exit_code, 0);
+  EXPECT_NE(forged.err.find("You must be logged in"), std::string::npos) << forged.err;
   // Without the CA kubectl does not trust it: TLS really is verified.
   ProcessResult untrusted = kubectl("127.0.0.1", port_, {"get", "pods", "-A"}, false);
   EXPECT_NE(untrusted.exit_code, 0);

@@ -32,6 +32,9 @@ namespace edgecore::metaserver {
 struct ServingCertificate {
   std::string cert_chain_pem;
   std::string key_pem;
+  // CA(s) client certificates are verified against, read with the certificate (the node CA file
+  // may only appear once edgehub has bootstrapped); empty: MetaServerTls::client_ca_pem.
+  std::string client_ca_pem;
 };
 using ServingCertificateSharedPtr = std::shared_ptr<const ServingCertificate>;
 
@@ -50,7 +53,7 @@ using ServingCertificateSourceSharedPtr = std::shared_ptr<ServingCertificateSour
 // (VerifyClientCertIfGiven); a verified certificate's CN/O reach the authorizer.
 struct MetaServerTls {
   ServingCertificateSourceSharedPtr certificate;
-  std::string client_ca_pem;  // empty: client certificates are not asked for
+  std::string client_ca_pem;  // fallback when the certificate carries none; both empty: not asked
   std::chrono::seconds handshake_timeout{10};
   // The second HTTPS listener (dummyServer, on the edge-dummy0 address); empty address: none.
   std::string dummy_address;

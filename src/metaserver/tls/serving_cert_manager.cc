@@ -8,6 +8,7 @@
 
 #include "edgecore/core/async/spawn.h"
 #include "edgecore/core/base64.h"
+#include "edgecore/core/file.h"
 #include "tls/private_files.h"
 #include "tls/x509_util.h"
 
@@ -142,6 +143,16 @@ void ServingCertManager::install(std::string cert_pem, std::string key_pem) {
   auto pair = std::make_shared<ServingCertificate>();
   pair->cert_chain_pem = std::move(cert_pem);
   pair->key_pem = std::move(key_pem);
+  if (!options_.client_ca_file.empty()) {
+    auto ca = core::readFile(options_.client_ca_file);  // may be a symlink; it is public
+    if (ca.ok()) {
+      pair->client_ca_pem = std::move(*ca);
+    } else {
+      log_->warn(
+          "metaserver client CA unreadable, client certificates are not asked for file={} err={}",
+          options_.client_ca_file, ca.status().message());
+    }
+  }
   system_clock::time_point renew = system_clock::time_point::max();
   if (facts.ok()) {
     // client-go certificate_manager.go nextRotationDeadline: 70-90 % of the lifetime.

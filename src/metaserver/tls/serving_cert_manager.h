@@ -41,8 +41,11 @@ inline constexpr const char* kCaFile = "ca.crt";
 struct ServingCertOptions {
   std::string dir = kDefaultCertificatesDir;
   std::string node_name;
-  std::vector<std::string> ips;                   // IP SANs: the server and dummyServer addresses
-  std::chrono::milliseconds poll_interval{2000};  // between CSR status queries
+  std::vector<std::string> ips;  // IP SANs: the server and dummyServer addresses
+  // metaServer.tlsCaFile: the CA client certificates are verified against, re-read whenever a
+  // certificate is installed (edgehub writes it at bootstrap, possibly after our start).
+  std::string client_ca_file;
+  std::chrono::milliseconds poll_interval{2000};           // between CSR status queries
   std::chrono::milliseconds wait_timeout{15 * 60 * 1000};  // per CSR (client-go: 15 min)
   std::chrono::milliseconds max_backoff{5 * 60 * 1000};    // between failed attempts
 };
