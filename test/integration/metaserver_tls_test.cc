@@ -298,6 +298,24 @@ TEST_F(MetaServerTls, ShortLivedServingCertificateIsRenewed) {
   EXPECT_EQ(k.exit_code, 0) << k.err;
 }
 
+TEST_F(MetaServerTls, WithoutCapNetAdminTheErrorSaysWhatToDo) {
+  startCloud();
+  writeConfig(true, "127.0.0.1:" + std::to_string(port_));
+  // The same binary with CAP_NET_ADMIN dropped from its bounding set (as an unprivileged service
+  // would run): the dummy interface cannot be made, and the error says why and what to do.
+  daemon_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/sbin/capsh", "--drop=cap_net_admin", "--", "-c",
+                               "exec /usr/bin/env EDGECORE_METASERVER_PKI_DIR=" + pki_dir_ + " " +
+                                   kEdgecore + " --config " + dir_.file("edgecore.yaml")});
+  auto r = daemon_->wait(20s);
+  ASSERT_TRUE(r.has_value()) << "edgecore kept running without CAP_NET_ADMIN";
+  EXPECT_NE(r->exit_code, 0);
+  EXPECT_NE(r->err.find("CAP_NET_ADMIN"), std::string::npos) << r->err;
+  EXPECT_NE(r->err.find("requireAuthorization"), std::string::npos) << r->err;
+  EXPECT_FALSE(hasAddress(dummy_ip_));
+  daemon_.reset();
+}
+
 TEST_F(MetaServerTls, NonLoopbackPlainHttpRefusesToStart) {
   startCloud();
   writeConfig(false, "0.0.0.0:" + std::to_string(port_));
