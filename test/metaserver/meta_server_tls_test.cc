@@ -355,7 +355,8 @@ TEST(DummyInterface, AddressReachableWhileUpAndGoneAfterRemove) {
   const std::string ip =
       "169.254." + std::to_string(100 + rng() % 100) + "." + std::to_string(1 + rng() % 250);
   ASSERT_FALSE(hasAddress(ip));
-  auto dummy = tls::DummyInterface::create(ip, nullptr, "edge-dummyt" + std::to_string(rng() % 10));
+  auto dummy =
+      tls::DummyInterface::create(ip, nullptr, "ecdummy" + std::to_string(rng() % 100000000));
   ASSERT_TRUE(dummy.ok()) << dummy.status().toString();
   EXPECT_TRUE(hasAddress(ip));
 
