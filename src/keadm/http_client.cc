@@ -55,11 +55,16 @@ core::Result<ssl::context> makeTlsContext(const Endpoint& ep) {
   ssl::context ctx(ssl::context::tls_client);
   boost::system::error_code ec;
   ctx.set_options(ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1, ec);
+  // The server is always verified: against ca_file (MetaServer's CA), else the system store.
   if (!ep.ca_file.empty()) {
     ctx.load_verify_file(ep.ca_file, ec);
     if (ec) return core::invalidArgument("cannot load CA " + ep.ca_file + ": " + ec.message());
-    ctx.set_verify_mode(ssl::verify_peer);
+  } else {
+    ctx.set_default_verify_paths(ec);
   }
+  ctx.set_verify_mode(ssl::verify_peer);
+  // The certificate must also name the address we dial (MetaServer's carries IP SANs).
+  ctx.set_verify_callback(ssl::host_name_verification(ep.host), ec);
   if (!ep.cert_file.empty()) {
     ctx.use_certificate_chain_file(ep.cert_file, ec);
     if (ec) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -14,6 +15,7 @@ namespace edgecore::keadm {
 
 namespace {
 constexpr size_t kMaxCheckpointBytes = 16 << 20;
+constexpr const char* kMetaServerPkiDir = "/etc/kubeedge/pki/metaserver";
 }  // namespace
 
 std::string readDeviceCheckpoint(const std::string& path) {
@@ -56,7 +58,14 @@ core::Result<Env> loadEnv(const std::string& path) {
   auto gate = config->feature_gates.find("requireAuthorization");
   if (gate != config->feature_gates.end() && gate->second) {
     env.endpoint.tls = true;
-    env.endpoint.ca_file = ms.tls_ca_file;
+    // MetaServer's serving certificate comes from the cluster CA through its CSR; edgecore keeps
+    // that CA beside it (/etc/kubeedge/pki/metaserver/ca.crt, or $EDGECORE_METASERVER_PKI_DIR,
+    // our extension). v1.20's keadm verifies against tlsCaFile, the CloudCore CA, which did not
+    // sign that certificate.
+    const char* pki_dir = std::getenv("EDGECORE_METASERVER_PKI_DIR");
+    env.endpoint.ca_file =
+        std::string(pki_dir && *pki_dir ? pki_dir : kMetaServerPkiDir) + "/ca.crt";
+    // The client certificate: the node's, as v1.20 (metaServer.tlsCertFile/tlsPrivateKeyFile).
     env.endpoint.cert_file = ms.tls_cert_file;
     env.endpoint.key_file = ms.tls_private_key_file;
   }

@@ -1,5 +1,7 @@
-// The only translation unit that includes Beast: accept loop, HTTP/1.1 keep-alive connections,
-// chunked watch streams. REST semantics live in api_handler.cc.
+// The only translation unit that includes Beast's server side: accept loops, HTTP/1.1 keep-alive
+// connections over plain TCP or TLS (requireAuthorization), chunked watch streams. REST semantics
+// live in api_handler.cc. A connection is a template on its stream so the plain-HTTP path is the
+// same code it was before TLS existed (no type erasure on the hot path).
 
 #include "edgecore/metaserver/meta_server.h"
 
@@ -8,11 +10,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -22,6 +26,7 @@
 #include "edgecore/core/async/spawn.h"
 #include "pod_ops_handler.h"
 #include "server_metrics.h"
+#include "tls/server_tls_context.h"
 #include "watch_hub.h"
 
 namespace edgecore::metaserver {
@@ -30,12 +35,20 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-class Connection;
+// What stop() needs of a connection, whatever its stream.
+class ConnectionBase {
+ public:
+  virtual ~ConnectionBase() = default;
+  virtual void closeAsync() = 0;  // any thread: closes on the connection's strand
+};
 
 // Everything connections share. Held by shared_ptr so coroutines still unwinding after the
 // server object is gone never touch freed memory.
@@ -53,9 +66,16 @@ struct State {
   std::atomic<bool> stopped{false};
   std::atomic<size_t> watchers{0};
   std::mutex mu;
-  std::set<std::shared_ptr<Connection>> connections;
+  std::set<std::shared_ptr<ConnectionBase>> connections;
   asio::any_io_executor executor;
-  tcp::acceptor acceptor;  // on its own strand
+  tcp::acceptor acceptor;                         // `address`; on its own strand
+  std::unique_ptr<tcp::acceptor> dummy_acceptor;  // TLS dummyServer listener, if any
+  // The TLS context of the current serving certificate, rebuilt when the source hands out a new
+  // one (renewal); connections keep the context they shook hands with alive.
+  std::mutex tls_mu;
+  ServingCertificateSharedPtr tls_cert;
+  std::shared_ptr<ssl::context> tls_context;
+  std::chrono::steady_clock::time_point tls_error_logged{};
 
   State(asio::any_io_executor ex, MetaServerOptions o, metamanager::MetaStore& s, CloudForwarder& f,
         core::Clock& c, std::shared_ptr<spdlog::logger> l, MetricsRegistrySharedPtr r)
@@ -71,18 +91,32 @@ struct State {
         acceptor(asio::make_strand(ex)) {}
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+template <class Stream>
+class Connection final : public ConnectionBase,
+                         public std::enable_shared_from_this<Connection<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Connection(std::shared_ptr<State> state, tcp::socket socket)
+  Connection(std::shared_ptr<State> state, tcp::socket socket) requires(!kTls)
       : state_(std::move(state)), stream_(std::move(socket)), wake_(stream_.get_executor()) {}
+  Connection(std::shared_ptr<State> state, tcp::socket socket,
+             std::shared_ptr<ssl::context> ctx) requires(kTls)
+      : state_(std::move(state)),
+        tls_context_(std::move(ctx)),
+        stream_(std::move(socket), *tls_context_),
+        wake_(stream_.get_executor()) {}
 
   auto executor() { return stream_.get_executor(); }
+
+  void closeAsync() override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close(); });
+  }
 
   // Runs on the connection's strand.
   void close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    socket().shutdown(tcp::socket::shutdown_both, ec);
+    socket().close(ec);
     closed_ = true;
     wake_.cancel();
   }
@@ -91,10 +125,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // (read, serve, answer) it cost about 5 us per GET (bench/metaserver_bench, GET one pod median
   // 0.048 -> 0.053-0.056 ms on the 2-core box), so it stays one loop with commented steps.
   awaitable<void> run() {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     struct Untrack {  // RAII: leave the server's set whatever way run() ends
       std::shared_ptr<State> state;
-      Connection* conn;
+      ConnectionBase* conn;
       ~Untrack() {
         std::lock_guard lock(state->mu);
         for (auto it = state->connections.begin(); it != state->connections.end(); ++it) {
@@ -114,16 +148,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
         "the request body is larger than " + std::to_string(opt.max_body_bytes) + " bytes";
     const std::string header_too_large = "request header fields too large";
     const std::string malformed = "malformed HTTP request";
+    if constexpr (kTls) {
+      if (!co_await handshake()) co_return;
+    }
     while (!closed_) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
       parser.body_limit(opt.max_body_bytes);
-      stream_.expires_after(first ? opt.read_timeout : opt.idle_timeout);
+      tcp().expires_after(first ? opt.read_timeout : opt.idle_timeout);
       first = false;
       auto [ec, n] = co_await http::async_read_header(stream_, buffer, parser, kTuple);
       if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
           ec == beast::error::timeout || ec == asio::error::connection_reset ||
-          ec == asio::error::eof) {
+          ec == asio::error::eof || ec == ssl::error::stream_truncated) {
         break;
       }
       if (ec == http::error::body_limit) {  // Content-Length over the limit, seen in the head
@@ -146,7 +183,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           co_await writeSimple(413, "RequestEntityTooLarge", too_large, false);
           break;
         }
-        stream_.expires_after(opt.read_timeout);
+        tcp().expires_after(opt.read_timeout);
         auto [bec, bn] = co_await http::async_read(stream_, buffer, parser, kTuple);
         if (bec == http::error::body_limit) {
           co_await writeSimple(413, "RequestEntityTooLarge", too_large, false);
@@ -181,8 +218,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (state_->options.local_ops) {
         LocalOpMatch local = matchLocalOp(req.method_string(), req.target());
         if (local.kind != LocalOpKind::None) {
-          auto op = serveLocalOp(*state_->options.local_ops, local, std::move(req), stream_, buffer,
-                                 state_->log);
+          auto op = serveLocalOp<Stream>(*state_->options.local_ops, local, std::move(req), stream_,
+                                         buffer, state_->log);
           int code = co_await std::move(op);
           record(local.kind == LocalOpKind::Logs ? "get" : "create", code, start);
           break;
@@ -229,11 +266,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
       break;  // a watch ends the connection (the stream has no length)
     }
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.socket().close(ignored);
+    socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket().close(ignored);
   }
 
  private:
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+  tcp::socket& socket() { return tcp().socket(); }
+
+  // TLS: the handshake within its own deadline, then the verified client certificate's
+  // identity for the authorizer. False: the connection is closed.
+  awaitable<bool> handshake() {
+    const auto& tls = *state_->options.tls;
+    tcp().expires_after(tls.handshake_timeout);
+    auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, kTuple);
+    if (ec) {
+      if (state_->log) state_->log->debug("metaserver tls handshake failed err={}", ec.message());
+      beast::error_code ignored;
+      socket().close(ignored);
+      co_return false;
+    }
+    peer_certificate_ = tls::verifiedPeerCertificate(stream_.native_handle());
+    co_return true;
+  }
+
   void record(const std::string& verb, int code, std::chrono::steady_clock::time_point start) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     state_->server_metrics.record(verb, code, secs);
@@ -250,7 +306,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       res.body().clear();
       res.content_length(len);
     }
-    stream_.expires_after(state_->options.write_timeout);
+    tcp().expires_after(state_->options.write_timeout);
     auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
     co_return !ec;
   }
@@ -280,7 +336,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Called by the hub (any thread) when events are queued for this watch.
   void notifyFromHub() {
-    asio::post(stream_.get_executor(), [w = weak_from_this()] {
+    asio::post(stream_.get_executor(), [w = this->weak_from_this()] {
       if (auto self = w.lock()) {
         self->pending_ = true;
         self->wake_.cancel();
@@ -290,16 +346,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   awaitable<void> watchPeer() {
     // A watch client never sends after its request: any byte or EOF means it is gone.
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     char tmp[512];
-    co_await stream_.socket().async_read_some(asio::buffer(tmp), kTuple);
+    if constexpr (kTls) {
+      // Through TLS (a raw read would eat records). No deadline on this read: it is meant to
+      // wait as long as the watch lasts; started after expires_never, later expires_after calls
+      // for chunk writes do not reach it.
+      tcp().expires_never();
+      co_await stream_.async_read_some(asio::buffer(tmp), kTuple);
+    } else {
+      co_await socket().async_read_some(asio::buffer(tmp), kTuple);
+    }
     peer_gone_ = true;
     wake_.cancel();
   }
 
   awaitable<bool> writeChunk(const std::string& data) {
     if (data.empty()) co_return true;
-    stream_.expires_after(state_->options.write_timeout);
+    tcp().expires_after(state_->options.write_timeout);
     auto chunk = http::make_chunk(asio::buffer(data));
     auto [ec, n] = co_await asio::async_write(stream_, chunk, kTuple);
     co_return !ec;
@@ -330,7 +394,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res.set(http::field::transfer_encoding, "chunked");
     res.keep_alive(false);
     http::response_serializer<http::empty_body> sr{res};
-    stream_.expires_after(st.options.write_timeout);
+    tcp().expires_after(st.options.write_timeout);
     auto [hec, hn] = co_await http::async_write_header(stream_, sr, kTuple);
     if (hec) co_return;
 
@@ -360,7 +424,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (now >= deadline) break;
     }
     if (!closed_ && !peer_gone_) {
-      stream_.expires_after(st.options.write_timeout);
+      tcp().expires_after(st.options.write_timeout);
       auto last = http::make_chunk_last();
       co_await asio::async_write(stream_, last, kTuple);
     }
@@ -369,7 +433,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<State> state_;
   // Set by the TLS transport after a handshake that verified a client certificate.
   std::optional<PeerCertificate> peer_certificate_;
-  beast::tcp_stream stream_;
+  std::shared_ptr<ssl::context> tls_context_;  // TLS: kept alive while the stream uses it
+  Stream stream_;
   asio::steady_timer wake_;
   unsigned version_ = 11;
   bool closed_ = false;
@@ -410,25 +475,33 @@ class MetaServerImpl final : public MetaServer {
   ~MetaServerImpl() override { stop(); }
 
   core::Status start() override {
-    beast::error_code ec;
-    auto addr = asio::ip::make_address(state_->options.address, ec);
-    if (ec) return core::invalidArgument("bad metaServer address " + state_->options.address);
-    tcp::endpoint ep(addr, state_->options.port);
-    auto& acceptor = state_->acceptor;
-    acceptor.open(ep.protocol(), ec);
-    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor.bind(ep, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return core::unavailable("metaserver listen on " + state_->options.address + ":" +
-                               std::to_string(state_->options.port) + " failed: " + ec.message());
+    auto& opt = state_->options;
+    EC_RETURN_IF_ERROR(listen(state_->acceptor, opt.address, opt.port, &port_));
+    opt.port = port_;
+    const bool tls = opt.tls != nullptr;
+    if (tls && !opt.tls->dummy_address.empty()) {
+      state_->dummy_acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(state_->executor));
+      auto st = listen(*state_->dummy_acceptor, opt.tls->dummy_address, opt.tls->dummy_port,
+                       &dummy_port_);
+      if (!st.ok()) {
+        beast::error_code ignored;
+        state_->acceptor.close(ignored);
+        return st;
+      }
+      asio::co_spawn(state_->dummy_acceptor->get_executor(),
+                     acceptLoop(state_, *state_->dummy_acceptor, true),
+                     core::logCompletion(state_->log, "metaserver accept"));
+      if (state_->log) {
+        state_->log->info("metaserver listening scheme=https addr={} port={}",
+                          opt.tls->dummy_address, dummy_port_);
+      }
     }
-    port_ = acceptor.local_endpoint().port();
-    state_->options.port = port_;
-    asio::co_spawn(acceptor.get_executor(), acceptLoop(state_),
+    asio::co_spawn(state_->acceptor.get_executor(), acceptLoop(state_, state_->acceptor, tls),
                    core::logCompletion(state_->log, "metaserver accept"));
-    if (state_->log)
-      state_->log->info("metaserver listening addr={} port={}", state_->options.address, port_);
+    if (state_->log) {
+      state_->log->info("metaserver listening scheme={} addr={} port={}", tls ? "https" : "http",
+                        opt.address, port_);
+    }
     return {};
   }
 
@@ -438,17 +511,22 @@ class MetaServerImpl final : public MetaServer {
       beast::error_code ec;
       s->acceptor.close(ec);
     });
-    std::vector<std::shared_ptr<Connection>> conns;
+    if (state_->dummy_acceptor) {
+      asio::post(state_->dummy_acceptor->get_executor(), [s = state_] {
+        beast::error_code ec;
+        s->dummy_acceptor->close(ec);
+      });
+    }
+    std::vector<std::shared_ptr<ConnectionBase>> conns;
     {
       std::lock_guard lock(state_->mu);
       conns.assign(state_->connections.begin(), state_->connections.end());
     }
-    for (auto& c : conns) {
-      asio::post(c->executor(), [c] { c->close(); });
-    }
+    for (auto& c : conns) c->closeAsync();
   }
 
   uint16_t port() const override { return port_; }
+  uint16_t dummyPort() const override { return dummy_port_; }
   void setReady(bool ready) override { state_->ready = ready; }
   MetricsRegistry& metrics() override { return *state_->registry; }
   size_t connectionCount() const override {
@@ -458,8 +536,53 @@ class MetaServerImpl final : public MetaServer {
   size_t watcherCount() const override { return state_->watchers.load(); }
 
  private:
-  static awaitable<void> acceptLoop(std::shared_ptr<State> state) {
-    auto& acceptor = state->acceptor;
+  static core::Status listen(tcp::acceptor& acceptor, const std::string& address, uint16_t port,
+                             uint16_t* bound) {
+    beast::error_code ec;
+    auto addr = asio::ip::make_address(address, ec);
+    if (ec) return core::invalidArgument("bad metaServer address " + address);
+    tcp::endpoint ep(addr, port);
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return core::unavailable("metaserver listen on " + address + ":" + std::to_string(port) +
+                               " failed: " + ec.message());
+    }
+    *bound = acceptor.local_endpoint().port();
+    return {};
+  }
+
+  // The TLS context for the source's current certificate; rebuilt only when the certificate
+  // changed (renewal). Null (logged at most once a minute) while none is usable.
+  static std::shared_ptr<ssl::context> currentTlsContext(State& state) {
+    const auto& tls = *state.options.tls;
+    ServingCertificateSharedPtr cert = tls.certificate ? tls.certificate->current() : nullptr;
+    std::lock_guard lock(state.tls_mu);
+    if (cert && cert == state.tls_cert && state.tls_context) return state.tls_context;
+    std::string err = "no serving certificate yet";
+    if (cert) {
+      const std::string& client_ca =
+          cert->client_ca_pem.empty() ? tls.client_ca_pem : cert->client_ca_pem;
+      auto ctx = tls::makeServerTlsContext(*cert, client_ca);
+      if (ctx.ok()) {
+        state.tls_cert = cert;
+        state.tls_context = std::move(*ctx);
+        return state.tls_context;
+      }
+      err = ctx.status().message();
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (state.log && now - state.tls_error_logged > std::chrono::minutes(1)) {
+      state.tls_error_logged = now;
+      state.log->error("metaserver tls unavailable, refusing connections err={}", err);
+    }
+    return state.tls_context;  // the previous certificate, if any, until a new one loads
+  }
+
+  static awaitable<void> acceptLoop(std::shared_ptr<State> state, tcp::acceptor& acceptor,
+                                    bool tls) {
     while (!state->stopped) {
       auto strand_for_next = asio::make_strand(state->executor);
       auto [ec, socket] = co_await acceptor.async_accept(strand_for_next, kTuple);
@@ -472,21 +595,32 @@ class MetaServerImpl final : public MetaServer {
       }
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      auto conn = std::make_shared<Connection>(state, std::move(socket));
-      {
-        std::lock_guard lock(state->mu);
-        if (state->connections.size() >= state->options.max_connections) {
-          continue;  // conn (and its socket) closes as it goes out of scope
-        }
-        state->connections.insert(conn);
+      if (tls) {
+        auto ctx = currentTlsContext(*state);
+        if (!ctx) continue;  // the socket closes as it goes out of scope
+        track(state, std::make_shared<Connection<TlsStream>>(state, std::move(socket), ctx));
+      } else {
+        track(state, std::make_shared<Connection<PlainStream>>(state, std::move(socket)));
       }
-      asio::co_spawn(conn->executor(), conn->run(),
-                     core::logCompletion(state->log, "metaserver conn"));
     }
+  }
+
+  template <class Conn>
+  static void track(const std::shared_ptr<State>& state, std::shared_ptr<Conn> conn) {
+    {
+      std::lock_guard lock(state->mu);
+      if (state->connections.size() >= state->options.max_connections) {
+        return;  // conn (and its socket) closes as it goes out of scope
+      }
+      state->connections.insert(conn);
+    }
+    asio::co_spawn(conn->executor(), conn->run(),
+                   core::logCompletion(state->log, "metaserver conn"));
   }
 
   std::shared_ptr<State> state_;
   uint16_t port_ = 0;
+  uint16_t dummy_port_ = 0;
 };
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <future>
@@ -52,6 +53,11 @@ using nlohmann::json;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
 constexpr size_t kMaxLogBytes = 64 * 1024 * 1024;
 using Request = http::request<http::string_body>;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// The TCP layer under a plain or TLS client stream: deadlines and the socket live there.
+beast::tcp_stream& lowest(beast::tcp_stream& s) { return s; }
+beast::tcp_stream& lowest(TlsStream& s) { return beast::get_lowest_layer(s); }
 
 struct Query {
   std::map<std::string, std::string> first;
@@ -75,14 +81,15 @@ Query parseQuery(std::string_view target) {
   return q;
 }
 
-awaitable<bool> writeResponse(beast::tcp_stream& stream, unsigned version, int code,
+template <class Stream>
+awaitable<bool> writeResponse(Stream& stream, unsigned version, int code,
                               const std::string& content_type, const std::string& body) {
   http::response<http::string_body> res{static_cast<http::status>(code), version};
   res.set(http::field::content_type, content_type);
   res.keep_alive(false);
   res.body() = body;
   res.prepare_payload();
-  stream.expires_after(std::chrono::seconds(60));
+  lowest(stream).expires_after(std::chrono::seconds(60));
   auto [ec, n] = co_await http::async_write(stream, res, kTuple);
   co_return !ec;
 }
@@ -191,9 +198,9 @@ core::Result<runtimeapi::Container> pickContainer(
 }
 
 // ---------------------------------------------------------------- logs
+template <class Stream>
 awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const Request& req,
-                             beast::tcp_stream& stream,
-                             const std::shared_ptr<spdlog::logger>& log) {
+                             Stream& stream, const std::shared_ptr<spdlog::logger>& log) {
   unsigned version = req.version();
   Query q = parseQuery(req.target());
   if (auto bad = rejectUnsafeValues(m, q, true)) co_return *bad;
@@ -308,17 +315,23 @@ awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const R
   res.chunked(true);
   res.keep_alive(false);
   http::response_serializer<http::empty_body> sr{res};
-  stream.expires_after(std::chrono::seconds(60));
+  lowest(stream).expires_after(std::chrono::seconds(60));
   auto [shec, shn] = co_await http::async_write_header(stream, sr, kTuple);
   if (shec) co_return sentOutcome(200);
   // A client that goes away must end the upstream read too: watch the client socket.
   auto gone = std::make_shared<bool>(false);
-  tcp::socket& client_socket = stream.socket();
   // Reads one byte at most: a log client never sends, so any completion means it left (or we
-  // shut the socket down below, which ends this read before the connection goes away).
-  auto watch = [&client_socket, upstream_ptr, gone]() -> awaitable<void> {
+  // shut the socket down below, which ends this read before the connection goes away). TLS reads
+  // go through the TLS layer (no deadline: started after expires_never, later expires_after
+  // calls for writes do not reach it).
+  if constexpr (std::is_same_v<Stream, TlsStream>) lowest(stream).expires_never();
+  auto watch = [&stream, upstream_ptr, gone]() -> awaitable<void> {
     char tmp[1];
-    co_await client_socket.async_read_some(asio::buffer(tmp), kTuple);
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      co_await stream.async_read_some(asio::buffer(tmp), kTuple);
+    } else {
+      co_await stream.socket().async_read_some(asio::buffer(tmp), kTuple);
+    }
     *gone = true;
     beast::error_code ignored;
     upstream_ptr->socket().close(ignored);
@@ -332,7 +345,7 @@ awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const R
     auto [ec, n] = co_await http::async_read_some(upstream, ubuf, parser, kTuple);
     size_t got = sizeof(chunk) - parser.get().body().size;
     if (got > 0) {
-      stream.expires_after(std::chrono::seconds(60));
+      lowest(stream).expires_after(std::chrono::seconds(60));
       auto c = http::make_chunk(asio::buffer(chunk, got));
       auto [cwec, cwn] = co_await asio::async_write(stream, c, kTuple);
       if (cwec) break;
@@ -342,12 +355,12 @@ awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const R
   }
   if (!client_gone) {
     auto last = http::make_chunk_last();
-    stream.expires_after(std::chrono::seconds(10));
+    lowest(stream).expires_after(std::chrono::seconds(10));
     co_await asio::async_write(stream, last, kTuple);
   }
   beast::error_code ignored;
   upstream.socket().close(ignored);
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  lowest(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
   co_return sentOutcome(200);
 }
 
@@ -358,8 +371,13 @@ bool isUpgrade(const Request& req) {
   return !req[http::field::upgrade].empty() && conn.find("upgrade") != std::string::npos;
 }
 
-// Pipes bytes both ways until one side closes.
-awaitable<void> pump(tcp::socket& from, tcp::socket& to) {
+// Pipes bytes one way until that side closes. `From`/`To` are a socket or the client's TLS
+// stream.
+tcp::socket& rawSocket(tcp::socket& s) { return s; }
+tcp::socket& rawSocket(TlsStream& s) { return beast::get_lowest_layer(s).socket(); }
+
+template <class From, class To>
+awaitable<void> pump(From& from, To& to) {
   char buf[16 * 1024];
   while (true) {
     auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kTuple);
@@ -370,10 +388,11 @@ awaitable<void> pump(tcp::socket& from, tcp::socket& to) {
     if (ec) break;
   }
   beast::error_code ignored;
-  to.shutdown(tcp::socket::shutdown_send, ignored);
+  rawSocket(to).shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-awaitable<Outcome> proxyUpgrade(Request req, const std::string& url, beast::tcp_stream& stream,
+template <class Stream>
+awaitable<Outcome> proxyUpgrade(Request req, const std::string& url, Stream& stream,
                                 beast::flat_buffer& buffer,
                                 const std::shared_ptr<spdlog::logger>& log) {
   auto parsed = boost::urls::parse_absolute_uri(url);
@@ -414,12 +433,20 @@ awaitable<Outcome> proxyUpgrade(Request req, const std::string& url, beast::tcp_
     buffer.consume(buffer.size());
     if (bec) co_return sentOutcome(502);
   }
-  stream.expires_never();
-  tcp::socket& client = stream.socket();
+  lowest(stream).expires_never();
+  // The client side: its raw socket for plain HTTP, the TLS stream otherwise.
+  auto& client = [&]() -> auto& {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return stream;
+    } else {
+      return stream.socket();
+    }
+  }
+  ();
   // Both directions; the session ends when both have finished.
   auto done = std::make_shared<int>(0);
   asio::steady_timer finished(ex, std::chrono::steady_clock::time_point::max());
-  auto run = [&](tcp::socket& a, tcp::socket& b) {
+  auto run = [&](auto& a, auto& b) {
     asio::co_spawn(ex, pump(a, b), [done, &finished](std::exception_ptr) {
       if (++*done == 2) finished.cancel();
     });
@@ -432,8 +459,9 @@ awaitable<Outcome> proxyUpgrade(Request req, const std::string& url, beast::tcp_
   co_return sentOutcome(101);
 }
 
+template <class Stream>
 awaitable<Outcome> serveExec(const LocalOps& ops, const LocalOpMatch& m, Request req,
-                             beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                             Stream& stream, beast::flat_buffer& buffer,
                              const std::shared_ptr<spdlog::logger>& log) {
   Query q = parseQuery(req.target());
   if (auto bad = rejectUnsafeValues(m, q, false)) co_return *bad;
@@ -792,8 +820,9 @@ LocalOpMatch matchLocalOp(std::string_view method, std::string_view target) {
   return m;
 }
 
+template <class Stream>
 awaitable<int> serveLocalOp(const LocalOps& ops, const LocalOpMatch& match, Request req,
-                            beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                            Stream& stream, beast::flat_buffer& buffer,
                             std::shared_ptr<spdlog::logger> log) {
   unsigned version = req.version();
   Outcome out = textOutcome(404, "not found");
@@ -832,5 +861,13 @@ awaitable<int> serveLocalOp(const LocalOps& ops, const LocalOpMatch& match, Requ
   }
   co_return out.code;
 }
+
+template awaitable<int> serveLocalOp<beast::tcp_stream>(const LocalOps&, const LocalOpMatch&,
+                                                        Request, beast::tcp_stream&,
+                                                        beast::flat_buffer&,
+                                                        std::shared_ptr<spdlog::logger>);
+template awaitable<int> serveLocalOp<TlsStream>(const LocalOps&, const LocalOpMatch&, Request,
+                                                TlsStream&, beast::flat_buffer&,
+                                                std::shared_ptr<spdlog::logger>);
 
 }  // namespace edgecore::metaserver

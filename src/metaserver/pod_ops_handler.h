@@ -36,11 +36,13 @@ LocalOpMatch matchLocalOp(std::string_view method, std::string_view target);
 // Serves one local operation on `stream` (a connection's strand) and leaves the connection to be
 // closed by the caller. `buffer` holds bytes already read past the request head (forwarded to
 // the runtime for upgrades). Returns the HTTP status sent (101 for a proxied upgrade).
+// Instantiated in pod_ops_handler.cc for boost::beast::tcp_stream and
+// boost::beast::ssl_stream<boost::beast::tcp_stream> (requireAuthorization's HTTPS).
+template <class Stream>
 boost::asio::awaitable<int> serveLocalOp(
     const LocalOps& ops, const LocalOpMatch& match,
-    boost::beast::http::request<boost::beast::http::string_body> req,
-    boost::beast::tcp_stream& stream, boost::beast::flat_buffer& buffer,
-    std::shared_ptr<spdlog::logger> log);
+    boost::beast::http::request<boost::beast::http::string_body> req, Stream& stream,
+    boost::beast::flat_buffer& buffer, std::shared_ptr<spdlog::logger> log);
 
 // Checks the NodeUpgradeJobRequest fields before they become program arguments: ids and
 // versions are [A-Za-z0-9._+-], the image a container reference. InvalidArgument names the field.

@@ -472,6 +472,111 @@ Answer answerApplication(const Message& req, std::string_view node, const Object
   return answer;
 }
 
+// certificates.k8s.io CSRs from the edge (MetaServer's serving certificate with
+// requireAuthorization). What the real cloud does, in one place: edgecontroller upstream.go
+// processCSR creates the object through the API (insert -> ObjectResp of the created object) and
+// queryInner answers queries with the object (apiVersion/kind set, resourceversion header);
+// cloudcore's csrapprovercontroller approves kubelet-serving CSRs that pass
+// IsKubeletServingCSR (CN system:node:*, O [system:nodes], IP/DNS SANs only, usages within
+// digital signature / key encipherment / server auth), and kube-controller-manager's signer
+// issues the certificate with the cluster CA. Here approval and signing happen at creation.
+bool isKubeletServingCsr(const json& csr) {
+  const json& spec = csr.value("spec", json::object());
+  if (!spec.is_object() || spec.value("signerName", "") != "kubernetes.io/kubelet-serving") {
+    return false;
+  }
+  bool server_auth = false;
+  for (const auto& u : spec.value("usages", json::array())) {
+    std::string usage = u.is_string() ? u.get<std::string>() : "";
+    if (usage == "server auth") {
+      server_auth = true;
+    } else if (usage != "digital signature" && usage != "key encipherment") {
+      return false;
+    }
+  }
+  return server_auth;
+}
+
+void answerCsr(const Message& req, const std::string& name, ObjectStore& store,
+               const AnswerOptions& opts, Answer& answer) {
+  const std::string& op = req.route.operation;
+  auto reply = [&](json content, bool is_error, std::string rv = "") {
+    Message m = response(req, std::move(content));
+    m.header.resource_version = std::move(rv);
+    answer.replies.push_back({std::move(m), is_error});
+    answer.handled = true;
+  };
+  if (op == "query") {
+    auto obj = store.get("certificatesigningrequest", "", name);
+    if (!obj) {
+      reply(statusError(404, "NotFound",
+                        "certificatesigningrequests.certificates.k8s.io \"" + name + "\" not found",
+                        name, "certificatesigningrequests", "certificates.k8s.io"),
+            true);
+    } else {
+      reply(withTypeMeta(*obj, "certificatesigningrequest"), false, rvOf(*obj));
+    }
+    return;
+  }
+  if (op != "insert") return;
+  json csr = req.content.is_object() ? req.content : json::object();
+  if (!csr.contains("metadata") || !csr["metadata"].is_object()) csr["metadata"] = json::object();
+  std::string csr_name = csr["metadata"].value("name", "");
+  if (csr_name.empty()) {
+    csr_name = csr["metadata"].value("generateName", "csr-") + core::newUuidV4().substr(0, 5);
+  }
+  if (store.get("certificatesigningrequest", "", csr_name)) {
+    reply(objectResp(nullptr,
+                     statusError(409, "AlreadyExists",
+                                 "certificatesigningrequests.certificates.k8s.io \"" + csr_name +
+                                     "\" already exists",
+                                 csr_name, "certificatesigningrequests", "certificates.k8s.io")),
+          false);
+    return;
+  }
+  csr["metadata"]["name"] = csr_name;
+  csr["metadata"].erase("namespace");
+  csr["metadata"]["uid"] = core::newUuidV4();
+  csr["status"] = json::object();
+  std::string request_pem;
+  if (csr.contains("spec") && csr["spec"].is_object() && csr["spec"]["request"].is_string()) {
+    request_pem = core::base64Decode(csr["spec"]["request"].get<std::string>()).value_or("");
+  }
+  if (request_pem.empty()) {
+    reply(objectResp(nullptr,
+                     statusError(422, "Invalid",
+                                 "CertificateSigningRequest.certificates.k8s.io \"" + csr_name +
+                                     "\" is invalid: spec.request: Invalid "
+                                     "value: []byte{}: PEM block type must "
+                                     "be CERTIFICATE REQUEST",
+                                 csr_name, "certificatesigningrequests", "certificates.k8s.io")),
+          false);
+    return;
+  }
+  if (opts.sign_serving_csr && isKubeletServingCsr(csr)) {
+    auto cert = opts.sign_serving_csr(request_pem);
+    if (cert.ok()) {
+      csr["status"]["conditions"] =
+          json::array({{{"type", "Approved"},
+                        {"status", "True"},
+                        {"reason", "AutoApproved"},
+                        {"message", "Auto approving MetaServer serving certificate."}},
+                       {{"type", "Issued"}, {"status", "True"}}});
+      csr["status"]["certificate"] = core::base64Encode(*cert);
+    } else {
+      csr["status"]["conditions"] = json::array({{{"type", "Failed"},
+                                                  {"status", "True"},
+                                                  {"reason", "SignerValidationFailure"},
+                                                  {"message", cert.status().message()}}});
+    }
+  }
+  // The created object as the API returns it (without the status the controllers add later).
+  json created = withoutTypeMeta(csr);
+  created["status"] = json::object();
+  (void)store.putAs("certificatesigningrequest", std::move(csr));
+  reply(objectResp(std::move(created), nullptr), false);
+}
+
 Answer answerUpstreamImpl(const Message& req, std::string_view node, ObjectStore& store,
                           const AnswerOptions& opts) {
   Answer answer;
@@ -502,8 +607,11 @@ Answer answerUpstreamImpl(const Message& req, std::string_view node, ObjectStore
     answer.handled = true;
   };
 
-  if (op == "query" && (type == "configmap" || type == "secret" || type == "persistentvolume" ||
-                        type == "persistentvolumeclaim" || type == "volumeattachment")) {
+  if (type == "certificatesigningrequest") {
+    answerCsr(req, name, store, opts, answer);
+  } else if (op == "query" &&
+             (type == "configmap" || type == "secret" || type == "persistentvolume" ||
+              type == "persistentvolumeclaim" || type == "volumeattachment")) {
     auto obj = store.get(type, ns, name);
     if (!obj) {
       reply(notFoundError(type, name), true);

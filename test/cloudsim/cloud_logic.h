@@ -10,6 +10,7 @@
 // Not thread-safe: CloudSim calls it under its own mutex. Never throws.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -69,7 +70,10 @@ class ObjectStore {
 };
 
 struct AnswerOptions {
-  std::string ca_pem;                        // the k8s/ca.crt answer
+  std::string ca_pem;  // the k8s/ca.crt answer
+  // Signs an approved kubelet-serving CSR (PEM request -> PEM certificate), as
+  // kube-controller-manager's signer does with the cluster CA; null: CSRs stay pending.
+  std::function<core::Result<std::string>(std::string_view csr_pem)> sign_serving_csr;
   bool pod_update_after_patch = true;        // emulate the API watch after a podpatch (README 9.9)
   bool pod_delete_after_edge_delete = true;  // send the final pod delete after the edge's delete
 };

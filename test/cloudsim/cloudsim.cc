@@ -235,6 +235,14 @@ class CloudSim::Impl {
     answer_opts_.ca_pem = pki_.ca_cert_pem;
     answer_opts_.pod_update_after_patch = opts_.pod_update_after_patch;
     answer_opts_.pod_delete_after_edge_delete = opts_.pod_delete_after_edge_delete;
+    answer_opts_.sign_serving_csr = [this](std::string_view csr_pem) -> core::Result<std::string> {
+      auto der = csrPemToDer(csr_pem);
+      if (!der.ok()) return der.status();
+      // serverAuth only, as the kubelet-serving signer issues it.
+      auto cert = signCsr(pki_, *der, {1}, opts_.serving_cert_validity);
+      if (!cert.ok()) return cert.status();
+      return certDerToPem(*cert);
+    };
   }
 
   core::Status init() {

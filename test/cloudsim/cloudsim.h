@@ -46,6 +46,9 @@ struct Options {
   // Unacknowledged reliable messages are resent this often (CloudHub: 5 s).
   std::chrono::milliseconds resend_interval{5000};
   std::chrono::seconds cert_validity{std::chrono::hours(24 * 365)};  // edgeCertSigningDuration
+  // Lifetime of certificates issued for certificates.k8s.io CSRs (MetaServer's serving
+  // certificate; kube-controller-manager's --cluster-signing-duration, 1 year by default).
+  std::chrono::seconds serving_cert_validity{std::chrono::hours(24 * 365)};
   // Refuse (403) CSRs whose subject is not CN=system:node:<NodeName>, O=system:nodes. Real
   // CloudHub v1.20 signs whatever it gets; the simulator is stricter on purpose.
   bool enforce_csr_subject = true;

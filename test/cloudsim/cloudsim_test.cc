@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "cloud_logic.h"
+#include "edgecore/core/base64.h"
 #include "pki.h"
 
 namespace edgecore::cloudsim {
@@ -549,6 +550,68 @@ TEST_F(CloudSimTest, QueriesAreAnsweredWithSpecShapes) {
   EXPECT_EQ(ca.content, sim_->pki().ca_cert_pem);
   EXPECT_EQ(ca.route.source, "cloudhub");
   EXPECT_TRUE(sim_->pendingIds().empty());
+}
+
+// MetaServer's serving-certificate CSR (requireAuthorization): insert answers an ObjectResp of
+// the created object (edgecontroller processCSR), a kubelet-serving CSR is approved and signed
+// with the cloud's CA, a query returns the object with status.certificate (queryInner); any
+// other signer stays pending.
+TEST_F(CloudSimTest, CertificateSigningRequestsAreIssuedLikeTheRealCloud) {
+  auto edge = connectEdge();
+  auto ask = [&](std::string op, std::string res, json content = nullptr) {
+    Message q = Message::create("edged", "meta", op, res, content);
+    edge->send(q);
+    auto a =
+        edge->nextMatching([&](const Message& m) { return m.header.parent_id == q.header.id; });
+    EXPECT_TRUE(a) << res;
+    return a.value_or(Message{});
+  };
+  auto csr = makeCsrForTest({"system:node:edge-1", {"system:nodes"}});
+  ASSERT_TRUE(csr.ok());
+  // PEM wraps base64 at 64 columns.
+  std::string body = core::base64Encode(csr->csr_der), wrapped;
+  for (size_t i = 0; i < body.size(); i += 64) wrapped += body.substr(i, 64) + "\n";
+  std::string pem =
+      "-----BEGIN CERTIFICATE REQUEST-----\n" + wrapped + "-----END CERTIFICATE REQUEST-----\n";
+  json object = {{"kind", "CertificateSigningRequest"},
+                 {"apiVersion", "certificates.k8s.io/v1"},
+                 {"metadata", {{"name", "csr-abcde"}}},
+                 {"spec",
+                  {{"request", core::base64Encode(pem)},
+                   {"signerName", "kubernetes.io/kubelet-serving"},
+                   {"usages", {"digital signature", "key encipherment", "server auth"}}}}};
+  Message created = ask("insert", "default/certificatesigningrequest/csr-abcde", object);
+  EXPECT_EQ(created.route.source, "edgecontroller");
+  EXPECT_EQ(created.route.operation, "response");
+  EXPECT_EQ(created.content["Err"], nullptr);
+  EXPECT_EQ(created.content["Object"]["metadata"]["name"], "csr-abcde");
+  EXPECT_FALSE(created.content["Object"]["metadata"].value("uid", "").empty());
+  // The same name again: AlreadyExists, as the API answers.
+  Message again = ask("insert", "default/certificatesigningrequest/csr-abcde", object);
+  EXPECT_EQ(again.content["Err"]["ErrStatus"]["reason"], "AlreadyExists");
+
+  Message got = ask("query", "default/certificatesigningrequest/csr-abcde");
+  EXPECT_EQ(got.content["kind"], "CertificateSigningRequest");
+  EXPECT_EQ(got.content["apiVersion"], "certificates.k8s.io/v1");
+  EXPECT_FALSE(got.header.resource_version.empty());
+  EXPECT_EQ(got.content["status"]["conditions"][0]["type"], "Approved");
+  auto cert_pem = core::base64Decode(got.content["status"].value("certificate", ""));
+  ASSERT_TRUE(cert_pem);
+  auto der = certPemToDer(*cert_pem);
+  ASSERT_TRUE(der.ok());
+  auto subject = certSubject(*der);
+  ASSERT_TRUE(subject.ok());
+  EXPECT_EQ(subject->common_name, "system:node:edge-1");
+
+  // Not a kubelet-serving request: created, never approved.
+  object["metadata"]["name"] = "csr-other";
+  object["spec"]["signerName"] = "example.com/other";
+  EXPECT_EQ(ask("insert", "default/certificatesigningrequest/csr-other", object).content["Err"],
+            nullptr);
+  Message pending = ask("query", "default/certificatesigningrequest/csr-other");
+  EXPECT_FALSE(pending.content["status"].contains("certificate"));
+  Message missing = ask("query", "default/certificatesigningrequest/nope");
+  EXPECT_EQ(missing.content["ErrStatus"]["reason"], "NotFound");
 }
 
 TEST_F(CloudSimTest, DropClosesTcpWithoutACloseFrame) {

@@ -473,6 +473,21 @@ Result<std::string> certPemToDer(std::string_view pem) {
   return certToDer(cert.get());
 }
 
+Result<std::string> csrPemToDer(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
+  if (!req) {
+    ERR_clear_error();
+    return core::invalidArgument("not a PEM certificate request");
+  }
+  unsigned char* der = nullptr;
+  int len = i2d_X509_REQ(req.get(), &der);
+  if (len <= 0) return core::invalidArgument("certificate request does not encode");
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
 std::string certDerToPem(std::string_view der) {
   X509Ptr cert = parseCertDer(der);
   return cert ? certToPem(cert.get()) : std::string();

@@ -65,6 +65,8 @@ core::Result<Subject> certSubject(std::string_view cert_der);
 // PEM -> DER for one CERTIFICATE block, and back.
 core::Result<std::string> certPemToDer(std::string_view pem);
 std::string certDerToPem(std::string_view der);
+// PEM -> DER for one CERTIFICATE REQUEST block (the body of a certificates.k8s.io CSR).
+core::Result<std::string> csrPemToDer(std::string_view pem);
 
 std::string sha256Hex(std::string_view bytes);
 std::string base64UrlEncode(std::string_view bytes);

@@ -4,10 +4,17 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
 #include <fstream>
+#include <random>
 #include <thread>
 
+#include "cloudsim/pki.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/daemon.h"
 #include "edgecore/core/message.h"
@@ -15,6 +22,7 @@
 #include "edgecore/metaserver/cloud_forwarder.h"
 #include "edgecore/metaserver/module.h"
 #include "metaserver/auth_fixtures.h"
+#include "tls/x509_util.h"
 #include "util/process.h"
 #include "util/sqlite_test_store.h"
 #include "util/wait.h"
@@ -47,11 +55,15 @@ class AuthModuleTest : public ::testing::Test {
     store_.put(kRoleBindings, makeRoleBinding("default", "rb", "Role", "pod-reader",
                                               json::array({saSubject("app")})));
   }
-  void TearDown() override { stop(); }
+  void TearDown() override {
+    stop();
+    ::unsetenv("EDGECORE_METASERVER_PKI_DIR");
+  }
 
   // With `with_metamanager`, the real metamanager module runs too (cloud messages on the bus are
   // stored as in production).
   core::Status start(bool with_metamanager = false) {
+    if (config_.feature_gates["requireAuthorization"]) prepareTls();
     daemon_ = std::make_unique<core::Daemon>(config_, loggers_, daemonOptions());
     std::vector<core::ModuleSpec> specs;
     if (with_metamanager) {
@@ -73,8 +85,7 @@ class AuthModuleTest : public ::testing::Test {
       finished_ = true;
     });
     // Up when /healthz answers (it is open without credentials), or failed when run() returned.
-    bool up =
-        waitFor([&] { return finished_ || httpGet(port_, "/healthz").first == 200; }, 10s, 20ms);
+    bool up = waitFor([&] { return finished_ || get("/healthz").first == 200; }, 10s, 20ms);
     if (finished_) return run_status_;
     return up ? core::Status() : core::unavailable("metaserver did not come up");
   }
@@ -84,6 +95,57 @@ class AuthModuleTest : public ::testing::Test {
     runner_.join();
     daemon_.reset();
   }
+  // The gate also turns on MetaServer's HTTPS transport (docs/security/mstls.md): a serving
+  // certificate already stored (as after an earlier CSR) for 127.0.0.1 and a dummy address of
+  // our own, in a directory of this test's, so no cloud is needed.
+  void prepareTls() {
+    auto pki = cloudsim::generatePki("127.0.0.1");
+    ASSERT_TRUE(pki.ok());
+    std::mt19937 rng(std::random_device{}());
+    const std::string dummy_ip =
+        "169.254." + std::to_string(100 + rng() % 100) + "." + std::to_string(1 + rng() % 250);
+    config_.modules.meta_manager.meta_server.dummy_server =
+        dummy_ip + ":" + std::to_string(freeLoopbackPort());
+    auto key = metaserver::tls::generateEcKeyPem();
+    ASSERT_TRUE(key.ok());
+    auto csr = metaserver::tls::makeCsrPem(*key, "system:node:edge-1", {"system:nodes"},
+                                           {"127.0.0.1", dummy_ip});
+    ASSERT_TRUE(csr.ok());
+    auto der = cloudsim::csrPemToDer(*csr);
+    ASSERT_TRUE(der.ok());
+    auto cert = cloudsim::signCsr(*pki, *der, {1}, std::chrono::hours(1));
+    ASSERT_TRUE(cert.ok());
+    const std::string dir = store_.dir().path() + "/pki";
+    ::mkdir(dir.c_str(), 0700);
+    std::ofstream(dir + "/ca.crt") << pki->ca_cert_pem;
+    std::ofstream(dir + "/metaserver-current.pem") << cloudsim::certDerToPem(*cert) << *key;
+    ::setenv("EDGECORE_METASERVER_PKI_DIR", dir.c_str(), 1);
+    ca_pem_ = pki->ca_cert_pem;
+  }
+  // GET over plain HTTP, or HTTPS verified against the metaserver CA once prepareTls ran.
+  std::pair<int, std::string> get(const std::string& target, const std::string& token = "") {
+    if (ca_pem_.empty()) return httpGet(port_, target, token);
+    namespace asio = boost::asio;
+    asio::io_context io;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    boost::system::error_code ec;
+    ctx.add_certificate_authority(asio::buffer(ca_pem_), ec);
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    asio::ssl::stream<asio::ip::tcp::socket> s(io, ctx);
+    s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port_}, ec);
+    if (ec) return {0, ""};
+    s.handshake(asio::ssl::stream_base::client, ec);
+    if (ec) return {0, ""};
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+    if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
+    req += "\r\n";
+    asio::write(s, asio::buffer(req), ec);
+    std::string resp;
+    asio::read(s, asio::dynamic_buffer(resp), ec);
+    int code = resp.size() > 12 ? std::atoi(resp.substr(9, 3).c_str()) : 0;
+    size_t body = resp.find("\r\n\r\n");
+    return {code, body == std::string::npos ? "" : resp.substr(body + 4)};
+  }
   static core::DaemonOptions daemonOptions() {
     core::DaemonOptions o;
     o.handle_signals = false;
@@ -91,7 +153,7 @@ class AuthModuleTest : public ::testing::Test {
   }
   std::string token() { return signJwtRs256(saClaims(), key_->private_pem); }
   int getPods(const std::string& token) {
-    return httpGet(port_, "/api/v1/namespaces/default/pods", token).first;
+    return get("/api/v1/namespaces/default/pods", token).first;
   }
 
   static RsaKeyPair* key_;
@@ -105,6 +167,7 @@ class AuthModuleTest : public ::testing::Test {
   std::thread runner_;
   std::atomic<bool> finished_{false};
   core::Status run_status_;
+  std::string ca_pem_;  // set by prepareTls: requests go over HTTPS
 };
 RsaKeyPair* AuthModuleTest::key_ = nullptr;
 
@@ -120,8 +183,8 @@ TEST_F(AuthModuleTest, GateOnWithKeyFilesVerifiesTokens) {
   EXPECT_EQ(getPods(""), 401);
   EXPECT_EQ(getPods(signJwtRs256(saClaims(), makeRsaKey().private_pem)), 401);  // forged
   EXPECT_EQ(getPods(token()), 200);
-  EXPECT_EQ(httpGet(port_, "/api/v1/namespaces/default/secrets", token()).first, 403);
-  EXPECT_EQ(httpGet(port_, "/api/v1/taskupgrade/confirm-upgrade", "").first, 401);
+  EXPECT_EQ(get("/api/v1/namespaces/default/secrets", token()).first, 403);
+  EXPECT_EQ(get("/api/v1/taskupgrade/confirm-upgrade", "").first, 401);
 }
 
 TEST_F(AuthModuleTest, BadKeyFileStopsTheModuleWithTheKeyName) {
@@ -161,7 +224,7 @@ TEST_F(AuthModuleTest, ServiceAccountAccessFromThePolicyControllerGrants) {
   store_.remove({kRoleBindings, "default", "rb"});
   ASSERT_TRUE(start(/*with_metamanager=*/true).ok());
   const std::string secret = "/api/v1/namespaces/default/secrets/app-config";
-  EXPECT_EQ(httpGet(port_, secret, token()).first, 403);
+  EXPECT_EQ(get(secret, token()).first, 403);
   json access = {
       {"apiVersion", "policy.kubeedge.io/v1alpha1"},
       {"kind", "ServiceAccountAccess"},
@@ -182,8 +245,8 @@ TEST_F(AuthModuleTest, ServiceAccountAccessFromThePolicyControllerGrants) {
                                                "default/serviceaccountaccess/app", access);
   ASSERT_TRUE(daemon_->bus().send("metamanager", std::move(insert)).ok());
   // 404 (the secret is not stored) means authorized: the request reached the handler.
-  EXPECT_TRUE(waitFor([&] { return httpGet(port_, secret, token()).first == 404; }, 5s, 20ms));
-  EXPECT_EQ(httpGet(port_, "/api/v1/namespaces/default/secrets/other", token()).first, 403);
+  EXPECT_TRUE(waitFor([&] { return get(secret, token()).first == 404; }, 5s, 20ms));
+  EXPECT_EQ(get("/api/v1/namespaces/default/secrets/other", token()).first, 403);
 }
 
 }  // namespace

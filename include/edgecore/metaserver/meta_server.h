@@ -27,6 +27,39 @@
 
 namespace edgecore::metaserver {
 
+// The serving certificate of the HTTPS listeners (requireAuthorization). PEM text; the chain
+// starts with the leaf.
+struct ServingCertificate {
+  std::string cert_chain_pem;
+  std::string key_pem;
+  // CA(s) client certificates are verified against, read with the certificate (the node CA file
+  // may only appear once edgehub has bootstrapped); empty: MetaServerTls::client_ca_pem.
+  std::string client_ca_pem;
+};
+using ServingCertificateSharedPtr = std::shared_ptr<const ServingCertificate>;
+
+// Where the HTTPS listeners take their certificate from at each handshake, so a renewed
+// certificate is used by the next connection without a restart. current() is called from I/O
+// threads: thread-safe, never blocks; null while none is available (handshakes then fail).
+class ServingCertificateSource {
+ public:
+  virtual ~ServingCertificateSource() = default;
+  virtual ServingCertificateSharedPtr current() const = 0;
+};
+using ServingCertificateSourceSharedPtr = std::shared_ptr<ServingCertificateSource>;
+
+// requireAuthorization's transport (spec local-apis.md 4.1): HTTPS, TLS >= 1.2, client
+// certificates verified against `client_ca_pem` when the client sends one
+// (VerifyClientCertIfGiven); a verified certificate's CN/O reach the authorizer.
+struct MetaServerTls {
+  ServingCertificateSourceSharedPtr certificate;
+  std::string client_ca_pem;  // fallback when the certificate carries none; both empty: not asked
+  std::chrono::seconds handshake_timeout{10};
+  // The second HTTPS listener (dummyServer, on the edge-dummy0 address); empty address: none.
+  std::string dummy_address;
+  uint16_t dummy_port = 0;  // 0 = pick a free port (tests), read back with dummyPort()
+};
+
 struct MetaServerOptions {
   std::string address = "127.0.0.1";        // host part of modules.metaManager.metaServer.server
   uint16_t port = 10550;                    // 0 = pick a free port (tests), read back with port()
@@ -49,6 +82,8 @@ struct MetaServerOptions {
   LocalOpsSharedPtr local_ops;
   // requireAuthorization: every request passes through it first; null = gate off (no auth).
   RequestAuthorizerSharedPtr authorizer;
+  // Set: every listener serves HTTPS (requireAuthorization); unset: plain HTTP on `address`.
+  std::shared_ptr<const MetaServerTls> tls;
 };
 
 class MetaServer {
@@ -62,6 +97,8 @@ class MetaServer {
   virtual void stop() = 0;
   // The bound port (after start()).
   virtual uint16_t port() const = 0;
+  // The dummyServer listener's bound port (TLS with a dummy address only; 0 otherwise).
+  virtual uint16_t dummyPort() const = 0;
   // /readyz answers 503 until the daemon says the store is open (and again after false). Any
   // thread.
   virtual void setReady(bool ready) = 0;

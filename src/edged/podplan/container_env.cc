@@ -3,6 +3,8 @@
 // expansion, and the configmap/secret payloads it reads (cached per plan in ObjectCache).
 // Called by buildContainer (pod_plan.cc).
 
+#include <cstdlib>
+
 #include "podplan/plan_util.h"
 
 namespace edgecore::edged::plan {
@@ -70,6 +72,20 @@ Result<std::map<std::string, std::string>> loadPayload(const PlanInputs& in, Obj
                                                              ": " + payload.status().message()));
   }
   return put(std::move(payload));
+}
+
+// With requireAuthorization MetaServer listens on the dummy interface and publishes its address
+// in the process environment (set once while modules are created, before any pod is planned);
+// pods then find "the API server" there (KubeEdge's kubelet_pods.go makeEnvironmentVariables
+// appends KUBERNETES_SERVICE_HOST/PORT from METASERVER_DUMMY_IP/PORT after the pod's own env).
+// v1.20 appends them even when unset, giving pods an empty KUBERNETES_SERVICE_HOST; we add them
+// only when MetaServer set them.
+void addMetaServerService(EnvBuilder& env) {
+  const char* ip = std::getenv("METASERVER_DUMMY_IP");
+  const char* port = std::getenv("METASERVER_DUMMY_PORT");
+  if (ip == nullptr || *ip == '\0' || port == nullptr || *port == '\0') return;
+  env.set("KUBERNETES_SERVICE_HOST", ip);
+  env.set("KUBERNETES_SERVICE_PORT", port);
 }
 
 Status containerConfigError(std::string msg) {
@@ -163,6 +179,7 @@ Result<std::vector<KeyValue>> buildEnv(const json& pod, const json& c, const std
                                   std::to_string(in.max_env_bytes) + " bytes");
     }
   }
+  addMetaServerService(env);
   return env.take();
 }
 

@@ -880,5 +880,32 @@ TEST_F(VolumesTest, ApiVolumesAreAlwaysReadOnly) {
   EXPECT_FALSE(m[5].readonly);  // hostPath: as the pod says
 }
 
+// requireAuthorization: MetaServer publishes its dummy address in METASERVER_DUMMY_IP/PORT and
+// every container gets KUBERNETES_SERVICE_HOST/PORT pointing there (overriding the pod's own, as
+// KubeEdge's kubelet appends them last); without it nothing is added.
+TEST_F(PodPlanTest, KubernetesServiceEnvPointsAtTheMetaServerDummyAddress) {
+  ::unsetenv("METASERVER_DUMMY_IP");
+  ::unsetenv("METASERVER_DUMMY_PORT");
+  json pod = basePod();
+  pod["spec"]["containers"][0]["env"] = {
+      {{"name", "KUBERNETES_SERVICE_HOST"}, {"value", "10.96.0.1"}}};
+  auto envOf = [&](const PodPlan& p) {
+    std::map<std::string, std::string> env;
+    for (const auto& kv : p.containers[0].envs) env[kv.key] = kv.value;
+    return env;
+  };
+  auto off = envOf(build(pod));
+  EXPECT_EQ(off["KUBERNETES_SERVICE_HOST"], "10.96.0.1");
+  EXPECT_EQ(off.count("KUBERNETES_SERVICE_PORT"), 0u);
+
+  ::setenv("METASERVER_DUMMY_IP", "169.254.30.10", 1);
+  ::setenv("METASERVER_DUMMY_PORT", "10550", 1);
+  auto on = envOf(build(pod));
+  ::unsetenv("METASERVER_DUMMY_IP");
+  ::unsetenv("METASERVER_DUMMY_PORT");
+  EXPECT_EQ(on["KUBERNETES_SERVICE_HOST"], "169.254.30.10");
+  EXPECT_EQ(on["KUBERNETES_SERVICE_PORT"], "10550");
+}
+
 }  // namespace
 }  // namespace edgecore::edged
