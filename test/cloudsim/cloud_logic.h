@@ -19,6 +19,7 @@
 
 #include "edgecore/core/message.h"
 #include "edgecore/core/status.h"
+#include "sa_token_issuer.h"
 
 namespace edgecore::cloudsim {
 
@@ -72,6 +73,7 @@ struct AnswerOptions {
   std::string ca_pem;                        // the k8s/ca.crt answer
   bool pod_update_after_patch = true;        // emulate the API watch after a podpatch (README 9.9)
   bool pod_delete_after_edge_delete = true;  // send the final pod delete after the edge's delete
+  TokenIssuerOptions tokens;                 // serviceaccounttoken answers (sa_token_issuer.h)
 };
 
 struct Reply {
