@@ -1110,6 +1110,32 @@ TEST_F(MetaManagerTest, ExpiredCachedTokenIsNotServedOffline) {
   }
 }
 
+// Go's DeleteServiceAccountToken: the pod's cached tokens go with the pod; others stay.
+TEST_F(MetaManagerTest, PodDeleteRemovesItsCachedTokens) {
+  startModule();
+  send(cloudMsg("insert", "default/pod/web", pod("web", "u-1")));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 1; }));
+  setConnected(true);
+  cloud_.answer = [](const Message& req) { return cloudTokenAnswer(req, std::chrono::hours(1)); };
+  for (const char* uid : {"u-1", "u-2"}) {
+    auto a =
+        request(Message::create("edged", "meta", "query", "default/serviceaccounttoken/default",
+                                tokenRequest("web", uid)),
+                std::chrono::seconds(5));
+    ASSERT_TRUE(runUntil(ioc_, [&] { return a->has_value(); }));
+  }
+  auto tokens = [&] {
+    return plain_->query("SELECT key FROM meta WHERE type = 'serviceaccounttoken'", {}).size();
+  };
+  ASSERT_TRUE(runUntil(ioc_, [&] { return tokens() == 2; }));
+  size_t before = acks().size();
+  send(cloudMsg("delete", "default/pod/web", pod("web", "u-1")));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() > before; }));
+  EXPECT_FALSE(plain_->metaValue("default/pod/web").has_value());
+  EXPECT_EQ(tokens(), 1u);
+  EXPECT_FALSE(plain_->metaValue(kTokenKey).has_value());  // u-1's
+}
+
 TEST_F(MetaManagerTest, MalformedTokenQueryIsRefused) {
   startModule();
   setConnected(true);
