@@ -109,7 +109,8 @@ Processor::Processor(core::Strand strand, core::Bus& bus, std::shared_ptr<spdlog
       settings_(std::move(settings)),
       write_fail_log_(settings_.failure_log_interval),
       malformed_log_(settings_.failure_log_interval),
-      v2_skip_log_(settings_.failure_log_interval) {}
+      v2_skip_log_(settings_.failure_log_interval),
+      token_refusal_log_(settings_.failure_log_interval) {}
 
 Status Processor::start() {
   std::weak_ptr<Processor> weak = weak_from_this();
@@ -812,8 +813,8 @@ void Processor::processTokenQuery(Message msg, MetaResource res) {
 void Processor::answerTokenFromCache(const Message& msg, const std::vector<std::string>& rows) {
   const std::string& what = msg.route.resource;
   if (rows.empty()) {
-    log_->warn("service account token not served: none cached, cloud unreachable resource={}",
-               what);
+    warnLimited(token_refusal_log_, "service account token not served", msg,
+                "none cached, cloud unreachable");
     feedbackError(msg,
                   "no cached service account token for " + what + " and the cloud is unreachable");
     return;
@@ -821,8 +822,8 @@ void Processor::answerTokenFromCache(const Message& msg, const std::vector<std::
   json cached = core::parseJsonBounded(rows.front());
   Result<core::WallTime> expiry = tokenExpiry(cached);
   if (!expiry.ok()) {
-    log_->warn("service account token not served: cached row unusable resource={} err=\"{}\"", what,
-               expiry.status().message());
+    warnLimited(token_refusal_log_, "service account token not served", msg,
+                "cached row unusable: " + expiry.status().message());
     feedbackError(msg, "cached service account token for " + what +
                            " is unusable: " + expiry.status().message());
     return;
@@ -831,8 +832,8 @@ void Processor::answerTokenFromCache(const Message& msg, const std::vector<std::
     // Go would answer from the cache only before 80 % of the lifetime and then fail; we serve
     // until the token itself expires, never after.
     std::string at = core::formatRfc3339(*expiry);
-    log_->warn("service account token not served: cached token expired resource={} expired_at={}",
-               what, at);
+    warnLimited(token_refusal_log_, "service account token not served", msg,
+                "cached token expired at " + at + ", cloud unreachable");
     feedbackError(msg, "service account token for " + what + " expired at " + at +
                            " and the cloud is unreachable");
     return;

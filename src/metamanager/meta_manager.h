@@ -179,6 +179,7 @@ class Processor : public std::enable_shared_from_this<Processor> {
   core::LogLimiter write_fail_log_;
   core::LogLimiter malformed_log_;
   core::LogLimiter v2_skip_log_;
+  core::LogLimiter token_refusal_log_;  // offline token queries refused (edged retries them)
 };
 
 }  // namespace edgecore::metamanager
