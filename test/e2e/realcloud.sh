@@ -257,6 +257,7 @@ t_sa_token_offline_reboot() {
   local pod; pod=$(kc -n "$NS" get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
   [ -f "$E2E_DIR/sa-token-$pod" ] || { fail "t_sa_token did not record the token of $pod"; return 1; }
   local before; before=$(cat "$E2E_DIR/sa-token-$pod")
+  local replicas; replicas=$(jsonpath deployment web "$NS" '{.spec.replicas}')
   stop_cloudcore
   stop_edgecore
   local ctd; ctd=$(cat "$E2E_DIR/containerd.pid")
@@ -281,7 +282,7 @@ t_sa_token_offline_reboot() {
     && fail "metamanager refused a token offline: $(grep 'service account token not served' "$EDGE_LOG" | tail -1)"
   start_cloudcore
   wait_until 30 "node Ready once cloudcore is up" node_ready
-  wait_until 60 "deployment web 2/2 available again" deploy_available web 2
+  wait_until 60 "deployment web $replicas/$replicas available again" deploy_available web "$replicas"
   [ "$out" = "$before" ]
 }
 
