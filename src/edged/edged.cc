@@ -40,6 +40,7 @@
 #include "probe_runner.h"
 #include "server_routes.h"
 #include "static_pods.h"
+#include "token/token_manager.h"
 
 namespace edgecore::edged {
 
@@ -87,6 +88,9 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     devices_ = makeDeviceManager();
     s.devices = devices_.get();
     runtime_ = std::make_unique<PodRuntimeManager>(*cri_, std::move(s), backoff_, ctx_.log);
+    tokens_ = std::make_unique<ServiceAccountTokenManager>(
+        ctx_.bus, ctx_.log,
+        std::min<std::chrono::milliseconds>(options_.bus_timeout, std::chrono::seconds(15)));
   }
 
   ~EdgedModule() override {
@@ -518,6 +522,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       return;
     }
     ctx_.log->info("pod removed pod={}/{} uid={}", it->second.ns, it->second.name, uid);
+    tokens_->forgetPod(uid);
     ProbeRunner::stop(it->second);
     devices_->releasePod(uid);
     backoff_.forget(uid + "/");
@@ -593,6 +598,21 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
       }
       if (self->stopping_) {
         co_return;
+      }
+    }
+    if (fetch) {
+      // Projected serviceAccountToken sources (token/token_manager.h): fetched with the objects,
+      // and the pod syncs again when one is due for a refresh.
+      auto token_op = self->tokens_->fetch(req.pod);
+      TokenFetch tokens = co_await std::move(token_op);
+      if (self->stopping_) {
+        co_return;
+      }
+      if (!tokens.tokens.empty()) {
+        req.tokens = makeFetchedTokenSource(std::move(tokens.tokens));
+      }
+      if (auto it = self->pods_.find(uid); it != self->pods_.end()) {
+        it->second.token_refresh_at = tokens.next_refresh;
       }
     }
     auto sync_op = self->onPool(
@@ -849,6 +869,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   deviceplugin::DeviceManagerPtr devices_;
   std::unique_ptr<deviceplugin::PodResourcesServer> pod_resources_;  // uses devices_
   std::unique_ptr<PodRuntimeManager> runtime_;
+  std::unique_ptr<ServiceAccountTokenManager> tokens_;
   std::shared_ptr<asio::thread_pool> pool_;
   asio::steady_timer relist_timer_;
   asio::steady_timer status_timer_;

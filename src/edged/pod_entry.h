@@ -120,6 +120,9 @@ struct PodEntry {
   bool send_in_flight = false;
   std::chrono::steady_clock::time_point next_send{};
   std::chrono::steady_clock::time_point next_volume_refresh{};
+  // When a projected ServiceAccount token is due for a refresh (or a retry of one): the volumes
+  // are written again then (token/token_manager.h). Unset: the pod has no such token.
+  std::optional<std::chrono::steady_clock::time_point> token_refresh_at;
   // A pod waiting for a configmap or secret (FailedMount, CreateContainerConfigError) is
   // synced again after retry_delay: 1 s, doubling up to 10 s (the kubelet's pod worker
   // back-off), each time with the objects fetched anew.

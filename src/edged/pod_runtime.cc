@@ -712,6 +712,9 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
   if (req.objects) {
     inputs.objects = req.objects.get();
   }
+  if (req.tokens) {
+    inputs.tokens = req.tokens.get();
+  }
   if (!plan) {
     auto built = buildPodPlan(req.pod, inputs);
     if (built.ok()) {

@@ -21,6 +21,7 @@
 #include "pod_logic.h"
 #include "pod_model.h"
 #include "podplan/pod_plan.h"
+#include "podplan/sa_token.h"
 
 namespace edgecore::edged {
 
@@ -42,6 +43,8 @@ struct SyncRequest {
   bool refresh_volumes = false;         // rewrite configmap/secret volumes
   // The configmaps and secrets fetched for this sync (in front of the store); null: the store.
   std::shared_ptr<ObjectSource> objects;
+  // The tokens of projected serviceAccountToken sources fetched for this sync; null: none.
+  std::shared_ptr<ServiceAccountTokenSource> tokens;
   bool terminate = false;  // kill everything and remove it (pod deleted)
   int64_t grace_seconds = 30;
   std::map<std::string, ProbeState> probes;  // by container name

@@ -65,8 +65,10 @@ std::optional<PodSync> beginSync(PodEntry& e, std::chrono::steady_clock::time_po
   if (e.plan && !e.plan_error && waitsForObjects(e)) {
     req.plan = nullptr;  // env from a configmap/secret: resolve the containers again
   }
-  if (req.plan && (now >= e.next_volume_refresh || e.plan_error)) {
-    req.refresh_volumes = true;  // periodic refresh, or retry a failed mount (no start before)
+  const bool token_due = e.token_refresh_at && now >= *e.token_refresh_at;
+  if (req.plan && (now >= e.next_volume_refresh || e.plan_error || token_due)) {
+    // Periodic refresh, a ServiceAccount token due, or retry a failed mount (no start before).
+    req.refresh_volumes = true;
   }
   if (!req.plan || req.refresh_volumes) {
     e.next_volume_refresh =
@@ -156,7 +158,9 @@ RelistVerdict afterRelist(PodEntry& e, PodRuntime rt, const RestartBackoff& back
     return v;
   }
   v.update_status = true;
-  if (waitsForObjects(e) && steady_now >= e.next_retry) {
+  if (e.plan && !e.terminal && e.token_refresh_at && steady_now >= *e.token_refresh_at) {
+    v.sync = true;  // a ServiceAccount token is due: write the volume again
+  } else if (waitsForObjects(e) && steady_now >= e.next_retry) {
     v.sync = true;  // the configmap/secret may be there now
   } else if (!e.plan) {
     v.sync = !e.plan_error;

@@ -137,6 +137,10 @@ ImitatorOps opsFor(const core::Message& msg, const std::shared_ptr<const json>& 
        msg.route.source == core::names::kEdgedModule)) {
     return out;
   }
+  // A ServiceAccount token stays in the v1 cache only: in meta_v2 MetaServer would list it.
+  if (res_type == core::restype::kServiceAccountToken) {
+    return out;
+  }
   if (!msg.content.is_object()) {
     if (!msg.content.is_null()) {
       out.skipped = 1;

@@ -25,11 +25,11 @@ struct ImitatorOps {
 
 // The meta_v2 writes for `msg`: insert/update -> UpsertObject per object, delete -> DeleteObject.
 // Nothing for other operations, for resource types containing "status", for `lease` from edged,
-// or for content that is not a JSON object. A `...List` object is split into its items (items
-// inherit apiVersion and the item kind from the list). An object without apiVersion/kind gets
-// them from the resource type token (pod -> v1 Pod, lease -> coordination.k8s.io/v1 Lease,
-// device -> devices.kubeedge.io/v1beta1 Device, ...) and the stored JSON carries them, as
-// meta_v2 values must; Go's imitator drops such objects instead.
+// for `serviceaccounttoken` (tokens are secrets) or for content that is not a JSON object. A
+// `...List` object is split into its items (items inherit apiVersion and the item kind from the
+// list). An object without apiVersion/kind gets them from the resource type token (pod -> v1 Pod,
+// lease -> coordination.k8s.io/v1 Lease, device -> devices.kubeedge.io/v1beta1 Device, ...) and the
+// stored JSON carries them, as meta_v2 values must; Go's imitator drops such objects instead.
 ImitatorOps imitatorOps(const core::Message& msg, std::string_view operation,
                         std::string_view res_type);
 // The same without copying: an object that is the whole content and already has apiVersion and

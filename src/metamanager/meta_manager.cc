@@ -18,6 +18,7 @@
 #include "edgecore/core/time.h"
 #include "imitator.h"
 #include "node_patch.h"
+#include "service_account_token.h"
 
 namespace edgecore::metamanager {
 
@@ -108,7 +109,8 @@ Processor::Processor(core::Strand strand, core::Bus& bus, std::shared_ptr<spdlog
       settings_(std::move(settings)),
       write_fail_log_(settings_.failure_log_interval),
       malformed_log_(settings_.failure_log_interval),
-      v2_skip_log_(settings_.failure_log_interval) {}
+      v2_skip_log_(settings_.failure_log_interval),
+      token_refusal_log_(settings_.failure_log_interval) {}
 
 Status Processor::start() {
   std::weak_ptr<Processor> weak = weak_from_this();
@@ -737,6 +739,10 @@ void Processor::processResponse(Message msg, const MetaResource& res) {
 }
 
 void Processor::processQuery(Message msg, const MetaResource& res) {
+  if (res.type == restype::kServiceAccountToken) {
+    processTokenQuery(std::move(msg), res);
+    return;
+  }
   if (requiresRemoteQuery(res.type) && connected_) {
     startRemote(std::move(msg), res, /*is_query=*/true);
     return;
@@ -749,10 +755,11 @@ void Processor::localQuery(Message msg, const MetaResource& res) {
   auto self = shared_from_this();
   // Read after every write submitted before this query has committed (the empty batch waits
   // for them), so a query never misses what the same sender stored just before.
-  auto read = [self, msg, res]() {
-    asio::post(self->blocking_, [self, msg, res]() {
+  const bool token = res.type == restype::kServiceAccountToken;
+  auto read = [self, msg, res, token]() {
+    asio::post(self->blocking_, [self, msg, res, token]() {
       Result<std::vector<std::string>> rows = std::vector<std::string>{};
-      if (res.id.empty()) {
+      if (res.id.empty() && !token) {
         rows = self->store_.listMetaByType(res.type);
       } else {
         auto one = self->store_.getMeta(res.key);
@@ -762,11 +769,15 @@ void Processor::localQuery(Message msg, const MetaResource& res) {
           rows = std::vector<std::string>{**one};
         }
       }
-      self->postToStrand([self, msg, rows = std::move(rows)]() {
+      self->postToStrand([self, msg, token, rows = std::move(rows)]() {
         if (!rows.ok()) {
           self->log_->warn("local query failed msg_id={} resource={} err=\"{}\"", msg.header.id,
                            msg.route.resource, rows.status().message());
           self->feedbackError(msg, "failed to query meta in DB: " + rows.status().message());
+          return;
+        }
+        if (token) {
+          self->answerTokenFromCache(msg, *rows);
           return;
         }
         Message resp = msg.makeResponse(json(*rows));
@@ -779,6 +790,58 @@ void Processor::localQuery(Message msg, const MetaResource& res) {
   if (!st.ok()) {
     read();  // queue full or closed: read what is there
   }
+}
+
+void Processor::processTokenQuery(Message msg, MetaResource res) {
+  Result<std::string> key = serviceAccountTokenKeyOf(msg.route.resource, msg.content);
+  if (!key.ok()) {
+    count(Counter::Malformed);
+    warnLimited(malformed_log_, "serviceaccounttoken query refused", msg, key.status().message());
+    feedbackError(msg, "invalid serviceaccounttoken query: " + key.status().message());
+    return;
+  }
+  // Go's parseResource: the key replaces the resource, and there is no id.
+  res.key = std::move(*key);
+  res.id.clear();
+  if (connected_) {
+    startRemote(std::move(msg), std::move(res), /*is_query=*/true);
+    return;
+  }
+  localQuery(std::move(msg), res);
+}
+
+void Processor::answerTokenFromCache(const Message& msg, const std::vector<std::string>& rows) {
+  const std::string& what = msg.route.resource;
+  if (rows.empty()) {
+    warnLimited(token_refusal_log_, "service account token not served", msg,
+                "none cached, cloud unreachable");
+    feedbackError(msg,
+                  "no cached service account token for " + what + " and the cloud is unreachable");
+    return;
+  }
+  json cached = core::parseJsonBounded(rows.front());
+  Result<core::WallTime> expiry = tokenExpiry(cached);
+  if (!expiry.ok()) {
+    warnLimited(token_refusal_log_, "service account token not served", msg,
+                "cached row unusable: " + expiry.status().message());
+    feedbackError(msg, "cached service account token for " + what +
+                           " is unusable: " + expiry.status().message());
+    return;
+  }
+  if (*expiry <= clock_.wallNow()) {
+    // Go would answer from the cache only before 80 % of the lifetime and then fail; we serve
+    // until the token itself expires, never after.
+    std::string at = core::formatRfc3339(*expiry);
+    warnLimited(token_refusal_log_, "service account token not served", msg,
+                "cached token expired at " + at + ", cloud unreachable");
+    feedbackError(msg, "service account token for " + what + " expired at " + at +
+                           " and the cloud is unreachable");
+    return;
+  }
+  log_->debug("service account token served from the cache resource={}", what);
+  Message resp = msg.makeResponse(json::array({rows.front()}));
+  resp.route.source = std::string(names::kMetaManagerModule);
+  replyTo(msg, std::move(resp));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -106,6 +106,13 @@ class Processor : public std::enable_shared_from_this<Processor> {
   void processResponse(core::Message msg, const MetaResource& res);
   void processConnect(const core::Message& msg);
   void localQuery(core::Message msg, const MetaResource& res);
+  // A `<ns>/serviceaccounttoken/<sa>` query: cached under the TokenRequest's key
+  // (service_account_token.h); from the cloud while connected, else from the cache while the
+  // cached token has not expired (our addition: KubeEdge issues #4441, #6414).
+  void processTokenQuery(core::Message msg, MetaResource res);
+  // The offline answer from the cached row(s) of a token key: the row as Go's local answer
+  // (a JSON array of one value text) while it is valid, else an error saying why.
+  void answerTokenFromCache(const core::Message& msg, const std::vector<std::string>& rows);
   void startRemote(core::Message msg, MetaResource res, bool is_query);
   static boost::asio::awaitable<void> remoteCall(std::shared_ptr<Processor> self, core::Message msg,
                                                  MetaResource res, bool is_query);
@@ -172,6 +179,7 @@ class Processor : public std::enable_shared_from_this<Processor> {
   core::LogLimiter write_fail_log_;
   core::LogLimiter malformed_log_;
   core::LogLimiter v2_skip_log_;
+  core::LogLimiter token_refusal_log_;  // offline token queries refused (edged retries them)
 };
 
 }  // namespace edgecore::metamanager

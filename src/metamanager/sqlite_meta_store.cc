@@ -20,6 +20,9 @@ constexpr int kBusyTimeoutMs = 5000;  // go-sqlite3's default, which Go edgecore
 constexpr char kUpsertMeta[] = "INSERT OR REPLACE INTO meta (key, type, value) VALUES (?,?,?)";
 constexpr char kDeleteMeta[] = "DELETE FROM meta WHERE key = ?";
 constexpr char kDeletePodGuarded[] = "DELETE FROM meta WHERE key = ? AND value LIKE ? ESCAPE '\\'";
+// The ServiceAccount tokens cached for a deleted pod (bound to its uid): useless to anyone now.
+constexpr char kDeletePodTokens[] =
+    "DELETE FROM meta WHERE type = 'serviceaccounttoken' AND value LIKE ? ESCAPE '\\'";
 constexpr char kUpsertV2[] =
     "INSERT OR REPLACE INTO meta_v2 (key, groupversionresource, namespace, name, "
     "resourceversion, value) VALUES (?,?,?,?,?,?)";
@@ -365,7 +368,13 @@ Status SqliteMetaStore::applyOp(const WriteOp& op, const StoredObjectPtr& parsed
       std::string patch_key = podPatchKey(op.key);
       EC_ASSIGN_OR_RETURN(Statement * del, writer_->prepare(kDeleteMeta));
       del->bind(1, patch_key);
-      return del->run("cannot delete meta " + patch_key);
+      EC_RETURN_IF_ERROR(del->run("cannot delete meta " + patch_key));
+      if (op.uid.empty()) {
+        return {};
+      }
+      EC_ASSIGN_OR_RETURN(Statement * tokens, writer_->prepare(kDeletePodTokens));
+      tokens->bind(1, likeContains(op.uid));
+      return tokens->run("cannot delete the tokens of pod " + op.key);
     }
     case WriteOp::Kind::UpsertObject: {
       StoredObjectPtr object = parsed;

@@ -619,20 +619,27 @@ Answer answerUpstreamImpl(const Message& req, std::string_view node, ObjectStore
       reply(withTypeMeta(*obj, type), false, rvOf(*obj));
     }
   } else if (op == "query" && type == "serviceaccounttoken") {
-    json tr = req.content.is_object() ? req.content : json::object();
-    tr = withTypeMeta(std::move(tr), type);
-    int64_t expiry = 3600;
-    if (tr.contains("spec") && tr["spec"].is_object() &&
-        tr["spec"].value("expirationSeconds", json()).is_number_integer()) {
-      expiry = tr["spec"]["expirationSeconds"].get<int64_t>();
+    // CloudCore's queryInner over CreateToken: the TokenRequest with a signed JWT, or the
+    // API server's error (a StatusError) when it refuses.
+    std::string sa_uid;
+    if (auto sa = store.get("serviceaccount", ns, name)) {
+      const json& uid = (*sa)["metadata"]["uid"];
+      sa_uid = uid.is_string() ? uid.get<std::string>() : "";
     }
-    std::time_t exp = std::time(nullptr) + expiry;
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&exp));
-    tr["status"] = {
-        {"token", "cloudsim-token-" + std::string(ns) + "-" + name + "-" + core::newUuidV4()},
-        {"expirationTimestamp", buf}};
-    reply(std::move(tr), false);
+    auto issued = issueServiceAccountToken(ns, name, sa_uid, req.content, opts.tokens,
+                                           static_cast<int64_t>(std::time(nullptr)));
+    if (issued.ok()) {
+      reply(std::move(*issued), false);
+    } else {
+      reply(
+          statusError(issued.status().code() == core::StatusCode::InvalidArgument ? 422 : 500,
+                      issued.status().code() == core::StatusCode::InvalidArgument ? "Invalid"
+                                                                                  : "InternalError",
+                      "TokenRequest.authentication.k8s.io \"" + name +
+                          "\" is invalid: " + issued.status().message(),
+                      name, "token", "authentication.k8s.io"),
+          true);
+    }
   } else if (type == "node") {
     auto obj = store.get("node", ns, name);
     if (op == "query") {

@@ -20,6 +20,7 @@
 
 #include "edgecore/core/message.h"
 #include "edgecore/core/status.h"
+#include "sa_token_issuer.h"
 
 namespace edgecore::cloudsim {
 
@@ -76,6 +77,7 @@ struct AnswerOptions {
   std::function<core::Result<std::string>(std::string_view csr_pem)> sign_serving_csr;
   bool pod_update_after_patch = true;        // emulate the API watch after a podpatch (README 9.9)
   bool pod_delete_after_edge_delete = true;  // send the final pod delete after the edge's delete
+  TokenIssuerOptions tokens;                 // serviceaccounttoken answers (sa_token_issuer.h)
 };
 
 struct Reply {

@@ -243,9 +243,21 @@ class CloudSim::Impl {
       if (!cert.ok()) return cert.status();
       return certDerToPem(*cert);
     };
+    answer_opts_.tokens.max_lifetime = opts_.sa_token_max_lifetime;
   }
 
   core::Status init() {
+    // The ServiceAccount token signing key (kube-apiserver's --service-account-signing-key-file).
+    auto sa_key = generateRsaKeyPem();
+    if (!sa_key.ok()) {
+      return sa_key.status();
+    }
+    auto sa_pub = publicKeyPemOf(*sa_key);
+    if (!sa_pub.ok()) {
+      return sa_pub.status();
+    }
+    answer_opts_.tokens.signing_key_pem = std::move(*sa_key);
+    sa_public_key_pem_ = std::move(*sa_pub);
     try {
       configureServerTls(ws_ctx_, pki_);
       configureServerTls(https_ctx_, pki_);
@@ -466,6 +478,12 @@ class CloudSim::Impl {
     std::lock_guard lock(mu_);
     refuse_ = refuse;
     recordLocked("note", 0, "", std::nullopt, {{"what", refuse ? "refuse on" : "refuse off"}});
+  }
+
+  std::string serviceAccountPublicKeyPem() const { return sa_public_key_pem_; }
+  void setServiceAccountTokenMaxLifetime(std::chrono::seconds max) {
+    std::lock_guard lock(mu_);
+    answer_opts_.tokens.max_lifetime = max;
   }
 
   size_t sessionCount() const {
@@ -1272,6 +1290,7 @@ class CloudSim::Impl {
   Pki pki_;
   Options opts_;
   AnswerOptions answer_opts_;
+  std::string sa_public_key_pem_;  // set in init(), then read-only
   asio::io_context ioc_;
   ssl::context ws_ctx_;
   ssl::context https_ctx_;
@@ -1364,6 +1383,19 @@ http::response<http::string_body> CloudSim::Impl::handleControl(
   }
   if (path == "/acks" && method == http::verb::get) {
     return ok(ackCounts());
+  }
+  if (path == "/serviceaccount/public-key" && method == http::verb::get) {
+    // For authenticators that verify the tokens (kube-apiserver's --service-account-key-file).
+    return ok({{"pem", serviceAccountPublicKeyPem()},
+               {"issuer", "https://kubernetes.default.svc.cluster.local"}});
+  }
+  if (path == "/serviceaccount/max-lifetime" && method == http::verb::post) {
+    long seconds = std::strtol(queryParam(url, "seconds", "0").c_str(), nullptr, 10);
+    if (seconds < 0) {
+      return fail(core::invalidArgument("seconds must be >= 0 (0 = no cap)"));
+    }
+    setServiceAccountTokenMaxLifetime(std::chrono::seconds(seconds));
+    return ok({{"max_lifetime_seconds", seconds}});
   }
   if (path == "/token" && method == http::verb::get) {
     long ttl = std::strtol(queryParam(url, "ttl", "86400").c_str(), nullptr, 10);
@@ -1461,6 +1493,12 @@ StreamServer* CloudSim::stream() const { return impl_->stream(); }
 const Pki& CloudSim::pki() const { return impl_->pki(); }
 const Options& CloudSim::options() const { return impl_->options(); }
 std::string CloudSim::token(std::chrono::seconds ttl) const { return makeToken(impl_->pki(), ttl); }
+std::string CloudSim::serviceAccountPublicKeyPem() const {
+  return impl_->serviceAccountPublicKeyPem();
+}
+void CloudSim::setServiceAccountTokenMaxLifetime(std::chrono::seconds max) {
+  impl_->setServiceAccountTokenMaxLifetime(max);
+}
 
 core::Result<std::string> CloudSim::send(Message msg, Reliability reliability, std::string node) {
   return impl_->send(std::move(msg), reliability, std::move(node));

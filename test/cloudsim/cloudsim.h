@@ -62,6 +62,9 @@ struct Options {
   bool pod_update_after_patch = true;
   bool pod_delete_after_edge_delete = true;
   std::string record_file;  // JSON lines; empty = memory only
+  // Caps the lifetime of the ServiceAccount tokens the simulated API server issues (a short cap
+  // lets a test see the edge refresh them); 0 = as requested.
+  std::chrono::seconds sa_token_max_lifetime{0};
 };
 
 enum class Reliability {
@@ -123,6 +126,12 @@ class CloudSim {
   const Options& options() const;
   // A fresh bootstrap token ("<ca hash>.<jwt>").
   std::string token(std::chrono::seconds ttl = std::chrono::hours(24)) const;
+  // The PKIX PEM of the key that signs ServiceAccount tokens (RS256; issuer
+  // https://kubernetes.default.svc.cluster.local), generated at start. Also GET
+  // /serviceaccount/public-key on the control API.
+  std::string serviceAccountPublicKeyPem() const;
+  // Options::sa_token_max_lifetime at run time (also POST /serviceaccount/max-lifetime?seconds=N).
+  void setServiceAccountTokenMaxLifetime(std::chrono::seconds max);
 
   // ---- downstream
   // Sends `msg` to `node`'s session (default options().node_name). Fills msg_id and timestamp

@@ -1,6 +1,7 @@
 // cloudsim: command line around CloudSim (init a PKI, serve it, list the control API).
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -117,10 +118,16 @@ int main(int argc, char** argv) {
                   "Require the client certificate CN to be system:node:<node_id header> "
                   "(cloudHub.authorization.enable); off by default, as in CloudHub");
 
+  int64_t sa_token_max_seconds = 0;
+  serve->add_option("--sa-token-max-lifetime", sa_token_max_seconds,
+                    "Cap on the lifetime of issued ServiceAccount tokens in seconds (0 = as "
+                    "requested); a few seconds makes edged refresh them at 80 % of that");
+
   CLI11_PARSE(app, argc, argv);
   if (cert_seconds > 0) {
     opts.cert_validity = std::chrono::seconds(cert_seconds);
   }
+  opts.sa_token_max_lifetime = std::chrono::seconds(std::max<int64_t>(0, sa_token_max_seconds));
 
   if (init->parsed()) {
     auto pki = edgecore::cloudsim::initPki(dir, node, host, std::chrono::hours(token_hours));

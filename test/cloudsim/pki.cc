@@ -8,6 +8,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -335,6 +336,30 @@ Result<Pki> loadPki(const std::string& dir) {
   }
   pki.ca_key_der = keyToSec1Der(key.get());
   return pki;
+}
+
+core::Result<std::string> generateRsaKeyPem(int bits) {
+  KeyPtr key(EVP_RSA_gen(static_cast<unsigned int>(bits)));
+  if (!key) {
+    return sslError("generate RSA key");
+  }
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return sslError("write RSA key");
+  }
+  return bioContents(bio.get());
+}
+
+core::Result<std::string> publicKeyPemOf(std::string_view private_key_pem) {
+  KeyPtr key = parseKeyPem(private_key_pem);
+  if (!key) {
+    return sslError("read private key");
+  }
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) {
+    return sslError("write public key");
+  }
+  return bioContents(bio.get());
 }
 
 std::string makeJwt(std::string_view key, int64_t exp_unix) {

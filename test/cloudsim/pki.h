@@ -68,6 +68,12 @@ std::string certDerToPem(std::string_view der);
 // PEM -> DER for one CERTIFICATE REQUEST block (the body of a certificates.k8s.io CSR).
 core::Result<std::string> csrPemToDer(std::string_view pem);
 
+// A fresh RSA key (PKCS#8 PEM), e.g. the ServiceAccount token signing key (kube-apiserver's
+// --service-account-signing-key-file), and the PKIX PEM of its public half
+// (--service-account-key-file).
+core::Result<std::string> generateRsaKeyPem(int bits = 2048);
+core::Result<std::string> publicKeyPemOf(std::string_view private_key_pem);
+
 std::string sha256Hex(std::string_view bytes);
 std::string base64UrlEncode(std::string_view bytes);
 core::Result<std::string> base64UrlDecode(std::string_view text);

@@ -221,6 +221,71 @@ EOF
   echo "$out" | grep -q 'ca.crt' || fail "service-account volume has no ca.crt"
 }
 
+# The claims (payload) of a JWT, as JSON.
+jwt_claims() {
+  local p; p=$(printf '%s' "$1" | cut -d. -f2 | tr '_-' '/+')
+  while [ $(( ${#p} % 4 )) -ne 0 ]; do p="$p="; done
+  printf '%s' "$p" | base64 -d 2> /dev/null
+}
+
+# Issue #17: the default kube-api-access-* volume (the apiserver's ServiceAccount admission adds
+# it) holds the token the real kube-apiserver issued through CloudCore for a TokenRequest bound
+# to the pod: read with kubectl exec through CloudStream, accepted by a TokenReview.
+t_sa_token() {
+  local pod; pod=$(kc -n "$NS" get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
+  kc -n "$NS" get pod "$pod" -o json | jq -e '[.spec.volumes[].name | select(startswith("kube-api-access-"))] | length == 1' > /dev/null \
+    || fail "pod $pod has no kube-api-access volume (ServiceAccount admission off?)" || return 1
+  local tok; tok=$(kexec -n "$NS" "$pod" -c web -- cat /var/run/secrets/kubernetes.io/serviceaccount/token) \
+    || fail "no token file in $pod" || return 1
+  local claims; claims=$(jwt_claims "$tok")
+  echo "$claims" | jq -e --arg p "$pod" --arg ns "$NS" \
+    '.["kubernetes.io"].pod.name == $p and .["kubernetes.io"].namespace == $ns and .sub == "system:serviceaccount:\($ns):default"' > /dev/null \
+    || fail "token claims do not name pod $pod: $claims" || return 1
+  local review
+  review=$(jq -n --arg t "$tok" '{apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: {token: $t}}' \
+    | kc create -f - -o json) || fail "TokenReview refused" || return 1
+  echo "$review" | jq -e '.status.authenticated == true' > /dev/null \
+    || fail "the apiserver does not accept the token: $(echo "$review" | jq -c .status)"
+  echo "$tok" > "$E2E_DIR/sa-token-$pod"
+}
+
+# Issue #17 (KubeEdge #4441, #6414): the node reboots while the cloud is down (CloudCore stopped,
+# edgecore stopped, containerd restarted with every container gone, the pods' projected volumes
+# deleted); edgecore starts offline and the pod runs again with the token metamanager cached,
+# read through keadm ctl (node-local, no cloud).
+t_sa_token_offline_reboot() {
+  local pod; pod=$(kc -n "$NS" get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
+  [ -f "$E2E_DIR/sa-token-$pod" ] || { fail "t_sa_token did not record the token of $pod"; return 1; }
+  local before; before=$(cat "$E2E_DIR/sa-token-$pod")
+  local replicas; replicas=$(jsonpath deployment web "$NS" '{.spec.replicas}')
+  stop_cloudcore
+  stop_edgecore
+  local ctd; ctd=$(cat "$E2E_DIR/containerd.pid")
+  stop_containerd
+  wait_until 20 "containerd stopped" bash -c "! kill -0 $ctd"
+  { grep " $E2E_DIR/edge/kubelet/" /proc/mounts || true; } | awk '{print $2}' | sort -r \
+    | while read -r m; do umount "$m" 2> /dev/null || umount -l "$m" 2> /dev/null || true; done
+  rm -rf "$E2E_DIR"/edge/kubelet/pods/*/volumes/kubernetes.io~projected
+  start_containerd || return 1
+  [ -z "$(running_tasks)" ] || fail "containers survived the reboot"
+  start_edgecore
+  local k=("$KEADM_BIN" ctl --config "$EDGE_CONFIG") out=""
+  local i
+  for i in $(seq 1 60); do
+    out=$(timeout 10 "${k[@]}" exec "$pod" -n "$NS" -c web -- cat /var/run/secrets/kubernetes.io/serviceaccount/token 2> /dev/null) && [ -n "$out" ] && break
+    sleep 1
+  done
+  if [ "$out" != "$before" ]; then
+    fail "after the offline reboot $pod has token [${out:0:20}...], before [${before:0:20}...]"
+  fi
+  grep -q 'service account token not served' "$EDGE_LOG" \
+    && fail "metamanager refused a token offline: $(grep 'service account token not served' "$EDGE_LOG" | tail -1)"
+  start_cloudcore
+  wait_until 30 "node Ready once cloudcore is up" node_ready
+  wait_until 60 "deployment web $replicas/$replicas available again" deploy_available web "$replicas"
+  [ "$out" = "$before" ]
+}
+
 # Finding 1, the rest of it: a pod whose ConfigMap does not exist yet waits (FailedMount) and
 # starts once the ConfigMap is created; the kubelet retries with back-off, so do we.
 t_configmap_created_later() {
@@ -532,7 +597,7 @@ run_checks() {
   local all=(node_ready lease deployment_with_config configmap_created_later logs_exec_attach
     metrics_scrape keadm_ctl scale pod_replacement hostpath_and_restart_policies
     image_pull_recovers devices tunnel_stable no_unparsable_upstream edgecore_restart
-    cloudcore_outage edgecore_starts_offline scale_to_zero)
+    cloudcore_outage edgecore_starts_offline sa_token sa_token_offline_reboot scale_to_zero)
   local name
   for name in "${all[@]}"; do
     if [ -n "${E2E_ONLY:-}" ] && ! [[ " $E2E_ONLY " == *" $name "* ]]; then continue; fi

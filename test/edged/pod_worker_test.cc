@@ -63,6 +63,29 @@ TEST(PodWorkerTest, VolumesRefreshAtTheSyncFrequency) {
   EXPECT_FALSE(s->fetch_objects);
 }
 
+// A ServiceAccount token due for a refresh: the relist syncs the pod and the sync rewrites
+// the volumes with fresh objects, even before the periodic refresh.
+TEST(PodWorkerTest, TokenDueSyncsAndRefreshesVolumes) {
+  PodEntry e = entry();
+  e.plan = std::make_shared<PodPlan>();
+  RestartBackoff backoff(seconds(10), seconds(300));
+  auto now = std::chrono::steady_clock::now();
+  e.next_volume_refresh = now + seconds(60);
+  e.token_refresh_at = now + seconds(5);
+  auto wall = std::chrono::system_clock::now();
+  // Not due yet: whatever the relist decides, the volumes are not rewritten.
+  RelistVerdict early = afterRelist(e, PodRuntime{}, backoff, wall, now, 1);
+  auto s = early.sync ? beginSync(e, now, seconds(60)) : std::nullopt;
+  EXPECT_FALSE(s && s->request.refresh_volumes);
+  e.syncing = false;
+  RelistVerdict due = afterRelist(e, PodRuntime{}, backoff, wall, now + seconds(6), 1);
+  EXPECT_TRUE(due.sync);
+  s = beginSync(e, now + seconds(6), seconds(60));
+  ASSERT_TRUE(s.has_value());
+  EXPECT_TRUE(s->request.refresh_volumes);
+  EXPECT_TRUE(s->fetch_objects);
+}
+
 TEST(PodWorkerTest, MissingConfigMapRetriesFromOneToTenSeconds) {
   PodEntry e = entry();
   e.syncing = true;

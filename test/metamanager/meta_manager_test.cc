@@ -25,6 +25,7 @@
 #include "core/test_util.h"
 #include "edgecore/core/config.h"
 #include "edgecore/core/logging.h"
+#include "edgecore/core/time.h"
 #include "edgecore/metamanager/module.h"
 #include "metamanager/imitator.h"
 #include "metamanager/sqlite_meta_store.h"
@@ -998,6 +999,154 @@ TEST_F(MetaManagerTest, TestStoreHelperWritesWhatTheModuleWrites) {
   EXPECT_FALSE(helper->getMeta("default/pod/web")->has_value());
   EXPECT_EQ(store_->getObject({edgecore::testing::kPods, "default", "web"}), nullptr);
   EXPECT_EQ(helper->getObject({edgecore::testing::kPods, "default", "web"}), nullptr);
+}
+
+// --- ServiceAccount tokens (spec cloud-protocol 4.6, local-apis 2.3) ------------------------
+
+json tokenRequest(const std::string& pod_name, const std::string& uid) {
+  return {{"apiVersion", "authentication.k8s.io/v1"},
+          {"kind", "TokenRequest"},
+          {"spec",
+           {{"expirationSeconds", 3607},
+            {"boundObjectRef",
+             {{"kind", "Pod"}, {"apiVersion", "v1"}, {"name", pod_name}, {"uid", uid}}}}}};
+}
+
+// The cloud's answer: the TokenRequest with a status expiring `ttl` from now (negative: past).
+Message cloudTokenAnswer(const Message& req, std::chrono::seconds ttl) {
+  json tr = req.content;
+  tr["status"] = {
+      {"token", "header.claims.signature"},
+      {"expirationTimestamp", core::formatRfc3339(std::chrono::system_clock::now() + ttl)}};
+  return Message::create("edgecontroller", "resource", "response", req.route.resource, tr);
+}
+
+constexpr char kTokenKey[] =
+    R"("default"/"default"/[]string(nil)/3607/)"
+    R"(v1.BoundObjectReference{Kind:"Pod", APIVersion:"v1", Name:"web", UID:"u-1"})";
+
+TEST_F(MetaManagerTest, TokenAnswerIsCachedUnderTheRequestKeyAndServedOfflineWhileValid) {
+  startModule();
+  setConnected(true);
+  cloud_.answer = [](const Message& req) { return cloudTokenAnswer(req, std::chrono::hours(1)); };
+  Message q = Message::create("edged", "meta", "query", "default/serviceaccounttoken/default",
+                              tokenRequest("web", "u-1"));
+  auto answer = request(q, std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer->has_value(); }));
+  ASSERT_TRUE((*answer)->ok());
+  EXPECT_EQ((***answer).content["status"]["token"], "header.claims.signature");
+  // The query went to the cloud with its TokenRequest content.
+  ASSERT_FALSE(cloud_.got.empty());
+  EXPECT_EQ(cloud_.got[0].route.resource, "default/serviceaccounttoken/default");
+  EXPECT_EQ(cloud_.got[0].content["spec"]["boundObjectRef"]["uid"], "u-1");
+
+  // Cached in meta under Go's key, type serviceaccounttoken; never in meta_v2 (MetaServer
+  // would list it).
+  ASSERT_TRUE(runUntil(ioc_, [&] { return plain_->metaValue(kTokenKey).has_value(); }));
+  EXPECT_EQ(plain_->metaType(kTokenKey), "serviceaccounttoken");
+  EXPECT_EQ(json::parse(*plain_->metaValue(kTokenKey))["status"]["token"],
+            "header.claims.signature");
+  EXPECT_FALSE(plain_->metaValue("default/serviceaccounttoken/default").has_value());
+  EXPECT_EQ(plain_->query("SELECT key FROM meta_v2 WHERE value LIKE '%header.claims%'", {}).size(),
+            0u);
+
+  // Offline: answered from the cache (Go's local shape: one row text in an array).
+  setConnected(false);
+  size_t sent = cloud_.got.size();
+  Message q2 = Message::create("edged", "meta", "query", "default/serviceaccounttoken/default",
+                               tokenRequest("web", "u-1"));
+  auto answer2 = request(q2, std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer2->has_value(); }));
+  ASSERT_TRUE((*answer2)->ok());
+  const Message& local = ***answer2;
+  EXPECT_EQ(local.route.operation, "response");
+  EXPECT_EQ(local.route.source, "metamanager");
+  ASSERT_TRUE(local.content.is_array());
+  ASSERT_EQ(local.content.size(), 1u);
+  EXPECT_EQ(json::parse(local.content[0].get<std::string>())["status"]["token"],
+            "header.claims.signature");
+  EXPECT_EQ(cloud_.got.size(), sent);
+
+  // Another pod's request (another key) finds nothing: an error, not someone else's token.
+  Message other = Message::create("edged", "meta", "query", "default/serviceaccounttoken/default",
+                                  tokenRequest("web", "u-2"));
+  auto answer3 = request(other, std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer3->has_value(); }));
+  ASSERT_TRUE((*answer3)->ok());
+  EXPECT_EQ((***answer3).route.operation, "error");
+  EXPECT_NE((***answer3).contentData().find("no cached service account token"), std::string::npos);
+}
+
+TEST_F(MetaManagerTest, ExpiredCachedTokenIsNotServedOffline) {
+  MetaManagerOptions options;
+  options.remote_query_timeout = std::chrono::milliseconds(300);
+  startModule(options);
+  setConnected(true);
+  cloud_.answer = [](const Message& req) {
+    return cloudTokenAnswer(req, std::chrono::seconds(-30));
+  };
+  auto first =
+      request(Message::create("edged", "meta", "query", "default/serviceaccounttoken/default",
+                              tokenRequest("web", "u-1")),
+              std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return first->has_value(); }));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return plain_->metaValue(kTokenKey).has_value(); }));
+
+  // Offline, and when the cloud does not answer in time (the remote call falls back to the
+  // cache): an error naming the expiry.
+  for (bool connected : {false, true}) {
+    setConnected(connected);
+    cloud_.answer = nullptr;
+    auto answer =
+        request(Message::create("edged", "meta", "query", "default/serviceaccounttoken/default",
+                                tokenRequest("web", "u-1")),
+                std::chrono::seconds(5));
+    ASSERT_TRUE(runUntil(ioc_, [&] { return answer->has_value(); }));
+    ASSERT_TRUE((*answer)->ok());
+    EXPECT_EQ((***answer).route.operation, "error") << connected;
+    const std::string text = (***answer).contentData();
+    EXPECT_NE(text.find("expired at "), std::string::npos) << text;
+    EXPECT_NE(text.find("cloud is unreachable"), std::string::npos) << text;
+  }
+}
+
+// Go's DeleteServiceAccountToken: the pod's cached tokens go with the pod; others stay.
+TEST_F(MetaManagerTest, PodDeleteRemovesItsCachedTokens) {
+  startModule();
+  send(cloudMsg("insert", "default/pod/web", pod("web", "u-1")));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() == 1; }));
+  setConnected(true);
+  cloud_.answer = [](const Message& req) { return cloudTokenAnswer(req, std::chrono::hours(1)); };
+  for (const char* uid : {"u-1", "u-2"}) {
+    auto a =
+        request(Message::create("edged", "meta", "query", "default/serviceaccounttoken/default",
+                                tokenRequest("web", uid)),
+                std::chrono::seconds(5));
+    ASSERT_TRUE(runUntil(ioc_, [&] { return a->has_value(); }));
+  }
+  auto tokens = [&] {
+    return plain_->query("SELECT key FROM meta WHERE type = 'serviceaccounttoken'", {}).size();
+  };
+  ASSERT_TRUE(runUntil(ioc_, [&] { return tokens() == 2; }));
+  size_t before = acks().size();
+  send(cloudMsg("delete", "default/pod/web", pod("web", "u-1")));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() > before; }));
+  EXPECT_FALSE(plain_->metaValue("default/pod/web").has_value());
+  EXPECT_EQ(tokens(), 1u);
+  EXPECT_FALSE(plain_->metaValue(kTokenKey).has_value());  // u-1's
+}
+
+TEST_F(MetaManagerTest, MalformedTokenQueryIsRefused) {
+  startModule();
+  setConnected(true);
+  auto answer =
+      request(Message::create("edged", "meta", "query", "default/serviceaccounttoken/default",
+                              json{{"spec", {{"audiences", "not-a-list"}}}}),
+              std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return answer->has_value(); }));
+  ASSERT_TRUE((*answer)->ok());
+  EXPECT_EQ((***answer).route.operation, "error");
+  EXPECT_TRUE(cloud_.got.empty());
 }
 
 }  // namespace

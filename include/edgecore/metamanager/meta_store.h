@@ -103,6 +103,7 @@ struct WriteOp {
     UpsertMeta,        // INSERT OR REPLACE INTO meta
     DeleteMeta,        // DELETE FROM meta WHERE key
     DeletePodGuarded,  // delete meta `key` only if value contains `uid`; then its podpatch row
+                       // and the serviceaccounttoken rows bound to `uid`
     UpsertObject,      // meta_v2 upsert from a Kubernetes object's JSON (`value`), key derived
     DeleteObject,      // meta_v2 delete by `object_key`
     UpsertRawV2,       // meta_v2 pass-through row: key = `key` (e.g. "/version"), value only

@@ -272,8 +272,12 @@ using FetchedObjects = std::vector<std::pair<ObjectRef, Result<nlohmann::json>>>
 std::unique_ptr<ObjectSource> makeFetchedObjectSource(FetchedObjects fetched,
                                                       ObjectSource* fallback);
 
+class ServiceAccountTokenSource;  // podplan/sa_token.h
+
 struct PlanInputs {
   ObjectSource* objects = nullptr;  // required when the pod references configmaps/secrets
+  // Projected serviceAccountToken sources (podplan/sa_token.h); null: such a volume fails.
+  ServiceAccountTokenSource* tokens = nullptr;
   std::string node_name;
   std::string host_ip;               // status.hostIP
   std::vector<std::string> pod_ips;  // empty until the sandbox exists (or hostNetwork: host_ip)

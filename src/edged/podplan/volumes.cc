@@ -3,8 +3,9 @@
 // secret,downwardapi,projected} @ v1.20.0 (paths <pod dir>/volumes/<plugin>/<name>, default mode
 // 0644, items/keys/optional, hostPath type checks), and kubelet_pods.go for etc-hosts and the
 // termination-log file. Divergences: files are written one by one (tmp + rename) instead of the
-// AtomicWriter's "..data" symlink swap, emptyDir medium Memory is a plain directory, and
-// projected serviceAccountToken sources are skipped (no token service on the edge yet).
+// AtomicWriter's "..data" symlink swap, and emptyDir medium Memory is a plain directory.
+// Projected serviceAccountToken sources get their token from PlanInputs::tokens (fetched
+// through metamanager by edged's token manager, src/edged/token/).
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 
 #include "podplan/plan_util.h"
 #include "podplan/pod_plan.h"
+#include "podplan/sa_token.h"
 #include "podplan/subpath.h"
 
 namespace edgecore::edged {
@@ -265,6 +267,26 @@ Status addDownwardFiles(const std::string& volume, const json& src, const json& 
   return Status();
 }
 
+// A projected serviceAccountToken source -> the token file (projected.go collectData @ v1.20.0:
+// the file gets the volume's defaultMode; no token, no volume).
+Status addTokenFile(const std::string& volume, const json& src, const json& pod,
+                    const PlanInputs& in, uint32_t default_mode, FileSet& out) {
+  EC_ASSIGN_OR_RETURN(auto rel, getString(src, "path", "serviceAccountToken"));
+  if (rel.empty() || !plan::isSafeRelativePath(rel)) {
+    return mountError(volume,
+                      "invalid path \"" + rel + "\": must be relative and not contain '..'");
+  }
+  if (in.tokens == nullptr) {
+    return mountError(volume, "failed to fetch token: no token source");
+  }
+  Result<std::string> token = in.tokens->token(tokenSourceRef(pod, src));
+  if (!token.ok()) {
+    return mountError(volume, "failed to fetch token: " + token.status().message());
+  }
+  out[rel] = File{std::move(*token), default_mode};
+  return Status();
+}
+
 Status checkHostPath(const std::string& volume, const std::string& path, const std::string& type) {
   struct stat st {};
   const bool exists = ::stat(path.c_str(), &st) == 0;
@@ -387,8 +409,10 @@ Status prepareVolumes(const json& pod, const PodPlan& plan, const PlanInputs& in
                   addKeyedFiles(v.name, *sec, true, plan.sandbox.ns, in, mode, files));
             } else if (const json* da = child(*s, "downwardAPI")) {
               EC_RETURN_IF_ERROR(addDownwardFiles(v.name, *da, pod, in, mode, files));
+            } else if (const json* sat = child(*s, "serviceAccountToken")) {
+              EC_RETURN_IF_ERROR(addTokenFile(v.name, *sat, pod, in, mode, files));
             }
-            // serviceAccountToken / clusterTrustBundle: not available on the edge; skipped.
+            // clusterTrustBundle: not available on the edge; skipped.
           }
         }
         EC_RETURN_IF_ERROR(syncDir(v.name, v.host_path, files, in.max_volume_bytes));

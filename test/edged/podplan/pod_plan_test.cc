@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "podplan/sa_token.h"
 #include "podplan/subpath.h"
 #include "util/process.h"
 
@@ -559,8 +560,14 @@ class VolumesTest : public PodPlanTest {
     objects.configmaps["demo/app"] = {{"data", {{"a.conf", "A=1\n"}, {"b", "bee"}}},
                                       {"binaryData", {{"bin", "AAEC"}}}};
     objects.secrets["demo/creds"] = {{"data", {{"password", "czNjcjN0"}}}};
+    std::map<std::string, Result<std::string>> fetched;
+    fetched.emplace(TokenSourceRef{"sa1", "", kDefaultTokenExpirationSeconds}.key(),
+                    std::string("jwt-of-web"));
+    tokens = makeFetchedTokenSource(std::move(fetched));
+    in.tokens = tokens.get();
     return pod;
   }
+  std::unique_ptr<ServiceAccountTokenSource> tokens;
   std::string volDir(const std::string& plugin, const std::string& name) {
     return in.root_directory + "/pods/1111-2222/volumes/" + plugin + "/" + name;
   }
@@ -602,6 +609,8 @@ TEST_F(VolumesTest, MaterialisesEveryVolumeType) {
   EXPECT_EQ(testing::readFile(proj + "/from-cm"), "bee");
   EXPECT_EQ(testing::readFile(proj + "/password"), "s3cr3t");
   EXPECT_EQ(testing::readFile(proj + "/ns"), "demo");
+  EXPECT_EQ(testing::readFile(proj + "/token"), "jwt-of-web");
+  EXPECT_EQ(modeOf(proj + "/token"), 0644u);
 
   const std::string hosts = testing::readFile(p.etc_hosts);
   EXPECT_NE(hosts.find("# Kubernetes-managed hosts file."), std::string::npos);
