@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <memory>
@@ -126,6 +127,13 @@ inline nlohmann::json saSubject(const std::string& name, const std::string& ns =
   return {{"kind", "ServiceAccount"}, {"name", name}, {"namespace", ns}};
 }
 
+// The status code and body of a whole HTTP/1.1 response (code 0 when there is none).
+inline std::pair<int, std::string> splitResponse(const std::string& resp) {
+  int code = resp.size() > 12 ? std::atoi(resp.substr(9, 3).c_str()) : 0;
+  size_t body = resp.find("\r\n\r\n");
+  return {code, body == std::string::npos ? "" : resp.substr(body + 4)};
+}
+
 // One plain-HTTP GET on 127.0.0.1:`port` with an optional bearer token: the status code and the
 // body (code 0 when nothing answered).
 inline std::pair<int, std::string> httpGet(uint16_t port, const std::string& target,
@@ -141,9 +149,33 @@ inline std::pair<int, std::string> httpGet(uint16_t port, const std::string& tar
   boost::asio::write(s, boost::asio::buffer(req), ec);
   std::string resp;
   boost::asio::read(s, boost::asio::dynamic_buffer(resp), ec);
-  int code = resp.size() > 12 ? std::atoi(resp.substr(9, 3).c_str()) : 0;
-  size_t body = resp.find("\r\n\r\n");
-  return {code, body == std::string::npos ? "" : resp.substr(body + 4)};
+  return splitResponse(resp);
+}
+
+// The same over HTTPS (MetaServer's requireAuthorization transport), the server certificate
+// verified against `ca_pem`, no client certificate (code 0 when the handshake did not complete).
+inline std::pair<int, std::string> httpsGet(uint16_t port, const std::string& ca_pem,
+                                            const std::string& target,
+                                            const std::string& token = "") {
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  boost::system::error_code ec;
+  ctx.add_certificate_authority(asio::buffer(ca_pem), ec);
+  if (ec) return {0, ""};
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<asio::ip::tcp::socket> s(io, ctx);
+  s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  if (ec) return {0, ""};
+  s.handshake(asio::ssl::stream_base::client, ec);
+  if (ec) return {0, ""};
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+  if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
+  req += "\r\n";
+  asio::write(s, asio::buffer(req), ec);
+  std::string resp;
+  asio::read(s, asio::dynamic_buffer(resp), ec);  // ends with the close (stream truncated)
+  return splitResponse(resp);
 }
 
 }  // namespace edgecore::testing

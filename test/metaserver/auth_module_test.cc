@@ -6,10 +6,6 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/write.hpp>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -125,26 +121,7 @@ class AuthModuleTest : public ::testing::Test {
   // GET over plain HTTP, or HTTPS verified against the metaserver CA once prepareTls ran.
   std::pair<int, std::string> get(const std::string& target, const std::string& token = "") {
     if (ca_pem_.empty()) return httpGet(port_, target, token);
-    namespace asio = boost::asio;
-    asio::io_context io;
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    boost::system::error_code ec;
-    ctx.add_certificate_authority(asio::buffer(ca_pem_), ec);
-    ctx.set_verify_mode(asio::ssl::verify_peer);
-    asio::ssl::stream<asio::ip::tcp::socket> s(io, ctx);
-    s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port_}, ec);
-    if (ec) return {0, ""};
-    s.handshake(asio::ssl::stream_base::client, ec);
-    if (ec) return {0, ""};
-    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
-    if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
-    req += "\r\n";
-    asio::write(s, asio::buffer(req), ec);
-    std::string resp;
-    asio::read(s, asio::dynamic_buffer(resp), ec);
-    int code = resp.size() > 12 ? std::atoi(resp.substr(9, 3).c_str()) : 0;
-    size_t body = resp.find("\r\n\r\n");
-    return {code, body == std::string::npos ? "" : resp.substr(body + 4)};
+    return httpsGet(port_, ca_pem_, target, token);
   }
   static core::DaemonOptions daemonOptions() {
     core::DaemonOptions o;

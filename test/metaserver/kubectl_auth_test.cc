@@ -1,8 +1,8 @@
-// requireAuthorization against real kubectl: a real MetaServer with the authorization chain
-// (behind a test TLS terminator, tls_front.h: kubectl sends bearer tokens only over TLS), the real
-// SQLite store holding the ServiceAccount, the pod its token is bound to and the RBAC objects, and
-// tokens signed with a real RSA key whose public half MetaServer reads from a key file
-// (serviceAccountKeyFiles).
+// requireAuthorization against real kubectl: a real MetaServer with the authorization chain on
+// its own HTTPS listener (MetaServerOptions::tls, a serving certificate for 127.0.0.1 made here;
+// kubectl sends bearer tokens only over TLS), the real SQLite store holding the ServiceAccount,
+// the pod its token is bound to and the RBAC objects, and tokens signed with a real RSA key whose
+// public half MetaServer reads from a key file (serviceAccountKeyFiles).
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,7 +16,6 @@
 #include "auth/authorization_chain.h"
 #include "edgecore/metaserver/meta_server.h"
 #include "metaserver/auth_fixtures.h"
-#include "metaserver/tls_front.h"
 #include "pki.h"
 #include "util/process.h"
 #include "util/sqlite_test_store.h"
@@ -43,6 +42,16 @@ using edgecore::testing::SqliteTestStore;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
+// The serving certificate made by the test, for every handshake.
+class FixedCertificate final : public ServingCertificateSource {
+ public:
+  explicit FixedCertificate(ServingCertificateSharedPtr cert) : cert_(std::move(cert)) {}
+  ServingCertificateSharedPtr current() const override { return cert_; }
+
+ private:
+  ServingCertificateSharedPtr cert_;
+};
+
 class KubectlAuthTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -67,27 +76,34 @@ class KubectlAuthTest : public ::testing::Test {
     auto keys = auth::loadPublicKeysFile(key_file);
     ASSERT_TRUE(keys.ok()) << keys.status().toString();
     auth_options.tokens.keys = *keys;
+    // requireAuthorization's transport: HTTPS with a serving certificate for 127.0.0.1 from a
+    // CA of the test's own, which kubectl is given with --certificate-authority. kubectl sends no
+    // client certificate, so the bearer token is its only credential.
+    auto pki = cloudsim::generatePki("127.0.0.1");
+    ASSERT_TRUE(pki.ok()) << pki.status().toString();
+    ca_pem_ = pki->ca_cert_pem;
+    ca_file_ = home_.file("ca.crt");
+    std::ofstream(ca_file_) << ca_pem_;
+    auto tls = std::make_shared<MetaServerTls>();
+    tls->certificate = std::make_shared<FixedCertificate>(std::make_shared<ServingCertificate>(
+        ServingCertificate{pki->server_cert_pem, pki->server_key_pem, ""}));
+    tls->client_ca_pem = ca_pem_;
+
     MetaServerOptions options;
     options.port = 0;
     options.authorizer =
         std::make_shared<auth::AuthorizationChain>(auth_options, *store_, clock_, nullptr);
+    options.tls = tls;
     server_ = createMetaServer(ioc_.get_executor(), options, *store_, offline_, clock_, nullptr);
     ASSERT_TRUE(server_->start().ok());
     server_->setReady(true);
     thread_ = std::thread([this] { ioc_.run(); });
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
-    ca_file_ = home_.file("ca.crt");
-    std::ofstream(ca_file_) << pki->ca_cert_pem;
-    front_ = std::make_unique<edgecore::testing::TlsFront>(pki->server_cert_pem,
-                                                           pki->server_key_pem, server_->port());
-    server_url_ = "https://127.0.0.1:" + std::to_string(front_->port());
+    server_url_ = "https://127.0.0.1:" + std::to_string(server_->port());
   }
   void TearDown() override {
-    front_.reset();
-    server_->stop();
+    if (server_) server_->stop();
     work_.reset();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
     server_.reset();
   }
 
@@ -113,8 +129,9 @@ class KubectlAuthTest : public ::testing::Test {
                                               json::array({saSubject("app")})));
   }
 
+  // The same request without kubectl, over HTTPS to the same listener.
   std::pair<int, std::string> raw(const std::string& target, const std::string& token) {
-    return edgecore::testing::httpGet(server_->port(), target, token);
+    return edgecore::testing::httpsGet(server_->port(), ca_pem_, target, token);
   }
 
   static edgecore::testing::RsaKeyPair* key_;
@@ -128,7 +145,7 @@ class KubectlAuthTest : public ::testing::Test {
       ioc_.get_executor()};
   std::thread thread_;
   MetaServerPtr server_;
-  std::unique_ptr<edgecore::testing::TlsFront> front_;
+  std::string ca_pem_;
   std::string ca_file_;
   std::string server_url_;
 };
@@ -140,6 +157,11 @@ TEST_F(KubectlAuthTest, RoleBindingAllowsServiceAccountToken) {
   auto r = kubectl(goodToken(), {"get", "pods", "-n", "default"});
   EXPECT_EQ(r.exit_code, 0) << "stderr: " << r.err;
   EXPECT_THAT(r.out, HasSubstr("web-0"));
+  // The listener kubectl used is MetaServer's HTTPS one: plain HTTP gets no answer there.
+  EXPECT_EQ(
+      edgecore::testing::httpGet(server_->port(), "/api/v1/namespaces/default/pods", goodToken())
+          .first,
+      0);
   // Only what the Role says: secrets stay forbidden.
   auto secrets = kubectl(goodToken(), {"get", "secrets", "-n", "default"});
   EXPECT_NE(secrets.exit_code, 0);
