@@ -25,8 +25,8 @@ namespace pb = edgecore::metaserver::protobuf;
   std::abort();
 }
 
-constexpr const char* kKinds[] = {"Pod", "PodList", "Node", "ConfigMap", "Secret", "Service",
-                                  "Endpoints", "Event", "Status"};
+constexpr const char* kKinds[] = {"Pod",     "PodList",   "Node",  "ConfigMap", "Secret",
+                                  "Service", "Endpoints", "Event", "Status"};
 
 }  // namespace
 
