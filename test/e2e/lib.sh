@@ -261,11 +261,23 @@ stop_edgecore() {
   rm -f "$E2E_DIR/edgecore.pid"
 }
 
+# The DMI test mapper: TERM, then KILL if it has not gone within 3 s (a mapper left behind keeps
+# whatever file descriptors the run inherited, a lock file included).
+stop_mapper() {
+  [ -f "$E2E_DIR/mapper.pid" ] || return 0
+  local p; p=$(cat "$E2E_DIR/mapper.pid")
+  kill -TERM "$p" 2> /dev/null || true
+  local i
+  for i in $(seq 1 30); do kill -0 "$p" 2> /dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2> /dev/null || true
+  rm -f "$E2E_DIR/mapper.pid"
+}
+
 # Everything a run started, in reverse: edgecore, the DMI mapper, containerd (and what it runs),
 # mosquitto, the cloud, then the pod volume mounts under $E2E_DIR.
 teardown_all() {
   stop_edgecore
-  [ -f "$E2E_DIR/mapper.pid" ] && kill "$(cat "$E2E_DIR/mapper.pid")" 2> /dev/null
+  stop_mapper
   stop_containerd
   stop_mosquitto
   "$REALCLOUD_HOME/realcloud.sh" down > /dev/null 2>&1 || true

@@ -520,7 +520,7 @@ EOF
     -p '[{"op":"replace","path":"/spec/properties/0/desired/value","value":"30"}]' > /dev/null
   wait_until 30 "the desired value 30 reached the mapper" \
     grep -q "UpdateDevice $NS/thermo-1 desired temperature=30" "$E2E_DIR/logs/mapper.log"
-  kill "$(cat "$E2E_DIR/mapper.pid")" 2> /dev/null || true
+  stop_mapper
 }
 
 # edgecore restarted: no container restarted, the node stays (or is at once again) Ready.
