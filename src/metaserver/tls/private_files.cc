@@ -7,21 +7,14 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <random>
+
+#include "edgecore/core/file.h"
 
 namespace edgecore::metaserver::tls {
 namespace {
 
 core::Status errnoStatus(const std::string& what, int err) {
   return core::internalError(what + ": " + std::strerror(err));
-}
-
-std::string randomSuffix() {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  static const char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s(10, 'x');
-  for (auto& c : s) c = kAlphabet[rng() % (sizeof(kAlphabet) - 1)];
-  return s;
 }
 
 }  // namespace
@@ -41,45 +34,7 @@ core::Status ensurePrivateDir(const std::string& dir) {
 
 core::Status writePrivateFile(const std::string& dir, const std::string& name,
                               const std::string& data) {
-  const std::string final_path = dir + "/" + name;
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
-    tmp = dir + "/." + name + ".tmp-" + randomSuffix();
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0 && errno != EEXIST) return errnoStatus("creating " + tmp, errno);
-  }
-  if (fd < 0) return core::internalError("creating a temporary file in " + dir);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return errnoStatus("writing " + tmp, err);
-    }
-    off += static_cast<size_t>(n);
-  }
-  // The umask may have narrowed 0600 further; never widened, but make it exact.
-  ::fchmod(fd, 0600);
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return errnoStatus("syncing " + tmp, err);
-  }
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return errnoStatus("renaming to " + final_path, err);
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
+  return core::writeFileAtomic(dir + "/" + name, data, 0600);
 }
 
 core::Result<std::string> readPrivateFile(const std::string& path, size_t max_bytes) {

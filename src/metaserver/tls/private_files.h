@@ -14,7 +14,7 @@ namespace edgecore::metaserver::tls {
 
 // Creates `dir` (and parents) if missing and sets it to 0700. Refuses a symlink.
 core::Status ensurePrivateDir(const std::string& dir);
-// Atomically replaces `dir`/`name` with `data`, mode 0600.
+// Atomically replaces `dir`/`name` with `data`, mode 0600 (core::writeFileAtomic).
 core::Status writePrivateFile(const std::string& dir, const std::string& name,
                               const std::string& data);
 // Reads a regular file of at most `max_bytes`; NotFound when absent. Follows no symlink.
