@@ -2,6 +2,8 @@
 
 #include <google/protobuf/stubs/logging.h>
 
+#include <stdexcept>
+
 #include "descriptor_pool.h"
 #include "json_to_proto.h"
 
@@ -106,7 +108,12 @@ core::Result<json> decodeObject(std::string_view bytes) {
   if (!message->ParseFromString(raw)) {
     return core::invalidArgument("body is not a valid " + type->full_name());
   }
-  json out = messageToJson(*message);
+  json out;
+  try {
+    out = messageToJson(*message);
+  } catch (const std::out_of_range& e) {
+    return core::invalidArgument("body is not a valid " + type->full_name() + ": " + e.what());
+  }
   out["apiVersion"] = api_version;
   out["kind"] = kind;
   return out;

@@ -1,6 +1,8 @@
 #include <google/protobuf/descriptor.h>
 
 #include <chrono>
+#include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -66,6 +68,12 @@ json specialToJson(Special kind, const gp::Message& msg) {
       int64_t secs = r->GetInt64(msg, field(1));
       int32_t nanos = r->GetInt32(msg, field(2));
       if (secs == kGoZeroTimeSeconds && nanos == 0) return nullptr;
+      // Our clock type counts int64 nanoseconds (years 1678..2261); a body with a time outside
+      // that is refused (decodeObject turns this into 415) instead of overflowing.
+      constexpr int64_t kMaxSecs = std::numeric_limits<int64_t>::max() / 1000000000LL - 1;
+      if (secs > kMaxSecs || secs < -kMaxSecs) {
+        throw std::out_of_range("time outside the years 1678..2261");
+      }
       core::WallTime t{std::chrono::duration_cast<core::WallTime::duration>(
           std::chrono::seconds(secs) + std::chrono::nanoseconds(nanos))};
       return kind == Special::Time ? core::formatRfc3339(t) : core::formatRfc3339Micro(t);
