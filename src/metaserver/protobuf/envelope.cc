@@ -1,7 +1,5 @@
 #include "envelope.h"
 
-#include <google/protobuf/stubs/logging.h>
-
 #include <stdexcept>
 
 #include "descriptor_pool.h"
