@@ -558,11 +558,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
                      scan.status().message());
       co_return;
     }
-    for (const auto& err : scan->errors) {
-      if (static_errors_.insert(err).second) {
-        ctx_.log->warn("static pod manifest ignored err=\"{}\"", err);
-      }
-    }
+    logNewStaticPodErrors(scan->errors, static_errors_, *ctx_.log);
     std::set<std::string> wanted;
     for (auto& pod : scan->pods) {
       std::string uid = str(sub(pod, "metadata"), "uid");
@@ -787,25 +783,10 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   // ---- the HTTP server on address:readOnlyPort (src/edged/server/) ------------------------
 
   void startServer() {
-    EdgedServerOptions so;
-    so.address = cfg_.address.empty() ? "127.0.0.1" : cfg_.address;
-    so.port = static_cast<uint16_t>(std::clamp<int32_t>(cfg_.read_only_port, 0, 65535));
-    so.tls_cert_file = cfg_.tls_cert_file;
-    so.tls_private_key_file = cfg_.tls_private_key_file;
-    so.client_ca_file = cfg_.client_ca_file;
     EdgedServerCallbacks cb = makeServerRoutes(snapshot_, cri_.get(), pool_, ctx_.metrics);
-    server_ = makeEdgedServer(ctx_.strand.get_inner_executor().context(), so, std::move(cb));
-    Status st = server_->start();
-    if (!st.ok()) {
-      // Pods still run without it; logs/exec through edged are unavailable.
-      ctx_.log->error("edged HTTP server not started address={} port={} err=\"{}\"", so.address,
-                      so.port, st.message());
-      server_.reset();
-    } else {
-      server_port_ = server_->port();
-      ctx_.log->info("edged HTTP server listening address={} port={} tls={}", so.address,
-                     server_->port(), so.tls_cert_file.empty() ? "off" : "client-certificates");
-    }
+    server_ = startEdgedServer(ctx_.strand.get_inner_executor().context(), cfg_, std::move(cb),
+                               *ctx_.log);
+    server_port_ = server_ ? server_->port() : 0;
   }
 
   // ---- container log rotation (kubelet container log manager) ------------------------------
@@ -892,14 +873,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
 Result<core::ModulePtr> create(core::ModuleContext ctx, EdgedOptions options) {
   const auto& cfg = ctx.config.modules.edged;
-  cri::CriClientOptions co;
-  co.runtime_endpoint = cfg.container_runtime_endpoint;
-  co.image_endpoint = cfg.image_service_endpoint;
-  if (cfg.runtime_request_timeout.count() > 0) {
-    co.request_timeout =
-        std::chrono::duration_cast<std::chrono::milliseconds>(cfg.runtime_request_timeout);
-  }
-  EC_ASSIGN_OR_RETURN(cri::CriClientPtr cri, cri::CriClient::create(co));
+  EC_ASSIGN_OR_RETURN(cri::CriClientPtr cri, cri::CriClient::create(criClientOptions(cfg)));
   if (cfg.hostname_override.empty()) {
     return core::invalidArgument("modules.edged.hostnameOverride (the node name) is empty");
   }

@@ -810,4 +810,15 @@ SyncResult PodRuntimeManager::syncPod(const SyncRequest& req) {
   return out;
 }
 
+cri::CriClientOptions criClientOptions(const core::EdgedConfig& cfg) {
+  cri::CriClientOptions co;
+  co.runtime_endpoint = cfg.container_runtime_endpoint;
+  co.image_endpoint = cfg.image_service_endpoint;
+  if (cfg.runtime_request_timeout.count() > 0) {
+    co.request_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(cfg.runtime_request_timeout);
+  }
+  return co;
+}
+
 }  // namespace edgecore::edged

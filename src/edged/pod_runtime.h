@@ -16,6 +16,7 @@
 #include <string>
 
 #include "deviceplugin/device_manager.h"
+#include "edgecore/core/config.h"
 #include "edgecore/cri/cri_client.h"
 #include "event_recorder.h"
 #include "pod_logic.h"
@@ -136,5 +137,8 @@ class PodRuntimeManager {
   };
   std::map<std::string, CachedSandbox> sandbox_cache_;  // by id (immutable facts)
 };
+
+// The CRI client settings of modules.edged (runtime/image endpoints, runtimeRequestTimeout).
+cri::CriClientOptions criClientOptions(const core::EdgedConfig& cfg);
 
 }  // namespace edgecore::edged

@@ -3,6 +3,7 @@
 
 #include "server_routes.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 namespace edgecore::edged {
@@ -78,6 +79,26 @@ EdgedServerCallbacks makeServerRoutes(const std::shared_ptr<PodSnapshot>& snapsh
     cb.metrics = [registry = std::move(metrics)] { return registry->render(); };
   }
   return cb;
+}
+
+std::unique_ptr<EdgedServer> startEdgedServer(asio::io_context& ioc, const core::EdgedConfig& cfg,
+                                              EdgedServerCallbacks routes, spdlog::logger& log) {
+  EdgedServerOptions so;
+  so.address = cfg.address.empty() ? "127.0.0.1" : cfg.address;
+  so.port = static_cast<uint16_t>(std::clamp<int32_t>(cfg.read_only_port, 0, 65535));
+  so.tls_cert_file = cfg.tls_cert_file;
+  so.tls_private_key_file = cfg.tls_private_key_file;
+  so.client_ca_file = cfg.client_ca_file;
+  auto server = makeEdgedServer(ioc, so, std::move(routes));
+  core::Status st = server->start();
+  if (!st.ok()) {
+    log.error("edged HTTP server not started address={} port={} err=\"{}\"", so.address, so.port,
+              st.message());
+    return nullptr;
+  }
+  log.info("edged HTTP server listening address={} port={} tls={}", so.address, server->port(),
+           so.tls_cert_file.empty() ? "off" : "client-certificates");
+  return server;
 }
 
 }  // namespace edgecore::edged

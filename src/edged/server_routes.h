@@ -8,6 +8,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
 
+#include "edgecore/core/config.h"
 #include "edgecore/core/metrics.h"
 #include "edgecore/cri/cri_client.h"
 #include "pod_snapshot.h"
@@ -21,5 +22,12 @@ EdgedServerCallbacks makeServerRoutes(const std::shared_ptr<PodSnapshot>& snapsh
                                       cri::CriClient* cri,
                                       std::shared_ptr<boost::asio::thread_pool> pool,
                                       core::MetricsRegistrySharedPtr metrics);
+
+// The server on modules.edged address:readOnlyPort (loopback when unset; TLS with client
+// certificates when its TLS keys are set), started with `routes`. Null when it cannot start (the
+// reason is logged): pods still run, only logs/exec through edged are unavailable.
+std::unique_ptr<EdgedServer> startEdgedServer(boost::asio::io_context& ioc,
+                                              const core::EdgedConfig& cfg,
+                                              EdgedServerCallbacks routes, spdlog::logger& log);
 
 }  // namespace edgecore::edged

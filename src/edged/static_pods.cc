@@ -204,4 +204,13 @@ std::chrono::milliseconds staticScanPeriod(std::chrono::milliseconds override,
   return period.count() > 0 ? period : std::chrono::seconds(20);
 }
 
+void logNewStaticPodErrors(const std::vector<std::string>& errors, std::set<std::string>& seen,
+                           spdlog::logger& log) {
+  for (const auto& err : errors) {
+    if (seen.insert(err).second) {
+      log.warn("static pod manifest ignored err=\"{}\"", err);
+    }
+  }
+}
+
 }  // namespace edgecore::edged

@@ -6,8 +6,11 @@
 // "default" when unset, and a UID derived from the file content and node name (so an edited file
 // is a new pod), plus the kubernetes.io/config.{source,hash} annotations. Blocking file I/O.
 
+#include <spdlog/logger.h>
+
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,5 +46,10 @@ core::Result<nlohmann::json> staticPodFromText(const std::string& text,
 // YAML to JSON with Kubernetes' scalar rules: plain scalars become bool/int/float/null when they
 // look like one, quoted scalars stay strings.
 nlohmann::json yamlToJson(const YAML::Node& node);
+
+// Warns once per distinct manifest error across scans (`seen` remembers them): a bad file in
+// the manifest directory is reported when it appears, not every 20 s.
+void logNewStaticPodErrors(const std::vector<std::string>& errors, std::set<std::string>& seen,
+                           spdlog::logger& log);
 
 }  // namespace edgecore::edged
