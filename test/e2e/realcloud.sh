@@ -235,6 +235,9 @@ t_sa_token() {
   local pod; pod=$(kc -n "$NS" get pods -l app=web -o jsonpath='{.items[0].metadata.name}')
   kc -n "$NS" get pod "$pod" -o json | jq -e '[.spec.volumes[].name | select(startswith("kube-api-access-"))] | length == 1' > /dev/null \
     || fail "pod $pod has no kube-api-access volume (ServiceAccount admission off?)" || return 1
+  # The previous check may have just brought CloudCore back; CloudStream needs the edge's tunnel.
+  wait_until 30 "kubectl exec reaches $pod through CloudStream" bash -c \
+    "timeout 10 kubectl -n $NS exec $pod -c web -- true" || return 1
   local tok; tok=$(kexec -n "$NS" "$pod" -c web -- cat /var/run/secrets/kubernetes.io/serviceaccount/token) \
     || fail "no token file in $pod" || return 1
   local claims; claims=$(jwt_claims "$tok")
