@@ -13,8 +13,11 @@ scripts/build.sh
 config=${EDGECORE_CONFIG:-/etc/kubeedge/config/edgecore.yaml}
 if [ ! -f "$config" ]; then
   mkdir -p "$(dirname "$config")"
-  ./build/edgecore --defaultconfig > "$config"
-  echo "quickstart: wrote default config to $config"
+  # The defaults, with MetaServer on so that the pod can be seen with keadm ctl and kubectl.
+  ./build/edgecore --defaultconfig \
+    | sed '/^    metaServer:$/,/^    [a-zA-Z]/ s/^      enable: false$/      enable: true/' > "$config"
+  chmod 0600 "$config"
+  echo "quickstart: wrote default config to $config (MetaServer on 127.0.0.1:10550)"
 fi
 # containerd + runc with docker.io/library/busybox:local and the pause image (no registry needed);
 # an already running containerd is left alone.
@@ -28,4 +31,32 @@ for f in config/manifests/*.yaml; do
   fi
 done
 echo "quickstart: starting edgecore --config $config (Ctrl-C to stop)"
-exec ./build/edgecore --config "$config"
+./build/edgecore --config "$config" &
+edgecore_pid=$!
+# Ctrl-C reaches edgecore itself (same process group); a TERM sent to this script is passed on.
+trap ':' INT
+trap 'kill -TERM $edgecore_pid 2> /dev/null || true' TERM
+# Once MetaServer answers, say how to see the pod; without MetaServer, say how to turn it on.
+ready() { curl -fsS http://127.0.0.1:10550/readyz > /dev/null 2>&1; }
+for _ in $(seq 1 100); do
+  ready && break
+  kill -0 "$edgecore_pid" 2> /dev/null || break
+  sleep 0.1
+done
+config_flag=""
+[ "$config" = /etc/kubeedge/config/edgecore.yaml ] || config_flag=" --config $config"
+if ready; then
+  cat <<EOF
+quickstart: edgecore is up; the example pod starts within seconds. In another terminal:
+  $PWD/build/keadm ctl${config_flag} get pod -A
+  kubectl --server http://127.0.0.1:10550 get pods -A
+  $PWD/build/keadm ctl${config_flag} logs hello-edge-$(hostname | tr '[:upper:]' '[:lower:]')
+EOF
+elif kill -0 "$edgecore_pid" 2> /dev/null; then
+  echo "quickstart: MetaServer does not answer on 127.0.0.1:10550; to see pods with keadm ctl or" \
+    "kubectl set modules.metaManager.metaServer.enable: true in $config"
+fi
+# Until edgecore ends (Ctrl-C stops it); its exit code is the script's.
+status=0
+while kill -0 "$edgecore_pid" 2> /dev/null; do wait "$edgecore_pid" || status=$?; done
+exit "$status"

@@ -100,6 +100,13 @@ CONF
   log "mosquitto started (pid $(cat "$work/mosquitto.pid"))"
 }
 
+# Unmounts every mount point whose path starts with PREFIX, deepest first.
+unmount_under() {
+  { grep -F " $1" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "cannot unmount $m"
+  done
+}
+
 stop_all() {
   if [ -f "$work/containerd.pid" ]; then
     # Shims outlive containerd: remove the test pods' tasks and containers first.
@@ -111,8 +118,14 @@ stop_all() {
       ctr -n k8s.io tasks rm -f "$c" >/dev/null 2>&1 || true
       ctr -n k8s.io containers rm "$c" >/dev/null 2>&1 || true
     done
-    kill "$(cat "$work/containerd.pid")" 2>/dev/null || true
+    local pid; pid=$(cat "$work/containerd.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     rm -f "$work/containerd.pid"
+    # The CRI sandboxes' /dev/shm mounts and pod network namespaces outlive their tasks and
+    # containerd itself; leave no mount behind.
+    unmount_under /run/containerd/
+    unmount_under /run/netns/cni-
   fi
   if [ -f "$work/mosquitto.pid" ]; then
     kill "$(cat "$work/mosquitto.pid")" 2>/dev/null || true

@@ -157,6 +157,11 @@ asio::awaitable<void> Hub::runLoop() {
       auto ensure_op = certs_.ensure(strand_);
       st = co_await std::move(ensure_op);
     }
+    // ensure() says FailedPrecondition only when there is neither a certificate nor a token.
+    const bool no_credentials = st.code() == core::StatusCode::FailedPrecondition;
+    if (!no_credentials) {
+      credentials_reported_ = false;
+    }
     if (st.ok() && rotation_awaits_cert_) {
       // A certificate exists now (bootstrap): let the rotation loop schedule it at once
       // instead of at its next poll (32 s, longer than a short-lived certificate may last).
@@ -182,7 +187,11 @@ asio::awaitable<void> Hub::runLoop() {
       break;
     }
     auto delay = backoff.next();
-    if (!st.ok()) {
+    if (no_credentials) {
+      // Nothing changes until someone writes a certificate or a token: poll at the slowest pace.
+      delay = options_.max_backoff;
+      logMissingCredentials(st, delay);
+    } else if (!st.ok()) {
       logConnectFailure(st, backoff.attempts(), delay);
       was_failing = true;
     }
@@ -213,6 +222,24 @@ void Hub::logConnectFailure(const Status& st, int attempt, std::chrono::millisec
       log_->warn("{} suppressed={}", line, suppressed);
     }
   }
+}
+
+void Hub::logMissingCredentials(const Status& st, std::chrono::milliseconds delay) {
+  bump([&](EdgeHubStats& s) {
+    ++s.connect_failures;
+    s.last_error = st.toString();
+  });
+  if (credentials_reported_) {
+    log_->debug("still no cloud credentials recheck_in_ms={}", delay.count());
+    return;
+  }
+  credentials_reported_ = true;
+  log_->warn(
+      "not joined to a cloud: {}. The node runs offline from its local store (pods, MetaServer, "
+      "devices). To join, run `keadm join --cloudcore-ipport=HOST:10000 --token=TOKEN` or set "
+      "modules.edgeHub.token (from `keadm gettoken` on the cloud) and restart edgecore; checking "
+      "for a certificate again every {} s",
+      st.message(), delay.count() / 1000);
 }
 
 asio::awaitable<core::Result<net::WsSessionPtr>> Hub::connect() {

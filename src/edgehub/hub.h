@@ -108,6 +108,8 @@ class Hub : public std::enable_shared_from_this<Hub> {
   // ---- connection lifecycle (edge_hub.cc) ----
   asio::awaitable<void> runLoop();
   void logConnectFailure(const Status& st, int attempt, std::chrono::milliseconds delay);
+  // No certificate and no token: a configuration state, said once (not a network fault).
+  void logMissingCredentials(const Status& st, std::chrono::milliseconds delay);
   asio::awaitable<core::Result<net::WsSessionPtr>> connect();
   asio::awaitable<void> runSession(SessionPtr s);
   void publishConnection(std::string_view content);
@@ -137,6 +139,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
   CertManager certs_;
   asio::steady_timer retry_timer_;
   asio::steady_timer rotation_timer_;
+  bool credentials_reported_ = false;  // strand: the missing-credentials line was logged
   bool rotation_awaits_cert_ = false;  // strand: the rotation loop waits for a first certificate
   TokenBucket bucket_;
   std::mt19937_64 rng_;

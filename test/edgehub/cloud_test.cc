@@ -318,6 +318,29 @@ TEST_F(CloudBootstrap, WrongCaHashFailsClearly) {
   EXPECT_FALSE(std::filesystem::exists(rig_->config().modules.edge_hub.tls_cert_file));
 }
 
+// No certificate and no token is how a node runs offline by design (quickstart): one clear line
+// saying what to set, then rechecks at the slowest back-off, not an error every few seconds.
+TEST_F(CloudBootstrap, NoCredentialsIsSaidOnceAndRecheckedSlowly) {
+  rig_->config().modules.edge_hub.token.clear();
+  EdgeHubOptions options;
+  options.max_backoff = 1s;
+  rig_->startHub("", options);
+  ASSERT_TRUE(waitFor([&] { return rig_->stats().connect_failures >= 3; }, 10s)) << rig_->logs();
+  std::string logs = rig_->logs();
+  size_t first = logs.find("not joined to a cloud");
+  ASSERT_NE(first, std::string::npos) << logs;
+  EXPECT_EQ(logs.find("not joined to a cloud", first + 1), std::string::npos) << logs;
+  EXPECT_NE(logs.find("modules.edgeHub.token"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find("cloud connect failed"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find(" E "), std::string::npos) << "no ERROR line for a config state: " << logs;
+  // At the 1 s cap, three checks take at least two seconds; the 300 ms start would take 0.9 s.
+  auto t0 = std::chrono::steady_clock::now();
+  uint64_t before = rig_->stats().connect_failures;
+  ASSERT_TRUE(waitFor([&] { return rig_->stats().connect_failures >= before + 2; }, 10s));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 1500ms);
+  EXPECT_FALSE(sim_->connected());
+}
+
 TEST_F(CloudBootstrap, ExpiredTokenFailsClearly) {
   rig_->config().modules.edge_hub.token = sim_->token(-1h);
   rig_->startHub();
