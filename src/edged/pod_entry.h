@@ -91,6 +91,9 @@ struct PodEntry {
   // Static pods: the uid of the mirror pod the API server holds for it ("" = none known yet).
   std::string mirror_uid;
   bool mirror_in_flight = false;
+  // The mirror could not reach the cloud (offline): metamanager keeps a local copy with the
+  // static pod's uid, and the status goes onto it until the cloud's mirror is known.
+  bool mirror_local_only = false;
   std::chrono::steady_clock::time_point next_mirror_try{};
   std::string fingerprint;
   std::shared_ptr<const PodPlan> plan;

@@ -6,6 +6,7 @@
 
 #include "edgecore/core/message.h"
 #include "edgecore/core/resource.h"
+#include "edgecore/core/time.h"
 
 namespace edgecore::edged {
 
@@ -96,7 +97,9 @@ void PodStatusReporter::update(PodEntry& e) {
 void PodStatusReporter::send(PodEntry& e) {
   if (e.is_static && e.mirror_uid.empty()) {
     createMirrorSoon(e);
-    return;
+    if (!e.mirror_local_only) {
+      return;
+    }
   }
   if (e.send_in_flight) {
     return;
@@ -115,7 +118,8 @@ asio::awaitable<void> PodStatusReporter::sendStatus(std::string uid, std::string
     co_return;
   }
   // A static pod's status goes to its mirror pod (kubelet status manager translates the uid).
-  json patch = podStatusPatch(p->is_static ? p->mirror_uid : uid, p->status);
+  const bool to_mirror = p->is_static && !p->mirror_uid.empty();
+  json patch = podStatusPatch(to_mirror ? p->mirror_uid : uid, p->status);
   auto patch_op = request(Message::create(
       core::names::kEdgedModule, core::names::kMetaGroup, core::op::kPatch,
       core::buildResource(p->ns, core::restype::kPodPatch, p->name), json(patch.dump())));
@@ -152,6 +156,7 @@ void PodStatusReporter::noteMirror(PodEntry* e, const std::string& ns, const std
   }
   if (e->mirror_uid != uid) {
     d_.log->info("mirror pod known pod={}/{} mirror_uid={}", ns, name, uid);
+    e->mirror_local_only = false;
     e->mirror_uid = uid;
     e->last_sent.clear();
     send(*e);
@@ -182,10 +187,15 @@ asio::awaitable<void> PodStatusReporter::createMirror(std::string uid) {
   if (p == nullptr) {
     co_return;
   }
-  auto insert_op =
-      request(Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kInsert,
-                              core::buildResource(p->ns, core::restype::kPod, p->name),
-                              mirrorPodOf(p->pod, d_.node_name, d_.node_uid())));
+  json mirror = mirrorPodOf(p->pod, d_.node_name, d_.node_uid());
+  if (!mirror["metadata"].contains("creationTimestamp")) {
+    // The API server sets its own; the copy metamanager keeps offline needs one for its age.
+    mirror["metadata"]["creationTimestamp"] =
+        core::formatRfc3339(core::WallTime(std::chrono::system_clock::now()));
+  }
+  auto insert_op = request(
+      Message::create(core::names::kEdgedModule, core::names::kMetaGroup, core::op::kInsert,
+                      core::buildResource(p->ns, core::restype::kPod, p->name), std::move(mirror)));
   Result<Message> resp = co_await std::move(insert_op);
   p = d_.find(uid);
   if (p == nullptr) {
@@ -199,10 +209,18 @@ asio::awaitable<void> PodStatusReporter::createMirror(std::string uid) {
     mirror_uid = str(sub(sub(resp->content, "Object"), "metadata"), "uid");
   }
   if (mirror_uid.empty()) {
-    // Offline ("not connected"), or AlreadyExists: the cloud then sends us the mirror pod.
-    d_.log->debug("mirror pod not created pod={}/{} err=\"{}\"", e.ns, e.name, answerText(resp));
+    // Offline ("connection lost"), or AlreadyExists: the cloud then sends us the mirror pod.
+    std::string why = answerText(resp);
+    d_.log->debug("mirror pod not created pod={}/{} err=\"{}\"", e.ns, e.name, why);
+    if (!e.mirror_local_only && (why.find("not connected") != std::string::npos ||
+                                 why.find("connection lost") != std::string::npos)) {
+      e.mirror_local_only = true;
+      e.last_sent.clear();
+      send(e);
+    }
     co_return;
   }
+  e.mirror_local_only = false;
   d_.log->info("mirror pod created pod={}/{} mirror_uid={}", e.ns, e.name, mirror_uid);
   e.mirror_uid = mirror_uid;
   e.last_sent.clear();

@@ -626,6 +626,14 @@ void Processor::processPatch(Message msg, const MetaResource& res) {
       ops.push_back(std::move(*node));
     }
   }
+  if (res.type == restype::kPodPatch && !connected_) {
+    // Offline nothing echoes the status back from the cloud: put it on the pod MetaServer serves
+    // so that keadm ctl / kubectl on the node see the pod as it runs. Online the cloud's pod
+    // update carries it, as in KubeEdge.
+    if (std::optional<WriteOp> pod = patchedPod(res, msg.contentData())) {
+      ops.push_back(std::move(*pod));
+    }
+  }
   auto self = shared_from_this();
   auto shared = std::make_shared<Message>(std::move(msg));
   write(std::move(ops), shared, [self, shared](Status st) {
@@ -656,6 +664,28 @@ std::optional<WriteOp> Processor::patchedNode(const MetaResource& res, const std
   if (!merged) {
     count(Counter::Malformed);
     log_->debug("node patch not applied locally: not a JSON object node={}", res.id);
+    return std::nullopt;
+  }
+  WriteOp w;
+  w.kind = WriteOp::Kind::UpsertObject;
+  w.doc = std::make_shared<const json>(std::move(*merged));
+  return w;
+}
+
+std::optional<WriteOp> Processor::patchedPod(const MetaResource& res, const std::string& patch) {
+  const size_t at = res.key.find("/podpatch/");
+  if (at == std::string::npos) return std::nullopt;
+  ObjectKey key;
+  key.gvr = Gvr{"", "v1", "pods"};
+  key.ns = res.key.substr(0, at);
+  key.name = res.id;
+  StoredObjectPtr current = store_.getObject(key);
+  if (!current) return std::nullopt;
+  std::optional<json> merged =
+      applyPodStatusPatch(json::parse(current->json, nullptr, false), patch);
+  if (!merged) {
+    log_->debug("pod status not applied locally pod={}/{}: other uid or not JSON", key.ns,
+                key.name);
     return std::nullopt;
   }
   WriteOp w;

@@ -101,6 +101,7 @@ class Processor : public std::enable_shared_from_this<Processor> {
   void processPatch(core::Message msg, const MetaResource& res);
   // The Node in meta_v2 with a nodepatch applied (nullopt when there is none or the patch is junk).
   std::optional<WriteOp> patchedNode(const MetaResource& res, const std::string& patch);
+  std::optional<WriteOp> patchedPod(const MetaResource& res, const std::string& patch);
   void processDelete(core::Message msg, const MetaResource& res);
   void processQuery(core::Message msg, const MetaResource& res);
   void processResponse(core::Message msg, const MetaResource& res);

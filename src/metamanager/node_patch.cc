@@ -111,4 +111,22 @@ std::optional<json> applyNodePatch(const json& node, std::string_view patch_text
   return out;
 }
 
+std::optional<json> applyPodStatusPatch(const json& pod, std::string_view patch_text) {
+  if (!pod.is_object()) return std::nullopt;
+  json patch = core::parseJsonBounded(patch_text);
+  if (!patch.is_object()) return std::nullopt;
+  const json* uid = nullptr;
+  if (auto md = patch.find("metadata"); md != patch.end() && md->is_object()) {
+    if (auto u = md->find("uid"); u != md->end()) uid = &*u;
+  }
+  const json* have = nullptr;
+  if (auto md = pod.find("metadata"); md != pod.end() && md->is_object()) {
+    if (auto u = md->find("uid"); u != md->end()) have = &*u;
+  }
+  if (uid != nullptr && (have == nullptr || *uid != *have)) return std::nullopt;
+  json out = pod;
+  mergeObject(out, patch, 0);
+  return out;
+}
+
 }  // namespace edgecore::metamanager

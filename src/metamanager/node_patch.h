@@ -21,4 +21,10 @@ namespace edgecore::metamanager {
 std::optional<nlohmann::json> applyNodePatch(const nlohmann::json& node,
                                              std::string_view patch_text);
 
+// The same rules for a v1.Pod status patch (edged's podpatch: `conditions` merge on "type", the
+// container status lists are replaced), when the patch's metadata.uid, if it names one, is the
+// pod's. nullopt otherwise.
+std::optional<nlohmann::json> applyPodStatusPatch(const nlohmann::json& pod,
+                                                  std::string_view patch_text);
+
 }  // namespace edgecore::metamanager

@@ -1084,5 +1084,55 @@ TEST_F(EdgedTest, StaticPodGetsAMirrorPodUpstream) {
   EXPECT_TRUE(waitFor([&] { return containers(name).empty(); }, 20s));
 }
 
+// A node with no cloud (the quickstart): the mirror cannot be created upstream, so the static
+// pod's status goes onto the copy metamanager keeps, and MetaServer (keadm ctl get pod) shows it
+// Running; once the link is up the cloud's mirror takes over with its own uid.
+TEST_F(EdgedTest, StaticPodStatusIsServedLocallyWhileOffline) {
+  std::filesystem::create_directories(dir_.path() + "/manifests");
+  dir_.write("manifests/static.yaml",
+             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: st\n  namespace: " + ns_ +
+                 "\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 1\n  "
+                 "containers:\n  - name: main\n    image: " +
+                 kBusyboxImage + "\n    command: [\"sh\", \"-c\", \"sleep 3600\"]\n");
+  edged::EdgedOptions o;
+  o.static_pod_period = 300ms;
+  o.status_period = 500ms;
+  auto& h = start(o, /*connected=*/false);
+  const std::string name = "st-" + node_;
+  const metamanager::ObjectKey key{{"", "v1", "pods"}, ns_, name};
+  auto served = [&] {
+    auto obj = h.store().getObject(key);
+    return obj ? json::parse(obj->json, nullptr, false) : json::object();
+  };
+  auto phase = [&] {
+    json st = served().value("status", json::object());
+    return st.is_object() ? st.value("phase", "") : "";
+  };
+  ASSERT_TRUE(waitFor([&] { return phase() == "Running"; }, 20s)) << served().dump();
+  json pod = served();
+  EXPECT_FALSE(pod["metadata"].value("creationTimestamp", "").empty());
+  EXPECT_EQ(pod["status"]["containerStatuses"][0].value("ready", false), true) << pod.dump();
+
+  // Online: the mirror is created upstream and the status goes to the cloud's uid.
+  ASSERT_TRUE(h.setCloudConnected(true).ok());
+  const std::string mirror_uid = "cloud-uid-" + name;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        for (auto& m : h.upstream()) {
+          if (m.route.operation == "patch" && m.route.resource == ns_ + "/podpatch/" + name &&
+              m.content.is_string()) {
+            json p = json::parse(m.content.get<std::string>(), nullptr, false);
+            if (p.is_object() && p["metadata"].value("uid", "") == mirror_uid) {
+              return true;
+            }
+          }
+        }
+        return false;
+      },
+      20s));
+  std::filesystem::remove(dir_.path() + "/manifests/static.yaml");
+  EXPECT_TRUE(waitFor([&] { return containers(name).empty(); }, 20s));
+}
+
 }  // namespace
 }  // namespace edgecore::testing

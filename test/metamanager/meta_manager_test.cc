@@ -785,6 +785,53 @@ TEST_F(MetaManagerTest, NodePatchFromEdgedUpdatesTheServedNodeOnlineAndOffline) 
   EXPECT_EQ(store_->getObject({{"", "v1", "nodes"}, "", "ghost"}), nullptr);
 }
 
+// Offline, edged's pod status (podpatch) lands on the pod MetaServer serves, so keadm ctl and
+// kubectl on the node see pods as they run (a static pod's local mirror included); only when
+// the uid matches; online the cloud's pod update carries the status, so nothing is applied.
+TEST_F(MetaManagerTest, PodStatusPatchUpdatesTheServedPodOnlyWhileOffline) {
+  startModule();
+  json mirror = pod("hello-edge-n1", "static-uid");
+  auto ins =
+      request(Message::create("edged", "meta", "insert", "default/pod/hello-edge-n1", mirror),
+              std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return ins->has_value(); }));
+  const ObjectKey key{{"", "v1", "pods"}, "default", "hello-edge-n1"};
+  ASSERT_TRUE(runUntil(ioc_, [&] { return store_->getObject(key) != nullptr; }));
+  auto served = [&] { return json::parse(store_->getObject(key)->json); };
+
+  auto statusPatch = [](const std::string& uid, const std::string& phase) {
+    return json{{"metadata", {{"uid", uid}}},
+                {"status",
+                 {{"phase", phase},
+                  {"$setElementOrder/conditions", json::array({{{"type", "Ready"}}})},
+                  {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}}
+        .dump();
+  };
+  auto offline = request(Message::create("edged", "meta", "patch", "default/podpatch/hello-edge-n1",
+                                         statusPatch("static-uid", "Running")),
+                         std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return offline->has_value(); }));
+  EXPECT_EQ((***offline).route.operation, "error");  // connection lost, as before
+  ASSERT_TRUE(runUntil(ioc_, [&] { return served()["status"].value("phase", "") == "Running"; }));
+  EXPECT_EQ(served()["status"]["conditions"][0]["status"], "True");
+  EXPECT_EQ(served()["spec"]["nodeName"], "edge-1");
+
+  // Another uid (the pod was replaced meanwhile): not applied.
+  auto other = request(Message::create("edged", "meta", "patch", "default/podpatch/hello-edge-n1",
+                                       statusPatch("other-uid", "Failed")),
+                       std::chrono::seconds(5));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return other->has_value(); }));
+  // Online: forwarded, not applied locally (the cloud echoes its own pod).
+  setConnected(true);
+  Message online = Message::create("edged", "meta", "patch", "default/podpatch/hello-edge-n1",
+                                   statusPatch("static-uid", "Succeeded"));
+  send(online);
+  ASSERT_TRUE(runUntil(ioc_, [&] {
+    return std::find(cloud_.got.begin(), cloud_.got.end(), online) != cloud_.got.end();
+  }));
+  EXPECT_EQ(served()["status"]["phase"], "Running");
+}
+
 // --- bad input --------------------------------------------------------------------------------
 
 TEST_F(MetaManagerTest, BadInputIsCountedAndNeverCrashes) {
