@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Installs the packages scripts/package.sh built into a scratch root with the real dpkg (maintainer
+# scripts included) and checks what an edge node would get: paths and modes, the unit, the
+# installed binary's version, then upgrade, remove and purge. Touches nothing outside the root.
+#   scripts/check-package.sh                 the .deb files in $BUILD_DIR/packages (build-pkg/)
+#   scripts/check-package.sh A.deb B.deb     given files
+# LINTIAN=1 also runs lintian (package.sh already does).
+set -euo pipefail
+debs=()
+for deb in "$@"; do debs+=("$(realpath "$deb")"); done
+cd "$(dirname "$0")/.."
+if [ ${#debs[@]} -eq 0 ]; then
+  debs=("${BUILD_DIR:-build-pkg}/packages"/*.deb)
+fi
+node_deb="" cloudsim_deb=""
+for deb in "${debs[@]}"; do
+  case "$(dpkg-deb -f "$deb" Package)" in
+    edgecore-cpp) node_deb=$deb ;;
+    edgecore-cpp-cloudsim) cloudsim_deb=$deb ;;
+  esac
+done
+[ -n "$node_deb" ] || { echo "check-package: no edgecore-cpp .deb in ${debs[*]}" >&2; exit 1; }
+
+failures=0
+ok() { echo "  ok   $*"; }
+bad() { echo "  FAIL $*"; failures=$((failures + 1)); }
+expect() {  # expect DESCRIPTION COMMAND...: passes when the command succeeds
+  local what=$1
+  shift
+  if "$@"; then ok "$what"; else bad "$what"; fi
+}
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+root=$scratch/root
+mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates" "$root/var/lib/dpkg/triggers"
+touch "$root/var/lib/dpkg/status" "$root/var/lib/dpkg/available"
+# Chrootless: the scratch root has no shell to chroot into; the scripts honour $DPKG_ROOT instead.
+# --force-depends: the root's dpkg database knows none of the libraries the host provides.
+dpkg_root() {
+  dpkg --root="$root" --force-not-root --force-script-chrootless --force-depends \
+    --log=/dev/null "$@" >"$scratch/dpkg.log" 2>&1 || { cat "$scratch/dpkg.log" >&2; return 1; }
+}
+mode_is() { [ "$(stat -c '%a' "$root/$1")" = "$2" ]; }
+stripped() { ! readelf -S "$root/$1" | grep -qE '\.symtab|\.debug_'; }
+
+version=$(dpkg-deb -f "$node_deb" Version)
+upstream=${version%-*}
+echo "check-package: $(basename "$node_deb") version=$version"
+
+echo "install"
+pkgs=("$node_deb")
+[ -n "$cloudsim_deb" ] && pkgs+=("$cloudsim_deb")
+dpkg_root -i "${pkgs[@]}"
+for f in usr/bin/edgecore usr/bin/keadm; do
+  expect "$f 0755, stripped" eval 'mode_is $f 755 && stripped $f'
+done
+for f in lib/systemd/system/edgecore.service usr/share/man/man8/edgecore.8.gz \
+  usr/share/man/man8/keadm.8.gz usr/share/doc/edgecore-cpp/copyright \
+  usr/share/doc/edgecore-cpp/changelog.Debian.gz; do
+  expect "$f 0644" mode_is "$f" 644
+done
+expect "var/lib/kubeedge 0700 (postinst)" mode_is var/lib/kubeedge 700
+expect "nothing shipped under /etc (keadm join writes the config)" \
+  eval '! dpkg-deb -c "$node_deb" | grep -q " \./etc/"'
+expect "unit ExecStart=/usr/bin/edgecore" \
+  grep -qx 'ExecStart=/usr/bin/edgecore' "$root/lib/systemd/system/edgecore.service"
+sed "s|^ExecStart=/usr/bin/edgecore$|ExecStart=$root/usr/bin/edgecore|" \
+  "$root/lib/systemd/system/edgecore.service" >"$scratch/edgecore.service"
+expect "systemd-analyze verify (ExecStart in the scratch root)" \
+  systemd-analyze verify "$scratch/edgecore.service"
+expect "changelog.Debian names $version" \
+  eval 'zcat "$root/usr/share/doc/edgecore-cpp/changelog.Debian.gz" | head -1 | grep -qF "($version)"'
+got=$("$root/usr/bin/edgecore" --version)
+expect "edgecore --version '$got' is $upstream" eval '[[ "$got" == "edgecore-cpp $upstream "* ]]'
+if "$root/usr/bin/keadm" --help 2>&1 | grep -qE '^  version\b'; then
+  got=$("$root/usr/bin/keadm" version 2>&1)
+  expect "keadm version '$got' names $upstream" eval '[[ "$got" == *"$upstream"* ]]'
+else
+  echo "  skip keadm version (not in this build)"
+fi
+if [ -n "$cloudsim_deb" ]; then
+  expect "usr/bin/cloudsim 0755, stripped" eval 'mode_is usr/bin/cloudsim 755 && stripped usr/bin/cloudsim'
+  expect "usr/share/man/man1/cloudsim.1.gz 0644" mode_is usr/share/man/man1/cloudsim.1.gz 644
+  expect "cloudsim --help runs" eval '"$root/usr/bin/cloudsim" --help >/dev/null'
+fi
+
+# Node state as keadm join and a running edgecore leave it.
+mkdir -p "$root/etc/kubeedge/config" "$root/etc/systemd/system/multi-user.target.wants"
+echo "edgecore.yaml from keadm join" >"$root/etc/kubeedge/config/edgecore.yaml"
+echo "db" >"$root/var/lib/kubeedge/edgecore.db"
+ln -s /lib/systemd/system/edgecore.service \
+  "$root/etc/systemd/system/multi-user.target.wants/edgecore.service"
+
+echo "upgrade to $upstream-99 (the same package, version bumped)"
+dpkg-deb -R "$node_deb" "$scratch/next"
+sed -i "s/^Version: .*/Version: $upstream-99/" "$scratch/next/DEBIAN/control"
+dpkg-deb --root-owner-group -b "$scratch/next" "$scratch/next.deb" >/dev/null
+dpkg_root -i "$scratch/next.deb"
+expect "installed version is $upstream-99" \
+  eval '[ "$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f "\${Version}" edgecore-cpp)" = "$upstream-99" ]'
+expect "config untouched" grep -qx "edgecore.yaml from keadm join" "$root/etc/kubeedge/config/edgecore.yaml"
+expect "database untouched, directory still 0700" eval '[ -s "$root/var/lib/kubeedge/edgecore.db" ] && mode_is var/lib/kubeedge 700'
+
+echo "remove"
+dpkg_root -r edgecore-cpp
+expect "binaries and unit gone" eval '[ ! -e "$root/usr/bin/edgecore" ] && [ ! -e "$root/lib/systemd/system/edgecore.service" ]'
+expect "config, database and enable link kept" eval '[ -s "$root/etc/kubeedge/config/edgecore.yaml" ] && [ -s "$root/var/lib/kubeedge/edgecore.db" ] && [ -L "$root/etc/systemd/system/multi-user.target.wants/edgecore.service" ]'
+
+echo "purge"
+dpkg_root -P edgecore-cpp
+expect "database and /var/lib/kubeedge gone" eval '[ ! -e "$root/var/lib/kubeedge" ]'
+expect "enable link gone" eval '[ ! -L "$root/etc/systemd/system/multi-user.target.wants/edgecore.service" ]'
+expect "config kept (keadm reset removes it)" test -s "$root/etc/kubeedge/config/edgecore.yaml"
+
+if [ "${LINTIAN:-0}" != 0 ]; then
+  for deb in "${debs[@]}"; do
+    expect "lintian $(basename "$deb"): no errors" lintian --fail-on error "$deb"
+  done
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "check-package: $failures check(s) failed" >&2
+  exit 1
+fi
+echo "check-package: all checks passed"
