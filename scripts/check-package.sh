@@ -88,7 +88,9 @@ fi
 # Node state as keadm join and a running edgecore leave it.
 mkdir -p "$root/etc/kubeedge/config" "$root/etc/systemd/system/multi-user.target.wants"
 echo "edgecore.yaml from keadm join" >"$root/etc/kubeedge/config/edgecore.yaml"
-echo "db" >"$root/var/lib/kubeedge/edgecore.db"
+for f in edgecore.db edgecore.db-wal edgecore-outbox.db edgecore-outbox.db-shm; do
+  echo "db" >"$root/var/lib/kubeedge/$f"
+done
 ln -s /lib/systemd/system/edgecore.service \
   "$root/etc/systemd/system/multi-user.target.wants/edgecore.service"
 
@@ -109,7 +111,7 @@ expect "config, database and enable link kept" eval '[ -s "$root/etc/kubeedge/co
 
 echo "purge"
 dpkg_root -P edgecore-cpp
-expect "database and /var/lib/kubeedge gone" eval '[ ! -e "$root/var/lib/kubeedge" ]'
+expect "databases and /var/lib/kubeedge gone" eval '[ ! -e "$root/var/lib/kubeedge" ]'
 expect "enable link gone" eval '[ ! -L "$root/etc/systemd/system/multi-user.target.wants/edgecore.service" ]'
 expect "config kept (keadm reset removes it)" test -s "$root/etc/kubeedge/config/edgecore.yaml"
 
