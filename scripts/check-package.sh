@@ -115,6 +115,61 @@ expect "databases and /var/lib/kubeedge gone" eval '[ ! -e "$root/var/lib/kubeed
 expect "enable link gone" eval '[ ! -L "$root/etc/systemd/system/multi-user.target.wants/edgecore.service" ]'
 expect "config kept (keadm reset removes it)" test -s "$root/etc/kubeedge/config/edgecore.yaml"
 
+# The systemd branch of the maintainer scripts, which the scratch root above skips (DPKG_ROOT set,
+# no systemd): run them as dpkg would on a systemd host, with systemctl and deb-systemd-invoke
+# stubbed to record their calls, in a private mount namespace whose tmpfs /run (holding
+# /run/systemd/system), /var/lib and /etc/systemd hide the host's, so nothing real is touched.
+echo "maintainer scripts on a systemd host (stubbed systemctl, private mounts)"
+dpkg-deb -e "$node_deb" "$scratch/control"
+mkdir "$scratch/stub"
+for tool in systemctl deb-systemd-invoke; do
+  printf '#!/bin/sh\necho "%s $*" >>"%s/calls"\n' "$tool" "$scratch" >"$scratch/stub/$tool"
+  chmod 755 "$scratch/stub/$tool"
+done
+cat >"$scratch/systemd-host.sh" <<'SCRIPT'
+set -e
+c=$1
+mount -t tmpfs none /run && mkdir -p /run/systemd/system
+mount -t tmpfs none /var/lib
+mount -t tmpfs none /etc/systemd
+step() { echo "== $*" >>"$c/../calls"; sh "$c/$@"; }
+step postinst configure
+stat -c 'mode %a' /var/lib/kubeedge >>"$c/../calls"
+step postinst configure 0.1.0-1
+step prerm upgrade 0.1.0-2
+step prerm remove
+step postrm remove
+mkdir -p /etc/systemd/system/multi-user.target.wants
+ln -s /lib/systemd/system/edgecore.service /etc/systemd/system/multi-user.target.wants/
+step postrm purge
+[ -L /etc/systemd/system/multi-user.target.wants/edgecore.service ] && echo "link kept" >>"$c/../calls"
+[ -d /var/lib/kubeedge ] && echo "dir kept" >>"$c/../calls"
+true
+SCRIPT
+if [ -d /etc/systemd ] && PATH="$scratch/stub:$PATH" unshare -m sh "$scratch/systemd-host.sh" \
+  "$scratch/control" 2>"$scratch/unshare.err"; then
+  expected='== postinst configure
+systemctl daemon-reload
+mode 700
+== postinst configure 0.1.0-1
+systemctl daemon-reload
+deb-systemd-invoke try-restart edgecore.service
+== prerm upgrade 0.1.0-2
+== prerm remove
+deb-systemd-invoke stop edgecore.service
+== postrm remove
+systemctl daemon-reload
+== postrm purge
+systemctl daemon-reload'
+  # Install only reloads (never enables or starts), upgrade try-restarts, remove stops, purge
+  # removes the link and the directory.
+  expect "systemctl/deb-systemd-invoke calls per step as expected" \
+    eval '[ "$(cat "$scratch/calls")" = "$expected" ]'
+  diff <(echo "$expected") "$scratch/calls" | sed 's/^/       /' || true
+else
+  echo "  skip systemd branch: no /etc/systemd or no mount namespace ($(head -1 "$scratch/unshare.err"))"
+fi
+
 if [ "${LINTIAN:-0}" != 0 ]; then
   for deb in "${debs[@]}"; do
     expect "lintian $(basename "$deb"): no errors" lintian --fail-on error "$deb"
