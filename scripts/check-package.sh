@@ -41,8 +41,17 @@ dpkg_root() {
   dpkg --root="$root" --force-not-root --force-script-chrootless --force-depends \
     --log=/dev/null "$@" >"$scratch/dpkg.log" 2>&1 || { cat "$scratch/dpkg.log" >&2; return 1; }
 }
+# Paths below are relative to the scratch root.
 mode_is() { [ "$(stat -c '%a' "$root/$1")" = "$2" ]; }
 stripped() { ! readelf -S "$root/$1" | grep -qE '\.symtab|\.debug_'; }
+program() { mode_is "$1" 755 && stripped "$1"; }
+present() { for p; do [ -e "$root/$p" ] || [ -L "$root/$p" ] || return 1; done; }
+absent() { for p; do [ ! -e "$root/$p" ] && [ ! -L "$root/$p" ] || return 1; done; }
+installed_version() {
+  dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' edgecore-cpp
+}
+config=etc/kubeedge/config/edgecore.yaml
+link=etc/systemd/system/multi-user.target.wants/edgecore.service
 
 version=$(dpkg-deb -f "$node_deb" Version)
 upstream=${version%-*}
@@ -53,7 +62,7 @@ pkgs=("$node_deb")
 [ -n "$cloudsim_deb" ] && pkgs+=("$cloudsim_deb")
 dpkg_root -i "${pkgs[@]}"
 for f in usr/bin/edgecore usr/bin/keadm; do
-  expect "$f 0755, stripped" eval 'mode_is $f 755 && stripped $f'
+  expect "$f 0755, stripped" program "$f"
 done
 for f in lib/systemd/system/edgecore.service usr/share/man/man8/edgecore.8.gz \
   usr/share/man/man8/keadm.8.gz usr/share/doc/edgecore-cpp/copyright \
@@ -69,8 +78,8 @@ sed "s|^ExecStart=/usr/bin/edgecore$|ExecStart=$root/usr/bin/edgecore|" \
   "$root/lib/systemd/system/edgecore.service" >"$scratch/edgecore.service"
 expect "systemd-analyze verify (ExecStart in the scratch root)" \
   systemd-analyze verify "$scratch/edgecore.service"
-expect "changelog.Debian names $version" \
-  eval 'zcat "$root/usr/share/doc/edgecore-cpp/changelog.Debian.gz" | head -1 | grep -qF "($version)"'
+changelog=$(zcat "$root/usr/share/doc/edgecore-cpp/changelog.Debian.gz" | head -1)
+expect "changelog.Debian names $version" grep -qF "($version)" <<<"$changelog"
 got=$("$root/usr/bin/edgecore" --version)
 expect "edgecore --version '$got' is $upstream" eval '[[ "$got" == "edgecore-cpp $upstream "* ]]'
 if "$root/usr/bin/keadm" --help 2>&1 | grep -qE '^  version\b'; then
@@ -80,40 +89,41 @@ else
   echo "  skip keadm version (not in this build)"
 fi
 if [ -n "$cloudsim_deb" ]; then
-  expect "usr/bin/cloudsim 0755, stripped" eval 'mode_is usr/bin/cloudsim 755 && stripped usr/bin/cloudsim'
+  expect "usr/bin/cloudsim 0755, stripped" program usr/bin/cloudsim
   expect "usr/share/man/man1/cloudsim.1.gz 0644" mode_is usr/share/man/man1/cloudsim.1.gz 644
   expect "cloudsim --help runs" eval '"$root/usr/bin/cloudsim" --help >/dev/null'
 fi
 
 # Node state as keadm join and a running edgecore leave it.
-mkdir -p "$root/etc/kubeedge/config" "$root/etc/systemd/system/multi-user.target.wants"
-echo "edgecore.yaml from keadm join" >"$root/etc/kubeedge/config/edgecore.yaml"
+mkdir -p "$(dirname "$root/$config")" "$(dirname "$root/$link")"
+echo "edgecore.yaml from keadm join" >"$root/$config"
 for f in edgecore.db edgecore.db-wal edgecore-outbox.db edgecore-outbox.db-shm; do
   echo "db" >"$root/var/lib/kubeedge/$f"
 done
-ln -s /lib/systemd/system/edgecore.service \
-  "$root/etc/systemd/system/multi-user.target.wants/edgecore.service"
+ln -s /lib/systemd/system/edgecore.service "$root/$link"
 
 echo "upgrade to $upstream-99 (the same package, version bumped)"
 dpkg-deb -R "$node_deb" "$scratch/next"
 sed -i "s/^Version: .*/Version: $upstream-99/" "$scratch/next/DEBIAN/control"
 dpkg-deb --root-owner-group -b "$scratch/next" "$scratch/next.deb" >/dev/null
 dpkg_root -i "$scratch/next.deb"
-expect "installed version is $upstream-99" \
-  eval '[ "$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f "\${Version}" edgecore-cpp)" = "$upstream-99" ]'
-expect "config untouched" grep -qx "edgecore.yaml from keadm join" "$root/etc/kubeedge/config/edgecore.yaml"
-expect "database untouched, directory still 0700" eval '[ -s "$root/var/lib/kubeedge/edgecore.db" ] && mode_is var/lib/kubeedge 700'
+expect "installed version is $upstream-99" eval '[ "$(installed_version)" = "$upstream-99" ]'
+expect "config untouched" grep -qx "edgecore.yaml from keadm join" "$root/$config"
+expect "database untouched, directory still 0700" \
+  eval 'grep -qx db "$root/var/lib/kubeedge/edgecore.db" && mode_is var/lib/kubeedge 700'
 
 echo "remove"
 dpkg_root -r edgecore-cpp
-expect "binaries and unit gone" eval '[ ! -e "$root/usr/bin/edgecore" ] && [ ! -e "$root/lib/systemd/system/edgecore.service" ]'
-expect "config, database and enable link kept" eval '[ -s "$root/etc/kubeedge/config/edgecore.yaml" ] && [ -s "$root/var/lib/kubeedge/edgecore.db" ] && [ -L "$root/etc/systemd/system/multi-user.target.wants/edgecore.service" ]'
+expect "binaries and unit gone" \
+  absent usr/bin/edgecore usr/bin/keadm lib/systemd/system/edgecore.service
+expect "config, databases and enable link kept" \
+  present "$config" var/lib/kubeedge/edgecore.db var/lib/kubeedge/edgecore-outbox.db "$link"
 
 echo "purge"
 dpkg_root -P edgecore-cpp
-expect "databases and /var/lib/kubeedge gone" eval '[ ! -e "$root/var/lib/kubeedge" ]'
-expect "enable link gone" eval '[ ! -L "$root/etc/systemd/system/multi-user.target.wants/edgecore.service" ]'
-expect "config kept (keadm reset removes it)" test -s "$root/etc/kubeedge/config/edgecore.yaml"
+expect "databases and /var/lib/kubeedge gone" absent var/lib/kubeedge
+expect "enable link gone" absent "$link"
+expect "config kept (keadm reset removes it)" present "$config"
 
 # The systemd branch of the maintainer scripts, which the scratch root above skips (DPKG_ROOT set,
 # no systemd): run them as dpkg would on a systemd host, with systemctl and deb-systemd-invoke
@@ -139,10 +149,11 @@ step postinst configure 0.1.0-1
 step prerm upgrade 0.1.0-2
 step prerm remove
 step postrm remove
-mkdir -p /etc/systemd/system/multi-user.target.wants
-ln -s /lib/systemd/system/edgecore.service /etc/systemd/system/multi-user.target.wants/
+link=/etc/systemd/system/multi-user.target.wants/edgecore.service
+mkdir -p "$(dirname $link)"
+ln -s /lib/systemd/system/edgecore.service $link
 step postrm purge
-[ -L /etc/systemd/system/multi-user.target.wants/edgecore.service ] && echo "link kept" >>"$c/../calls"
+[ -L $link ] && echo "link kept" >>"$c/../calls"
 [ -d /var/lib/kubeedge ] && echo "dir kept" >>"$c/../calls"
 true
 SCRIPT
@@ -167,7 +178,8 @@ systemctl daemon-reload'
     eval '[ "$(cat "$scratch/calls")" = "$expected" ]'
   diff <(echo "$expected") "$scratch/calls" | sed 's/^/       /' || true
 else
-  echo "  skip systemd branch: no /etc/systemd or no mount namespace ($(head -1 "$scratch/unshare.err"))"
+  why=$(head -1 "$scratch/unshare.err")
+  echo "  skip systemd branch: no /etc/systemd or no mount namespace ($why)"
 fi
 
 if [ "${LINTIAN:-0}" != 0 ]; then
