@@ -73,8 +73,8 @@ expect "var/lib/kubeedge 0700 (postinst)" mode_is var/lib/kubeedge 700
 expect "nothing shipped under /etc (keadm join writes the config)" \
   eval '! dpkg-deb -c "$node_deb" | grep -q " \./etc/"'
 expect "unit ExecStart=/usr/bin/edgecore" \
-  grep -qx 'ExecStart=/usr/bin/edgecore' "$root/lib/systemd/system/edgecore.service"
-sed "s|^ExecStart=/usr/bin/edgecore$|ExecStart=$root/usr/bin/edgecore|" \
+  grep -qE '^ExecStart=/usr/bin/edgecore( |$)' "$root/lib/systemd/system/edgecore.service"
+sed "s|^ExecStart=/usr/bin/edgecore|ExecStart=$root/usr/bin/edgecore|" \
   "$root/lib/systemd/system/edgecore.service" >"$scratch/edgecore.service"
 expect "systemd-analyze verify (ExecStart in the scratch root)" \
   systemd-analyze verify "$scratch/edgecore.service"

@@ -24,8 +24,8 @@ if grep -q 'CPACK_COMPONENTS_ALL ".*cloudsim' "$build_dir/CPackConfig.cmake"; th
   cmake --build "$build_dir" --target cloudsim -j "$(nproc)"
 fi
 
-rm -rf "$out_dir"
 mkdir -p "$out_dir"
+rm -f "$out_dir"/*.deb
 cpack --config "$build_dir/CPackConfig.cmake" -B "$out_dir" >"$out_dir/cpack.log" 2>&1 ||
   { cat "$out_dir/cpack.log" >&2; exit 1; }
 rm -rf "$out_dir/_CPack_Packages"  # the staging trees
