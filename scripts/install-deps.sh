@@ -26,8 +26,8 @@ packages=(
   mosquitto mosquitto-clients
   # the fault matrix's clock jumps (libfaketime, LD_PRELOADed into edgecore)
   faketime
-  # systemd-analyze verify for the packaged unit
-  systemd
+  # systemd-analyze verify for the packaged unit; lintian for the .deb (scripts/package.sh)
+  systemd lintian
   # the real-cloud suite (test/e2e): etcd for ../shared/realcloud, its xz-packed binaries, and
   # the tools the checks use (kubectl itself is expected on PATH, as on these machines)
   etcd-server xz-utils jq curl util-linux iproute2
