@@ -176,10 +176,14 @@ core::Status waitUntilConnected(const core::EdgeCoreConfig& config, std::chrono:
   const std::string& cert = config.modules.edge_hub.tls_cert_file;
   Endpoint ep;
   std::string server = metricsServer(config, ep);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + timeout;
   bool tty = ::isatty(1) != 0;
   std::string missing;
   for (int tick = 0;; ++tick) {
+    auto elapsed_s =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+            .count();
     bool have_cert = fs::exists(cert);
     bool connected = false;
     if (!server.empty()) {
@@ -202,7 +206,7 @@ core::Status waitUntilConnected(const core::EdgeCoreConfig& config, std::chrono:
       break;
     }
     if (tty) {
-      std::cout << "\r[wait] " << tick / 2 << " s: " << missing << "          " << std::flush;
+      std::cout << "\r[wait] " << elapsed_s << " s: " << missing << "          " << std::flush;
     } else if (tick % 20 == 0) {
       std::cout << "[wait] " << missing << std::endl;
     }

@@ -28,7 +28,7 @@ int fail(const std::string& line) {
   return 1;
 }
 
-void printNoOps(CLI::App& cmd, const JoinFlags& f) {
+void printNoOps(CLI::App& cmd) {
   for (const char* name : {"--kubeedge-version", "--tarballpath", "--image-repository",
                            "--quicport", "--runtimetype"}) {
     if (cmd.count(name) > 0) {
@@ -36,7 +36,6 @@ void printNoOps(CLI::App& cmd, const JoinFlags& f) {
                 << " is already installed (ignored)\n";
     }
   }
-  (void)f;
 }
 
 // Uses the Debian package's unit when it runs the config we wrote, else writes ours.
@@ -65,7 +64,7 @@ core::Status installUnit(const JoinOptions& o) {
 int runJoin(CLI::App& cmd, JoinFlags& f) {
   JoinOptions& o = f.options;
   o.wait_timeout = std::chrono::seconds(f.wait_timeout_s);
-  printNoOps(cmd, f);
+  printNoOps(cmd);
   if (o.hub_protocol == "quic") {
     return fail(
         "--hub-protocol quic: edgecore-cpp implements the websocket transport only; use "

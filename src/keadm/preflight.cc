@@ -22,6 +22,7 @@
 namespace edgecore::keadm {
 namespace {
 
+namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 constexpr auto kConnectTimeout = 5s;
 
@@ -193,6 +194,27 @@ void checkCloud(const JoinOptions& o, const JoinedConfig& joined, PreflightResul
   }
 }
 
+// Why the config directory cannot be made or written: the nearest existing ancestor must be a
+// writable directory (not root: permission denied; a file in the way).
+std::string notWritable(fs::path dir) {
+  std::error_code ec;
+  fs::path at = dir;
+  while (!at.empty() && !fs::exists(at, ec)) {
+    at = at.parent_path();
+  }
+  if (at.empty()) {
+    at = ".";
+  }
+  if (!fs::is_directory(at, ec)) {
+    return "cannot create " + dir.string() + ": " + at.string() + " is not a directory";
+  }
+  if (::access(at.c_str(), W_OK | X_OK) != 0) {
+    return "cannot write " + at.string() + " (" + std::strerror(errno) +
+           "); run keadm join as root (sudo keadm join ...)";
+  }
+  return {};
+}
+
 }  // namespace
 
 std::optional<std::string> cgroupDriverFromCriInfo(const std::string& config_json) {
@@ -300,6 +322,10 @@ std::string sha256Hex(std::string_view bytes) {
 
 PreflightResult runPreflight(const JoinOptions& o, const JoinedConfig& joined) {
   PreflightResult r;
+  std::string unwritable = notWritable(fs::path(o.config_path).parent_path());
+  if (!unwritable.empty()) {
+    r.failures.push_back(unwritable);
+  }
   const auto& m = joined.config.modules;
   if (m.edged.enable) {
     checkRuntime(o, m.edged, r);

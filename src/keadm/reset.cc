@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <set>
 
 #include "edgecore/core/config.h"
 #include "edgecore/core/file.h"
@@ -198,11 +197,8 @@ void addResetCommand(CLI::App& app, int& rc) {
     c->add_option("--init-system", f->init_system,
                   "systemd or none; default: systemd when it runs as PID 1");
   }
-  cmd->callback([cmd, f, &rc] {
-    // `reset edge` runs the parent's callback too; one run is enough.
-    (void)cmd;
-    rc = runReset(*f);
-  });
+  // `reset edge` has no callback of its own: CLI11 runs the parent's once after it.
+  cmd->callback([f, &rc] { rc = runReset(*f); });
 }
 
 }  // namespace edgecore::keadm

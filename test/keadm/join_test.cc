@@ -21,6 +21,7 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
+#include "edgecore/cri/cri_client.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -357,6 +358,53 @@ TEST_F(KeadmJoinContainerd, WrongCgroupDriver) {
   args.push_back("systemd");
   auto r = keadm(args);
   expectPreflightFailure(r, "cgroup driver: containerd uses cgroupfs");
+}
+
+TEST_F(KeadmJoinContainerd, ResetLeavesPodsUnlessCleanupContainers) {
+  auto args = joinArgs(sim_->token());
+  args.back() = "database.dataSource=" + root_ +
+                "/var/edgecore.db,modules.deviceTwin.dmiSockPath=" + root_ +
+                "/etc/dmi.sock,modules.edged.tailoredKubeletConfig.readOnlyPort=" +
+                std::to_string(freeLoopbackPort());
+  ASSERT_EQ(keadm(args).exit_code, 0);
+  auto cri = cri::CriClient::create(cri::CriClientOptions{});
+  ASSERT_TRUE(cri.ok()) << cri.status().toString();
+  runtimeapi::PodSandboxConfig sb;
+  const std::string uid = "keadm-reset-" + std::to_string(::getpid());
+  sb.mutable_metadata()->set_name("keadm-reset");
+  sb.mutable_metadata()->set_uid(uid);
+  sb.mutable_metadata()->set_namespace_("keadm-test");
+  sb.set_log_directory(dir_.path() + "/logs");
+  sb.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+      runtimeapi::NODE);
+  auto id = (*cri)->runPodSandbox(sb);
+  ASSERT_TRUE(id.ok()) << id.status().toString();
+  auto exists = [&] {
+    auto pods = (*cri)->listPodSandbox();
+    for (const auto& p : pods.ok() ? *pods : std::vector<runtimeapi::PodSandbox>{}) {
+      if (p.id() == *id) {
+        return true;
+      }
+    }
+    return false;
+  };
+  // Without --cleanup-containers the pod keeps running; the files still go.
+  auto r = keadm({"reset", "--force", "--config", config(), "--init-system=none"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(exists());
+  EXPECT_FALSE(fs::exists(config()));
+  // Joined again (a reset without a config would clean the real default paths), then reset with
+  // --cleanup-containers.
+  ASSERT_EQ(keadm(args).exit_code, 0);
+  r = keadm(
+      {"reset", "--force", "--cleanup-containers", "--config", config(), "--init-system=none"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("removed pod keadm-test/keadm-reset"), std::string::npos) << r.out;
+  EXPECT_FALSE(exists());
+  if (exists()) {
+    (void)(*cri)->stopPodSandbox(*id);
+    (void)(*cri)->removePodSandbox(*id);
+  }
 }
 
 }  // namespace
