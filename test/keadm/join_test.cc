@@ -201,6 +201,11 @@ TEST_F(KeadmJoin, MalformedToken) {
   expectPreflightFailure(r, "--token: malformed");
 }
 
+TEST_F(KeadmJoin, NoTokenAndNoCertificate) {
+  auto r = keadm(joinArgs(""));
+  expectPreflightFailure(r, "--token is required for a new node");
+}
+
 TEST_F(KeadmJoin, PortTaken) {
   Listener taken;
   auto r = keadm(joinArgs(sim_->token(),
