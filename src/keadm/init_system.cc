@@ -168,6 +168,25 @@ core::Status systemctl(const std::vector<std::string>& args) {
   return core::Status();
 }
 
+core::Status runScript(const std::string& script) {
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    return core::unavailable("cannot run " + script + ": fork failed");
+  }
+  if (pid == 0) {
+    ::execl("/bin/bash", "bash", script.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return core::unavailable("script " + script + " failed (exit " +
+                             std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
+  }
+  return core::Status();
+}
+
 bool systemctlSays(const std::string& query) {
   return systemctl({query, "--quiet", "edgecore.service"}).ok();
 }

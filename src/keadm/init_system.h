@@ -38,6 +38,10 @@ core::Status systemctl(const std::vector<std::string>& args);
 // `systemctl is-active|is-enabled edgecore` answered yes.
 bool systemctlSays(const std::string& query);
 
+// --pre-run/--post-run: `/bin/bash script` with our stdout and stderr, as keadm v1.20's
+// util.RunScript. Unavailable naming the script when it cannot run or exits non-zero.
+core::Status runScript(const std::string& script);
+
 // Polls until the node certificate exists and edgecore's /metrics (edged server, else
 // MetaServer) reports edgecore_edgehub_connected 1, printing a progress line on stdout.
 // DeadlineExceeded saying what is still missing.

@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 struct JoinFlags {
   JoinOptions options;
   int wait_timeout_s = 120;
+  std::string pre_run, post_run;
   // Flags of keadm v1.20 that fetch or install KubeEdge: accepted, not needed here.
   std::string kubeedge_version, tarballpath, image_repository, quicport, runtimetype;
 };
@@ -61,7 +62,30 @@ core::Status installUnit(const JoinOptions& o) {
                                unitText(edgecoreBinary(), o.config_path, o.with_mqtt), 0644);
 }
 
+int runJoinSteps(CLI::App& cmd, JoinFlags& f);
+
+// keadm v1.20 runs --pre-run before its checks (a failure stops the join) and --post-run after
+// (a failure is only reported).
 int runJoin(CLI::App& cmd, JoinFlags& f) {
+  if (!f.pre_run.empty()) {
+    std::cout << "[join] executing pre-run script: " << f.pre_run << std::endl;
+    core::Status st = runScript(f.pre_run);
+    if (!st.ok()) {
+      return fail(st.message());
+    }
+  }
+  int rc = runJoinSteps(cmd, f);
+  if (!f.post_run.empty()) {
+    std::cout << "[join] executing post-run script: " << f.post_run << std::endl;
+    core::Status st = runScript(f.post_run);
+    if (!st.ok()) {
+      std::cerr << "warning: " << st.message() << "\n";
+    }
+  }
+  return rc;
+}
+
+int runJoinSteps(CLI::App& cmd, JoinFlags& f) {
   JoinOptions& o = f.options;
   o.wait_timeout = std::chrono::seconds(f.wait_timeout_s);
   printNoOps(cmd);
@@ -191,6 +215,8 @@ void addJoinCommand(CLI::App& app, int& rc) {
   cmd->add_option("--wait-timeout", f->wait_timeout_s,
                   "Seconds to wait for the node to connect (systemd only)")
       ->capture_default_str();
+  cmd->add_option("--pre-run", f->pre_run, "Script run with bash before joining");
+  cmd->add_option("--post-run", f->post_run, "Script run with bash after joining");
   cmd->add_option("--kubeedge-version", f->kubeedge_version, "Accepted, not needed")
       ->expected(0, 1);
   cmd->add_option("--tarballpath", f->tarballpath, "Accepted, not needed");

@@ -30,6 +30,7 @@ struct ResetFlags {
   std::string endpoint;     // empty: the config's containerRuntimeEndpoint
   std::string config_path = kDefaultJoinConfigPath;
   std::string init_system;
+  std::string pre_run, post_run;
 };
 
 bool confirm() {
@@ -114,7 +115,30 @@ int cleanupContainers(const std::string& endpoint) {
   return rc;
 }
 
+int runResetSteps(ResetFlags& f);
+
+// As v1.20: a failing --pre-run stops the reset, a failing --post-run is only reported.
 int runReset(ResetFlags& f) {
+  if (!f.pre_run.empty()) {
+    std::cout << "[reset] executing pre-run script: " << f.pre_run << std::endl;
+    core::Status st = runScript(f.pre_run);
+    if (!st.ok()) {
+      std::cerr << "error: " << st.message() << "\n";
+      return 1;
+    }
+  }
+  int rc = runResetSteps(f);
+  if (!f.post_run.empty()) {
+    std::cout << "[reset] executing post-run script: " << f.post_run << std::endl;
+    core::Status st = runScript(f.post_run);
+    if (!st.ok()) {
+      std::cerr << "warning: " << st.message() << "\n";
+    }
+  }
+  return rc;
+}
+
+int runResetSteps(ResetFlags& f) {
   core::HostInfo host = core::detectHostInfo();
   core::EdgeCoreConfig config;
   auto loaded = core::loadConfigFile(f.config_path, host);
@@ -194,6 +218,8 @@ void addResetCommand(CLI::App& app, int& rc) {
     c->add_option("--kube-config", f->kube_config, "Accepted, not used on an edge node");
     c->add_option("-c,--config", f->config_path, "edgecore.yaml naming what to remove")
         ->capture_default_str();
+    c->add_option("--pre-run", f->pre_run, "Script run with bash before resetting");
+    c->add_option("--post-run", f->post_run, "Script run with bash after resetting");
     c->add_option("--init-system", f->init_system,
                   "systemd or none; default: systemd when it runs as PID 1");
   }

@@ -206,6 +206,22 @@ TEST_F(KeadmJoin, NoTokenAndNoCertificate) {
   expectPreflightFailure(r, "--token is required for a new node");
 }
 
+TEST_F(KeadmJoin, PreAndPostRunScripts) {
+  dir_.write("pre-fail.sh", "echo pre >> " + dir_.file("ran") + "; exit 4\n");
+  dir_.write("post.sh", "echo post >> " + dir_.file("ran") + "\n");
+  auto args = joinArgs(sim_->token());
+  args.insert(args.end(), {"--pre-run", dir_.file("pre-fail.sh")});
+  auto r = keadm(args);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("pre-fail.sh failed (exit 4)"), std::string::npos) << r.err;
+  EXPECT_TRUE(filesUnder(root_).empty());
+  args = joinArgs(sim_->token());
+  args.insert(args.end(), {"--post-run", dir_.file("post.sh")});
+  r = keadm(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(readFile(dir_.file("ran")), "pre\npost\n");
+}
+
 TEST_F(KeadmJoin, PortTaken) {
   Listener taken;
   auto r = keadm(joinArgs(sim_->token(),
