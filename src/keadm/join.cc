@@ -111,8 +111,11 @@ int runJoinSteps(CLI::App& cmd, JoinFlags& f) {
                 " exists: this node was joined before; run `keadm reset` first, or pass --force "
                 "to overwrite it");
   }
-  if (o.init_system == "systemd" && systemctlSays("is-active") && !o.force) {
-    return fail("edgecore.service is running; run `keadm reset` first, or pass --force");
+  // Even with --force: a running edgecore holds the ports pre-flight checks, and `enable --now`
+  // would not restart it with the new configuration.
+  if (o.init_system == "systemd" && systemctlSays("is-active")) {
+    return fail(
+        "edgecore.service is running; run `keadm reset` (or `systemctl stop edgecore`) first");
   }
   core::HostInfo host = core::detectHostInfo();
   auto joined = buildJoinConfig(o, host);

@@ -335,6 +335,13 @@ TEST_F(KeadmJoin, SystemdPathWithFakeSystemctl) {
             "is-active --quiet edgecore.service\ndaemon-reload\n"
             "enable --now edgecore.service\n");
 
+  // A running edgecore.service is never joined over, not even with --force.
+  args.push_back("--force");
+  r = keadm(args, env);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("edgecore.service is running; run `keadm reset`"), std::string::npos)
+      << r.err;
+
   r = keadm({"reset", "--force", "--config", config()}, env);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_FALSE(fs::exists(sysroot + "/etc/systemd/system/edgecore.service"));
@@ -342,6 +349,7 @@ TEST_F(KeadmJoin, SystemdPathWithFakeSystemctl) {
   EXPECT_FALSE(fs::exists(certs() + "/server.crt"));
   EXPECT_EQ(readFile(log),
             "is-active --quiet edgecore.service\ndaemon-reload\nenable --now edgecore.service\n"
+            "is-active --quiet edgecore.service\n"
             "is-active --quiet edgecore.service\nstop edgecore.service\n"
             "is-enabled --quiet edgecore.service\ndisable edgecore.service\ndaemon-reload\n");
 }
