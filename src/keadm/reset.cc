@@ -1,8 +1,9 @@
 // `keadm reset` / `keadm reset edge` (keadm/cmd/keadm/app/cmd/edge/reset_others.go @ v1.20.0):
 // confirm, stop and disable edgecore.service, optionally remove the CRI pods, then delete the
 // files join and edgecore made. Unlike v1.20, which removes /etc/kubeedge and /var/lib/kubeedge
-// wholesale and every CRI pod, we delete only the files the configuration names (and leave pods
-// alone unless --cleanup-containers), after checking every one of them first.
+// wholesale and every CRI pod, we delete only the files the configuration names, after checking
+// every one of them first, and leave pods alone unless --cleanup-containers (then only this
+// node's).
 
 #include <unistd.h>
 
@@ -82,8 +83,13 @@ void removeUnit() {
   (void)systemctl({"daemon-reload"});
 }
 
-// CRI pods (containerd's k8s.io namespace): stop and remove every sandbox.
-int cleanupContainers(const std::string& endpoint) {
+// The label edged puts on every pod sandbox it runs (src/edged/pod_model.h kLabelEdgedNode).
+constexpr const char* kLabelEdgedNode = "edgecore.kubeedge.io/node";
+
+// Stops and removes the pod sandboxes (with their containers) edgecore ran for `node`. v1.20
+// removes every CRI container on the host; pods another agent runs on the same containerd are
+// not ours to delete.
+int cleanupContainers(const std::string& endpoint, const std::string& node) {
   cri::CriClientOptions o;
   o.runtime_endpoint = endpoint;
   o.status_timeout = std::chrono::seconds(10);
@@ -92,7 +98,9 @@ int cleanupContainers(const std::string& endpoint) {
     std::cerr << "error: --cleanup-containers: " << client.status().message() << "\n";
     return 1;
   }
-  auto pods = (*client)->listPodSandbox();
+  runtimeapi::PodSandboxFilter filter;
+  (*filter.mutable_label_selector())[kLabelEdgedNode] = node;
+  auto pods = (*client)->listPodSandbox(filter);
   if (!pods.ok()) {
     std::cerr << "error: --cleanup-containers: " << pods.status().message() << "\n";
     return 1;
@@ -177,7 +185,7 @@ int runResetSteps(ResetFlags& f) {
   if (f.cleanup_containers) {
     std::string endpoint =
         f.endpoint.empty() ? config.modules.edged.container_runtime_endpoint : f.endpoint;
-    rc = cleanupContainers(endpoint);
+    rc = cleanupContainers(endpoint, config.modules.edged.hostname_override);
   }
   for (const auto& file : plan.files) {
     std::error_code ec;
@@ -212,7 +220,7 @@ void addResetCommand(CLI::App& app, int& rc) {
   for (CLI::App* c : {cmd, edge}) {
     c->add_flag("--force", f->force, "Reset the node without prompting for confirmation");
     c->add_flag("--cleanup-containers", f->cleanup_containers,
-                "Also stop and remove every CRI pod (containerd's k8s.io namespace)");
+                "Also stop and remove the pods edgecore ran for this node");
     c->add_option("--remote-runtime-endpoint", f->endpoint,
                   "CRI endpoint for --cleanup-containers; default: the configuration's");
     c->add_option("--kube-config", f->kube_config, "Accepted, not used on an edge node");

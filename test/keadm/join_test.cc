@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -389,51 +390,67 @@ TEST_F(KeadmJoinContainerd, WrongCgroupDriver) {
   expectPreflightFailure(r, "cgroup driver: containerd uses cgroupfs");
 }
 
-TEST_F(KeadmJoinContainerd, ResetLeavesPodsUnlessCleanupContainers) {
+TEST_F(KeadmJoinContainerd, ResetRemovesOnlyThisNodesPodsAndOnlyWhenAsked) {
+  // A node name no other test uses: --cleanup-containers selects edged's sandboxes by it.
+  const std::string node = "keadm-reset-" + std::to_string(::getpid());
   auto args = joinArgs(sim_->token());
   args.back() = "database.dataSource=" + root_ +
                 "/var/edgecore.db,modules.deviceTwin.dmiSockPath=" + root_ +
                 "/etc/dmi.sock,modules.edged.tailoredKubeletConfig.readOnlyPort=" +
                 std::to_string(freeLoopbackPort());
+  *std::find(args.begin(), args.end(), "edge-1") = node;
   ASSERT_EQ(keadm(args).exit_code, 0);
   auto cri = cri::CriClient::create(cri::CriClientOptions{});
   ASSERT_TRUE(cri.ok()) << cri.status().toString();
-  runtimeapi::PodSandboxConfig sb;
-  const std::string uid = "keadm-reset-" + std::to_string(::getpid());
-  sb.mutable_metadata()->set_name("keadm-reset");
-  sb.mutable_metadata()->set_uid(uid);
-  sb.mutable_metadata()->set_namespace_("keadm-test");
-  sb.set_log_directory(dir_.path() + "/logs");
-  sb.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
-      runtimeapi::NODE);
-  auto id = (*cri)->runPodSandbox(sb);
-  ASSERT_TRUE(id.ok()) << id.status().toString();
-  auto exists = [&] {
+  // Two host-network sandboxes: one as edged labels its pods for `node`, one of somebody else.
+  auto run = [&](const std::string& name, const std::string& label_node) {
+    runtimeapi::PodSandboxConfig sb;
+    sb.mutable_metadata()->set_name(name);
+    sb.mutable_metadata()->set_uid(name + "-uid");
+    sb.mutable_metadata()->set_namespace_("keadm-test");
+    sb.set_log_directory(dir_.path() + "/logs");
+    (*sb.mutable_labels())["edgecore.kubeedge.io/node"] = label_node;
+    sb.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(
+        runtimeapi::NODE);
+    auto id = (*cri)->runPodSandbox(sb);
+    EXPECT_TRUE(id.ok()) << id.status().toString();
+    return id.ok() ? *id : std::string();
+  };
+  const std::string ours = run(node, node);
+  const std::string theirs = run(node + "-other", node + "-other");
+  struct Cleanup {  // the other node's sandbox, and ours if the test fails
+    cri::CriClient& cri;
+    std::vector<std::string> ids;
+    ~Cleanup() {
+      for (const auto& id : ids) {
+        (void)cri.stopPodSandbox(id);
+        (void)cri.removePodSandbox(id);
+      }
+    }
+  } cleanup{**cri, {ours, theirs}};
+  auto exists = [&](const std::string& id) {
     auto pods = (*cri)->listPodSandbox();
     for (const auto& p : pods.ok() ? *pods : std::vector<runtimeapi::PodSandbox>{}) {
-      if (p.id() == *id) {
+      if (p.id() == id) {
         return true;
       }
     }
     return false;
   };
-  // Without --cleanup-containers the pod keeps running; the files still go.
+  // Without --cleanup-containers the pods stay; the files go.
   auto r = keadm({"reset", "--force", "--config", config(), "--init-system=none"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_TRUE(exists());
+  EXPECT_TRUE(exists(ours));
   EXPECT_FALSE(fs::exists(config()));
   // Joined again (a reset without a config would clean the real default paths), then reset with
-  // --cleanup-containers.
+  // --cleanup-containers: this node's pod goes, the other node's stays.
   ASSERT_EQ(keadm(args).exit_code, 0);
   r = keadm(
       {"reset", "--force", "--cleanup-containers", "--config", config(), "--init-system=none"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("removed pod keadm-test/keadm-reset"), std::string::npos) << r.out;
-  EXPECT_FALSE(exists());
-  if (exists()) {
-    (void)(*cri)->stopPodSandbox(*id);
-    (void)(*cri)->removePodSandbox(*id);
-  }
+  EXPECT_NE(r.out.find("removed pod keadm-test/" + node + "\n"), std::string::npos) << r.out;
+  EXPECT_FALSE(exists(ours));
+  EXPECT_TRUE(exists(theirs));
 }
 
 }  // namespace
