@@ -39,21 +39,31 @@ void printNoOps(CLI::App& cmd) {
   }
 }
 
-// Uses the Debian package's unit when it runs the config we wrote, else writes ours.
+// The Debian package's unit runs the default config; for another config we write our own, which
+// overrides it.
+bool usePackagedUnit(const JoinOptions& o) {
+  return o.config_path == kDefaultJoinConfigPath && fs::exists(packagedUnitPath()) &&
+         !fs::exists(writtenUnitPath());
+}
+
+// A unit at our path that keadm did not write is the operator's: never overwritten. Checked
+// before anything is written.
+std::string unitConflict(const JoinOptions& o) {
+  if (o.init_system != "systemd" || usePackagedUnit(o) || !fs::exists(writtenUnitPath())) {
+    return {};
+  }
+  auto existing = core::readFile(writtenUnitPath());
+  if (existing.ok() && existing->rfind(kUnitMarker, 0) == 0) {
+    return {};
+  }
+  return writtenUnitPath() + " exists and was not written by keadm; move it away or run " +
+         "`keadm reset` first";
+}
+
 core::Status installUnit(const JoinOptions& o) {
-  bool default_config = o.config_path == kDefaultJoinConfigPath;
-  if (default_config && !o.with_mqtt && fs::exists(packagedUnitPath()) &&
-      !fs::exists(writtenUnitPath())) {
+  if (usePackagedUnit(o)) {
     std::cout << "[join] using the packaged unit " << packagedUnitPath() << "\n";
     return core::Status();
-  }
-  if (fs::exists(writtenUnitPath())) {
-    auto existing = core::readFile(writtenUnitPath());
-    if (existing.ok() && existing->rfind(kUnitMarker, 0) != 0) {
-      return core::failedPrecondition(writtenUnitPath() +
-                                      " exists and was not written by keadm; remove it or run "
-                                      "`keadm reset` first");
-    }
   }
   fs::path dir = fs::path(writtenUnitPath()).parent_path();
   EC_RETURN_IF_ERROR(core::createDirectories(dir.string(), 0755).status());
@@ -117,6 +127,9 @@ int runJoinSteps(CLI::App& cmd, JoinFlags& f) {
     return fail(
         "edgecore.service is running; run `keadm reset` (or `systemctl stop edgecore`) first");
   }
+  if (std::string conflict = unitConflict(o); !conflict.empty()) {
+    return fail(conflict);
+  }
   core::HostInfo host = core::detectHostInfo();
   auto joined = buildJoinConfig(o, host);
   if (!joined.ok()) {
@@ -175,9 +188,13 @@ int runJoinSteps(CLI::App& cmd, JoinFlags& f) {
             << " is connected to CloudCore. Next:\n"
             << "  systemctl status edgecore\n"
             << "  journalctl -u edgecore -f\n"
-            << "  keadm ctl get pod"
-            << (o.config_path == kDefaultJoinConfigPath ? "" : " --config " + o.config_path)
-            << "   (needs modules.metaManager.metaServer.enable: true)\n";
+            << "  keadm ctl "
+            << (o.config_path == kDefaultJoinConfigPath ? "" : "--config " + o.config_path + " ")
+            << "get pod"
+            << (joined->config.modules.meta_manager.meta_server.enable
+                    ? ""
+                    : "   (after enabling MetaServer: modules.metaManager.metaServer.enable)")
+            << "\n";
   return 0;
 }
 

@@ -355,6 +355,25 @@ TEST_F(KeadmJoin, SystemdPathWithFakeSystemctl) {
             "is-enabled --quiet edgecore.service\ndisable edgecore.service\ndaemon-reload\n");
 }
 
+TEST_F(KeadmJoin, ForeignUnitIsNeverOverwritten) {
+  const std::string sysroot = dir_.path() + "/sysroot";
+  fs::create_directories(sysroot + "/run/systemd/system");
+  fs::create_directories(sysroot + "/etc/systemd/system");
+  dir_.write("sysroot/etc/systemd/system/edgecore.service", "[Service]\nExecStart=/opt/mine\n");
+  dir_.write("systemctl", "#!/bin/sh\nexit 3\n");  // is-active: inactive
+  fs::permissions(dir_.file("systemctl"), fs::perms::owner_all);
+  auto args = joinArgs(sim_->token());
+  args[1] = "--init-system=systemd";
+  auto r = keadm(
+      args, {"EDGECORE_SYSTEMCTL=" + dir_.file("systemctl"), "EDGECORE_SYSTEMD_ROOT=" + sysroot});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(errorLines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("exists and was not written by keadm"), std::string::npos) << r.err;
+  EXPECT_TRUE(filesUnder(root_).empty());
+  EXPECT_EQ(readFile(sysroot + "/etc/systemd/system/edgecore.service"),
+            "[Service]\nExecStart=/opt/mine\n");
+}
+
 TEST(KeadmVersion, PrintsTheEdgecoreVersion) {
   auto keadm = runCommand({kKeadm, "version"});
   auto edgecore = runCommand({kEdgecore, "--version"});
