@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -181,6 +182,25 @@ TEST_F(KeadmJoin, WrittenConfigConnectsAndResetRemovesExactlyWhatJoinWrote) {
   r = keadm({"reset", "edge", "--force", "--config", config(), "--init-system=none"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(filesUnder(root_), before) << r.out;
+}
+
+TEST_F(KeadmJoin, ResetRefusesAConfigNamingFilesOutsideTheKubeEdgePaths) {
+  // A file directly in /var/lib named as the CA: reset must refuse and delete nothing at all.
+  const std::string canary = "/var/lib/keadm-reset-canary-" + std::to_string(::getpid());
+  { std::ofstream(canary) << "keep me\n"; }
+  if (!fs::exists(canary)) {
+    GTEST_SKIP() << "cannot create " << canary << ": this test needs root";
+  }
+  auto r = keadm(joinArgs(sim_->token(), "modules.edgeHub.tlsCaFile=" + canary));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto joined = filesUnder(root_);
+  r = keadm({"reset", "--force", "--config", config(), "--init-system=none"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("refusing to delete " + canary), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing was deleted"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(canary));
+  EXPECT_EQ(filesUnder(root_), joined);
+  fs::remove(canary);
 }
 
 TEST_F(KeadmJoin, CloudUnreachable) {
