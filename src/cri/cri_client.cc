@@ -116,6 +116,14 @@ Result<runtimeapi::VersionResponse> CriClient::version() {
   return resp;
 }
 
+Result<std::map<std::string, std::string>> CriClient::statusInfo() {
+  runtimeapi::StatusRequest req;
+  req.set_verbose(true);
+  runtimeapi::StatusResponse resp;
+  EC_RT_CALL(Status, options_.status_timeout, req, resp);
+  return std::map<std::string, std::string>(resp.info().begin(), resp.info().end());
+}
+
 Result<RuntimeReadiness> CriClient::status() {
   runtimeapi::StatusRequest req;
   runtimeapi::StatusResponse resp;

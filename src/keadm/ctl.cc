@@ -21,6 +21,7 @@
 #include "edgecore/kubeprint/kubeprint.h"
 #include "editor.h"
 #include "http_client.h"
+#include "join.h"
 #include "node_env.h"
 #include "printing.h"
 
@@ -635,8 +636,7 @@ int runKeadm(const std::vector<std::string>& all_args) {
     args.erase(dashdash, args.end());
   }
   CLI::App app{
-      "keadm: KubeEdge edge node administration (edgecore-cpp). Only `keadm ctl` is "
-      "implemented.",
+      "keadm: KubeEdge edge node administration (edgecore-cpp): join, reset, version and ctl.",
       "keadm"};
   app.require_subcommand(1);
   std::string config_path = kDefaultConfig;
@@ -646,6 +646,9 @@ int runKeadm(const std::vector<std::string>& all_args) {
   ctl->require_subcommand(1);
 
   int rc = 0;
+  addJoinCommand(app, rc);
+  addResetCommand(app, rc);
+  addVersionCommand(app, rc);
   std::unique_ptr<Ctl> runner;
   auto with = [&](auto fn) {
     return [&, fn] {

@@ -47,6 +47,9 @@ using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 core::Status unreachable(const Endpoint& ep, const std::string& why) {
+  if (ep.peer_name != "MetaServer") {
+    return core::unavailable("cannot reach " + ep.peer_name + " at " + ep.url() + " (" + why + ")");
+  }
   return core::unavailable("cannot reach MetaServer at " + ep.url() + ": is edgecore running? (" +
                            why + ")");
 }
@@ -61,6 +64,10 @@ core::Result<ssl::context> makeTlsContext(const Endpoint& ep) {
     if (ec) return core::invalidArgument("cannot load CA " + ep.ca_file + ": " + ec.message());
   } else {
     ctx.set_default_verify_paths(ec);
+  }
+  if (ep.insecure_skip_verify) {
+    ctx.set_verify_mode(ssl::verify_none);
+    return ctx;
   }
   ctx.set_verify_mode(ssl::verify_peer);
   // The certificate must also name the address we dial (MetaServer's carries IP SANs).

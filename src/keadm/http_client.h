@@ -21,6 +21,10 @@ struct Endpoint {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  // Only for fetching CloudCore's CA before any trust exists: the caller checks what it got
+  // against the token's CA hash instead (as edgehub's bootstrap does).
+  bool insecure_skip_verify = false;
+  std::string peer_name = "MetaServer";  // for error messages
 
   std::string url() const;  // "http://127.0.0.1:10550"
 };

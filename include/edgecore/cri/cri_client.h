@@ -17,6 +17,7 @@
 // Exec, StopContainer). Link the `edgecore_cri` library.
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,9 @@ class CriClient {
   // ---- RuntimeService ----
   core::Result<runtimeapi::VersionResponse> version();
   core::Result<RuntimeReadiness> status();
+  // CRI Status with verbose=true: the runtime's info map (containerd puts its effective CRI
+  // plugin configuration as JSON under "config"; keadm join reads the cgroup driver from it).
+  core::Result<std::map<std::string, std::string>> statusInfo();
   // Returns the sandbox id.
   core::Result<std::string> runPodSandbox(const runtimeapi::PodSandboxConfig& config,
                                           const std::string& runtime_handler = "");
