@@ -190,9 +190,10 @@ if in_root scripts/install-deps.sh; then phase_done "install-deps (apt)" ok
 else phase_done "install-deps (apt)" FAILED; exit 1; fi
 log "kubectl in the root: $(in_root 'command -v kubectl && kubectl version --client --short 2>/dev/null | head -1' | tr '\n' ' ')"
 log "scripts/build.sh in the root"
+[ -z "${CLEAN_ROOT_CCACHE:-}" ] || in_root 'ccache -z > /dev/null'
 if in_root 'scripts/build.sh > /var/tmp/build.log 2>&1'; then phase_done "build" ok
 else tail -n 40 "$root/var/tmp/build.log"; phase_done "build" FAILED; exit 1; fi
-[ -n "${CLEAN_ROOT_CCACHE:-}" ] && in_root 'ccache -s | grep -E "Hits|Misses" | head -3'
+[ -z "${CLEAN_ROOT_CCACHE:-}" ] || in_root 'ccache -s | grep -E "Hits|Misses" | head -3'
 
 # The host's test locks (the tests in the root lock files in the root's /tmp); held on fds 8/9
 # by this shell, released by flock -u or at exit.
@@ -221,9 +222,11 @@ if [[ " $steps " == *" quickstart "* ]]; then
     else
       log "the example pod wrote no line in 120 s; quickstart log:"; tail -n 40 "$root/var/tmp/quickstart.log"
     fi
-    # Ctrl-C, as the README says: SIGINT to edgecore (the chroot's bash exec'd quickstart, which
-    # exec'd edgecore, so $qs's child is edgecore).
-    pkill -INT -P "$qs" 2>/dev/null || kill -INT "$qs" 2>/dev/null
+    # Ctrl-C, as the README says: SIGINT to edgecore (quickstart exec'd it).
+    local p
+    for p in $(root_pids); do
+      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = edgecore ] && kill -INT "$p"
+    done
     local stopped=0
     for i in $(seq 1 30); do kill -0 "$qs" 2>/dev/null || { stopped=1; break; }; sleep 0.5; done
     wait "$qs"; local rc=$?
