@@ -112,6 +112,8 @@ if [ -e "$root" ]; then
   rm -rf --one-file-system "$root"
 fi
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 mkdir -p "$root"
 if [ -n "${CLEAN_ROOT_TARBALL:-}" ] && [ -s "$CLEAN_ROOT_TARBALL" ]; then
   log "unpacking the cached minbase root $CLEAN_ROOT_TARBALL"
@@ -144,7 +146,9 @@ mnt "$root" --bind "$root"
 mount --make-private "$root"
 mnt "$root/proc" -t proc proc
 mnt "$root/sys" -t sysfs sysfs
-mnt "$root/sys/fs/cgroup" -t cgroup2 cgroup2
+# The host's cgroup tree as it is (v2, or v1/hybrid as on these machines): runc in the root must
+# find the controllers where the kernel has them.
+mnt "$root/sys/fs/cgroup" --rbind /sys/fs/cgroup
 mnt "$root/dev" --bind /dev
 mnt "$root/dev/pts" --bind /dev/pts
 mnt "$root/dev/shm" -t tmpfs tmpfs -o mode=1777
