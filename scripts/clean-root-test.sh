@@ -76,10 +76,24 @@ root_pids() {
   done
 }
 
+# Our unshare processes (descendants of this script): killing one takes its namespace down.
+our_unshares() {
+  local p q
+  for p in $(pgrep -x unshare); do
+    q=$p
+    while [ -n "$q" ] && [ "$q" -gt 1 ]; do
+      q=$(ps -o ppid= -p "$q" 2>/dev/null | tr -d ' ')
+      [ "$q" = $$ ] && { echo "$p"; break; }
+    done
+  done
+}
+
 cleanup() {
   local rc=$?
   set +e
   local pids
+  pids=$(our_unshares)
+  [ -z "$pids" ] || { log "stopping the root's namespaces"; kill -KILL $pids 2>/dev/null; sleep 1; }
   pids=$(root_pids)
   if [ -n "$pids" ]; then
     log "stopping $(echo "$pids" | wc -w) leftover processes in the root"
@@ -144,7 +158,6 @@ cp /etc/hosts "$root/etc/hosts"
 # root to be below a mount that is not the caller's "/"), private so nothing propagates back.
 mnt "$root" --bind "$root"
 mount --make-private "$root"
-mnt "$root/proc" -t proc proc
 mnt "$root/sys" -t sysfs sysfs
 # The host's cgroup tree as it is (v2, or v1/hybrid as on these machines): runc in the root must
 # find the controllers where the kernel has them.
@@ -176,14 +189,24 @@ if [ -n "$(git -C "$repo" status --porcelain 2>/dev/null)" ]; then
 fi
 log "checkout copied to $root$repo ($(du -sh "$root$repo" | cut -f1))"
 
-# Runs a command line in the root, in the checkout, as root with a login-like environment.
+# Runs a command line in the root, in the checkout, as root with a login-like environment, in
+# new mount and PID namespaces whose root is the clean root (pivot_root, not a bare chroot):
+# `runc exec` enters a container through its mount namespace's root, and in a chroot that root
+# is the host's "/", so exec probes and `kubectl exec` would run on the host's files. When the
+# command ends, the kernel kills whatever it left running (containerd, shims, pods), and the
+# mounts made inside (overlays, shm, netns) go with the namespace.
 in_root() {
   local env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
              TERM=dumb LANG=C.UTF-8)
   if [ -n "${CLEAN_ROOT_CCACHE:-}" ]; then
     env+=(CCACHE_DIR=/root/.cache/ccache "CCACHE_BASEDIR=$(dirname "$repo")" CCACHE_NOHASHDIR=1)
   fi
-  chroot "$root" /usr/bin/env -i "${env[@]}" /bin/bash -c "cd '$repo' && $1"
+  unshare --mount --pid --fork --kill-child --propagation private -- /bin/sh -ec '
+    root=$1; shift
+    mount -t proc proc "$root/proc"
+    cd "$root"; old=$(mktemp -d .host.XXXXXX); pivot_root . "$old"
+    exec /usr/sbin/chroot . /bin/sh -c "umount -l /$old && rmdir /$old; \"\$@\"" sh "$@"' \
+    sh "$root" /usr/bin/env -i "${env[@]}" /bin/bash -c "cd '$repo' && $1"
 }
 status=0
 
@@ -227,9 +250,10 @@ if [[ " $steps " == *" quickstart "* ]]; then
       log "the example pod wrote no line in 120 s; quickstart log:"; tail -n 40 "$root/var/tmp/quickstart.log"
     fi
     # Ctrl-C, as the README says: SIGINT to edgecore (quickstart exec'd it).
-    local p
-    for p in $(root_pids); do
-      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = edgecore ] && kill -INT "$p"
+    local p host_pidns
+    host_pidns=$(readlink /proc/self/ns/pid)
+    for p in $(pgrep -x edgecore); do
+      [ "$(readlink "/proc/$p/ns/pid")" != "$host_pidns" ] && kill -INT "$p"
     done
     local stopped=0
     for i in $(seq 1 30); do kill -0 "$qs" 2>/dev/null || { stopped=1; break; }; sleep 0.5; done

@@ -30,7 +30,7 @@ packages=(
   systemd
   # the real-cloud suite (test/e2e): etcd for ../shared/realcloud, its xz-packed binaries, and
   # the tools the checks use
-  etcd-server xz-utils jq curl util-linux iproute2
+  etcd-server xz-utils jq curl util-linux iproute2 python3
   # the clean-root job (scripts/clean-root-test.sh) and .ci/run's formatting step
   debootstrap git ca-certificates
 )
