@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's two set-up commands on a bare Debian 12: builds a clean bookworm root with
 # debootstrap (minbase: no compiler, no kubectl, nothing of ours), copies the checkout in, and runs
-# in it, under chroot:
+# in it (in mount and PID namespaces of their own, pivoted into the root; docs/testing.md):
 #   1. scripts/install-deps.sh and scripts/build.sh (what both README commands start with, timed
 #      on their own);
 #   2. scripts/quickstart.sh until the example static pod has written its first line, then Ctrl-C;
@@ -154,8 +154,8 @@ cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 cp /etc/hosts "$root/etc/hosts"
 
 # ------------------------------------------------------------------------------------------
-# 2. Mounts. The root is made a mount point of its own (runc's pivot_root needs the container's
-# root to be below a mount that is not the caller's "/"), private so nothing propagates back.
+# 2. Mounts. The root is made a mount point of its own (pivot_root needs the new root to be one),
+# private so nothing propagates back; /proc is mounted in each command's own PID namespace.
 mnt "$root" --bind "$root"
 mount --make-private "$root"
 mnt "$root/sys" -t sysfs sysfs
