@@ -58,13 +58,11 @@ mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
-# Mount points under the root, in mount order; cleanup unmounts in reverse (then lazily).
-mounted=()
+# Mounts under the root; cleanup unmounts everything below the root, deepest first.
 mnt() {  # target, then mount(8) args
   local target=$1; shift
   mkdir -p "$target"
   mount "$@" "$target"
-  mounted+=("$target")
 }
 
 # Every process whose root directory is inside the root (our chroots and the containers they ran).
@@ -176,6 +174,9 @@ fi
 if [ -n "${CLEAN_ROOT_CCACHE:-}" ]; then
   mnt "$root/root/.cache/ccache" --bind "$CLEAN_ROOT_CCACHE"
 fi
+# Binds of shared mounts (systemd makes "/" shared) would join their peer groups: an unmount at
+# cleanup must never propagate to the host's /sys/fs/cgroup or /dev.
+mount --make-rprivate "$root"
 
 # ------------------------------------------------------------------------------------------
 # 3. The checkout: the files git knows (tracked, plus untracked ones not ignored), at the same
