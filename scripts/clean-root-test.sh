@@ -276,6 +276,11 @@ fi
 if [[ " $steps " == *" tests "* ]]; then
   log "scripts/run-tests.sh $* in the root (waiting for the host's test locks)"
   take_locks
+  # The root shares the host's network: a broker some other run left on 127.0.0.1:1883 would be
+  # used (and maybe stopped mid-suite) instead of the root's own (scripts/test-services.sh).
+  if (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+    log "WARNING: something already listens on 127.0.0.1:1883 on this machine; the suite will use it"
+  fi
   phase_start=$(date +%s)
   if in_root "scripts/run-tests.sh $(printf '%q ' "$@") 2>&1 | tee /var/tmp/run-tests.log; exit \${PIPESTATUS[0]}"; then
     phase_done "run-tests (ctest)" ok
