@@ -20,6 +20,8 @@
 #   CLEAN_ROOT_CCACHE   a host ccache directory to bind into the root (local re-runs)
 #   CLEAN_ROOT_KEEP=1   leave the root on disk at the end (unmounted, processes stopped)
 #   CLEAN_ROOT_STEPS    which of "quickstart tests" to run after the build (default: both)
+#   CLEAN_ROOT_AFTER    a command line to run in the root, in the checkout, at the end (e.g. CI's
+#                       packaging of the build tree the tests ran); its failure fails the script
 #
 # The root shares this machine's kernel, network namespace and cgroup tree; its /run, /tmp and
 # /var are its own. The checkout goes to the same absolute path inside the root, and ../shared
@@ -289,5 +291,13 @@ if [[ " $steps " == *" tests "* ]]; then
   fi
   flock -u 9; flock -u 8
   grep -E '^[0-9]+% tests passed|The following tests FAILED' -A 30 "$root/var/tmp/run-tests.log" | head -n 40 || true
+fi
+# ------------------------------------------------------------------------------------------
+# 7. Whatever else CI wants from this build tree, in the root (e.g. packaging): CLEAN_ROOT_AFTER.
+if [ -n "${CLEAN_ROOT_AFTER:-}" ]; then
+  log "in the root: $CLEAN_ROOT_AFTER"
+  phase_start=$(date +%s)
+  if in_root "$CLEAN_ROOT_AFTER"; then phase_done "CLEAN_ROOT_AFTER" ok
+  else phase_done "CLEAN_ROOT_AFTER" FAILED; status=1; fi
 fi
 exit "$status"
