@@ -29,9 +29,16 @@ packages=(
   # systemd-analyze verify for the packaged unit; lintian for the .deb (scripts/package.sh)
   systemd lintian
   # the real-cloud suite (test/e2e): etcd for ../shared/realcloud, its xz-packed binaries, and
-  # the tools the checks use (kubectl itself is expected on PATH, as on these machines)
-  etcd-server xz-utils jq curl util-linux iproute2
+  # the tools the checks use
+  etcd-server xz-utils jq curl util-linux iproute2 python3
+  # the clean-root job (scripts/clean-root-test.sh) and .ci/run's formatting step
+  debootstrap git ca-certificates
 )
+# Stock kubectl for the kubectl tests and RealCloudE2E: Debian's kubernetes-client (1.20) unless
+# a kubectl is already on PATH (installing the package would replace it). docs/testing.md.
+if ! command -v kubectl >/dev/null; then
+  packages+=(kubernetes-client)
+fi
 
 echo "install-deps: apt-get update"
 apt-get update -qq

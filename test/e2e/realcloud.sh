@@ -75,8 +75,39 @@ trap cleanup EXIT
 # ------------------------------------------------------------------------------------------
 # Join: cloud, runtime, broker, edgecore.
 
+# The cloud's admin kubeconfig, written before `realcloud.sh up` (which keeps an existing one):
+# Debian 12's kubectl (kubernetes-client 1.20.2, built with Go 1.19) panics in `kubectl config
+# set-credentials` (json-iterator/reflect2 iterating a map), which realcloud.sh would run. It
+# names the PKI files that `up` writes rather than embedding them. docs/testing.md.
+write_admin_kubeconfig() {
+  local pki=$REALCLOUD_DIR/pki
+  mkdir -p "$REALCLOUD_DIR"
+  cat > "$KUBECONFIG" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: realcloud
+  cluster:
+    server: https://127.0.0.1:${REALCLOUD_API_PORT:-6443}
+    certificate-authority: $pki/ca.crt
+users:
+- name: realcloud-admin
+  user:
+    client-certificate: $pki/admin.crt
+    client-key: $pki/admin.key
+contexts:
+- name: realcloud
+  context:
+    cluster: realcloud
+    user: realcloud-admin
+current-context: realcloud
+EOF
+  chmod 600 "$KUBECONFIG"
+}
+
 join_node() {
   say "cloud up ($REALCLOUD_DIR)"
+  write_admin_kubeconfig
   "$REALCLOUD_HOME/realcloud.sh" up > "$E2E_DIR/logs/realcloud-up.log" 2>&1 \
     || { tail -n 30 "$E2E_DIR/logs/realcloud-up.log"; fail "realcloud.sh up failed"; return 1; }
   TOKEN=$("$REALCLOUD_HOME/realcloud.sh" token) || { fail "no join token"; return 1; }
