@@ -22,6 +22,9 @@
 #   CLEAN_ROOT_STEPS    which of "quickstart tests" to run after the build (default: both)
 #   CLEAN_ROOT_AFTER    a command line to run in the root, in the checkout, at the end (e.g. CI's
 #                       packaging of the build tree the tests ran); its failure fails the script
+#   CLEAN_ROOT_BARE=1   no dependencies, no build, no quickstart or tests: the root stays a bare
+#                       Debian 12 with the checkout's files in it, for CLEAN_ROOT_AFTER alone
+#   CLEAN_ROOT_DEBS     a directory whose .deb files are copied to /var/tmp/debs in the root
 #
 # The root shares this machine's kernel, network namespace and cgroup tree; its /run, /tmp and
 # /var are its own. The checkout goes to the same absolute path inside the root, and ../shared
@@ -32,6 +35,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 root=${CLEAN_ROOT:-/var/tmp/edgecore-clean-root}
 steps=${CLEAN_ROOT_STEPS:-quickstart tests}
+[ "${CLEAN_ROOT_BARE:-0}" = 1 ] && steps=""
 [ "$(id -u)" = 0 ] || { echo "clean-root-test.sh: run as root (debootstrap, mount, chroot)" >&2; exit 1; }
 command -v debootstrap >/dev/null || { echo "clean-root-test.sh: debootstrap missing (scripts/install-deps.sh)" >&2; exit 1; }
 
@@ -191,6 +195,11 @@ if [ -n "$(git -C "$repo" status --porcelain 2>/dev/null)" ]; then
   log "note: the checkout has uncommitted changes; they are in the root too"
 fi
 log "checkout copied to $root$repo ($(du -sh "$root$repo" | cut -f1))"
+if [ -n "${CLEAN_ROOT_DEBS:-}" ]; then
+  mkdir -p "$root/var/tmp/debs"
+  cp "$CLEAN_ROOT_DEBS"/*.deb "$root/var/tmp/debs/"
+  log "packages copied to /var/tmp/debs: $(cd "$root/var/tmp/debs" && echo *.deb)"
+fi
 
 # Runs a command line in the root, in the checkout, as root with a login-like environment, in
 # new mount and PID namespaces whose root is the clean root (pivot_root, not a bare chroot):
@@ -215,15 +224,17 @@ status=0
 
 # ------------------------------------------------------------------------------------------
 # 4. Dependencies and build (the first half of both README commands; they find both done).
-log "scripts/install-deps.sh in the root"
-if in_root scripts/install-deps.sh; then phase_done "install-deps (apt)" ok
-else phase_done "install-deps (apt)" FAILED; exit 1; fi
-log "kubectl in the root: $(in_root 'command -v kubectl && kubectl version --client --short 2>/dev/null | head -1' | tr '\n' ' ')"
-log "scripts/build.sh in the root"
-[ -z "${CLEAN_ROOT_CCACHE:-}" ] || in_root 'ccache -z > /dev/null'
-if in_root 'scripts/build.sh > /var/tmp/build.log 2>&1'; then phase_done "build" ok
-else tail -n 40 "$root/var/tmp/build.log"; phase_done "build" FAILED; exit 1; fi
-[ -z "${CLEAN_ROOT_CCACHE:-}" ] || in_root 'ccache -s | grep -E "Hits|Misses" | head -3'
+if [ "${CLEAN_ROOT_BARE:-0}" != 1 ]; then
+  log "scripts/install-deps.sh in the root"
+  if in_root scripts/install-deps.sh; then phase_done "install-deps (apt)" ok
+  else phase_done "install-deps (apt)" FAILED; exit 1; fi
+  log "kubectl in the root: $(in_root 'command -v kubectl && kubectl version --client --short 2>/dev/null | head -1' | tr '\n' ' ')"
+  log "scripts/build.sh in the root"
+  [ -z "${CLEAN_ROOT_CCACHE:-}" ] || in_root 'ccache -z > /dev/null'
+  if in_root 'scripts/build.sh > /var/tmp/build.log 2>&1'; then phase_done "build" ok
+  else tail -n 40 "$root/var/tmp/build.log"; phase_done "build" FAILED; exit 1; fi
+  [ -z "${CLEAN_ROOT_CCACHE:-}" ] || in_root 'ccache -s | grep -E "Hits|Misses" | head -3'
+fi
 
 # The host's test locks (the tests in the root lock files in the root's /tmp); held on fds 8/9
 # by this shell, released by flock -u or at exit.
