@@ -93,19 +93,6 @@ core::Result<BootstrapToken> parseBootstrapToken(std::string_view token) {
   return out;
 }
 
-std::string sha256Hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
-}
-
 std::string pemEncode(std::string_view der, std::string_view label) {
   std::string b64 = core::base64Encode(der);
   std::string out = "-----BEGIN " + std::string(label) + "-----\n";

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "edgecore/core/digest.h"
 #include "edgecore/core/status.h"
 
 namespace edgecore::edgehub {
@@ -26,7 +27,7 @@ struct BootstrapToken {
 // The JWT payload is decoded only to read `exp`; its signature is the cloud's business.
 core::Result<BootstrapToken> parseBootstrapToken(std::string_view token);
 
-std::string sha256Hex(std::string_view bytes);
+using core::sha256Hex;  // edgecore/core/digest.h
 // A PEM block of `label` around `der` (64-column base64).
 std::string pemEncode(std::string_view der, std::string_view label);
 

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +14,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "edgecore/core/digest.h"
 #include "edgecore/core/host_port.h"
 #include "edgecore/cri/cri_client.h"
 #include "http_client.h"
@@ -186,7 +186,7 @@ void checkCloud(const JoinOptions& o, const JoinedConfig& joined, PreflightResul
   for (auto& c : want) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
-  if (sha256Hex(reply->body) != want) {
+  if (core::sha256Hex(reply->body) != want) {
     r.failures.push_back(
         "--token: its CA hash does not match the CA CloudCore at " + cert_addr->authority() +
         " serves; the token is for another cloud or the CA was renewed: get a fresh one with "
@@ -305,19 +305,6 @@ std::string tcpConnectError(const std::string& host, int port, std::chrono::mill
     last = std::strerror(e);
   }
   return last;
-}
-
-std::string sha256Hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
-  return out;
 }
 
 PreflightResult runPreflight(const JoinOptions& o, const JoinedConfig& joined) {

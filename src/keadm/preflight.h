@@ -36,7 +36,4 @@ std::string portInUse(const std::string& host, int port);
 // Empty when a TCP connection to host:port opens within `timeout`, else why not.
 std::string tcpConnectError(const std::string& host, int port, std::chrono::milliseconds timeout);
 
-// Lowercase hex SHA-256 of `bytes`.
-std::string sha256Hex(std::string_view bytes);
-
 }  // namespace edgecore::keadm

@@ -224,19 +224,6 @@ std::string extKeyUsageNames(const std::vector<int>& usages) {
 
 }  // namespace
 
-std::string sha256Hex(std::string_view bytes) {
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
-  return out;
-}
-
 std::string base64UrlEncode(std::string_view bytes) { return core::base64UrlEncode(bytes); }
 
 Result<std::string> base64UrlDecode(std::string_view text) {

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "edgecore/core/digest.h"
 #include "edgecore/core/status.h"
 
 namespace edgecore::cloudsim {
@@ -74,7 +75,7 @@ core::Result<std::string> csrPemToDer(std::string_view pem);
 core::Result<std::string> generateRsaKeyPem(int bits = 2048);
 core::Result<std::string> publicKeyPemOf(std::string_view private_key_pem);
 
-std::string sha256Hex(std::string_view bytes);
+using core::sha256Hex;  // edgecore/core/digest.h
 std::string base64UrlEncode(std::string_view bytes);
 core::Result<std::string> base64UrlDecode(std::string_view text);
 

@@ -36,6 +36,33 @@ class EdgedTest : public ::testing::Test {
     }
   }
 
+  // manifests/static.yaml: the static pod "st" (busybox sleeping) in this test's namespace.
+  void writeStaticPodManifest() {
+    std::filesystem::create_directories(dir_.path() + "/manifests");
+    dir_.write("manifests/static.yaml",
+               "apiVersion: v1\nkind: Pod\nmetadata:\n  name: st\n  namespace: " + ns_ +
+                   "\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 1\n  "
+                   "containers:\n  - name: main\n    image: " +
+                   kBusyboxImage + "\n    command: [\"sh\", \"-c\", \"sleep 3600\"]\n");
+  }
+
+  // Whether edged sent upstream a status patch of pod `name` for `uid` (with `phase`, if given).
+  bool sentStatusFor(EdgedHarness& h, const std::string& name, const std::string& uid,
+                     const std::string& phase) {
+    for (auto& m : h.upstream()) {
+      if (m.route.operation != "patch" || m.route.resource != ns_ + "/podpatch/" + name ||
+          !m.content.is_string()) {
+        continue;
+      }
+      json p = json::parse(m.content.get<std::string>(), nullptr, false);
+      if (p.is_object() && p["metadata"].value("uid", "") == uid &&
+          (phase.empty() || p["status"].value("phase", "") == phase)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   EdgedHarness& start(edged::EdgedOptions o = {}, bool connected = true, int max_dead = 1,
                       bool report_event = false,
                       const std::function<void(core::EdgeCoreConfig&)>& tweak = {}) {
@@ -1003,12 +1030,7 @@ namespace {
 // the mirror's uid; a mirror pod the cloud sends back is never run; removing the manifest
 // deletes the mirror with a uid precondition.
 TEST_F(EdgedTest, StaticPodGetsAMirrorPodUpstream) {
-  std::filesystem::create_directories(dir_.path() + "/manifests");
-  dir_.write("manifests/static.yaml",
-             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: st\n  namespace: " + ns_ +
-                 "\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 1\n  "
-                 "containers:\n  - name: main\n    image: " +
-                 kBusyboxImage + "\n    command: [\"sh\", \"-c\", \"sleep 3600\"]\n");
+  writeStaticPodManifest();
   edged::EdgedOptions o;
   o.static_pod_period = 300ms;
   auto& h = start(o);
@@ -1038,21 +1060,7 @@ TEST_F(EdgedTest, StaticPodGetsAMirrorPodUpstream) {
     EXPECT_EQ(md["ownerReferences"][0].value("name", ""), node_);
   }
   // Status is patched for the mirror's uid.
-  ASSERT_TRUE(waitFor(
-      [&] {
-        for (auto& m : h.upstream()) {
-          if (m.route.operation == "patch" && m.route.resource == ns_ + "/podpatch/" + name &&
-              m.content.is_string()) {
-            json p = json::parse(m.content.get<std::string>(), nullptr, false);
-            if (p.is_object() && p["metadata"].value("uid", "") == mirror_uid &&
-                p["status"].value("phase", "") == "Running") {
-              return true;
-            }
-          }
-        }
-        return false;
-      },
-      20s));
+  ASSERT_TRUE(waitFor([&] { return sentStatusFor(h, name, mirror_uid, "Running"); }, 20s));
   // The cloud sends the mirror pod back (edgecontroller: nodeName is ours): it must not run.
   json mirror = insert->content;
   mirror["metadata"]["uid"] = mirror_uid;
@@ -1088,12 +1096,7 @@ TEST_F(EdgedTest, StaticPodGetsAMirrorPodUpstream) {
 // pod's status goes onto the copy metamanager keeps, and MetaServer (keadm ctl get pod) shows it
 // Running; once the link is up the cloud's mirror takes over with its own uid.
 TEST_F(EdgedTest, StaticPodStatusIsServedLocallyWhileOffline) {
-  std::filesystem::create_directories(dir_.path() + "/manifests");
-  dir_.write("manifests/static.yaml",
-             "apiVersion: v1\nkind: Pod\nmetadata:\n  name: st\n  namespace: " + ns_ +
-                 "\nspec:\n  hostNetwork: true\n  terminationGracePeriodSeconds: 1\n  "
-                 "containers:\n  - name: main\n    image: " +
-                 kBusyboxImage + "\n    command: [\"sh\", \"-c\", \"sleep 3600\"]\n");
+  writeStaticPodManifest();
   edged::EdgedOptions o;
   o.static_pod_period = 300ms;
   o.status_period = 500ms;
@@ -1116,20 +1119,7 @@ TEST_F(EdgedTest, StaticPodStatusIsServedLocallyWhileOffline) {
   // Online: the mirror is created upstream and the status goes to the cloud's uid.
   ASSERT_TRUE(h.setCloudConnected(true).ok());
   const std::string mirror_uid = "cloud-uid-" + name;
-  ASSERT_TRUE(waitFor(
-      [&] {
-        for (auto& m : h.upstream()) {
-          if (m.route.operation == "patch" && m.route.resource == ns_ + "/podpatch/" + name &&
-              m.content.is_string()) {
-            json p = json::parse(m.content.get<std::string>(), nullptr, false);
-            if (p.is_object() && p["metadata"].value("uid", "") == mirror_uid) {
-              return true;
-            }
-          }
-        }
-        return false;
-      },
-      20s));
+  ASSERT_TRUE(waitFor([&] { return sentStatusFor(h, name, mirror_uid, ""); }, 20s));
   std::filesystem::remove(dir_.path() + "/manifests/static.yaml");
   EXPECT_TRUE(waitFor([&] { return containers(name).empty(); }, 20s));
 }
