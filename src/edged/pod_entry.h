@@ -119,7 +119,7 @@ struct PodEntry {
   // Status.
   WallTime start_time{};
   json status;
-  std::string last_sent;
+  std::string last_sent;  // target uid + status of the last accepted patch (patchKey)
   bool send_in_flight = false;
   std::chrono::steady_clock::time_point next_send{};
   std::chrono::steady_clock::time_point next_volume_refresh{};

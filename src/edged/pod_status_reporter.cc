@@ -104,20 +104,27 @@ void PodStatusReporter::send(PodEntry& e) {
   if (e.send_in_flight) {
     return;
   }
-  std::string text = e.status.dump();
-  if (text == e.last_sent || std::chrono::steady_clock::now() < e.next_send) {
+  if (patchKey(e) == e.last_sent || std::chrono::steady_clock::now() < e.next_send) {
     return;
   }
   e.send_in_flight = true;
-  d_.spawn(sendStatus(e.uid, std::move(text)), "pod status patch");
+  d_.spawn(sendStatus(e.uid), "pod status patch");
 }
 
-asio::awaitable<void> PodStatusReporter::sendStatus(std::string uid, std::string text) {
+std::string PodStatusReporter::patchKey(const PodEntry& e) {
+  // A static pod's status goes to its mirror pod (kubelet status manager translates the uid).
+  // The target is part of the key: the same status sent to the pod's own uid while the mirror
+  // was unknown must be sent again to the mirror once it is.
+  const bool to_mirror = e.is_static && !e.mirror_uid.empty();
+  return (to_mirror ? e.mirror_uid : e.uid) + '\n' + e.status.dump();
+}
+
+asio::awaitable<void> PodStatusReporter::sendStatus(std::string uid) {
   PodEntry* p = d_.find(uid);
   if (p == nullptr) {
     co_return;
   }
-  // A static pod's status goes to its mirror pod (kubelet status manager translates the uid).
+  const std::string key = patchKey(*p);
   const bool to_mirror = p->is_static && !p->mirror_uid.empty();
   json patch = podStatusPatch(to_mirror ? p->mirror_uid : uid, p->status);
   auto patch_op = request(Message::create(
@@ -131,7 +138,7 @@ asio::awaitable<void> PodStatusReporter::sendStatus(std::string uid, std::string
   PodEntry& e = *p;
   e.send_in_flight = false;
   if (statusAccepted(resp)) {
-    e.last_sent = text;
+    e.last_sent = key;
     sent_++;
     d_.log->debug("pod status sent pod={}/{} phase={}", e.ns, e.name, str(e.status, "phase"));
   } else {
@@ -139,8 +146,8 @@ asio::awaitable<void> PodStatusReporter::sendStatus(std::string uid, std::string
     e.next_send = std::chrono::steady_clock::now() + d_.status_period;
     d_.log->debug("pod status not accepted pod={}/{} err=\"{}\"", e.ns, e.name, answerText(resp));
   }
-  if (e.status.dump() != text) {
-    send(e);  // changed while in flight
+  if (patchKey(e) != key) {
+    send(e);  // the status or its target (the mirror) changed while in flight
   }
 }
 

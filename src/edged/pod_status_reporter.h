@@ -67,7 +67,8 @@ class PodStatusReporter {
  private:
   void createMirrorSoon(PodEntry& e);
   boost::asio::awaitable<void> createMirror(std::string uid);
-  boost::asio::awaitable<void> sendStatus(std::string uid, std::string text);
+  boost::asio::awaitable<void> sendStatus(std::string uid);
+  static std::string patchKey(const PodEntry& e);
   boost::asio::awaitable<void> sendOnce(core::Message m);
   boost::asio::awaitable<core::Result<core::Message>> request(core::Message m);
 

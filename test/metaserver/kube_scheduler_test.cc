@@ -78,7 +78,7 @@ const char* kPod =
 
 TEST(KubeSchedulerProtobuf, SchedulesAPodFromProtobufListsAndBindsWithAProtobufBody) {
   TempDir dir;
-  const std::string xz = "/work/shared/realcloud/bin/kube-scheduler.xz";
+  const std::string xz = std::string(EDGECORE_SHARED_DIR) + "/realcloud/bin/kube-scheduler.xz";
   auto unpack = runCommand({"/bin/sh", "-c",
                             "xz -dc " + xz + " > " + dir.file("kube-scheduler") + " && chmod +x " +
                                 dir.file("kube-scheduler")},
