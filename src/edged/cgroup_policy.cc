@@ -29,6 +29,10 @@ core::Status checkCgroupPolicy(const core::EdgedConfig& c, CgroupVersion v) {
   return {};
 }
 
+bool oomGroupKill(const core::EdgedConfig& c, CgroupVersion v) {
+  return v == CgroupVersion::V2 && !c.single_process_oom_kill.value_or(false);
+}
+
 RestartBackoffLimits restartBackoffLimits(std::chrono::milliseconds base,
                                           const core::EdgedConfig& c) {
   std::chrono::milliseconds max = base * 30;

@@ -25,6 +25,12 @@ CgroupVersion detectCgroupVersion(const std::filesystem::path& root = "/sys/fs/c
 // singleProcessOOMKill when it is false on cgroup v1. Pure.
 core::Status checkCgroupPolicy(const core::EdgedConfig& c, CgroupVersion v);
 
+// Whether containers get memory.oom.group=1 (OOM-killed as a group) as the kubelet decides
+// (pkg/kubelet/kubelet.go NewMainKubelet defaults singleProcessOOMKill to true on cgroup v1 and to
+// false on v2; kuberuntime_container_linux.go then sets the unified key on v2 when it is false).
+// Pure.
+bool oomGroupKill(const core::EdgedConfig& c, CgroupVersion v);
+
 // Container restart back-off as the kubelet sets it up (pkg/kubelet/kubelet.go, NewMainKubelet):
 // the longest delay is crashLoopBackOff.maxContainerRestartPeriod when set, else 30 x `base`
 // (300 s); the first delay is `base`, or that maximum when it is smaller. Pure.

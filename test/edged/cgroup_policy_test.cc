@@ -12,6 +12,8 @@
 #include "edgecore/core/daemon.h"
 #include "edgecore/edged/module.h"
 #include "pod_model.h"
+#include "pod_runtime.h"
+#include "pod_worker.h"
 
 namespace edgecore::edged {
 namespace {
@@ -55,6 +57,42 @@ TEST(CgroupPolicyTest, SingleProcessOomKillFalseOnlyOnV2) {
   EXPECT_NE(st.message().find("modules.edged.tailoredKubeletConfig.singleProcessOOMKill"),
             std::string::npos);
   EXPECT_TRUE(checkCgroupPolicy(c, CgroupVersion::V2).ok());
+}
+
+// The kubelet's choice: group OOM kill on cgroup v2 unless singleProcessOOMKill is true; never on
+// v1, which has no memory.oom.group.
+TEST(CgroupPolicyTest, OomGroupKillOnlyOnV2WithoutSingleProcessOomKill) {
+  core::EdgedConfig c = edgedConfig();
+  EXPECT_TRUE(oomGroupKill(c, CgroupVersion::V2));
+  EXPECT_FALSE(oomGroupKill(c, CgroupVersion::V1));
+  c.single_process_oom_kill = false;
+  EXPECT_TRUE(oomGroupKill(c, CgroupVersion::V2));
+  c.single_process_oom_kill = true;
+  EXPECT_FALSE(oomGroupKill(c, CgroupVersion::V2));
+  EXPECT_FALSE(oomGroupKill(c, CgroupVersion::V1));
+}
+
+// The flag reaches CRI as the kubelet passes it: LinuxContainerResources.unified.
+TEST(CgroupPolicyTest, OomGroupKillSetsMemoryOomGroupInContainerConfig) {
+  cri::CriClientOptions o;
+  o.runtime_endpoint = "unix://" + ::testing::TempDir() + "/no-runtime.sock";  // never dialled
+  auto cri = cri::CriClient::create(o);
+  ASSERT_TRUE(cri.ok()) << cri.status().toString();
+  RestartBackoff backoff(10s, 300s);
+  auto log = std::make_shared<spdlog::logger>("test");
+  ContainerPlan p;
+  p.name = "c";
+  SyncSettings s;
+  s.oom_group_kill = true;
+  PodRuntimeManager group(**cri, s, backoff, log);
+  EXPECT_EQ(group.containerConfig(p).linux().resources().unified().at("memory.oom.group"), "1");
+  s.oom_group_kill = false;
+  PodRuntimeManager single(**cri, s, backoff, log);
+  EXPECT_TRUE(single.containerConfig(p).linux().resources().unified().empty());
+  // On this host: the real settings follow the host's cgroup version.
+  core::EdgedConfig c = edgedConfig();
+  EXPECT_EQ(syncSettingsOf(c, "127.0.0.1", HostFacts{}, nullptr).oom_group_kill,
+            detectCgroupVersion() == CgroupVersion::V2);
 }
 
 // edged's factory runs the check against the real /sys/fs/cgroup: on a cgroup v1 (or hybrid)
