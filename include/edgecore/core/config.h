@@ -151,10 +151,8 @@ struct EdgedFields {
   int32_t max_pods = 0;
   int64_t pod_pids_limit = 0;
   std::string cgroup_driver;  // cgroupfs or systemd
-  // [v1.23] unset = the kubelet's automatic choice. Containers on a cgroup v1 host are always
-  // OOM-killed process by process (there is no memory.oom.group), so only unset or true is valid
-  // there; on cgroup v2 false would ask the runtime for group kills, which CRI gives us no field
-  // for (containerd decides from its own config), so edged only validates it.
+  // [v1.23] unset = the kubelet's choice: true on cgroup v1 (only unset or true valid there), false
+  // on v2, where false puts memory.oom.group=1 into each container's CRI unified resources.
   std::optional<bool> single_process_oom_kill;
   // [v1.23] crashLoopBackOff.maxContainerRestartPeriod: caps the CrashLoopBackOff delay (1s-300s,
   // needs the kubelet feature gate KubeletCrashLoopBackOffMax); unset = 300 s.
