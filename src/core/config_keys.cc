@@ -3,7 +3,7 @@
 // no folder in this tree. A module with a folder declares its rows in src/<module>/config_keys.cc.
 // Key names, defaults and the omitempty/pointer shape of each field come from upstream
 // staging/src/github.com/kubeedge/api/apis/componentconfig/edgecore/v1alpha2/{types.go,default.go,
-// default_others.go} at v1.20.0.
+// default_others.go} at v1.20.0; edgecoreVersion and taskManager at v1.23.1.
 
 #include "edgecore/core/config_rows.h"
 

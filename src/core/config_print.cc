@@ -23,7 +23,7 @@ const std::vector<const KeySpec*>& childrenOf(const std::string& parent) {
   static const auto* const children = [] {
     auto* m = new std::map<std::string, std::vector<const KeySpec*>>();
     for (const KeySpec& k : keyTable()) {
-      if (k.v123) {
+      if (k.since == ConfigSince::Ours) {
         continue;
       }
       size_t dot = k.path.rfind('.');

@@ -1,7 +1,7 @@
-// The edgecore.yaml key table (KubeEdge v1.20 EdgeCoreConfig): the catalogue of row sets, each
-// owned by a folder (src/core/config_keys.cc for the root, src/<module>/config_keys.cc for a
-// module; include/edgecore/core/config_rows.h), assembled in document order, and the default and
-// min trees built from it.
+// The edgecore.yaml key table (KubeEdge v1.20 EdgeCoreConfig and the v1.23 keys): the catalogue
+// of row sets, each owned by a folder (src/core/config_keys.cc for the root,
+// src/<module>/config_keys.cc for a module; include/edgecore/core/config_rows.h), assembled in
+// document order, and the default and min trees built from it.
 
 #include "config_schema.h"
 
@@ -105,7 +105,7 @@ std::pair<std::string_view, std::string_view> splitParent(std::string_view path)
 // Whether the min config sets anything under (or at) `path`.
 bool anyMinUnder(std::string_view path) {
   for (const KeySpec& k : allKeys()) {
-    if (k.in_min && !k.v123 && !isSection(k.type) &&
+    if (k.in_min && k.since != ConfigSince::Ours && !isSection(k.type) &&
         (k.path.size() > path.size() && k.path.substr(0, path.size()) == path &&
          k.path[path.size()] == '.')) {
       return true;
@@ -137,7 +137,7 @@ YAML::Node buildTree(const HostInfo& host, bool min) {
   // Sections precede their children in the table, so each parent exists (or is null) by the time
   // a child is visited. Nodes are looked up by walking the path from the root.
   for (const KeySpec& key : allKeys()) {
-    if (key.v123) {
+    if (key.since == ConfigSince::Ours) {
       continue;
     }
     auto [parent_path, name] = splitParent(key.path);

@@ -2,7 +2,7 @@
 // (include/edgecore/core/config_rows.h) and their binding to DeviceTwinConfig. Compiled into
 // edgecore_core. Key names and defaults come from upstream
 // staging/src/github.com/kubeedge/api/apis/componentconfig/edgecore/v1alpha2/{types.go,default.go}
-// at v1.20.0, apart from offlineAfter (ours).
+// at v1.20.0 and v1.23.1 (dmiSockPath a directory), apart from offlineAfter (ours).
 
 #include "edgecore/core/config_rows.h"
 
@@ -15,11 +15,11 @@ using namespace core::config_row;
 constexpr core::ConfigKey kKeys[] = {
   {"modules.deviceTwin", T::Section, "", kOmitNil, kMin, k120, "device twin"},
   {"modules.deviceTwin.enable", T::Bool, "true", kAlways, kNotMin, k120, "run deviceTwin"},
-  {"modules.deviceTwin.dmiSockPath", T::String, "/etc/kubeedge/dmi.sock", kOmitZero, kMin, k120, "DMI socket of mappers"},
-  // Our own key, flagged like the v1.23 keys so printed configs stay KubeEdge's: accepted and
-  // typed, left out of --defaultconfig/--minconfig. KubeEdge v1.20 decodes edgecore.yaml with
+  {"modules.deviceTwin.dmiSockPath", T::String, "/etc/kubeedge/", kOmitZero, kMin, k120, "directory of the mappers' DMI socket dmi.sock (v1.23); a path ending in .sock is the socket itself"},
+  // Our own key, so printed configs stay KubeEdge's: accepted and typed, left out of
+  // --defaultconfig/--minconfig. KubeEdge v1.20 decodes edgecore.yaml with
   // sigs.k8s.io/yaml (not strict), so a file carrying it still loads there.
-  {"modules.deviceTwin.offlineAfter", T::Duration, "1m0s", kOmitZero, kNotMin, k123, "[edgecore-cpp] mark a device offline after this long without MQTT or mapper activity; 0s disables"},
+  {"modules.deviceTwin.offlineAfter", T::Duration, "1m0s", kOmitZero, kNotMin, kOurs, "[edgecore-cpp] mark a device offline after this long without MQTT or mapper activity; 0s disables"},
 };
 // clang-format on
 
@@ -35,3 +35,16 @@ void read(const core::ConfigReader& r, core::EdgeCoreConfig& c) {
 core::ConfigRows configRows() { return {kKeys, &read, nullptr}; }
 
 }  // namespace edgecore::devicetwin
+
+namespace edgecore::core {
+
+std::string dmiSocketPath(const DeviceTwinConfig& c) {
+  const std::string& p = c.dmi_sock_path;
+  if (p.size() >= 5 && p.compare(p.size() - 5, 5, ".sock") == 0) {
+    return p;
+  }
+  std::string dir = p.empty() ? "/etc/kubeedge/" : p;
+  return dir.back() == '/' ? dir + "dmi.sock" : dir + "/dmi.sock";
+}
+
+}  // namespace edgecore::core

@@ -202,11 +202,8 @@ class DeviceTwin final : public DeviceTwinModule, public std::enable_shared_from
       return;
     }
     std::string path = options_.dmi_sock_path.empty()
-                           ? ctx_.config.modules.device_twin.dmi_sock_path
+                           ? core::dmiSocketPath(ctx_.config.modules.device_twin)
                            : options_.dmi_sock_path;
-    if (path.empty()) {
-      return;
-    }
     // The handlers run on our strand, possibly after stop(): they check `alive` first.
     DmiHandlers h;
     std::weak_ptr<int> alive = alive_;

@@ -2,7 +2,7 @@
 // (include/edgecore/core/config_rows.h), their binding to EdgedConfig and upstream's checks.
 // Compiled into edgecore_core. Key names, defaults and the omitempty/pointer shape of each field
 // come from upstream staging/src/github.com/kubeedge/api/apis/componentconfig/edgecore/v1alpha2/
-// {types.go,default.go,default_kubelet_configuration.go} at v1.20.0.
+// {types.go,default.go,default_kubelet_configuration.go} at v1.20.0; the [v1.23] rows at v1.23.1.
 
 #include <arpa/inet.h>
 
@@ -51,11 +51,11 @@ constexpr core::ConfigKey kKeys[] = {
   {EC_KUBELET "fileCheckFrequency", T::Duration, "20s", kAlways, kMin, k120, "static pod directory check period"},
   {EC_KUBELET "address", T::String, "127.0.0.1", kOmitZero, kMin, k120, "read-only server bind address"},
   {EC_KUBELET "readOnlyPort", T::Int32, "10350", kOmitZero, kMin, k120, "read-only server port (logs/exec via EdgeStream)"},
-  {EC_KUBELET "tlsCertFile", T::String, "", kOmitZero, kNotMin, k123, "[edgecore-cpp] edged server certificate (PEM); with the next two, HTTPS with client certificates, required off loopback"},
-  {EC_KUBELET "tlsPrivateKeyFile", T::String, "", kOmitZero, kNotMin, k123, "[edgecore-cpp] private key of tlsCertFile (PEM)"},
-  {EC_KUBELET "authentication", T::Section, "", kOmitNil, kNotMin, k123, "[edgecore-cpp] who may call the edged server"},
-  {EC_KUBELET "authentication.x509", T::ValueSection, "", kAlways, kNotMin, k123, "[edgecore-cpp] client certificate authentication"},
-  {EC_KUBELET "authentication.x509.clientCAFile", T::String, "", kOmitZero, kNotMin, k123, "[edgecore-cpp] CA bundle client certificates must chain to (the node's CA)"},
+  {EC_KUBELET "tlsCertFile", T::String, "", kOmitZero, kNotMin, kOurs, "[edgecore-cpp] edged server certificate (PEM); with the next two, HTTPS with client certificates, required off loopback"},
+  {EC_KUBELET "tlsPrivateKeyFile", T::String, "", kOmitZero, kNotMin, kOurs, "[edgecore-cpp] private key of tlsCertFile (PEM)"},
+  {EC_KUBELET "authentication", T::Section, "", kOmitNil, kNotMin, kOurs, "[edgecore-cpp] who may call the edged server"},
+  {EC_KUBELET "authentication.x509", T::ValueSection, "", kAlways, kNotMin, kOurs, "[edgecore-cpp] client certificate authentication"},
+  {EC_KUBELET "authentication.x509.clientCAFile", T::String, "", kOmitZero, kNotMin, kOurs, "[edgecore-cpp] CA bundle client certificates must chain to (the node's CA)"},
   {EC_KUBELET "registryPullQPS", T::Int32, "5", kOmitNil, kMin, k120, "image pull QPS"},
   {EC_KUBELET "registryBurst", T::Int32, "10", kOmitZero, kMin, k120, "image pull burst"},
   {EC_KUBELET "eventRecordQPS", T::Int32, "50", kOmitNil, kMin, k120, "event QPS"},
@@ -79,6 +79,9 @@ constexpr core::ConfigKey kKeys[] = {
   {EC_KUBELET "cgroupRoot", T::String, "", kOmitZero, kMin, k120, "root cgroup for pods"},
   {EC_KUBELET "cgroupsPerQOS", T::Bool, "true", kOmitNil, kMin, k120, "QoS cgroup hierarchy"},
   {EC_KUBELET "cgroupDriver", T::String, "cgroupfs", kOmitZero, kMin, k120, "cgroupfs or systemd"},
+  {EC_KUBELET "singleProcessOOMKill", T::Bool, kNil, kOmitNil, kMin, k123, "[v1.23] OOM-kill container processes one by one, not as a group; cgroup v1 allows only unset or true"},
+  {EC_KUBELET "crashLoopBackOff", T::ValueSection, "", kAlways, kMin, k123, "[v1.23] container restart back-off"},
+  {EC_KUBELET "crashLoopBackOff.maxContainerRestartPeriod", T::Duration, kNil, kOmitNil, kMin, k123, "[v1.23] longest CrashLoopBackOff delay, 1s-300s; needs featureGates KubeletCrashLoopBackOffMax"},
   {EC_KUBELET "cpuManagerPolicy", T::String, "none", kOmitZero, kMin, k120, "CPU manager policy"},
   {EC_KUBELET "cpuManagerPolicyOptions", T::StringMap, kNil, kOmitZero, kMin, k120, "CPU manager policy options"},
   {EC_KUBELET "cpuManagerReconcilePeriod", T::Duration, "10s", kAlways, kMin, k120, "CPU manager reconcile period"},
@@ -114,6 +117,7 @@ constexpr core::ConfigKey kKeys[] = {
   {EC_KUBELET "iptablesDropBit", T::Int32, "15", kOmitNil, kMin, k120, "fwmark bit for dropping"},
   {EC_KUBELET "featureGates", T::BoolMap, kNil, kOmitZero, kMin, k120, "kubelet feature gates"},
   {EC_KUBELET "failSwapOn", T::Bool, "false", kOmitNil, kMin, k120, "refuse to start with swap on"},
+  {EC_KUBELET "failCgroupV1", T::Bool, "false", kOmitNil, kMin, k123, "[v1.23] refuse to start edged on a cgroup v1 host"},
   {EC_KUBELET "memorySwap", T::ValueSection, "", kAlways, kMin, k120, "swap configuration"},
   {EC_KUBELET "memorySwap.swapBehavior", T::String, "", kOmitZero, kMin, k120, "NoSwap or LimitedSwap"},
   {EC_KUBELET "containerLogMaxSize", T::String, "10Mi", kOmitZero, kMin, k120, "container log rotation size"},
@@ -231,6 +235,13 @@ void read(const core::ConfigReader& r, core::EdgeCoreConfig& c) {
   e.max_open_files = r.integer(k + "maxOpenFiles");
   e.content_type = r.str(k + "contentType");
   e.fail_swap_on = r.boolean(k + "failSwapOn");
+  e.fail_cgroup_v1 = r.boolean(k + "failCgroupV1");
+  if (std::string v = r.str(k + "singleProcessOOMKill"); !v.empty()) {
+    e.single_process_oom_kill = v == "true";
+  }
+  if (!r.str(k + "crashLoopBackOff.maxContainerRestartPeriod").empty()) {
+    e.max_container_restart_period = r.duration(k + "crashLoopBackOff.maxContainerRestartPeriod");
+  }
   e.container_log_max_size = r.str(k + "containerLogMaxSize");
   e.container_log_max_files = r.int32(k + "containerLogMaxFiles");
   e.volume_plugin_dir = r.str(k + "volumePluginDir");
@@ -281,6 +292,30 @@ bool isLoopbackAddress(const std::string& s) {
   return inet_pton(AF_INET6, s.c_str(), buf) == 1 && std::memcmp(buf, kLoopback6, 16) == 0;
 }
 
+// The kubelet's validation of crashLoopBackOff (pkg/kubelet/apis/config/validation/validation.go,
+// ValidateKubeletConfiguration, as vendored by KubeEdge v1.23.1): the period is set exactly when
+// the KubeletCrashLoopBackOffMax gate is on, and lies in [1s, 300s].
+void checkCrashLoopBackOff(const core::EdgedConfig& e, core::ConfigProblems& p) {
+  const std::string key =
+      "modules.edged.tailoredKubeletConfig.crashLoopBackOff.maxContainerRestartPeriod";
+  auto gate = e.feature_gates.find("KubeletCrashLoopBackOffMax");
+  bool gate_on = gate != e.feature_gates.end() && gate->second;
+  if (!gate_on) {
+    if (e.max_container_restart_period) {
+      p.add(key,
+            "must not be set unless tailoredKubeletConfig.featureGates has "
+            "KubeletCrashLoopBackOffMax: true");
+    }
+    return;
+  }
+  if (!e.max_container_restart_period) {
+    p.add(key, "must be set when the feature gate KubeletCrashLoopBackOffMax is enabled");
+  } else if (*e.max_container_restart_period < std::chrono::seconds(1) ||
+             *e.max_container_restart_period > std::chrono::seconds(300)) {
+    p.add(key, "must be between 1s and 300s");
+  }
+}
+
 void check(const core::EdgeCoreConfig& c, core::ConfigProblems& p) {
   const core::EdgedConfig& e = c.modules.edged;
   if (!e.enable) {
@@ -313,6 +348,7 @@ void check(const core::EdgeCoreConfig& c, core::ConfigProblems& p) {
                 missing + " (or use 127.0.0.1)");
     }
   }
+  checkCrashLoopBackOff(e, p);
   if (e.cgroup_driver != "cgroupfs" && e.cgroup_driver != "systemd") {
     p.add("modules.edged.tailoredKubeletConfig.cgroupDriver",
           "\"" + e.cgroup_driver + "\" must be cgroupfs or systemd");

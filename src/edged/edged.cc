@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 
+#include "cgroup_policy.h"
 #include "deviceplugin/pod_resources.h"
 #include "edgecore/core/async/offload.h"
 #include "edgecore/core/config.h"
@@ -67,7 +68,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         node_name_(cfg_.hostname_override),
         events_(node_name_, cfg_.report_event, ctx_.bus, ctx_.log),
         cri_(std::move(cri)),
-        backoff_(options_.backoff_base, options_.backoff_base * 30),
+        backoff_(restartBackoffLimits(options_.backoff_base, cfg_)),
         pool_(std::make_shared<asio::thread_pool>(
             static_cast<size_t>(std::max(1, options_.cri_threads)))),
         relist_timer_(ctx_.strand),
@@ -125,9 +126,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     return {};
   }
 
-  // Runs on the module strand (the daemon calls start/stop there). Every edged coroutine is
-  // cancelled, so none keeps the io_context busy past the stop (an in-flight CRI call finishes
-  // on its own deadline).
+  // On the module strand. Cancels every edged coroutine so none keeps the io_context busy past
+  // the stop (an in-flight CRI call finishes on its own deadline).
   void stop() override {
     if (pod_resources_) {
       pod_resources_->stop();
@@ -873,6 +873,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
 
 Result<core::ModulePtr> create(core::ModuleContext ctx, EdgedOptions options) {
   const auto& cfg = ctx.config.modules.edged;
+  EC_RETURN_IF_ERROR(checkCgroupPolicy(cfg, detectCgroupVersion()));
   EC_ASSIGN_OR_RETURN(cri::CriClientPtr cri, cri::CriClient::create(criClientOptions(cfg)));
   if (cfg.hostname_override.empty()) {
     return core::invalidArgument("modules.edged.hostnameOverride (the node name) is empty");

@@ -96,6 +96,12 @@ struct PodRuntime {
   }
 };
 
+// First and longest delay of a RestartBackoff (restartBackoffLimits in cgroup_policy.h).
+struct RestartBackoffLimits {
+  std::chrono::milliseconds base;
+  std::chrono::milliseconds max;
+};
+
 // The kubelet's container restart back-off (flowcontrol.Backoff as used by kuberuntime): the first
 // restart is immediate, then base, 2*base ... up to max between a crash and the next start; an
 // entry untouched for 2*max (10 min with the defaults) starts again from base. Thread-safe.
@@ -104,6 +110,7 @@ class RestartBackoff {
   using Clock = std::chrono::system_clock;
   RestartBackoff(std::chrono::milliseconds base, std::chrono::milliseconds max)
       : base_(base), max_(max) {}
+  explicit RestartBackoff(RestartBackoffLimits l) : RestartBackoff(l.base, l.max) {}
 
   // True while `key` must still wait after the crash at `event_time`; `until` gets the end.
   bool inBackoffSince(const std::string& key, Clock::time_point event_time, Clock::time_point now,

@@ -270,6 +270,9 @@ runtimeapi::ContainerConfig PodRuntimeManager::containerConfig(const ContainerPl
   r->set_cpu_shares(p.resources.cpu_shares);
   r->set_memory_limit_in_bytes(p.resources.memory_limit_in_bytes);
   r->set_oom_score_adj(p.resources.oom_score_adj);
+  if (settings_.oom_group_kill) {
+    (*r->mutable_unified())["memory.oom.group"] = "1";
+  }
   auto* sc = c.mutable_linux()->mutable_security_context();
   for (const auto& cap : p.security.capabilities_add) {
     sc->mutable_capabilities()->add_add_capabilities(cap);

@@ -36,6 +36,9 @@ struct SyncSettings {
   // Device plugins (src/edged/deviceplugin): admission + allocation before the first start,
   // applied to every container config; null = none. Must outlive the manager.
   deviceplugin::DeviceManager* devices = nullptr;
+  // memory.oom.group=1 in every container's unified resources: the container is OOM-killed as a
+  // whole (cgroup v2 with singleProcessOOMKill false or unset; oomGroupKill in cgroup_policy.h).
+  bool oom_group_kill = false;
 };
 
 struct SyncRequest {

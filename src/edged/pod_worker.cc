@@ -3,6 +3,7 @@
 
 #include "pod_worker.h"
 
+#include "cgroup_policy.h"
 #include "deviceplugin/device_manager.h"
 #include "edgecore/core/message.h"
 #include "edgecore/core/resource.h"
@@ -18,6 +19,7 @@ SyncSettings syncSettingsOf(const core::EdgedConfig& cfg, const std::string& hos
   SyncSettings s;
   s.node_name = cfg.hostname_override;
   s.max_dead_per_container = cfg.max_per_pod_container_count;
+  s.oom_group_kill = oomGroupKill(cfg, detectCgroupVersion());
   PlanInputs& in = s.plan_inputs;
   in.objects = objects;
   in.node_name = cfg.hostname_override;

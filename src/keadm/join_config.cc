@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "edgecore/core/host_port.h"
+#include "edgecore/core/version.h"
 
 namespace edgecore::keadm {
 namespace {
@@ -108,6 +109,8 @@ core::Result<JoinedConfig> buildJoinConfig(const JoinOptions& o, const core::Hos
   EC_ASSIGN_OR_RETURN(std::string host, cloudHost(o.cloudcore_ipport));
   YAML::Node overlay(YAML::NodeType::Map);
   // Mirrors createEdgeConfigFiles (join_others.go @ v1.20.0) key by key.
+  // v1.23 records the version that wrote the file (join_others.go @ v1.23.1).
+  setString(overlay, "edgecoreVersion", std::string("v") + core::kVersion);
   if (!o.token.empty()) {
     setString(overlay, "modules.edgeHub.token", o.token);
   }

@@ -97,7 +97,7 @@ ResetPlan planReset(const std::string& config_path, const core::EdgeCoreConfig& 
   add(hub.tls_ca_file);
   add(hub.tls_cert_file);
   add(hub.tls_private_key_file);
-  add(c.modules.device_twin.dmi_sock_path);  // deviceTwin's socket, left behind by a stop
+  add(core::dmiSocketPath(c.modules.device_twin));  // deviceTwin's socket, left behind by a stop
   const std::string& db = c.database.data_source;
   if (!db.empty() && db.find(':') == std::string::npos) {  // not a sqlite URI or :memory:
     fs::path outbox = fs::path(db).parent_path() / "edgecore-outbox.db";

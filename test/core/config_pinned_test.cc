@@ -62,7 +62,11 @@ std::string keyTableDump() {
     out += std::string(k.path) + " | " + std::string(kTypeNames[static_cast<size_t>(k.type)]) +
            " | " + std::string(k.default_value) + " | " +
            std::string(kEmitNames[static_cast<size_t>(k.emit)]) + " | " + (k.in_min ? "min" : "-") +
-           " | " + (k.v123 ? "v123" : "v120") + " | " + std::string(k.help) + "\n";
+           " | " +
+           (k.since == ConfigSince::V120   ? "v120"
+            : k.since == ConfigSince::V123 ? "v123"
+                                           : "ours") +
+           " | " + std::string(k.help) + "\n";
   }
   return out;
 }

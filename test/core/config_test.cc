@@ -2,8 +2,10 @@
 //
 // The golden files test/data/config/{defaultconfig,minconfig}.golden.yaml were written by hand
 // from KubeEdge v1.20.0's types.go (json tags, omitempty, pointer vs value), default*.go and
-// pkg/util/flag/flags.go, then compared with our output. Points we could not check against the real
-// binary (UNSURE):
+// pkg/util/flag/flags.go, then compared with our output; the v1.21-v1.23 keys (edgecoreVersion,
+// taskManager, crashLoopBackOff, failCgroupV1, dmiSockPath /etc/kubeedge/) were added from
+// v1.23.1's types.go/default*.go (test/core/config_v123_test.cc). Points we could not check against
+// the real binary (UNSURE):
 //  - yaml.v2 key order puts upper case before lower case at the first differing character
 //    ("enableDebugFlagsHandler" before "enableDebuggingHandlers"); derived from yaml.v2 sorter.go.
 //  - logging.options.{json,text}.infoBufferSize prints as "0" (resource.QuantityValue is a struct,
@@ -140,7 +142,7 @@ TEST(ConfigDefaultsTest, MatchUpstreamDefaults) {
   EXPECT_FALSE(c.modules.edge_stream.enable);
   EXPECT_EQ(c.modules.edge_stream.handshake_timeout, 30s);
   // offlineAfter is our own key (1m0s), not an upstream default.
-  EXPECT_EQ(c.modules.device_twin, (DeviceTwinConfig{true, "/etc/kubeedge/dmi.sock", 60s}));
+  EXPECT_EQ(c.modules.device_twin, (DeviceTwinConfig{true, "/etc/kubeedge/", 60s}));
   EXPECT_EQ(c.modules.service_bus, (ServiceBusConfig{false, "127.0.0.1", 9060, 60s}));
   EXPECT_FALSE(c.modules.db_test.enable);
   EXPECT_FALSE(c.modules.task_manager.enable);

@@ -76,7 +76,9 @@ class DmiEndToEnd : public ::testing::Test {
         << "    tlsPrivateKeyFile: " << dir_.file("certs/server.key") << "\n"
         << "  edged: {enable: false, hostnameOverride: " << node_ << "}\n"
         << "  edgeStream: {enable: false}\n"
-        << "  deviceTwin: {enable: true, dmiSockPath: " << dmiSock() << "}\n"
+        // v1.23's form: the directory; edgecore listens on dmi.sock inside it, where the mapper
+        // dials (dmiSock()). The v1.20 form (a .sock path) runs in test/e2e and keadm's join tests.
+        << "  deviceTwin: {enable: true, dmiSockPath: " << dir_.file("") << "}\n"
         << "  eventBus:\n    enable: true\n    mqttServerExternal: tcp://127.0.0.1:1883\n"
         << "    mqttSubClientID: edgecore-" << node_ << "\n"
         << "  metaManager:\n    metaServer:\n      enable: true\n      server: 127.0.0.1:"

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -115,6 +116,40 @@ TEST(EdgecoreCli, KeadmJoinConfigLoads) {
   EXPECT_EQ(result->exit_code, 0) << result->err;
   // Kubelet fields we do not use are accepted and noted at debug level.
   EXPECT_TRUE(contains(result->err, "config key not used by edgecore-cpp")) << result->err;
+}
+
+// The v1.23 keys (issue 19 item 8) as the binary acts on them: edgecoreVersion recorded in the
+// file at start, taskManager said to be not started, failCgroupV1 refusing a cgroup v1 host.
+TEST(EdgecoreCli, V123KeysAct) {
+  TempDir dir;
+  std::string cfg = runCommand({kEdgecore, "--defaultconfig"}).out;
+  const std::string task_off = "  taskManager:\n    enable: false\n";
+  ASSERT_TRUE(contains(cfg, task_off)) << cfg;
+  ASSERT_TRUE(contains(cfg, "\nedgecoreVersion: \"\"\n")) << cfg;
+  cfg.replace(cfg.find(task_off), task_off.size(), "  taskManager:\n    enable: true\n");
+  dir.write("a.yaml", cfg);
+  ChildProcess daemon({kEdgecore, "--config", dir.file("a.yaml")});
+  ASSERT_TRUE(waitForRunning(daemon, 10s)) << daemon.stderrSoFar();
+  daemon.signal(SIGTERM);
+  auto result = daemon.wait(2s);
+  ASSERT_TRUE(result.has_value()) << daemon.stderrSoFar();
+  EXPECT_EQ(result->exit_code, 0) << result->err;
+  EXPECT_TRUE(contains(result->err, "module not started module=taskmanager")) << result->err;
+  EXPECT_TRUE(contains(result->err, "config edgecoreVersion recorded")) << result->err;
+  std::string after = readFile(dir.file("a.yaml"));
+  EXPECT_FALSE(contains(after, "edgecoreVersion: \"\"")) << after;
+  EXPECT_TRUE(contains(after, "\nedgecoreVersion: v")) << after;
+
+  if (::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
+    GTEST_SKIP() << "cgroup v2 host: failCgroupV1 has nothing to refuse";
+  }
+  const std::string v1_ok = "      failCgroupV1: false\n";
+  ASSERT_TRUE(contains(cfg, v1_ok));
+  cfg.replace(cfg.find(v1_ok), v1_ok.size(), "      failCgroupV1: true\n");
+  dir.write("b.yaml", cfg);
+  ProcessResult r = runCommand({kEdgecore, "--config", dir.file("b.yaml")});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(contains(r.err, "modules.edged.tailoredKubeletConfig.failCgroupV1 is true")) << r.err;
 }
 
 TEST(EdgecoreCli, BadLogLevelFails) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 
+#include "edgecore/core/version.h"
 #include "preflight.h"
 #include "reset_plan.h"
 
@@ -72,9 +73,15 @@ JoinOptions fixtureFlags() {
 }
 
 // Keys whose value we write differently from keadm v1.20 on purpose, and why (docs/keadm.md
-// "Differences from keadm v1.20"). Empty for the fixture's flags: with the default --cert-path our
-// file has the same keys and values.
-const std::map<std::string, std::string> kIntendedDifferences = {};
+// "Differences from keadm v1.20"). For the fixture's flags: only the keys KubeEdge v1.21-v1.23
+// added, written as v1.23's join writes them (the value checked in EdgecoreV123Keys below).
+const std::map<std::string, std::string> kIntendedDifferences = {
+    {"edgecoreVersion", "the version that wrote the file (v1.23)"},
+    {"modules.deviceTwin.dmiSockPath", "a directory since v1.23: /etc/kubeedge/"},
+    {"modules.taskManager.enable", "v1.23 module, off"},
+    {"modules.edged.tailoredKubeletConfig.crashLoopBackOff", "v1.23 kubelet struct, empty"},
+    {"modules.edged.tailoredKubeletConfig.failCgroupV1", "v1.23 kubelet default false"},
+};
 
 void expectSameKeysAndValues(const std::map<std::string, std::string>& ours,
                              const std::map<std::string, std::string>& theirs,
@@ -95,6 +102,17 @@ void expectSameKeysAndValues(const std::map<std::string, std::string>& ours,
       ADD_FAILURE() << "we write " << key << ": " << value << ", keadm v1.20 does not";
     }
   }
+}
+
+TEST(KeadmJoinConfig, EdgecoreV123Keys) {
+  auto joined = buildJoinConfig(fixtureFlags(), kHost);
+  ASSERT_TRUE(joined.ok()) << joined.status().toString();
+  auto ours = flat(joined->yaml);
+  EXPECT_EQ(ours["edgecoreVersion"], std::string("v") + core::kVersion);
+  EXPECT_EQ(ours["modules.deviceTwin.dmiSockPath"], "/etc/kubeedge/");
+  EXPECT_EQ(ours["modules.taskManager.enable"], "false");
+  EXPECT_EQ(ours["modules.edged.tailoredKubeletConfig.crashLoopBackOff"], "{}");
+  EXPECT_EQ(ours["modules.edged.tailoredKubeletConfig.failCgroupV1"], "false");
 }
 
 TEST(KeadmJoinConfig, SameKeysAndValuesAsKeadmV120) {
@@ -118,7 +136,7 @@ TEST(KeadmJoinConfig, CertPathMovesEveryCertificateKey) {
   auto joined = buildJoinConfig(o, kHost);
   ASSERT_TRUE(joined.ok()) << joined.status().toString();
   // Our extension: v1.20 accepts --certPath but keeps the default file names.
-  std::map<std::string, std::string> intended;
+  std::map<std::string, std::string> intended = kIntendedDifferences;
   for (const char* key :
        {"modules.edgeHub.tlsCaFile", "modules.edgeHub.tlsCertFile",
         "modules.edgeHub.tlsPrivateKeyFile", "modules.metaManager.metaServer.tlsCaFile",
@@ -232,13 +250,15 @@ TEST(KeadmReset, DefaultPlanNamesWhatJoinAndEdgecoreWrite) {
   auto has = [&](const std::string& f) {
     return std::find(plan.files.begin(), plan.files.end(), f) != plan.files.end();
   };
-  for (const char* f :
-       {"/etc/kubeedge/config/edgecore.yaml", "/etc/kubeedge/ca/rootCA.crt",
-        "/etc/kubeedge/certs/server.crt", "/etc/kubeedge/certs/server.key",
-        "/var/lib/kubeedge/edgecore.db", "/var/lib/kubeedge/edgecore.db-wal",
-        "/var/lib/kubeedge/edgecore.db-shm", "/var/lib/kubeedge/edgecore-outbox.db"}) {
+  for (const char* f : {"/etc/kubeedge/config/edgecore.yaml", "/etc/kubeedge/ca/rootCA.crt",
+                        "/etc/kubeedge/certs/server.crt", "/etc/kubeedge/certs/server.key",
+                        "/var/lib/kubeedge/edgecore.db", "/var/lib/kubeedge/edgecore.db-wal",
+                        "/var/lib/kubeedge/edgecore.db-shm", "/var/lib/kubeedge/edgecore-outbox.db",
+                        "/etc/kubeedge/dmi.sock"}) {
     EXPECT_TRUE(has(f)) << f;
   }
+  // dmiSockPath is a directory since v1.23: the socket in it goes, never the directory.
+  EXPECT_FALSE(has("/etc/kubeedge/"));
   // The package's directories stay; join's own subdirectories go when empty.
   for (const auto& d : plan.dirs_if_empty) {
     EXPECT_NE(d, "/etc/kubeedge");

@@ -1,8 +1,9 @@
 #pragma once
 
 // edgecore.yaml: the EdgeCore configuration file (apiVersion edgecore.config.kubeedge.io/v1alpha2,
-// kind EdgeCore), compatible with KubeEdge v1.20 (plus the v1.23 keys edgecoreVersion and
-// modules.taskManager).
+// kind EdgeCore), compatible with KubeEdge v1.20, plus the keys v1.21-v1.23 added (edgecoreVersion,
+// modules.taskManager, the kubelet's singleProcessOOMKill/crashLoopBackOff/failCgroupV1,
+// deviceTwin.dmiSockPath as a directory); printed configs are v1.23's document.
 //
 // One key table (rows by owner: include/edgecore/core/config_rows.h) drives parsing, type checks,
 // unknown keys and `--defaultconfig`/`--minconfig`; the typed structs stay here. Loading works like
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -149,6 +151,13 @@ struct EdgedFields {
   int32_t max_pods = 0;
   int64_t pod_pids_limit = 0;
   std::string cgroup_driver;  // cgroupfs or systemd
+  // [v1.23] unset = the kubelet's choice: true on cgroup v1 (only unset or true valid there), false
+  // on v2, where false puts memory.oom.group=1 into each container's CRI unified resources.
+  std::optional<bool> single_process_oom_kill;
+  // [v1.23] crashLoopBackOff.maxContainerRestartPeriod: caps the CrashLoopBackOff delay (1s-300s,
+  // needs the kubelet feature gate KubeletCrashLoopBackOffMax); unset = 300 s.
+  std::optional<GoDuration> max_container_restart_period;
+  bool fail_cgroup_v1 = false;  // [v1.23] refuse to start edged on a cgroup v1 host
   bool cgroups_per_qos = false;
   std::vector<std::string> cluster_dns;
   std::string cluster_domain;
@@ -223,12 +232,20 @@ struct EventBusConfig {
 
 struct DeviceTwinConfig {
   bool enable = false;
-  std::string dmi_sock_path;
+  std::string
+      dmi_sock_path;  // a directory (v1.23) or a socket path ending in .sock; dmiSocketPath()
   // edgecore-cpp key `offlineAfter` (not in KubeEdge v1.20, whose decoder ignores unknown keys):
   // a device without MQTT or mapper activity for this long is marked offline; 0 disables.
   GoDuration offline_after{0};
   bool operator==(const DeviceTwinConfig&) const = default;
 };
+
+// The DMI socket deviceTwin listens on: `dmi.sock` inside the dmiSockPath directory (KubeEdge
+// v1.23; an empty value means /etc/kubeedge/). A path ending in `.sock` is used as it is, so a
+// v1.20-v1.22 file keeps its socket. Upstream (edge/pkg/devicetwin/dmiserver/server.go,
+// StartDMIServer) instead takes such a path's directory and listens on `dmi.sock` there; the two
+// agree on every path whose file name is dmi.sock, including the old default. Pure.
+std::string dmiSocketPath(const DeviceTwinConfig& c);
 
 struct ServiceBusConfig {
   bool enable = false;
@@ -305,6 +322,17 @@ Result<EdgeCoreConfig> loadConfigFile(const std::string& path, const HostInfo& h
 // a blank line, the YAML (sigs.k8s.io/yaml layout), two blank lines.
 std::string defaultConfigYaml(const HostInfo& host);
 std::string minConfigYaml(const HostInfo& host);
+
+// [v1.23] The edgecore.yaml text with the top-level edgecoreVersion set to `version`: its line
+// replaced, or one appended. nullopt when the file already names `version`, or when the edit would
+// not read back as the same mapping plus that version (flow style, several documents). Pure.
+std::optional<std::string> withEdgecoreVersion(std::string_view yaml, std::string_view version);
+
+// Records `version` as edgecoreVersion in the file at `path` the way v1.23's edgecore does at
+// start (edge/cmd/edgecore/app/server.go), editing one line instead of re-marshalling the file:
+// written atomically with its mode kept; true when written, false (nothing written) when
+// withEdgecoreVersion() gives nullopt. NotFound/Unavailable from reading or writing.
+Result<bool> recordEdgecoreVersion(const std::string& path, std::string_view version);
 
 // config.tree rendered as Go's yaml.Marshal of the config struct would render it: keys unknown to
 // the table are dropped, omitempty honoured. Typed fields changed after loading are NOT reflected.

@@ -46,6 +46,15 @@ enum class ConfigType {
   ObjectList,       // a list of kubelet objects we keep opaque (taints, reservedMemory, ...)
 };
 
+// Where a key comes from. --defaultconfig/--minconfig print KubeEdge v1.23's document: the v1.20
+// keys and the v1.23 keys we implement; our own keys are accepted and typed but never printed, so
+// a printed config stays one KubeEdge reads.
+enum class ConfigSince {
+  V120,  // in v1.20's EdgeCoreConfig
+  V123,  // added by v1.21-v1.23
+  Ours,  // edgecore-cpp only
+};
+
 // How Go's encoding/json treats the field when printing.
 enum class ConfigEmit {
   Always,    // no omitempty: zero values and nil (null) are printed
@@ -61,8 +70,8 @@ struct ConfigKey {
   // "${host}" becomes the hostname, "${ip}" the local IP (bracketed when IPv6).
   std::string_view default_value;
   ConfigEmit emit;
-  bool in_min;  // NewMinEdgeCoreConfig sets it to the default (others get Go's zero value)
-  bool v123;    // [v1.23] key: accepted and typed, but not part of the v1.20 printed output
+  bool in_min;        // NewMinEdgeCoreConfig sets it to the default (others get Go's zero value)
+  ConfigSince since;  // which release added it; kOurs keys are left out of printed configs
   std::string_view help;
 };
 
@@ -74,8 +83,9 @@ inline constexpr ConfigEmit kOmitZero = ConfigEmit::OmitZero;
 inline constexpr ConfigEmit kOmitNil = ConfigEmit::OmitNil;
 inline constexpr bool kMin = true;
 inline constexpr bool kNotMin = false;
-inline constexpr bool k120 = false;
-inline constexpr bool k123 = true;
+inline constexpr ConfigSince k120 = ConfigSince::V120;
+inline constexpr ConfigSince k123 = ConfigSince::V123;
+inline constexpr ConfigSince kOurs = ConfigSince::Ours;
 // Default meaning "unset": a nil pointer, map or slice in Go.
 inline constexpr std::string_view kNil = "~";
 }  // namespace config_row

@@ -137,6 +137,7 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       {"servicebus", "modules.serviceBus", m.service_bus.enable, {}, "(not planned yet)"},
       {"websocket", "modules.edgeHub", m.edge_hub.enable, edgehub, ""},
       {"edgestream", "modules.edgeStream", m.edge_stream.enable, edgestream, ""},
+      {"taskmanager", "modules.taskManager", m.task_manager.enable, {}, "(node tasks: issue #19)"},
   };
 }
 
@@ -235,6 +236,19 @@ int main(int argc, char** argv) {
   }
   log->info("edgecore starting version={} kubeedge_compat={} config={} node={}", core::kVersion,
             core::kKubeEdgeCompat, config_path, config->modules.edged.hostname_override);
+  // v1.23 records the running version in the file (edgecoreVersion); upstream exits when it cannot
+  // write it, we go on with a warning (a read-only config must not keep a node down).
+  if (const std::string running = std::string("v") + core::kVersion;
+      config->edgecore_version != running) {
+    auto written = core::recordEdgecoreVersion(config_path, running);
+    if (!written.ok()) {
+      log->warn("config edgecoreVersion not recorded path={} err=\"{}\"", config_path,
+                written.status().message());
+    } else if (*written) {
+      log->info("config edgecoreVersion recorded path={} from=\"{}\" to={}", config_path,
+                config->edgecore_version, running);
+    }
+  }
   for (const std::string& warning : config->warnings) {
     log->warn("config warning path={} {}", config_path, warning);
   }
