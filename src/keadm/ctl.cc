@@ -23,6 +23,7 @@
 #include "http_client.h"
 #include "join.h"
 #include "node_env.h"
+#include "node_tasks.h"
 #include "printing.h"
 
 namespace edgecore::keadm {
@@ -629,6 +630,11 @@ int runKeadm(const std::vector<std::string>& all_args) {
   // `exec POD [flags] -- CMD...`: everything after "--" is the command, taken apart before
   // CLI11 sees it (its "--" handling does not reach a nested subcommand's positionals).
   std::vector<std::string> args = all_args;
+  // `keadm edge upgrade|backup|rollback` (CHANGELOG-1.21's order) is `keadm upgrade edge`.
+  if (args.size() >= 2 && args[0] == "edge" &&
+      (args[1] == "upgrade" || args[1] == "backup" || args[1] == "rollback")) {
+    std::swap(args[0], args[1]);
+  }
   std::vector<std::string> exec_command;
   auto dashdash = std::find(args.begin(), args.end(), "--");
   if (dashdash != args.end() && std::find(args.begin(), dashdash, "exec") != dashdash) {
@@ -636,7 +642,8 @@ int runKeadm(const std::vector<std::string>& all_args) {
     args.erase(dashdash, args.end());
   }
   CLI::App app{
-      "keadm: KubeEdge edge node administration (edgecore-cpp): join, reset, version and ctl.",
+      "keadm: KubeEdge edge node administration (edgecore-cpp): join, reset, version, ctl, "
+      "backup/upgrade/rollback edge and config-update.",
       "keadm"};
   app.require_subcommand(1);
   std::string config_path = kDefaultConfig;
@@ -649,6 +656,8 @@ int runKeadm(const std::vector<std::string>& all_args) {
   addJoinCommand(app, rc);
   addResetCommand(app, rc);
   addVersionCommand(app, rc);
+  addNodeTaskCommands(app, rc);
+  addConfigUpdateCommand(app, rc);
   std::unique_ptr<Ctl> runner;
   auto with = [&](auto fn) {
     return [&, fn] {

@@ -48,8 +48,26 @@ void setString(YAML::Node overlay, const std::string& path, const std::string& v
   setPath(overlay, path, n);
 }
 
-// --set a.b=v,c.d=w (util.ParseSet in keadm v1.20): dotted json names, scalar values parsed as
-// YAML so "false" and "10" keep their types.
+// Every key whose default is one of the node's certificate files follows --cert-path.
+void redirectCertPath(YAML::Node overlay, const std::string& cert_path) {
+  const std::string ca = cert_path + "/rootCA.crt";
+  const std::string crt = cert_path + "/server.crt";
+  const std::string key = cert_path + "/server.key";
+  for (const char* prefix : {"modules.edgeHub.", "modules.metaManager.metaServer."}) {
+    setString(overlay, std::string(prefix) + "tlsCaFile", ca);
+    setString(overlay, std::string(prefix) + "tlsCertFile", crt);
+    setString(overlay, std::string(prefix) + "tlsPrivateKeyFile", key);
+  }
+  setString(overlay, "modules.edgeStream.tlsTunnelCAFile", ca);
+  setString(overlay, "modules.edgeStream.tlsTunnelCertFile", crt);
+  setString(overlay, "modules.edgeStream.tlsTunnelPrivateKeyFile", key);
+  setString(overlay, "modules.eventBus.eventBusTLS.tlsMqttCAFile", ca);
+  setString(overlay, "modules.eventBus.eventBusTLS.tlsMqttCertFile", crt);
+  setString(overlay, "modules.eventBus.eventBusTLS.tlsMqttPrivateKeyFile", key);
+}
+
+}  // namespace
+
 core::Status applySets(YAML::Node overlay, const std::vector<std::string>& sets) {
   for (const auto& set : sets) {
     std::stringstream ss(set);
@@ -74,26 +92,6 @@ core::Status applySets(YAML::Node overlay, const std::vector<std::string>& sets)
   }
   return core::Status();
 }
-
-// Every key whose default is one of the node's certificate files follows --cert-path.
-void redirectCertPath(YAML::Node overlay, const std::string& cert_path) {
-  const std::string ca = cert_path + "/rootCA.crt";
-  const std::string crt = cert_path + "/server.crt";
-  const std::string key = cert_path + "/server.key";
-  for (const char* prefix : {"modules.edgeHub.", "modules.metaManager.metaServer."}) {
-    setString(overlay, std::string(prefix) + "tlsCaFile", ca);
-    setString(overlay, std::string(prefix) + "tlsCertFile", crt);
-    setString(overlay, std::string(prefix) + "tlsPrivateKeyFile", key);
-  }
-  setString(overlay, "modules.edgeStream.tlsTunnelCAFile", ca);
-  setString(overlay, "modules.edgeStream.tlsTunnelCertFile", crt);
-  setString(overlay, "modules.edgeStream.tlsTunnelPrivateKeyFile", key);
-  setString(overlay, "modules.eventBus.eventBusTLS.tlsMqttCAFile", ca);
-  setString(overlay, "modules.eventBus.eventBusTLS.tlsMqttCertFile", crt);
-  setString(overlay, "modules.eventBus.eventBusTLS.tlsMqttPrivateKeyFile", key);
-}
-
-}  // namespace
 
 core::Result<std::string> cloudHost(const std::string& ipport) {
   auto hp = core::parseHostPort(ipport);

@@ -4,6 +4,8 @@
 // keadm v1.20 sets from its flags (keadm/cmd/keadm/app/cmd/edge/join_others.go,
 // createEdgeConfigFiles), validated by our loader. Pure: no files, no network.
 
+#include <yaml-cpp/yaml.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -46,6 +48,11 @@ struct JoinedConfig {
 // --cloudcore-ipport, unknown --cgroupdriver / --hub-protocol, a --set key our config does not
 // have) or a result our loader rejects (e.g. an invalid node name).
 core::Result<JoinedConfig> buildJoinConfig(const JoinOptions& options, const core::HostInfo& host);
+
+// --set a.b=v,c.d=w applied to `overlay` (keadm's util.ParseSet): dotted json names, scalar
+// values parsed as YAML so "false" and "10" keep their types. InvalidArgument for an item
+// without '='. Shared by join and config-update.
+core::Status applySets(YAML::Node overlay, const std::vector<std::string>& sets);
 
 // The host part of --cloudcore-ipport, without brackets; InvalidArgument when there is no port.
 core::Result<std::string> cloudHost(const std::string& ipport);
