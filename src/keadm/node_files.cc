@@ -350,7 +350,8 @@ core::Result<std::string> findBackup(const std::string& version) {
   return best;
 }
 
-core::Status restoreNode(const NodeFiles& files, const std::string& backup_dir) {
+core::Status restoreNode(const NodeFiles& files, const std::string& backup_dir,
+                         const std::function<void(const core::Status&)>& before_start) {
   for (const char* name : {"edgecore", "edgecore.yaml"}) {
     if (!fs::exists(backup_dir + "/" + name)) {
       return core::notFound(backup_dir + "/" + name + " is missing; nothing was restored");
@@ -371,6 +372,7 @@ core::Status restoreNode(const NodeFiles& files, const std::string& backup_dir) 
   if (st.ok() && fs::exists(backup_dir + "/edgecore.db")) {
     st = restoreDatabase(backup_dir + "/edgecore.db", files.database);
   }
+  before_start(st);
   // Started even after a failed step: a half-restored node still runs better than none.
   core::Status started = systemctl({"start", "edgecore.service"});
   if (!st.ok()) {

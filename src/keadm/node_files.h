@@ -8,6 +8,7 @@
 // EDGECORE_INSTALLED_BINARY the edgecore binary that is backed up and replaced.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -73,8 +74,10 @@ core::Status backupNode(const NodeFiles& files, const std::string& version);
 core::Result<std::string> findBackup(const std::string& version);
 
 // Stops edgecore.service, puts binary, config and database (when the backup has one) back
-// from `backup_dir`, each atomically, and starts the service again.
-core::Status restoreNode(const NodeFiles& files, const std::string& backup_dir);
+// from `backup_dir`, each atomically, calls `before_start` with the outcome (the report must be
+// on disk before edgecore starts: it reads the file when it connects) and starts the service.
+core::Status restoreNode(const NodeFiles& files, const std::string& backup_dir,
+                         const std::function<void(const core::Status&)>& before_start);
 
 // Copies `src` to `dst` via a temporary file beside it: write, fsync, chmod `mode`, rename, fsync
 // of the directory. Streams (the binary is large).

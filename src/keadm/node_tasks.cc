@@ -267,6 +267,11 @@ int runUpgrade(const UpgradeFlags& f) {
   std::cout << "[upgrade] backing up " << *from << " to " << backupRoot() << "/" << *from << "\n";
   st = backupNode(*files, *from);
   if (!st.ok()) return finish(report, withNote(st, "backup failed, nothing was changed"));
+  // The report goes to disk before the restart: the new edgecore reads it when it connects
+  // (docs/node-tasks.md 3.3) and may do so before our wait below sees the connection.
+  report.success = true;
+  st = writeReport(report);
+  if (!st.ok()) return finish(report, withNote(st, "nothing was changed"));
   std::cout << "[upgrade] installing " << f.to_version << " as " << files->binary << "\n";
   st = installFile(*candidate, files->binary, 0755);
   if (!st.ok()) return finish(report, withNote(st, "nothing was changed"));
@@ -277,18 +282,26 @@ int runUpgrade(const UpgradeFlags& f) {
               << " s for it to connect\n";
     st = waitHealthy(*config, std::chrono::seconds(f.wait_timeout_s));
   }
-  if (!st.ok()) {
-    std::cerr << "error: " << f.to_version << " did not come up: " << st.message()
-              << "; rolling back to " << *from << "\n";
-    core::Status back = restoreNode(*files, backupRoot() + "/" + *from);
-    std::string msg =
-        "upgrade to " + f.to_version + " failed: " + st.message() +
-        (back.ok() ? "; rolled back to " + *from : "; ROLLBACK FAILED: " + back.message());
-    return finish(report, core::unavailable(msg));
+  if (st.ok()) {
+    std::cout << "[upgrade] edgecore " << f.to_version << " is running and connected\n";
+    runPost(f.base);
+    return 0;
   }
-  std::cout << "[upgrade] edgecore " << f.to_version << " is running and connected\n";
-  runPost(f.base);
-  return finish(report, core::Status());
+  std::cerr << "error: " << f.to_version << " did not come up: " << st.message()
+            << "; rolling back to " << *from << "\n";
+  const std::string failure = "upgrade to " + f.to_version + " failed: " + st.message();
+  // As above, the failure report is written before the old edgecore starts and reads it.
+  core::Status back = restoreNode(*files, backupRoot() + "/" + *from, [&](const core::Status& r) {
+    report.success = false;
+    report.error_message =
+        failure + (r.ok() ? "; rolled back to " + *from : "; ROLLBACK FAILED: " + r.message());
+    core::Status written = writeReport(report);
+    if (!written.ok()) std::cerr << "error: cannot write the report: " << written.message() << "\n";
+  });
+  if (!back.ok()) {  // edgecore may not run: nothing reads the report, rewriting it is safe
+    return finish(report, core::unavailable(failure + "; ROLLBACK FAILED: " + back.message()));
+  }
+  return fail(report.error_message);
 }
 
 int runRollback(const RollbackFlags& f) {
@@ -309,18 +322,24 @@ int runRollback(const RollbackFlags& f) {
   files->config = f.base.config_path;
   auto from = binaryVersion(files->binary);
   report.from_version = from.ok() ? *from : "";
-  st = restoreNode(*files, *dir);
+  st = restoreNode(*files, *dir, [&](const core::Status& r) {
+    report.success = r.ok();
+    report.error_message = r.ok() ? "" : r.message();
+    core::Status written = writeReport(report);
+    if (!written.ok()) std::cerr << "error: cannot write the report: " << written.message() << "\n";
+  });
   for (int i = 0; st.ok() && i < 50 && !systemctlSays("is-active"); ++i) {
     ::usleep(200 * 1000);
   }
   if (st.ok() && !systemctlSays("is-active")) {
     st = core::unavailable("edgecore.service is not active after the rollback");
   }
-  if (st.ok()) {
-    std::cout << "[rollback] edgecore " << report.to_version << " restored and started\n";
-    runPost(f.base);
+  if (!st.ok()) {
+    return finish(report, st);  // edgecore is not up: nothing reads the report meanwhile
   }
-  return finish(report, st);
+  std::cout << "[rollback] edgecore " << report.to_version << " restored and started\n";
+  runPost(f.base);
+  return 0;
 }
 
 void addBaseFlags(CLI::App* c, BaseFlags& b) {
