@@ -89,6 +89,7 @@ core::Result<std::string> editedConfig(const std::string& path, const std::strin
 }
 
 int runConfigUpdate(const ConfigUpdateFlags& f) {
+  surviveEdgecoreRestart();
   auto lock = CommandLock::acquire();
   if (!lock.ok()) {
     std::cerr << "error: " << lock.status().message() << "\n";

@@ -50,6 +50,8 @@ int runBounded(const std::vector<std::string>& argv, std::chrono::milliseconds t
     return -1;
   }
   if (pid == 0) {
+    ::signal(SIGPIPE, SIG_DFL);  // undo surviveEdgecoreRestart() for the child
+    ::signal(SIGHUP, SIG_DFL);
     ::dup2(pipefd[1], 1);
     ::dup2(pipefd[1], 2);
     std::vector<char*> args;
@@ -185,6 +187,11 @@ bool plainName(const std::string& s) {
 }
 
 }  // namespace
+
+void surviveEdgecoreRestart() {
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGHUP, SIG_IGN);
+}
 
 std::string kubeedgeDir() { return envOr("EDGECORE_KUBEEDGE_DIR", "/etc/kubeedge"); }
 std::string backupRoot() { return kubeedgeDir() + "/backup"; }

@@ -56,6 +56,12 @@ class CommandLock {
   int fd_;
 };
 
+// Keeps keadm alive through the edgecore restart it causes: taskmanager may read keadm's output
+// through a pipe that closes when edgecore stops (SIGPIPE), or the session may hang up (SIGHUP);
+// dying then would skip the wait and the rollback. Called by each command before it changes
+// anything.
+void surviveEdgecoreRestart();
+
 // What a backup holds and where it goes back to.
 struct NodeFiles {
   std::string binary;    // installedBinary()

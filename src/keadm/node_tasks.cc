@@ -110,6 +110,7 @@ core::Status requireSystemd() {
 }
 
 int runBackup(const BaseFlags& b) {
+  surviveEdgecoreRestart();
   Report report{"Backup", false, "", "", ""};
   auto lock = CommandLock::acquire();
   if (!lock.ok()) {
@@ -230,6 +231,7 @@ int runUpgrade(const UpgradeFlags& f) {
   if (!f.force && !confirmUpgrade()) {
     return fail("aborted upgrade operation");
   }
+  surviveEdgecoreRestart();
   auto lock = CommandLock::acquire();
   if (!lock.ok()) {
     return fail(lock.status().message());
@@ -305,6 +307,7 @@ int runUpgrade(const UpgradeFlags& f) {
 }
 
 int runRollback(const RollbackFlags& f) {
+  surviveEdgecoreRestart();
   auto lock = CommandLock::acquire();
   if (!lock.ok()) {
     return fail(lock.status().message());

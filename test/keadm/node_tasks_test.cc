@@ -301,6 +301,19 @@ TEST_F(KeadmNodeTasks, UpgradeRefusesABinaryThatIsNotTheRequestedVersion) {
   EXPECT_EQ(systemctlLog(), "");
 }
 
+TEST_F(KeadmNodeTasks, UpgradeToTheRunningVersionChangesNothing) {
+  installScript(goodB("9.9.9"));
+  auto r = keadm(upgradeArgs("v9.9.9", root_ + "/new/edgecore-b", 5));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("already v9.9.9"), std::string::npos) << r.out;
+  EXPECT_EQ(systemctlLog(), "");
+  EXPECT_FALSE(fs::exists(backups()));
+  EXPECT_EQ(readReport(), (json{{"event", "Upgrade"},
+                                {"success", true},
+                                {"fromVersion", "v9.9.9"},
+                                {"toVersion", "v9.9.9"}}));
+}
+
 TEST_F(KeadmNodeTasks, UpgradeThatNeverConnectsRollsBackByItself) {
   installA();
   writeScript("new/silent", silentB("9.9.9"));
