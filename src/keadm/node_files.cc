@@ -240,7 +240,7 @@ core::Status writeReport(const Report& r) {
 
 core::Result<std::unique_ptr<CommandLock>> CommandLock::acquire() {
   EC_RETURN_IF_ERROR(core::createDirectories(kubeedgeDir(), 0755).status());
-  std::string path = kubeedgeDir() + "/idempotency_record";
+  std::string path = kubeedgeDir() + "/keadm.lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     return core::unavailable("cannot open " + path + ": " + errnoText());

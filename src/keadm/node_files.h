@@ -42,7 +42,7 @@ struct Report {
 };
 core::Status writeReport(const Report& report);
 
-// Holds <kubeedgeDir>/idempotency_record locked (flock) while alive: one of these commands at a
+// Holds <kubeedgeDir>/keadm.lock locked (flock) while alive: one of these commands at a
 // time. FailedPrecondition "the mutually exclusive command is being executed" when taken.
 class CommandLock {
  public:

@@ -69,16 +69,16 @@ bool isImageRef(const std::string& s) {
   return std::regex_match(s, re);
 }
 
-bool confirmUpgrade() {
+// Empty when the user said yes, else why not.
+std::string confirmUpgrade() {
   if (::isatty(0) == 0) {
-    std::cerr << "error: keadm upgrade asks for confirmation but stdin is not a terminal; pass "
-                 "--force to upgrade without asking\n";
-    return false;
+    return "keadm upgrade asks for confirmation but stdin is not a terminal; pass --force to "
+           "upgrade without asking";
   }
   std::cout << "Are you sure you want to proceed? [y/N]: " << std::flush;
   std::string answer;
   std::getline(std::cin, answer);
-  return answer == "y" || answer == "Y";
+  return answer == "y" || answer == "Y" ? "" : "aborted upgrade operation";
 }
 
 core::Status runPre(const BaseFlags& b) {
@@ -228,8 +228,8 @@ int runUpgrade(const UpgradeFlags& f) {
   if (f.wait_timeout_s < 1 || f.wait_timeout_s > 3600) {
     return fail("--wait-timeout: expected 1..3600 seconds");
   }
-  if (!f.force && !confirmUpgrade()) {
-    return fail("aborted upgrade operation");
+  if (std::string no = f.force ? "" : confirmUpgrade(); !no.empty()) {
+    return fail(no);
   }
   surviveEdgecoreRestart();
   auto lock = CommandLock::acquire();

@@ -436,7 +436,7 @@ TEST_F(KeadmNodeTasks, ArgumentsAreValidatedBeforeAnythingIsTouched) {
 TEST_F(KeadmNodeTasks, OnlyOneCommandAtATime) {
   installScript(goodB("9.9.9"));
   fs::create_directories(root_ + "/kubeedge");
-  const std::string lock = root_ + "/kubeedge/idempotency_record";
+  const std::string lock = root_ + "/kubeedge/keadm.lock";
   int fd = ::open(lock.c_str(), O_RDWR | O_CREAT, 0600);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::flock(fd, LOCK_EX), 0);
