@@ -135,7 +135,7 @@ int runConfigUpdate(const ConfigUpdateFlags& f) {
     return done(core::Status());
   }
   auto config = core::parseConfig(*text, path, core::detectHostInfo());
-  st = systemctl({"restart", "edgecore.service"});
+  st = config.ok() ? systemctl({"restart", "edgecore.service"}) : config.status();
   if (st.ok()) {
     std::cout << "[config-update] edgecore.service restarted; waiting up to " << f.wait_timeout_s
               << " s for it to connect\n";
@@ -165,7 +165,8 @@ void addConfigUpdateCommand(CLI::App& app, int& rc) {
   cmd->add_option("--config", f->config_path, "edgecore.yaml to change")->capture_default_str();
   cmd->add_option("--wait-timeout", f->wait_timeout_s,
                   "Seconds to wait for edgecore to connect with the new configuration")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   cmd->callback([f, &rc] { rc = runConfigUpdate(*f); });
 }
 

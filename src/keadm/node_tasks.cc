@@ -174,15 +174,15 @@ core::Result<std::string> newBinary(const UpgradeFlags& f, TempDirHolder& tmp) {
   if (!fs::is_regular_file(source)) {
     return core::notFound("--tarballpath " + source + ": no such file");
   }
+  source = fs::absolute(source).string();  // never read as an option by dpkg-deb
   if (!isDebianPackage(source)) {
-    return fs::absolute(source).string();
+    return source;
   }
   std::string templ = (fs::temp_directory_path() / "keadm-upgrade-XXXXXX").string();
   if (::mkdtemp(templ.data()) == nullptr) {
     return core::unavailable("cannot create a temporary directory for the package");
   }
   tmp.path = templ;
-  std::string out;
   // dpkg-deb as an argv: the path is never seen by a shell.
   core::Status st = [&] {
     std::vector<std::string> argv{"dpkg-deb", "-x", source, tmp.path};
@@ -207,7 +207,8 @@ core::Result<std::string> newBinary(const UpgradeFlags& f, TempDirHolder& tmp) {
     return st;
   }
   for (const char* rel : {"/usr/bin/edgecore", "/usr/local/bin/edgecore"}) {
-    if (fs::is_regular_file(tmp.path + rel)) {
+    // A symlink in the package could point anywhere on this host: only a file counts.
+    if (fs::is_regular_file(fs::symlink_status(tmp.path + rel))) {
       return tmp.path + rel;
     }
   }
