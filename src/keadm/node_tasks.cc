@@ -11,6 +11,7 @@
 #include <memory>
 #include <regex>
 
+#include "image_extract.h"
 #include "init_system.h"
 #include "join_config.h"
 #include "node_files.h"
@@ -156,20 +157,43 @@ bool isDebianPackage(const std::string& path) {
   return in.gcount() == static_cast<std::streamsize>(magic.size()) && head == magic;
 }
 
+core::Result<std::string> makeTempDir(TempDirHolder& tmp) {
+  std::string templ = (fs::temp_directory_path() / "keadm-upgrade-XXXXXX").string();
+  if (::mkdtemp(templ.data()) == nullptr) {
+    return core::unavailable("cannot create a temporary directory");
+  }
+  tmp.path = templ;
+  return templ;
+}
+
+// <image>:<version> unless the image names a tag or digest itself (upstream always appends).
+std::string imageWithTag(const std::string& image, const std::string& version) {
+  size_t slash = image.rfind('/');
+  size_t colon = image.rfind(':');
+  bool tagged = colon != std::string::npos && (slash == std::string::npos || colon > slash);
+  return tagged || image.find('@') != std::string::npos ? image : image + ":" + version;
+}
+
 // The new edgecore binary: --tarballpath (a binary or a .deb of edgecore-cpp), else one staged
-// in <kubeedgeDir>/upgrade/<version>/edgecore. Pulling it out of --image is not implemented.
-core::Result<std::string> newBinary(const UpgradeFlags& f, TempDirHolder& tmp) {
+// in <kubeedgeDir>/upgrade/<version>/edgecore, else copied out of --image through CRI.
+core::Result<std::string> newBinary(const UpgradeFlags& f, const core::EdgeCoreConfig& config,
+                                    TempDirHolder& tmp) {
   std::string source = f.tarball;
   if (source.empty()) {
     std::string staged = kubeedgeDir() + "/upgrade/" + f.to_version + "/edgecore";
-    if (!fs::exists(staged)) {
-      return core::unimplemented(
-          "getting edgecore out of an image (--image) is not supported yet; use --tarballpath "
-          "with an edgecore binary or an edgecore-cpp .deb, or place the binary at " +
+    if (fs::exists(staged)) {
+      std::cout << "[upgrade] using the staged binary " << staged << "\n";
+      source = staged;
+    } else if (!f.image.empty()) {
+      auto dir = makeTempDir(tmp);
+      if (!dir.ok()) return dir.status();
+      return edgecoreFromImage(config, imageWithTag(f.image, f.to_version), *dir);
+    } else {
+      return core::invalidArgument(
+          "no new edgecore: pass --tarballpath (an edgecore binary or an "
+          "edgecore-cpp .deb) or --image, or place the binary at " +
           staged);
     }
-    std::cout << "[upgrade] using the staged binary " << staged << "\n";
-    source = staged;
   }
   if (!fs::is_regular_file(source)) {
     return core::notFound("--tarballpath " + source + ": no such file");
@@ -178,11 +202,7 @@ core::Result<std::string> newBinary(const UpgradeFlags& f, TempDirHolder& tmp) {
   if (!isDebianPackage(source)) {
     return source;
   }
-  std::string templ = (fs::temp_directory_path() / "keadm-upgrade-XXXXXX").string();
-  if (::mkdtemp(templ.data()) == nullptr) {
-    return core::unavailable("cannot create a temporary directory for the package");
-  }
-  tmp.path = templ;
+  if (auto dir = makeTempDir(tmp); !dir.ok()) return dir.status();
   // dpkg-deb as an argv: the path is never seen by a shell.
   core::Status st = [&] {
     std::vector<std::string> argv{"dpkg-deb", "-x", source, tmp.path};
@@ -224,7 +244,7 @@ int runUpgrade(const UpgradeFlags& f) {
     return fail("--image \"" + f.image + "\": not an image reference");
   }
   if (!f.image_digest.empty()) {
-    return fail("--image-digest: images are not supported yet; use --tarballpath");
+    return fail("--image-digest: not supported yet (the new binary's --version is checked)");
   }
   if (f.wait_timeout_s < 1 || f.wait_timeout_s > 3600) {
     return fail("--wait-timeout: expected 1..3600 seconds");
@@ -248,8 +268,10 @@ int runUpgrade(const UpgradeFlags& f) {
                                             from.status().message()));
   }
   report.from_version = *from;
+  auto config = core::loadConfigFile(files->config, core::detectHostInfo());
+  if (!config.ok()) return finish(report, config.status());
   TempDirHolder tmp;
-  auto candidate = newBinary(f, tmp);
+  auto candidate = newBinary(f, *config, tmp);
   if (!candidate.ok()) return finish(report, candidate.status());
   auto new_version = binaryVersion(*candidate);
   if (!new_version.ok()) {
@@ -278,8 +300,7 @@ int runUpgrade(const UpgradeFlags& f) {
   std::cout << "[upgrade] installing " << f.to_version << " as " << files->binary << "\n";
   st = installFile(*candidate, files->binary, 0755);
   if (!st.ok()) return finish(report, withNote(st, "nothing was changed"));
-  auto config = core::loadConfigFile(files->config, core::detectHostInfo());
-  st = config.ok() ? systemctl({"restart", "edgecore.service"}) : config.status();
+  st = systemctl({"restart", "edgecore.service"});
   if (st.ok()) {
     std::cout << "[upgrade] edgecore.service restarted; waiting up to " << f.wait_timeout_s
               << " s for it to connect\n";
@@ -366,7 +387,10 @@ void addNodeTaskCommands(CLI::App& app, int& rc) {
       ->required();
   ue->add_option("--tarballpath", u->tarball,
                  "The new edgecore: a binary or an edgecore-cpp .deb on this host");
-  ue->add_option("--image", u->image, "Installation image (not supported yet: use --tarballpath)");
+  ue->add_option(
+      "--image", u->image,
+      "Installation image holding /usr/local/bin/edgecore (tag: --toVersion unless given); "
+      "needs /bin/sh and cp in the image");
   ue->add_option("--image-digest", u->image_digest, "Not supported yet");
   ue->add_flag("--force", u->force, "Upgrade without asking for confirmation");
   ue->add_option("--wait-timeout", u->wait_timeout_s,

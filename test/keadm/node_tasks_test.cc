@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "edgecore/cri/cri_client.h"
 #include "edgecore/sqlite/sqlite_db.h"
 #include "util/process.h"
 
@@ -424,10 +425,9 @@ TEST_F(KeadmNodeTasks, ArgumentsAreValidatedBeforeAnythingIsTouched) {
   r = keadm({"upgrade", "edge", "--force", "--toVersion", "v9.9.9", "--image", "-x;y"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("not an image reference"), std::string::npos) << r.err;
-  r = keadm({"upgrade", "edge", "--force", "--toVersion", "v9.9.9", "--image",
-             "kubeedge/installation-package", "--config", config()});
+  r = keadm({"upgrade", "edge", "--force", "--toVersion", "v9.9.9", "--config", config()});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("not supported yet; use --tarballpath"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no new edgecore: pass --tarballpath"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(backups()));
   EXPECT_EQ(systemctlLog(), "");
   EXPECT_EQ(readFile(installed()), goodB("9.9.9"));
@@ -448,6 +448,73 @@ TEST_F(KeadmNodeTasks, OnlyOneCommandAtATime) {
   EXPECT_FALSE(fs::exists(backups()));
   r = keadm({"backup", "edge", "--config", config()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// --image through the real containerd (label containerd): an installation image built here from
+// busybox with version B at /usr/local/bin/edgecore, imported with ctr (no registry needed).
+class KeadmNodeTasksContainerd : public KeadmNodeTasks {
+ protected:
+  static constexpr const char* kImage = "docker.io/library/edgecore-cpp-install-test";
+
+  void TearDown() override {
+    runCommand({"/usr/bin/ctr", "-n", "k8s.io", "images", "rm", std::string(kImage) + ":v9.9.9"});
+    KeadmNodeTasks::TearDown();
+  }
+
+  void buildImage() const {
+    const std::string rootfs = root_ + "/img";
+    fs::create_directories(rootfs + "/bin");
+    fs::create_directories(rootfs + "/usr/local/bin");
+    fs::create_directories(rootfs + "/tmp");
+    fs::copy_file("/usr/bin/busybox", rootfs + "/bin/busybox");
+    for (const char* applet : {"sh", "cp", "sleep", "["}) {
+      fs::create_symlink("busybox", rootfs + "/bin/" + applet);
+    }
+    writeScript("img/usr/local/bin/edgecore", goodB("9.9.9"));
+    auto made = runCommand({"/bin/sh", MAKE_IMAGE_SCRIPT, root_ + "/image.tar",
+                            std::string(kImage) + ":v9.9.9", rootfs, R"(["/bin/sh"])", "null"});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    auto imported = runCommand(
+        {"/usr/bin/ctr", "-n", "k8s.io", "images", "import", root_ + "/image.tar"}, 120s);
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  }
+
+  // Sandboxes keadm left behind (namespace kubeedge).
+  int leftoverSandboxes() const {
+    auto client = cri::CriClient::create({});
+    EXPECT_TRUE(client.ok());
+    if (!client.ok()) return -1;
+    auto list = (*client)->listPodSandbox({});
+    EXPECT_TRUE(list.ok());
+    int n = 0;
+    for (const auto& sb : list.ok() ? *list : std::vector<runtimeapi::PodSandbox>{}) {
+      n += sb.metadata().namespace_() == "kubeedge" ? 1 : 0;
+    }
+    return n;
+  }
+};
+
+TEST_F(KeadmNodeTasksContainerd, UpgradeTakesEdgecoreOutOfTheImage) {
+  ASSERT_NO_FATAL_FAILURE(buildImage());
+  installScript(silentB("9.9.8"));
+  auto r = keadm({"upgrade", "edge", "--force", "--toVersion", "v9.9.9", "--image", kImage,
+                  "--config", config(), "--wait-timeout", "30"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(readFile(installed()), goodB("9.9.9"));
+  EXPECT_EQ(readReport()["success"], true);
+  EXPECT_EQ(leftoverSandboxes(), 0);
+}
+
+TEST_F(KeadmNodeTasksContainerd, AnImageWithoutEdgecoreChangesNothing) {
+  installScript(silentB("9.9.8"));
+  auto r = keadm({"upgrade", "edge", "--force", "--toVersion", "v9.9.9", "--image",
+                  "docker.io/library/busybox:local", "--config", config()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("has no /usr/local/bin/edgecore or /usr/bin/edgecore"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(readFile(installed()), silentB("9.9.8"));
+  EXPECT_EQ(systemctlLog(), "");
+  EXPECT_EQ(leftoverSandboxes(), 0);
 }
 
 }  // namespace
