@@ -273,7 +273,15 @@ Status Daemon::Impl::beginRun(std::vector<ModuleSlot>& slots, size_t i) {
   asio::post(slot.strand, [m = module.get(), &started] { started.set_value(m->start()); });
   Status st = fut.get();
   if (!st.ok()) {
-    // Nothing started, so nothing to stop; its strand may still hold handlers it posted.
+    if (slot.restartable) {
+      // A half-done start may hold the module's bus name or a socket the next run needs.
+      slot.module = std::move(module);
+      if (!stopOnStrand(slot, options.stop_deadline)) {
+        return st.withContext("starting module " + name);  // onRunFailed sees it still there
+      }
+      module = std::move(slot.module);
+    }
+    // Its strand may still hold handlers it posted: destroyed there, after them.
     destroyOnStrand(slot.strand, std::move(module));
     return st.withContext("starting module " + name);
   }

@@ -253,8 +253,8 @@ TEST_F(ModuleRestartTest, FactoryAndStartErrorsAreFailedRunsToo) {
   ASSERT_TRUE(st.ok()) << st.toString();
   std::vector<std::string> events = journal_.copy();
   EXPECT_EQ(events, (std::vector<std::string>{"factory error 1", "start steady", "create 2",
-                                              "start 2", "destroy 2", "create 3", "start 3",
-                                              "stop steady", "stop 3", "destroy 3"}));
+                                              "start 2", "stop 2", "destroy 2", "create 3",
+                                              "start 3", "stop steady", "stop 3", "destroy 3"}));
   EXPECT_EQ(loggedDelays(), (std::vector<int>{40, 80}));
   EXPECT_TRUE(
       logged("module restarting module=flaky restart=1 err=\"creating module flaky: "

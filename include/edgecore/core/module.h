@@ -55,7 +55,9 @@ class Module {
   // Opens resources, subscribes, spawns coroutines. Must not block. A failure stops the daemon
   // (or, with featureGates.moduleRestart, counts as a failed run: see daemon.h).
   virtual Status start() = 0;
-  // Idempotent. Closes sockets and timers so coroutines finish; must not block for long.
+  // Idempotent. Closes sockets and timers so coroutines finish; must not block for long. With
+  // featureGates.moduleRestart it also follows a start() that failed half-way (so the next run
+  // finds the bus name and ports free): it must cope with a partial start.
   virtual void stop() = 0;
 };
 
