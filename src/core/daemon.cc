@@ -262,8 +262,14 @@ Status Daemon::Impl::beginRun(std::vector<ModuleSlot>& slots, size_t i) {
   ModuleContext ctx{slot.strand, bus, config, loggers.make(name), clock, blocking};
   ctx.metrics = metrics;
   ctx.report_failure = [this, i, run](Status st) { reportFailure(i, run, std::move(st)); };
+  // A run that never got going already failed: nothing may report for it any more.
+  auto endRun = [this, i] {
+    std::lock_guard lock(mu);
+    reports[i] = RunReport{};
+  };
   Result<ModulePtr> created = slot.spec->factory(ctx);
   if (!created.ok()) {
+    endRun();
     return created.status().withContext("creating module " + name);
   }
   ModulePtr module = std::move(created).value();
@@ -273,6 +279,7 @@ Status Daemon::Impl::beginRun(std::vector<ModuleSlot>& slots, size_t i) {
   asio::post(slot.strand, [m = module.get(), &started] { started.set_value(m->start()); });
   Status st = fut.get();
   if (!st.ok()) {
+    endRun();
     if (slot.restartable) {
       // A half-done start may hold the module's bus name or a socket the next run needs.
       slot.module = std::move(module);

@@ -134,7 +134,9 @@ class ModuleRestartTest : public ::testing::Test {
       int run = ++*runs;
       RunEnd end = run <= static_cast<int>(ends.size()) ? ends[run - 1] : RunEnd::Healthy;
       if (end == RunEnd::FactoryError) {
-        journal_.add("factory error " + std::to_string(run));
+        std::lock_guard lock(journal_.mu);
+        journal_.events.push_back("factory error " + std::to_string(run));
+        journal_.reporters.push_back(ctx.report_failure);  // a factory may keep it
         return unavailable("certificate missing in run " + std::to_string(run));
       }
       return ModulePtr(std::make_unique<FlakyModule>(std::move(ctx), journal_, run, end));
@@ -306,6 +308,36 @@ TEST_F(ModuleRestartTest, ReportsFromAnEndedRunAndRepeatsAreIgnored) {
   EXPECT_FALSE(logged("run 2 broke again"));
   EXPECT_NE(metrics.find("edgecore_module_restarts_total{module=\"flaky\"} 2"), std::string::npos)
       << metrics;
+}
+
+TEST_F(ModuleRestartTest, AReportForARunWhoseFactoryFailedIsIgnored) {
+  setGate(true);
+  DaemonOptions options = shortRestarts();
+  options.restart_interval = 300ms;
+  Daemon daemon(config_, loggers_, options);
+  Status st;
+  std::thread runner([&] { st = daemon.run({flaky({RunEnd::FactoryError})}); });
+  bool got = waitFor(
+      [&] {
+        std::lock_guard lock(journal_.mu);
+        return !journal_.reporters.empty();
+      },
+      10s);
+  std::function<void(Status)> report;
+  if (got) {
+    std::lock_guard lock(journal_.mu);
+    report = journal_.reporters[0];
+  }
+  if (report) {
+    report(internalError("report from a run that never started"));
+  }
+  bool second = waitFor([&] { return journal_.startCount() >= 1; }, 10s);
+  daemon.requestStop();
+  runner.join();
+  ASSERT_TRUE(got && second) << sink_->text();
+  ASSERT_TRUE(st.ok()) << st.toString();
+  EXPECT_EQ(loggedDelays(), (std::vector<int>{300})) << sink_->text();
+  EXPECT_FALSE(logged("never started")) << sink_->text();
 }
 
 TEST_F(ModuleRestartTest, StopDuringTheRestartDelayEndsCleanly) {
