@@ -1,5 +1,6 @@
 #include "edgecore/core/daemon.h"
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -11,18 +12,48 @@
 #include <cstdlib>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
+
+#include "edgecore/core/config.h"
 
 namespace edgecore::core {
 
 namespace {
 
-struct RunningModule {
-  ModulePtr module;
-  Strand strand;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// One enabled module with a factory: the object of its current run and what restarts it. Only
+// the thread in Daemon::run touches a slot.
+struct ModuleSlot {
+  ModuleSlot(ModuleSpec& s, Strand st, bool restart, std::chrono::milliseconds first_delay)
+      : spec(&s), strand(std::move(st)), restartable(restart), next_delay(first_delay) {}
+
+  ModuleSpec* spec;
+  Strand strand;     // kept across runs: a new run's handlers queue behind the old run's
+  ModulePtr module;  // set while a run is going (start() succeeded); null otherwise
+  bool restartable;  // featureGates.moduleRestart and spec.restart_on_failure
+  std::chrono::milliseconds next_delay;  // grows x2 up to the limit, never reset (beehive)
+  std::optional<SteadyTime> restart_at;  // set while waiting to restart
+  std::string last_error;                // of the failed run, said when restarting
+  std::shared_ptr<std::atomic<uint64_t>> restarts = std::make_shared<std::atomic<uint64_t>>(0);
+};
+
+// What a module's report_failure leaves for the daemon thread; guarded by Impl::mu.
+struct RunReport {
+  uint64_t run = 0;  // the run that may report; 0 while none is going
+  std::optional<Status> failure;
 };
 
 }  // namespace
+
+bool hasOnFailureRestartPolicy(std::string_view name) {
+  // Each module's RestartPolicy() in v1.23.1 (names as our module list spells them).
+  static constexpr std::string_view kOnFailure[] = {"twin",       "edged",      "websocket",
+                                                    "edgestream", "eventbus",   "metamanager",
+                                                    "servicebus", "taskmanager"};
+  return std::find(std::begin(kOnFailure), std::end(kOnFailure), name) != std::end(kOnFailure);
+}
 
 struct Daemon::Impl {
   Impl(const EdgeCoreConfig& c, const LoggerFactory& l, DaemonOptions o)
@@ -32,6 +63,8 @@ struct Daemon::Impl {
         log(l.make("edgecore")),
         bus(ioc),
         blocking(static_cast<size_t>(std::max(1, o.blocking_threads))) {
+    auto gate = c.feature_gates.find(std::string(kModuleRestartGate));
+    restart_gate = gate != c.feature_gates.end() && gate->second;
     addProcessMetrics(*metrics);
     addBusMetrics();
   }
@@ -61,10 +94,28 @@ struct Daemon::Impl {
   // Reads the bus: declared after it, destroyed before it.
   MetricsRegistrySharedPtr metrics = std::make_shared<MetricsRegistry>();
 
+  bool restart_gate = false;  // featureGates.moduleRestart
+
   std::mutex mu;
   std::condition_variable cv;
   bool stop_requested = false;
   std::string stop_reason;
+  std::vector<RunReport> reports;  // one per slot: bounded however often a module reports
+  uint64_t runs_begun = 0;         // numbers the runs, so a report names the run it ends
+  Status run_failure;              // a failed run that stops the daemon (run's thread only)
+
+  // A module's ModuleContext::report_failure. Any thread.
+  void reportFailure(size_t slot, uint64_t run, Status st) {
+    {
+      std::lock_guard lock(mu);
+      if (stop_requested || slot >= reports.size() || reports[slot].run != run ||
+          reports[slot].failure) {
+        return;  // stopping, an earlier run, or already reported
+      }
+      reports[slot].failure = std::move(st);
+    }
+    cv.notify_all();
+  }
 
   void signalStop(std::string reason) {
     {
@@ -79,25 +130,47 @@ struct Daemon::Impl {
   }
 
   // Runs module->stop() on its own strand (its state lives there) and waits up to `budget`.
-  bool stopOnStrand(RunningModule& m, std::chrono::steady_clock::duration budget) {
+  bool stopOnStrand(ModuleSlot& m, std::chrono::steady_clock::duration budget) {
     auto done = std::make_shared<std::promise<void>>();
     auto fut = done->get_future();
-    asio::post(m.strand, [&m, done] {
-      m.module->stop();
+    Module* module = m.module.get();
+    asio::post(m.strand, [module, done] {
+      module->stop();
       done->set_value();
     });
     return fut.wait_for(budget) == std::future_status::ready;
   }
 
+  // Destroys a module while the loop runs (a restart): on its strand, so none of its handlers
+  // runs at the same time. Modules keep what late handlers touch in shared state (STYLE 3).
+  void destroyOnStrand(Strand& strand, ModulePtr module) {
+    auto holder = std::make_shared<ModulePtr>(std::move(module));
+    std::promise<void> done;
+    auto fut = done.get_future();
+    asio::post(strand, [holder, &done] {
+      holder->reset();
+      done.set_value();
+    });
+    fut.wait();
+  }
+
   // The steps of Daemon::run, in the order it takes them.
   void armStopSignals(asio::signal_set& signals);
-  // Creates and starts the enabled modules in order; the first failure stops the sequence.
-  Status startModules(std::vector<ModuleSpec>& specs, std::vector<RunningModule>& running);
-  // Blocks the calling (main) thread until signalStop().
-  void waitForStop(size_t running_modules);
-  // Stops `running` in reverse start order within `deadline`.
-  void stopModules(std::vector<RunningModule>& running,
-                   std::chrono::steady_clock::time_point deadline, bool& overran);
+  // Creates and starts the enabled modules in order; the first failure of a module that is not
+  // restarted stops the sequence.
+  Status startModules(std::vector<ModuleSpec>& specs, std::vector<ModuleSlot>& slots);
+  // Blocks the calling (main) thread until signalStop(), handling failed runs and restarts.
+  void supervise(std::vector<ModuleSlot>& slots);
+  // Stops the running modules of `slots` in reverse start order within `deadline`.
+  void stopModules(std::vector<ModuleSlot>& slots, std::chrono::steady_clock::time_point deadline,
+                   bool& overran);
+
+  // One run of slot `i`: calls the factory and start(). On error nothing of the run is left.
+  Status beginRun(std::vector<ModuleSlot>& slots, size_t i);
+  // A run failed: stops the daemon, or (restartable) stops the module and schedules a restart.
+  void onRunFailed(ModuleSlot& slot, Status st);
+  // The delayed restart of a restartable slot.
+  void restart(std::vector<ModuleSlot>& slots, size_t i);
   // Joins the I/O threads, giving up on them at `deadline`.
   void joinIoThreads(std::vector<std::thread>& io_threads,
                      std::chrono::steady_clock::time_point deadline, bool& overran);
@@ -138,8 +211,8 @@ void Daemon::Impl::armStopSignals(asio::signal_set& signals) {
   });
 }
 
-Status Daemon::Impl::startModules(std::vector<ModuleSpec>& specs,
-                                  std::vector<RunningModule>& running) {
+Status Daemon::Impl::startModules(std::vector<ModuleSpec>& specs, std::vector<ModuleSlot>& slots) {
+  // Every slot exists before the first start: report_failure closures hold slot indexes.
   for (ModuleSpec& spec : specs) {
     if (!spec.enabled) {
       log->info("module disabled module={} config={}.enable=false", spec.name, spec.config_path);
@@ -150,32 +223,167 @@ Status Daemon::Impl::startModules(std::vector<ModuleSpec>& specs,
                 spec.name, spec.missing_note);
       continue;
     }
-    Strand strand = asio::make_strand(ioc);
-    ModuleContext ctx{strand, bus, config, loggers.make(spec.name), clock, blocking};
-    ctx.metrics = metrics;
-    Result<ModulePtr> created = spec.factory(ctx);
-    if (!created.ok()) {
-      return created.status().withContext("creating module " + spec.name);
+    ModuleSlot& slot =
+        slots.emplace_back(spec, asio::make_strand(ioc), restart_gate && spec.restart_on_failure,
+                           options.restart_interval);
+    if (slot.restartable) {
+      metrics->add("edgecore_module_restarts_total",
+                   "Restarts of a module after a failed run (featureGates.moduleRestart).",
+                   MetricType::Counter, {{"module", spec.name}},
+                   [n = slot.restarts] { return static_cast<double>(n->load()); });
     }
-    RunningModule rm{std::move(created).value(), strand};
-    // start() runs on the module's strand too, so the module never races itself.
-    std::promise<Status> started;
-    auto fut = started.get_future();
-    asio::post(strand, [&rm, &started] { started.set_value(rm.module->start()); });
-    Status st = fut.get();
-    if (!st.ok()) {
-      return st.withContext("starting module " + spec.name);
+  }
+  {
+    std::lock_guard lock(mu);
+    reports.assign(slots.size(), RunReport{});
+  }
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Status st = beginRun(slots, i);
+    if (st.ok()) {
+      log->info("module started module={}", slots[i].spec->name);
+    } else if (slots[i].restartable) {
+      onRunFailed(slots[i], std::move(st));
+    } else {
+      return st;
     }
-    log->info("module started module={}", spec.name);
-    running.push_back(std::move(rm));
   }
   return {};
 }
 
-void Daemon::Impl::waitForStop(size_t running_modules) {
-  log->info("edgecore running modules={}", running_modules);
-  std::unique_lock lock(mu);
-  cv.wait(lock, [this] { return stop_requested; });
+Status Daemon::Impl::beginRun(std::vector<ModuleSlot>& slots, size_t i) {
+  ModuleSlot& slot = slots[i];
+  const std::string& name = slot.spec->name;
+  uint64_t run = 0;
+  {
+    std::lock_guard lock(mu);
+    run = ++runs_begun;
+    reports[i] = RunReport{run, std::nullopt};
+  }
+  ModuleContext ctx{slot.strand, bus, config, loggers.make(name), clock, blocking};
+  ctx.metrics = metrics;
+  ctx.report_failure = [this, i, run](Status st) { reportFailure(i, run, std::move(st)); };
+  // A run that never got going already failed: nothing may report for it any more.
+  auto endRun = [this, i] {
+    std::lock_guard lock(mu);
+    reports[i] = RunReport{};
+  };
+  Result<ModulePtr> created = slot.spec->factory(ctx);
+  if (!created.ok()) {
+    endRun();
+    return created.status().withContext("creating module " + name);
+  }
+  ModulePtr module = std::move(created).value();
+  // start() runs on the module's strand too, so the module never races itself.
+  std::promise<Status> started;
+  auto fut = started.get_future();
+  asio::post(slot.strand, [m = module.get(), &started] { started.set_value(m->start()); });
+  Status st = fut.get();
+  if (!st.ok()) {
+    endRun();
+    if (slot.restartable) {
+      // A half-done start may hold the module's bus name or a socket the next run needs.
+      slot.module = std::move(module);
+      if (!stopOnStrand(slot, options.stop_deadline)) {
+        return st.withContext("starting module " + name);  // onRunFailed sees it still there
+      }
+      module = std::move(slot.module);
+    }
+    // Its strand may still hold handlers it posted: destroyed there, after them.
+    destroyOnStrand(slot.strand, std::move(module));
+    return st.withContext("starting module " + name);
+  }
+  slot.module = std::move(module);
+  return {};
+}
+
+void Daemon::Impl::onRunFailed(ModuleSlot& slot, Status st) {
+  const std::string& name = slot.spec->name;
+  if (!slot.restartable) {
+    log->error("module failed module={} err=\"{}\"", name, st.message());
+    if (run_failure.ok()) {
+      run_failure = st.withContext("module " + name + " failed");
+    }
+    signalStop("module " + name + " failed");
+    return;
+  }
+  if (slot.module) {
+    if (!stopOnStrand(slot, options.stop_deadline)) {
+      // It is still stopping on its strand: it can be neither destroyed nor replaced.
+      log->error("module did not stop for its restart module={} deadline_ms={}", name,
+                 options.stop_deadline.count());
+      if (run_failure.ok()) {
+        run_failure = deadlineExceeded("module " + name + " did not stop for its restart");
+      }
+      signalStop("module " + name + " stuck stopping");
+      return;
+    }
+    destroyOnStrand(slot.strand, std::move(slot.module));
+  }
+  auto delay = slot.next_delay;
+  slot.next_delay = std::min(delay * 2, std::max(options.restart_interval_limit, delay));
+  slot.restart_at = std::chrono::steady_clock::now() + delay;
+  slot.last_error = st.message();
+  log->error("module failed module={} err=\"{}\" restart_in_ms={}", name, st.message(),
+             delay.count());
+}
+
+void Daemon::Impl::restart(std::vector<ModuleSlot>& slots, size_t i) {
+  ModuleSlot& slot = slots[i];
+  slot.restart_at.reset();
+  uint64_t n = ++*slot.restarts;
+  log->warn("module restarting module={} restart={} err=\"{}\"", slot.spec->name, n,
+            slot.last_error);
+  Status st = beginRun(slots, i);
+  if (st.ok()) {
+    log->info("module started module={} restart={}", slot.spec->name, n);
+  } else {
+    onRunFailed(slot, std::move(st));
+  }
+}
+
+void Daemon::Impl::supervise(std::vector<ModuleSlot>& slots) {
+  size_t running = std::count_if(slots.begin(), slots.end(),
+                                 [](const ModuleSlot& s) { return s.module != nullptr; });
+  log->info("edgecore running modules={}", running);
+  for (;;) {
+    std::vector<std::pair<size_t, Status>> failed;
+    {
+      std::unique_lock lock(mu);
+      auto woken = [this] {
+        return stop_requested ||
+               std::any_of(reports.begin(), reports.end(), [](auto& r) { return r.failure; });
+      };
+      std::optional<SteadyTime> due;
+      for (const ModuleSlot& s : slots) {
+        if (s.restart_at && (!due || *s.restart_at < *due)) {
+          due = s.restart_at;
+        }
+      }
+      if (due) {
+        cv.wait_until(lock, *due, woken);
+      } else {
+        cv.wait(lock, woken);
+      }
+      if (stop_requested) {
+        break;
+      }
+      for (size_t i = 0; i < reports.size(); ++i) {
+        if (reports[i].failure) {
+          failed.emplace_back(i, std::move(*reports[i].failure));
+          reports[i] = RunReport{};  // the run is over: later reports from it are ignored
+        }
+      }
+    }
+    for (auto& [i, st] : failed) {
+      onRunFailed(slots[i], std::move(st));
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < slots.size(); ++i) {
+      if (slots[i].restart_at && *slots[i].restart_at <= now) {
+        restart(slots, i);
+      }
+    }
+  }
   log->info("stopping reason={} deadline_ms={}", stop_reason, options.stop_deadline.count());
 }
 
@@ -194,9 +402,12 @@ void Daemon::Impl::reportOverrun(bool& overran, std::string_view what) {
   }
 }
 
-void Daemon::Impl::stopModules(std::vector<RunningModule>& running,
+void Daemon::Impl::stopModules(std::vector<ModuleSlot>& slots,
                                std::chrono::steady_clock::time_point deadline, bool& overran) {
-  for (auto it = running.rbegin(); it != running.rend(); ++it) {
+  for (auto it = slots.rbegin(); it != slots.rend(); ++it) {
+    if (!it->module) {
+      continue;  // never started, or waiting for its restart
+    }
     auto budget = deadline - std::chrono::steady_clock::now();
     if (budget < std::chrono::steady_clock::duration::zero() || !stopOnStrand(*it, budget)) {
       reportOverrun(overran, it->module->name());
@@ -253,10 +464,11 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
     io_threads.emplace_back([&d] { d.ioc.run(); });
   }
 
-  std::vector<RunningModule> running;
-  Status result = d.startModules(specs, running);
+  std::vector<ModuleSlot> slots;
+  Status result = d.startModules(specs, slots);
   if (result.ok()) {
-    d.waitForStop(running.size());
+    d.supervise(slots);
+    result = d.run_failure;
   } else {
     d.log->error("startup failed err=\"{}\"", result.message());
   }
@@ -264,14 +476,14 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
   // Stop in reverse start order, all within one deadline.
   const auto deadline = std::chrono::steady_clock::now() + d.options.stop_deadline;
   bool overran = false;
-  d.stopModules(running, deadline, overran);
+  d.stopModules(slots, deadline, overran);
 
   // Let in-flight handlers finish (modules closed their I/O, so run() returns), else cut off.
   asio::post(signal_strand, [&signals] { signals.cancel(); });
   work.reset();
   d.joinIoThreads(io_threads, deadline, overran);
   // Modules are destroyed after the loop stopped, so no handler can touch a dead module.
-  running.clear();
+  slots.clear();
 
   if (!result.ok()) {
     return result;

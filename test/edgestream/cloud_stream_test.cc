@@ -12,13 +12,16 @@
 #include <boost/asio/thread_pool.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
 
 #include "cloudsim.h"
 #include "edgecore/core/config.h"
+#include "edgecore/core/daemon.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/edgestream/module.h"
 #include "local_edged.h"
@@ -243,6 +246,92 @@ TEST_F(CloudStreamTest, LogsArriveAsDataThenRemove) {
   EXPECT_EQ(seen[0].target, "/containerLogs/default/nginx/web?tailLines=40");
   EXPECT_EQ(seen[0].headers["accept"], "*/*");
   EXPECT_EQ(seen[0].headers["host"], local_->address());
+}
+
+// featureGates.moduleRestart with the real module: the daemon stops and destroys a failed
+// edgestream and creates a new one with the same factory; the new object dials a new tunnel that
+// serves logs, and only its metrics are on /metrics.
+TEST_F(CloudStreamTest, RestartedAfterAFailedRunTheNewTunnelServesLogs) {
+  core::EdgeCoreConfig cfg = rig_->config();
+  cfg.feature_gates[std::string(core::kModuleRestartGate)] = true;
+  std::ostringstream log_text;
+  core::LoggerFactory loggers(spdlog::level::info,
+                              std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text));
+  core::DaemonOptions daemon_options;
+  daemon_options.handle_signals = false;
+  daemon_options.restart_interval = 50ms;
+  core::Daemon daemon(cfg, loggers, daemon_options);
+  std::mutex mu;
+  std::vector<std::function<void(core::Status)>> reporters;
+  core::ModuleSpec spec;
+  spec.name = "edgestream";
+  spec.config_path = "modules.edgeStream";
+  spec.enabled = true;
+  spec.restart_on_failure = core::hasOnFailureRestartPolicy("edgestream");
+  EdgeStreamOptions options = options_;
+  options.node_ip = "10.1.2.3";
+  spec.factory = [&mu, &reporters,
+                  options](core::ModuleContext ctx) -> core::Result<core::ModulePtr> {
+    {
+      std::lock_guard lock(mu);
+      reporters.push_back(ctx.report_failure);
+    }
+    auto m = createEdgeStream(ctx, options);
+    if (!m.ok()) {
+      return m.status();
+    }
+    return core::ModulePtr(std::move(m).value());
+  };
+  core::Status st;
+  std::thread runner([&] { st = daemon.run({spec}); });
+
+  bool first_tunnel = waitForSessions(1);
+  std::function<void(core::Status)> fail_first_run;
+  {
+    std::lock_guard lock(mu);
+    if (!reporters.empty()) {
+      fail_first_run = reporters[0];
+    }
+  }
+  if (fail_first_run) {
+    fail_first_run(core::unavailable("forced failure of run 1"));
+  }
+  bool second_tunnel = waitForSessions(2);
+  bool first_closed = server_->waitUntil(
+      [&] {
+        auto s = server_->sessions();
+        return s.size() == 2 && !s[0].open;
+      },
+      kWait);
+  core::Result<cloudsim::StreamReply> reply = core::unavailable("no second tunnel");
+  if (second_tunnel) {
+    reply = server_->fetch(StreamType::Logs, "/containerLogs/default/nginx/web", "tailLines=40",
+                           kWait, {{"Accept", {"*/*"}}});
+  }
+  std::string metrics = daemon.metrics().render();
+  daemon.requestStop();
+  runner.join();
+
+  ASSERT_TRUE(first_tunnel) << log_text.str();
+  ASSERT_TRUE(second_tunnel) << log_text.str();
+  EXPECT_TRUE(first_closed);
+  ASSERT_TRUE(reply.ok()) << reply.status().toString();
+  EXPECT_EQ(reply->data.rfind("nginx line 0\nnginx line 1\n", 0), 0u) << reply->data;
+  EXPECT_TRUE(reply->removed);
+  EXPECT_TRUE(st.ok()) << st.toString();
+  EXPECT_EQ(reporters.size(), 2u);
+  EXPECT_NE(metrics.find("edgecore_module_restarts_total{module=\"edgestream\"} 1"),
+            std::string::npos)
+      << metrics;
+  // The old object's collector went with it: one family, the new object's counters.
+  const std::string family = "# TYPE edgecore_edgestream_sessions_total counter\n";
+  EXPECT_NE(metrics.find(family), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find(family), metrics.rfind(family)) << metrics;
+  EXPECT_NE(metrics.find("edgecore_edgestream_sessions_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(log_text.str().find("module restarting module=edgestream restart=1 err=\"forced "
+                                "failure of run 1\""),
+            std::string::npos)
+      << log_text.str();
 }
 
 TEST_F(CloudStreamTest, FollowLogsStreamUntilTheCloudRemoves) {

@@ -2,12 +2,22 @@
 
 // The daemon lifecycle: start the enabled modules in order, wait for SIGTERM/SIGINT (or
 // requestStop), stop them in reverse within a deadline.
+//
+// A module run fails when its factory or start() returns an error or it calls
+// ModuleContext::report_failure. Without featureGates.moduleRestart (the default), any failure
+// stops the daemon and run() returns the error. With the gate, a module whose spec has
+// restart_on_failure (KubeEdge v1.22+'s OnFailure policy, beehive core/module.go) is stopped,
+// destroyed and, after a delay, created again by its factory and started; the delay starts at
+// 1 s, doubles after each restart and stays at 30 s once there, never going back after a good
+// run. Each restart is logged with the module and the error and counted in
+// edgecore_module_restarts_total{module="..."}. Restarts are unlimited (Retries 0 upstream).
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "edgecore/core/logging.h"
@@ -27,7 +37,18 @@ struct ModuleSpec {
   bool enabled = false;      // the section's `enable`
   ModuleFactory factory;     // empty: this build does not include the module
   std::string missing_note;  // said in the log when enabled but not built, e.g. "see issue #4"
+  // Restarted after a failed run when featureGates.moduleRestart is on (see the top of this
+  // file). The factory is called again for each restart: it must be safe to call repeatedly.
+  bool restart_on_failure = false;
 };
+
+// Whether KubeEdge v1.22+ gives module `name` (our module names: "twin", "websocket", ...) the
+// OnFailure restart policy: devicetwin, edged, edgehub, edgestream, eventbus, metamanager,
+// servicebus and taskmanager do; MetaServer does not.
+bool hasOnFailureRestartPolicy(std::string_view name);
+
+// The edgecore.yaml feature gate that turns module restarts on.
+inline constexpr std::string_view kModuleRestartGate = "moduleRestart";
 
 struct DaemonOptions {
   int io_threads = 2;
@@ -38,6 +59,10 @@ struct DaemonOptions {
   // process with exit code 1 right away: a module stuck in stop() must not keep the node agent
   // from restarting. Tests replace it to observe the overrun.
   std::function<void()> on_stop_overrun;
+  // featureGates.moduleRestart's first delay and its cap (beehive's 1 s and 30 s); tests shorten
+  // them. The delay doubles after each restart of a module.
+  std::chrono::milliseconds restart_interval{1000};
+  std::chrono::milliseconds restart_interval_limit{30000};
 };
 
 class Daemon {
@@ -48,9 +73,9 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   // Blocks the calling thread: starts the modules, waits for a stop signal, stops them.
-  // Returns Ok after a clean stop; the failing module's Status if one failed to start (the
-  // modules already started are stopped first); DeadlineExceeded if stopping overran the
-  // deadline and on_stop_overrun returned.
+  // Returns Ok after a clean stop; the failing module's Status if one failed to start or its
+  // run failed and it is not restarted (the modules already started are stopped first);
+  // DeadlineExceeded if stopping overran the deadline and on_stop_overrun returned.
   Status run(std::vector<ModuleSpec> specs);
 
   // Asks run() to stop, as SIGTERM would. Any thread, any time (also before run()).

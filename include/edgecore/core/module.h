@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -34,6 +35,14 @@ struct ModuleContext {
   // Modules add their series with MetricsRegistry::addScopedCollector and keep the handle.
   // Null when a test builds a context without one.
   MetricsRegistrySharedPtr metrics = nullptr;
+  // How a module says that its run ended with an error it cannot recover from by itself after
+  // start() succeeded (a listener it serves died, a loop it needs ended). Any thread, never
+  // blocks; one report per run is enough, later ones are ignored; never call it from stop() or
+  // for an ending that stop() caused. The daemon then stops the agent with this error, or, with
+  // featureGates.moduleRestart and a module with the OnFailure policy, stops and destroys this
+  // module object and creates and starts a new one (daemon.h). The default does nothing (tests
+  // that build a context by hand).
+  std::function<void(Status)> report_failure = [](const Status&) {};
 };
 
 class Module {
@@ -43,9 +52,12 @@ class Module {
   virtual std::string_view name() const = 0;
   // KubeEdge group name for broadcasts (e.g. "hub", "meta").
   virtual std::string_view group() const = 0;
-  // Opens resources, subscribes, spawns coroutines. Must not block. A failure stops the daemon.
+  // Opens resources, subscribes, spawns coroutines. Must not block. A failure stops the daemon
+  // (or, with featureGates.moduleRestart, counts as a failed run: see daemon.h).
   virtual Status start() = 0;
-  // Idempotent. Closes sockets and timers so coroutines finish; must not block for long.
+  // Idempotent. Closes sockets and timers so coroutines finish; must not block for long. With
+  // featureGates.moduleRestart it also follows a start() that failed half-way (so the next run
+  // finds the bus name and ports free): it must cope with a partial start.
   virtual void stop() = 0;
 };
 

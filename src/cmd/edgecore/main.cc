@@ -272,7 +272,11 @@ int main(int argc, char** argv) {
     daemon.metrics().addCollector(
         [twin_metrics](std::string& out) { twin_metrics->render(out, core::nowUnixMillis()); });
   }
-  core::Status st = daemon.run(moduleList(*config, parts, config_path, host));
+  auto modules = moduleList(*config, parts, config_path, host);
+  for (core::ModuleSpec& spec : modules) {  // used only with featureGates.moduleRestart
+    spec.restart_on_failure = core::hasOnFailureRestartPolicy(spec.name);
+  }
+  core::Status st = daemon.run(std::move(modules));
   // The forwarder holds a strand of the daemon's io_context: it must go before the daemon does.
   parts.forwarder.reset();
   if (!st.ok()) {
