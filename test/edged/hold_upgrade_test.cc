@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <set>
@@ -163,13 +164,13 @@ class HoldUpgradeTest : public ::testing::Test {
     return ids;
   }
 
-  // The command of the running container of `name` ("" unless exactly one runs).
+  // The command line of the running container of `name` ("" unless exactly one runs).
   std::string runningCommand(const std::string& name) {
     auto ids = runningIds(name);
     if (ids.size() != 1) {
       return "";
     }
-    // PID 1 of the container is `sh -c <script>`: its command line tells which spec runs.
+    // PID 1 of the container runs the script: its command line tells which spec runs.
     auto r = cri_->execSync(*ids.begin(), {"cat", "/proc/1/cmdline"}, 10);
     if (!r.ok() || r->exit_code() != 0) {
       return "";
@@ -178,8 +179,10 @@ class HoldUpgradeTest : public ::testing::Test {
     while (!cmdline.empty() && cmdline.back() == '\0') {
       cmdline.pop_back();
     }
-    size_t last = cmdline.rfind('\0');
-    return last == std::string::npos ? cmdline : cmdline.substr(last + 1);
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    // busybox sh execs the last command: "sleep 3600" (else "sh -c sleep 3600").
+    const std::string prefix = "sh -c ";
+    return cmdline.rfind(prefix, 0) == 0 ? cmdline.substr(prefix.size()) : cmdline;
   }
 
   bool heldConditionSent(EdgedHarness& h, const std::string& name) {
