@@ -24,7 +24,6 @@
 namespace edgecore::edged {
 
 inline constexpr const char* kHoldUpgradeAnnotation = "edge.kubeedge.io/hold-upgrade";
-inline constexpr std::string_view kUnholdUpgradeOp = "unhold-upgrade";
 
 // Whether `pod` is one whose update waits: no deletionTimestamp, the annotation exactly "true",
 // status.phase "Pending".

@@ -34,7 +34,7 @@ PodMessage classifyPodMessage(const core::Message& msg) {
       out.kind = PodMessage::Kind::Delete;
       out.pod = std::move(*pod);
     }
-  } else if (op == "unhold-upgrade" && !key->name.empty()) {
+  } else if (op == "unhold-upgrade" && !key->name.empty()) {  // model.UnholdUpgradeOperation
     out.kind = PodMessage::Kind::Unhold;
     out.ns = key->ns;
     out.name = key->name;
