@@ -30,6 +30,7 @@
 #include "edgecore/cri/cri_client.h"
 #include "edgecore/edged/module.h"
 #include "event_sender.h"
+#include "hold_upgrade.h"
 #include "log_rotation.h"
 #include "node_reporter.h"
 #include "pod_entry.h"
@@ -322,7 +323,8 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     }
     maybeRotateLogs();
     if (pods_loaded_) {
-      for (const auto& uid : orphanPods(*snap, pods_, orphans_in_flight_, node_name_)) {
+      for (const auto& uid :
+           orphanPods(*snap, pods_, holds_.notOrphans(orphans_in_flight_), node_name_)) {
         removeOrphan(uid);
       }
     }
@@ -341,8 +343,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
           if (!st.ok()) {
             self->ctx_.log->warn("orphan removal failed uid={} err=\"{}\"", uid, st.message());
           } else {
-            auto dir = removePodDir(self->cfg_.root_directory, uid);
-            (void)dir;
+            (void)removePodDir(self->cfg_.root_directory, uid);
             self->ctx_.log->info("orphan pod removed from the runtime uid={}", uid);
           }
           self->orphans_in_flight_.erase(uid);
@@ -364,7 +365,10 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
                        msg.route.resource);
         break;
       case PodMessage::Kind::Upsert:
-        addOrUpdate(std::move(m.pod), false);
+      case PodMessage::Kind::Unhold:  // what is not held (any more) is applied
+        for (auto& pod : holds_.admit(std::move(m))) {
+          addOrUpdate(std::move(pod), false);
+        }
         break;
       case PodMessage::Kind::Requery:
         // Deleted while we were offline (forced): the full set tells what is left.
@@ -373,6 +377,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         spawn(requery(shared_from_this()), "pod re-query");
         break;
       case PodMessage::Kind::Delete:
+        holds_.forget(m.pod);
         removePod(m.pod);
         break;
       case PodMessage::Kind::FullSet:
@@ -414,7 +419,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   void applySet(const json& list) {
     std::set<std::string> wanted;
     size_t used = 0;
-    for (auto& pod : podsOfNode(list, node_name_)) {
+    for (auto& pod : holds_.filterSet(podsOfNode(list, node_name_), wanted)) {
       wanted.insert(str(sub(pod, "metadata"), "uid"));
       addOrUpdate(std::move(pod), false);
       ++used;
@@ -426,7 +431,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
         known.insert(uid);
       }
       devices_->retainOnly(known);  // allocations of pods deleted while we were down
-      ctx_.log->info("pods loaded from the store pods={} static={}", used, staticCount());
+      ctx_.log->info("pods loaded from the store pods={} static={}", used, staticPodCount(pods_));
     }
     pods_loaded_ = true;
   }
@@ -436,14 +441,6 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
     for (auto& p : missingPods(pods_, is_static, wanted)) {
       removePod(p);
     }
-  }
-
-  size_t staticCount() const {
-    size_t n = 0;
-    for (const auto& [uid, e] : pods_) {
-      n += e.is_static ? 1 : 0;
-    }
-    return n;
   }
 
   void addOrUpdate(json pod, bool is_static) {
@@ -869,6 +866,7 @@ class EdgedModule final : public Edged, public std::enable_shared_from_this<Edge
   std::unique_ptr<ProbeRunner> probes_;
   std::unique_ptr<EdgedServer> server_;
   std::atomic<uint16_t> server_port_{0};
+  HeldUpgrades holds_{ctx_.bus, ctx_.log};  // hold_upgrade.h
 };
 
 Result<core::ModulePtr> create(core::ModuleContext ctx, EdgedOptions options) {

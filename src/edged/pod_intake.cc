@@ -22,6 +22,7 @@ PodMessage classifyPodMessage(const core::Message& msg) {
   if (op == core::op::kInsert || op == core::op::kUpdate) {
     auto pod = asPod(msg.content);
     out.kind = pod ? PodMessage::Kind::Upsert : PodMessage::Kind::Malformed;
+    out.update = op == core::op::kUpdate;
     if (pod) {
       out.pod = std::move(*pod);
     }
@@ -33,6 +34,10 @@ PodMessage classifyPodMessage(const core::Message& msg) {
       out.kind = PodMessage::Kind::Delete;
       out.pod = std::move(*pod);
     }
+  } else if (op == "unhold-upgrade" && !key->name.empty()) {  // model.UnholdUpgradeOperation
+    out.kind = PodMessage::Kind::Unhold;
+    out.ns = key->ns;
+    out.name = key->name;
   } else if (op == core::op::kResponse && msg.content.is_array()) {
     out.kind = PodMessage::Kind::FullSet;
     out.pods = msg.content;
@@ -115,6 +120,14 @@ PodEntry* findStaticPod(std::map<std::string, PodEntry>& pods, const std::string
     }
   }
   return nullptr;
+}
+
+size_t staticPodCount(const std::map<std::string, PodEntry>& pods) {
+  size_t n = 0;
+  for (const auto& [uid, e] : pods) {
+    n += e.is_static ? 1 : 0;
+  }
+  return n;
 }
 
 std::vector<json> missingPods(const std::map<std::string, PodEntry>& pods, bool is_static,

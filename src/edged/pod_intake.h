@@ -25,10 +25,14 @@ struct PodMessage {
     Delete,     // delete of `pod`
     Requery,    // delete without a spec (forced while offline): query the full set again
     FullSet,    // answer to the pod query: `pods` is the full set
+    Unhold,     // unhold-upgrade of the pod `ns`/`name` (hold_upgrade.h)
   };
   Kind kind = Kind::Ignore;
+  bool update = false;  // Upsert from an `update` (only those can be held)
   json pod;
   json pods;
+  std::string ns;
+  std::string name;
 };
 PodMessage classifyPodMessage(const core::Message& msg);
 
@@ -60,6 +64,9 @@ bool startApiDeletion(PodEntry& e);
 // The static pod named ns/name that is not being deleted, or null.
 PodEntry* findStaticPod(std::map<std::string, PodEntry>& pods, const std::string& ns,
                         const std::string& name);
+
+// How many of `pods` come from static manifests.
+size_t staticPodCount(const std::map<std::string, PodEntry>& pods);
 
 // Pods of one source (static manifests, or the cloud) that are not in `wanted` and not deleting
 // yet: to remove after a full set or a manifest scan.

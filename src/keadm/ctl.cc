@@ -579,6 +579,35 @@ class Ctl {
     return errors ? 1 : 0;
   }
 
+  // KubeEdge v1.22 `unhold-upgrade <pod|node> [<name>]`: edged applies the pod updates it held
+  // for the pod (or for every held pod of the node; default: this node).
+  int unholdUpgrade(const std::vector<std::string>& args, const std::string& ns) {
+    const std::string type = args.empty() ? "" : args[0];
+    std::string name = args.size() > 1 ? args[1] : "";
+    std::string resource = "pods";
+    if (type == "pod") {
+      if (name.empty()) throw CtlError{"pod name is required"};
+      name = ns + "/" + name;
+    } else if (type == "node") {
+      resource = "nodes";
+      if (name.empty()) {
+        connect();  // the node name is modules.edged.hostnameOverride
+        name = env_.node_name;
+      }
+    } else {
+      throw CtlError{"unknown resource type: " + type};
+    }
+    HttpReply reply = call("POST", "/api/v1/" + resource + "/unhold-upgrade", name, "text/plain");
+    if (reply.status != 200) {
+      std::string body = reply.body;
+      while (!body.empty() && (body.back() == '\n' || body.back() == ' ')) body.pop_back();
+      throw CtlError{"failed to unhold " + resource + " upgrade, status code: " +
+                     std::to_string(reply.status) + ", message: " + body};
+    }
+    std::cout << "unhold-upgrade sent for " << type << " " << name << "\n";
+    return 0;
+  }
+
  private:
   std::string config_path_;
   Env env_;
@@ -790,6 +819,21 @@ int runKeadm(const std::vector<std::string>& all_args) {
       "confirm", "Confirm the pending node upgrade (keadm ctl confirm <node name>)");
   confirm->add_option("node", confirm_args, "Node name (required, not used)");
   confirm->callback(with([&](Ctl& c) { return c.confirm(confirm_args); }));
+
+  // unhold-upgrade
+  std::vector<std::string> unhold_args;
+  std::string unhold_ns = "default";
+  CLI::App* unhold = ctl->add_subcommand(
+      "unhold-upgrade",
+      "Apply the pod updates edged holds for pods annotated edge.kubeedge.io/hold-upgrade: "
+      "\"true\" (keadm ctl unhold-upgrade pod NAME [-n NS] | node [NAME])");
+  unhold
+      ->add_option("resource-type-and-name", unhold_args,
+                   "pod NAME, or node [NAME] (default: modules.edged.hostnameOverride)")
+      ->required()
+      ->expected(1, 2);
+  unhold->add_option("-n,--namespace", unhold_ns, "Namespace of the pod")->capture_default_str();
+  unhold->callback(with([&](Ctl& c) { return c.unholdUpgrade(unhold_args, unhold_ns); }));
 
   // --config (and --help) work at any depth: `keadm ctl get pod --config x.yaml`.
   std::function<void(CLI::App*)> fall = [&fall](CLI::App* a) {

@@ -134,8 +134,7 @@ class MetaServerModule final : public core::Module {
 
 // What the keadm ctl endpoints need (spec 4.7-4.10), from the config. A bad runtime endpoint does
 // not stop MetaServer: those endpoints report it.
-LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx,
-                               metamanager::UpgradeRecords& upgrades,
+LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx, metamanager::MetaStore& store,
                                const std::string& config_path) {
   auto ops = std::make_shared<LocalOps>();
   const auto& edged = ctx.config.modules.edged;
@@ -156,7 +155,8 @@ LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx,
     ops->edged_port = static_cast<uint16_t>(edged.read_only_port);
   }
   ops->bus = &ctx.bus;
-  ops->upgrade_records = &upgrades;
+  ops->upgrade_records = &store;
+  ops->store = &store;
   if (!config_path.empty()) ops->config_path = config_path;
   ops->edgecore_version = std::string("v") + core::kVersion;
   return ops;

@@ -37,6 +37,7 @@
 #include "edgecore/metamanager/upgrade_records.h"
 #include "pod_ops_values.h"
 #include "request_info.h"
+#include "unhold_upgrade.h"
 
 extern char** environ;
 
@@ -816,6 +817,9 @@ LocalOpMatch matchLocalOp(std::string_view method, std::string_view target) {
   } else if (i.gvr.group == "devices.kubeedge.io" && i.gvr.resource == "devices" &&
              i.verb == "update" && i.subresource.empty() && !i.name.empty()) {
     m.kind = LocalOpKind::DeviceUpdate;
+  } else if (i.verb == "create" && i.name == "unhold-upgrade" && i.subresource.empty()) {
+    m.kind = LocalOpKind::UnholdUpgrade;  // any resource, as KubeEdge v1.22 (others get 400)
+    m.resource = i.gvr.resource;
   }
   return m;
 }
@@ -850,6 +854,12 @@ awaitable<int> serveLocalOp(const LocalOps& ops, const LocalOpMatch& match, Requ
     case LocalOpKind::DeviceUpdate: {
       auto op = serveDeviceUpdate(ops, match, req, log);
       out = co_await std::move(op);
+      break;
+    }
+    case LocalOpKind::UnholdUpgrade: {
+      UnholdReply r = unholdUpgrade(match.resource, req.body(), ops.store, ops.bus);
+      if (log) log->info("unhold-upgrade resource={} code={}", match.resource, r.code);
+      out = Outcome{r.code, "text/plain; charset=utf-8", r.body};
       break;
     }
     case LocalOpKind::None:

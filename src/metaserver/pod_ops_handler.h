@@ -21,12 +21,13 @@
 
 namespace edgecore::metaserver {
 
-enum class LocalOpKind { None, Logs, Exec, Restart, ConfirmUpgrade, DeviceUpdate };
+enum class LocalOpKind { None, Logs, Exec, Restart, ConfirmUpgrade, DeviceUpdate, UnholdUpgrade };
 
 struct LocalOpMatch {
   LocalOpKind kind = LocalOpKind::None;
   std::string ns;
   std::string name;
+  std::string resource;  // UnholdUpgrade: "pods", "nodes" or what else was asked (then 400)
 };
 
 // Which local operation (if any) a request is, from the Kubernetes request info (dispatch table

@@ -276,6 +276,7 @@ TEST_F(ChainTest, UnauthenticatedRequestsGet401ExceptPublicReads) {
            {"GET", "/api/v1/namespaces/default/secrets/s"},
            {"POST", "/api/v1/taskupgrade/confirm-upgrade"},
            {"POST", "/api/v1/namespaces/default/pods/restart"},
+           {"POST", "/api/v1/pods/unhold-upgrade"},
            {"POST", "/api/v1/namespaces/default/pods/web-0/exec?command=sh"},
            {"GET", "/api/v1/namespaces/default/pods/web-0/log"},
            {"PUT", "/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices/d"},
@@ -319,6 +320,8 @@ TEST_F(ChainTest, NodeCertificateMayDoKeadmCtlOperationsOnly) {
            {"GET", "/api/v1/namespaces/default/pods/web-0/exec?command=ls"},
            {"POST", "/api/v1/namespaces/default/pods/restart"},
            {"POST", "/api/v1/taskupgrade/confirm-upgrade"},
+           {"POST", "/api/v1/pods/unhold-upgrade"},
+           {"POST", "/api/v1/nodes/unhold-upgrade"},
            {"GET", "/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices"},
            {"PUT", "/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices/d"},
            {"GET", "/api"}}) {
@@ -330,6 +333,7 @@ TEST_F(ChainTest, NodeCertificateMayDoKeadmCtlOperationsOnly) {
            {"GET", "/api/v1/namespaces/default/secrets/s"},
            {"DELETE", "/api/v1/namespaces/default/pods/web-0"},
            {"POST", "/api/v1/namespaces/default/pods"},
+           {"POST", "/api/v1/configmaps/unhold-upgrade"},
            {"GET", "/api/v1/nodes"}}) {
     EXPECT_EQ(check(method, target, "", &node).code, 403) << method << " " << target;
   }

@@ -1,8 +1,9 @@
 #pragma once
 
 // What MetaServer needs for the node-local operations of keadm ctl (spec local-apis.md 4.7 to
-// 4.10): pod logs, exec, restart, node-upgrade confirmation and device edit. The module fills it
-// from the config; a MetaServer without it answers those paths as plain resources (404).
+// 4.10): pod logs, exec, restart, node-upgrade confirmation, device edit and unhold-upgrade. The
+// module fills it from the config; a MetaServer without it answers those paths as plain resources
+// (404).
 
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
@@ -14,8 +15,9 @@ namespace edgecore::cri {
 class CriClient;
 }
 namespace edgecore::metamanager {
+class MetaStore;
 class UpgradeRecords;
-}
+}  // namespace edgecore::metamanager
 namespace edgecore::core {
 class Bus;
 }
@@ -39,6 +41,8 @@ struct LocalOps {
   // store), the program run with an argument vector (never a shell), its log file, and what it
   // is told. The rows outlive the server.
   metamanager::UpgradeRecords* upgrade_records = nullptr;
+  // unhold-upgrade reads pods and nodes here (null: 500) and tells edged on `bus`.
+  const metamanager::MetaStore* store = nullptr;
   std::string config_path = "/etc/kubeedge/config/edgecore.yaml";
   std::string edgecore_version;
   std::string upgrade_program = "keadm";

@@ -207,6 +207,7 @@ void addBuiltinPolicy(Policy& policy, const std::string& node_name) {
       rule({"get"}, {""}, {"pods/log"}),
       rule({"create"}, {""}, {"pods/exec"}),
       rule({"create"}, {""}, {"pods"}, {"restart"}),
+      rule({"create"}, {""}, {"pods", "nodes"}, {"unhold-upgrade"}),
       rule({"create"}, {""}, {"taskupgrade"}, {"confirm-upgrade"}),
       rule({"get", "list", "watch"}, {"devices.kubeedge.io"}, {"devices", "devicemodels"}),
       rule({"update"}, {"devices.kubeedge.io"}, {"devices"}),
