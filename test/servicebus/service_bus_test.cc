@@ -1,0 +1,184 @@
+// The servicebus module on a real bus calling a real HTTP service on 127.0.0.1; the replies are
+// caught where edgehub would take them (group "hub").
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <vector>
+
+#include "core/test_util.h"
+#include "edgecore/core/base64.h"
+#include "edgecore/core/bus.h"
+#include "edgecore/core/clock.h"
+#include "edgecore/core/config.h"
+#include "edgecore/core/logging.h"
+#include "edgecore/servicebus/module.h"
+#include "servicebus/local_http_server.h"
+
+namespace edgecore::servicebus {
+namespace {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using edgecore::testing::runUntil;
+using testing::LocalHttpServer;
+
+class ServiceBusModuleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(bus_.subscribe("websocket", "hub", asio::make_strand(ioc_),
+                               [this](core::Message m) { to_cloud_.push_back(std::move(m)); })
+                    .ok());
+    start({});
+  }
+  void TearDown() override {
+    if (module_) {
+      module_->stop();
+    }
+    blocking_.join();
+  }
+  void start(ServiceBusOptions opts) {
+    if (module_) {
+      module_->stop();
+    }
+    core::ModuleContext ctx{strand_, bus_, cfg_, loggers_.make("servicebus"), clock_, blocking_};
+    auto m = createServiceBus(ctx, opts);
+    ASSERT_TRUE(m.ok());
+    module_ = std::move(m).value();
+    ASSERT_TRUE(module_->start().ok());
+  }
+  // Sends a rule request as edgehub delivers it and waits for the one reply.
+  core::Message roundTrip(std::string resource, json content) {
+    core::Message req =
+        core::Message::create("router_servicebus", "user", "POST", resource, std::move(content));
+    last_id_ = req.header.id;
+    size_t before = to_cloud_.size();
+    EXPECT_TRUE(bus_.send("servicebus", std::move(req)).ok());
+    EXPECT_TRUE(runUntil(
+        ioc_, [&] { return to_cloud_.size() > before; }, 15s));
+    return to_cloud_.empty() ? core::Message{} : to_cloud_.back();
+  }
+  static json content(const core::Message& m) {
+    return core::decodeMessage(core::encodeMessage(m))->content;
+  }
+  static std::string body(const core::Message& m) {
+    return core::base64Decode(content(m)["body"].get<std::string>()).value_or("<bad base64>");
+  }
+
+  asio::io_context ioc_;
+  core::Bus bus_{ioc_};
+  core::Strand strand_ = asio::make_strand(ioc_);
+  asio::thread_pool blocking_{1};
+  core::SystemClock clock_;
+  core::LoggerFactory loggers_{spdlog::level::warn};
+  core::EdgeCoreConfig cfg_;
+  std::unique_ptr<ServiceBusModule> module_;
+  std::vector<core::Message> to_cloud_;
+  std::string last_id_;
+};
+
+json httpRequest(std::string method, std::string body) {
+  return json{{"header", {{"X-From", {"cloud"}}}},
+              {"body", core::base64Encode(body)},
+              {"method", std::move(method)},
+              {"url", ""}};
+}
+
+TEST_F(ServiceBusModuleTest, CallsTheLocalServiceAndRepliesWithItsAnswer) {
+  LocalHttpServer local;
+  core::Message reply =
+      roundTrip(std::to_string(local.port()) + ":/api/items", httpRequest("PUT", "hello"));
+  auto seen = local.lastRequest();
+  EXPECT_EQ(seen.method, "PUT");
+  EXPECT_EQ(seen.target, "/api/items");
+  EXPECT_EQ(seen.body, "hello");
+  EXPECT_EQ(seen.headers.find("X-From")->second, "cloud");
+  EXPECT_EQ(seen.headers.find("Accept")->second, "*/*");
+
+  EXPECT_EQ(reply.header.parent_id, last_id_);
+  EXPECT_EQ(reply.route.source, "servicebus");
+  EXPECT_EQ(reply.route.group, "user");
+  EXPECT_EQ(reply.route.operation, "upload");
+  json c = content(reply);
+  EXPECT_EQ(c["status_code"], 200);
+  EXPECT_EQ(c["header"]["X-Echo-Method"], json::array({"PUT"}));
+  EXPECT_EQ(body(reply), "echo:hello");
+  EXPECT_EQ(module_->stats().answered, 1u);
+}
+
+TEST_F(ServiceBusModuleTest, UnreachableServiceIs404) {
+  uint16_t closed_port;
+  {
+    asio::ip::tcp::acceptor a(ioc_, {asio::ip::address_v4::loopback(), 0});
+    closed_port = a.local_endpoint().port();
+  }
+  core::Message reply = roundTrip(std::to_string(closed_port) + ":/x", httpRequest("GET", ""));
+  EXPECT_EQ(reply.header.parent_id, last_id_);
+  EXPECT_EQ(reply.route.operation, "");
+  EXPECT_EQ(content(reply)["status_code"], 404);
+  EXPECT_EQ(content(reply)["header"]["Server"], json::array({"kubeedge-edgecore"}));
+  EXPECT_EQ(body(reply), "error to call service");
+  EXPECT_EQ(module_->stats().errors, 1u);
+}
+
+TEST_F(ServiceBusModuleTest, MalformedContentIs400AndTheModuleKeepsServing) {
+  core::Message bad = roundTrip("80:/x", json{{"body", "%%%"}});
+  EXPECT_EQ(content(bad)["status_code"], 400);
+  EXPECT_EQ(body(bad), "error to parse http request");
+  core::Message bad_resource = roundTrip("nocolon", httpRequest("GET", ""));
+  EXPECT_EQ(content(bad_resource)["status_code"], 400);
+  EXPECT_EQ(body(bad_resource), "the format of resource nocolon is incorrect");
+
+  LocalHttpServer local;
+  core::Message good = roundTrip(std::to_string(local.port()) + ":/ok", httpRequest("GET", ""));
+  EXPECT_EQ(content(good)["status_code"], 200);
+}
+
+TEST_F(ServiceBusModuleTest, OversizedRequestBodyIsRefusedWithoutCalling) {
+  LocalHttpServer local;
+  core::Message reply = roundTrip(std::to_string(local.port()) + ":/x",
+                                  httpRequest("POST", std::string(kMaxBodyBytes + 1, 'a')));
+  EXPECT_EQ(content(reply)["status_code"], 400);
+  EXPECT_EQ(local.requestCount(), 0u);
+}
+
+TEST_F(ServiceBusModuleTest, OversizedResponseBodyIs500) {
+  LocalHttpServer local(kMaxBodyBytes + 1);
+  core::Message reply = roundTrip(std::to_string(local.port()) + ":/big", httpRequest("GET", ""));
+  EXPECT_EQ(content(reply)["status_code"], 500);
+  EXPECT_NE(body(reply).find("response body too large"), std::string::npos) << body(reply);
+}
+
+TEST_F(ServiceBusModuleTest, ResponseBodyAtTheBoundIsKept) {
+  LocalHttpServer local(kMaxBodyBytes);
+  core::Message reply = roundTrip(std::to_string(local.port()) + ":/big", httpRequest("GET", ""));
+  EXPECT_EQ(content(reply)["status_code"], 200);
+  EXPECT_EQ(body(reply).size(), kMaxBodyBytes);
+}
+
+TEST_F(ServiceBusModuleTest, SilentServiceTimesOutAs404) {
+  start({std::chrono::milliseconds(300)});
+  LocalHttpServer local;
+  auto t0 = std::chrono::steady_clock::now();
+  core::Message reply = roundTrip(std::to_string(local.port()) + ":/hang", httpRequest("GET", ""));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(content(reply)["status_code"], 404);
+  EXPECT_EQ(body(reply), "error to call service");
+}
+
+TEST_F(ServiceBusModuleTest, OtherSourcesAndRuleUrlsAreIgnored) {
+  ASSERT_TRUE(
+      bus_.send("servicebus", core::Message::create("edged", "user", "GET", "80:/x", nullptr))
+          .ok());
+  ASSERT_TRUE(bus_.send("servicebus", core::Message::create("router_servicebus", "user", "start",
+                                                            "svc/url", nullptr))
+                  .ok());
+  EXPECT_TRUE(runUntil(
+      ioc_, [&] { return module_->stats().ignored == 2; }, 5s));
+  EXPECT_TRUE(to_cloud_.empty());
+}
+
+}  // namespace
+}  // namespace edgecore::servicebus
