@@ -238,4 +238,32 @@ core::Message buildErrorResponse(const core::Message& request, const CallError& 
   return m;
 }
 
+std::string serverAnswer(int code, std::string_view msg, std::string_view body) {
+  nlohmann::ordered_json j;
+  j["code"] = code;
+  j["msg"] = msg;
+  j["body"] = body;
+  return core::encodeOrderedJsonValue(j);
+}
+
+std::optional<std::string> parseServerRequest(std::string_view body) {
+  json j = core::parseJsonBounded(body);
+  if (j.is_discarded()) {
+    return std::nullopt;
+  }
+  if (j.is_null()) {  // Go: unmarshalling null into a struct is a no-op
+    return std::string();
+  }
+  if (!j.is_object()) {
+    return std::nullopt;
+  }
+  for (const char* key : {"method", "targetURL"}) {
+    if (auto it = j.find(key); it != j.end() && !it->is_null() && !it->is_string()) {
+      return std::nullopt;
+    }
+  }
+  auto it = j.find("targetURL");
+  return it == j.end() || it->is_null() ? std::string() : it->get<std::string>();
+}
+
 }  // namespace edgecore::servicebus

@@ -7,6 +7,7 @@
 // the JSON shapes of common/types/http.go (HTTPRequest, HTTPResponse).
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,5 +68,13 @@ core::Message buildResponse(const core::Message& request, const LocalAnswer& ans
 // The error reply: same parent, source and group, no resource and no operation, content
 // HTTPResponse with header Server: kubeedge-edgecore, the code, and `text` as the body.
 core::Message buildErrorResponse(const core::Message& request, const CallError& error);
+
+// The local server's answer body (docs/node-tasks.md 7.4): {"code":N,"msg":...,"body":...},
+// Go struct order and escaping.
+std::string serverAnswer(int code, std::string_view msg, std::string_view body);
+
+// A local app's request body {"method":string,"targetURL":string,"payload":any}: the targetURL,
+// or nullopt when the text is not such JSON (Go's json.Unmarshal into the struct failing).
+std::optional<std::string> parseServerRequest(std::string_view body);
 
 }  // namespace edgecore::servicebus

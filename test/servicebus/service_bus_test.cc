@@ -5,6 +5,9 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <future>
 #include <vector>
 
 #include "core/test_util.h"
@@ -15,11 +18,14 @@
 #include "edgecore/core/logging.h"
 #include "edgecore/servicebus/module.h"
 #include "servicebus/local_http_server.h"
+#include "util/process.h"
 
 namespace edgecore::servicebus {
 namespace {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 using edgecore::testing::runUntil;
@@ -28,9 +34,19 @@ using testing::LocalHttpServer;
 class ServiceBusModuleTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Stands in for edgehub: records what goes to the cloud and answers synchronous requests
+    // the way the cloud router does (a response with the target's body as a string).
     ASSERT_TRUE(bus_.subscribe("websocket", "hub", asio::make_strand(ioc_),
-                               [this](core::Message m) { to_cloud_.push_back(std::move(m)); })
+                               [this](core::Message m) {
+                                 if (m.header.sync) {
+                                   (void)bus_.reply(m, m.makeResponse(cloud_answer_));
+                                 }
+                                 to_cloud_.push_back(std::move(m));
+                               })
                     .ok());
+    cfg_.modules.service_bus.server = "127.0.0.1";
+    cfg_.modules.service_bus.timeout = std::chrono::seconds(5);
+    cfg_.database.data_source = dir_.path() + "/edgecore.db";
     start({});
   }
   void TearDown() override {
@@ -44,6 +60,7 @@ class ServiceBusModuleTest : public ::testing::Test {
       module_->stop();
     }
     core::ModuleContext ctx{strand_, bus_, cfg_, loggers_.make("servicebus"), clock_, blocking_};
+    opts.port_override = 0;
     auto m = createServiceBus(ctx, opts);
     ASSERT_TRUE(m.ok());
     module_ = std::move(m).value();
@@ -67,6 +84,8 @@ class ServiceBusModuleTest : public ::testing::Test {
     return core::base64Decode(content(m)["body"].get<std::string>()).value_or("<bad base64>");
   }
 
+  edgecore::testing::TempDir dir_;
+  std::string cloud_answer_ = "cloud says hi";
   asio::io_context ioc_;
   core::Bus bus_{ioc_};
   core::Strand strand_ = asio::make_strand(ioc_);
@@ -159,7 +178,9 @@ TEST_F(ServiceBusModuleTest, ResponseBodyAtTheBoundIsKept) {
 }
 
 TEST_F(ServiceBusModuleTest, SilentServiceTimesOutAs404) {
-  start({std::chrono::milliseconds(300)});
+  ServiceBusOptions quick;
+  quick.call_timeout = std::chrono::milliseconds(300);
+  start(quick);
   LocalHttpServer local;
   auto t0 = std::chrono::steady_clock::now();
   core::Message reply = roundTrip(std::to_string(local.port()) + ":/hang", httpRequest("GET", ""));
@@ -168,16 +189,120 @@ TEST_F(ServiceBusModuleTest, SilentServiceTimesOutAs404) {
   EXPECT_EQ(body(reply), "error to call service");
 }
 
-TEST_F(ServiceBusModuleTest, OtherSourcesAndRuleUrlsAreIgnored) {
+TEST_F(ServiceBusModuleTest, OtherSourcesAreIgnored) {
   ASSERT_TRUE(
       bus_.send("servicebus", core::Message::create("edged", "user", "GET", "80:/x", nullptr))
           .ok());
-  ASSERT_TRUE(bus_.send("servicebus", core::Message::create("router_servicebus", "user", "start",
-                                                            "svc/url", nullptr))
-                  .ok());
+  ASSERT_TRUE(
+      bus_.send("servicebus", core::Message::create("edged", "user", "start", "svc/url", nullptr))
+          .ok());
   EXPECT_TRUE(runUntil(
       ioc_, [&] { return module_->stats().ignored == 2; }, 5s));
   EXPECT_TRUE(to_cloud_.empty());
+  EXPECT_EQ(module_->stats().target_urls, 0u);
+}
+
+// ---- local app -> servicebus -> cloud (docs/node-tasks.md 7.4)
+
+class ServiceBusServerTest : public ServiceBusModuleTest {
+ protected:
+  void rule(const std::string& op, const std::string& url) {
+    ASSERT_TRUE(bus_.send("servicebus",
+                          core::Message::create("router_servicebus", "user", op, url, nullptr))
+                    .ok());
+  }
+  uint16_t waitForServer(bool running) {
+    EXPECT_TRUE(runUntil(
+        ioc_, [&] { return (module_->serverPortForTest() != 0) == running; }, 5s));
+    return module_->serverPortForTest();
+  }
+  // A local app's request, made from another thread while this one runs the io_context.
+  json post(uint16_t port, std::string body) {
+    auto answer = std::async(std::launch::async, [port, body] {
+      asio::io_context io;
+      beast::tcp_stream s(io);
+      s.connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port));
+      http::request<http::string_body> req{http::verb::post, "/anything", 11};
+      req.set(http::field::host, "127.0.0.1");
+      req.body() = body;
+      req.prepare_payload();
+      boost::system::error_code ec;
+      http::write(s, req, ec);  // an oversized body may be cut short by the answer
+      beast::flat_buffer buf;
+      http::response<http::string_body> res;
+      http::read(s, buf, res, ec);
+      return std::make_pair(res.result_int(), res.body());
+    });
+    EXPECT_TRUE(runUntil(
+        ioc_, [&] { return answer.wait_for(0s) == std::future_status::ready; }, 15s));
+    auto [status, text] = answer.get();
+    EXPECT_EQ(status, 200u) << text;  // always 200, the outcome is in "code"
+    json j = json::parse(text, nullptr, false);
+    EXPECT_TRUE(j.is_object()) << "answer: " << text;
+    return j.is_object() ? j : json::object();
+  }
+};
+
+TEST_F(ServiceBusServerTest, RuleUrlStartsTheServerAndAllowedRequestsReachTheCloud) {
+  EXPECT_EQ(module_->serverPortForTest(), 0);  // no rule yet: no server
+  rule("start", "ruleurl/a");
+  uint16_t port = waitForServer(true);
+  ASSERT_NE(port, 0);
+  const std::string body = R"({"method":"POST","targetURL":"ruleurl/a","payload":{"k":"v"}})";
+  json answer = post(port, body);
+  EXPECT_EQ(answer, json({{"code", 200},
+                          {"msg", "receive response from cloud successfully"},
+                          {"body", "cloud says hi"}}));
+  const core::Message& up = to_cloud_.back();
+  EXPECT_EQ(up.route.source, "servicebus");
+  EXPECT_EQ(up.route.group, "user");
+  EXPECT_EQ(up.route.operation, "upload");
+  EXPECT_EQ(up.route.resource, "ruleurl/a");
+  // The raw bytes as a Go []byte: a base64 string on the wire.
+  EXPECT_EQ(core::base64Decode(up.content.get<std::string>()).value(), body);
+}
+
+TEST_F(ServiceBusServerTest, RefusesUnknownUrlsAndBadBodies) {
+  rule("start", "ruleurl/a");
+  uint16_t port = waitForServer(true);
+  json answer = post(port, R"({"targetURL":"other"})");
+  EXPECT_EQ(answer["code"], 400);
+  EXPECT_EQ(answer["msg"],
+            "url other is not allowed and please make a rule for this url in the cloud");
+  answer = post(port, "not json");
+  EXPECT_EQ(answer["code"], 400);
+  EXPECT_EQ(answer["msg"], "invalid params");
+  answer = post(port, R"({"targetURL":5})");
+  EXPECT_EQ(answer["msg"], "invalid params");
+  answer = post(port, std::string(kMaxBodyBytes + 1, ' '));
+  EXPECT_EQ(answer["code"], 400);
+  EXPECT_EQ(answer["msg"], "can't read data from body of the http's request");
+  EXPECT_EQ(to_cloud_.size(), 0u);  // nothing of it went to the cloud
+}
+
+TEST_F(ServiceBusServerTest, LastStopClosesTheServerAndTheTableSurvivesARestart) {
+  rule("start", "ruleurl/a");
+  rule("start", "ruleurl/b");
+  waitForServer(true);
+  rule("stop", "ruleurl/a");
+  EXPECT_TRUE(runUntil(
+      ioc_, [&] { return module_->stats().target_urls == 1; }, 5s));
+  EXPECT_NE(module_->serverPortForTest(), 0);  // b still has a rule
+  ASSERT_TRUE(runUntil(
+      ioc_, [&] { return module_->stats().table_writes == 3; }, 5s));
+
+  start({});  // a new module on the same database: b is loaded, the server starts
+  uint16_t port = waitForServer(true);
+  EXPECT_EQ(module_->stats().target_urls, 1u);
+  EXPECT_EQ(post(port, R"({"targetURL":"ruleurl/b"})")["code"], 200);
+
+  rule("stop", "ruleurl/b");
+  waitForServer(false);
+  ASSERT_TRUE(runUntil(
+      ioc_, [&] { return module_->stats().table_writes == 1; }, 5s));
+  start({});
+  EXPECT_FALSE(runUntil(
+      ioc_, [&] { return module_->serverPortForTest() != 0; }, 300ms));
 }
 
 }  // namespace
