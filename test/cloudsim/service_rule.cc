@@ -44,4 +44,9 @@ core::Result<core::Message> callServiceRule(CloudSim& sim, ServiceRuleCall call,
   return *reply;
 }
 
+core::Message serviceRuleUrl(const std::string& node, const std::string& target_url, bool start) {
+  return core::Message::create("router_servicebus", "user", start ? "start" : "stop",
+                               "node/" + node + "/" + target_url, nullptr);
+}
+
 }  // namespace edgecore::cloudsim

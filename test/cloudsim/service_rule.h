@@ -35,4 +35,8 @@ core::Message serviceRuleRequest(const ServiceRuleCall& call, const std::string&
 core::Result<core::Message> callServiceRule(CloudSim& sim, ServiceRuleCall call,
                                             std::chrono::milliseconds timeout);
 
+// The router's rule-source message for a servicebus source (RegisterListener /
+// UnregisterListener): op "start" or "stop", resource "node/<node>/<target_url>", no content.
+core::Message serviceRuleUrl(const std::string& node, const std::string& target_url, bool start);
+
 }  // namespace edgecore::cloudsim

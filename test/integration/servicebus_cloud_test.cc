@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -16,12 +20,16 @@
 #include "edgecore/core/base64.h"
 #include "servicebus/local_http_server.h"
 #include "util/process.h"
+#include "util/wait.h"
 
 namespace edgecore::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
 
 class ServiceBusCloud : public ::testing::Test {
  protected:
@@ -46,8 +54,8 @@ class ServiceBusCloud : public ::testing::Test {
                    std::to_string(sim_->wsPort()) +
                    "\n  edged:\n    enable: false\n    hostnameOverride: edge-sb\n"
                    "  metaManager:\n    metaServer:\n      enable: false\n"
-                   "  serviceBus:\n    enable: true\n    port: " +
-                   std::to_string(freeLoopbackPort()) + "\n");
+                   "  serviceBus:\n    enable: true\n    timeout: 5\n    port: " +
+                   std::to_string(bus_port_) + "\n");
     daemon_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{EDGECORE_BINARY, "--config", dir_.file("edgecore.yaml")});
     ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 20s)) << daemon_->stderrSoFar();
@@ -69,7 +77,29 @@ class ServiceBusCloud : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<cloudsim::CloudSim> sim_;
   std::unique_ptr<ChildProcess> daemon_;
+  int bus_port_ = freeLoopbackPort();
 };
+
+// A local app's POST to the edge's servicebus server; {"code","msg","body"} or null.
+json postToServiceBus(int port, const std::string& body) {
+  try {
+    asio::io_context io;
+    beast::tcp_stream s(io);
+    s.expires_after(20s);
+    s.connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port));
+    http::request<http::string_body> req{http::verb::post, "/", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(s, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return json::parse(res.body(), nullptr, false);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
 
 TEST_F(ServiceBusCloud, RuleRequestReachesTheLocalServiceAndItsAnswerComesBack) {
   servicebus::testing::LocalHttpServer local;
@@ -122,6 +152,43 @@ TEST_F(ServiceBusCloud, UnreachableServiceAndBadResourceGetErrorReplies) {
   reply = cloudsim::callServiceRule(*sim_, call, 15s);
   ASSERT_TRUE(reply.ok()) << reply.status().toString();
   EXPECT_EQ(content(*reply)["status_code"], 200);
+  EXPECT_EQ(sim_->counters().violations, 0u);
+}
+
+TEST_F(ServiceBusCloud, LocalAppReachesTheCloudThroughARuleUrl) {
+  // No rule yet: the server is not listening.
+  EXPECT_TRUE(postToServiceBus(bus_port_, "{}").is_null());
+  ASSERT_TRUE(sim_->send(cloudsim::serviceRuleUrl("edge-sb", "ruleurl/orders", true)).ok());
+  ASSERT_TRUE(waitFor(
+      [&] { return !postToServiceBus(bus_port_, R"({"targetURL":"nope"})").is_null(); }, 10s))
+      << daemon_->stderrSoFar();
+  json refused = postToServiceBus(bus_port_, R"({"targetURL":"nope"})");
+  EXPECT_EQ(refused["code"], 400);
+  EXPECT_EQ(refused["msg"],
+            "url nope is not allowed and please make a rule for this url in the cloud");
+
+  // The router's part: answer the edge's upload with the rule target's response body.
+  const uint64_t after = sim_->lastSeq();
+  const std::string body = R"({"method":"POST","targetURL":"ruleurl/orders","payload":{"n":3}})";
+  auto app = std::async(std::launch::async, [&] { return postToServiceBus(bus_port_, body); });
+  auto up = sim_->waitForMessage(
+      [](const core::Message& m) {
+        return m.route.source == "servicebus" && m.route.operation == "upload";
+      },
+      10s, after);
+  ASSERT_TRUE(up.has_value()) << daemon_->stderrSoFar();
+  EXPECT_EQ(up->route.group, "user");
+  EXPECT_EQ(up->route.resource, "ruleurl/orders");
+  EXPECT_EQ(core::base64Decode(up->content.get<std::string>()).value_or(""), body);
+  ASSERT_TRUE(sim_->send(up->makeResponse("order accepted")).ok());
+  json answer = app.get();
+  EXPECT_EQ(answer, json({{"code", 200},
+                          {"msg", "receive response from cloud successfully"},
+                          {"body", "order accepted"}}));
+
+  // The last rule stopped: the server closes.
+  ASSERT_TRUE(sim_->send(cloudsim::serviceRuleUrl("edge-sb", "ruleurl/orders", false)).ok());
+  EXPECT_TRUE(waitFor([&] { return postToServiceBus(bus_port_, "{}").is_null(); }, 10s));
   EXPECT_EQ(sim_->counters().violations, 0u);
 }
 
