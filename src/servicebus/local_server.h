@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -27,6 +28,11 @@ struct LocalServerOptions {
   size_t max_body = 0;
   size_t max_connections = 128;
   std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
+  // KubeEdge master's TLS: when either is set the server speaks only HTTPS (TLS >= 1.2, no
+  // client certificates), the pair is read again for every handshake (a renewed certificate
+  // needs no restart), and the certificate must carry the serverAuth extended key usage.
+  std::string tls_cert_file;
+  std::string tls_private_key_file;
 };
 
 class LocalServer {
@@ -37,8 +43,8 @@ class LocalServer {
   virtual uint16_t port() const = 0;
 };
 
-// Binds and starts accepting. InvalidArgument for a bad address, Unavailable when it cannot
-// listen.
+// Binds and starts accepting. InvalidArgument for a bad address or an incomplete or unusable TLS
+// pair (no fallback to plain HTTP), Unavailable when it cannot listen. Reads the TLS files.
 core::Result<std::shared_ptr<LocalServer>> startLocalServer(boost::asio::io_context& ioc,
                                                             LocalServerOptions options,
                                                             BodyHandler handler);

@@ -130,6 +130,8 @@ void ensureServer(const std::shared_ptr<State>& st) {
   o.address = cfg.server;
   o.port = st->opts.port_override ? *st->opts.port_override : static_cast<uint16_t>(cfg.port);
   o.max_body = kMaxBodyBytes;
+  o.tls_cert_file = cfg.tls_cert_file;
+  o.tls_private_key_file = cfg.tls_private_key_file;
   auto server = startLocalServer(
       st->ctx.strand.get_inner_executor().context(), o,
       [st](core::Result<std::string> body) { return handleLocal(st, std::move(body)); });
@@ -138,7 +140,8 @@ void ensureServer(const std::shared_ptr<State>& st) {
     return;
   }
   st->server = std::move(server).value();
-  st->ctx.log->info("servicebus server listening addr={}:{}", o.address, st->server->port());
+  st->ctx.log->info("servicebus server listening addr={}:{} tls={}", o.address, st->server->port(),
+                    !o.tls_cert_file.empty());
 }
 
 void stopServer(const std::shared_ptr<State>& st) {

@@ -7,9 +7,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <future>
 #include <vector>
 
+#include "cloudsim/pki.h"
 #include "core/test_util.h"
 #include "edgecore/core/base64.h"
 #include "edgecore/core/bus.h"
@@ -301,6 +303,121 @@ TEST_F(ServiceBusServerTest, LastStopClosesTheServerAndTheTableSurvivesARestart)
   ASSERT_TRUE(runUntil(
       ioc_, [&] { return module_->stats().table_writes == 1; }, 5s));
   start({});
+  EXPECT_FALSE(runUntil(
+      ioc_, [&] { return module_->serverPortForTest() != 0; }, 300ms));
+}
+
+// ---- KubeEdge master's TLS keys
+
+// A TLS client: the answer's JSON, or null when the handshake or the exchange failed.
+json postTls(uint16_t port, const std::string& ca_pem, const std::string& body) {
+  try {
+    asio::io_context io;
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.add_certificate_authority(asio::buffer(ca_pem));
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> s(io, ctx);
+    beast::get_lowest_layer(s).expires_after(10s);
+    beast::get_lowest_layer(s).connect(
+        asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port));
+    s.handshake(asio::ssl::stream_base::client);
+    http::request<http::string_body> req{http::verb::post, "/", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(s, req);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return json::parse(res.body(), nullptr, false);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+class ServiceBusTlsTest : public ServiceBusServerTest {
+ protected:
+  void useTls(const std::string& cert_pem, const std::string& key_pem) {
+    dir_.write("sb.crt", cert_pem);
+    dir_.write("sb.key", key_pem);
+    cfg_.modules.service_bus.tls_cert_file = dir_.file("sb.crt");
+    cfg_.modules.service_bus.tls_private_key_file = dir_.file("sb.key");
+  }
+  json postTlsRunning(uint16_t port, const std::string& ca, const std::string& body) {
+    auto answer = std::async(std::launch::async, [&] { return postTls(port, ca, body); });
+    EXPECT_TRUE(runUntil(
+        ioc_, [&] { return answer.wait_for(0s) == std::future_status::ready; }, 15s));
+    return answer.get();
+  }
+};
+
+TEST_F(ServiceBusTlsTest, ServesHttpsOnlyWithAServerCertificate) {
+  auto pki = cloudsim::generatePki("127.0.0.1");  // server.crt has serverAuth and 127.0.0.1
+  ASSERT_TRUE(pki.ok());
+  useTls(pki->server_cert_pem, pki->server_key_pem);
+  start({});
+  rule("start", "ruleurl/a");
+  uint16_t port = waitForServer(true);
+  ASSERT_NE(port, 0);
+  json answer = postTlsRunning(port, pki->ca_cert_pem, R"({"targetURL":"ruleurl/a"})");
+  EXPECT_EQ(answer["code"], 200) << answer.dump();
+  EXPECT_EQ(answer["body"], "cloud says hi");
+  // Plain HTTP gets no answer from the TLS server.
+  auto plain = std::async(std::launch::async, [port] {
+    try {
+      asio::io_context io;
+      beast::tcp_stream s(io);
+      s.expires_after(5s);
+      s.connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port));
+      http::request<http::string_body> req{http::verb::post, "/", 11};
+      req.body() = R"({"targetURL":"ruleurl/a"})";
+      req.prepare_payload();
+      http::write(s, req);
+      beast::flat_buffer buf;
+      http::response<http::string_body> res;
+      http::read(s, buf, res);
+      return std::string("answered: ") + res.body();
+    } catch (const std::exception&) {
+      return std::string("refused");
+    }
+  });
+  EXPECT_TRUE(runUntil(
+      ioc_, [&] { return plain.wait_for(0s) == std::future_status::ready; }, 15s));
+  EXPECT_EQ(plain.get(), "refused");
+}
+
+TEST_F(ServiceBusTlsTest, RenewedCertificateIsUsedWithoutRestart) {
+  auto first = cloudsim::generatePki("127.0.0.1");
+  auto second = cloudsim::generatePki("127.0.0.1");
+  ASSERT_TRUE(first.ok() && second.ok());
+  useTls(first->server_cert_pem, first->server_key_pem);
+  start({});
+  rule("start", "ruleurl/a");
+  uint16_t port = waitForServer(true);
+  EXPECT_EQ(postTlsRunning(port, first->ca_cert_pem, R"({"targetURL":"ruleurl/a"})")["code"], 200);
+  useTls(second->server_cert_pem, second->server_key_pem);  // same paths, new pair
+  EXPECT_EQ(postTlsRunning(port, second->ca_cert_pem, R"({"targetURL":"ruleurl/a"})")["code"], 200);
+  EXPECT_TRUE(postTlsRunning(port, first->ca_cert_pem, "{}").is_null());
+}
+
+TEST_F(ServiceBusTlsTest, IncompleteOrClientOnlyPairKeepsTheServerDown) {
+  auto pki = cloudsim::generatePki("127.0.0.1");
+  ASSERT_TRUE(pki.ok());
+  useTls(pki->server_cert_pem, pki->server_key_pem);
+  cfg_.modules.service_bus.tls_private_key_file = "";  // a certificate without its key
+  start({});
+  rule("start", "ruleurl/a");
+  EXPECT_FALSE(runUntil(
+      ioc_, [&] { return module_->serverPortForTest() != 0; }, 300ms));
+
+  // A client certificate (clientAuth only, as edgehub's) is refused too.
+  auto csr = cloudsim::makeCsrForTest({"system:node:edge", {"system:nodes"}});
+  ASSERT_TRUE(csr.ok());
+  auto der = cloudsim::signCsr(*pki, csr->csr_der, {2}, std::chrono::hours(1));
+  ASSERT_TRUE(der.ok());
+  useTls(cloudsim::certDerToPem(*der), csr->key_pem);
+  start({});
+  rule("start", "ruleurl/a");
   EXPECT_FALSE(runUntil(
       ioc_, [&] { return module_->serverPortForTest() != 0; }, 300ms));
 }
