@@ -11,7 +11,7 @@
 // while it is not empty: a local app POSTs {"method","targetURL","payload"}, the body goes to the
 // cloud (op upload, resource = targetURL) and the cloud's answer comes back in
 // {"code","msg","body"}, waiting at most modules.serviceBus.timeout seconds.
-// Not supported: the TLS keys of KubeEdge master (tlsCertFile, tlsPrivateKeyFile).
+// With KubeEdge master's tlsCertFile/tlsPrivateKeyFile the server is HTTPS only.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
