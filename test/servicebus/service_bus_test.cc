@@ -191,6 +191,28 @@ TEST_F(ServiceBusModuleTest, SilentServiceTimesOutAs404) {
   EXPECT_EQ(body(reply), "error to call service");
 }
 
+TEST_F(ServiceBusModuleTest, CallsOverTheInFlightBoundAreRefusedAtOnce) {
+  ServiceBusOptions slow;
+  slow.call_timeout = 3s;
+  start(slow);
+  LocalHttpServer local;
+  const std::string resource = std::to_string(local.port()) + ":/hang";
+  for (size_t i = 0; i < kMaxCallsInFlight; ++i) {
+    ASSERT_TRUE(bus_.send("servicebus", core::Message::create("router_servicebus", "user", "GET",
+                                                              resource, httpRequest("GET", "")))
+                    .ok());
+  }
+  ASSERT_TRUE(runUntil(
+      ioc_, [&] { return local.requestCount() == kMaxCallsInFlight; }, 10s));
+  core::Message refused = roundTrip(resource, httpRequest("GET", ""));
+  EXPECT_EQ(content(refused)["status_code"], 500);
+  EXPECT_EQ(body(refused), "error to call service: too many calls in flight");
+  EXPECT_EQ(local.requestCount(), kMaxCallsInFlight);
+  // The held calls end with their timeout, each with its own 404 reply.
+  EXPECT_TRUE(runUntil(
+      ioc_, [&] { return to_cloud_.size() == kMaxCallsInFlight + 1; }, 10s));
+}
+
 TEST_F(ServiceBusModuleTest, OtherSourcesAreIgnored) {
   ASSERT_TRUE(
       bus_.send("servicebus", core::Message::create("edged", "user", "GET", "80:/x", nullptr))
