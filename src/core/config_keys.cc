@@ -31,6 +31,9 @@ constexpr ConfigKey kServiceBusKeys[] = {
   {"modules.serviceBus.server", T::String, "127.0.0.1", kAlways, kNotMin, k120, "listen host"},
   {"modules.serviceBus.port", T::Int64, "9060", kAlways, kNotMin, k120, "listen port"},
   {"modules.serviceBus.timeout", T::Int64, "60", kAlways, kNotMin, k120, "request timeout in seconds"},
+  // KubeEdge master after v1.23.1 (commit b33a16d6e), in no release yet: accepted, never printed.
+  {"modules.serviceBus.tlsCertFile", T::String, "", kOmitZero, kNotMin, kOurs, "[master] server certificate (PEM, serverAuth); with tlsPrivateKeyFile, HTTPS"},
+  {"modules.serviceBus.tlsPrivateKeyFile", T::String, "", kOmitZero, kNotMin, kOurs, "[master] private key of tlsCertFile (PEM)"},
 };
 
 constexpr ConfigKey kDbTestKeys[] = {
@@ -59,6 +62,8 @@ void readServiceBus(const ConfigReader& r, EdgeCoreConfig& c) {
   s.server = r.str("modules.serviceBus.server");
   s.port = r.integer("modules.serviceBus.port");
   s.timeout = r.seconds("modules.serviceBus.timeout");
+  s.tls_cert_file = r.str("modules.serviceBus.tlsCertFile");
+  s.tls_private_key_file = r.str("modules.serviceBus.tlsPrivateKeyFile");
 }
 
 void readDbTest(const ConfigReader& r, EdgeCoreConfig& c) {

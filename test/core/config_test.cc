@@ -143,7 +143,7 @@ TEST(ConfigDefaultsTest, MatchUpstreamDefaults) {
   EXPECT_EQ(c.modules.edge_stream.handshake_timeout, 30s);
   // offlineAfter is our own key (1m0s), not an upstream default.
   EXPECT_EQ(c.modules.device_twin, (DeviceTwinConfig{true, "/etc/kubeedge/", 60s}));
-  EXPECT_EQ(c.modules.service_bus, (ServiceBusConfig{false, "127.0.0.1", 9060, 60s}));
+  EXPECT_EQ(c.modules.service_bus, (ServiceBusConfig{false, "127.0.0.1", 9060, 60s, "", ""}));
   EXPECT_FALSE(c.modules.db_test.enable);
   EXPECT_FALSE(c.modules.task_manager.enable);
   EXPECT_TRUE(c.unknown_keys.empty());

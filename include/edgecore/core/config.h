@@ -252,6 +252,8 @@ struct ServiceBusConfig {
   std::string server;
   int64_t port = 0;
   std::chrono::seconds timeout{0};
+  std::string tls_cert_file;  // KubeEdge master only: HTTPS when this or the key is set
+  std::string tls_private_key_file;
   bool operator==(const ServiceBusConfig&) const = default;
 };
 

@@ -23,6 +23,7 @@
 #include "edgecore/metamanager/module.h"
 #include "edgecore/metaserver/bus_cloud_forwarder.h"
 #include "edgecore/metaserver/module.h"
+#include "edgecore/servicebus/module.h"
 
 namespace core = edgecore::core;
 
@@ -134,7 +135,8 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       {"edged", "modules.edged", m.edged.enable, edged, ""},
       {"twin", "modules.deviceTwin", m.device_twin.enable && m.meta_manager.enable, twin, ""},
       {"eventbus", "modules.eventBus", m.event_bus.enable, eventbus, ""},
-      {"servicebus", "modules.serviceBus", m.service_bus.enable, {}, "(not planned yet)"},
+      {"servicebus", "modules.serviceBus", m.service_bus.enable,
+       [](core::ModuleContext ctx) { return edgecore::servicebus::create(ctx); }, ""},
       {"websocket", "modules.edgeHub", m.edge_hub.enable, edgehub, ""},
       {"edgestream", "modules.edgeStream", m.edge_stream.enable, edgestream, ""},
       {"taskmanager", "modules.taskManager", m.task_manager.enable, {}, "(node tasks: issue #19)"},
