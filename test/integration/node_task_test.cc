@@ -39,6 +39,7 @@ class NodeTaskCloud : public ::testing::Test {
     ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = "edge-1";
+    o.control_port = 0;  // ephemeral; the control API test uses it
     auto sim = cloudsim::CloudSim::start(*pki, o);
     ASSERT_TRUE(sim.ok()) << sim.status().toString();
     sim_ = std::move(sim).value();
@@ -164,6 +165,27 @@ TEST_F(NodeTaskCloud, InjectedVersionIsRefusedWithoutStartingKeadm) {
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(sim_->nodeTaskReports("evil").size(), 1u) << "no RollBack after a refused spec";
   EXPECT_TRUE(keadmRuns().empty());
+}
+
+TEST_F(NodeTaskCloud, ControlApiSendsAConfigUpdateAndListsItsReports) {
+  const std::string base = "http://127.0.0.1:" + std::to_string(sim_->controlPort());
+  auto sent = runCommand({"/usr/bin/curl", "-sS", "-f", "-X", "POST", "--data-binary",
+                          R"({"updateFields":{"modules.edgeHub.heartbeat":"20"}})",
+                          base + "/nodetask?type=configupdatejob&job=cu1"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.out << sent.err;
+  EXPECT_TRUE(json::parse(sent.out).contains("msg_id")) << sent.out;
+  ASSERT_EQ(actions(waitReports("cu1", 3)), "Check+ BackUp+ Update+ ") << daemon_->stderrSoFar();
+  auto listed = runCommand({"/usr/bin/curl", "-sS", "-f", base + "/nodetask/reports?job=cu1"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  json reports = json::parse(listed.out);
+  ASSERT_EQ(reports.size(), 3u) << listed.out;
+  EXPECT_EQ(reports[2]["type"], "configupdatejob");
+  EXPECT_EQ(reports[2]["body"]["action"], "Update");
+  EXPECT_EQ(keadmRuns(), (std::vector<std::string>{
+                             "backup|edge", "config-update|--set|modules.edgeHub.heartbeat=20"}));
+  auto bad = runCommand({"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X",
+                         "POST", "--data-binary", "{}", base + "/nodetask?type=x&job=a/b"});
+  EXPECT_EQ(bad.out, "400");
 }
 
 using NodeTaskCloudContainerd = NodeTaskCloud;
