@@ -1,5 +1,8 @@
 // The taskmanager module: the bus side (cloud node-task messages, edgehub's connection events,
 // MetaServer's confirm), one worker thread per running task, and the action runner.
+// Why threads and not ctx.blocking: an action may block for minutes (image pulls, keadm), which
+// would starve the small shared pool that SQLite and CRI reads of the other modules use. The
+// number of workers is capped (max_running_tasks + 2) and stop() waits for them.
 
 #include <spdlog/spdlog.h>
 
