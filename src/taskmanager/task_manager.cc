@@ -286,18 +286,20 @@ class TaskManager final : public core::Module {
       saveState(state);
       ActionOutcome out = runAction(r, action, spec);
       bool ok = out.status.ok();
+      // Stored before the report, so a confirm that follows the report finds it.
+      const bool waiting = out.interrupt && ok && action == "WaitingConfirmation";
+      if (waiting) {
+        state.phase = "waiting";
+        saveState(state);
+      }
       report(r, {action, ok, rfc3339Now(), ok ? "" : out.status.message(), out.extend});
+      if (waiting) {
+        ctx_.log->info("node upgrade waits for confirmation (keadm ctl confirm) job={}", r.job);
+        return;
+      }
       auto step = findAction(r.type, action);
       std::string_view next = ok ? step->next_success : step->next_failure;
-      if (out.interrupt || next.empty()) {
-        if (out.interrupt && ok && action == "WaitingConfirmation") {
-          state.phase = "waiting";
-          saveState(state);
-          ctx_.log->info("node upgrade waits for confirmation (keadm ctl confirm) job={}", r.job);
-          return;
-        }
-        break;
-      }
+      if (out.interrupt || next.empty()) break;
       action = std::string(next);
     }
     // PostRun: the flow is over.
@@ -412,7 +414,13 @@ class TaskManager final : public core::Module {
     (void)ctx_.bus.reply(request, request.makeResponse(answer));
     if (!waiting) return;
     const std::string key = waiting->resource.toString();
-    if (!claim(key)) {
+    // The run that reported WaitingConfirmation may still be finishing: give it a moment.
+    bool claimed = claim(key);
+    for (int i = 0; i < 50 && !claimed; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      claimed = claim(key);
+    }
+    if (!claimed) {
       ctx_.log->warn("confirm ignored: the task is already running resource={}", key);
       return;
     }

@@ -152,6 +152,16 @@ class TaskManagerTest : public ::testing::Test {
     return r.ok() ? *r : std::vector<metamanager::NodeTaskRow>{};
   }
 
+  // The rows go after the last report (PostRun): wait for that.
+  bool rowsGone(const char* gvr) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!rows(gvr).empty()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+  }
+
   void saveRow(metamanager::NodeTaskRow row, bool only) {
     std::promise<core::Status> p;
     auto f = p.get_future();
@@ -216,7 +226,7 @@ TEST_F(TaskManagerTest, PrePullCheckWithAnUnknownItemFailsAndStops) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(waitReports(2, std::chrono::milliseconds(1)).size(), 1u)
       << "no Pull after a failed Check";
-  EXPECT_TRUE(rows(kStateGvr).empty()) << "the finished task leaves no state row";
+  EXPECT_TRUE(rowsGone(kStateGvr)) << "the finished task leaves no state row";
 }
 
 TEST_F(TaskManagerTest, BadSpecOrUnknownActionIsReportedAsTheRequestedAction) {
@@ -256,8 +266,8 @@ TEST_F(TaskManagerTest, UpgradeWaitsForConfirmThenBacksUpAndUpgradesWithArgv) {
             (std::vector<std::string>{
                 "backup|edge",
                 "upgrade|edge|--force|--toVersion|v1.23.1|--image|kubeedge/installation-package"}));
-  EXPECT_TRUE(rows(kSpecGvr).empty());
-  EXPECT_TRUE(rows(kStateGvr).empty());
+  EXPECT_TRUE(rowsGone(kSpecGvr));
+  EXPECT_TRUE(rowsGone(kStateGvr));
   EXPECT_FALSE(fs::exists(reportPath()));
   EXPECT_EQ(confirm()["started"], false) << "nothing left to confirm";
 }
@@ -331,12 +341,8 @@ TEST_F(TaskManagerTest, AfterRestartTheKeadmReportIsSentOnConnect) {
   EXPECT_EQ(rs[0].resource, std::string(kApi) + "nodeupgradejob/up3/node/edge-1");
   EXPECT_EQ(rs[0].body["extend"], "v1.22.0,v1.23.1");
   EXPECT_FALSE(fs::exists(reportPath()));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!rows(kStateGvr).empty() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(rows(kStateGvr).empty());
-  EXPECT_TRUE(rows(kSpecGvr).empty());
+  EXPECT_TRUE(rowsGone(kStateGvr));
+  EXPECT_TRUE(rowsGone(kSpecGvr));
   EXPECT_TRUE(keadmRuns().empty());
 }
 
