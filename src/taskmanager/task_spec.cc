@@ -12,6 +12,9 @@ namespace {
 
 using nlohmann::json;
 
+// Bounds on what one job may ask for (a real job names a handful).
+constexpr size_t kMaxListEntries = 1000;
+
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   size_t start = 0;
@@ -130,6 +133,7 @@ core::Result<ImagePrePullSpec> parseImagePrePullSpec(std::string_view text) {
   if (!it->is_object()) return core::invalidArgument("field imagePrePullTemplate is not an object");
   const json& t = *it;
   EC_RETURN_IF_ERROR(readStrings(t, "images", &s.images));
+  if (s.images.size() > kMaxListEntries) return core::invalidArgument("too many images");
   EC_RETURN_IF_ERROR(readStrings(t, "checkItems", &s.check_items));
   EC_RETURN_IF_ERROR(readString(t, "imageSecrets", &s.image_secrets));
   if (auto r = t.find("retryTimes"); r != t.end() && !r->is_null()) {
@@ -145,6 +149,7 @@ core::Result<ConfigUpdateSpec> parseConfigUpdateSpec(std::string_view text) {
   auto it = doc.find("updateFields");
   if (it == doc.end() || it->is_null()) return s;
   if (!it->is_object()) return core::invalidArgument("field updateFields is not an object");
+  if (it->size() > kMaxListEntries) return core::invalidArgument("too many updateFields");
   for (const auto& [k, v] : it->items()) {
     if (!v.is_string()) return core::invalidArgument("updateFields." + k + " is not a string");
     s.update_fields[k] = v.get<std::string>();
