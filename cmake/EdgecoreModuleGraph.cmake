@@ -7,7 +7,7 @@
 # edgecore_check_module_graph() walks every target defined under a module's folder, with what it
 # links transitively, and stops the configure step naming the first link that breaks the rule.
 set(EDGECORE_MODULE_FOLDERS metamanager metaserver edgehub edged eventbus devicetwin edgestream
-  servicebus)
+  servicebus taskmanager)
 # meta_v2 key naming (src/metamanager/keys): MetaServer resolves keys with the same rules;
 # the outbox file's storage (src/metamanager/outbox): edgehub keeps its durable outbox there.
 set(EDGECORE_SHARED_FROM_MODULES edgecore_metakeys edgecore_outbox)

@@ -23,6 +23,8 @@ constexpr auto kAsTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kConnectionSource = "edgehub";  // message.SourceNodeConnection
 constexpr std::string_view kNodeConnection = "node/connection";
 constexpr std::string_view kCloudConnected = "cloud_connected";
+// taskmanager re-reports node task state on connection changes (docs/node-tasks.md 1.3).
+constexpr std::string_view kTaskManagerGroup = "taskmanager";
 constexpr std::string_view kCloudDisconnected = "cloud_disconnected";
 constexpr std::chrono::seconds kRotationPoll{32};
 
@@ -304,8 +306,8 @@ asio::awaitable<void> Hub::runSession(SessionPtr s) {
 }
 
 void Hub::publishConnection(std::string_view content) {
-  for (std::string_view group :
-       {core::names::kTwinGroup, core::names::kMetaGroup, core::names::kBusGroup}) {
+  for (std::string_view group : {core::names::kTwinGroup, core::names::kMetaGroup,
+                                 core::names::kBusGroup, kTaskManagerGroup}) {
     Message m = Message::create(kConnectionSource, group, core::op::kConnect, kNodeConnection,
                                 std::string(content));
     Status st = bus_.broadcast(group, std::move(m));

@@ -12,6 +12,8 @@ namespace {
 constexpr std::string_view kTaskManager = "taskmanager";
 constexpr std::string_view kRouterEventBus = "router_eventbus";
 constexpr std::string_view kRouterServiceBus = "router_servicebus";
+// taskmanager's node task reports (docs/node-tasks.md 1.5).
+constexpr std::string_view kUpdateNodeActionStatus = "UpdateNodeActionStatus";
 
 bool isViaductControl(std::string_view operation) {
   return operation == "config" || operation == "ping" || operation == "pong";
@@ -86,6 +88,11 @@ Durability classifyUpstream(const core::Message& msg) {
   if (op == core::op::kResponse || op == core::op::kError || op == core::op::kKeepalive ||
       op == core::op::kQuery || op == core::op::kGet) {
     return {};
+  }
+  if (op == kUpdateNodeActionStatus) {
+    // Every action report counts (the cloud appends it to the node's actionFlow): kept one by
+    // one, never coalesced. KubeEdge loses them while offline; we keep them.
+    return {true, std::nullopt};
   }
   auto key = core::parseResource(msg.route.resource);
   if (!key.ok()) {

@@ -63,7 +63,8 @@ struct Durability {
 // Durable: pod/node status (podpatch, nodepatch, podstatus, nodestatus), events, and device
 // twin reports (device/.../twin/edge_updated, device/.../state/update). Coalesced per object:
 // the four status kinds (per <type>/<ns>/<name>) and device state (per device). Events and
-// twin deltas are kept one by one. Responses, errors, queries and keepalives are never durable.
+// twin deltas are kept one by one, and so are taskmanager's UpdateNodeActionStatus reports.
+// Responses, errors, queries and keepalives are never durable.
 Durability classifyUpstream(const core::Message& msg);
 
 }  // namespace edgecore::edgehub

@@ -47,6 +47,18 @@ constexpr char kSelectUpgradeKeys[] =
 constexpr char kDeleteUpgradeRows[] =
     "DELETE FROM meta_v2 WHERE name IN ('NodeUpgradeJobRequest','NodeTaskRequest')";
 
+constexpr char kUpsertNodeTaskRow[] =
+    "INSERT OR REPLACE INTO meta_v2 (key, groupversionresource, namespace, name, "
+    "resourceversion, value) VALUES (?,?,'',?,0,?)";
+constexpr char kSelectNodeTaskKeysOfGvr[] =
+    "SELECT key FROM meta_v2 WHERE groupversionresource = ? AND key != ?";
+constexpr char kDeleteNodeTaskRowsOfGvr[] =
+    "DELETE FROM meta_v2 WHERE groupversionresource = ? AND key != ?";
+constexpr char kDeleteNodeTaskRow[] = "DELETE FROM meta_v2 WHERE key = ?";
+constexpr char kSelectNodeTaskRows[] =
+    "SELECT key, groupversionresource, name, value FROM meta_v2 WHERE groupversionresource = ? "
+    "ORDER BY key";
+
 void bindOptional(Statement* stmt, int index, const std::optional<std::string>& v) {
   if (v) {
     stmt->bind(index, *v);
@@ -123,6 +135,9 @@ bool isModuleTableOp(WriteOp::Kind kind) {
     case WriteOp::Kind::AddSubTopic:
     case WriteOp::Kind::RemoveSubTopic:
     case WriteOp::Kind::DeleteUpgradeRequests:
+    case WriteOp::Kind::UpsertNodeTaskRow:
+    case WriteOp::Kind::ReplaceNodeTaskRows:
+    case WriteOp::Kind::DeleteNodeTaskRow:
       return true;
     default:
       return false;
@@ -202,6 +217,36 @@ Status applyModuleTableOp(Connection& db, const WriteOp& op,
       EC_ASSIGN_OR_RETURN(Statement * stmt, db.prepare(kDeleteUpgradeRows));
       return stmt->run("cannot delete upgrade requests");
     }
+    case WriteOp::Kind::ReplaceNodeTaskRows: {
+      EC_ASSIGN_OR_RETURN(Statement * select, db.prepare(kSelectNodeTaskKeysOfGvr));
+      select->bind(1, op.type);
+      select->bind(2, op.key);
+      int rc;
+      while ((rc = select->step()) == SQLITE_ROW) {
+        deleted_v2_keys->push_back(text(*select, 0));
+      }
+      select->reset();
+      if (rc != SQLITE_DONE) return select->fail(rc, "cannot read node task rows");
+      EC_ASSIGN_OR_RETURN(Statement * del, db.prepare(kDeleteNodeTaskRowsOfGvr));
+      del->bind(1, op.type);
+      del->bind(2, op.key);
+      EC_RETURN_IF_ERROR(del->run("cannot delete node task rows"));
+      [[fallthrough]];
+    }
+    case WriteOp::Kind::UpsertNodeTaskRow: {
+      EC_ASSIGN_OR_RETURN(Statement * stmt, db.prepare(kUpsertNodeTaskRow));
+      stmt->bind(1, op.key);
+      stmt->bind(2, op.type);
+      stmt->bind(3, op.uid);
+      stmt->bind(4, op.value);
+      return stmt->run("cannot write node task row " + op.key);
+    }
+    case WriteOp::Kind::DeleteNodeTaskRow: {
+      deleted_v2_keys->push_back(op.key);
+      EC_ASSIGN_OR_RETURN(Statement * stmt, db.prepare(kDeleteNodeTaskRow));
+      stmt->bind(1, op.key);
+      return stmt->run("cannot delete node task row " + op.key);
+    }
     default:
       return core::invalidArgument("not a module table op");
   }
@@ -266,6 +311,19 @@ Result<UpgradeRequestRows> readUpgradeRequestRows(Connection& db) {
     }
     stmt->reset();
   }
+  return out;
+}
+
+Result<std::vector<NodeTaskRow>> readNodeTaskRowsOf(Connection& db, std::string_view gvr) {
+  std::vector<NodeTaskRow> out;
+  EC_ASSIGN_OR_RETURN(Statement * stmt, db.prepare(kSelectNodeTaskRows));
+  stmt->bind(1, gvr);
+  int rc;
+  while ((rc = stmt->step()) == SQLITE_ROW) {
+    out.push_back({text(*stmt, 0), text(*stmt, 1), text(*stmt, 2), text(*stmt, 3)});
+  }
+  stmt->reset();
+  if (rc != SQLITE_DONE) return stmt->fail(rc, "cannot read node task rows");
   return out;
 }
 

@@ -24,5 +24,8 @@ core::Status applyModuleTableOp(sqlite::Connection& db, const WriteOp& op,
 core::Result<DeviceTables> readDeviceTables(sqlite::Connection& db);
 core::Result<std::vector<std::string>> readSubTopics(sqlite::Connection& db);
 core::Result<UpgradeRequestRows> readUpgradeRequestRows(sqlite::Connection& db);
+// taskmanager's rows of one gvr (UpgradeRecords::readNodeTaskRows).
+core::Result<std::vector<NodeTaskRow>> readNodeTaskRowsOf(sqlite::Connection& db,
+                                                          std::string_view gvr);
 
 }  // namespace edgecore::metamanager

@@ -60,6 +60,12 @@ std::string_view kindName(WriteOp::Kind kind) {
       return "RemoveSubTopic";
     case WriteOp::Kind::DeleteUpgradeRequests:
       return "DeleteUpgradeRequests";
+    case WriteOp::Kind::UpsertNodeTaskRow:
+      return "UpsertNodeTaskRow";
+    case WriteOp::Kind::ReplaceNodeTaskRows:
+      return "ReplaceNodeTaskRows";
+    case WriteOp::Kind::DeleteNodeTaskRow:
+      return "DeleteNodeTaskRow";
   }
   return "?";
 }
@@ -665,6 +671,28 @@ Result<UpgradeRequestRows> SqliteMetaStore::readUpgradeRequests() {
 Status SqliteMetaStore::deleteUpgradeRequests(WriteCallback done) {
   std::vector<WriteOp> ops(1);
   ops[0].kind = WriteOp::Kind::DeleteUpgradeRequests;
+  return submit(std::move(ops), std::move(done));
+}
+
+Result<std::vector<NodeTaskRow>> SqliteMetaStore::readNodeTaskRows(std::string_view gvr) {
+  std::lock_guard lock(reader_mu_);
+  return readNodeTaskRowsOf(*reader_, gvr);
+}
+
+Status SqliteMetaStore::saveNodeTaskRow(NodeTaskRow row, bool only_of_gvr, WriteCallback done) {
+  std::vector<WriteOp> ops(1);
+  ops[0].kind = only_of_gvr ? WriteOp::Kind::ReplaceNodeTaskRows : WriteOp::Kind::UpsertNodeTaskRow;
+  ops[0].key = std::move(row.key);
+  ops[0].type = std::move(row.gvr);
+  ops[0].uid = std::move(row.name);
+  ops[0].value = std::move(row.value);
+  return submit(std::move(ops), std::move(done));
+}
+
+Status SqliteMetaStore::deleteNodeTaskRow(std::string key, WriteCallback done) {
+  std::vector<WriteOp> ops(1);
+  ops[0].kind = WriteOp::Kind::DeleteNodeTaskRow;
+  ops[0].key = std::move(key);
   return submit(std::move(ops), std::move(done));
 }
 

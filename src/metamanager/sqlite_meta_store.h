@@ -49,6 +49,9 @@ class SqliteMetaStore final : public MetaStore {
   Status removeSubTopic(const std::string& topic, WriteCallback done) override;
   Result<UpgradeRequestRows> readUpgradeRequests() override;
   Status deleteUpgradeRequests(WriteCallback done) override;
+  Result<std::vector<NodeTaskRow>> readNodeTaskRows(std::string_view gvr) override;
+  Status saveNodeTaskRow(NodeTaskRow row, bool only_of_gvr, WriteCallback done) override;
+  Status deleteNodeTaskRow(std::string key, WriteCallback done) override;
 
   // Caps the database at its current size (`pages` below it clamps to it), so the next write
   // that needs a new page fails with SQLITE_FULL as on a full disk. A large value lifts the cap.

@@ -667,6 +667,19 @@ core::Status spawnUpgrade(const std::vector<std::string>& argv, const std::strin
 }
 
 awaitable<Outcome> serveConfirm(const LocalOps& ops, const std::shared_ptr<spdlog::logger>& log) {
+  // v1alpha2 first (docs/node-tasks.md 2.1): taskmanager holds the NodeUpgradeJob waiting for
+  // confirmation and runs it from BackUp. Names as in include/edgecore/taskmanager/module.h.
+  if (ops.bus != nullptr) {
+    core::Message ask = core::Message::create("metaserver", "taskmanager", "confirm-upgrade",
+                                              "taskupgrade/confirm-upgrade");
+    auto ask_op = ops.bus->request("taskmanager", std::move(ask), std::chrono::seconds(10));
+    auto answer = co_await std::move(ask_op);
+    if (answer.ok() && answer->content.is_object() && answer->content.value("started", false)) {
+      std::string message = answer->content.value("message", "node upgrade confirmed");
+      if (log) log->info("confirm upgrade {}", message);
+      co_return jsonOutcome(200, json{{"logMessages", json::array({message})}});
+    }
+  }
   LocalOps copy = ops;
   auto confirm_fn = [copy]() -> core::Result<std::string> {
     if (copy.upgrade_records == nullptr) {

@@ -1423,6 +1423,24 @@ http::response<http::string_body> CloudSim::Impl::handleControl(
     core::Status st = sendRaw(std::move(payload), binary, node);
     return st.ok() ? ok({{"sent", len}}) : fail(st);
   }
+  if (path == "/nodetask" && method == http::verb::post) {
+    json spec = core::parseJsonBounded(req.body());
+    if (spec.is_discarded())
+      return fail(core::invalidArgument("the body must be the job's spec JSON"));
+    auto msg = nodeTaskMessage(queryParam(url, "type"), queryParam(url, "job"),
+                               node.empty() ? opts_.node_name : node,
+                               queryParam(url, "action", "Check"), spec);
+    if (!msg.ok()) return fail(msg.status());
+    auto id = send(std::move(*msg), Reliability::Unreliable, node);
+    return id.ok() ? ok({{"msg_id", *id}}) : fail(id.status());
+  }
+  if (path == "/nodetask/reports" && method == http::verb::get) {
+    json out = json::array();
+    for (const auto& r : cloudsim::nodeTaskReports(received(), queryParam(url, "job"))) {
+      out.push_back(r.toJson());
+    }
+    return ok(out);
+  }
   if (path == "/manifest" && method == http::verb::post) {
     auto id = sendManifest(req.body(), queryParam(url, "op", "insert"), rel, node);
     return id.ok() ? ok({{"msg_id", *id}}) : fail(id.status());

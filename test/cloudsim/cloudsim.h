@@ -23,6 +23,7 @@
 
 #include "edgecore/core/message.h"
 #include "edgecore/core/status.h"
+#include "node_tasks.h"
 #include "pki.h"
 #include "stream_server.h"
 
@@ -152,6 +153,16 @@ class CloudSim {
   // unknown groups, binary). Not a message: no resend, no ACK tracking; recorded as "raw".
   // Unavailable when the node has no session.
   core::Status sendRaw(std::string payload, bool binary = false, std::string node = "");
+
+  // A v1alpha2 node task for `node` (node_tasks.h), sent once like CloudHub does (no ACK);
+  // Unavailable when the node is not connected. Returns the msg_id. Also POST
+  // /nodetask?type=&job=&action=&node= with the spec as body on the control API.
+  core::Result<std::string> sendNodeTask(std::string_view type, std::string_view job,
+                                         std::string_view action, const nlohmann::json& spec,
+                                         std::string node = "");
+  // The node task reports received so far (of `job` if not empty), oldest first. Also GET
+  // /nodetask/reports?job= on the control API.
+  std::vector<NodeTaskReport> nodeTaskReports(std::string_view job = "") const;
 
   // ---- object store behind query answers
   core::Result<nlohmann::json> putObject(std::string_view manifest);  // returns stored object

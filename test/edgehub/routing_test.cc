@@ -92,6 +92,10 @@ TEST(EdgeHubRouting, DurableKindsAndCoalesceKeys) {
   d = classifyUpstream(msg("twin", "resource", "update", "device/default/dev1/twin/edge_updated"));
   EXPECT_TRUE(d.durable);
   EXPECT_FALSE(d.coalesce_key.has_value());
+  d = classifyUpstream(msg("edgehub", "hub", "UpdateNodeActionStatus",
+                           "operations.kubeedge.io/v1alpha2/imageprepulljob/j1/node/edge-1"));
+  EXPECT_TRUE(d.durable);
+  EXPECT_FALSE(d.coalesce_key.has_value());
 
   for (const Message& m : {msg("edged", "meta", "query", "default/configmap/a"),
                            msg("edged", "meta", "insert", "default/node/edge-1"),

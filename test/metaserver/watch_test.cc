@@ -205,6 +205,17 @@ class ListenerCountingStore final : public metamanager::MetaStore {
   core::Status deleteUpgradeRequests(WriteCallback done) override {
     return real_.deleteUpgradeRequests(std::move(done));
   }
+  core::Result<std::vector<metamanager::NodeTaskRow>> readNodeTaskRows(
+      std::string_view gvr) override {
+    return real_.readNodeTaskRows(gvr);
+  }
+  core::Status saveNodeTaskRow(metamanager::NodeTaskRow row, bool only_of_gvr,
+                               WriteCallback done) override {
+    return real_.saveNodeTaskRow(std::move(row), only_of_gvr, std::move(done));
+  }
+  core::Status deleteNodeTaskRow(std::string key, WriteCallback done) override {
+    return real_.deleteNodeTaskRow(std::move(key), std::move(done));
+  }
   metamanager::StoredObjectPtr getObject(const metamanager::ObjectKey& key) const override {
     return real_.getObject(key);
   }

@@ -118,6 +118,11 @@ struct WriteOp {
     AddSubTopic,            // INSERT OR REPLACE topic `key`
     RemoveSubTopic,         // DELETE topic `key`
     DeleteUpgradeRequests,  // meta_v2 rows named NodeUpgradeJobRequest / NodeTaskRequest
+    // taskmanager's meta_v2 rows (UpgradeRecords::saveNodeTaskRow): key `key`, gvr `type`,
+    // name `uid`, value `value`; the Replace kind first deletes the other rows of that gvr.
+    UpsertNodeTaskRow,
+    ReplaceNodeTaskRows,
+    DeleteNodeTaskRow,  // by `key`
   };
   Kind kind = Kind::UpsertMeta;
   std::string key;    // meta key (resource string), raw meta_v2 key, device id or topic

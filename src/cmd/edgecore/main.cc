@@ -24,6 +24,7 @@
 #include "edgecore/metaserver/bus_cloud_forwarder.h"
 #include "edgecore/metaserver/module.h"
 #include "edgecore/servicebus/module.h"
+#include "edgecore/taskmanager/module.h"
 
 namespace core = edgecore::core;
 
@@ -128,6 +129,16 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
   core::ModuleFactory edgestream = [](core::ModuleContext ctx) {
     return edgecore::edgestream::create(ctx);
   };
+  core::ModuleFactory taskmanager;
+  if (parts.store) {
+    taskmanager = [&parts](core::ModuleContext ctx) {
+      edgecore::taskmanager::TaskManagerOptions o;
+      o.records = parts.store.get();
+      auto* store = parts.store.get();
+      o.read_meta = [store](const std::string& key) { return store->getMeta(key); };
+      return edgecore::taskmanager::create(ctx, std::move(o));
+    };
+  }
   return {
       {"metamanager", "modules.metaManager", m.meta_manager.enable, metamanager, ""},
       {"metaserver", "modules.metaManager.metaServer",
@@ -137,9 +148,11 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
       {"eventbus", "modules.eventBus", m.event_bus.enable, eventbus, ""},
       {"servicebus", "modules.serviceBus", m.service_bus.enable,
        [](core::ModuleContext ctx) { return edgecore::servicebus::create(ctx); }, ""},
+      // Before edgehub: the connection events and the cloud's node tasks need its mailbox.
+      {"taskmanager", "modules.taskManager", m.task_manager.enable, taskmanager,
+       "(needs modules.metaManager: node tasks are kept in its database)"},
       {"websocket", "modules.edgeHub", m.edge_hub.enable, edgehub, ""},
       {"edgestream", "modules.edgeStream", m.edge_stream.enable, edgestream, ""},
-      {"taskmanager", "modules.taskManager", m.task_manager.enable, {}, "(node tasks: issue #19)"},
   };
 }
 

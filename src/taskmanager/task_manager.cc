@@ -1,0 +1,521 @@
+// The taskmanager module: the bus side (cloud node-task messages, edgehub's connection events,
+// MetaServer's confirm), one worker thread per running task, and the action runner.
+// Why threads and not ctx.blocking: an action may block for minutes (image pulls, keadm), which
+// would starve the small shared pool that SQLite and CRI reads of the other modules use. The
+// number of workers is capped (max_running_tasks + 2) and stop() waits for them.
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "edgecore/core/config.h"
+#include "edgecore/core/message.h"
+#include "edgecore/cri/cri_client.h"
+#include "edgecore/metamanager/upgrade_records.h"
+#include "edgecore/taskmanager/module.h"
+#include "host_actions.h"
+#include "task_spec.h"
+
+namespace edgecore::taskmanager {
+namespace {
+
+using core::Message;
+using nlohmann::json;
+
+constexpr std::string_view kReportOperation = "UpdateNodeActionStatus";
+constexpr std::string_view kEdgeHubSource = "edgehub";
+constexpr std::string_view kConnectionResource = "node/connection";
+constexpr std::string_view kMetaServerSource = "metaserver";  // confirm comes from the node only
+// KubeEdge's upgrade spec row (3.1) and our own task-state rows, both in meta_v2.
+constexpr std::string_view kUpgradeSpecGvr =
+    "operations.kubeedge.io/v1alpha2, Resource=nodeupgradejobspecs";
+constexpr std::string_view kTaskStateGvr =
+    "operations.kubeedge.io/v1alpha2, Resource=nodetaskstates";
+
+std::string upgradeSpecKey(const NodeJobResource& r) {
+  return "v1alpha2/nodeupgradejobspecs/" + r.job + "/" + r.node;
+}
+std::string taskStateKey(const NodeJobResource& r) {
+  return "v1alpha2/nodetaskstates/" + r.type + "/" + r.job + "/" + r.node;
+}
+
+// What one action did: its error (if any), the report's extend, and whether the flow stops here
+// whatever the outcome (WaitingConfirmation, an invalid upgrade spec).
+struct ActionOutcome {
+  core::Status status;
+  std::string extend;
+  bool interrupt = false;
+};
+
+struct TaskState {
+  NodeJobResource resource;
+  std::string action;
+  std::string phase;  // "running", "waiting" (for confirmation)
+  std::string spec;
+};
+
+// NodeUpgradeJob's Check: the resources, then the version and image regexes (2.1). KubeEdge
+// also pulls the installation image and copies keadm out of it; ours ships with edgecore.
+core::Status checkUpgrade(const NodeUpgradeSpec& spec) {
+  EC_RETURN_IF_ERROR(runCheckItems(spec.check_items));
+  EC_RETURN_IF_ERROR(validateVersion(spec.version));
+  if (!spec.image.empty()) EC_RETURN_IF_ERROR(validateImage(spec.image));
+  return {};
+}
+
+std::string encodeState(const TaskState& s) {
+  json j = {{"type", s.resource.type}, {"job", s.resource.job}, {"node", s.resource.node},
+            {"action", s.action},      {"phase", s.phase},      {"spec", s.spec}};
+  return j.dump();
+}
+
+std::optional<TaskState> decodeState(const std::string& text) {
+  json j = core::parseJsonBounded(text);
+  if (!j.is_object()) return std::nullopt;
+  TaskState s;
+  s.resource.type = j.value("type", "");
+  s.resource.job = j.value("job", "");
+  s.resource.node = j.value("node", "");
+  s.action = j.value("action", "");
+  s.phase = j.value("phase", "");
+  s.spec = j.value("spec", "");
+  if (!findAction(s.resource.type, s.action) || s.resource.job.empty()) return std::nullopt;
+  return s;
+}
+
+class TaskManager final : public core::Module {
+ public:
+  TaskManager(core::ModuleContext ctx, TaskManagerOptions options)
+      : ctx_(std::move(ctx)), options_(std::move(options)) {}
+  ~TaskManager() override { stop(); }
+
+  std::string_view name() const override { return kModuleName; }
+  std::string_view group() const override { return kGroup; }
+
+  core::Status start() override {
+    if (options_.records == nullptr) {
+      return core::failedPrecondition("taskmanager needs the local store (metaManager enabled)");
+    }
+    if (!options_.cri) {
+      cri::CriClientOptions o;
+      const auto& edged = ctx_.config.modules.edged;
+      if (!edged.container_runtime_endpoint.empty()) {
+        o.runtime_endpoint = edged.container_runtime_endpoint;
+      }
+      if (!edged.image_service_endpoint.empty()) o.image_endpoint = edged.image_service_endpoint;
+      auto client = cri::CriClient::create(o);
+      if (client.ok()) {
+        options_.cri = std::move(*client);
+      } else {
+        ctx_.log->warn("image pulls unavailable err=\"{}\"", client.status().message());
+      }
+    }
+    keadm_ = resolveKeadm();
+    EC_RETURN_IF_ERROR(ctx_.bus.subscribe(kModuleName, kGroup, ctx_.strand,
+                                          [this](Message m) { onMessage(std::move(m)); }));
+    subscribed_ = true;
+    ctx_.log->info("taskmanager started keadm={} report_file={}", keadm_, upgradeReportPath());
+    spawn("resume", [this] { resumeAfterRestart(); });
+    return {};
+  }
+
+  void stop() override {
+    if (subscribed_) {
+      ctx_.bus.unsubscribe(kModuleName);
+      subscribed_ = false;
+    }
+    std::unique_lock lock(mu_);
+    stopping_ = true;
+    if (workers_ > 0) ctx_.log->info("waiting for {} node task worker(s) to finish", workers_);
+    idle_.wait(lock, [this] { return workers_ == 0; });
+  }
+
+ private:
+  // ---- bus side (module strand) ----
+
+  void onMessage(Message m) {
+    if (m.route.source == kEdgeHubSource && m.route.resource == kConnectionResource) {
+      spawn("connection", [this] { reportKeadmResult(); });
+      return;
+    }
+    if (m.route.operation == kConfirmOperation && m.route.source == kMetaServerSource) {
+      spawn("confirm", [this, m] { confirm(m); });
+      return;
+    }
+    if (!isNodeJobResource(m.route.resource)) {
+      // v1alpha1 (<type>/<task>/node/<node>, NodeTaskRequest content) is not implemented.
+      ctx_.log->warn(
+          "node task dropped: v1alpha1 node tasks are not supported by edgecore-cpp (use the "
+          "v1alpha2 API) resource={} op={}",
+          m.route.resource.substr(0, 200), m.route.operation.substr(0, 64));
+      return;
+    }
+    auto resource = parseNodeJobResource(m.route.resource);
+    if (!resource.ok()) {
+      ctx_.log->warn("node task dropped err=\"{}\"", resource.status().message());
+      return;
+    }
+    std::string action = m.route.operation;
+    std::string spec = m.contentData();
+    const std::string key = resource->toString();
+    if (!claim(key)) {
+      ctx_.log->warn("node task dropped: one is already running resource={} op={}", key, action);
+      return;
+    }
+    bool started = spawn(key, [this, r = *resource, action, spec, key] {
+      runTask(r, action, spec);
+      release(key);
+    });
+    if (!started) {
+      release(key);
+      report(*resource,
+             {action, false, rfc3339Now(), "too many node tasks running on the node", ""});
+    }
+  }
+
+  // ---- workers ----
+
+  bool spawn(const std::string& what, std::function<void()> fn) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_ || workers_ >= options_.max_running_tasks + 2) {
+        ctx_.log->warn("node task worker refused what={} running={}", what, workers_);
+        return false;
+      }
+      ++workers_;
+    }
+    std::thread([this, fn = std::move(fn)] {
+      fn();
+      std::lock_guard lock(mu_);
+      --workers_;
+      idle_.notify_all();
+    }).detach();
+    return true;
+  }
+
+  bool claim(const std::string& key) {
+    std::lock_guard lock(mu_);
+    return running_.insert(key).second;
+  }
+  void release(const std::string& key) {
+    std::lock_guard lock(mu_);
+    running_.erase(key);
+  }
+
+  // ---- store ----
+
+  // Waits for the store's writer (we are on a worker thread).
+  void writeRow(metamanager::NodeTaskRow row, bool only_of_gvr) {
+    auto done = std::make_shared<std::promise<core::Status>>();
+    auto f = done->get_future();
+    std::string key = row.key;
+    core::Status st = options_.records->saveNodeTaskRow(
+        std::move(row), only_of_gvr, [done](core::Status s) { done->set_value(s); });
+    if (st.ok()) st = f.get();
+    if (!st.ok()) ctx_.log->warn("node task row not saved key={} err=\"{}\"", key, st.message());
+  }
+  void deleteRow(const std::string& key) {
+    auto done = std::make_shared<std::promise<core::Status>>();
+    auto f = done->get_future();
+    core::Status st =
+        options_.records->deleteNodeTaskRow(key, [done](core::Status s) { done->set_value(s); });
+    if (st.ok()) st = f.get();
+    if (!st.ok()) ctx_.log->warn("node task row not deleted key={} err=\"{}\"", key, st.message());
+  }
+  void saveState(const TaskState& s) {
+    writeRow({taskStateKey(s.resource), std::string(kTaskStateGvr), s.resource.job, encodeState(s)},
+             false);
+  }
+  std::vector<TaskState> readStates() {
+    std::vector<TaskState> out;
+    auto rows = options_.records->readNodeTaskRows(kTaskStateGvr);
+    if (!rows.ok()) {
+      ctx_.log->warn("node task states unreadable err=\"{}\"", rows.status().message());
+      return out;
+    }
+    for (const auto& row : *rows) {
+      if (auto s = decodeState(row.value)) {
+        out.push_back(std::move(*s));
+      } else {
+        ctx_.log->warn("node task state row ignored key={}", row.key);
+      }
+    }
+    return out;
+  }
+
+  // ---- reports ----
+
+  void report(const NodeJobResource& r, const ActionReport& rep) {
+    Message m = Message::create(kEdgeHubSource, core::names::kHubGroup, kReportOperation,
+                                r.toString(), core::rawJsonContent(encodeReport(rep)));
+    core::Status st = ctx_.bus.send(core::names::kEdgeHubModule, std::move(m));
+    ctx_.log->info("node task report resource={} action={} succ={} reason=\"{}\" sent={}",
+                   r.toString(), rep.action, rep.succ, rep.reason, st.ok());
+    if (!st.ok()) ctx_.log->warn("node task report not taken by edgehub err={}", st.message());
+  }
+
+  // ---- the runner ----
+
+  void runTask(const NodeJobResource& r, std::string action, const std::string& spec) {
+    ctx_.log->info("node task start resource={} action={}", r.toString(), action);
+    if (!findAction(r.type, action)) {
+      report(r, {action, false, rfc3339Now(), "unknown action " + action.substr(0, 64), ""});
+      return;
+    }
+    // PreRun: the spec must parse; the upgrade spec is kept in KubeEdge's row (3.1).
+    core::Status parsed = checkSpec(r.type, spec);
+    if (!parsed.ok()) {
+      report(r, {action, false, rfc3339Now(), parsed.message(), ""});
+      return;
+    }
+    if (r.type == kNodeUpgradeJob) {
+      writeRow({upgradeSpecKey(r), std::string(kUpgradeSpecGvr), r.job, spec}, true);
+    }
+    TaskState state{r, action, "running", spec};
+    while (true) {
+      state.action = action;
+      state.phase = "running";
+      saveState(state);
+      ActionOutcome out = runAction(r, action, spec);
+      bool ok = out.status.ok();
+      // Stored before the report, so a confirm that follows the report finds it.
+      const bool waiting = out.interrupt && ok && action == "WaitingConfirmation";
+      if (waiting) {
+        state.phase = "waiting";
+        saveState(state);
+      }
+      report(r, {action, ok, rfc3339Now(), ok ? "" : out.status.message(), out.extend});
+      if (waiting) {
+        ctx_.log->info("node upgrade waits for confirmation (keadm ctl confirm) job={}", r.job);
+        return;
+      }
+      auto step = findAction(r.type, action);
+      std::string_view next = ok ? step->next_success : step->next_failure;
+      if (out.interrupt || next.empty()) break;
+      action = std::string(next);
+    }
+    // PostRun: the flow is over.
+    deleteRow(taskStateKey(r));
+    if (r.type == kNodeUpgradeJob) deleteRow(upgradeSpecKey(r));
+    ctx_.log->info("node task done resource={} last_action={}", r.toString(), action);
+  }
+
+  core::Status checkSpec(const std::string& type, const std::string& spec) {
+    if (type == kNodeUpgradeJob) return parseNodeUpgradeSpec(spec).status();
+    if (type == kImagePrePullJob) return parseImagePrePullSpec(spec).status();
+    return parseConfigUpdateSpec(spec).status();
+  }
+
+  ActionOutcome runAction(const NodeJobResource& r, const std::string& action,
+                          const std::string& spec_text) {
+    if (r.type == kImagePrePullJob) {
+      ImagePrePullSpec spec = *parseImagePrePullSpec(spec_text);
+      if (action == "Check") return {runCheckItems(spec.check_items), "", false};
+      PullOptions o{options_.cri, options_.read_meta, options_.pull_concurrency, ctx_.log};
+      std::vector<ImageResult> results;
+      core::Status st = pullImages(spec, o, &results);
+      return {st, results.empty() && !st.ok() ? "" : encodeImageResults(results), false};
+    }
+    if (r.type == kNodeUpgradeJob) {
+      NodeUpgradeSpec spec = *parseNodeUpgradeSpec(spec_text);
+      if (action == "Check") return {checkUpgrade(spec), "", false};
+      if (action == "WaitingConfirmation") return {{}, "", spec.require_confirmation};
+      if (action == "BackUp") return backup(true);
+      if (action == "Upgrade") {
+        auto argv = keadmUpgradeArgv(keadm_, spec);
+        if (!argv.ok()) return {argv.status(), "", true};  // no rollback for a refused spec
+        return runKeadm(*argv, "upgrade");
+      }
+      return runKeadm(keadmRollbackArgv(keadm_), "rollback");
+    }
+    ConfigUpdateSpec spec = *parseConfigUpdateSpec(spec_text);
+    if (action == "Check") return {};
+    if (action == "BackUp") return backup(false);
+    if (action == "Update") {
+      auto argv = keadmConfigUpdateArgv(keadm_, spec);
+      if (!argv.ok()) return {argv.status(), "", true};
+      std::lock_guard lock(report_file_mu_);
+      std::string output;
+      auto rc = runProgram(*argv, keadmLogPath(), &output);
+      if (!rc.ok()) return {rc.status(), "", false};
+      (void)takeUpgradeReport(upgradeReportPath());
+      if (*rc != 0) {
+        return {core::unavailable("update config failed, err: exit status " + std::to_string(*rc) +
+                                  ", output: " + output),
+                "", false};
+      }
+      return {};
+    }
+    return runKeadm(keadmRollbackArgv(keadm_), "rollback");
+  }
+
+  ActionOutcome backup(bool want_versions) {
+    std::lock_guard lock(report_file_mu_);
+    auto rc = runProgram(keadmBackupArgv(keadm_), keadmLogPath());
+    if (!rc.ok()) return {rc.status(), "", false};
+    auto file = takeUpgradeReport(upgradeReportPath());
+    if (*rc != 0) {
+      return {core::unavailable("keadm backup failed, err: exit status " + std::to_string(*rc)), "",
+              false};
+    }
+    if (!want_versions) return {};
+    if (!file.ok()) {
+      return {core::unavailable("keadm backup failed, err: " + file.status().message()), "", false};
+    }
+    if (!file->success) {
+      return {core::unavailable("keadm backup failed, err: " + file->error_message), "", false};
+    }
+    return {{}, file->from_version + "," + file->to_version, false};
+  }
+
+  // upgrade / rollback: output appended to keadm's log. KubeEdge reports "," here; we take the
+  // versions from keadm's report file when it left one.
+  ActionOutcome runKeadm(const std::vector<std::string>& argv, const std::string& what) {
+    std::lock_guard lock(report_file_mu_);
+    ctx_.log->info("running keadm {} log={}", what, keadmLogPath());
+    auto rc = runProgram(argv, keadmLogPath());
+    if (!rc.ok()) return {rc.status(), ",", false};
+    auto file = takeUpgradeReport(upgradeReportPath());
+    std::string extend = file.ok() ? file->from_version + "," + file->to_version : ",";
+    if (*rc != 0) {
+      return {
+          core::unavailable("keadm " + what + " failed, err: exit status " + std::to_string(*rc)),
+          extend, false};
+    }
+    return {{}, extend, false};
+  }
+
+  // ---- confirm, reconnect, restart ----
+
+  void confirm(const Message& request) {
+    std::optional<TaskState> waiting;
+    for (TaskState& s : readStates()) {
+      if (s.resource.type == kNodeUpgradeJob && s.phase == "waiting") waiting = std::move(s);
+    }
+    auto rows = options_.records->readNodeTaskRows(kUpgradeSpecGvr);
+    std::string spec;
+    if (waiting) {
+      spec = waiting->spec;
+      if (rows.ok() && !rows->empty()) spec = rows->front().value;
+    }
+    json answer = {
+        {"started", waiting.has_value()},
+        {"message", waiting ? "node upgrade job " + waiting->resource.job +
+                                  " confirmed: running BackUp and Upgrade"
+                            : std::string("no node upgrade job waits for confirmation")}};
+    (void)ctx_.bus.reply(request, request.makeResponse(answer));
+    if (!waiting) return;
+    const std::string key = waiting->resource.toString();
+    // The run that reported WaitingConfirmation may still be finishing: give it a moment.
+    bool claimed = claim(key);
+    for (int i = 0; i < 50 && !claimed; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      claimed = claim(key);
+    }
+    if (!claimed) {
+      ctx_.log->warn("confirm ignored: the task is already running resource={}", key);
+      return;
+    }
+    ctx_.log->info("node upgrade confirmed job={}", waiting->resource.job);
+    runTask(waiting->resource, "BackUp", spec);
+    release(key);
+  }
+
+  // 3.3: keadm's report file, left by an upgrade/rollback that restarted edgecore (or by
+  // config-update, which KubeEdge never reports; we report it as the Update action).
+  void reportKeadmResult() {
+    std::unique_lock lock(report_file_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return;  // an action is running keadm; it takes the file itself
+    const std::string path = upgradeReportPath();
+    auto text = readUpgradeReport(path);
+    if (!text.ok()) return;  // no keadm result waiting
+    auto file = parseUpgradeReportFile(*text);
+    if (!file.ok()) {
+      ctx_.log->warn("keadm report unreadable path={} err=\"{}\"", path, file.status().message());
+      return;
+    }
+    std::string action;
+    std::string type;
+    if (file->event == "Upgrade") action = "Upgrade", type = kNodeUpgradeJob;
+    if (file->event == "Rollback") action = "RollBack", type = kNodeUpgradeJob;
+    if (file->event == "ConfigUpdate") action = "Update", type = kConfigUpdateJob;
+    if (action.empty()) {
+      ctx_.log->info("keadm report left in place event={} path={}", file->event, path);
+      return;
+    }
+    std::optional<TaskState> task;
+    for (TaskState& s : readStates()) {
+      if (s.resource.type == type) task = std::move(s);
+    }
+    if (!task) {
+      ctx_.log->error("keadm report event={} but no {} task is stored; file kept path={}",
+                      file->event, type, path);
+      return;
+    }
+    report(task->resource,
+           {action, file->success, rfc3339Now(), file->success ? "" : file->error_message,
+            type == kNodeUpgradeJob ? file->from_version + "," + file->to_version : ""});
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    lock.unlock();
+    const std::string key = task->resource.toString();
+    if (type == kNodeUpgradeJob && action == "Upgrade" && !file->success) {
+      if (claim(key)) {
+        runTask(task->resource, "RollBack", task->spec);
+        release(key);
+      }
+      return;
+    }
+    deleteRow(taskStateKey(task->resource));
+    if (type == kNodeUpgradeJob) deleteRow(upgradeSpecKey(task->resource));
+  }
+
+  // A task that was running when edgecore stopped: Check and Pull run again; keadm's actions
+  // are not repeated (their result comes from keadm's report file at the next connect).
+  void resumeAfterRestart() {
+    for (const TaskState& s : readStates()) {
+      const std::string key = s.resource.toString();
+      if (s.phase == "waiting") {
+        ctx_.log->info("node upgrade still waits for confirmation job={}", s.resource.job);
+        continue;
+      }
+      if (s.action != "Check" && s.action != "Pull") {
+        ctx_.log->info(
+            "node task was in keadm action {} at restart; waiting for its report resource={}",
+            s.action, key);
+        continue;
+      }
+      if (!claim(key)) continue;
+      ctx_.log->info("node task resumed after restart resource={} action={}", key, s.action);
+      runTask(s.resource, s.action, s.spec);
+      release(key);
+    }
+  }
+
+  core::ModuleContext ctx_;
+  TaskManagerOptions options_;
+  std::string keadm_;
+  bool subscribed_ = false;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  size_t workers_ = 0;
+  bool stopping_ = false;
+  std::set<std::string> running_;
+  std::mutex report_file_mu_;  // keadm runs and the reconnect hook take turns on the report file
+};
+
+}  // namespace
+
+core::Result<core::ModulePtr> create(core::ModuleContext ctx, TaskManagerOptions options) {
+  return core::ModulePtr(std::make_unique<TaskManager>(std::move(ctx), std::move(options)));
+}
+
+}  // namespace edgecore::taskmanager

@@ -1,0 +1,414 @@
+// The taskmanager module on a real Bus, a real SQLite store (temp dir) and a stand-in keadm
+// (test/data/taskmanager/fake_keadm.sh) that records its argument vector and writes keadm's
+// report file. A stand-in "websocket" module collects the reports edgehub would send upstream.
+// TaskManagerContainerd.* pull through the real containerd (label containerd, serial).
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "edgecore/core/bus.h"
+#include "edgecore/core/clock.h"
+#include "edgecore/core/config.h"
+#include "edgecore/core/logging.h"
+#include "edgecore/core/message.h"
+#include "edgecore/metamanager/meta_store.h"
+#include "edgecore/taskmanager/module.h"
+
+namespace edgecore::taskmanager {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using core::Message;
+using nlohmann::json;
+
+constexpr char kApi[] = "operations.kubeedge.io/v1alpha2/";
+constexpr char kSpecGvr[] = "operations.kubeedge.io/v1alpha2, Resource=nodeupgradejobspecs";
+constexpr char kStateGvr[] = "operations.kubeedge.io/v1alpha2, Resource=nodetaskstates";
+
+struct Report {
+  std::string resource;
+  std::string source;
+  std::string group;
+  std::string operation;
+  json body;
+};
+
+class TaskManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("tm_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    ::setenv("EDGECORE_KEADM",
+             (fs::path(EDGECORE_TEST_DATA_DIR) / "taskmanager/fake_keadm.sh").c_str(), 1);
+    ::setenv("EDGECORE_KEADM_LOG", (dir_ / "keadm.log").c_str(), 1);
+    ::setenv("EDGECORE_UPGRADE_REPORT", reportPath().c_str(), 1);
+    ::setenv("FAKE_KEADM_ARGS", (dir_ / "argv").c_str(), 1);
+    ::unsetenv("FAKE_KEADM_UPGRADE_EXIT");
+    openStore();
+    ASSERT_TRUE(bus_.subscribe("websocket", "hub", asio::make_strand(ioc_),
+                               [this](Message m) {
+                                 std::lock_guard lock(mu_);
+                                 reports_.push_back({m.route.resource, m.route.source,
+                                                     m.route.group, m.route.operation,
+                                                     json::parse(m.contentData())});
+                               })
+                    .ok());
+    io_thread_ = std::thread([this] { ioc_.run(); });
+  }
+
+  void TearDown() override {
+    stopModule();
+    bus_.unsubscribe("websocket");
+    work_.reset();
+    ioc_.stop();
+    io_thread_.join();
+    blocking_.join();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void openStore() {
+    metamanager::SqliteStoreOptions o;
+    o.path = (dir_ / "edgecore.db").string();
+    auto store = metamanager::openSqliteMetaStore(o);
+    ASSERT_TRUE(store.ok()) << store.status().toString();
+    store_ = std::move(*store);
+  }
+
+  void startModule() {
+    core::ModuleContext ctx{asio::make_strand(ioc_),      bus_,   config_,
+                            loggers_.make("taskmanager"), clock_, blocking_};
+    TaskManagerOptions o;
+    o.records = store_.get();
+    auto* store = store_.get();
+    o.read_meta = [store](const std::string& key) { return store->getMeta(key); };
+    auto m = create(ctx, std::move(o));
+    ASSERT_TRUE(m.ok());
+    module_ = std::move(*m);
+    ASSERT_TRUE(module_->start().ok());
+  }
+
+  void stopModule() {
+    if (module_) module_->stop();
+    module_.reset();
+  }
+
+  fs::path reportPath() const { return dir_ / "upgrade_report.json"; }
+
+  void sendTask(const std::string& type, const std::string& job, const std::string& action,
+                const std::string& spec) {
+    Message m =
+        Message::create("taskmanager", "taskmanager", action,
+                        std::string(kApi) + type + "/" + job + "/node/edge-1", json::parse(spec));
+    ASSERT_TRUE(bus_.send("taskmanager", std::move(m)).ok());
+  }
+
+  // Waits until `n` reports arrived (10 s); returns what arrived.
+  std::vector<Report> waitReports(size_t n,
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu_);
+        if (reports_.size() >= n) return reports_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::lock_guard lock(mu_);
+    return reports_;
+  }
+
+  std::vector<std::string> keadmRuns() {
+    std::vector<std::string> lines;
+    std::ifstream in(dir_ / "argv");
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  }
+
+  std::vector<metamanager::NodeTaskRow> rows(const char* gvr) {
+    auto r = store_->readNodeTaskRows(gvr);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : std::vector<metamanager::NodeTaskRow>{};
+  }
+
+  // The rows go after the last report (PostRun): wait for that.
+  bool rowsGone(const char* gvr) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!rows(gvr).empty()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+  }
+
+  void saveRow(metamanager::NodeTaskRow row, bool only) {
+    std::promise<core::Status> p;
+    auto f = p.get_future();
+    ASSERT_TRUE(store_->saveNodeTaskRow(row, only, [&p](core::Status s) { p.set_value(s); }).ok());
+    ASSERT_TRUE(f.get().ok());
+  }
+
+  // MetaServer's confirm-upgrade question, as a bus request.
+  json confirm() {
+    Message ask = Message::create("metaserver", "taskmanager", kConfirmOperation,
+                                  "taskupgrade/confirm-upgrade");
+    auto fut = asio::co_spawn(
+        ioc_,
+        [this, ask]() mutable -> asio::awaitable<json> {
+          auto reply =
+              co_await bus_.request("taskmanager", std::move(ask), std::chrono::seconds(10));
+          if (!reply.ok()) co_return json{{"error", reply.status().toString()}};
+          co_return reply->content;
+        },
+        asio::use_future);
+    return fut.get();
+  }
+
+  static std::string actions(const std::vector<Report>& rs) {
+    std::string out;
+    for (const Report& r : rs) {
+      out += r.body.value("action", "?") + (r.body.value("succ", false) ? "+" : "-") + " ";
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  asio::io_context ioc_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{ioc_.get_executor()};
+  core::Bus bus_{ioc_};
+  asio::thread_pool blocking_{2};
+  core::EdgeCoreConfig config_;
+  core::SystemClock clock_;
+  core::LoggerFactory loggers_{spdlog::level::warn};
+  std::unique_ptr<metamanager::MetaStore> store_;
+  core::ModulePtr module_;
+  std::thread io_thread_;
+  std::mutex mu_;
+  std::vector<Report> reports_;
+};
+
+TEST_F(TaskManagerTest, PrePullCheckWithAnUnknownItemFailsAndStops) {
+  startModule();
+  sendTask("imageprepulljob", "j1", "Check",
+           R"({"imagePrePullTemplate":{"images":["a/b:1"],"checkItems":["gpu"]}})");
+  auto rs = waitReports(1);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].resource, std::string(kApi) + "imageprepulljob/j1/node/edge-1");
+  EXPECT_EQ(rs[0].source, "edgehub");
+  EXPECT_EQ(rs[0].group, "hub");
+  EXPECT_EQ(rs[0].operation, "UpdateNodeActionStatus");
+  EXPECT_EQ(rs[0].body["action"], "Check");
+  EXPECT_EQ(rs[0].body["succ"], false);
+  EXPECT_EQ(rs[0].body["reason"], "check item gpu not support");
+  EXPECT_EQ(rs[0].body["extend"], "");
+  EXPECT_EQ(rs[0].body["finishTime"].get<std::string>().size(), 20u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(waitReports(2, std::chrono::milliseconds(1)).size(), 1u)
+      << "no Pull after a failed Check";
+  EXPECT_TRUE(rowsGone(kStateGvr)) << "the finished task leaves no state row";
+}
+
+TEST_F(TaskManagerTest, BadSpecOrUnknownActionIsReportedAsTheRequestedAction) {
+  startModule();
+  sendTask("imageprepulljob", "j2", "Check", R"({"imagePrePullTemplate":{"images":"notalist"}})");
+  sendTask("configupdatejob", "j3", "Dance", R"({})");
+  auto rs = waitReports(2);
+  ASSERT_EQ(rs.size(), 2u);
+  for (const Report& r : rs) EXPECT_EQ(r.body["succ"], false);
+  EXPECT_TRUE(keadmRuns().empty());
+}
+
+TEST_F(TaskManagerTest, UpgradeWaitsForConfirmThenBacksUpAndUpgradesWithArgv) {
+  startModule();
+  sendTask("nodeupgradejob", "up1", "Check",
+           R"({"version":"v1.23.1","image":"kubeedge/installation-package",)"
+           R"("imageDigestGatter":null,"checkItems":[],"requireConfirmation":true})");
+  auto rs = waitReports(2);
+  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ ");
+  EXPECT_EQ(rs[1].body["extend"], "");
+  // KubeEdge's spec row (3.1), and nothing run yet.
+  auto spec = rows(kSpecGvr);
+  ASSERT_EQ(spec.size(), 1u);
+  EXPECT_EQ(spec[0].key, "v1alpha2/nodeupgradejobspecs/up1/edge-1");
+  EXPECT_EQ(spec[0].name, "up1");
+  EXPECT_EQ(json::parse(spec[0].value)["version"], "v1.23.1");
+  EXPECT_EQ(rows(kStateGvr).size(), 1u);
+  EXPECT_TRUE(keadmRuns().empty());
+
+  json answer = confirm();
+  EXPECT_EQ(answer["started"], true) << answer.dump();
+  rs = waitReports(4);
+  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ");
+  EXPECT_EQ(rs[2].body["extend"], ",v1.22.0");
+  EXPECT_EQ(rs[3].body["extend"], "v1.22.0,v1.23.1");
+  EXPECT_EQ(keadmRuns(),
+            (std::vector<std::string>{
+                "backup|edge",
+                "upgrade|edge|--force|--toVersion|v1.23.1|--image|kubeedge/installation-package"}));
+  EXPECT_TRUE(rowsGone(kSpecGvr));
+  EXPECT_TRUE(rowsGone(kStateGvr));
+  EXPECT_FALSE(fs::exists(reportPath()));
+  EXPECT_EQ(confirm()["started"], false) << "nothing left to confirm";
+}
+
+TEST_F(TaskManagerTest, InjectedVersionOrImageNeverSpawnsKeadm) {
+  startModule();
+  sendTask("nodeupgradejob", "evil1", "Check", R"({"version":"v1.0.0; touch /tmp/pwned"})");
+  auto rs = waitReports(1);
+  ASSERT_EQ(actions(rs), "Check- ");
+  EXPECT_NE(rs[0].body["reason"].get<std::string>().find("invalid version format"),
+            std::string::npos);
+  // Straight to Upgrade (as after a confirm): refused there too, and no RollBack follows.
+  sendTask("nodeupgradejob", "evil2", "Upgrade", R"j({"version":"$(id)"})j");
+  sendTask("nodeupgradejob", "evil3", "Upgrade",
+           R"({"version":"v1.23.1","image":"kubeedge/pkg;touch /tmp/pwned"})");
+  rs = waitReports(3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  rs = waitReports(4, std::chrono::milliseconds(1));
+  ASSERT_EQ(rs.size(), 3u) << actions(rs);
+  EXPECT_EQ(rs[1].body["action"], "Upgrade");
+  EXPECT_EQ(rs[1].body["succ"], false);
+  EXPECT_EQ(rs[2].body["succ"], false);
+  EXPECT_TRUE(keadmRuns().empty()) << "keadm must not have been started";
+  EXPECT_FALSE(fs::exists("/tmp/pwned"));
+}
+
+TEST_F(TaskManagerTest, FailedUpgradeRollsBack) {
+  ::setenv("FAKE_KEADM_UPGRADE_EXIT", "3", 1);
+  startModule();
+  sendTask("nodeupgradejob", "up2", "Upgrade", R"({"version":"v1.23.1"})");
+  auto rs = waitReports(2);
+  ASSERT_EQ(actions(rs), "Upgrade- RollBack+ ");
+  EXPECT_NE(rs[0].body["reason"].get<std::string>().find("exit status 3"), std::string::npos);
+  EXPECT_EQ(rs[0].body["extend"], "v1.22.0,v1.23.1");
+  EXPECT_EQ(rs[1].body["extend"], "v1.23.1,v1.22.0");
+  EXPECT_EQ(keadmRuns(), (std::vector<std::string>{"upgrade|edge|--force|--toVersion|v1.23.1",
+                                                   "rollback|edge"}));
+}
+
+TEST_F(TaskManagerTest, ConfigUpdateRunsBackupThenConfigUpdateWithSortedPairs) {
+  startModule();
+  sendTask("configupdatejob", "cu1", "Check",
+           R"({"updateFields":{"modules.edgeHub.heartbeat":"20","a.b":"x y"}})");
+  auto rs = waitReports(3);
+  ASSERT_EQ(actions(rs), "Check+ BackUp+ Update+ ");
+  for (const Report& r : rs) EXPECT_EQ(r.body["extend"], "");
+  EXPECT_EQ(keadmRuns(),
+            (std::vector<std::string>{"backup|edge",
+                                      "config-update|--set|a.b=x y,modules.edgeHub.heartbeat=20"}));
+}
+
+TEST_F(TaskManagerTest, AfterRestartTheKeadmReportIsSentOnConnect) {
+  // What the previous edgecore left: the upgrade rows at Upgrade, and keadm's report file.
+  std::string spec = R"({"version":"v1.23.1"})";
+  saveRow({"v1alpha2/nodeupgradejobspecs/up3/edge-1", kSpecGvr, "up3", spec}, true);
+  json state = {{"type", "nodeupgradejob"}, {"job", "up3"},       {"node", "edge-1"},
+                {"action", "Upgrade"},      {"phase", "running"}, {"spec", spec}};
+  saveRow({"v1alpha2/nodetaskstates/nodeupgradejob/up3/edge-1", kStateGvr, "up3", state.dump()},
+          false);
+  std::ofstream(reportPath())
+      << R"({"event":"Upgrade","success":true,"fromVersion":"v1.22.0","toVersion":"v1.23.1"})";
+  startModule();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(waitReports(1, std::chrono::milliseconds(1)).empty())
+      << "keadm actions are not rerun";
+  Message up =
+      Message::create("edgehub", "taskmanager", "connect", "node/connection", "cloud_connected");
+  ASSERT_TRUE(bus_.broadcast("taskmanager", up).ok());
+  auto rs = waitReports(1);
+  ASSERT_EQ(actions(rs), "Upgrade+ ");
+  EXPECT_EQ(rs[0].resource, std::string(kApi) + "nodeupgradejob/up3/node/edge-1");
+  EXPECT_EQ(rs[0].body["extend"], "v1.22.0,v1.23.1");
+  EXPECT_FALSE(fs::exists(reportPath()));
+  EXPECT_TRUE(rowsGone(kStateGvr));
+  EXPECT_TRUE(rowsGone(kSpecGvr));
+  EXPECT_TRUE(keadmRuns().empty());
+}
+
+TEST_F(TaskManagerTest, AfterRestartAFailedUpgradeReportLeadsToRollBack) {
+  std::string spec = R"({"version":"v1.23.1"})";
+  saveRow({"v1alpha2/nodeupgradejobspecs/up4/edge-1", kSpecGvr, "up4", spec}, true);
+  json state = {{"type", "nodeupgradejob"}, {"job", "up4"},       {"node", "edge-1"},
+                {"action", "Upgrade"},      {"phase", "running"}, {"spec", spec}};
+  saveRow({"v1alpha2/nodetaskstates/nodeupgradejob/up4/edge-1", kStateGvr, "up4", state.dump()},
+          false);
+  std::ofstream(reportPath()) << R"({"event":"Upgrade","success":false,"fromVersion":"v1.22.0",)"
+                                 R"("toVersion":"v1.23.1","errorMessage":"start failed"})";
+  startModule();
+  Message up =
+      Message::create("edgehub", "taskmanager", "connect", "node/connection", "cloud_connected");
+  ASSERT_TRUE(bus_.broadcast("taskmanager", up).ok());
+  auto rs = waitReports(2);
+  ASSERT_EQ(actions(rs), "Upgrade- RollBack+ ");
+  EXPECT_EQ(rs[0].body["reason"], "start failed");
+  EXPECT_EQ(keadmRuns(), std::vector<std::string>{"rollback|edge"});
+}
+
+TEST_F(TaskManagerTest, V1alpha1TasksAreDroppedWithoutAReport) {
+  startModule();
+  Message m = Message::create("taskmanager", "taskmanager", "upgrade", "upgrade/t1/node/edge-1",
+                              json{{"TaskID", "t1"}, {"Type", "upgrade"}, {"State", "Init"}});
+  ASSERT_TRUE(bus_.send("taskmanager", std::move(m)).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(waitReports(1, std::chrono::milliseconds(1)).empty());
+}
+
+// ---- real containerd ----
+
+using TaskManagerContainerd = TaskManagerTest;
+
+TEST_F(TaskManagerContainerd, PullReportsEveryImageStatus) {
+  ASSERT_TRUE(fs::exists("/run/containerd/containerd.sock")) << "containerd is not running";
+  startModule();
+  sendTask("imageprepulljob", "pp1", "Check",
+           R"({"imagePrePullTemplate":{"images":["docker.io/library/busybox:local",)"
+           R"("registry.k8s.io/pause:3.6","127.0.0.1:1/none/such:1"],"retryTimes":1}})");
+  auto rs = waitReports(2, std::chrono::seconds(60));
+  ASSERT_EQ(actions(rs), "Check+ Pull- ");
+  EXPECT_EQ(rs[1].body["reason"], "there were some failures when pulling images");
+  json images = json::parse(rs[1].body["extend"].get<std::string>());
+  ASSERT_EQ(images.size(), 3u) << images.dump();
+  EXPECT_EQ(images[0]["image"], "docker.io/library/busybox:local");
+  EXPECT_EQ(images[0]["status"], "True") << images.dump();
+  EXPECT_EQ(images[1]["status"], "True") << images.dump();
+  EXPECT_EQ(images[2]["status"], "False");
+  EXPECT_FALSE(images[2]["reason"].get<std::string>().empty());
+  EXPECT_FALSE(images[0].contains("reason"));
+}
+
+TEST_F(TaskManagerContainerd, APullInterruptedByARestartRunsAgain) {
+  ASSERT_TRUE(fs::exists("/run/containerd/containerd.sock")) << "containerd is not running";
+  std::string spec = R"({"imagePrePullTemplate":{"images":["docker.io/library/busybox:local"]}})";
+  json state = {{"type", "imageprepulljob"}, {"job", "pp2"},       {"node", "edge-1"},
+                {"action", "Pull"},          {"phase", "running"}, {"spec", spec}};
+  saveRow({"v1alpha2/nodetaskstates/imageprepulljob/pp2/edge-1", kStateGvr, "pp2", state.dump()},
+          false);
+  startModule();
+  auto rs = waitReports(1, std::chrono::seconds(60));
+  ASSERT_EQ(actions(rs), "Pull+ ");
+  EXPECT_EQ(rs[0].resource, std::string(kApi) + "imageprepulljob/pp2/node/edge-1");
+}
+
+}  // namespace
+}  // namespace edgecore::taskmanager
