@@ -119,6 +119,18 @@ asio::awaitable<std::string> handleLocal(std::shared_ptr<State> st,
   co_return serverAnswer(200, "receive response from cloud successfully", answer->contentData());
 }
 
+// The server's handler holds the state weakly: a connection the server's io_context has not
+// torn down yet must not keep the module's state (and its strand on the blocking pool) alive
+// past the module.
+asio::awaitable<std::string> handleLocalIfRunning(std::weak_ptr<State> weak,
+                                                  core::Result<std::string> body) {
+  std::shared_ptr<State> st = weak.lock();
+  if (!st || st->stopped) {
+    co_return serverAnswer(503, "servicebus is stopping", "");
+  }
+  co_return co_await handleLocal(std::move(st), std::move(body));
+}
+
 // Strand only. Starts the local server if it is not running (upstream's server(); a failed
 // listen is logged and retried on the next rule "start").
 void ensureServer(const std::shared_ptr<State>& st) {
@@ -132,9 +144,10 @@ void ensureServer(const std::shared_ptr<State>& st) {
   o.max_body = kMaxBodyBytes;
   o.tls_cert_file = cfg.tls_cert_file;
   o.tls_private_key_file = cfg.tls_private_key_file;
-  auto server = startLocalServer(
-      st->ctx.strand.get_inner_executor().context(), o,
-      [st](core::Result<std::string> body) { return handleLocal(st, std::move(body)); });
+  auto server = startLocalServer(st->ctx.strand.get_inner_executor().context(), o,
+                                 [weak = std::weak_ptr<State>(st)](core::Result<std::string> body) {
+                                   return handleLocalIfRunning(weak, std::move(body));
+                                 });
   if (!server.ok()) {
     st->ctx.log->error("servicebus server not started err=\"{}\"", server.status().message());
     return;

@@ -88,10 +88,12 @@ class ServiceBusModuleTest : public ::testing::Test {
 
   edgecore::testing::TempDir dir_;
   std::string cloud_answer_ = "cloud says hi";
+  // Declared before the io_context: calls still pending there when the test ends hold the
+  // module's state, whose strand lives on this pool, so the pool must be destroyed last.
+  asio::thread_pool blocking_{1};
   asio::io_context ioc_;
   core::Bus bus_{ioc_};
   core::Strand strand_ = asio::make_strand(ioc_);
-  asio::thread_pool blocking_{1};
   core::SystemClock clock_;
   core::LoggerFactory loggers_{spdlog::level::warn};
   core::EdgeCoreConfig cfg_;
