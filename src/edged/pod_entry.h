@@ -109,6 +109,9 @@ struct PodEntry {
   std::map<std::string, ProberSlot> probers;  // by container name, for the running instance
   bool syncing = false;
   bool dirty = false;
+  // The fingerprint the running sync started from: a spec that changed meanwhile makes its plan
+  // stale, so finishSync drops that plan instead of keeping it over the new spec.
+  std::string syncing_fingerprint;
   bool terminal = false;
   // Deletion.
   bool deleting = false;

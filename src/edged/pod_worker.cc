@@ -57,6 +57,7 @@ std::optional<PodSync> beginSync(PodEntry& e, std::chrono::steady_clock::time_po
   }
   e.syncing = true;
   e.dirty = false;
+  e.syncing_fingerprint = e.fingerprint;
   PodSync s;
   SyncRequest& req = s.request;
   req.pod = e.pod;
@@ -85,6 +86,13 @@ SyncOutcome finishSync(PodEntry& e, SyncResult& r, spdlog::logger& log,
   SyncOutcome out;
   e.syncing = false;
   out.events = std::move(r.events);
+  if (e.syncing_fingerprint != e.fingerprint) {
+    // The spec changed while this sync ran (updatePodEntry cleared the plan): what it planned is
+    // for the old spec. Keeping it would run the old spec on, so plan again at once.
+    r.plan = nullptr;
+    r.plan_error.reset();
+    e.dirty = true;
+  }
   if (r.plan) {
     e.plan = r.plan;
   }

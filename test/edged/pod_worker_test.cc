@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "deviceplugin/device_manager.h"
+#include "pod_intake.h"
 
 namespace edgecore::edged {
 namespace {
@@ -35,6 +36,31 @@ TEST(PodWorkerTest, OneSyncAtATimeThenOnceMore) {
   EXPECT_TRUE(e.syncing);
   EXPECT_FALSE(beginSync(e, now, seconds(60)).has_value());
   EXPECT_TRUE(e.dirty);
+}
+
+TEST(PodWorkerTest, ASpecChangedDuringASyncDropsThePlanOfTheOldSpec) {
+  // The cloud's update lands while the first sync of the pod runs: that sync's plan is for the
+  // old spec and must not be kept, or the old containers run on (a hold-upgrade test caught it).
+  PodEntry e = entry();
+  e.fingerprint = "v1";
+  auto now = std::chrono::steady_clock::now();
+  ASSERT_TRUE(beginSync(e, now, seconds(60)).has_value());
+  ASSERT_TRUE(updatePodEntry(e, {{"metadata", {{"uid", "u"}}}, {"spec", {{"x", 2}}}}));
+  EXPECT_FALSE(beginSync(e, now, seconds(60)).has_value());  // marks it dirty
+  SyncResult old;
+  old.plan = std::make_shared<PodPlan>();
+  old.plan_error = PlanError{"InvalidPodSpec", "of the old spec"};
+  finishSync(e, old, *nullLog(), now);
+  EXPECT_EQ(e.plan, nullptr) << "the old spec's plan was kept";
+  EXPECT_FALSE(e.plan_error.has_value());
+  EXPECT_TRUE(e.dirty);
+  auto again = beginSync(e, now, seconds(60));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->request.plan, nullptr) << "the next sync plans the new spec";
+  SyncResult fresh;
+  fresh.plan = std::make_shared<PodPlan>();
+  finishSync(e, fresh, *nullLog(), now);
+  EXPECT_EQ(e.plan, fresh.plan) << "a sync of the current spec keeps its plan";
 }
 
 TEST(PodWorkerTest, RefusedAdmissionAndTerminatedPodsDoNotSync) {
