@@ -55,6 +55,18 @@ bool hasOnFailureRestartPolicy(std::string_view name) {
   return std::find(std::begin(kOnFailure), std::end(kOnFailure), name) != std::end(kOnFailure);
 }
 
+// The two execution contexts with their protected shutdown() callable. Shutting a context down
+// destroys the handlers still queued on it; its services (strands included) stay until the object
+// goes. A handler queued on one context may hold a strand of the other, so both are shut down
+// before either is destroyed (see ~Daemon).
+struct IoContext : asio::io_context {
+  void destroyPendingHandlers() { shutdown(); }
+};
+struct BlockingPool : asio::thread_pool {
+  using asio::thread_pool::thread_pool;
+  void destroyPendingHandlers() { shutdown(); }
+};
+
 struct Daemon::Impl {
   Impl(const EdgeCoreConfig& c, const LoggerFactory& l, DaemonOptions o)
       : config(c),
@@ -87,10 +99,10 @@ struct Daemon::Impl {
   const LoggerFactory& loggers;
   DaemonOptions options;
   std::shared_ptr<spdlog::logger> log;
-  asio::io_context ioc;
+  IoContext ioc;
   Bus bus;
   SystemClock clock;
-  asio::thread_pool blocking;
+  BlockingPool blocking;
   // Reads the bus: declared after it, destroyed before it.
   MetricsRegistrySharedPtr metrics = std::make_shared<MetricsRegistry>();
 
@@ -184,6 +196,13 @@ Daemon::Daemon(const EdgeCoreConfig& config, const LoggerFactory& loggers, Daemo
 Daemon::~Daemon() {
   impl_->blocking.stop();
   impl_->blocking.join();
+  // After a clean run the io_context has nothing queued; after a stop that overran (the I/O
+  // threads were stopped, not drained) it may hold handlers that own strands of the pool, and the
+  // pool may hold handlers owning strands of the io_context. Destroy all of them while both
+  // contexts still exist.
+  impl_->ioc.stop();
+  impl_->ioc.destroyPendingHandlers();
+  impl_->blocking.destroyPendingHandlers();
 }
 
 Bus& Daemon::bus() { return impl_->bus; }

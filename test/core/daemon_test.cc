@@ -11,6 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
 #include "edgecore/core/config.h"
 #include "util/wait.h"
 
@@ -154,6 +157,56 @@ TEST_F(DaemonTest, StopOverrunningDeadlineIsReported) {
   EXPECT_NE(logs_.str().find("shutdown overran deadline deadline_ms=100 waiting_for=slow"),
             std::string::npos)
       << logs_.str();
+}
+
+
+// A module whose ioc has a handler pending at shutdown that holds a strand of the blocking pool
+// (a timer wait never completed: what a module's coroutine waiting on a pool strand leaves
+// behind). Destroying the daemon must destroy that handler while the pool still exists (ASan
+// reported a use after free when the pool went first).
+class PendingAcrossContextsModule final : public Module {
+ public:
+  explicit PendingAcrossContextsModule(ModuleContext ctx) : ctx_(std::move(ctx)) {}
+  std::string_view name() const override { return "pending"; }
+  std::string_view group() const override { return "pending"; }
+  Status start() override {
+    auto timer = std::make_shared<asio::steady_timer>(ctx_.strand, std::chrono::hours(1));
+    auto on_pool = asio::make_strand(ctx_.blocking);
+    timer->async_wait([timer, on_pool](const boost::system::error_code&) {});
+    // And the other way round: a pool handler queued behind a busy one on a pool strand when
+    // the pool stops, holding a strand of the ioc.
+    asio::post(on_pool, [] { std::this_thread::sleep_for(50ms); });
+    asio::post(on_pool, [on_ioc = ctx_.strand] {});
+    return {};
+  }
+  void stop() override {}
+
+ private:
+  ModuleContext ctx_;
+};
+
+TEST_F(DaemonTest, HandlersPendingAtShutdownAreDestroyedBeforeEitherContextGoes) {
+  bool started = false;
+  {
+    // The timer is never cancelled, so the I/O threads only end through the overrun path, which
+    // stops the io_context with the handler still queued (the process would exit there by
+    // default; a test goes on to the destructor).
+    DaemonOptions options = testOptions();
+    options.stop_deadline = 200ms;
+    options.on_stop_overrun = [] {};
+    Daemon daemon(config_, loggers_, options);
+    ModuleSpec s;
+    s.name = "pending";
+    s.config_path = "modules.pending";
+    s.enabled = true;
+    s.factory = [&started](ModuleContext ctx) -> Result<ModulePtr> {
+      started = true;
+      return ModulePtr(std::make_unique<PendingAcrossContextsModule>(std::move(ctx)));
+    };
+    daemon.requestStop();
+    EXPECT_EQ(daemon.run({s}).code(), StatusCode::DeadlineExceeded);
+  }  // the destructor: under ASan a use after free here fails the test binary
+  EXPECT_TRUE(started);
 }
 
 }  // namespace
