@@ -4,15 +4,14 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "edgecore/core/config.h"
 #include "util/wait.h"
@@ -158,7 +157,6 @@ TEST_F(DaemonTest, StopOverrunningDeadlineIsReported) {
             std::string::npos)
       << logs_.str();
 }
-
 
 // A module whose ioc has a handler pending at shutdown that holds a strand of the blocking pool
 // (a timer wait never completed: what a module's coroutine waiting on a pool strand leaves
