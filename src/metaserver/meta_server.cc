@@ -23,6 +23,7 @@
 #include <set>
 
 #include "api_handler.h"
+#include "edgecore/core/async/accept_errors.h"
 #include "edgecore/core/async/spawn.h"
 #include "pod_ops_handler.h"
 #include "server_metrics.h"
@@ -588,9 +589,14 @@ class MetaServerImpl final : public MetaServer {
       auto [ec, socket] = co_await acceptor.async_accept(strand_for_next, kTuple);
       if (ec == asio::error::operation_aborted || state->stopped) break;
       if (ec) {
-        // EMFILE and friends: back off a little instead of spinning.
-        asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(50));
-        co_await t.async_wait(kTuple);
+        if (!core::isTransientAcceptError(ec)) {
+          if (state->log) {
+            state->log->error("metaserver listener failed, no more connections err=\"{}\"",
+                              ec.message());
+          }
+          break;
+        }
+        co_await core::pauseAfterAcceptError();
         continue;
       }
       beast::error_code ignored;

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 
+#include "edgecore/core/async/accept_errors.h"
 #include "edgecore/core/async/spawn.h"
 
 namespace edgecore::servicebus {
@@ -161,7 +162,12 @@ class ServerImpl : public LocalServer, public std::enable_shared_from_this<Serve
         if (ec == asio::error::operation_aborted || self->stopped_) {
           co_return;
         }
-        continue;  // e.g. EMFILE: try the next one
+        if (!core::isTransientAcceptError(ec)) {
+          // Reaches the log through spawnLogged: the listening socket is unusable.
+          throw boost::system::system_error(ec, "servicebus listener failed, no more connections");
+        }
+        co_await core::pauseAfterAcceptError();
+        continue;
       }
       auto c = std::make_shared<Conn>();
       if (self->tls_) {

@@ -20,6 +20,7 @@
 #include "edgecore/core/logging.h"
 #include "edgecore/servicebus/module.h"
 #include "servicebus/local_http_server.h"
+#include "util/descriptor_exhaustion.h"
 #include "util/process.h"
 
 namespace edgecore::servicebus {
@@ -31,6 +32,7 @@ namespace http = beast::http;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 using edgecore::testing::runUntil;
+using edgecore::testing::DescriptorExhaustion;
 using testing::LocalHttpServer;
 
 class ServiceBusModuleTest : public ::testing::Test {
@@ -286,6 +288,37 @@ TEST_F(ServiceBusServerTest, RuleUrlStartsTheServerAndAllowedRequestsReachTheClo
   EXPECT_EQ(up.route.resource, "ruleurl/a");
   // The raw bytes as a Go []byte: a base64 string on the wire.
   EXPECT_EQ(core::base64Decode(up.content.get<std::string>()).value(), body);
+}
+
+// Out of descriptors, accept() fails with EMFILE while a connection waits in the backlog: the
+// server pauses between attempts instead of spinning, then serves again once descriptors free up.
+TEST_F(ServiceBusServerTest, OutOfDescriptorsTheServerWaitsInsteadOfSpinning) {
+  rule("start", "ruleurl/a");
+  uint16_t port = waitForServer(true);
+  ASSERT_NE(port, 0);
+  asio::io_context io;
+  asio::ip::tcp::socket waiting(io);
+  waiting.open(asio::ip::tcp::v4());  // its descriptor exists before the table fills up
+  auto cpuSeconds = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
+           (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  double cpu_used = 0;
+  {
+    DescriptorExhaustion full(/*spare=*/0);
+    ASSERT_TRUE(full.ok());
+    waiting.connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port));
+    const double before = cpuSeconds();
+    runUntil(
+        ioc_, [] { return false; }, 500ms);  // the server's accept loop runs here
+    cpu_used = cpuSeconds() - before;
+  }
+  EXPECT_LT(cpu_used, 0.15) << "CPU seconds used while out of descriptors";
+  waiting.close();
+  json answer = post(port, R"({"method":"POST","targetURL":"ruleurl/a","payload":{}})");
+  EXPECT_EQ(answer["code"], 200) << answer.dump();
 }
 
 TEST_F(ServiceBusServerTest, RefusesUnknownUrlsAndBadBodies) {

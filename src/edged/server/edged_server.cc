@@ -25,6 +25,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "edgecore/core/async/accept_errors.h"
 #include "edgecore/core/async/spawn.h"
 #include "server/conn_stream.h"
 #include "server/cri_log.h"
@@ -503,7 +504,12 @@ awaitable<void> acceptLoop(std::shared_ptr<State> st) {
                                                           asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || st->stopped) co_return;
-      continue;  // e.g. EMFILE: try again
+      if (!core::isTransientAcceptError(ec)) {
+        // Reaches stderr through logCompletion: the listening socket is unusable.
+        throw boost::system::system_error(ec, "edged server listener failed, no more connections");
+      }
+      co_await core::pauseAfterAcceptError();
+      continue;
     }
     error_code nodelay_ec;  // exec/attach/log streams: no Nagle wait behind a delayed ACK
     sock.set_option(tcp::no_delay(true), nodelay_ec);

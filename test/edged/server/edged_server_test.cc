@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "util/process.h"
+#include "util/descriptor_exhaustion.h"
 #include "util/wait.h"
 
 namespace edgecore::edged {
@@ -145,6 +146,37 @@ TEST_F(EdgedServerTest, HealthzAndPods) {
   EXPECT_NE(r.headers.find("application/json"), std::string::npos);
   EXPECT_NE(r.body.find("\"web\""), std::string::npos);
   EXPECT_EQ(get(port, "/nothing").status, 404);
+}
+
+// Out of descriptors, accept() fails with EMFILE while the connection waits in the backlog; the
+// server pauses between attempts instead of spinning the I/O threads, and serves the connection
+// once descriptors are free again.
+TEST_F(EdgedServerTest, OutOfDescriptorsTheServerWaitsInsteadOfSpinning) {
+  asio::io_context io;
+  tcp::socket client(io);
+  auto cpuSeconds = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
+           (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  double cpu_used = 0;
+  {
+    testing::DescriptorExhaustion full(/*spare=*/1);
+    ASSERT_TRUE(full.ok());
+    client.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));  // the last one
+    const double before = cpuSeconds();
+    std::this_thread::sleep_for(500ms);
+    cpu_used = cpuSeconds() - before;
+  }
+  // Spinning would burn most of the 0.5 s on each of the two I/O threads.
+  EXPECT_LT(cpu_used, 0.15) << "CPU seconds used while out of descriptors";
+  std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  asio::write(client, asio::buffer(req));
+  std::string raw;
+  boost::system::error_code ec;
+  asio::read(client, asio::dynamic_buffer(raw), ec);
+  EXPECT_EQ(parse(raw).status, 200) << raw;
 }
 
 TEST_F(EdgedServerTest, ContainerLogs) {

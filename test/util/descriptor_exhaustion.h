@@ -1,0 +1,62 @@
+#pragma once
+
+// Fills this process's descriptor table (under a lowered soft RLIMIT_NOFILE, so it takes a few
+// dozen descriptors, not a million) to test what a server does when accept() fails with EMFILE.
+// Everything is undone in the destructor. Other threads of the test process must not need new
+// descriptors meanwhile.
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace edgecore::testing {
+
+class DescriptorExhaustion {
+ public:
+  // Leaves `spare` descriptors free (a test connects its client socket with them).
+  explicit DescriptorExhaustion(int spare) {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    int highest = 0;
+    for (int fd = 0; fd < 65536; ++fd) {
+      if (fcntl(fd, F_GETFD) != -1) {
+        highest = fd;
+      }
+    }
+    rlimit lowered = saved_;
+    lowered.rlim_cur = static_cast<rlim_t>(highest + 64);
+    ok_ = setrlimit(RLIMIT_NOFILE, &lowered) == 0;
+    for (;;) {
+      int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        break;
+      }
+      held_.push_back(fd);
+    }
+    for (int i = 0; i < spare && !held_.empty(); ++i) {
+      close(held_.back());
+      held_.pop_back();
+    }
+  }
+  ~DescriptorExhaustion() { release(); }
+  DescriptorExhaustion(const DescriptorExhaustion&) = delete;
+  DescriptorExhaustion& operator=(const DescriptorExhaustion&) = delete;
+
+  bool ok() const { return ok_ && !held_.empty(); }
+
+  void release() {
+    for (int fd : held_) {
+      close(fd);
+    }
+    held_.clear();
+    setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+
+ private:
+  rlimit saved_{};
+  bool ok_ = false;
+  std::vector<int> held_;
+};
+
+}  // namespace edgecore::testing
