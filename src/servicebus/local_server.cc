@@ -163,8 +163,11 @@ class ServerImpl : public LocalServer, public std::enable_shared_from_this<Serve
           co_return;
         }
         if (!core::isTransientAcceptError(ec)) {
-          // Reaches the log through spawnLogged: the listening socket is unusable.
-          throw boost::system::system_error(ec, "servicebus listener failed, no more connections");
+          if (self->opts_.on_failure) {
+            self->opts_.on_failure(core::unavailable("servicebus server listener failed: " +
+                                                     ec.message()));
+          }
+          co_return;
         }
         co_await core::pauseAfterAcceptError();
         continue;

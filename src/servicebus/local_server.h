@@ -33,6 +33,10 @@ struct LocalServerOptions {
   // needs no restart), and the certificate must carry the serverAuth extended key usage.
   std::string tls_cert_file;
   std::string tls_private_key_file;
+  // Called once, from the accept loop, when the listening socket fails for good (not for
+  // EMFILE and other transient errors, which are waited out). The module reports it as its
+  // failure (moduleRestart).
+  std::function<void(core::Status)> on_failure;
 };
 
 class LocalServer {

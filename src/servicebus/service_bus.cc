@@ -144,6 +144,14 @@ void ensureServer(const std::shared_ptr<State>& st) {
   o.max_body = kMaxBodyBytes;
   o.tls_cert_file = cfg.tls_cert_file;
   o.tls_private_key_file = cfg.tls_private_key_file;
+  // Applications can no longer reach us: the module's run has failed (restarted with
+  // featureGates.moduleRestart, else edgecore stops).
+  o.on_failure = [weak = std::weak_ptr<State>(st)](core::Status why) {
+    if (auto live = weak.lock(); live && !live->stopped) {
+      live->ctx.log->error("servicebus server failed err=\"{}\"", why.message());
+      live->ctx.report_failure(std::move(why));
+    }
+  };
   auto server = startLocalServer(st->ctx.strand.get_inner_executor().context(), o,
                                  [weak = std::weak_ptr<State>(st)](core::Result<std::string> body) {
                                    return handleLocalIfRunning(weak, std::move(body));

@@ -2,6 +2,8 @@
 // caught where edgehub would take them (group "hub").
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -64,6 +66,7 @@ class ServiceBusModuleTest : public ::testing::Test {
       module_->stop();
     }
     core::ModuleContext ctx{strand_, bus_, cfg_, loggers_.make("servicebus"), clock_, blocking_};
+    ctx.report_failure = [this](core::Status why) { failures_.push_back(std::move(why)); };
     opts.port_override = 0;
     auto m = createServiceBus(ctx, opts);
     ASSERT_TRUE(m.ok());
@@ -90,6 +93,7 @@ class ServiceBusModuleTest : public ::testing::Test {
 
   edgecore::testing::TempDir dir_;
   std::string cloud_answer_ = "cloud says hi";
+  std::vector<core::Status> failures_;  // what the module reported through report_failure
   // Declared before the io_context: calls still pending there when the test ends hold the
   // module's state, whose strand lives on this pool, so the pool must be destroyed last.
   asio::thread_pool blocking_{1};
@@ -319,6 +323,39 @@ TEST_F(ServiceBusServerTest, OutOfDescriptorsTheServerWaitsInsteadOfSpinning) {
   waiting.close();
   json answer = post(port, R"({"method":"POST","targetURL":"ruleurl/a","payload":{}})");
   EXPECT_EQ(answer["code"], 200) << answer.dump();
+}
+
+// The listening socket of this process bound to `port` (-1 if none).
+int listeningDescriptor(uint16_t port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    int listening = 0;
+    socklen_t optlen = sizeof(listening);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+        addr.sin_family == AF_INET && ntohs(addr.sin_port) == port &&
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) == 0 && listening) {
+      return fd;
+    }
+  }
+  return -1;
+}
+
+// A listening socket that fails for good (shut down under the server: accept() answers EINVAL)
+// is the module's failure, reported once through report_failure for moduleRestart.
+TEST_F(ServiceBusServerTest, AListenerThatFailsForGoodIsReportedAsTheModulesFailure) {
+  rule("start", "ruleurl/a");
+  uint16_t port = waitForServer(true);
+  int fd = listeningDescriptor(port);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::shutdown(fd, SHUT_RDWR), 0);
+  ASSERT_TRUE(runUntil(
+      ioc_, [&] { return !failures_.empty(); }, 5s));
+  runUntil(
+      ioc_, [] { return false; }, 200ms);
+  ASSERT_EQ(failures_.size(), 1u);
+  EXPECT_NE(failures_[0].message().find("servicebus server listener failed"), std::string::npos)
+      << failures_[0].toString();
 }
 
 TEST_F(ServiceBusServerTest, RefusesUnknownUrlsAndBadBodies) {
