@@ -594,6 +594,10 @@ class MetaServerImpl final : public MetaServer {
             state->log->error("metaserver listener failed, no more connections err=\"{}\"",
                               ec.message());
           }
+          if (state->options.on_listener_failure) {
+            state->options.on_listener_failure(
+                core::unavailable("metaserver listener failed: " + ec.message()));
+          }
           break;
         }
         co_await core::pauseAfterAcceptError();

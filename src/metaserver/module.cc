@@ -39,6 +39,10 @@ class MetaServerModule final : public core::Module {
         store_(store),
         known_tokens_(std::move(known_tokens)),
         secure_(std::move(secure)) {
+    // kubectl and pods on the node can no longer reach us: the module's run has failed (with
+    // the gate off, or as MetaServer has no restart policy, edgecore stops and systemd restarts
+    // it).
+    options.on_listener_failure = ctx.report_failure;
     // The daemon's registry when there is one: MetaServer's /metrics shows every module's series.
     server_ = createMetaServer(ctx.strand.get_inner_executor(), std::move(options), store,
                                forwarder, ctx.clock, ctx.log, ctx.metrics);

@@ -9,9 +9,11 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
+#include <mutex>
 #include <thread>
 
 #include "metaserver/test_objects.h"
+#include "util/descriptors.h"
 #include "util/sqlite_test_store.h"
 #include "util/wait.h"
 
@@ -261,6 +263,32 @@ TEST_F(MetaServerTest, OnlineGetGoesThroughTheCloudAndIsCached) {
   std::string r = c.readUntil("}");
   EXPECT_EQ(r.rfind("HTTP/1.1 500", 0), 0u);
   EXPECT_NE(r.find("connection lost between EdgeCore and CloudCore"), std::string::npos);
+}
+
+// A listening socket that fails for good (shut down under the server: accept() answers EINVAL)
+// reaches the module through on_listener_failure, once; EMFILE-like errors do not.
+TEST_F(MetaServerTest, AListenerThatFailsForGoodIsReported) {
+  std::mutex mu;
+  std::vector<core::Status> failures;
+  MetaServerOptions options;
+  options.on_listener_failure = [&](core::Status why) {
+    std::lock_guard lock(mu);
+    failures.push_back(std::move(why));
+  };
+  startServer(offline_, options);
+  int fd = edgecore::testing::listeningDescriptor(server_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::shutdown(fd, SHUT_RDWR), 0);
+  ASSERT_TRUE(edgecore::testing::waitFor(
+      [&] {
+    std::lock_guard lock(mu);
+    return !failures.empty();
+  }, std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::lock_guard lock(mu);
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_NE(failures[0].message().find("metaserver listener failed"), std::string::npos)
+      << failures[0].toString();
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 // caught where edgehub would take them (group "hub").
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -22,7 +21,7 @@
 #include "edgecore/core/logging.h"
 #include "edgecore/servicebus/module.h"
 #include "servicebus/local_http_server.h"
-#include "util/descriptor_exhaustion.h"
+#include "util/descriptors.h"
 #include "util/process.h"
 
 namespace edgecore::servicebus {
@@ -35,6 +34,7 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 using edgecore::testing::runUntil;
 using edgecore::testing::DescriptorExhaustion;
+using edgecore::testing::listeningDescriptor;
 using testing::LocalHttpServer;
 
 class ServiceBusModuleTest : public ::testing::Test {
@@ -323,22 +323,6 @@ TEST_F(ServiceBusServerTest, OutOfDescriptorsTheServerWaitsInsteadOfSpinning) {
   waiting.close();
   json answer = post(port, R"({"method":"POST","targetURL":"ruleurl/a","payload":{}})");
   EXPECT_EQ(answer["code"], 200) << answer.dump();
-}
-
-// The listening socket of this process bound to `port` (-1 if none).
-int listeningDescriptor(uint16_t port) {
-  for (int fd = 0; fd < 4096; ++fd) {
-    sockaddr_in addr{};
-    socklen_t len = sizeof(addr);
-    int listening = 0;
-    socklen_t optlen = sizeof(listening);
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
-        addr.sin_family == AF_INET && ntohs(addr.sin_port) == port &&
-        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) == 0 && listening) {
-      return fd;
-    }
-  }
-  return -1;
 }
 
 // A listening socket that fails for good (shut down under the server: accept() answers EINVAL)

@@ -14,6 +14,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -84,6 +85,9 @@ struct MetaServerOptions {
   RequestAuthorizerSharedPtr authorizer;
   // Set: every listener serves HTTPS (requireAuthorization); unset: plain HTTP on `address`.
   std::shared_ptr<const MetaServerTls> tls;
+  // Called once per listener whose socket fails for good (transient accept errors such as
+  // EMFILE are waited out); the module reports it as its failure. Any thread.
+  std::function<void(core::Status)> on_listener_failure;
 };
 
 class MetaServer {

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "util/process.h"
-#include "util/descriptor_exhaustion.h"
+#include "util/descriptors.h"
 #include "util/wait.h"
 
 namespace edgecore::edged {

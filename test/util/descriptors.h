@@ -1,14 +1,17 @@
 #pragma once
 
-// Fills this process's descriptor table (under a lowered soft RLIMIT_NOFILE, so it takes a few
+// Descriptor-level tools for server tests. DescriptorExhaustion fills this process's descriptor table (under a lowered soft RLIMIT_NOFILE, so it takes a few
 // dozen descriptors, not a million) to test what a server does when accept() fails with EMFILE.
 // Everything is undone in the destructor. Other threads of the test process must not need new
 // descriptors meanwhile.
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <vector>
 
 namespace edgecore::testing {
@@ -58,5 +61,22 @@ class DescriptorExhaustion {
   bool ok_ = false;
   std::vector<int> held_;
 };
+
+// The listening IPv4 socket of this process bound to `port` (-1 if none): a test shuts it down
+// under a server (accept() then fails with EINVAL, an error no server can wait out).
+inline int listeningDescriptor(uint16_t port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    int listening = 0;
+    socklen_t optlen = sizeof(listening);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+        addr.sin_family == AF_INET && ntohs(addr.sin_port) == port &&
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) == 0 && listening) {
+      return fd;
+    }
+  }
+  return -1;
+}
 
 }  // namespace edgecore::testing
