@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "edgecore/cri/cri_client.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 #include "util/wait.h"
 
@@ -199,14 +200,12 @@ class KeadmCtl : public ::testing::Test {
       argv.push_back(a);
     }
     daemon_ = std::make_unique<ChildProcess>(argv);
-    ASSERT_TRUE(waitFor([&] { return contains(daemon_->stderrSoFar(), "edgecore running"); }, 10s))
-        << daemon_->stderrSoFar();
+    ASSERT_TRUE(waitUntilRunning(*daemon_, 10s)) << daemon_->stderrSoFar();
   }
 
   void stopEdgecore() {
     if (!daemon_) return;
-    daemon_->signal(SIGTERM);
-    auto result = daemon_->wait(10s);
+    auto result = terminate(*daemon_, 10s);
     ASSERT_TRUE(result.has_value()) << daemon_->stderrSoFar();
     EXPECT_EQ(result->exit_code, 0) << result->err;
     daemon_.reset();
@@ -215,21 +214,12 @@ class KeadmCtl : public ::testing::Test {
   std::string db() const { return dir_.file("edgecore.db"); }
 
   ProcessResult keadm(std::vector<std::string> args, std::vector<std::string> env = {}) {
-    std::vector<std::string> argv{"/usr/bin/env", "HOME=" + dir_.path()};
-    argv.insert(argv.end(), env.begin(), env.end());
-    argv.push_back(kKeadm);
-    argv.push_back("ctl");
-    argv.push_back("--config");
-    argv.push_back(dir_.file("edgecore.yaml"));
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv, 60s);
+    return runCommand(keadmCtlArgv(kKeadm, dir_.path(), dir_.file("edgecore.yaml"), args, env),
+                      60s);
   }
 
   ProcessResult kubectl(std::vector<std::string> args) {
-    std::vector<std::string> argv{"/usr/bin/env", "HOME=" + dir_.path(), KUBECTL, "--server",
-                                  "http://127.0.0.1:" + std::to_string(port_)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv, 60s);
+    return runCommand(kubectlArgv(KUBECTL, dir_.path(), port_, args), 60s);
   }
 
   std::string sql(const std::string& query) {

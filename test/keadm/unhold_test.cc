@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "edgecore/cri/cri_client.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 #include "util/wait.h"
 
@@ -111,24 +112,19 @@ class KeadmUnhold : public ::testing::Test {
                    std::to_string(port_) + "\n");
     daemon_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{kEdgecore, "--config", dir_.file("edgecore.yaml")});
-    ASSERT_TRUE(waitFor([&] { return contains(daemon_->stderrSoFar(), "edgecore running"); }, 10s))
-        << daemon_->stderrSoFar();
+    ASSERT_TRUE(waitUntilRunning(*daemon_, 10s)) << daemon_->stderrSoFar();
   }
 
   void stop() {
     if (!daemon_) return;
-    daemon_->signal(SIGTERM);
-    auto result = daemon_->wait(10s);
+    auto result = terminate(*daemon_, 10s);
     ASSERT_TRUE(result.has_value()) << daemon_->stderrSoFar();
     EXPECT_EQ(result->exit_code, 0) << result->err;
     daemon_.reset();
   }
 
   ProcessResult keadm(std::vector<std::string> args) {
-    std::vector<std::string> argv{"/usr/bin/env", "HOME=" + dir_.path(),     kKeadm, "ctl",
-                                  "--config",     dir_.file("edgecore.yaml")};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv, 60s);
+    return runCommand(keadmCtlArgv(kKeadm, dir_.path(), dir_.file("edgecore.yaml"), args), 60s);
   }
 
   TempDir dir_;
