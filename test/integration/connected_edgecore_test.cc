@@ -13,6 +13,7 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -42,30 +43,8 @@ class ConnectedEdgecore : public ::testing::Test {
                "  dataSource: " +
                    d +
                    "/edgecore.db\n"
-                   "modules:\n"
-                   "  edgeHub:\n"
-                   "    enable: true\n"
-                   "    heartbeat: 2\n"
-                   "    httpServer: https://127.0.0.1:" +
-                   std::to_string(sim_->httpsPort()) +
-                   "\n"
-                   "    tlsCaFile: " +
-                   d +
-                   "/ca/rootCA.crt\n"
-                   "    tlsCertFile: " +
-                   d +
-                   "/certs/server.crt\n"
-                   "    tlsPrivateKeyFile: " +
-                   d +
-                   "/certs/server.key\n"
-                   "    token: " +
-                   sim_->token() +
-                   "\n"
-                   "    websocket:\n"
-                   "      enable: true\n"
-                   "      server: 127.0.0.1:" +
-                   std::to_string(sim_->wsPort()) +
-                   "\n"
+                   "modules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
                    "  edged:\n"
                    "    enable: false\n"
                    "    hostnameOverride: edge-1\n"
@@ -79,19 +58,12 @@ class ConnectedEdgecore : public ::testing::Test {
     ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 20s)) << daemon_->stderrSoFar();
   }
   void TearDown() override {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(10s);
-    }
-    daemon_.reset();
+    stopAndReset(daemon_, 10s);
     sim_.reset();
   }
 
   ProcessResult kubectl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/usr/bin/env", "HOME=" + dir_.path(), "/usr/bin/kubectl",
-                                     "--server", "http://127.0.0.1:" + std::to_string(port_)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv);
+    return runCommand(kubectlArgv("/usr/bin/kubectl", dir_.path(), port_, args));
   }
 
   TempDir dir_;

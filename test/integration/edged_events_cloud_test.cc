@@ -15,6 +15,7 @@
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
 #include "edgecore/cri/cri_client.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -48,14 +49,9 @@ class EdgedEventsCloud : public ::testing::Test {
     dir_.write("edgecore.yaml",
                "apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: EdgeCore\n"
                "database:\n  dataSource: " +
-                   d + "/edgecore.db\nmodules:\n  edgeHub:\n    enable: true\n    heartbeat: 2\n" +
-                   "    httpServer: https://127.0.0.1:" + std::to_string(sim_->httpsPort()) +
-                   "\n    tlsCaFile: " + d + "/ca/rootCA.crt\n    tlsCertFile: " + d +
-                   "/certs/server.crt\n    tlsPrivateKeyFile: " + d +
-                   "/certs/server.key\n    token: " + sim_->token() +
-                   "\n    websocket:\n      enable: true\n      server: 127.0.0.1:" +
-                   std::to_string(sim_->wsPort()) +
-                   "\n  edged:\n    enable: true\n    reportEvent: true\n    hostnameOverride: " +
+                   d + "/edgecore.db\nmodules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
+                   "  edged:\n    enable: true\n    reportEvent: true\n    hostnameOverride: " +
                    node_ + "\n    rootDirectory: " + d +
                    "/kubelet\n    tailoredKubeletConfig:\n      readOnlyPort: 0\n"
                    "      staticPodPath: " +
@@ -70,11 +66,7 @@ class EdgedEventsCloud : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(10s);
-    }
-    daemon_.reset();
+    stopAndReset(daemon_, 10s);
     sim_.reset();
     if (!cri_) return;
     runtimeapi::PodSandboxFilter f;

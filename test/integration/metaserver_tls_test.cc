@@ -22,6 +22,7 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -87,42 +88,30 @@ class MetaServerTls : public ::testing::Test {
 
   void writeConfig(bool gate, const std::string& server) {
     const std::string d = dir_.path();
-    dir_.write(
-        "edgecore.yaml",
-        "apiVersion: edgecore.config.kubeedge.io/v1alpha2\n"
-        "kind: EdgeCore\n"
-        "featureGates:\n"
-        "  requireAuthorization: " +
-            std::string(gate ? "true" : "false") +
-            "\n"
-            "database:\n"
-            "  dataSource: " +
-            d +
-            "/edgecore.db\n"
-            "modules:\n"
-            "  edgeHub:\n"
-            "    enable: true\n"
-            "    heartbeat: 2\n"
-            "    httpServer: https://127.0.0.1:" +
-            std::to_string(sim_->httpsPort()) + "\n    tlsCaFile: " + d +
-            "/ca/rootCA.crt\n    tlsCertFile: " + d + "/certs/server.crt\n    tlsPrivateKeyFile: " +
-            d + "/certs/server.key\n    token: " + sim_->token() +
-            "\n"
-            "    websocket:\n"
-            "      enable: true\n"
-            "      server: 127.0.0.1:" +
-            std::to_string(sim_->wsPort()) +
-            "\n"
-            "  edged:\n"
-            "    enable: false\n"
-            "    hostnameOverride: edge-1\n"
-            "  metaManager:\n"
-            "    metaServer:\n"
-            "      enable: true\n"
-            "      server: " +
-            server + "\n      dummyServer: " + dummy_ip_ + ":" + std::to_string(dummy_port_) +
-            "\n      tlsCaFile: " + d + "/ca/rootCA.crt\n      tlsCertFile: " + d +
-            "/certs/server.crt\n      tlsPrivateKeyFile: " + d + "/certs/server.key\n");
+    dir_.write("edgecore.yaml",
+               "apiVersion: edgecore.config.kubeedge.io/v1alpha2\n"
+               "kind: EdgeCore\n"
+               "featureGates:\n"
+               "  requireAuthorization: " +
+                   std::string(gate ? "true" : "false") +
+                   "\n"
+                   "database:\n"
+                   "  dataSource: " +
+                   d +
+                   "/edgecore.db\n"
+                   "modules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
+                   "  edged:\n"
+                   "    enable: false\n"
+                   "    hostnameOverride: edge-1\n"
+                   "  metaManager:\n"
+                   "    metaServer:\n"
+                   "      enable: true\n"
+                   "      server: " +
+                   server + "\n      dummyServer: " + dummy_ip_ + ":" +
+                   std::to_string(dummy_port_) + "\n      tlsCaFile: " + d +
+                   "/ca/rootCA.crt\n      tlsCertFile: " + d +
+                   "/certs/server.crt\n      tlsPrivateKeyFile: " + d + "/certs/server.key\n");
   }
 
   void startEdgecore() {
@@ -133,8 +122,7 @@ class MetaServerTls : public ::testing::Test {
 
   void stopEdgecore() {
     if (!daemon_) return;
-    daemon_->signal(SIGTERM);
-    auto r = daemon_->wait(15s);
+    auto r = terminate(*daemon_, 15s);
     EXPECT_TRUE(r.has_value());
     if (r) {
       EXPECT_EQ(r->exit_code, 0) << r->err;
@@ -165,11 +153,7 @@ class MetaServerTls : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(15s);
-    }
-    daemon_.reset();
+    stopAndReset(daemon_, 15s);
     sim_.reset();
   }
 

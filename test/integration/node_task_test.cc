@@ -14,6 +14,7 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -50,27 +51,8 @@ class NodeTaskCloud : public ::testing::Test {
                "database:\n  dataSource: " +
                    d +
                    "/edgecore.db\n"
-                   "modules:\n"
-                   "  edgeHub:\n    enable: true\n    heartbeat: 2\n"
-                   "    httpServer: https://127.0.0.1:" +
-                   std::to_string(sim_->httpsPort()) +
-                   "\n"
-                   "    tlsCaFile: " +
-                   d +
-                   "/ca/rootCA.crt\n"
-                   "    tlsCertFile: " +
-                   d +
-                   "/certs/server.crt\n"
-                   "    tlsPrivateKeyFile: " +
-                   d +
-                   "/certs/server.key\n"
-                   "    token: " +
-                   sim_->token() +
-                   "\n"
-                   "    websocket:\n      enable: true\n"
-                   "      server: 127.0.0.1:" +
-                   std::to_string(sim_->wsPort()) +
-                   "\n"
+                   "modules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
                    "  edged:\n    enable: false\n    hostnameOverride: edge-1\n"
                    "  taskManager:\n    enable: true\n"
                    "  metaManager:\n    metaServer:\n      enable: true\n"
@@ -84,11 +66,7 @@ class NodeTaskCloud : public ::testing::Test {
     ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 20s)) << daemon_->stderrSoFar();
   }
   void TearDown() override {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(10s);
-    }
-    daemon_.reset();
+    stopAndReset(daemon_, 10s);
     sim_.reset();
   }
 

@@ -25,6 +25,7 @@
 #include "edgecore/core/base64.h"
 #include "edgecore/core/time.h"
 #include "edgecore/cri/cri_client.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 #include "util/wait.h"
 
@@ -93,14 +94,9 @@ class ServiceAccountTokenCloud : public ::testing::Test {
     dir_.write("edgecore.yaml",
                "apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: EdgeCore\n"
                "database:\n  dataSource: " +
-                   d + "/edgecore.db\nmodules:\n  edgeHub:\n    enable: true\n    heartbeat: 2\n" +
-                   "    httpServer: https://127.0.0.1:" + std::to_string(sim_->httpsPort()) +
-                   "\n    tlsCaFile: " + d + "/ca/rootCA.crt\n    tlsCertFile: " + d +
-                   "/certs/server.crt\n    tlsPrivateKeyFile: " + d +
-                   "/certs/server.key\n    token: " + sim_->token() +
-                   "\n    websocket:\n      enable: true\n      server: 127.0.0.1:" +
-                   std::to_string(sim_->wsPort()) +
-                   "\n  edged:\n    enable: true\n    reportEvent: true\n    hostnameOverride: " +
+                   d + "/edgecore.db\nmodules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
+                   "  edged:\n    enable: true\n    reportEvent: true\n    hostnameOverride: " +
                    node_ + "\n    rootDirectory: " + d +
                    "/kubelet\n    tailoredKubeletConfig:\n      readOnlyPort: 0\n"
                    "      podLogsDir: " +
@@ -123,13 +119,7 @@ class ServiceAccountTokenCloud : public ::testing::Test {
         std::vector<std::string>{"/usr/bin/env", "EDGECORE_EDGED_BACKOFF_BASE_MS=300",
                                  EDGECORE_BINARY, "--config", dir_.file("edgecore.yaml")});
   }
-  void stopEdgecore() {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(10s);
-      daemon_.reset();
-    }
-  }
+  void stopEdgecore() { stopAndReset(daemon_, 10s); }
 
   // What a reboot leaves of the pod: nothing in the runtime.
   void removePods() {
@@ -232,10 +222,7 @@ class ServiceAccountTokenCloud : public ::testing::Test {
   }
 
   ProcessResult kubectl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/usr/bin/env", "HOME=" + dir_.path(), "/usr/bin/kubectl",
-                                     "--server", "http://127.0.0.1:" + std::to_string(port_)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv);
+    return runCommand(kubectlArgv("/usr/bin/kubectl", dir_.path(), port_, args));
   }
 
   TempDir dir_;
