@@ -15,6 +15,7 @@
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
 #include "edgecore/cri/cri_client.h"
+#include "util/cloudsim_start.h"
 #include "util/edgecore_process.h"
 #include "util/process.h"
 
@@ -37,13 +38,9 @@ class EdgedEventsCloud : public ::testing::Test {
     cri_ = std::move(cri).value();
     node_ = "edge-ev-" + std::to_string(::getpid());
     ns_ = "events-" + std::to_string(::getpid());
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = node_;
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     port_ = freeLoopbackPort();
     const std::string d = dir_.path();
     dir_.write("edgecore.yaml",

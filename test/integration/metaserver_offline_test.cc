@@ -10,6 +10,7 @@
 
 #include "util/edgecore_process.h"
 #include "util/process.h"
+#include "util/sqlite_shell.h"
 #include "util/wait.h"
 
 namespace edgecore::testing {
@@ -28,7 +29,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
 class MetaServerOffline : public ::testing::Test {
  protected:
   void SetUp() override {
-    ProcessResult load = runCommand({"/usr/bin/sqlite3", db(), ".read " + kFixture});
+    ProcessResult load = sqliteRead(db(), kFixture);
     ASSERT_EQ(load.exit_code, 0) << load.err;
     port_ = freeLoopbackPort();
     dir_.write("edgecore.yaml",

@@ -22,6 +22,7 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
+#include "util/cloudsim_start.h"
 #include "util/edgecore_process.h"
 #include "util/process.h"
 
@@ -70,14 +71,10 @@ std::string readOr(const std::string& path) {
 class MetaServerTls : public ::testing::Test {
  protected:
   void startCloud(std::chrono::seconds serving_validity = std::chrono::hours(24 * 365)) {
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = "edge-1";
     o.serving_cert_validity = serving_validity;
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     std::mt19937 rng(std::random_device{}());
     dummy_ip_ =
         "169.254." + std::to_string(100 + rng() % 100) + "." + std::to_string(1 + rng() % 250);

@@ -25,6 +25,7 @@
 #include "edgecore/core/base64.h"
 #include "edgecore/core/time.h"
 #include "edgecore/cri/cri_client.h"
+#include "util/cloudsim_start.h"
 #include "util/edgecore_process.h"
 #include "util/process.h"
 #include "util/wait.h"
@@ -80,14 +81,10 @@ class ServiceAccountTokenCloud : public ::testing::Test {
     node_ = "edge-sa-" + std::to_string(::getpid());
     ns_ = "satoken-" + std::to_string(::getpid());
     uid_ = "u-" + ns_;
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = node_;
     o.sa_token_max_lifetime = 12s;  // refreshed at 80 %: a new token within ~10 s
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     public_pem_ = sim_->serviceAccountPublicKeyPem();
     port_ = freeLoopbackPort();
     const std::string d = dir_.path();

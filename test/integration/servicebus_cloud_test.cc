@@ -19,6 +19,7 @@
 #include "cloudsim/service_rule.h"
 #include "edgecore/core/base64.h"
 #include "servicebus/local_http_server.h"
+#include "util/cloudsim_start.h"
 #include "util/edgecore_process.h"
 #include "util/process.h"
 #include "util/wait.h"
@@ -35,13 +36,9 @@ namespace http = beast::http;
 class ServiceBusCloud : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = "edge-sb";
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     const std::string d = dir_.path();
     dir_.write("edgecore.yaml",
                "apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: EdgeCore\n"

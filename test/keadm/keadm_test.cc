@@ -18,6 +18,7 @@
 #include "edgecore/cri/cri_client.h"
 #include "util/edgecore_process.h"
 #include "util/process.h"
+#include "util/sqlite_shell.h"
 #include "util/wait.h"
 
 namespace edgecore::testing {
@@ -35,15 +36,6 @@ constexpr const char* kBusybox = "docker.io/library/busybox:local";
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
-}
-
-std::string sqlQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
 }
 
 // One meta_v2 row for an object (spec 2.4 key and GVR string).
@@ -139,7 +131,7 @@ class KeadmCtl : public ::testing::Test {
 
   // Seeds the database and starts edgecore; `edged_yaml` replaces the edged section.
   void startEdgecore(const std::string& edged_yaml) {
-    ProcessResult load = runCommand({"/usr/bin/sqlite3", db(), ".read " + kFixture});
+    ProcessResult load = sqliteRead(db(), kFixture);
     ASSERT_EQ(load.exit_code, 0) << load.err;
     std::string seed;
     seed += objectRow("", "v1", "pods", richPod(), 5001);
@@ -165,7 +157,7 @@ class KeadmCtl : public ::testing::Test {
     seed += objectRow("devices.kubeedge.io", "v1beta1", "devices", device("far", "edge-2"), 5007);
     seed += extra_seed_;
     dir_.write("seed.sql", seed);
-    ProcessResult seeded = runCommand({"/usr/bin/sqlite3", db(), ".read " + dir_.file("seed.sql")});
+    ProcessResult seeded = sqliteRead(db(), dir_.file("seed.sql"));
     ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
 
     port_ = freeLoopbackPort();

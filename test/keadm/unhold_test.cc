@@ -16,6 +16,7 @@
 #include "edgecore/cri/cri_client.h"
 #include "util/edgecore_process.h"
 #include "util/process.h"
+#include "util/sqlite_shell.h"
 #include "util/wait.h"
 
 namespace edgecore::testing {
@@ -31,15 +32,6 @@ const std::string kFixture =
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
-}
-
-std::string sqlQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
 }
 
 // A pod as the cloud sent it: the `meta` row (what edged loads at start) and the meta_v2 row
@@ -91,7 +83,7 @@ class KeadmUnhold : public ::testing::Test {
 
   void start(const std::string& edged_yaml) {
     const std::string db = dir_.file("edgecore.db");
-    ProcessResult load = runCommand({"/usr/bin/sqlite3", db, ".read " + kFixture});
+    ProcessResult load = sqliteRead(db, kFixture);
     ASSERT_EQ(load.exit_code, 0) << load.err;
     // Only this test's pods are for edged (the fixture's nginx would need a registry).
     dir_.write("seed.sql", "DELETE FROM meta WHERE type = 'pod';\n" +
@@ -99,7 +91,7 @@ class KeadmUnhold : public ::testing::Test {
                                podRows(heldPod(ns_, "held2", "Pending"), 7002) +
                                podRows(heldPod(ns_, "running", "Running"), 7003) +
                                podRows(heldPod(ns_, "plain", "Pending", false), 7004));
-    ProcessResult seeded = runCommand({"/usr/bin/sqlite3", db, ".read " + dir_.file("seed.sql")});
+    ProcessResult seeded = sqliteRead(db, dir_.file("seed.sql"));
     ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
     port_ = freeLoopbackPort();
     dir_.write("edgecore.yaml",
