@@ -5,13 +5,13 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
 
 #include "edgecore/core/host_port.h"
 #include "http_client.h"
+#include "process.h"
 
 namespace edgecore::keadm {
 namespace {
@@ -19,47 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string envOr(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
+constexpr std::chrono::seconds kSystemctlTimeout{90};
 
 std::string systemdRoot() { return envOr("EDGECORE_SYSTEMD_ROOT", ""); }
-
-// Runs argv, returns the exit code (-1 when it could not start) and its stdout+stderr.
-int run(const std::vector<std::string>& argv, std::string& output) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-    return -1;
-  }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    return -1;
-  }
-  if (pid == 0) {
-    ::dup2(pipefd[1], 1);
-    ::dup2(pipefd[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) {
-      args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    _exit(127);
-  }
-  ::close(pipefd[1]);
-  char buf[4096];
-  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof(buf))) > 0;) {
-    output.append(buf, static_cast<size_t>(n));
-  }
-  ::close(pipefd[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
@@ -156,14 +118,18 @@ std::string unitText(const std::string& edgecore_bin, const std::string& config_
 core::Status systemctl(const std::vector<std::string>& args) {
   std::vector<std::string> argv{envOr("EDGECORE_SYSTEMCTL", "systemctl")};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::string output;
-  int rc = run(argv, output);
-  if (rc != 0) {
-    std::string cmd = "systemctl";
-    for (const auto& a : args) {
-      cmd += " " + a;
-    }
-    return core::unavailable(cmd + " failed (exit " + std::to_string(rc) + "): " + trimmed(output));
+  std::string cmd = "systemctl";
+  for (const auto& a : args) {
+    cmd += " " + a;
+  }
+  // Generous: `systemctl start|stop` waits for the unit, and edgecore may take a while to stop
+  // (TimeoutStopSec=20) or start; the bound only keeps a wedged systemd from hanging keadm.
+  auto run = runProcess(argv, kSystemctlTimeout);
+  if (!run.ok()) {
+    return core::unavailable(cmd + " failed: " + run.status().message());
+  }
+  if (!run->succeeded()) {
+    return core::unavailable(cmd + " failed (" + run->describe() + "): " + trimmed(run->output));
   }
   return core::Status();
 }

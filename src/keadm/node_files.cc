@@ -1,15 +1,12 @@
 #include "node_files.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -21,6 +18,7 @@
 #include "edgecore/core/file.h"
 #include "edgecore/sqlite/sqlite_db.h"
 #include "init_system.h"
+#include "process.h"
 
 namespace edgecore::keadm {
 namespace {
@@ -28,77 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string envOr(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
-}
-
 std::string errnoText() { return std::strerror(errno); }
-
-// Runs argv with stdout+stderr captured (at most 64 KiB kept), killed after `timeout`. Returns
-// the exit code, -1 when it could not run or was killed.
-int runBounded(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-               std::string& output) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-    return -1;
-  }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    return -1;
-  }
-  if (pid == 0) {
-    ::signal(SIGPIPE, SIG_DFL);  // undo surviveEdgecoreRestart() for the child
-    ::signal(SIGHUP, SIG_DFL);
-    ::dup2(pipefd[1], 1);
-    ::dup2(pipefd[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) {
-      args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
-  ::close(pipefd[1]);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool killed = false;
-  char buf[4096];
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-      break;
-    }
-    pollfd p{pipefd[0], POLLIN, 0};
-    int n = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      continue;  // timeout: checked at the top
-    }
-    ssize_t got = ::read(pipefd[0], buf, sizeof(buf));
-    if (got <= 0) {
-      break;
-    }
-    if (output.size() < 64 * 1024) {
-      output.append(buf, static_cast<size_t>(got));
-    }
-  }
-  ::close(pipefd[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (killed || !WIFEXITED(status)) {
-    return -1;
-  }
-  return WEXITSTATUS(status);
-}
 
 core::Status fsyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -209,10 +137,13 @@ core::Result<std::string> binaryVersion(const std::string& binary) {
   if (::access(binary.c_str(), X_OK) != 0) {
     return core::notFound(binary + " is not an executable file");
   }
-  std::string out;
-  int rc = runBounded({binary, "--version"}, 10s, out);
-  if (rc != 0) {
-    return core::unavailable("`" + binary + " --version` failed (exit " + std::to_string(rc) +
+  auto run = runProcess({binary, "--version"}, 10s);
+  if (!run.ok()) {
+    return run.status();
+  }
+  const std::string& out = run->output;
+  if (!run->succeeded()) {
+    return core::unavailable("`" + binary + " --version` failed (" + run->describe() +
                              "): " + out.substr(0, 200));
   }
   std::istringstream first(out.substr(0, out.find('\n')));

@@ -1,7 +1,6 @@
 #include "node_tasks.h"
 
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +14,7 @@
 #include "init_system.h"
 #include "join_config.h"
 #include "node_files.h"
+#include "process.h"
 
 namespace edgecore::keadm {
 namespace {
@@ -203,28 +203,15 @@ core::Result<std::string> newBinary(const UpgradeFlags& f, const core::EdgeCoreC
     return source;
   }
   if (auto dir = makeTempDir(tmp); !dir.ok()) return dir.status();
-  // dpkg-deb as an argv: the path is never seen by a shell.
-  core::Status st = [&] {
-    std::vector<std::string> argv{"dpkg-deb", "-x", source, tmp.path};
-    pid_t pid = ::fork();
-    if (pid < 0) return core::unavailable("fork failed");
-    if (pid == 0) {
-      std::vector<char*> a;
-      for (auto& s : argv) a.push_back(s.data());
-      a.push_back(nullptr);
-      ::execvp(a[0], a.data());
-      _exit(127);
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      return core::unavailable("dpkg-deb -x " + source + " failed");
-    }
-    return core::Status();
-  }();
-  if (!st.ok()) {
-    return st;
+  // dpkg-deb as an argv: the path is never seen by a shell. Minutes for a large package on a
+  // slow disk; the bound only keeps a wedged dpkg-deb from hanging the upgrade.
+  auto run = runProcess({"dpkg-deb", "-x", source, tmp.path}, std::chrono::minutes(5));
+  if (!run.ok()) {
+    return run.status();
+  }
+  if (!run->succeeded()) {
+    return core::unavailable("dpkg-deb -x " + source + " failed (" + run->describe() +
+                             "): " + run->output.substr(0, 500));
   }
   for (const char* rel : {"/usr/bin/edgecore", "/usr/local/bin/edgecore"}) {
     // A symlink in the package could point anywhere on this host: only a file counts.

@@ -4,7 +4,6 @@
 // daemon with the error.
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/base_sink.h>
 
 #include <boost/asio/post.hpp>
 #include <chrono>
@@ -16,32 +15,15 @@
 
 #include "edgecore/core/config.h"
 #include "edgecore/core/daemon.h"
+#include "util/lines_sink.h"
 #include "util/wait.h"
 
 namespace edgecore::core {
 namespace {
 
 using namespace std::chrono_literals;
+using edgecore::testing::LinesSink;
 using edgecore::testing::waitFor;
-
-// Keeps the log lines for the test thread to read while the daemon writes.
-class LinesSink final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::string text() {
-    std::lock_guard lock(mutex_);
-    return text_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    text_.append(msg.payload.data(), msg.payload.size());
-    text_ += '\n';
-  }
-  void flush_() override {}
-
- private:
-  std::string text_;
-};
 
 // What every run of the test module did, in order; shared by the runs' objects.
 struct Journal {

@@ -3,7 +3,6 @@
 // one with the same factory, and the new one really carries MQTT messages onto the bus again.
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/base_sink.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +16,7 @@
 #include "edgecore/core/config.h"
 #include "edgecore/core/daemon.h"
 #include "edgecore/eventbus/module.h"
+#include "util/lines_sink.h"
 #include "util/process.h"
 #include "util/wait.h"
 
@@ -24,30 +24,12 @@ namespace edgecore {
 namespace {
 
 using namespace std::chrono_literals;
+using edgecore::testing::LinesSink;
 
 std::string uniqueName(const std::string& prefix) {
   static std::mt19937_64 rng{std::random_device{}()};
   return prefix + std::to_string(rng() % 1000000000);
 }
-
-// Log lines the test thread reads while the daemon writes.
-class LinesSink final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  std::string text() {
-    std::lock_guard lock(mutex_);
-    return text_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    text_.append(msg.payload.data(), msg.payload.size());
-    text_ += '\n';
-  }
-  void flush_() override {}
-
- private:
-  std::string text_;
-};
 
 // Stands in for devicetwin on the bus ("twin"): eventbus hands it every $hw/events/device/...
 // message.

@@ -13,6 +13,8 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
+#include "util/cloudsim_start.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -26,13 +28,9 @@ const std::string kEdgecore = EDGECORE_BINARY;
 class ConnectedEdgecore : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = "edge-1";
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     port_ = freeLoopbackPort();
     const std::string d = dir_.path();
     dir_.write("edgecore.yaml",
@@ -42,30 +40,8 @@ class ConnectedEdgecore : public ::testing::Test {
                "  dataSource: " +
                    d +
                    "/edgecore.db\n"
-                   "modules:\n"
-                   "  edgeHub:\n"
-                   "    enable: true\n"
-                   "    heartbeat: 2\n"
-                   "    httpServer: https://127.0.0.1:" +
-                   std::to_string(sim_->httpsPort()) +
-                   "\n"
-                   "    tlsCaFile: " +
-                   d +
-                   "/ca/rootCA.crt\n"
-                   "    tlsCertFile: " +
-                   d +
-                   "/certs/server.crt\n"
-                   "    tlsPrivateKeyFile: " +
-                   d +
-                   "/certs/server.key\n"
-                   "    token: " +
-                   sim_->token() +
-                   "\n"
-                   "    websocket:\n"
-                   "      enable: true\n"
-                   "      server: 127.0.0.1:" +
-                   std::to_string(sim_->wsPort()) +
-                   "\n"
+                   "modules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
                    "  edged:\n"
                    "    enable: false\n"
                    "    hostnameOverride: edge-1\n"
@@ -79,19 +55,12 @@ class ConnectedEdgecore : public ::testing::Test {
     ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 20s)) << daemon_->stderrSoFar();
   }
   void TearDown() override {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(10s);
-    }
-    daemon_.reset();
+    stopAndReset(daemon_, 10s);
     sim_.reset();
   }
 
   ProcessResult kubectl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/usr/bin/env", "HOME=" + dir_.path(), "/usr/bin/kubectl",
-                                     "--server", "http://127.0.0.1:" + std::to_string(port_)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv);
+    return runCommand(kubectlArgv("/usr/bin/kubectl", dir_.path(), port_, args));
   }
 
   TempDir dir_;

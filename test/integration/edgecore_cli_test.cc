@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "util/edgecore_process.h"
 #include "util/process.h"
 #include "util/wait.h"
 
@@ -20,11 +21,6 @@ const std::string kEdgecore = EDGECORE_BINARY;
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
-}
-
-// Waits until the daemon logged that it is running (all modules started).
-bool waitForRunning(ChildProcess& child, std::chrono::milliseconds timeout) {
-  return waitFor([&] { return contains(child.stderrSoFar(), "edgecore running"); }, timeout);
 }
 
 TEST(EdgecoreCli, VersionAndHelp) {
@@ -55,10 +51,9 @@ TEST(EdgecoreCli, DefaultConfigStartsAndSigtermStopsWithinOneSecond) {
   dir.write("a.yaml", gen.out);
 
   ChildProcess daemon({kEdgecore, "--config", dir.file("a.yaml")});
-  ASSERT_TRUE(waitForRunning(daemon, 10s)) << daemon.stderrSoFar();
+  ASSERT_TRUE(waitUntilRunning(daemon, 10s)) << daemon.stderrSoFar();
   auto t0 = std::chrono::steady_clock::now();
-  daemon.signal(SIGTERM);
-  auto result = daemon.wait(1s);
+  auto result = terminate(daemon, 1s);
   ASSERT_TRUE(result.has_value()) << "still running 1 s after SIGTERM:\n" << daemon.stderrSoFar();
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(result->exit_code, 0) << result->err;
@@ -74,7 +69,7 @@ TEST(EdgecoreCli, SigintStopsToo) {
   TempDir dir;
   dir.write("a.yaml", runCommand({kEdgecore, "--minconfig"}).out);
   ChildProcess daemon({kEdgecore, "--config", dir.file("a.yaml")});
-  ASSERT_TRUE(waitForRunning(daemon, 10s)) << daemon.stderrSoFar();
+  ASSERT_TRUE(waitUntilRunning(daemon, 10s)) << daemon.stderrSoFar();
   daemon.signal(SIGINT);
   auto result = daemon.wait(1s);
   ASSERT_TRUE(result.has_value()) << "still running 1 s after SIGTERM:\n" << daemon.stderrSoFar();
@@ -109,9 +104,8 @@ TEST(EdgecoreCli, KeadmJoinConfigLoads) {
   ASSERT_FALSE(cfg.empty());
   dir.write("edgecore.yaml", cfg);
   ChildProcess daemon({kEdgecore, "--config", dir.file("edgecore.yaml"), "--log-level", "debug"});
-  ASSERT_TRUE(waitForRunning(daemon, 10s)) << daemon.stderrSoFar();
-  daemon.signal(SIGTERM);
-  auto result = daemon.wait(2s);
+  ASSERT_TRUE(waitUntilRunning(daemon, 10s)) << daemon.stderrSoFar();
+  auto result = terminate(daemon, 2s);
   ASSERT_TRUE(result.has_value()) << "still running 2 s after SIGTERM:\n" << daemon.stderrSoFar();
   EXPECT_EQ(result->exit_code, 0) << result->err;
   // Kubelet fields we do not use are accepted and noted at debug level.
@@ -129,9 +123,8 @@ TEST(EdgecoreCli, V123KeysAct) {
   cfg.replace(cfg.find(task_off), task_off.size(), "  taskManager:\n    enable: true\n");
   dir.write("a.yaml", cfg);
   ChildProcess daemon({kEdgecore, "--config", dir.file("a.yaml")});
-  ASSERT_TRUE(waitForRunning(daemon, 10s)) << daemon.stderrSoFar();
-  daemon.signal(SIGTERM);
-  auto result = daemon.wait(2s);
+  ASSERT_TRUE(waitUntilRunning(daemon, 10s)) << daemon.stderrSoFar();
+  auto result = terminate(daemon, 2s);
   ASSERT_TRUE(result.has_value()) << daemon.stderrSoFar();
   EXPECT_EQ(result->exit_code, 0) << result->err;
   EXPECT_TRUE(contains(result->err, "taskmanager started keadm=")) << result->err;

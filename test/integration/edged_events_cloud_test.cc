@@ -15,6 +15,8 @@
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
 #include "edgecore/cri/cri_client.h"
+#include "util/cloudsim_start.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -36,26 +38,17 @@ class EdgedEventsCloud : public ::testing::Test {
     cri_ = std::move(cri).value();
     node_ = "edge-ev-" + std::to_string(::getpid());
     ns_ = "events-" + std::to_string(::getpid());
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = node_;
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     port_ = freeLoopbackPort();
     const std::string d = dir_.path();
     dir_.write("edgecore.yaml",
                "apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: EdgeCore\n"
                "database:\n  dataSource: " +
-                   d + "/edgecore.db\nmodules:\n  edgeHub:\n    enable: true\n    heartbeat: 2\n" +
-                   "    httpServer: https://127.0.0.1:" + std::to_string(sim_->httpsPort()) +
-                   "\n    tlsCaFile: " + d + "/ca/rootCA.crt\n    tlsCertFile: " + d +
-                   "/certs/server.crt\n    tlsPrivateKeyFile: " + d +
-                   "/certs/server.key\n    token: " + sim_->token() +
-                   "\n    websocket:\n      enable: true\n      server: 127.0.0.1:" +
-                   std::to_string(sim_->wsPort()) +
-                   "\n  edged:\n    enable: true\n    reportEvent: true\n    hostnameOverride: " +
+                   d + "/edgecore.db\nmodules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
+                   "  edged:\n    enable: true\n    reportEvent: true\n    hostnameOverride: " +
                    node_ + "\n    rootDirectory: " + d +
                    "/kubelet\n    tailoredKubeletConfig:\n      readOnlyPort: 0\n"
                    "      staticPodPath: " +
@@ -70,11 +63,7 @@ class EdgedEventsCloud : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(10s);
-    }
-    daemon_.reset();
+    stopAndReset(daemon_, 10s);
     sim_.reset();
     if (!cri_) return;
     runtimeapi::PodSandboxFilter f;

@@ -8,7 +8,9 @@
 #include <string>
 #include <thread>
 
+#include "util/edgecore_process.h"
 #include "util/process.h"
+#include "util/sqlite_shell.h"
 #include "util/wait.h"
 
 namespace edgecore::testing {
@@ -27,7 +29,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
 class MetaServerOffline : public ::testing::Test {
  protected:
   void SetUp() override {
-    ProcessResult load = runCommand({"/usr/bin/sqlite3", db(), ".read " + kFixture});
+    ProcessResult load = sqliteRead(db(), kFixture);
     ASSERT_EQ(load.exit_code, 0) << load.err;
     port_ = freeLoopbackPort();
     dir_.write("edgecore.yaml",
@@ -49,13 +51,11 @@ class MetaServerOffline : public ::testing::Test {
                    std::to_string(port_) + "\n");
     daemon_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{kEdgecore, "--config", dir_.file("edgecore.yaml")});
-    ASSERT_TRUE(waitFor([&] { return contains(daemon_->stderrSoFar(), "edgecore running"); }, 10s))
-        << daemon_->stderrSoFar();
+    ASSERT_TRUE(waitUntilRunning(*daemon_, 10s)) << daemon_->stderrSoFar();
   }
 
   void TearDown() override {
-    daemon_->signal(SIGTERM);
-    auto result = daemon_->wait(5s);
+    auto result = terminate(*daemon_, 5s);
     ASSERT_TRUE(result.has_value()) << daemon_->stderrSoFar();
     EXPECT_EQ(result->exit_code, 0) << result->err;
   }
@@ -63,10 +63,7 @@ class MetaServerOffline : public ::testing::Test {
   std::string db() const { return dir_.file("edgecore.db"); }
 
   ProcessResult kubectl(std::vector<std::string> args) {
-    std::vector<std::string> argv{"/usr/bin/env", "HOME=" + dir_.path(), "/usr/bin/kubectl",
-                                  "--server", "http://127.0.0.1:" + std::to_string(port_)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv, 60s);
+    return runCommand(kubectlArgv("/usr/bin/kubectl", dir_.path(), port_, args), 60s);
   }
 
   TempDir dir_;

@@ -22,6 +22,8 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
+#include "util/cloudsim_start.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -69,14 +71,10 @@ std::string readOr(const std::string& path) {
 class MetaServerTls : public ::testing::Test {
  protected:
   void startCloud(std::chrono::seconds serving_validity = std::chrono::hours(24 * 365)) {
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = "edge-1";
     o.serving_cert_validity = serving_validity;
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     std::mt19937 rng(std::random_device{}());
     dummy_ip_ =
         "169.254." + std::to_string(100 + rng() % 100) + "." + std::to_string(1 + rng() % 250);
@@ -87,42 +85,30 @@ class MetaServerTls : public ::testing::Test {
 
   void writeConfig(bool gate, const std::string& server) {
     const std::string d = dir_.path();
-    dir_.write(
-        "edgecore.yaml",
-        "apiVersion: edgecore.config.kubeedge.io/v1alpha2\n"
-        "kind: EdgeCore\n"
-        "featureGates:\n"
-        "  requireAuthorization: " +
-            std::string(gate ? "true" : "false") +
-            "\n"
-            "database:\n"
-            "  dataSource: " +
-            d +
-            "/edgecore.db\n"
-            "modules:\n"
-            "  edgeHub:\n"
-            "    enable: true\n"
-            "    heartbeat: 2\n"
-            "    httpServer: https://127.0.0.1:" +
-            std::to_string(sim_->httpsPort()) + "\n    tlsCaFile: " + d +
-            "/ca/rootCA.crt\n    tlsCertFile: " + d + "/certs/server.crt\n    tlsPrivateKeyFile: " +
-            d + "/certs/server.key\n    token: " + sim_->token() +
-            "\n"
-            "    websocket:\n"
-            "      enable: true\n"
-            "      server: 127.0.0.1:" +
-            std::to_string(sim_->wsPort()) +
-            "\n"
-            "  edged:\n"
-            "    enable: false\n"
-            "    hostnameOverride: edge-1\n"
-            "  metaManager:\n"
-            "    metaServer:\n"
-            "      enable: true\n"
-            "      server: " +
-            server + "\n      dummyServer: " + dummy_ip_ + ":" + std::to_string(dummy_port_) +
-            "\n      tlsCaFile: " + d + "/ca/rootCA.crt\n      tlsCertFile: " + d +
-            "/certs/server.crt\n      tlsPrivateKeyFile: " + d + "/certs/server.key\n");
+    dir_.write("edgecore.yaml",
+               "apiVersion: edgecore.config.kubeedge.io/v1alpha2\n"
+               "kind: EdgeCore\n"
+               "featureGates:\n"
+               "  requireAuthorization: " +
+                   std::string(gate ? "true" : "false") +
+                   "\n"
+                   "database:\n"
+                   "  dataSource: " +
+                   d +
+                   "/edgecore.db\n"
+                   "modules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
+                   "  edged:\n"
+                   "    enable: false\n"
+                   "    hostnameOverride: edge-1\n"
+                   "  metaManager:\n"
+                   "    metaServer:\n"
+                   "      enable: true\n"
+                   "      server: " +
+                   server + "\n      dummyServer: " + dummy_ip_ + ":" +
+                   std::to_string(dummy_port_) + "\n      tlsCaFile: " + d +
+                   "/ca/rootCA.crt\n      tlsCertFile: " + d +
+                   "/certs/server.crt\n      tlsPrivateKeyFile: " + d + "/certs/server.key\n");
   }
 
   void startEdgecore() {
@@ -133,8 +119,7 @@ class MetaServerTls : public ::testing::Test {
 
   void stopEdgecore() {
     if (!daemon_) return;
-    daemon_->signal(SIGTERM);
-    auto r = daemon_->wait(15s);
+    auto r = terminate(*daemon_, 15s);
     EXPECT_TRUE(r.has_value());
     if (r) {
       EXPECT_EQ(r->exit_code, 0) << r->err;
@@ -165,11 +150,7 @@ class MetaServerTls : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(15s);
-    }
-    daemon_.reset();
+    stopAndReset(daemon_, 15s);
     sim_.reset();
   }
 

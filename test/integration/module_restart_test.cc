@@ -11,6 +11,7 @@
 #include <regex>
 #include <string>
 
+#include "util/edgecore_process.h"
 #include "util/process.h"
 #include "util/wait.h"
 
@@ -71,8 +72,7 @@ class ModuleRestartProcess : public ::testing::Test {
 
 TEST_F(ModuleRestartProcess, GateOnRestartsTheFailedModuleAndCountsIt) {
   auto edgecore = start(true);
-  ASSERT_TRUE(waitFor([&] { return contains(edgecore->stderrSoFar(), "edgecore running"); }, 10s))
-      << edgecore->stderrSoFar();
+  ASSERT_TRUE(waitUntilRunning(*edgecore, 10s)) << edgecore->stderrSoFar();
   // The first restart after 1 s, the second 2 s after that.
   ASSERT_TRUE(waitFor(
       [&] {
@@ -109,8 +109,7 @@ TEST_F(ModuleRestartProcess, GateOnRestartsTheFailedModuleAndCountsIt) {
   // MetaServer has no restart policy upstream: no series, and it kept serving throughout.
   EXPECT_FALSE(contains(metrics, "module=\"metaserver\"")) << metrics;
 
-  edgecore->signal(SIGTERM);
-  auto result = edgecore->wait(5s);
+  auto result = terminate(*edgecore, 5s);
   ASSERT_TRUE(result.has_value()) << edgecore->stderrSoFar();
   EXPECT_EQ(result->exit_code, 0) << result->err;
 }

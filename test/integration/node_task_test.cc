@@ -14,6 +14,8 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
+#include "util/cloudsim_start.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -35,14 +37,10 @@ std::string actions(const std::vector<cloudsim::NodeTaskReport>& rs) {
 class NodeTaskCloud : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = "edge-1";
     o.control_port = 0;  // ephemeral; the control API test uses it
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     port_ = freeLoopbackPort();
     const std::string d = dir_.path();
     dir_.write("edgecore.yaml",
@@ -50,27 +48,8 @@ class NodeTaskCloud : public ::testing::Test {
                "database:\n  dataSource: " +
                    d +
                    "/edgecore.db\n"
-                   "modules:\n"
-                   "  edgeHub:\n    enable: true\n    heartbeat: 2\n"
-                   "    httpServer: https://127.0.0.1:" +
-                   std::to_string(sim_->httpsPort()) +
-                   "\n"
-                   "    tlsCaFile: " +
-                   d +
-                   "/ca/rootCA.crt\n"
-                   "    tlsCertFile: " +
-                   d +
-                   "/certs/server.crt\n"
-                   "    tlsPrivateKeyFile: " +
-                   d +
-                   "/certs/server.key\n"
-                   "    token: " +
-                   sim_->token() +
-                   "\n"
-                   "    websocket:\n      enable: true\n"
-                   "      server: 127.0.0.1:" +
-                   std::to_string(sim_->wsPort()) +
-                   "\n"
+                   "modules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
                    "  edged:\n    enable: false\n    hostnameOverride: edge-1\n"
                    "  taskManager:\n    enable: true\n"
                    "  metaManager:\n    metaServer:\n      enable: true\n"
@@ -84,11 +63,7 @@ class NodeTaskCloud : public ::testing::Test {
     ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 20s)) << daemon_->stderrSoFar();
   }
   void TearDown() override {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(10s);
-    }
-    daemon_.reset();
+    stopAndReset(daemon_, 10s);
     sim_.reset();
   }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "util/edgecore_process.h"
 #include "util/process.h"
 #include "util/wait.h"
 
@@ -58,13 +59,11 @@ class PrivateFilesEdgecore : public ::testing::Test {
   std::unique_ptr<ChildProcess> start() {
     auto daemon = std::make_unique<ChildProcess>(
         std::vector<std::string>{kEdgecore, "--config", dir_.file("edgecore.yaml")});
-    EXPECT_TRUE(waitFor([&] { return contains(daemon->stderrSoFar(), "edgecore running"); }, 10s))
-        << daemon->stderrSoFar();
+    EXPECT_TRUE(waitUntilRunning(*daemon, 10s)) << daemon->stderrSoFar();
     return daemon;
   }
   static std::string stop(ChildProcess& daemon) {
-    daemon.signal(SIGTERM);
-    auto result = daemon.wait(5s);
+    auto result = terminate(daemon, 5s);
     EXPECT_TRUE(result.has_value()) << daemon.stderrSoFar();
     EXPECT_EQ(result ? result->exit_code : -1, 0) << daemon.stderrSoFar();
     return result ? result->err : daemon.stderrSoFar();

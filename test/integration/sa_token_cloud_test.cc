@@ -25,6 +25,8 @@
 #include "edgecore/core/base64.h"
 #include "edgecore/core/time.h"
 #include "edgecore/cri/cri_client.h"
+#include "util/cloudsim_start.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 #include "util/wait.h"
 
@@ -79,28 +81,19 @@ class ServiceAccountTokenCloud : public ::testing::Test {
     node_ = "edge-sa-" + std::to_string(::getpid());
     ns_ = "satoken-" + std::to_string(::getpid());
     uid_ = "u-" + ns_;
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = node_;
     o.sa_token_max_lifetime = 12s;  // refreshed at 80 %: a new token within ~10 s
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     public_pem_ = sim_->serviceAccountPublicKeyPem();
     port_ = freeLoopbackPort();
     const std::string d = dir_.path();
     dir_.write("edgecore.yaml",
                "apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: EdgeCore\n"
                "database:\n  dataSource: " +
-                   d + "/edgecore.db\nmodules:\n  edgeHub:\n    enable: true\n    heartbeat: 2\n" +
-                   "    httpServer: https://127.0.0.1:" + std::to_string(sim_->httpsPort()) +
-                   "\n    tlsCaFile: " + d + "/ca/rootCA.crt\n    tlsCertFile: " + d +
-                   "/certs/server.crt\n    tlsPrivateKeyFile: " + d +
-                   "/certs/server.key\n    token: " + sim_->token() +
-                   "\n    websocket:\n      enable: true\n      server: 127.0.0.1:" +
-                   std::to_string(sim_->wsPort()) +
-                   "\n  edged:\n    enable: true\n    reportEvent: true\n    hostnameOverride: " +
+                   d + "/edgecore.db\nmodules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
+                   "  edged:\n    enable: true\n    reportEvent: true\n    hostnameOverride: " +
                    node_ + "\n    rootDirectory: " + d +
                    "/kubelet\n    tailoredKubeletConfig:\n      readOnlyPort: 0\n"
                    "      podLogsDir: " +
@@ -123,13 +116,7 @@ class ServiceAccountTokenCloud : public ::testing::Test {
         std::vector<std::string>{"/usr/bin/env", "EDGECORE_EDGED_BACKOFF_BASE_MS=300",
                                  EDGECORE_BINARY, "--config", dir_.file("edgecore.yaml")});
   }
-  void stopEdgecore() {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(10s);
-      daemon_.reset();
-    }
-  }
+  void stopEdgecore() { stopAndReset(daemon_, 10s); }
 
   // What a reboot leaves of the pod: nothing in the runtime.
   void removePods() {
@@ -232,10 +219,7 @@ class ServiceAccountTokenCloud : public ::testing::Test {
   }
 
   ProcessResult kubectl(std::vector<std::string> args) {
-    std::vector<std::string> argv = {"/usr/bin/env", "HOME=" + dir_.path(), "/usr/bin/kubectl",
-                                     "--server", "http://127.0.0.1:" + std::to_string(port_)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv);
+    return runCommand(kubectlArgv("/usr/bin/kubectl", dir_.path(), port_, args));
   }
 
   TempDir dir_;

@@ -19,6 +19,8 @@
 #include "cloudsim/service_rule.h"
 #include "edgecore/core/base64.h"
 #include "servicebus/local_http_server.h"
+#include "util/cloudsim_start.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
 #include "util/wait.h"
 
@@ -34,25 +36,16 @@ namespace http = beast::http;
 class ServiceBusCloud : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = "edge-sb";
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     const std::string d = dir_.path();
     dir_.write("edgecore.yaml",
                "apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: EdgeCore\n"
                "database:\n  dataSource: " +
-                   d + "/edgecore.db\nmodules:\n  edgeHub:\n    enable: true\n    heartbeat: 2\n" +
-                   "    httpServer: https://127.0.0.1:" + std::to_string(sim_->httpsPort()) +
-                   "\n    tlsCaFile: " + d + "/ca/rootCA.crt\n    tlsCertFile: " + d +
-                   "/certs/server.crt\n    tlsPrivateKeyFile: " + d +
-                   "/certs/server.key\n    token: " + sim_->token() +
-                   "\n    websocket:\n      enable: true\n      server: 127.0.0.1:" +
-                   std::to_string(sim_->wsPort()) +
-                   "\n  edged:\n    enable: false\n    hostnameOverride: edge-sb\n"
+                   d + "/edgecore.db\nmodules:\n" +
+                   cloudEdgeHubYaml(d, sim_->httpsPort(), sim_->wsPort(), sim_->token()) +
+                   "  edged:\n    enable: false\n    hostnameOverride: edge-sb\n"
                    "  metaManager:\n    metaServer:\n      enable: false\n"
                    "  serviceBus:\n    enable: true\n    timeout: 5\n    port: " +
                    std::to_string(bus_port_) + "\n");
@@ -61,11 +54,7 @@ class ServiceBusCloud : public ::testing::Test {
     ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 20s)) << daemon_->stderrSoFar();
   }
   void TearDown() override {
-    if (daemon_) {
-      daemon_->signal(SIGTERM);
-      (void)daemon_->wait(10s);
-    }
-    daemon_.reset();
+    stopAndReset(daemon_, 10s);
     sim_.reset();
   }
 

@@ -24,6 +24,7 @@
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
 #include "edgecore/cri/cri_client.h"
+#include "util/cloudsim_start.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -78,13 +79,9 @@ class Listener {
 class KeadmJoin : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto pki = cloudsim::generatePki("127.0.0.1");
-    ASSERT_TRUE(pki.ok()) << pki.status().toString();
     cloudsim::Options o;
     o.node_name = "edge-1";
-    auto sim = cloudsim::CloudSim::start(*pki, o);
-    ASSERT_TRUE(sim.ok()) << sim.status().toString();
-    sim_ = std::move(sim).value();
+    ASSERT_NO_FATAL_FAILURE(startCloudSim(o, sim_));
     root_ = dir_.path() + "/node";
     fs::create_directories(root_);
   }

@@ -16,7 +16,9 @@
 #include <thread>
 
 #include "edgecore/cri/cri_client.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
+#include "util/sqlite_shell.h"
 #include "util/wait.h"
 
 namespace edgecore::testing {
@@ -34,15 +36,6 @@ constexpr const char* kBusybox = "docker.io/library/busybox:local";
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
-}
-
-std::string sqlQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
 }
 
 // One meta_v2 row for an object (spec 2.4 key and GVR string).
@@ -138,7 +131,7 @@ class KeadmCtl : public ::testing::Test {
 
   // Seeds the database and starts edgecore; `edged_yaml` replaces the edged section.
   void startEdgecore(const std::string& edged_yaml) {
-    ProcessResult load = runCommand({"/usr/bin/sqlite3", db(), ".read " + kFixture});
+    ProcessResult load = sqliteRead(db(), kFixture);
     ASSERT_EQ(load.exit_code, 0) << load.err;
     std::string seed;
     seed += objectRow("", "v1", "pods", richPod(), 5001);
@@ -164,7 +157,7 @@ class KeadmCtl : public ::testing::Test {
     seed += objectRow("devices.kubeedge.io", "v1beta1", "devices", device("far", "edge-2"), 5007);
     seed += extra_seed_;
     dir_.write("seed.sql", seed);
-    ProcessResult seeded = runCommand({"/usr/bin/sqlite3", db(), ".read " + dir_.file("seed.sql")});
+    ProcessResult seeded = sqliteRead(db(), dir_.file("seed.sql"));
     ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
 
     port_ = freeLoopbackPort();
@@ -199,14 +192,12 @@ class KeadmCtl : public ::testing::Test {
       argv.push_back(a);
     }
     daemon_ = std::make_unique<ChildProcess>(argv);
-    ASSERT_TRUE(waitFor([&] { return contains(daemon_->stderrSoFar(), "edgecore running"); }, 10s))
-        << daemon_->stderrSoFar();
+    ASSERT_TRUE(waitUntilRunning(*daemon_, 10s)) << daemon_->stderrSoFar();
   }
 
   void stopEdgecore() {
     if (!daemon_) return;
-    daemon_->signal(SIGTERM);
-    auto result = daemon_->wait(10s);
+    auto result = terminate(*daemon_, 10s);
     ASSERT_TRUE(result.has_value()) << daemon_->stderrSoFar();
     EXPECT_EQ(result->exit_code, 0) << result->err;
     daemon_.reset();
@@ -215,21 +206,12 @@ class KeadmCtl : public ::testing::Test {
   std::string db() const { return dir_.file("edgecore.db"); }
 
   ProcessResult keadm(std::vector<std::string> args, std::vector<std::string> env = {}) {
-    std::vector<std::string> argv{"/usr/bin/env", "HOME=" + dir_.path()};
-    argv.insert(argv.end(), env.begin(), env.end());
-    argv.push_back(kKeadm);
-    argv.push_back("ctl");
-    argv.push_back("--config");
-    argv.push_back(dir_.file("edgecore.yaml"));
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv, 60s);
+    return runCommand(keadmCtlArgv(kKeadm, dir_.path(), dir_.file("edgecore.yaml"), args, env),
+                      60s);
   }
 
   ProcessResult kubectl(std::vector<std::string> args) {
-    std::vector<std::string> argv{"/usr/bin/env", "HOME=" + dir_.path(), KUBECTL, "--server",
-                                  "http://127.0.0.1:" + std::to_string(port_)};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv, 60s);
+    return runCommand(kubectlArgv(KUBECTL, dir_.path(), port_, args), 60s);
   }
 
   std::string sql(const std::string& query) {

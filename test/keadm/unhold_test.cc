@@ -14,7 +14,9 @@
 #include <thread>
 
 #include "edgecore/cri/cri_client.h"
+#include "util/edgecore_process.h"
 #include "util/process.h"
+#include "util/sqlite_shell.h"
 #include "util/wait.h"
 
 namespace edgecore::testing {
@@ -30,15 +32,6 @@ const std::string kFixture =
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
-}
-
-std::string sqlQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c;
-    if (c == '\'') out += '\'';
-  }
-  return out + "'";
 }
 
 // A pod as the cloud sent it: the `meta` row (what edged loads at start) and the meta_v2 row
@@ -90,7 +83,7 @@ class KeadmUnhold : public ::testing::Test {
 
   void start(const std::string& edged_yaml) {
     const std::string db = dir_.file("edgecore.db");
-    ProcessResult load = runCommand({"/usr/bin/sqlite3", db, ".read " + kFixture});
+    ProcessResult load = sqliteRead(db, kFixture);
     ASSERT_EQ(load.exit_code, 0) << load.err;
     // Only this test's pods are for edged (the fixture's nginx would need a registry).
     dir_.write("seed.sql", "DELETE FROM meta WHERE type = 'pod';\n" +
@@ -98,7 +91,7 @@ class KeadmUnhold : public ::testing::Test {
                                podRows(heldPod(ns_, "held2", "Pending"), 7002) +
                                podRows(heldPod(ns_, "running", "Running"), 7003) +
                                podRows(heldPod(ns_, "plain", "Pending", false), 7004));
-    ProcessResult seeded = runCommand({"/usr/bin/sqlite3", db, ".read " + dir_.file("seed.sql")});
+    ProcessResult seeded = sqliteRead(db, dir_.file("seed.sql"));
     ASSERT_EQ(seeded.exit_code, 0) << seeded.err;
     port_ = freeLoopbackPort();
     dir_.write("edgecore.yaml",
@@ -111,24 +104,19 @@ class KeadmUnhold : public ::testing::Test {
                    std::to_string(port_) + "\n");
     daemon_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{kEdgecore, "--config", dir_.file("edgecore.yaml")});
-    ASSERT_TRUE(waitFor([&] { return contains(daemon_->stderrSoFar(), "edgecore running"); }, 10s))
-        << daemon_->stderrSoFar();
+    ASSERT_TRUE(waitUntilRunning(*daemon_, 10s)) << daemon_->stderrSoFar();
   }
 
   void stop() {
     if (!daemon_) return;
-    daemon_->signal(SIGTERM);
-    auto result = daemon_->wait(10s);
+    auto result = terminate(*daemon_, 10s);
     ASSERT_TRUE(result.has_value()) << daemon_->stderrSoFar();
     EXPECT_EQ(result->exit_code, 0) << result->err;
     daemon_.reset();
   }
 
   ProcessResult keadm(std::vector<std::string> args) {
-    std::vector<std::string> argv{"/usr/bin/env", "HOME=" + dir_.path(),     kKeadm, "ctl",
-                                  "--config",     dir_.file("edgecore.yaml")};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv, 60s);
+    return runCommand(keadmCtlArgv(kKeadm, dir_.path(), dir_.file("edgecore.yaml"), args), 60s);
   }
 
   TempDir dir_;
