@@ -118,10 +118,12 @@ class NodeTaskE2E : public ::testing::Test {
 
   // A systemctl that runs `<installed> --config <config>` as edgecore.service, with the
   // environment that points edgecore at the real keadm and keadm at this temp root.
-  void writeSystemctl() const {
+  // keadm_wait_s: how long `keadm upgrade edge` waits for the new edgecore to connect.
+  void writeSystemctl(int keadm_wait_s = 60) const {
     const std::string pid = pidfile();
     const std::string env =
-        "export EDGECORE_KEADM=" + kKeadm + " EDGECORE_KEADM_LOG=" + root_ + "/keadm.log" +
+        "export EDGECORE_KEADM_WAIT_TIMEOUT=" + std::to_string(keadm_wait_s) +
+        " EDGECORE_KEADM=" + kKeadm + " EDGECORE_KEADM_LOG=" + root_ + "/keadm.log" +
         " EDGECORE_UPGRADE_REPORT=" + report() + " EDGECORE_KUBEEDGE_DIR=" + root_ + "/kubeedge" +
         " EDGECORE_INSTALLED_BINARY=" + installed() + " EDGECORE_SYSTEMCTL=" + root_ +
         "/systemctl" + " EDGECORE_SYSTEMD_ROOT=" + root_ + "/sysroot\n";
@@ -190,7 +192,8 @@ class NodeTaskE2E : public ::testing::Test {
   // Version B: a wrapper whose `--version` says 9.9.9 and that otherwise runs a copy of the
   // real edgecore (so B connects to the cloud like A). Staged where `keadm upgrade edge` finds
   // it without --tarballpath or --image.
-  void stageVersionB() const {
+  // connects=false: a B that runs but never connects (keadm must roll back to A).
+  void stageVersionB(bool connects = true) const {
     fs::create_directories(root_ + "/a");
     fs::copy_file(kEdgecore, root_ + "/a/edgecore");
     const std::string staged = "kubeedge/upgrade/v9.9.9/edgecore";
@@ -199,7 +202,7 @@ class NodeTaskE2E : public ::testing::Test {
                "#!/bin/sh\n"
                "if [ \"$1\" = --version ]; then echo 'edgecore-cpp 9.9.9 (test B)'; exit 0; fi\n"
                "exec " +
-                   root_ + "/a/edgecore \"$@\"\n");
+                   (connects ? root_ + "/a/edgecore \"$@\"\n" : std::string("sleep 600\n")));
     fs::permissions(root_ + "/" + staged, fs::perms::owner_all);
   }
 
@@ -334,6 +337,36 @@ TEST_F(NodeTaskE2E, KilledWhileWaitingForConfirmationTheUpgradeGoesOnAfterRestar
   ASSERT_TRUE(waitKeadmDone()) << keadmLog();
   ASSERT_NO_FATAL_FAILURE(reconnect());
   EXPECT_EQ(sim_->nodeTaskReports("up2").size(), 4u) << actions(sim_->nodeTaskReports("up2"));
+}
+
+TEST_F(NodeTaskE2E, UpgradeToABThatNeverConnectsRollsBackToA) {
+  stageVersionB(false);
+  writeSystemctl(5);
+  ASSERT_NO_FATAL_FAILURE(startService());
+  ASSERT_TRUE(sim_->sendNodeTask("nodeupgradejob", "up3", "Check", upgradeSpec()).ok());
+  ASSERT_EQ(actions(waitReports("up3", 2)), "Check+ WaitingConfirmation+ ") << serviceLog();
+  auto confirmed = confirm();
+  ASSERT_EQ(confirmed.exit_code, 0) << confirmed.out << confirmed.err;
+  // keadm swaps in B, waits 5 s, puts A back and starts it; A reports the failed Upgrade from
+  // keadm's report file and, as in KubeEdge, runs RollBack (keadm rollback edge: the same
+  // backup again), which the next A reports (docs/node-tasks.md 2.1, 3.3, 10.3).
+  auto rs = waitReports("up3", 5, 50s);
+  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade- RollBack+ ")
+      << keadmLog() << serviceLog();
+  const std::string reason = rs[3].body["reason"];
+  EXPECT_NE(reason.find("upgrade to v9.9.9 failed"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("rolled back to " + versionA()), std::string::npos) << reason;
+  EXPECT_EQ(rs[3].body["extend"], versionA() + ",v9.9.9");
+  // from = the running A after keadm put it back, to = the backup restored (A again).
+  EXPECT_EQ(rs[4].body["extend"], versionA() + "," + versionA());
+  auto version = runCommand({installed(), "--version"});
+  EXPECT_EQ(version.out.rfind("edgecore-cpp ", 0), 0u) << version.out;
+  EXPECT_EQ(version.out.find("test B"), std::string::npos) << version.out;
+  EXPECT_EQ(runCommand({"/usr/bin/cmp", "-s", installed(), kEdgecore}).exit_code, 0);
+  ASSERT_TRUE(waitKeadmDone()) << keadmLog();
+  EXPECT_TRUE(alive(servicePid()));
+  ASSERT_NO_FATAL_FAILURE(reconnect());
+  EXPECT_EQ(sim_->nodeTaskReports("up3").size(), 5u) << actions(sim_->nodeTaskReports("up3"));
 }
 
 }  // namespace
