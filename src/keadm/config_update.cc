@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -176,6 +177,11 @@ int runConfigUpdate(const ConfigUpdateFlags& f) {
 
 void addConfigUpdateCommand(CLI::App& app, int& rc) {
   auto f = std::make_shared<ConfigUpdateFlags>();
+  // Test-only, as for `upgrade edge` (docs/keadm.md); a value outside 1..3600 is ignored.
+  if (const char* v = std::getenv("EDGECORE_KEADM_WAIT_TIMEOUT"); v != nullptr && *v != '\0') {
+    int s = std::atoi(v);
+    if (s >= 1 && s <= 3600) f->wait_timeout_s = s;
+  }
   CLI::App* cmd = app.add_subcommand(
       "config-update",
       "Change edgecore.yaml keys (--set modules.edgeHub.heartbeat=20,...), checked by edgecore's "

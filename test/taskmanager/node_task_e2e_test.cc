@@ -283,6 +283,29 @@ TEST_F(NodeTaskE2E, ConfigUpdateWithABadValueFailsNamingTheKeyAndChangesNothing)
   EXPECT_EQ(sim_->nodeTaskReports("cu2").size(), 4u) << actions(sim_->nodeTaskReports("cu2"));
 }
 
+TEST_F(NodeTaskE2E, ConfigUpdateThatDoesNotConnectPutsTheOldFileBackAndReportsIt) {
+  writeSystemctl(5);
+  ASSERT_NO_FATAL_FAILURE(startService());
+  const std::string old_text = readFile(config());
+  // Valid for the loader, but no cloud answers there.
+  const std::string dead = "127.0.0.1:" + std::to_string(freeLoopbackPort());
+  ASSERT_TRUE(sim_->sendNodeTask("configupdatejob", "cu3", "Check",
+                                 {{"updateFields", {{"modules.edgeHub.websocket.server", dead}}}})
+                  .ok());
+  // keadm waits 5 s, puts the old file back and restarts edgecore, which connects and reports
+  // the failure keadm wrote before that restart (no RollBack: the file is already restored).
+  auto rs = waitReports("cu3", 3);
+  ASSERT_EQ(actions(rs), "Check+ BackUp+ Update- ") << keadmLog() << serviceLog();
+  const std::string reason = rs[2].body["reason"];
+  EXPECT_NE(reason.find("the new configuration did not start"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("the old configuration is back"), std::string::npos) << reason;
+  EXPECT_EQ(readFile(config()), old_text);
+  ASSERT_TRUE(waitKeadmDone());
+  EXPECT_FALSE(fs::exists(report()));
+  ASSERT_NO_FATAL_FAILURE(reconnect());
+  EXPECT_EQ(sim_->nodeTaskReports("cu3").size(), 3u) << actions(sim_->nodeTaskReports("cu3"));
+}
+
 TEST_F(NodeTaskE2E, UpgradeWaitsForKeadmCtlConfirmThenRunsBAndBReportsTheUpgrade) {
   stageVersionB();
   ASSERT_NO_FATAL_FAILURE(startService());
