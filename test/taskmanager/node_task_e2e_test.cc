@@ -173,6 +173,16 @@ class NodeTaskE2E : public ::testing::Test {
     return pids;
   }
 
+  // The keadm of this test running `keadm <what> ...`, or 0.
+  pid_t keadmRunning(const std::string& what) const {
+    for (pid_t pid : keadmPids()) {
+      std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+      std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (cmd.find(std::string(1, '\0') + what + '\0') != std::string::npos) return pid;
+    }
+    return 0;
+  }
+
   void startService() {
     auto r = runCommand({root_ + "/systemctl", "start"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -390,6 +400,30 @@ TEST_F(NodeTaskE2E, UpgradeToABThatNeverConnectsRollsBackToA) {
   EXPECT_TRUE(alive(servicePid()));
   ASSERT_NO_FATAL_FAILURE(reconnect());
   EXPECT_EQ(sim_->nodeTaskReports("up3").size(), 5u) << actions(sim_->nodeTaskReports("up3"));
+}
+
+TEST_F(NodeTaskE2E, KilledWhileKeadmUpgradesBReportsTheUpgradeOnce) {
+  stageVersionB();
+  ASSERT_NO_FATAL_FAILURE(startService());
+  const pid_t a = servicePid();
+  ASSERT_TRUE(sim_->sendNodeTask("nodeupgradejob", "up4", "Check", upgradeSpec()).ok());
+  ASSERT_EQ(actions(waitReports("up4", 2)), "Check+ WaitingConfirmation+ ") << serviceLog();
+  auto confirmed = confirm();
+  ASSERT_EQ(confirmed.exit_code, 0) << confirmed.out << confirmed.err;
+  // kill -9 of A while its Upgrade action runs keadm (keadm may already be restarting it: the
+  // outcome must be the same either way).
+  ASSERT_TRUE(sim_->waitUntil([&] { return keadmRunning("upgrade") != 0; }, 20s)) << keadmLog();
+  EXPECT_EQ(::kill(a, SIGKILL), 0) << "A was still running the task";
+  // keadm goes on by itself; B reports keadm's result at its connect (docs/node-tasks.md 10.1:
+  // a task in a keadm action is not rerun after a restart).
+  auto rs = waitReports("up4", 4);
+  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ")
+      << keadmLog() << serviceLog();
+  EXPECT_EQ(rs[3].body["extend"], versionA() + ",v9.9.9");
+  EXPECT_EQ(runCommand({installed(), "--version"}).out.rfind("edgecore-cpp 9.9.9", 0), 0u);
+  ASSERT_TRUE(waitKeadmDone()) << keadmLog();
+  ASSERT_NO_FATAL_FAILURE(reconnect());
+  EXPECT_EQ(sim_->nodeTaskReports("up4").size(), 4u) << actions(sim_->nodeTaskReports("up4"));
 }
 
 }  // namespace
