@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -366,6 +367,11 @@ void addNodeTaskCommands(CLI::App& app, int& rc) {
   CLI::App* upgrade = app.add_subcommand("upgrade", "Upgrade components (keadm upgrade edge)");
   upgrade->require_subcommand(1);
   auto u = std::make_shared<UpgradeFlags>();
+  // Test-only (docs/keadm.md): taskmanager passes no --wait-timeout, and 120 s is long for a
+  // test that waits for a rollback.
+  if (const char* v = std::getenv("EDGECORE_KEADM_WAIT_TIMEOUT"); v != nullptr && *v != '\0') {
+    u->wait_timeout_s = std::atoi(v);  // checked with the flag: 1..3600
+  }
   CLI::App* ue = upgrade->add_subcommand(
       "edge",
       "Replace edgecore with --toVersion: check the new binary, back up binary, config and "

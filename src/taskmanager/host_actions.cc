@@ -199,6 +199,9 @@ core::Result<int> runProgram(const std::vector<std::string>& argv, const std::st
                                      O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
   }
   posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+  // Asio's sockets are not close-on-exec: a keadm that outlives this edgecore (it restarts the
+  // service) would keep MetaServer's listening port, and the new edgecore could not bind it.
+  posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);

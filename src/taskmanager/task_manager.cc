@@ -34,6 +34,7 @@ constexpr std::string_view kReportOperation = "UpdateNodeActionStatus";
 constexpr std::string_view kEdgeHubSource = "edgehub";
 constexpr std::string_view kConnectionResource = "node/connection";
 constexpr std::string_view kMetaServerSource = "metaserver";  // confirm comes from the node only
+constexpr std::string_view kKeadmDefaultConfig = "/etc/kubeedge/config/edgecore.yaml";
 // KubeEdge's upgrade spec row (3.1) and our own task-state rows, both in meta_v2.
 constexpr std::string_view kUpgradeSpecGvr =
     "operations.kubeedge.io/v1alpha2, Resource=nodeupgradejobspecs";
@@ -332,9 +333,9 @@ class TaskManager final : public core::Module {
       if (action == "Upgrade") {
         auto argv = keadmUpgradeArgv(keadm_, spec);
         if (!argv.ok()) return {argv.status(), "", true};  // no rollback for a refused spec
-        return runKeadm(*argv, "upgrade");
+        return runKeadm(withConfig(*argv), "upgrade");
       }
-      return runKeadm(keadmRollbackArgv(keadm_), "rollback");
+      return runKeadm(withConfig(keadmRollbackArgv(keadm_)), "rollback");
     }
     ConfigUpdateSpec spec = *parseConfigUpdateSpec(spec_text);
     if (action == "Check") return {};
@@ -344,7 +345,7 @@ class TaskManager final : public core::Module {
       if (!argv.ok()) return {argv.status(), "", true};
       std::lock_guard lock(report_file_mu_);
       std::string output;
-      auto rc = runProgram(*argv, keadmLogPath(), &output);
+      auto rc = runProgram(withConfig(*argv), keadmLogPath(), &output);
       if (!rc.ok()) return {rc.status(), "", false};
       (void)takeUpgradeReport(upgradeReportPath());
       if (*rc != 0) {
@@ -354,12 +355,12 @@ class TaskManager final : public core::Module {
       }
       return {};
     }
-    return runKeadm(keadmRollbackArgv(keadm_), "rollback");
+    return runKeadm(withConfig(keadmRollbackArgv(keadm_)), "rollback");
   }
 
   ActionOutcome backup(bool want_versions) {
     std::lock_guard lock(report_file_mu_);
-    auto rc = runProgram(keadmBackupArgv(keadm_), keadmLogPath());
+    auto rc = runProgram(withConfig(keadmBackupArgv(keadm_)), keadmLogPath());
     if (!rc.ok()) return {rc.status(), "", false};
     auto file = takeUpgradeReport(upgradeReportPath());
     if (*rc != 0) {
@@ -374,6 +375,16 @@ class TaskManager final : public core::Module {
       return {core::unavailable("keadm backup failed, err: " + file->error_message), "", false};
     }
     return {{}, file->from_version + "," + file->to_version, false};
+  }
+
+  // keadm's commands default to /etc/kubeedge/config/edgecore.yaml; an edgecore started with
+  // another --config must not have keadm back up or change that file instead of its own.
+  std::vector<std::string> withConfig(std::vector<std::string> argv) const {
+    if (!options_.config_path.empty() && options_.config_path != kKeadmDefaultConfig) {
+      argv.push_back("--config");
+      argv.push_back(options_.config_path);
+    }
+    return argv;
   }
 
   // upgrade / rollback: output appended to keadm's log. KubeEdge reports "," here; we take the
@@ -453,8 +464,12 @@ class TaskManager final : public core::Module {
     }
     std::optional<TaskState> task;
     for (TaskState& s : readStates()) {
-      if (s.resource.type == type) task = std::move(s);
+      // A ConfigUpdateJob's RollBack runs `keadm rollback edge` too, which restarts edgecore.
+      // Its stored action may read BackUp: the rollback restored the database of that moment.
+      bool cuj_rollback = action == "RollBack" && s.resource.type == kConfigUpdateJob;
+      if (s.resource.type == type || (cuj_rollback && !task)) task = std::move(s);
     }
+    if (task) type = task->resource.type;
     if (!task) {
       ctx_.log->error("keadm report event={} but no {} task is stored; file kept path={}",
                       file->event, type, path);

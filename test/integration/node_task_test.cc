@@ -113,10 +113,13 @@ TEST_F(NodeTaskCloud, UpgradeConfirmedOfflineReportsBackUpAndUpgradeAfterReconne
   EXPECT_NE(confirmed.out.find("\n200"), std::string::npos) << confirmed.out;
   EXPECT_NE(confirmed.out.find("up1"), std::string::npos) << confirmed.out;
   for (int i = 0; i < 200 && keadmRuns().size() < 2; ++i) std::this_thread::sleep_for(50ms);
+  // keadm is pointed at the file this edgecore runs with, not at its default path.
+  const std::string config = "|--config|" + dir_.file("edgecore.yaml");
   EXPECT_EQ(keadmRuns(),
-            (std::vector<std::string>{
-                "backup|edge",
-                "upgrade|edge|--force|--toVersion|v1.23.1|--image|kubeedge/installation-package"}))
+            (std::vector<std::string>{"backup|edge" + config,
+                                      "upgrade|edge|--force|--toVersion|v1.23.1|--image|kubeedge/"
+                                      "installation-package" +
+                                          config}))
       << daemon_->stderrSoFar();
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(sim_->nodeTaskReports("up1").size(), 2u) << "nothing reaches a disconnected cloud";
@@ -156,8 +159,10 @@ TEST_F(NodeTaskCloud, ControlApiSendsAConfigUpdateAndListsItsReports) {
   ASSERT_EQ(reports.size(), 3u) << listed.out;
   EXPECT_EQ(reports[2]["type"], "configupdatejob");
   EXPECT_EQ(reports[2]["body"]["action"], "Update");
+  const std::string config = "|--config|" + dir_.file("edgecore.yaml");
   EXPECT_EQ(keadmRuns(), (std::vector<std::string>{
-                             "backup|edge", "config-update|--set|modules.edgeHub.heartbeat=20"}));
+                             "backup|edge" + config,
+                             "config-update|--set|modules.edgeHub.heartbeat=20" + config}));
   auto bad = runCommand({"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X",
                          "POST", "--data-binary", "{}", base + "/nodetask?type=x&job=a/b"});
   EXPECT_EQ(bad.out, "400");

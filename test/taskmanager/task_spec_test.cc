@@ -3,7 +3,9 @@
 
 #include "task_spec.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "edgecore/core/base64.h"
 #include "host_actions.h"
@@ -135,6 +137,23 @@ TEST(TaskSpec, PullSecretAcceptsTheAuthConfigAndTheDockerShapes) {
   ASSERT_TRUE(hub.ok());
   EXPECT_EQ(hub->username, "d");
   EXPECT_FALSE(authFromDockerConfig("[1]", "a/b").ok());
+}
+
+// keadm outlives the edgecore that started it: it must not hold that edgecore's sockets (Asio
+// opens them without close-on-exec), or the restarted edgecore cannot bind MetaServer's port.
+TEST(TaskSpec, KeadmGetsNoDescriptorOfEdgecoreButItsOutput) {
+  char name[] = "/tmp/taskmanager-fd-test-XXXXXX";
+  int inherited = ::mkstemp(name);  // without O_CLOEXEC, like an Asio socket
+  ASSERT_GE(inherited, 3);
+  std::string out;
+  auto rc = runProgram(
+      {"/bin/sh", "-c", "for f in /proc/$$/fd/*; do readlink \"$f\"; done; exit 0"}, "", &out);
+  ::close(inherited);
+  ::unlink(name);
+  ASSERT_TRUE(rc.ok()) << rc.status().toString();
+  EXPECT_EQ(*rc, 0);
+  EXPECT_NE(out.find("/dev/null"), std::string::npos) << out;  // stdin: the listing worked
+  EXPECT_EQ(out.find(name), std::string::npos) << out;
 }
 
 }  // namespace

@@ -38,6 +38,9 @@ struct TaskManagerOptions {
   std::shared_ptr<cri::CriClient> cri;
   size_t max_running_tasks = 8;  // more at once are refused (reported failed)
   size_t pull_concurrency = 2;   // images pulled at once by one ImagePrePullJob
+  // edgecore's --config. keadm is given `--config <it>` unless it is keadm's own default, so
+  // keadm backs up and changes the file this edgecore really runs with.
+  std::string config_path;
 };
 
 core::Result<core::ModulePtr> create(core::ModuleContext ctx, TaskManagerOptions options);

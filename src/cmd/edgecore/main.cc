@@ -131,9 +131,10 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
   };
   core::ModuleFactory taskmanager;
   if (parts.store) {
-    taskmanager = [&parts](core::ModuleContext ctx) {
+    taskmanager = [&parts, config_path](core::ModuleContext ctx) {
       edgecore::taskmanager::TaskManagerOptions o;
       o.records = parts.store.get();
+      o.config_path = config_path;
       auto* store = parts.store.get();
       o.read_meta = [store](const std::string& key) { return store->getMeta(key); };
       return edgecore::taskmanager::create(ctx, std::move(o));
