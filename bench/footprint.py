@@ -178,12 +178,15 @@ def main():
         out["threads_pods"] = threads(d.pid)
         if want_smaps:
             out["rollup_pods"] = smaps_by_file(d.pid)[1]
-        size = 0
+        size, round_ms = 0, []
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             for _ in range(rounds):
+                t = time.monotonic()
                 for ms, size in pool.map(lambda _: timed(d.port, LIST_PATH), range(8)):
                     pass
+                round_ms.append((time.monotonic() - t) * 1000)
         out["list_bytes"] = size
+        out["list_round_p50_ms"] = p50(round_ms)
         out["rss_after_lists_kb"] = status_kb(d.pid, "VmRSS")
         out["hwm_kb"] = status_kb(d.pid, "VmHWM")
         time.sleep(after)
@@ -191,7 +194,7 @@ def main():
         out["threads_after"] = threads(d.pid)
         if want_smaps:
             out["rollup_after"] = smaps_by_file(d.pid)[1]
-        out["list_p50_ms"] = p50([timed(d.port, LIST_PATH)[0] for _ in range(max(5, 2 * rounds + 1))])
+        out["list_p50_ms"] = p50([timed(d.port, LIST_PATH)[0] for _ in range(21)])
         out["get_p50_ms"] = p50([timed(d.port, one_pod)[0] for _ in range(200)])
         out["rss_end_kb"] = status_kb(d.pid, "VmRSS")
     finally:
