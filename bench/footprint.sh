@@ -7,7 +7,7 @@
 # first MetaServer answer (median of --starts), LIST and single-GET p50. The pod database is
 # bench/make_pod_db.py's (KubeEdge's schema, about 2.8 KiB of JSON per pod); each start gets a
 # fresh copy. --quick (100 pods, one start, one round, short waits; ours only unless --go) runs
-# in about 10 s, for a CI smoke step. --smaps adds where the idle RSS goes (per mapped file).
+# in about 5 s, for a CI smoke step. --smaps adds where the idle RSS goes (per mapped file).
 # Time figures depend on machine load: note `uptime` with them. Exits non-zero if any
 # measurement fails.
 set -euo pipefail
