@@ -12,7 +12,7 @@
 # measurement fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ours=build/edgecore go= pods=1000 starts=7 rounds=3 settle=3 after=10 smaps=
+ours=build/edgecore go='' pods=1000 starts=7 rounds=3 settle=3 after=10 smaps=''
 while [ $# -gt 0 ]; do
   case $1 in
     --build) ours=$2/edgecore; shift ;;

@@ -42,34 +42,37 @@ void useOneAllocatorArena() {
   }
 }
 
+AllocatorTrimmer::State::State(boost::asio::io_context& ioc, std::chrono::milliseconds i, size_t s)
+    : strand(boost::asio::make_strand(ioc)), timer(strand), interval(i), slack(s) {}
+
 AllocatorTrimmer::AllocatorTrimmer(boost::asio::io_context& ioc, std::chrono::milliseconds interval,
                                    size_t slack)
-    : strand_(boost::asio::make_strand(ioc)), timer_(strand_), interval_(interval), slack_(slack) {}
+    : state_(std::make_shared<State>(ioc, interval, slack)) {}
 
 void AllocatorTrimmer::start() {
-  if (interval_.count() > 0) {
-    boost::asio::post(strand_, [this] { arm(); });
+  if (state_->interval.count() > 0) {
+    boost::asio::post(state_->strand, [state = state_] { arm(state); });
   }
 }
 
 void AllocatorTrimmer::stop() {
-  boost::asio::post(strand_, [this] {
-    stopped_ = true;
-    timer_.cancel();
+  boost::asio::post(state_->strand, [state = state_] {
+    state->stopped = true;
+    state->timer.cancel();
   });
 }
 
-void AllocatorTrimmer::arm() {
-  if (stopped_) {
+void AllocatorTrimmer::arm(const std::shared_ptr<State>& state) {
+  if (state->stopped) {
     return;
   }
-  timer_.expires_after(interval_);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || stopped_) {
+  state->timer.expires_after(state->interval);
+  state->timer.async_wait([state](const boost::system::error_code& ec) {
+    if (ec || state->stopped) {
       return;  // stopping
     }
-    trimAllocatorIfSlack(slack_);
-    arm();
+    trimAllocatorIfSlack(state->slack);
+    arm(state);
   });
 }
 

@@ -5,6 +5,7 @@
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 
 namespace edgecore::core {
 
@@ -29,14 +30,20 @@ class AllocatorTrimmer {
   void stop();  // any thread; the loop must still run (or never have run) for it to take effect
 
  private:
-  void arm();
+  // Owned by the pending handlers too: a shutdown that gives up on the I/O threads may destroy
+  // the trimmer while one of them still runs its handler.
+  struct State {
+    State(boost::asio::io_context& ioc, std::chrono::milliseconds i, size_t s);
+    // Two I/O threads run the loop: the timer and `stopped` are touched on this strand only.
+    boost::asio::strand<boost::asio::io_context::executor_type> strand;
+    boost::asio::steady_timer timer;
+    bool stopped = false;
+    std::chrono::milliseconds interval;
+    size_t slack;
+  };
+  static void arm(const std::shared_ptr<State>& state);
 
-  // Two I/O threads run the loop: the timer and stopped_ are touched on this strand only.
-  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
-  boost::asio::steady_timer timer_;
-  bool stopped_ = false;
-  std::chrono::milliseconds interval_;
-  size_t slack_;
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace edgecore::core

@@ -65,5 +65,18 @@ TEST(MemoryTrim, TrimmerStopsWithTheLoop) {
   EXPECT_TRUE(ioc.stopped());
 }
 
+// A shutdown that gives up on its I/O threads destroys the trimmer while the loop may still run
+// its handlers: they keep what they touch alive.
+TEST(MemoryTrim, TrimmerDestroyedBeforeTheLoopStops) {
+  boost::asio::io_context ioc;
+  {
+    AllocatorTrimmer trimmer(ioc, std::chrono::milliseconds(1), 0);
+    trimmer.start();
+    ioc.run_for(std::chrono::milliseconds(5));
+  }
+  ioc.run_for(std::chrono::milliseconds(20));  // the timer still fires, on its own state
+  EXPECT_FALSE(ioc.stopped()) << "the trimmer keeps checking until stopped";
+}
+
 }  // namespace
 }  // namespace edgecore::core
