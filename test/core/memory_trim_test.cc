@@ -11,6 +11,13 @@
 namespace edgecore::core {
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// The sanitizers' allocators replace glibc's: there is nothing for malloc_trim to return.
+TEST(MemoryTrim, DeclinesUnderASanitizerAllocator) {
+  EXPECT_EQ(allocatorFreeBytes(), 0u);
+  EXPECT_FALSE(trimAllocatorIfSlack(0));
+}
+#else
 long residentKib() {
   std::ifstream status("/proc/self/status");
   std::string line;
@@ -21,13 +28,6 @@ long residentKib() {
   return -1;
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-// The sanitizers' allocators replace glibc's: there is nothing for malloc_trim to return.
-TEST(MemoryTrim, DeclinesUnderASanitizerAllocator) {
-  EXPECT_EQ(allocatorFreeBytes(), 0u);
-  EXPECT_FALSE(trimAllocatorIfSlack(0));
-}
-#else
 // 64 KiB blocks (below the mmap threshold, so inside the heap), touched; every other one is freed,
 // 32 MiB in all. The blocks kept between them stop the freed ones from merging into the heap top,
 // which glibc would shrink by itself.
