@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "edgecore/core/config.h"
+#include "memory_trim.h"
 
 namespace edgecore::core {
 
@@ -483,6 +484,10 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
     io_threads.emplace_back([&d] { d.ioc.run(); });
   }
 
+  AllocatorTrimmer trimmer(d.ioc, d.options.allocator_trim_interval,
+                           d.options.allocator_trim_slack);
+  trimmer.start();
+
   std::vector<ModuleSlot> slots;
   Status result = d.startModules(specs, slots);
   if (result.ok()) {
@@ -499,6 +504,7 @@ Status Daemon::run(std::vector<ModuleSpec> specs) {
 
   // Let in-flight handlers finish (modules closed their I/O, so run() returns), else cut off.
   asio::post(signal_strand, [&signals] { signals.cancel(); });
+  trimmer.stop();
   work.reset();
   d.joinIoThreads(io_threads, deadline, overran);
   // Modules are destroyed after the loop stopped, so no handler can touch a dead module.

@@ -146,12 +146,8 @@ LocalOpsSharedPtr makeLocalOps(const core::ModuleContext& ctx, metamanager::Meta
   if (!edged.container_runtime_endpoint.empty()) {
     cri_options.runtime_endpoint = edged.container_runtime_endpoint;
   }
-  auto cri = cri::CriClient::create(cri_options);
-  if (cri.ok()) {
-    ops->cri = std::move(*cri);
-  } else {
-    ops->cri_error = cri.status().message();
-  }
+  ops->lazy_cri = std::make_shared<const LazyCriClient>(
+      [cri_options] { return cri::CriClient::create(cri_options); });
   ops->blocking = &ctx.blocking;
   ops->edged_enabled = edged.enable;
   if (!edged.address.empty()) ops->edged_address = edged.address;

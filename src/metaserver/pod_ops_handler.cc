@@ -205,13 +205,12 @@ awaitable<Outcome> serveLogs(const LocalOps& ops, const LocalOpMatch& m, const R
   unsigned version = req.version();
   Query q = parseQuery(req.target());
   if (auto bad = rejectUnsafeValues(m, q, true)) co_return *bad;
-  if (!ops.edged_enabled || !ops.cri) {
-    if (log)
-      log->warn("pod logs unavailable pod={} ns={} err={}", m.name, m.ns,
-                ops.edged_enabled ? ops.cri_error : "edged is disabled");
+  std::string cri_error = "edged is disabled";
+  auto client = ops.edged_enabled ? criClient(ops, cri_error) : nullptr;
+  if (!client) {
+    if (log) log->warn("pod logs unavailable pod={} ns={} err={}", m.name, m.ns, cri_error);
     co_return textOutcome(500, "Failed to get logs from edged");
   }
-  auto client = ops.cri;
   std::string ns = m.ns;
   std::string pod = m.name;
   auto list_fn = [client, ns, pod] { return podContainers(*client, ns, pod); };
@@ -472,8 +471,9 @@ awaitable<Outcome> serveExec(const LocalOps& ops, const LocalOpMatch& m, Request
   if (q.commands.empty()) {
     co_return fail("You must specify at least one command for the container");
   }
-  if (!ops.cri) co_return fail(ops.cri_error);
-  auto client = ops.cri;
+  std::string cri_error;
+  auto client = criClient(ops, cri_error);
+  if (!client) co_return fail(cri_error);
   std::string ns = m.ns;
   std::string pod = m.name;
   auto list_fn = [client, ns, pod] { return podContainers(*client, ns, pod); };
@@ -537,11 +537,12 @@ awaitable<Outcome> serveRestart(const LocalOps& ops, const LocalOpMatch& m, cons
   }
   json errors = json::array();
   json logs = json::array();
-  if (!ops.cri) {
+  std::string cri_error;
+  auto client = criClient(ops, cri_error);
+  if (!client) {
     for (const auto& p : pods)
-      errors.push_back("failed to list containers: " + ops.cri_error + " (pod " + p + ")");
+      errors.push_back("failed to list containers: " + cri_error + " (pod " + p + ")");
   } else {
-    auto client = ops.cri;
     std::string ns = m.ns;
     int64_t timeout = ops.restart_stop_timeout_seconds;
     auto stop_fn = [client, ns, pods, timeout] {

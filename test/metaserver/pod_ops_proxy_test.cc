@@ -131,7 +131,9 @@ class PodOpsProxyContainerd : public ::testing::Test {
     makePod();
 
     auto ops = std::make_shared<LocalOps>();
-    ops->cri = cri_;
+    // The module's path: the client is made by the first request that needs it.
+    ops->lazy_cri =
+        std::make_shared<const LazyCriClient>([] { return cri::CriClient::create({}); });
     ops->blocking = &pool_;
     ops->edged_enabled = true;
     ops->edged_address = "127.0.0.1";

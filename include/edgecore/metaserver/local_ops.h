@@ -8,8 +8,12 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+
+#include "edgecore/core/status.h"
 
 namespace edgecore::cri {
 class CriClient;
@@ -24,10 +28,29 @@ class Bus;
 
 namespace edgecore::metaserver {
 
+// Makes the CRI client once, on first use, from any thread. Creating a gRPC channel starts
+// gRPC's 6 threads and touches about 3 MB of its code: a node with edged off that never asks for
+// pod logs or exec should not pay that at start (docs/performance.md).
+class LazyCriClient {
+ public:
+  using Factory = std::function<core::Result<std::unique_ptr<cri::CriClient>>()>;
+  explicit LazyCriClient(Factory make) : make_(std::move(make)) {}
+  // The client, or null with `error` set to why there is none.
+  std::shared_ptr<cri::CriClient> get(std::string& error) const;
+
+ private:
+  Factory make_;
+  mutable std::once_flag once_;
+  mutable std::shared_ptr<cri::CriClient> client_;
+  mutable std::string error_;
+};
+
 struct LocalOps {
-  // CRI (ListContainers, ExecSync, Exec, StopContainer). Null: those endpoints report
-  // `cri_error`. Its calls block; they run on `blocking`.
+  // CRI (ListContainers, ExecSync, Exec, StopContainer): `cri` when set, else made by
+  // `lazy_cri` on first use. Neither: those endpoints report `cri_error`. Its calls block; they
+  // run on `blocking`.
   std::shared_ptr<cri::CriClient> cri;
+  std::shared_ptr<const LazyCriClient> lazy_cri;
   std::string cri_error = "container runtime client not configured";
   boost::asio::thread_pool* blocking = nullptr;  // required; outlives the server
   // Edged's read-only HTTP server for /containerLogs (modules.edged tailoredKubeletConfig
@@ -51,5 +74,8 @@ struct LocalOps {
   int64_t restart_stop_timeout_seconds = 3;
 };
 using LocalOpsSharedPtr = std::shared_ptr<const LocalOps>;
+
+// The CRI client of `ops` (made now if this is the first use), or null with `error` set.
+std::shared_ptr<cri::CriClient> criClient(const LocalOps& ops, std::string& error);
 
 }  // namespace edgecore::metaserver

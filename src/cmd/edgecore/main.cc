@@ -193,6 +193,7 @@ core::Result<std::unique_ptr<edgecore::metamanager::MetaStore>> openStore(
 // Long on purpose: start-up as one sequence a reader follows top to bottom (flags, config,
 // logging, store, shared parts, the module list, the daemon); each step is a call or a few lines.
 int main(int argc, char** argv) {
+  core::useOneAllocatorArena();  // before any thread: see its comment
   CLI::App app{kDescription, "edgecore"};
   std::string config_path = "/etc/kubeedge/config/edgecore.yaml";
   bool print_default = false;
