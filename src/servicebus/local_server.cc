@@ -164,8 +164,8 @@ class ServerImpl : public LocalServer, public std::enable_shared_from_this<Serve
         }
         if (!core::isTransientAcceptError(ec)) {
           if (self->opts_.on_failure) {
-            self->opts_.on_failure(core::unavailable("servicebus server listener failed: " +
-                                                     ec.message()));
+            self->opts_.on_failure(
+                core::unavailable("servicebus server listener failed: " + ec.message()));
           }
           co_return;
         }

@@ -8,8 +8,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <nlohmann/json.hpp>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "metaserver/test_objects.h"
@@ -281,9 +281,10 @@ TEST_F(MetaServerTest, AListenerThatFailsForGoodIsReported) {
   ASSERT_EQ(::shutdown(fd, SHUT_RDWR), 0);
   ASSERT_TRUE(edgecore::testing::waitFor(
       [&] {
-    std::lock_guard lock(mu);
-    return !failures.empty();
-  }, std::chrono::seconds(5)));
+        std::lock_guard lock(mu);
+        return !failures.empty();
+      },
+      std::chrono::seconds(5)));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   std::lock_guard lock(mu);
   ASSERT_EQ(failures.size(), 1u);

@@ -32,9 +32,9 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-using edgecore::testing::runUntil;
 using edgecore::testing::DescriptorExhaustion;
 using edgecore::testing::listeningDescriptor;
+using edgecore::testing::runUntil;
 using testing::LocalHttpServer;
 
 class ServiceBusModuleTest : public ::testing::Test {
@@ -306,8 +306,7 @@ TEST_F(ServiceBusServerTest, OutOfDescriptorsTheServerWaitsInsteadOfSpinning) {
   auto cpuSeconds = [] {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
-    return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
-           (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
   };
   double cpu_used = 0;
   {

@@ -1,14 +1,14 @@
 #pragma once
 
-// Descriptor-level tools for server tests. DescriptorExhaustion fills this process's descriptor table (under a lowered soft RLIMIT_NOFILE, so it takes a few
-// dozen descriptors, not a million) to test what a server does when accept() fails with EMFILE.
-// Everything is undone in the destructor. Other threads of the test process must not need new
-// descriptors meanwhile.
+// Descriptor-level tools for server tests. DescriptorExhaustion fills this process's descriptor
+// table (under a lowered soft RLIMIT_NOFILE, so it takes a few dozen descriptors, not a million) to
+// test what a server does when accept() fails with EMFILE. Everything is undone in the destructor.
+// Other threads of the test process must not need new descriptors meanwhile.
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdint>

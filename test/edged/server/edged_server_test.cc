@@ -13,8 +13,8 @@
 #include <mutex>
 #include <thread>
 
-#include "util/process.h"
 #include "util/descriptors.h"
+#include "util/process.h"
 #include "util/wait.h"
 
 namespace edgecore::edged {
@@ -157,8 +157,7 @@ TEST_F(EdgedServerTest, OutOfDescriptorsTheServerWaitsInsteadOfSpinning) {
   auto cpuSeconds = [] {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
-    return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
-           (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
   };
   double cpu_used = 0;
   {
