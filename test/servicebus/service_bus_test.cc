@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -308,6 +309,13 @@ TEST_F(ServiceBusServerTest, OutOfDescriptorsTheServerWaitsInsteadOfSpinning) {
     getrusage(RUSAGE_SELF, &u);
     return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
   };
+  // The accept loop's pause is a timer on ioc_: one wait before the table fills (see
+  // util/descriptors.h on UBSan).
+  bool waited = false;
+  asio::steady_timer warm(ioc_, 1ms);
+  warm.async_wait([&](const boost::system::error_code&) { waited = true; });
+  ASSERT_TRUE(runUntil(
+      ioc_, [&] { return waited; }, 5s));
   double cpu_used = 0;
   {
     DescriptorExhaustion full(/*spare=*/0);

@@ -3,7 +3,10 @@
 // Descriptor-level tools for server tests. DescriptorExhaustion fills this process's descriptor
 // table (under a lowered soft RLIMIT_NOFILE, so it takes a few dozen descriptors, not a million) to
 // test what a server does when accept() fails with EMFILE. Everything is undone in the destructor.
-// Other threads of the test process must not need new descriptors meanwhile.
+// Other threads of the test process must not need new descriptors meanwhile. Under UBSan, run one
+// timer wait on the server's io_context first: the sanitizer checks an object's dynamic type the
+// first time through a pipe, which fails when the table is full and is then reported as an invalid
+// vptr of Asio's timer queue.
 
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -9,7 +9,9 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -159,6 +161,12 @@ TEST_F(EdgedServerTest, OutOfDescriptorsTheServerWaitsInsteadOfSpinning) {
     getrusage(RUSAGE_SELF, &u);
     return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
   };
+  // The accept loop's pause is a timer on `ioc`: one wait before the table fills (see
+  // util/descriptors.h on UBSan).
+  std::promise<void> waited;
+  asio::steady_timer warm(ioc, 1ms);
+  warm.async_wait([&](const boost::system::error_code&) { waited.set_value(); });
+  waited.get_future().wait();
   double cpu_used = 0;
   {
     testing::DescriptorExhaustion full(/*spare=*/1);
