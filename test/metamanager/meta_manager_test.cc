@@ -1175,11 +1175,11 @@ TEST_F(MetaManagerTest, PodDeleteRemovesItsCachedTokens) {
     return plain_->query("SELECT key FROM meta WHERE type = 'serviceaccounttoken'", {}).size();
   };
   ASSERT_TRUE(runUntil(ioc_, [&] { return tokens() == 2; }));
-  size_t before = acks().size();
   send(cloudMsg("delete", "default/pod/web", pod("web", "u-1")));
-  ASSERT_TRUE(runUntil(ioc_, [&] { return acks().size() > before; }));
-  EXPECT_FALSE(plain_->metaValue("default/pod/web").has_value());
-  EXPECT_EQ(tokens(), 1u);
+  // Waits for the row itself: the ack count can grow by a late answer of the token requests
+  // above (a flake under load), and the ack's ordering after the write is tested elsewhere.
+  ASSERT_TRUE(runUntil(ioc_, [&] { return !plain_->metaValue("default/pod/web").has_value(); }));
+  ASSERT_TRUE(runUntil(ioc_, [&] { return tokens() == 1; }));
   EXPECT_FALSE(plain_->metaValue(kTokenKey).has_value());  // u-1's
 }
 

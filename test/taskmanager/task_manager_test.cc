@@ -153,6 +153,14 @@ class TaskManagerTest : public ::testing::Test {
   }
 
   // The rows go after the last report (PostRun): wait for that.
+  static bool fileGone(const std::string& path) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (fs::exists(path)) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+  }
   bool rowsGone(const char* gvr) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!rows(gvr).empty()) {
@@ -268,7 +276,7 @@ TEST_F(TaskManagerTest, UpgradeWaitsForConfirmThenBacksUpAndUpgradesWithArgv) {
                 "upgrade|edge|--force|--toVersion|v1.23.1|--image|kubeedge/installation-package"}));
   EXPECT_TRUE(rowsGone(kSpecGvr));
   EXPECT_TRUE(rowsGone(kStateGvr));
-  EXPECT_FALSE(fs::exists(reportPath()));
+  EXPECT_TRUE(fileGone(reportPath()));
   EXPECT_EQ(confirm()["started"], false) << "nothing left to confirm";
 }
 
@@ -340,7 +348,8 @@ TEST_F(TaskManagerTest, AfterRestartTheKeadmReportIsSentOnConnect) {
   ASSERT_EQ(actions(rs), "Upgrade+ ");
   EXPECT_EQ(rs[0].resource, std::string(kApi) + "nodeupgradejob/up3/node/edge-1");
   EXPECT_EQ(rs[0].body["extend"], "v1.22.0,v1.23.1");
-  EXPECT_FALSE(fs::exists(reportPath()));
+  // The file goes once the report is in the outbox, just after the report is sent.
+  EXPECT_TRUE(fileGone(reportPath()));
   EXPECT_TRUE(rowsGone(kStateGvr));
   EXPECT_TRUE(rowsGone(kSpecGvr));
   EXPECT_TRUE(keadmRuns().empty());
