@@ -75,8 +75,9 @@ bool drainUntil(int fd, std::optional<std::chrono::steady_clock::time_point> dea
   for (;;) {
     int wait_ms = -1;
     if (deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          *deadline - std::chrono::steady_clock::now());
+      // Rounded up: truncating would give up to 1 ms before the deadline.
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline -
+                                                                std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         return false;
       }
