@@ -241,12 +241,14 @@ class NodeTaskCloudRegistry : public NodeTaskCloud {
   }
 
   // The cloud's insert of a kubernetes.io/dockerconfigjson Secret, ACKed = stored on the edge.
-  void sendPullSecret(const std::string& name, const std::string& password) {
-    json config = {{"auths",
-                    {{authed_->host(),
-                      {{"username", "puller"},
-                       {"password", password},
-                       {"auth", core::base64Encode("puller:" + password)}}}}}};
+  // Docker's {"auths":{host:{...}}} document, or with `auth_config_shape` the one CRI
+  // AuthConfig object KubeEdge decodes the field as (docs/node-tasks.md 2.2).
+  void sendPullSecret(const std::string& name, const std::string& password,
+                      bool auth_config_shape = false) {
+    json entry = {{"username", "puller"},
+                  {"password", password},
+                  {"auth", core::base64Encode("puller:" + password)}};
+    json config = auth_config_shape ? entry : json{{"auths", {{authed_->host(), entry}}}};
     json secret = {{"apiVersion", "v1"},
                    {"kind", "Secret"},
                    {"metadata", {{"name", name}, {"namespace", "default"}, {"uid", "u-" + name}}},
@@ -292,6 +294,15 @@ TEST_F(NodeTaskCloudRegistry, PullsFromBothRegistriesWithTheSecretTheJobNames) {
     EXPECT_EQ(images[i]["status"], "True") << images.dump();
   }
   EXPECT_TRUE(runtimeHas(images_[0]));
+  EXPECT_TRUE(runtimeHas(images_[1]));
+}
+
+TEST_F(NodeTaskCloudRegistry, ASecretInKubeEdgesAuthConfigShapeWorksToo) {
+  ASSERT_NO_FATAL_FAILURE(sendPullSecret("kecred", "s3cret pass", true));
+  ASSERT_TRUE(
+      sim_->sendNodeTask("imageprepulljob", "pp-ke", "Check", prePullSpec("default/kecred")).ok());
+  auto rs = waitReports("pp-ke", 2, 60s);
+  ASSERT_EQ(actions(rs), "Check+ Pull+ ") << daemon_->stderrSoFar();
   EXPECT_TRUE(runtimeHas(images_[1]));
 }
 
