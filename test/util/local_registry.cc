@@ -19,6 +19,12 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 const char* kRegistryBinary = "/usr/bin/docker-registry";
+// containerd refuses a single-manifest image whose config names another platform.
+#if defined(__aarch64__)
+const char* kArchitecture = "arm64";
+#else
+const char* kArchitecture = "amd64";
+#endif
 
 void writeFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -175,7 +181,7 @@ core::Result<std::string> LocalRegistry::pushImage(const std::string& repo, cons
   const std::string layer_bytes = readFile(layer);
   const std::string layer_digest = "sha256:" + core::sha256Hex(layer_bytes);
 
-  nlohmann::json config = {{"architecture", "amd64"},
+  nlohmann::json config = {{"architecture", kArchitecture},
                            {"os", "linux"},
                            {"config", {{"Cmd", {"/hello"}}}},
                            {"rootfs", {{"type", "layers"}, {"diff_ids", {layer_digest}}}}};

@@ -7,6 +7,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "edgecore/core/status.h"
 #include "util/process.h"
@@ -43,7 +45,7 @@ class LocalRegistry {
   std::string logSoFar() const { return process_ ? process_->stderrSoFar() : ""; }
 
  private:
-  LocalRegistry(LocalRegistryOptions options) : options_(std::move(options)) {}
+  explicit LocalRegistry(LocalRegistryOptions options) : options_(std::move(options)) {}
   std::string url(const std::string& path) const;
   std::vector<std::string> curl() const;  // curl with the CA and credentials set
   core::Status pushBlob(const std::string& repo, const std::string& file,
