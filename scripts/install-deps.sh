@@ -24,6 +24,9 @@ packages=(
   # real services the integration tests talk to (scripts/test-services.sh)
   containerd runc containernetworking-plugins busybox-static gcc libc6-dev
   mosquitto mosquitto-clients
+  # the distribution registry the image pre-pull tests push to and pull from on loopback
+  # (test/util/local_registry.cc; its own ports, so the packaged service on :5000 does not matter)
+  docker-registry
   # the fault matrix's clock jumps (libfaketime, LD_PRELOADed into edgecore)
   faketime
   # systemd-analyze verify for the packaged unit; lintian for the .deb (scripts/package.sh)

@@ -34,7 +34,7 @@ build_images() {
 }
 
 write_containerd_config() {
-  mkdir -p /etc/cni/net.d
+  mkdir -p /etc/cni/net.d /etc/containerd/certs.d
   cat > "$ctd_conf" <<'TOML'
 version = 2
 root = "/var/lib/containerd"
@@ -60,6 +60,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = "/usr/lib/cni"
       conf_dir = "/etc/cni/net.d"
+    # Per-registry hosts.toml files, read at each pull: the local-registry pull tests write
+    # certs.d/127.0.0.1:PORT/hosts.toml for their loopback registries (docs/testing.md).
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = "/etc/containerd/certs.d"
 TOML
 }
 

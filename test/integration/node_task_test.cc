@@ -1,7 +1,9 @@
 // Node tasks end to end: the real edgecore binary (taskManager on) connected to the cloud
 // simulator, which sends v1alpha2 node tasks and collects the UpdateNodeActionStatus reports.
 // keadm is the stand-in test/data/taskmanager/fake_keadm.sh (EDGECORE_KEADM), which records
-// its argument vector. NodeTaskCloudContainerd.* pull through the real containerd.
+// its argument vector. NodeTaskCloudContainerd.* pull through the real containerd, and
+// NodeTaskCloudRegistry.* pull through it from two docker-registry processes on loopback (one
+// plain, one TLS + basic auth) with the pull secret the cloud sent.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -14,8 +16,11 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
+#include "edgecore/core/base64.h"
+#include "edgecore/cri/cri_client.h"
 #include "util/cloudsim_start.h"
 #include "util/edgecore_process.h"
+#include "util/local_registry.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -186,6 +191,149 @@ TEST_F(NodeTaskCloudContainerd, PrePullReportsCheckThenEveryImage) {
   EXPECT_EQ(images[0]["status"], "True") << images.dump();
   EXPECT_EQ(images[1]["status"], "True") << images.dump();
   EXPECT_EQ(images[2]["status"], "False") << images.dump();
+}
+
+// Two registries on loopback, each holding one image under a tag no earlier run used (a pull
+// that fails still counts when containerd already has the image, docs/node-tasks.md 10.2).
+class NodeTaskCloudRegistry : public NodeTaskCloud {
+ protected:
+  void SetUp() override {
+    auto hosts_dir = containerdReadsHostsDir();
+    ASSERT_TRUE(hosts_dir.ok()) << hosts_dir.message();
+    auto pki = cloudsim::generatePki("127.0.0.1");
+    ASSERT_TRUE(pki.ok()) << pki.status().toString();
+    dir_.write("ca.crt", pki->ca_cert_pem);
+    dir_.write("server.crt", pki->server_cert_pem);
+    dir_.write("server.key", pki->server_key_pem);
+    auto plain = LocalRegistry::start({});
+    ASSERT_TRUE(plain.ok()) << plain.status().toString();
+    plain_ = std::move(*plain);
+    auto authed = LocalRegistry::start({"puller", "s3cret pass", dir_.file("ca.crt"),
+                                        dir_.file("server.crt"), dir_.file("server.key")});
+    ASSERT_TRUE(authed.ok()) << authed.status().toString();
+    authed_ = std::move(*authed);
+    const std::string tag =
+        "t" + std::to_string(::getpid()) + "-" +
+        std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+    auto open_ref = plain_->pushImage("open/app", tag, "open image");
+    ASSERT_TRUE(open_ref.ok()) << open_ref.status().toString() << plain_->logSoFar();
+    auto private_ref = authed_->pushImage("private/app", tag, "private image");
+    ASSERT_TRUE(private_ref.ok()) << private_ref.status().toString() << authed_->logSoFar();
+    images_ = {*open_ref, *private_ref};
+    auto cri = cri::CriClient::create({});
+    ASSERT_TRUE(cri.ok()) << cri.status().toString();
+    cri_ = std::move(*cri);
+    // Without credentials the second registry refuses (so the secret is what lets it through).
+    auto anon = runCommand({"/usr/bin/curl", "-sS", "--cacert", dir_.file("ca.crt"), "-o",
+                            "/dev/null", "-w", "%{http_code}",
+                            "https://" + authed_->host() + "/v2/private/app/manifests/" + tag});
+    ASSERT_EQ(anon.out, "401") << anon.err;
+    // edgecore (NodeTaskCloud::SetUp) starts once the registries hold the images.
+    NodeTaskCloud::SetUp();
+  }
+  void TearDown() override {
+    NodeTaskCloud::TearDown();
+    if (cri_) {
+      for (const auto& image : images_) (void)cri_->removeImage(image);
+    }
+    plain_.reset();
+    authed_.reset();
+  }
+
+  // The cloud's insert of a kubernetes.io/dockerconfigjson Secret, ACKed = stored on the edge.
+  // Docker's {"auths":{host:{...}}} document, or with `auth_config_shape` the one CRI
+  // AuthConfig object KubeEdge decodes the field as (docs/node-tasks.md 2.2).
+  void sendPullSecret(const std::string& name, const std::string& password,
+                      bool auth_config_shape = false) {
+    json entry = {{"username", "puller"},
+                  {"password", password},
+                  {"auth", core::base64Encode("puller:" + password)}};
+    json config = auth_config_shape ? entry : json{{"auths", {{authed_->host(), entry}}}};
+    json secret = {{"apiVersion", "v1"},
+                   {"kind", "Secret"},
+                   {"metadata", {{"name", name}, {"namespace", "default"}, {"uid", "u-" + name}}},
+                   {"type", "kubernetes.io/dockerconfigjson"},
+                   {"data", {{".dockerconfigjson", core::base64Encode(config.dump())}}}};
+    auto id = sim_->sendManifest(secret.dump(), "insert", cloudsim::Reliability::Reliable);
+    ASSERT_TRUE(id.ok()) << id.status().toString();
+    ASSERT_TRUE(sim_->waitUntil([&] { return sim_->ackCount(*id) >= 1; }, 10s))
+        << daemon_->stderrSoFar();
+  }
+
+  json prePullSpec(const std::string& secret) const {
+    return {{"imagePrePullTemplate",
+             {{"images", images_},
+              {"checkItems", json::array()},
+              {"imageSecrets", secret},
+              {"retryTimes", 0}}}};
+  }
+
+  bool runtimeHas(const std::string& image) {
+    auto st = cri_->imageStatus(image);
+    return st.ok() && st->has_value();
+  }
+
+  std::unique_ptr<LocalRegistry> plain_;
+  std::unique_ptr<LocalRegistry> authed_;
+  std::vector<std::string> images_;
+  cri::CriClientPtr cri_;
+};
+
+TEST_F(NodeTaskCloudRegistry, PullsFromBothRegistriesWithTheSecretTheJobNames) {
+  ASSERT_NO_FATAL_FAILURE(sendPullSecret("regcred", "s3cret pass"));
+  ASSERT_FALSE(runtimeHas(images_[0]) || runtimeHas(images_[1]));
+  ASSERT_TRUE(
+      sim_->sendNodeTask("imageprepulljob", "pp-reg", "Check", prePullSpec("default/regcred"))
+          .ok());
+  auto rs = waitReports("pp-reg", 2, 60s);
+  ASSERT_EQ(actions(rs), "Check+ Pull+ ") << daemon_->stderrSoFar() << authed_->logSoFar();
+  json images = json::parse(rs[1].body["extend"].get<std::string>());
+  ASSERT_EQ(images.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(images[i]["image"], images_[i]) << images.dump();
+    EXPECT_EQ(images[i]["status"], "True") << images.dump();
+  }
+  EXPECT_TRUE(runtimeHas(images_[0]));
+  EXPECT_TRUE(runtimeHas(images_[1]));
+}
+
+TEST_F(NodeTaskCloudRegistry, ASecretInKubeEdgesAuthConfigShapeWorksToo) {
+  ASSERT_NO_FATAL_FAILURE(sendPullSecret("kecred", "s3cret pass", true));
+  ASSERT_TRUE(
+      sim_->sendNodeTask("imageprepulljob", "pp-ke", "Check", prePullSpec("default/kecred")).ok());
+  auto rs = waitReports("pp-ke", 2, 60s);
+  ASSERT_EQ(actions(rs), "Check+ Pull+ ") << daemon_->stderrSoFar();
+  EXPECT_TRUE(runtimeHas(images_[1]));
+}
+
+TEST_F(NodeTaskCloudRegistry, AWrongPasswordFailsOnlyTheAuthImageWithTheRegistrysReason) {
+  ASSERT_NO_FATAL_FAILURE(sendPullSecret("badcred", "not the password"));
+  ASSERT_TRUE(
+      sim_->sendNodeTask("imageprepulljob", "pp-bad", "Check", prePullSpec("default/badcred"))
+          .ok());
+  auto rs = waitReports("pp-bad", 2, 60s);
+  ASSERT_EQ(actions(rs), "Check+ Pull- ") << daemon_->stderrSoFar();
+  EXPECT_EQ(rs[1].body["reason"], "there were some failures when pulling images");
+  json images = json::parse(rs[1].body["extend"].get<std::string>());
+  ASSERT_EQ(images.size(), 2u);
+  EXPECT_EQ(images[0]["status"], "True") << images.dump();
+  EXPECT_EQ(images[1]["status"], "False") << images.dump();
+  EXPECT_NE(images[1].value("reason", "").find("401"), std::string::npos) << images.dump();
+  EXPECT_TRUE(runtimeHas(images_[0]));
+  EXPECT_FALSE(runtimeHas(images_[1]));
+}
+
+TEST_F(NodeTaskCloudRegistry, ASecretTheEdgeDoesNotHoldFailsThePullNamingIt) {
+  ASSERT_TRUE(
+      sim_->sendNodeTask("imageprepulljob", "pp-none", "Check", prePullSpec("default/nosuchcred"))
+          .ok());
+  auto rs = waitReports("pp-none", 2, 60s);
+  ASSERT_EQ(actions(rs), "Check+ Pull- ") << daemon_->stderrSoFar();
+  EXPECT_NE(rs[1].body["reason"].get<std::string>().find("failed to get secret default/nosuchcred"),
+            std::string::npos)
+      << rs[1].body.dump();
+  EXPECT_FALSE(runtimeHas(images_[0]));
+  EXPECT_FALSE(runtimeHas(images_[1]));
 }
 
 }  // namespace
