@@ -77,7 +77,7 @@ bool drainUntil(int fd, std::optional<std::chrono::steady_clock::time_point> dea
     if (deadline) {
       // Rounded up: truncating would give up to 1 ms before the deadline.
       auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline -
-                                                                std::chrono::steady_clock::now());
+                                                               std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         return false;
       }
