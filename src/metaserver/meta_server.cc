@@ -589,19 +589,18 @@ class MetaServerImpl final : public MetaServer {
       auto [ec, socket] = co_await acceptor.async_accept(strand_for_next, kTuple);
       if (ec == asio::error::operation_aborted || state->stopped) break;
       if (ec) {
-        if (!core::isTransientAcceptError(ec)) {
-          if (state->log) {
-            state->log->error("metaserver listener failed, no more connections err=\"{}\"",
-                              ec.message());
-          }
-          if (state->options.on_listener_failure) {
-            state->options.on_listener_failure(
-                core::unavailable("metaserver listener failed: " + ec.message()));
-          }
-          break;
+        if (co_await core::waitOutAcceptError(ec)) {
+          continue;
         }
-        co_await core::pauseAfterAcceptError();
-        continue;
+        if (state->log) {
+          state->log->error("metaserver listener failed, no more connections err=\"{}\"",
+                            ec.message());
+        }
+        if (state->options.on_listener_failure) {
+          state->options.on_listener_failure(
+              core::unavailable("metaserver listener failed: " + ec.message()));
+        }
+        break;
       }
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);

@@ -162,15 +162,14 @@ class ServerImpl : public LocalServer, public std::enable_shared_from_this<Serve
         if (ec == asio::error::operation_aborted || self->stopped_) {
           co_return;
         }
-        if (!core::isTransientAcceptError(ec)) {
-          if (self->opts_.on_failure) {
-            self->opts_.on_failure(
-                core::unavailable("servicebus server listener failed: " + ec.message()));
-          }
-          co_return;
+        if (co_await core::waitOutAcceptError(ec)) {
+          continue;
         }
-        co_await core::pauseAfterAcceptError();
-        continue;
+        if (self->opts_.on_failure) {
+          self->opts_.on_failure(
+              core::unavailable("servicebus server listener failed: " + ec.message()));
+        }
+        co_return;
       }
       auto c = std::make_shared<Conn>();
       if (self->tls_) {

@@ -20,6 +20,7 @@
 #include "edgecore/cri/cri_client.h"
 #include "util/cloudsim_start.h"
 #include "util/edgecore_process.h"
+#include "util/node_task_reports.h"
 #include "util/local_registry.h"
 #include "util/process.h"
 
@@ -30,14 +31,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 const std::string kEdgecore = EDGECORE_BINARY;
-
-std::string actions(const std::vector<cloudsim::NodeTaskReport>& rs) {
-  std::string out;
-  for (const auto& r : rs) {
-    out += r.body.value("action", "?") + (r.body.value("succ", false) ? "+" : "-") + " ";
-  }
-  return out;
-}
 
 class NodeTaskCloud : public ::testing::Test {
  protected:
@@ -99,7 +92,7 @@ TEST_F(NodeTaskCloud, UpgradeConfirmedOfflineReportsBackUpAndUpgradeAfterReconne
                {"requireConfirmation", true}};
   ASSERT_TRUE(sim_->sendNodeTask("nodeupgradejob", "up1", "Check", spec).ok());
   auto rs = waitReports("up1", 2);
-  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ ") << daemon_->stderrSoFar();
+  ASSERT_EQ(reportedActions(rs), "Check+ WaitingConfirmation+ ") << daemon_->stderrSoFar();
   EXPECT_EQ(rs[0].type, "nodeupgradejob");
   EXPECT_EQ(rs[0].node, "edge-1");
   for (const char* key : {"action", "succ", "finishTime", "reason", "extend"}) {
@@ -132,7 +125,7 @@ TEST_F(NodeTaskCloud, UpgradeConfirmedOfflineReportsBackUpAndUpgradeAfterReconne
   // Back online: the reports made offline arrive from edgehub's outbox.
   sim_->setRefuseConnections(false);
   rs = waitReports("up1", 4, 60s);
-  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ") << daemon_->stderrSoFar();
+  ASSERT_EQ(reportedActions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ") << daemon_->stderrSoFar();
   EXPECT_EQ(rs[2].body["extend"], ",v1.22.0");
   EXPECT_EQ(rs[3].body["extend"], "v1.22.0,v1.23.1");
 }
@@ -142,7 +135,7 @@ TEST_F(NodeTaskCloud, InjectedVersionIsRefusedWithoutStartingKeadm) {
                                  {{"version", "v1.0.0; touch /tmp/pwned"}})
                   .ok());
   auto rs = waitReports("evil", 1);
-  ASSERT_EQ(actions(rs), "Upgrade- ");
+  ASSERT_EQ(reportedActions(rs), "Upgrade- ");
   EXPECT_NE(rs[0].body["reason"].get<std::string>().find("invalid version format"),
             std::string::npos);
   std::this_thread::sleep_for(300ms);
@@ -157,7 +150,7 @@ TEST_F(NodeTaskCloud, ControlApiSendsAConfigUpdateAndListsItsReports) {
                           base + "/nodetask?type=configupdatejob&job=cu1"});
   ASSERT_EQ(sent.exit_code, 0) << sent.out << sent.err;
   EXPECT_TRUE(json::parse(sent.out).contains("msg_id")) << sent.out;
-  ASSERT_EQ(actions(waitReports("cu1", 3)), "Check+ BackUp+ Update+ ") << daemon_->stderrSoFar();
+  ASSERT_EQ(reportedActions(waitReports("cu1", 3)), "Check+ BackUp+ Update+ ") << daemon_->stderrSoFar();
   auto listed = runCommand({"/usr/bin/curl", "-sS", "-f", base + "/nodetask/reports?job=cu1"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   json reports = json::parse(listed.out);
@@ -184,7 +177,7 @@ TEST_F(NodeTaskCloudContainerd, PrePullReportsCheckThenEveryImage) {
                  {"retryTimes", 0}}}};
   ASSERT_TRUE(sim_->sendNodeTask("imageprepulljob", "pp1", "Check", spec).ok());
   auto rs = waitReports("pp1", 2, 60s);
-  ASSERT_EQ(actions(rs), "Check+ Pull- ") << daemon_->stderrSoFar();
+  ASSERT_EQ(reportedActions(rs), "Check+ Pull- ") << daemon_->stderrSoFar();
   EXPECT_EQ(rs[1].body["reason"], "there were some failures when pulling images");
   json images = json::parse(rs[1].body["extend"].get<std::string>());
   ASSERT_EQ(images.size(), 3u);
@@ -286,7 +279,7 @@ TEST_F(NodeTaskCloudRegistry, PullsFromBothRegistriesWithTheSecretTheJobNames) {
       sim_->sendNodeTask("imageprepulljob", "pp-reg", "Check", prePullSpec("default/regcred"))
           .ok());
   auto rs = waitReports("pp-reg", 2, 60s);
-  ASSERT_EQ(actions(rs), "Check+ Pull+ ") << daemon_->stderrSoFar() << authed_->logSoFar();
+  ASSERT_EQ(reportedActions(rs), "Check+ Pull+ ") << daemon_->stderrSoFar() << authed_->logSoFar();
   json images = json::parse(rs[1].body["extend"].get<std::string>());
   ASSERT_EQ(images.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
@@ -302,7 +295,7 @@ TEST_F(NodeTaskCloudRegistry, ASecretInKubeEdgesAuthConfigShapeWorksToo) {
   ASSERT_TRUE(
       sim_->sendNodeTask("imageprepulljob", "pp-ke", "Check", prePullSpec("default/kecred")).ok());
   auto rs = waitReports("pp-ke", 2, 60s);
-  ASSERT_EQ(actions(rs), "Check+ Pull+ ") << daemon_->stderrSoFar();
+  ASSERT_EQ(reportedActions(rs), "Check+ Pull+ ") << daemon_->stderrSoFar();
   EXPECT_TRUE(runtimeHas(images_[1]));
 }
 
@@ -312,7 +305,7 @@ TEST_F(NodeTaskCloudRegistry, AWrongPasswordFailsOnlyTheAuthImageWithTheRegistry
       sim_->sendNodeTask("imageprepulljob", "pp-bad", "Check", prePullSpec("default/badcred"))
           .ok());
   auto rs = waitReports("pp-bad", 2, 60s);
-  ASSERT_EQ(actions(rs), "Check+ Pull- ") << daemon_->stderrSoFar();
+  ASSERT_EQ(reportedActions(rs), "Check+ Pull- ") << daemon_->stderrSoFar();
   EXPECT_EQ(rs[1].body["reason"], "there were some failures when pulling images");
   json images = json::parse(rs[1].body["extend"].get<std::string>());
   ASSERT_EQ(images.size(), 2u);
@@ -328,7 +321,7 @@ TEST_F(NodeTaskCloudRegistry, ASecretTheEdgeDoesNotHoldFailsThePullNamingIt) {
       sim_->sendNodeTask("imageprepulljob", "pp-none", "Check", prePullSpec("default/nosuchcred"))
           .ok());
   auto rs = waitReports("pp-none", 2, 60s);
-  ASSERT_EQ(actions(rs), "Check+ Pull- ") << daemon_->stderrSoFar();
+  ASSERT_EQ(reportedActions(rs), "Check+ Pull- ") << daemon_->stderrSoFar();
   EXPECT_NE(rs[1].body["reason"].get<std::string>().find("failed to get secret default/nosuchcred"),
             std::string::npos)
       << rs[1].body.dump();

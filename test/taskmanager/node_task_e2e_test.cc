@@ -21,6 +21,7 @@
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
 #include "util/process.h"
+#include "util/node_task_reports.h"
 
 namespace edgecore::testing {
 namespace {
@@ -31,14 +32,6 @@ using nlohmann::json;
 
 const std::string kEdgecore = EDGECORE_BINARY;
 const std::string kKeadm = KEADM_BINARY;
-
-std::string actions(const std::vector<cloudsim::NodeTaskReport>& rs) {
-  std::string out;
-  for (const auto& r : rs) {
-    out += r.body.value("action", "?") + (r.body.value("succ", false) ? "+" : "-") + " ";
-  }
-  return out;
-}
 
 // "v<x.y.z>" of the built edgecore ("version A").
 std::string versionA() {
@@ -249,7 +242,7 @@ TEST_F(NodeTaskE2E, ConfigUpdateIsWrittenRestartsEdgecoreAndTheNewOneReportsIt) 
                                  {{"updateFields", {{"modules.edgeHub.heartbeat", "17"}}}})
                   .ok());
   auto rs = waitReports("cu1", 3);
-  ASSERT_EQ(actions(rs), "Check+ BackUp+ Update+ ") << keadmLog() << serviceLog();
+  ASSERT_EQ(reportedActions(rs), "Check+ BackUp+ Update+ ") << keadmLog() << serviceLog();
   EXPECT_EQ(rs[2].type, "configupdatejob");
   EXPECT_EQ(rs[2].body["reason"], "");
   EXPECT_FALSE(rs[2].body["finishTime"].get<std::string>().empty());
@@ -269,7 +262,7 @@ TEST_F(NodeTaskE2E, ConfigUpdateIsWrittenRestartsEdgecoreAndTheNewOneReportsIt) 
   ASSERT_TRUE(waitKeadmDone());
   EXPECT_FALSE(fs::exists(report()));
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("cu1").size(), 3u) << actions(sim_->nodeTaskReports("cu1"));
+  EXPECT_EQ(sim_->nodeTaskReports("cu1").size(), 3u) << reportedActions(sim_->nodeTaskReports("cu1"));
 }
 
 TEST_F(NodeTaskE2E, ConfigUpdateWithABadValueFailsNamingTheKeyAndChangesNothing) {
@@ -281,7 +274,7 @@ TEST_F(NodeTaskE2E, ConfigUpdateWithABadValueFailsNamingTheKeyAndChangesNothing)
   // Update fails before anything is written; the flow's RollBack restores the backup taken a
   // moment ago and restarts edgecore, whose reconnect reports it (docs/node-tasks.md 2.3).
   auto rs = waitReports("cu2", 4);
-  ASSERT_EQ(actions(rs), "Check+ BackUp+ Update- RollBack+ ") << keadmLog() << serviceLog();
+  ASSERT_EQ(reportedActions(rs), "Check+ BackUp+ Update- RollBack+ ") << keadmLog() << serviceLog();
   const std::string reason = rs[2].body["reason"];
   EXPECT_NE(reason.find("update config failed"), std::string::npos) << reason;
   EXPECT_NE(reason.find("modules.edgeHub.heartbeat"), std::string::npos) << reason;
@@ -290,7 +283,7 @@ TEST_F(NodeTaskE2E, ConfigUpdateWithABadValueFailsNamingTheKeyAndChangesNothing)
   ASSERT_TRUE(waitKeadmDone()) << keadmLog();
   EXPECT_TRUE(alive(servicePid()));
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("cu2").size(), 4u) << actions(sim_->nodeTaskReports("cu2"));
+  EXPECT_EQ(sim_->nodeTaskReports("cu2").size(), 4u) << reportedActions(sim_->nodeTaskReports("cu2"));
 }
 
 TEST_F(NodeTaskE2E, ConfigUpdateThatDoesNotConnectPutsTheOldFileBackAndReportsIt) {
@@ -305,7 +298,7 @@ TEST_F(NodeTaskE2E, ConfigUpdateThatDoesNotConnectPutsTheOldFileBackAndReportsIt
   // keadm waits 5 s, puts the old file back and restarts edgecore, which connects and reports
   // the failure keadm wrote before that restart (no RollBack: the file is already restored).
   auto rs = waitReports("cu3", 3);
-  ASSERT_EQ(actions(rs), "Check+ BackUp+ Update- ") << keadmLog() << serviceLog();
+  ASSERT_EQ(reportedActions(rs), "Check+ BackUp+ Update- ") << keadmLog() << serviceLog();
   const std::string reason = rs[2].body["reason"];
   EXPECT_NE(reason.find("the new configuration did not start"), std::string::npos) << reason;
   EXPECT_NE(reason.find("the old configuration is back"), std::string::npos) << reason;
@@ -313,7 +306,7 @@ TEST_F(NodeTaskE2E, ConfigUpdateThatDoesNotConnectPutsTheOldFileBackAndReportsIt
   ASSERT_TRUE(waitKeadmDone());
   EXPECT_FALSE(fs::exists(report()));
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("cu3").size(), 3u) << actions(sim_->nodeTaskReports("cu3"));
+  EXPECT_EQ(sim_->nodeTaskReports("cu3").size(), 3u) << reportedActions(sim_->nodeTaskReports("cu3"));
 }
 
 TEST_F(NodeTaskE2E, UpgradeWaitsForKeadmCtlConfirmThenRunsBAndBReportsTheUpgrade) {
@@ -322,14 +315,14 @@ TEST_F(NodeTaskE2E, UpgradeWaitsForKeadmCtlConfirmThenRunsBAndBReportsTheUpgrade
   const pid_t a = servicePid();
   ASSERT_TRUE(sim_->sendNodeTask("nodeupgradejob", "up1", "Check", upgradeSpec()).ok());
   auto rs = waitReports("up1", 2);
-  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ ") << serviceLog();
+  ASSERT_EQ(reportedActions(rs), "Check+ WaitingConfirmation+ ") << serviceLog();
   EXPECT_TRUE(keadmLog().empty()) << "nothing runs before the confirmation";
 
   auto confirmed = confirm();
   ASSERT_EQ(confirmed.exit_code, 0) << confirmed.out << confirmed.err;
   rs = waitReports("up1", 4);
   // docs/node-tasks.md 2.1: BackUp from the old edgecore, Upgrade from B out of keadm's report.
-  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ")
+  ASSERT_EQ(reportedActions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ")
       << keadmLog() << serviceLog();
   EXPECT_EQ(rs[2].body["extend"], "," + versionA());
   EXPECT_EQ(rs[3].body["extend"], versionA() + ",v9.9.9");
@@ -341,7 +334,7 @@ TEST_F(NodeTaskE2E, UpgradeWaitsForKeadmCtlConfirmThenRunsBAndBReportsTheUpgrade
   EXPECT_NE(keadmLog().find("edgecore v9.9.9 is running and connected"), std::string::npos)
       << keadmLog();
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("up1").size(), 4u) << actions(sim_->nodeTaskReports("up1"));
+  EXPECT_EQ(sim_->nodeTaskReports("up1").size(), 4u) << reportedActions(sim_->nodeTaskReports("up1"));
   // Nothing waits any more.
   EXPECT_NE(confirm().exit_code, 0);
 }
@@ -350,7 +343,7 @@ TEST_F(NodeTaskE2E, KilledWhileWaitingForConfirmationTheUpgradeGoesOnAfterRestar
   stageVersionB();
   ASSERT_NO_FATAL_FAILURE(startService());
   ASSERT_TRUE(sim_->sendNodeTask("nodeupgradejob", "up2", "Check", upgradeSpec()).ok());
-  ASSERT_EQ(actions(waitReports("up2", 2)), "Check+ WaitingConfirmation+ ") << serviceLog();
+  ASSERT_EQ(reportedActions(waitReports("up2", 2)), "Check+ WaitingConfirmation+ ") << serviceLog();
 
   // kill -9: the state is in the store (docs/node-tasks.md 10.1), not in memory.
   const pid_t killed = servicePid();
@@ -359,17 +352,17 @@ TEST_F(NodeTaskE2E, KilledWhileWaitingForConfirmationTheUpgradeGoesOnAfterRestar
   ASSERT_NO_FATAL_FAILURE(startService());
   // The restarted edgecore re-sends nothing (3.3: only keadm's report file is re-reported)...
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(actions(sim_->nodeTaskReports("up2")), "Check+ WaitingConfirmation+ ");
+  EXPECT_EQ(reportedActions(sim_->nodeTaskReports("up2")), "Check+ WaitingConfirmation+ ");
   // ...and still holds the task at WaitingConfirmation: confirm goes on from BackUp.
   auto confirmed = confirm();
   ASSERT_EQ(confirmed.exit_code, 0) << confirmed.out << confirmed.err << serviceLog();
   auto rs = waitReports("up2", 4);
-  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ")
+  ASSERT_EQ(reportedActions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ")
       << keadmLog() << serviceLog();
   EXPECT_EQ(rs[3].body["extend"], versionA() + ",v9.9.9");
   ASSERT_TRUE(waitKeadmDone()) << keadmLog();
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("up2").size(), 4u) << actions(sim_->nodeTaskReports("up2"));
+  EXPECT_EQ(sim_->nodeTaskReports("up2").size(), 4u) << reportedActions(sim_->nodeTaskReports("up2"));
 }
 
 TEST_F(NodeTaskE2E, UpgradeToABThatNeverConnectsRollsBackToA) {
@@ -377,14 +370,14 @@ TEST_F(NodeTaskE2E, UpgradeToABThatNeverConnectsRollsBackToA) {
   writeSystemctl(5);
   ASSERT_NO_FATAL_FAILURE(startService());
   ASSERT_TRUE(sim_->sendNodeTask("nodeupgradejob", "up3", "Check", upgradeSpec()).ok());
-  ASSERT_EQ(actions(waitReports("up3", 2)), "Check+ WaitingConfirmation+ ") << serviceLog();
+  ASSERT_EQ(reportedActions(waitReports("up3", 2)), "Check+ WaitingConfirmation+ ") << serviceLog();
   auto confirmed = confirm();
   ASSERT_EQ(confirmed.exit_code, 0) << confirmed.out << confirmed.err;
   // keadm swaps in B, waits 5 s, puts A back and starts it; A reports the failed Upgrade from
   // keadm's report file and, as in KubeEdge, runs RollBack (keadm rollback edge: the same
   // backup again), which the next A reports (docs/node-tasks.md 2.1, 3.3, 10.3).
   auto rs = waitReports("up3", 5, 50s);
-  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade- RollBack+ ")
+  ASSERT_EQ(reportedActions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade- RollBack+ ")
       << keadmLog() << serviceLog();
   const std::string reason = rs[3].body["reason"];
   EXPECT_NE(reason.find("upgrade to v9.9.9 failed"), std::string::npos) << reason;
@@ -399,7 +392,7 @@ TEST_F(NodeTaskE2E, UpgradeToABThatNeverConnectsRollsBackToA) {
   ASSERT_TRUE(waitKeadmDone()) << keadmLog();
   EXPECT_TRUE(alive(servicePid()));
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("up3").size(), 5u) << actions(sim_->nodeTaskReports("up3"));
+  EXPECT_EQ(sim_->nodeTaskReports("up3").size(), 5u) << reportedActions(sim_->nodeTaskReports("up3"));
 }
 
 TEST_F(NodeTaskE2E, KilledWhileKeadmUpgradesBReportsTheUpgradeOnce) {
@@ -407,7 +400,7 @@ TEST_F(NodeTaskE2E, KilledWhileKeadmUpgradesBReportsTheUpgradeOnce) {
   ASSERT_NO_FATAL_FAILURE(startService());
   const pid_t a = servicePid();
   ASSERT_TRUE(sim_->sendNodeTask("nodeupgradejob", "up4", "Check", upgradeSpec()).ok());
-  ASSERT_EQ(actions(waitReports("up4", 2)), "Check+ WaitingConfirmation+ ") << serviceLog();
+  ASSERT_EQ(reportedActions(waitReports("up4", 2)), "Check+ WaitingConfirmation+ ") << serviceLog();
   auto confirmed = confirm();
   ASSERT_EQ(confirmed.exit_code, 0) << confirmed.out << confirmed.err;
   // kill -9 of A while its Upgrade action runs keadm (keadm may already be restarting it: the
@@ -417,13 +410,13 @@ TEST_F(NodeTaskE2E, KilledWhileKeadmUpgradesBReportsTheUpgradeOnce) {
   // keadm goes on by itself; B reports keadm's result at its connect (docs/node-tasks.md 10.1:
   // a task in a keadm action is not rerun after a restart).
   auto rs = waitReports("up4", 4);
-  ASSERT_EQ(actions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ")
+  ASSERT_EQ(reportedActions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ")
       << keadmLog() << serviceLog();
   EXPECT_EQ(rs[3].body["extend"], versionA() + ",v9.9.9");
   EXPECT_EQ(runCommand({installed(), "--version"}).out.rfind("edgecore-cpp 9.9.9", 0), 0u);
   ASSERT_TRUE(waitKeadmDone()) << keadmLog();
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("up4").size(), 4u) << actions(sim_->nodeTaskReports("up4"));
+  EXPECT_EQ(sim_->nodeTaskReports("up4").size(), 4u) << reportedActions(sim_->nodeTaskReports("up4"));
 }
 
 }  // namespace

@@ -504,12 +504,11 @@ awaitable<void> acceptLoop(std::shared_ptr<State> st) {
                                                           asio::redirect_error(use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || st->stopped) co_return;
-      if (!core::isTransientAcceptError(ec)) {
-        // Reaches stderr through logCompletion: the listening socket is unusable.
-        throw boost::system::system_error(ec, "edged server listener failed, no more connections");
+      if (co_await core::waitOutAcceptError(ec)) {
+        continue;
       }
-      co_await core::pauseAfterAcceptError();
-      continue;
+      // Reaches stderr through logCompletion: the listening socket is unusable.
+      throw boost::system::system_error(ec, "edged server listener failed, no more connections");
     }
     error_code nodelay_ec;  // exec/attach/log streams: no Nagle wait behind a delayed ACK
     sock.set_option(tcp::no_delay(true), nodelay_ec);

@@ -49,4 +49,14 @@ inline boost::asio::awaitable<void> pauseAfterAcceptError() {
   co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
 }
 
+// What every accept loop does after an error that is not its own stop: false at once when the
+// listener cannot go on (the caller reports it and ends), else true after the pause.
+inline boost::asio::awaitable<bool> waitOutAcceptError(boost::system::error_code ec) {
+  if (!isTransientAcceptError(ec)) {
+    co_return false;
+  }
+  co_await pauseAfterAcceptError();
+  co_return true;
+}
+
 }  // namespace edgecore::core
