@@ -20,8 +20,8 @@
 #include "edgecore/cri/cri_client.h"
 #include "util/cloudsim_start.h"
 #include "util/edgecore_process.h"
-#include "util/node_task_reports.h"
 #include "util/local_registry.h"
+#include "util/node_task_reports.h"
 #include "util/process.h"
 
 namespace edgecore::testing {
@@ -125,7 +125,8 @@ TEST_F(NodeTaskCloud, UpgradeConfirmedOfflineReportsBackUpAndUpgradeAfterReconne
   // Back online: the reports made offline arrive from edgehub's outbox.
   sim_->setRefuseConnections(false);
   rs = waitReports("up1", 4, 60s);
-  ASSERT_EQ(reportedActions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ") << daemon_->stderrSoFar();
+  ASSERT_EQ(reportedActions(rs), "Check+ WaitingConfirmation+ BackUp+ Upgrade+ ")
+      << daemon_->stderrSoFar();
   EXPECT_EQ(rs[2].body["extend"], ",v1.22.0");
   EXPECT_EQ(rs[3].body["extend"], "v1.22.0,v1.23.1");
 }
@@ -150,7 +151,8 @@ TEST_F(NodeTaskCloud, ControlApiSendsAConfigUpdateAndListsItsReports) {
                           base + "/nodetask?type=configupdatejob&job=cu1"});
   ASSERT_EQ(sent.exit_code, 0) << sent.out << sent.err;
   EXPECT_TRUE(json::parse(sent.out).contains("msg_id")) << sent.out;
-  ASSERT_EQ(reportedActions(waitReports("cu1", 3)), "Check+ BackUp+ Update+ ") << daemon_->stderrSoFar();
+  ASSERT_EQ(reportedActions(waitReports("cu1", 3)), "Check+ BackUp+ Update+ ")
+      << daemon_->stderrSoFar();
   auto listed = runCommand({"/usr/bin/curl", "-sS", "-f", base + "/nodetask/reports?job=cu1"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   json reports = json::parse(listed.out);

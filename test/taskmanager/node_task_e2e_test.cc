@@ -20,8 +20,8 @@
 
 #include "cloudsim/cloudsim.h"
 #include "cloudsim/pki.h"
-#include "util/process.h"
 #include "util/node_task_reports.h"
+#include "util/process.h"
 
 namespace edgecore::testing {
 namespace {
@@ -262,7 +262,8 @@ TEST_F(NodeTaskE2E, ConfigUpdateIsWrittenRestartsEdgecoreAndTheNewOneReportsIt) 
   ASSERT_TRUE(waitKeadmDone());
   EXPECT_FALSE(fs::exists(report()));
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("cu1").size(), 3u) << reportedActions(sim_->nodeTaskReports("cu1"));
+  EXPECT_EQ(sim_->nodeTaskReports("cu1").size(), 3u)
+      << reportedActions(sim_->nodeTaskReports("cu1"));
 }
 
 TEST_F(NodeTaskE2E, ConfigUpdateWithABadValueFailsNamingTheKeyAndChangesNothing) {
@@ -283,7 +284,8 @@ TEST_F(NodeTaskE2E, ConfigUpdateWithABadValueFailsNamingTheKeyAndChangesNothing)
   ASSERT_TRUE(waitKeadmDone()) << keadmLog();
   EXPECT_TRUE(alive(servicePid()));
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("cu2").size(), 4u) << reportedActions(sim_->nodeTaskReports("cu2"));
+  EXPECT_EQ(sim_->nodeTaskReports("cu2").size(), 4u)
+      << reportedActions(sim_->nodeTaskReports("cu2"));
 }
 
 TEST_F(NodeTaskE2E, ConfigUpdateThatDoesNotConnectPutsTheOldFileBackAndReportsIt) {
@@ -306,7 +308,8 @@ TEST_F(NodeTaskE2E, ConfigUpdateThatDoesNotConnectPutsTheOldFileBackAndReportsIt
   ASSERT_TRUE(waitKeadmDone());
   EXPECT_FALSE(fs::exists(report()));
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("cu3").size(), 3u) << reportedActions(sim_->nodeTaskReports("cu3"));
+  EXPECT_EQ(sim_->nodeTaskReports("cu3").size(), 3u)
+      << reportedActions(sim_->nodeTaskReports("cu3"));
 }
 
 TEST_F(NodeTaskE2E, UpgradeWaitsForKeadmCtlConfirmThenRunsBAndBReportsTheUpgrade) {
@@ -334,7 +337,8 @@ TEST_F(NodeTaskE2E, UpgradeWaitsForKeadmCtlConfirmThenRunsBAndBReportsTheUpgrade
   EXPECT_NE(keadmLog().find("edgecore v9.9.9 is running and connected"), std::string::npos)
       << keadmLog();
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("up1").size(), 4u) << reportedActions(sim_->nodeTaskReports("up1"));
+  EXPECT_EQ(sim_->nodeTaskReports("up1").size(), 4u)
+      << reportedActions(sim_->nodeTaskReports("up1"));
   // Nothing waits any more.
   EXPECT_NE(confirm().exit_code, 0);
 }
@@ -362,7 +366,8 @@ TEST_F(NodeTaskE2E, KilledWhileWaitingForConfirmationTheUpgradeGoesOnAfterRestar
   EXPECT_EQ(rs[3].body["extend"], versionA() + ",v9.9.9");
   ASSERT_TRUE(waitKeadmDone()) << keadmLog();
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("up2").size(), 4u) << reportedActions(sim_->nodeTaskReports("up2"));
+  EXPECT_EQ(sim_->nodeTaskReports("up2").size(), 4u)
+      << reportedActions(sim_->nodeTaskReports("up2"));
 }
 
 TEST_F(NodeTaskE2E, UpgradeToABThatNeverConnectsRollsBackToA) {
@@ -392,7 +397,8 @@ TEST_F(NodeTaskE2E, UpgradeToABThatNeverConnectsRollsBackToA) {
   ASSERT_TRUE(waitKeadmDone()) << keadmLog();
   EXPECT_TRUE(alive(servicePid()));
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("up3").size(), 5u) << reportedActions(sim_->nodeTaskReports("up3"));
+  EXPECT_EQ(sim_->nodeTaskReports("up3").size(), 5u)
+      << reportedActions(sim_->nodeTaskReports("up3"));
 }
 
 TEST_F(NodeTaskE2E, KilledWhileKeadmUpgradesBReportsTheUpgradeOnce) {
@@ -416,7 +422,8 @@ TEST_F(NodeTaskE2E, KilledWhileKeadmUpgradesBReportsTheUpgradeOnce) {
   EXPECT_EQ(runCommand({installed(), "--version"}).out.rfind("edgecore-cpp 9.9.9", 0), 0u);
   ASSERT_TRUE(waitKeadmDone()) << keadmLog();
   ASSERT_NO_FATAL_FAILURE(reconnect());
-  EXPECT_EQ(sim_->nodeTaskReports("up4").size(), 4u) << reportedActions(sim_->nodeTaskReports("up4"));
+  EXPECT_EQ(sim_->nodeTaskReports("up4").size(), 4u)
+      << reportedActions(sim_->nodeTaskReports("up4"));
 }
 
 }  // namespace
