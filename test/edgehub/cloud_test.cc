@@ -594,8 +594,8 @@ TEST_F(CloudReconnect, HalfOpenLinkDetectedWithinTwoHeartbeats) {
   auto took = std::chrono::steady_clock::now() - t0;
   // Dead after 2 x heartbeat (4 s) without a frame or pong, checked every heartbeat/8; a
   // machine busy enough to wake threads late delays the liveness timer by as much.
-  EXPECT_LE(took, 4500ms + dead.worst_lag) << "worst wake-up lag " << dead.worst_lag.count()
-                                           << " ms";
+  EXPECT_LE(took, 4500ms + dead.worst_lag)
+      << "worst wake-up lag " << dead.worst_lag.count() << " ms";
   EXPECT_FALSE(rig_->stats().connected);
   sim_->setSilent(false);
   uint64_t opened = sim_->counters().sessions_opened;
