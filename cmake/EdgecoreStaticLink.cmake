@@ -124,5 +124,11 @@ endfunction()
 
 if(EDGECORE_STATIC_LINK)
   # -static-libstdc++ is safe only because no shared C++ library is left (see above).
-  add_link_options(-static-libstdc++ -static-libgcc LINKER:--gc-sections)
+  # pack-relative-relocs (DT_RELR, glibc >= 2.36): the PIE's ~1 MB of R_X86_64_RELATIVE entries,
+  # all read at start, become a few KB of bitmaps; PIE and RELRO stay.
+  add_link_options(-static-libstdc++ -static-libgcc LINKER:--gc-sections LINKER:-z,pack-relative-relocs)
+  option(EDGECORE_SECTION_GC "Compile with one section per function and data object (for --gc-sections)" OFF)
+  if(EDGECORE_SECTION_GC)
+    add_compile_options(-ffunction-sections -fdata-sections)
+  endif()
 endif()
