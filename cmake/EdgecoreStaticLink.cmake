@@ -122,13 +122,22 @@ function(edgecore_logging_library out)
   set(${out} edgecore_fmt_spdlog PARENT_SCOPE)
 endfunction()
 
-if(EDGECORE_STATIC_LINK)
-  # -static-libstdc++ is safe only because no shared C++ library is left (see above).
-  # pack-relative-relocs (DT_RELR, glibc >= 2.36): the PIE's ~1 MB of R_X86_64_RELATIVE entries,
-  # all read at start, become a few KB of bitmaps; PIE and RELRO stay.
-  add_link_options(-static-libstdc++ -static-libgcc LINKER:--gc-sections LINKER:-z,pack-relative-relocs)
-  option(EDGECORE_SECTION_GC "Compile with one section per function and data object (for --gc-sections)" OFF)
-  if(EDGECORE_SECTION_GC)
-    add_compile_options(-ffunction-sections -fdata-sections)
+# Link options of a statically linked program (edgecore, keadm); no-op without the option.
+# Per target, not global: the test programs link GoogleTest's shared library, which needs the
+# shared libstdc++.
+function(edgecore_static_executable target)
+  if(EDGECORE_STATIC_LINK)
+    # -static-libstdc++ is safe only because no shared C++ library is left (see above).
+    # pack-relative-relocs (DT_RELR, glibc >= 2.36): the PIE's ~1 MB of R_X86_64_RELATIVE
+    # entries, all read at start, become a few KB of bitmaps; PIE and RELRO stay.
+    target_link_options(${target} PRIVATE -static-libstdc++ -static-libgcc LINKER:--gc-sections
+      LINKER:-z,pack-relative-relocs)
   endif()
+endfunction()
+
+# One section per function and data object, so --gc-sections can drop what nothing calls.
+# Measured (docs/performance.md); off by default because it recompiles everything.
+option(EDGECORE_SECTION_GC "Compile with -ffunction-sections -fdata-sections" OFF)
+if(EDGECORE_SECTION_GC)
+  add_compile_options(-ffunction-sections -fdata-sections)
 endif()
