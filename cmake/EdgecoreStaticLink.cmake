@@ -6,14 +6,15 @@
 #   OpenSSL (libssl, libcrypto): libmosquitto has no archive and needs the shared OpenSSL, and
 #     two OpenSSL copies in one process must not happen; Debian's security updates of OpenSSL
 #     then reach us without a rebuild;
-#   libmosquitto: Debian ships no archive.
+#   libmosquitto: Debian ships no archive;
+#   zlib: Debian policy (lintian's embedded-library error) wants the shared one; it is tiny.
 # spdlog and fmt have no archives either: edgecore_static_fmt_spdlog() compiles them into one
 # of ours from their installed -inl.h sources, so libstdc++ can be static too (no shared C++
 # library is left to need the shared one).
 option(EDGECORE_STATIC_LINK "Link executables against static archives where Debian has them" OFF)
 
 # Libraries always taken from the shared object, by base name (lib<name>.so).
-set(EDGECORE_KEEP_SHARED c m dl rt pthread ssl crypto mosquitto)
+set(EDGECORE_KEEP_SHARED c m dl rt pthread ssl crypto mosquitto z)
 
 # The archive next to a shared library path (/x/libfoo.so.1.2 -> /x/libfoo.a), or "".
 function(_edgecore_archive_of path out)
@@ -134,10 +135,3 @@ function(edgecore_static_executable target)
       LINKER:-z,pack-relative-relocs)
   endif()
 endfunction()
-
-# One section per function and data object, so --gc-sections can drop what nothing calls.
-# Measured (docs/performance.md); off by default because it recompiles everything.
-option(EDGECORE_SECTION_GC "Compile with -ffunction-sections -fdata-sections" OFF)
-if(EDGECORE_SECTION_GC)
-  add_compile_options(-ffunction-sections -fdata-sections)
-endif()

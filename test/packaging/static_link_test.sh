@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # EDGECORE_STATIC_LINK check (registered only in such a build): the program needs no shared
-# library but glibc, OpenSSL and libmosquitto (cmake/EdgecoreStaticLink.cmake says why those
+# library but glibc, OpenSSL, libmosquitto and zlib (cmake/EdgecoreStaticLink.cmake says why those
 # stay), carries packed relative relocations, and runs: --version and --defaultconfig answer.
 #   static_link_test.sh PROGRAM
 set -euo pipefail
 program=$1
-allowed='^(libc\.so\.6|libm\.so\.6|libssl\.so\.3|libcrypto\.so\.3|libmosquitto\.so\.1|ld-linux-x86-64\.so\.2)$'
+allowed='^(libc\.so\.6|libm\.so\.6|libssl\.so\.3|libcrypto\.so\.3|libmosquitto\.so\.1|libz\.so\.1|ld-linux-x86-64\.so\.2)$'
 needed=$(readelf -dW "$program" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 [ -n "$needed" ] || { echo "FAIL: no NEEDED entries read from $program" >&2; exit 1; }
 bad=$(grep -Ev "$allowed" <<<"$needed" || true)
