@@ -31,18 +31,48 @@ def free_port():
         return s.getsockname()[1]
 
 
-def write_config(work, db, port):
+def write_config(work, db, port, all_modules):
     path = os.path.join(work, "edgecore.yaml")
+    if all_modules:
+        # edged, edgeHub and edgeStream on as on a joined node, but their peers unreachable: the
+        # CRI socket does not exist (the shared containerd is left alone), the cloud is port 1.
+        # Each keeps retrying with backoff, which is its idle state without a peer.
+        os.makedirs(os.path.join(work, "root"))
+        modules = f"""  edgeHub:
+    enable: true
+    httpServer: https://127.0.0.1:1
+    websocket: {{enable: true, server: "127.0.0.1:1"}}
+    tlsCaFile: {work}/ca.crt
+    tlsCertFile: {work}/edge.crt
+    tlsPrivateKeyFile: {work}/edge.key
+  edgeStream:
+    enable: true
+    server: 127.0.0.1:1
+    tlsTunnelCAFile: {work}/ca.crt
+    tlsTunnelCertFile: {work}/edge.crt
+    tlsTunnelPrivateKeyFile: {work}/edge.key
+  edged:
+    enable: true
+    hostnameOverride: edge-1
+    rootDirectory: {work}/root
+    tailoredKubeletConfig:
+      containerRuntimeEndpoint: unix://{work}/no-cri.sock
+      podLogsDir: {work}/logs
+      readOnlyPort: {free_port()}
+      staticPodPath: {work}/manifests
+"""
+    else:
+        modules = """  edgeHub: {enable: false}
+  edged: {enable: false, hostnameOverride: edge-1}
+"""
     with open(path, "w") as f:
         f.write(f"""apiVersion: edgecore.config.kubeedge.io/v1alpha2
 kind: EdgeCore
 database: {{dataSource: {db}}}
 modules:
   deviceTwin: {{enable: false}}
-  edgeHub: {{enable: false}}
-  edged: {{enable: false, hostnameOverride: edge-1}}
   eventBus: {{enable: false}}
-  metaManager: {{metaServer: {{enable: true, server: "127.0.0.1:{port}"}}}}
+{modules}  metaManager: {{metaServer: {{enable: true, server: "127.0.0.1:{port}"}}}}
 """)
     return path
 
@@ -93,13 +123,13 @@ def smaps_by_file(pid):
 class Daemon:
     """One edgecore process on a fresh copy of a database, timed to its first answer."""
 
-    def __init__(self, binary, db_src, probe_path, work):
+    def __init__(self, binary, db_src, probe_path, work, all_modules):
         self.work = tempfile.mkdtemp(dir=work)
         db = os.path.join(self.work, "edgecore.db")
         if db_src:
             shutil.copy(db_src, db)
         self.port = free_port()
-        cfg = write_config(self.work, db, self.port)
+        cfg = write_config(self.work, db, self.port, all_modules)
         self.log = open(os.path.join(self.work, "log"), "w")
         t0 = time.monotonic()
         self.proc = subprocess.Popen([os.path.abspath(binary), "--config", cfg], stdout=self.log,
@@ -148,11 +178,12 @@ def main():
     n, starts, rounds = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
     settle, after = float(sys.argv[7]), float(sys.argv[8])
     want_smaps = "--smaps" in sys.argv
+    all_modules = "--all-modules" in sys.argv
     # make_pod_db.py names pod i app-<i:04d>-..., in "factory" when i % 3 == 0.
     one_pod = "/api/v1/namespaces/default/pods/app-0001-7d9c6b5f4-x01z"
     out = {}
 
-    d = Daemon(binary, None, LIST_PATH, work)  # empty database (file created by the daemon)
+    d = Daemon(binary, None, LIST_PATH, work, all_modules)  # empty database (file created by the daemon)
     try:
         time.sleep(settle)
         out["rss_empty_kb"] = status_kb(d.pid, "VmRSS")
@@ -166,7 +197,7 @@ def main():
 
     start_ms = []
     for i in range(starts):
-        d = Daemon(binary, db_pods, one_pod, work)
+        d = Daemon(binary, db_pods, one_pod, work, all_modules)
         start_ms.append(d.start_ms)
         if i + 1 < starts:
             d.stop()

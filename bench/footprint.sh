@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Footprint of edgecore with MetaServer on and edged off (no CRI needed), the figures of issue
 # #20, for ours and optionally KubeEdge's Go edgecore side by side:
-#   bench/footprint.sh [--build DIR | --ours BINARY] [--go BINARY|BINARY.xz] [--pods N] [--starts N] [--smaps] [--quick]
+#   bench/footprint.sh [--build DIR | --ours BINARY] [--go BINARY|BINARY.xz] [--pods N] [--starts N] [--smaps] [--quick] [--all-modules]
+# --all-modules also turns on edged, edgeHub and edgeStream, with their CRI and cloud unreachable
+# (each retries with backoff): the idle state of a joined node that lost its peers.
 # Figures: RSS idle with an empty database and with N pods (SETTLE s after the first answer),
 # RSS right after 8 concurrent LISTs of all pods x ROUNDS and AFTER s later, threads, start to
 # first MetaServer answer (median of --starts), LIST and single-GET p50. The pod database is
@@ -12,7 +14,7 @@
 # measurement fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ours=build/edgecore go='' pods=1000 starts=7 rounds=3 settle=3 after=10 smaps=''
+ours=build/edgecore go='' pods=1000 starts=7 rounds=3 settle=3 after=10 smaps='' all=''
 while [ $# -gt 0 ]; do
   case $1 in
     --build) ours=$2/edgecore; shift ;;
@@ -21,8 +23,9 @@ while [ $# -gt 0 ]; do
     --pods) pods=$2; shift ;;
     --starts) starts=$2; shift ;;
     --smaps) smaps=--smaps ;;
+    --all-modules) all=--all-modules ;;
     --quick) pods=100 starts=1 rounds=1 settle=1 after=2 ;;
-    *) echo "usage: $0 [--build DIR | --ours BINARY] [--go BINARY] [--pods N] [--starts N] [--smaps] [--quick]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--build DIR | --ours BINARY] [--go BINARY] [--pods N] [--starts N] [--smaps] [--quick] [--all-modules]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -33,7 +36,7 @@ if [ -n "$go" ] && [ "${go%.xz}" != "$go" ]; then
 fi
 /usr/bin/python3 bench/make_pod_db.py "$work/pods.db" "$pods" > /dev/null
 measure() { /usr/bin/python3 bench/footprint.py "$1" "$work" "$work/pods.db" "$pods" "$starts" \
-  "$rounds" "$settle" "$after" $smaps; }
+  "$rounds" "$settle" "$after" $smaps $all; }
 ours=$(measure "$ours")
 theirs='{}'
 [ -z "$go" ] || theirs=$(measure "$go")
