@@ -1,6 +1,7 @@
 #include "index_fields.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,6 +16,15 @@ constexpr int kMaxScanDepth = 256;
 constexpr size_t kMaxNumberChars = 64;
 
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Bytes a string may hold as they are: printable ASCII except the quote and the backslash.
+constexpr std::array<bool, 256> kPlainByte = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0x20; c < 0x80; ++c) {
+    table[static_cast<size_t>(c)] = c != '"' && c != '\\';
+  }
+  return table;
+}();
 
 int hexValue(char c) {
   if (isDigit(c)) {
@@ -85,7 +95,13 @@ class Scanner {
     }
     const char* start = ++p_;
     bool escaped = false;
-    while (p_ != end_ && *p_ != '"') {
+    while (true) {
+      while (p_ != end_ && kPlainByte[static_cast<unsigned char>(*p_)]) {
+        ++p_;  // the common case, one table look-up per byte
+      }
+      if (p_ == end_ || *p_ == '"') {
+        break;
+      }
       auto c = static_cast<unsigned char>(*p_);
       if (c < 0x20) {
         return false;
@@ -95,8 +111,6 @@ class Scanner {
         if (!escape()) {
           return false;
         }
-      } else if (c < 0x80) {
-        ++p_;
       } else {
         size_t n = utf8Length(p_, end_);
         if (n == 0) {
