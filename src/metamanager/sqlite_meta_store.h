@@ -89,6 +89,8 @@ class SqliteMetaStore final : public MetaStore {
   Status applyBatch(const Batch& batch, Effects* effects);
   Status applyOp(const WriteOp& op, const StoredObjectPtr& parsed, Effects* effects);
   void dispatch(const std::vector<ObjectChange>& changes);
+  // PRAGMA quick_check on a connection of its own, after open() returned (AfterOpenIfClean).
+  void checkInBackground();
 
   const SqliteStoreOptions options_;
   ObjectIndex index_;
@@ -115,6 +117,11 @@ class SqliteMetaStore final : public MetaStore {
   uint64_t next_listener_id_ = 1;
 
   std::thread writer_thread_;
+
+  std::mutex checker_mu_;
+  Connection* checker_ = nullptr;  // while the background check runs; interrupted on close
+  bool closing_checker_ = false;
+  std::thread checker_thread_;
 };
 
 }  // namespace edgecore::metamanager

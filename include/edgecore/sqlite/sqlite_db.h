@@ -79,6 +79,8 @@ class Connection {
   int64_t changes() const { return sqlite3_changes64(db_); }
   // True inside BEGIN ... COMMIT/ROLLBACK.
   bool inTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
+  // Makes the statement running on this connection (on any thread) stop with SQLITE_INTERRUPT.
+  void interrupt() { sqlite3_interrupt(db_); }
   // Last error message of this connection.
   std::string errorMessage() const { return sqlite3_errmsg(db_); }
   // Files whose mode open() narrowed to 0600 (empty when all were private already).

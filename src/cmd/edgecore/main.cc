@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,37 @@ struct SharedParts {
   // MetaServer's and the edged server's /metrics show it.
   std::shared_ptr<edgecore::devicetwin::TwinMetrics> twin_metrics =
       std::make_shared<edgecore::devicetwin::TwinMetrics>();
+};
+
+// The store's integrity check runs after start when the last shutdown was clean; if it fails
+// (also before the daemon exists) it stops the daemon and edgecore exits as if open had failed.
+class StoreCheckFailure {
+ public:
+  void fail(core::Status st) {
+    std::lock_guard lock(mu_);
+    if (!status_) {
+      status_ = std::move(st);
+    }
+    if (daemon_ != nullptr) {
+      daemon_->requestStop();
+    }
+  }
+  void attach(core::Daemon* daemon) {
+    std::lock_guard lock(mu_);
+    daemon_ = daemon;
+    if (daemon_ != nullptr && status_) {
+      daemon_->requestStop();
+    }
+  }
+  std::optional<core::Status> status() {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  core::Daemon* daemon_ = nullptr;
+  std::optional<core::Status> status_;
 };
 
 // devicetwin's liveness interval comes from modules.deviceTwin.offlineAfter (our own key);
@@ -160,8 +193,15 @@ std::vector<core::ModuleSpec> moduleList(const core::EdgeCoreConfig& c, SharedPa
 // Opens database.dataSource, creating its directory like `keadm join` would; 0700, as the
 // database holds Secrets.
 core::Result<std::unique_ptr<edgecore::metamanager::MetaStore>> openStore(
-    const core::EdgeCoreConfig& config, const std::shared_ptr<spdlog::logger>& log) {
+    const core::EdgeCoreConfig& config, const std::shared_ptr<spdlog::logger>& log,
+    StoreCheckFailure* check_failure) {
   edgecore::metamanager::SqliteStoreOptions options;
+  // The check of a large file takes longer than the rest of the start (docs/performance.md).
+  options.integrity_check =
+      edgecore::metamanager::SqliteStoreOptions::IntegrityCheck::AfterOpenIfClean;
+  options.on_background_check_failure = [check_failure](core::Status st) {
+    check_failure->fail(std::move(st));
+  };
   options.path = config.database.data_source;
   options.create_meta_tables = config.modules.meta_manager.enable;
   options.create_device_tables = config.modules.device_twin.enable;
@@ -273,9 +313,10 @@ int main(int argc, char** argv) {
     log->debug("config key not used by edgecore-cpp key={}", key);
   }
 
+  StoreCheckFailure check_failure;  // outlives the store, whose checker thread calls it
   SharedParts parts;
   if (config->modules.meta_manager.enable) {
-    auto store = openStore(*config, log);
+    auto store = openStore(*config, log, &check_failure);
     if (!store.ok()) {
       log->error("database unusable err=\"{}\"", store.status().message());
       return kExitFailure;
@@ -293,7 +334,14 @@ int main(int argc, char** argv) {
   for (core::ModuleSpec& spec : modules) {  // used only with featureGates.moduleRestart
     spec.restart_on_failure = core::hasOnFailureRestartPolicy(spec.name);
   }
+  check_failure.attach(&daemon);
   core::Status st = daemon.run(std::move(modules));
+  check_failure.attach(nullptr);
+  if (auto failed = check_failure.status()) {
+    parts.forwarder.reset();
+    log->error("database unusable err=\"{}\"", failed->message());
+    return kExitFailure;
+  }
   // The forwarder holds a strand of the daemon's io_context: it must go before the daemon does.
   parts.forwarder.reset();
   if (!st.ok()) {
