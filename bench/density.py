@@ -101,7 +101,10 @@ class Cloud:
                 self.proc.kill()
 
 
-def edge_config(work, cloud, node, db, max_pods, cloud_on=True):
+def edge_config(work, cloud, node, db, max_pods, cloud_on=True, go=False):
+    """edgecore.yaml for ours, or (go=True) for KubeEdge's Go edgecore v1.15, whose edged is the
+    kubelet: endpoints and sandbox image under edged, and cgroups, image GC and node allocatable
+    kept off the shared host (no kubepods cgroup, never delete images other tests use)."""
     d = os.path.join(work, "edge")
     os.makedirs(os.path.join(d, "certs"), exist_ok=True)
     hub = f"""  edgeHub:
@@ -114,17 +117,31 @@ def edge_config(work, cloud, node, db, max_pods, cloud_on=True):
     token: {cloud.token}
     websocket: {{enable: true, server: "127.0.0.1:{cloud.ports['ws']}"}}
 """
-    path = os.path.join(d, "edgecore.yaml" if cloud_on else "edgecore-offline.yaml")
-    with open(path, "w") as f:
-        f.write(f"""apiVersion: edgecore.config.kubeedge.io/v1alpha2
-kind: EdgeCore
-database: {{dataSource: {db}}}
-modules:
-{hub}  deviceTwin: {{enable: false}}
-  eventBus: {{enable: false}}
-  edgeStream: {{enable: false}}
-  metaManager: {{metaServer: {{enable: false}}}}
-  edged:
+    if go:
+        edged = f"""  edged:
+    enable: true
+    hostnameOverride: {node}
+    rootDirectory: {d}/root
+    containerRuntime: remote
+    remoteRuntimeEndpoint: unix://{SOCKET}
+    remoteImageEndpoint: unix://{SOCKET}
+    podSandboxImage: registry.k8s.io/pause:3.6
+    registerNodeNamespace: default
+    tailoredKubeletConfig:
+      address: 127.0.0.1
+      readOnlyPort: {free_port()}
+      maxPods: {max_pods}
+      cgroupDriver: cgroupfs
+      cgroupsPerQOS: false
+      enforceNodeAllocatable: []
+      imageGCHighThresholdPercent: 100
+      imageGCLowThresholdPercent: 99
+      evictionHard: {{}}
+      staticPodPath: {d}/manifests
+      failSwapOn: false
+"""
+    else:
+        edged = f"""  edged:
     enable: true
     hostnameOverride: {node}
     rootDirectory: {d}/root
@@ -135,8 +152,31 @@ modules:
       containerRuntimeEndpoint: unix://{SOCKET}
       podLogsDir: {d}/podlogs
       staticPodPath: {d}/manifests
-""")
+"""
+    name = ("edgecore" if cloud_on else "edgecore-offline") + ("-go" if go else "") + ".yaml"
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(f"""apiVersion: edgecore.config.kubeedge.io/v1alpha2
+kind: EdgeCore
+database: {{dataSource: {db}}}
+modules:
+{hub}  deviceTwin: {{enable: false}}
+  eventBus: {{enable: false}}
+  edgeStream: {{enable: false}}
+  metaManager: {{metaServer: {{enable: false}}}}
+{edged}""")
     return path
+
+
+def foreign_containers(ns):
+    """Containers in containerd's k8s.io namespace that are not of namespace ns: the Go edgecore's
+    kubelet kills every pod it does not know, so it must not run next to other tests' pods."""
+    mine = set(subprocess.run(["ctr", "-n", "k8s.io", "containers", "ls", "-q",
+                               f'labels."io.kubernetes.pod.namespace"=={ns}'],
+                              capture_output=True, text=True, timeout=60).stdout.split())
+    every = set(subprocess.run(["ctr", "-n", "k8s.io", "containers", "ls", "-q"],
+                               capture_output=True, text=True, timeout=60).stdout.split())
+    return sorted(every - mine)
 
 
 def make_pod(ns, node, i):
@@ -201,8 +241,9 @@ def is_ready(pod):
 
 
 class Bench:
-    def __init__(self, args):
+    def __init__(self, args, go=False):
         self.args = args
+        self.go = go
         self.work = tempfile.mkdtemp(prefix="density.")
         self.ns = f"edged-bench-{os.getpid()}"
         self.node = f"density-{os.getpid()}"
@@ -213,7 +254,8 @@ class Bench:
         self.result = {}
 
     def start_edge(self, binary):
-        cfg = edge_config(self.work, self.cloud, self.node, self.db, self.args.max_pods)
+        cfg = edge_config(self.work, self.cloud, self.node, self.db, self.args.max_pods,
+                          go=self.go)
         self.edge_log = open(os.path.join(self.work, "edgecore.log"), "a")
         self.edge = subprocess.Popen([binary, "--config", cfg], stdout=self.edge_log,
                                      stderr=subprocess.STDOUT)
@@ -232,6 +274,9 @@ class Bench:
 
     def run(self, binary):
         a = self.args
+        if self.go and foreign_containers(self.ns):
+            raise RuntimeError("containerd holds other pods: the Go edgecore's kubelet would kill "
+                               "them (HandlePodCleanups); not run")
         self.cloud = Cloud(a.build, self.work, self.node)
         self.start_edge(binary)
         t_edge = time.monotonic()
@@ -331,8 +376,9 @@ class Bench:
         return 0
 
     def cleanup(self, binary):
-        """Stops edgecore; if pods of ours are still in containerd, a fresh edgecore on an empty
-        database, cloud off, removes them as orphans (sandboxes labelled with our node name)."""
+        """Stops edgecore; if pods of ours are still in containerd, the same binary on an empty
+        database, cloud off, removes them: ours as orphans (sandboxes labelled with our node
+        name), the Go edgecore's kubelet as pods it does not know."""
         if self.edge is not None and self.edge.poll() is None:
             self.edge.terminate()
             try:
@@ -344,9 +390,9 @@ class Bench:
             log("pods left in containerd: removing them with an offline edgecore as orphans")
             db = os.path.join(self.work, "edge", "cleanup.db")
             cfg = edge_config(self.work, self.cloud, self.node, db, self.args.max_pods,
-                              cloud_on=False)
+                              cloud_on=False, go=self.go)
             with open(os.path.join(self.work, "cleanup.log"), "w") as lf:
-                p = subprocess.Popen([self.args.edgecore, "--config", cfg], stdout=lf,
+                p = subprocess.Popen([binary, "--config", cfg], stdout=lf,
                                      stderr=subprocess.STDOUT)
                 deadline = time.monotonic() + 180
                 while containerd_running(self.ns)[0] > 0 and time.monotonic() < deadline:
@@ -438,7 +484,7 @@ def main():
         runs.append(("Go edgecore", go))
     results, failed = {}, False
     for name, binary in runs:
-        b = Bench(args)
+        b = Bench(args, go=name != "ours")
         current[:] = [b]
         log(f"{name}: {binary}, work {b.work}")
         try:
