@@ -416,6 +416,10 @@ class Bench:
                 log(f"WARNING: {left} containers of {self.ns} still in containerd")
         if self.cloud is not None:
             self.cloud.stop()
+        # The Go edgecore's kubelet bind-mounts its root directory onto itself.
+        root = os.path.join(self.work, "edge", "root")
+        if self.go and os.path.ismount(root):
+            subprocess.run(["umount", root], check=False)
 
 
 def table(results):
