@@ -6,6 +6,7 @@
 // thread-safe. Also the small JSON readers they share.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -122,7 +123,20 @@ struct PodEntry {
   // Status.
   WallTime start_time{};
   json status;
-  std::string last_sent;  // target uid + status of the last accepted patch (patchKey)
+  // The last accepted patch: its target uid and status. Compared (not re-encoded) against the
+  // current status after every relist, so 110 unchanged pods cost no JSON encoding per second.
+  struct SentStatus {
+    std::string target;
+    json status;
+    void clear() {
+      target.clear();
+      status = nullptr;
+    }
+  };
+  SentStatus last_sent;
+  // Changes with every new pod object or status (touch()); 0 = never touched. publishPods
+  // re-encodes only pods whose revision moved, instead of all of them after every relist.
+  uint64_t revision = 0;
   bool send_in_flight = false;
   std::chrono::steady_clock::time_point next_send{};
   std::chrono::steady_clock::time_point next_volume_refresh{};
@@ -135,6 +149,13 @@ struct PodEntry {
   std::chrono::steady_clock::time_point next_retry{};
   std::chrono::milliseconds retry_delay{0};
 };
+
+// Marks a change of e.pod or e.status: a revision no entry has had before (unique across
+// entries, so a pod removed and added again with the same uid is never taken as unchanged).
+inline void touch(PodEntry& e) {
+  static std::atomic<uint64_t> next{0};
+  e.revision = ++next;
+}
 
 // True when the pod cannot (fully) start for want of a configmap/secret or a key in one.
 inline bool waitsForObjects(const PodEntry& e) {

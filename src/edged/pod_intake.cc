@@ -85,6 +85,7 @@ PodEntry newPodEntry(const PodKey& key, json pod, bool is_static,
   e.fingerprint = json_read::planFingerprint(pod);
   e.start_time = now;
   e.pod = std::move(pod);
+  touch(e);
   return e;
 }
 
@@ -98,6 +99,7 @@ bool updatePodEntry(PodEntry& e, json pod) {
     e.terminal = false;
   }
   e.pod = std::move(pod);
+  touch(e);
   return changed;
 }
 

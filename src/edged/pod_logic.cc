@@ -405,21 +405,32 @@ json containerStatus(const ContainerPlan& spec, const StatusInputs& in, bool ini
 
 json condition(const std::string& type, bool status, const std::string& reason,
                const std::string& message, const StatusInputs& in) {
+  const char* want = status ? "True" : "False";
   json c = json::object();
   c["type"] = type;
-  c["status"] = status ? "True" : "False";
+  c["status"] = want;
   c["lastProbeTime"] = nullptr;
-  std::string when = core::formatRfc3339(in.now);
+  // The transition time stays while the condition keeps its status. Looked up without copies
+  // and the clock formatted only for a real transition: this runs for every pod after every
+  // relist.
+  auto isString = [](const json& o, const char* key, std::string_view value) {
+    auto it = o.find(key);
+    return it != o.end() && it->is_string() && it->get_ref<const std::string&>() == value;
+  };
+  const json* since = nullptr;
   if (in.previous && in.previous->contains("conditions") &&
       (*in.previous)["conditions"].is_array()) {
     for (const auto& p : (*in.previous)["conditions"]) {
-      if (p.is_object() && p.value("type", "") == type && p.value("status", "") == c["status"] &&
-          p.contains("lastTransitionTime") && p["lastTransitionTime"].is_string()) {
-        when = p["lastTransitionTime"].get<std::string>();
+      if (!p.is_object() || !isString(p, "type", type) || !isString(p, "status", want)) {
+        continue;
+      }
+      auto t = p.find("lastTransitionTime");
+      if (t != p.end() && t->is_string()) {
+        since = &*t;
       }
     }
   }
-  c["lastTransitionTime"] = when;
+  c["lastTransitionTime"] = since ? *since : json(core::formatRfc3339(in.now));
   if (!reason.empty()) {
     c["reason"] = reason;
   }

@@ -43,6 +43,8 @@ struct ContainerView {
   std::string image;
   std::string image_ref;
   bool detailed = false;  // started/finished/exit code known (ContainerStatus was read)
+
+  friend bool operator==(const ContainerView&, const ContainerView&) = default;
 };
 
 struct SandboxView {
@@ -55,12 +57,16 @@ struct SandboxView {
   std::string edged_node;  // kLabelEdgedNode, "" when made by someone else
   std::string name;
   std::string ns;
+
+  friend bool operator==(const SandboxView&, const SandboxView&) = default;
 };
 
 // Everything of one pod uid in the runtime; both lists newest first.
 struct PodRuntime {
   std::vector<SandboxView> sandboxes;
   std::vector<ContainerView> containers;
+
+  friend bool operator==(const PodRuntime&, const PodRuntime&) = default;
 
   const SandboxView* currentSandbox() const { return sandboxes.empty() ? nullptr : &sandboxes[0]; }
   // The newest container with this name (in any sandbox), or null.

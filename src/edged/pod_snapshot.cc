@@ -12,10 +12,22 @@ namespace edgecore::edged {
 using json = nlohmann::json;
 
 void PodSnapshot::publish(std::map<std::string, PodSummary> pods,
-                          std::map<std::string, PodLogIndex> logs) {
+                          std::map<std::string, PodLogIndex> logs,
+                          std::map<std::string, uint64_t> revisions) {
   std::lock_guard lock(mu_);
   pods_ = std::move(pods);
   logs_ = std::move(logs);
+  revisions_ = std::move(revisions);
+}
+
+std::optional<PodSummary> PodSnapshot::summaryAt(const std::string& uid, uint64_t revision) const {
+  std::lock_guard lock(mu_);
+  auto r = revisions_.find(uid);
+  auto p = pods_.find(uid);
+  if (revision == 0 || r == revisions_.end() || r->second != revision || p == pods_.end()) {
+    return std::nullopt;
+  }
+  return p->second;
 }
 
 std::vector<PodSummary> PodSnapshot::pods() const {
@@ -83,23 +95,37 @@ std::string PodSnapshot::runningContainerId(const std::string& ns, const std::st
   return c->second[0].id;
 }
 
+namespace {
+
+PodSummary summarize(const std::string& uid, const PodEntry& e) {
+  PodSummary s;
+  s.ns = e.ns;
+  s.name = e.name;
+  s.uid = uid;
+  s.is_static = e.is_static;
+  s.phase = json_read::str(e.status, "phase");
+  json p = e.pod;
+  if (!e.status.is_null()) {
+    p["status"] = e.status;
+  }
+  s.pod_json = p.dump();
+  s.status_json = e.status.dump();
+  return s;
+}
+
+}  // namespace
+
 void publishPods(PodSnapshot& snapshot, const std::map<std::string, PodEntry>& pods) {
   std::map<std::string, PodSummary> next;
   std::map<std::string, PodLogIndex> index;
+  std::map<std::string, uint64_t> revisions;
   for (const auto& [uid, e] : pods) {
-    PodSummary s;
-    s.ns = e.ns;
-    s.name = e.name;
-    s.uid = uid;
-    s.is_static = e.is_static;
-    s.phase = json_read::str(e.status, "phase");
-    json p = e.pod;
-    if (!e.status.is_null()) {
-      p["status"] = e.status;
+    revisions.emplace(uid, e.revision);
+    if (auto same = snapshot.summaryAt(uid, e.revision)) {
+      next.emplace(uid, std::move(*same));
+    } else {
+      next.emplace(uid, summarize(uid, e));
     }
-    s.pod_json = p.dump();
-    s.status_json = e.status.dump();
-    next.emplace(uid, std::move(s));
     if (!e.plan) {
       continue;
     }
@@ -113,7 +139,7 @@ void publishPods(PodSnapshot& snapshot, const std::map<std::string, PodEntry>& p
       li.containers[c.name].push_back(std::move(inst));
     }
   }
-  snapshot.publish(std::move(next), std::move(index));
+  snapshot.publish(std::move(next), std::move(index), std::move(revisions));
 }
 
 std::vector<deviceplugin::PodRef> podResourceRefs(const std::vector<PodSummary>& pods) {

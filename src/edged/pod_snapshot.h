@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,14 @@ struct PodLogIndex {
 class PodSnapshot : public std::enable_shared_from_this<PodSnapshot> {
  public:
   // Replaces everything: summaries by uid, log indexes by "<ns>/<pod>".
-  void publish(std::map<std::string, PodSummary> pods, std::map<std::string, PodLogIndex> logs);
+  // `revisions`: the PodEntry::revision each summary was made at (0 = not reusable).
+  void publish(std::map<std::string, PodSummary> pods, std::map<std::string, PodLogIndex> logs,
+               std::map<std::string, uint64_t> revisions = {});
 
   std::vector<PodSummary> pods() const;
+  // The summary published for `uid` at `revision` (PodEntry::revision), if that is the one
+  // published last: publishPods reuses it instead of encoding the pod again.
+  std::optional<PodSummary> summaryAt(const std::string& uid, uint64_t revision) const;
   // The PodList JSON of every pod with its current status (the server's /pods).
   std::string podListJson() const;
   // The CRI log file of the container's newest instance (`previous`: the one before); NotFound
@@ -49,6 +55,7 @@ class PodSnapshot : public std::enable_shared_from_this<PodSnapshot> {
   mutable std::mutex mu_;
   std::map<std::string, PodSummary> pods_;
   std::map<std::string, PodLogIndex> logs_;
+  std::map<std::string, uint64_t> revisions_;
 };
 
 struct PodEntry;

@@ -90,7 +90,10 @@ void PodStatusReporter::update(PodEntry& e) {
     status["reason"] = e.plan_error->reason;
     status["message"] = e.plan_error->message;
   }
-  e.status = std::move(status);
+  if (status != e.status) {
+    e.status = std::move(status);
+    touch(e);
+  }
   send(e);
 }
 
@@ -104,19 +107,22 @@ void PodStatusReporter::send(PodEntry& e) {
   if (e.send_in_flight) {
     return;
   }
-  if (patchKey(e) == e.last_sent || std::chrono::steady_clock::now() < e.next_send) {
+  if (alreadySent(e) || std::chrono::steady_clock::now() < e.next_send) {
     return;
   }
   e.send_in_flight = true;
   d_.spawn(sendStatus(e.uid), "pod status patch");
 }
 
-std::string PodStatusReporter::patchKey(const PodEntry& e) {
-  // A static pod's status goes to its mirror pod (kubelet status manager translates the uid).
-  // The target is part of the key: the same status sent to the pod's own uid while the mirror
-  // was unknown must be sent again to the mirror once it is.
-  const bool to_mirror = e.is_static && !e.mirror_uid.empty();
-  return (to_mirror ? e.mirror_uid : e.uid) + '\n' + e.status.dump();
+const std::string& PodStatusReporter::patchTarget(const PodEntry& e) {
+  return e.is_static && !e.mirror_uid.empty() ? e.mirror_uid : e.uid;
+}
+
+bool PodStatusReporter::alreadySent(const PodEntry& e) {
+  // The target counts too: the same status sent to the pod's own uid while the mirror was
+  // unknown must be sent again to the mirror once it is.
+  return !e.last_sent.target.empty() && e.last_sent.target == patchTarget(e) &&
+         e.last_sent.status == e.status;
 }
 
 asio::awaitable<void> PodStatusReporter::sendStatus(std::string uid) {
@@ -124,9 +130,8 @@ asio::awaitable<void> PodStatusReporter::sendStatus(std::string uid) {
   if (p == nullptr) {
     co_return;
   }
-  const std::string key = patchKey(*p);
-  const bool to_mirror = p->is_static && !p->mirror_uid.empty();
-  json patch = podStatusPatch(to_mirror ? p->mirror_uid : uid, p->status);
+  PodEntry::SentStatus key{patchTarget(*p), p->status};
+  json patch = podStatusPatch(key.target, p->status);
   auto patch_op = request(Message::create(
       core::names::kEdgedModule, core::names::kMetaGroup, core::op::kPatch,
       core::buildResource(p->ns, core::restype::kPodPatch, p->name), json(patch.dump())));
@@ -138,7 +143,7 @@ asio::awaitable<void> PodStatusReporter::sendStatus(std::string uid) {
   PodEntry& e = *p;
   e.send_in_flight = false;
   if (statusAccepted(resp)) {
-    e.last_sent = key;
+    e.last_sent = std::move(key);
     sent_++;
     d_.log->debug("pod status sent pod={}/{} phase={}", e.ns, e.name, str(e.status, "phase"));
   } else {
@@ -146,7 +151,7 @@ asio::awaitable<void> PodStatusReporter::sendStatus(std::string uid) {
     e.next_send = std::chrono::steady_clock::now() + d_.status_period;
     d_.log->debug("pod status not accepted pod={}/{} err=\"{}\"", e.ns, e.name, answerText(resp));
   }
-  if (patchKey(e) != key) {
+  if (!alreadySent(e)) {
     send(e);  // the status or its target (the mirror) changed while in flight
   }
 }

@@ -68,7 +68,11 @@ class PodStatusReporter {
   void createMirrorSoon(PodEntry& e);
   boost::asio::awaitable<void> createMirror(std::string uid);
   boost::asio::awaitable<void> sendStatus(std::string uid);
-  static std::string patchKey(const PodEntry& e);
+  // The uid the status goes to: a static pod's mirror once known (kubelet status manager
+  // translates the uid), else the pod's own.
+  static const std::string& patchTarget(const PodEntry& e);
+  // Whether the current status (and its target) is what the cloud accepted last.
+  static bool alreadySent(const PodEntry& e);
   boost::asio::awaitable<void> sendOnce(core::Message m);
   boost::asio::awaitable<core::Result<core::Message>> request(core::Message m);
 

@@ -161,13 +161,17 @@ RelistVerdict afterRelist(PodEntry& e, PodRuntime rt, const RestartBackoff& back
                           std::chrono::steady_clock::time_point steady_now,
                           int max_dead_per_container) {
   RelistVerdict v;
+  // The status follows from the runtime view, the probes and the back-off state; probe results
+  // and syncs update it themselves. An unchanged view needs no new status: computing 110 of them
+  // every second was a large part of edged's idle CPU (docs/performance.md, Density).
+  const bool unchanged = e.runtime_known && e.runtime == rt;
   e.runtime = std::move(rt);
   e.runtime_known = true;
   if (e.deleting) {
     v.sync = !e.terminated;
     return v;
   }
-  v.update_status = true;
+  v.update_status = !unchanged;
   if (e.plan && !e.terminal && e.token_refresh_at && steady_now >= *e.token_refresh_at) {
     v.sync = true;  // a ServiceAccount token is due: write the volume again
   } else if (waitsForObjects(e) && steady_now >= e.next_retry) {
@@ -181,6 +185,7 @@ RelistVerdict afterRelist(PodEntry& e, PodRuntime rt, const RestartBackoff& back
       v.sync = true;
     } else if (a.waiting != e.waiting && !a.waiting.empty()) {
       v.back_off = std::move(a.waiting);
+      v.update_status = true;  // the waiting reason is part of the status
     }
   }
   return v;

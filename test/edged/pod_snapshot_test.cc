@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pod_entry.h"
+
 namespace edgecore::edged {
 namespace {
 
@@ -52,6 +54,55 @@ TEST(PodSnapshotTest, RunningContainerAndLists) {
   auto refs = podResourceRefs(snap->pods());
   ASSERT_EQ(refs.size(), 1u);
   EXPECT_EQ(refs[0].containers, std::vector<std::string>{"app"});
+}
+
+// After every relist publishPods runs over all pods: a pod whose revision did not move keeps its
+// encoding (no JSON copy and dump of 110 unchanged pods per second), a touched one is encoded
+// again, and an entry never touched (revision 0) is always encoded.
+TEST(PodSnapshotTest, PublishReencodesOnlyTouchedPods) {
+  PodSnapshot snap;
+  std::map<std::string, PodEntry> pods;
+  for (const char* uid : {"a", "b"}) {
+    PodEntry& e = pods[uid];
+    e.uid = uid;
+    e.ns = "ns";
+    e.name = std::string("pod-") + uid;
+    e.pod = {{"metadata", {{"name", e.name}, {"uid", uid}}}};
+    e.status = {{"phase", "Pending"}};
+    touch(e);
+  }
+  publishPods(snap, pods);
+  auto phaseOf = [&](const std::string& uid) {
+    for (const auto& s : snap.pods()) {
+      if (s.uid == uid) {
+        return nlohmann::json::parse(s.pod_json)["status"].value("phase", "");
+      }
+    }
+    return std::string("missing");
+  };
+  ASSERT_EQ(phaseOf("a"), "Pending");
+
+  // Changed without touch(): the published encoding is reused, which shows nothing re-encodes.
+  pods["a"].status["phase"] = "Running";
+  pods["b"].status["phase"] = "Running";
+  touch(pods["b"]);
+  publishPods(snap, pods);
+  EXPECT_EQ(phaseOf("a"), "Pending");
+  EXPECT_EQ(phaseOf("b"), "Running");
+  EXPECT_EQ(snap.summaryAt("b", pods["b"].revision)->phase, "Running");
+
+  touch(pods["a"]);
+  publishPods(snap, pods);
+  EXPECT_EQ(phaseOf("a"), "Running");
+
+  // Revision 0 (an entry nobody touched) is never taken as unchanged; a removed pod leaves.
+  pods["a"].revision = 0;
+  pods["a"].status["phase"] = "Succeeded";
+  pods.erase("b");
+  publishPods(snap, pods);
+  EXPECT_EQ(phaseOf("a"), "Succeeded");
+  EXPECT_EQ(phaseOf("b"), "missing");
+  EXPECT_FALSE(snap.summaryAt("b", 1).has_value());
 }
 
 }  // namespace
