@@ -6,7 +6,8 @@
 # (each retries with backoff): the idle state of a joined node that lost its peers.
 # Figures: RSS idle with an empty database and with N pods (SETTLE s after the first answer),
 # RSS right after 8 concurrent LISTs of all pods x ROUNDS and AFTER s later, threads, start to
-# first MetaServer answer (median of --starts), LIST and single-GET p50. The pod database is
+# first MetaServer answer (median of --starts; first start on a fresh copy of the database, then
+# a restart on the database it left), LIST and single-GET p50. The pod database is
 # bench/make_pod_db.py's (KubeEdge's schema, about 2.8 KiB of JSON per pod); each start gets a
 # fresh copy. --quick (100 pods, one start, one round, short waits; ours only unless --go) runs
 # in about 5 s, for a CI smoke step. --smaps adds where the idle RSS goes (per mapped file).
@@ -58,6 +59,8 @@ rows = [
      lambda d: "/".join(str(d.get(k, "-")) for k in ("threads_empty", "threads_pods", "threads_after"))),
     ("start to first answer p50", lambda d: raw(d, "start_p50_ms", " ms")),
     ("start to first answer, each start", lambda d: " ".join(map(str, d.get("start_ms", []))) or "-"),
+    ("restart (same database, clean stop) to first answer p50", lambda d: raw(d, "restart_p50_ms", " ms")),
+    ("restart to first answer, each", lambda d: " ".join(map(str, d.get("restart_ms", []))) or "-"),
     ("LIST all pods p50", lambda d: raw(d, "list_p50_ms", " ms")),
     ("single GET p50", lambda d: raw(d, "get_p50_ms", " ms")),
     ("8 concurrent LISTs, wall time of a round p50", lambda d: raw(d, "list_round_p50_ms", " ms")),
