@@ -23,6 +23,7 @@
 #include "edgecore/taskmanager/module.h"
 #include "host_actions.h"
 #include "task_spec.h"
+#include "v1alpha1_task.h"
 
 namespace edgecore::taskmanager {
 namespace {
@@ -152,11 +153,7 @@ class TaskManager final : public core::Module {
       return;
     }
     if (!isNodeJobResource(m.route.resource)) {
-      // v1alpha1 (<type>/<task>/node/<node>, NodeTaskRequest content) is not implemented.
-      ctx_.log->warn(
-          "node task dropped: v1alpha1 node tasks are not supported by edgecore-cpp (use the "
-          "v1alpha2 API) resource={} op={}",
-          m.route.resource.substr(0, 200), m.route.operation.substr(0, 64));
+      onV1alpha1(m);
       return;
     }
     auto resource = parseNodeJobResource(m.route.resource);
@@ -180,6 +177,112 @@ class TaskManager final : public core::Module {
       report(*resource,
              {action, false, rfc3339Now(), "too many node tasks running on the node", ""});
     }
+  }
+
+  struct V1alpha1Task {
+    v1alpha1::TaskRequest request;
+    std::string node;  // who answers
+  };
+  struct V1alpha1Outcome {
+    std::string event;
+    bool ok = false;
+  };
+
+  // v1alpha1 (1.2, 2.4): the cloud sends one NodeTaskRequest per FSM state and waits for the
+  // answer event; the edge keeps no state between them.
+  void onV1alpha1(const Message& m) {
+    auto resource = v1alpha1::parseTaskResource(m.route.resource);
+    if (!resource.ok()) {
+      ctx_.log->warn("node task dropped err=\"{}\" op={}", resource.status().message(),
+                     m.route.operation.substr(0, 64));
+      return;
+    }
+    auto request = v1alpha1::parseTaskRequest(m.contentData());
+    if (request.ok() && request->type != resource->type) {
+      request = core::invalidArgument("Type " + request->type.substr(0, 64) +
+                                      " does not match the resource");
+    }
+    if (!request.ok()) {
+      ctx_.log->warn("v1alpha1 node task dropped resource={} err=\"{}\"", m.route.resource,
+                     request.status().message());
+      return;
+    }
+    if (request->task_id.empty()) request->task_id = resource->task;
+    // KubeEdge answers with its configured node name; the resource's is the same in practice.
+    const std::string& own = ctx_.config.modules.edged.hostname_override;
+    V1alpha1Task task{std::move(*request), own.empty() ? resource->node : own};
+    auto event = v1alpha1::eventOfState(task.request.type, task.request.state);
+    if (!event) {
+      ctx_.log->warn("v1alpha1 node task dropped: no method for state {} in executor {}",
+                     task.request.state.substr(0, 64), task.request.type);
+      return;
+    }
+    ctx_.log->info("v1alpha1 node task resource={} state={}", m.route.resource, task.request.state);
+    if (task.request.type == v1alpha1::kUpgrade) {
+      reportV1alpha1(task, {*event, false},
+                     "v1alpha1 NodeUpgradeJob is not supported by edgecore-cpp yet (use the "
+                     "v1alpha2 API)");
+      return;
+    }
+    if (*event == "Init") {
+      reportV1alpha1(task, {*event, true}, "");
+      return;
+    }
+    const std::string key = "v1alpha1/" + m.route.resource;
+    if (!claim(key)) {
+      ctx_.log->warn("node task dropped: one is already running resource={}", m.route.resource);
+      return;
+    }
+    bool started = spawn(key, [this, task, e = *event, key] {
+      runV1alpha1PrePull(task, e);
+      release(key);
+    });
+    if (!started) {
+      release(key);
+      reportV1alpha1(task, {*event, false}, "too many node tasks running on the node");
+    }
+  }
+
+  void runV1alpha1PrePull(const V1alpha1Task& task, const std::string& event) {
+    const v1alpha1::TaskRequest& request = task.request;
+    if (event == "Check") {
+      auto items = v1alpha1::parseCheckItems(request.item);
+      core::Status st = items.ok() ? v1alpha1::runPreCheck(*items) : items.status();
+      reportV1alpha1(task, {event, st.ok()}, st.ok() ? "" : st.message());
+      return;
+    }
+    auto spec = v1alpha1::parsePrePullRequest(request.item);
+    if (!spec.ok()) {
+      reportV1alpha1(task, {event, false}, spec.status().message());
+      return;
+    }
+    PullOptions o{options_.cri, options_.read_meta, options_.pull_concurrency, ctx_.log};
+    std::vector<ImageResult> results;
+    core::Status st = pullImages(*spec, o, &results);
+    // KubeEdge's reason names the last image that failed; a secret error fails before any pull.
+    std::string reason = st.ok() ? "" : st.message();
+    for (const ImageResult& r : results) {
+      if (!r.ok) reason = "pull image failed, err: " + r.reason;
+    }
+    reportV1alpha1(task, {event, st.ok()}, reason, v1alpha1::encodeImageStates(results));
+  }
+
+  // Source edgehub, group hub, resource task/<taskID>/node/<node>, operation = the task type.
+  void reportV1alpha1(const V1alpha1Task& task, const V1alpha1Outcome& outcome,
+                      const std::string& reason, const std::string& external = "") {
+    v1alpha1::TaskResponse resp;
+    resp.node_name = task.node;
+    resp.event = outcome.event;
+    resp.action = outcome.ok ? "Success" : "Failure";
+    resp.reason = reason;
+    resp.time = rfc3339Now();
+    resp.external_message = external;
+    const std::string resource = v1alpha1::reportResource(task.request.task_id, task.node);
+    Message m = Message::create(kEdgeHubSource, core::names::kHubGroup, task.request.type, resource,
+                                core::rawJsonContent(v1alpha1::encodeResponse(resp)));
+    core::Status st = ctx_.bus.send(core::names::kEdgeHubModule, std::move(m));
+    ctx_.log->info("v1alpha1 node task report resource={} event={} action={} reason=\"{}\" sent={}",
+                   resource, resp.event, resp.action, reason, st.ok());
   }
 
   // ---- workers ----
