@@ -224,10 +224,6 @@ class TaskManager final : public core::Module {
                      "v1alpha2 API)");
       return;
     }
-    if (*event == "Init") {
-      reportV1alpha1(task, {*event, true}, "");
-      return;
-    }
     const std::string key = "v1alpha1/" + m.route.resource;
     if (!claim(key)) {
       ctx_.log->warn("node task dropped: one is already running resource={}", m.route.resource);
@@ -245,6 +241,13 @@ class TaskManager final : public core::Module {
 
   void runV1alpha1PrePull(const V1alpha1Task& task, const std::string& event) {
     const v1alpha1::TaskRequest& request = task.request;
+    if (event == "Init") {
+      // CloudCore v1.17.5 sends Init before its informer cache holds the job's node list; an
+      // answer that arrives first finds no node there and is lost (seen with the real cloud).
+      std::this_thread::sleep_for(options_.v1alpha1_init_delay);
+      reportV1alpha1(task, {event, true}, "");
+      return;
+    }
     if (event == "Check") {
       auto items = v1alpha1::parseCheckItems(request.item);
       core::Status st = items.ok() ? v1alpha1::runPreCheck(*items) : items.status();

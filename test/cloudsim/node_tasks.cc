@@ -151,6 +151,21 @@ core::Result<std::string> CloudSim::sendNodeTask(std::string_view type, std::str
   return send(std::move(msg), Reliability::Unreliable, std::move(node));
 }
 
+core::Result<std::string> CloudSim::sendV1alpha1Task(std::string_view type, std::string_view task,
+                                                     std::string_view state,
+                                                     const nlohmann::json& item,
+                                                     const std::vector<std::string>& check_items,
+                                                     std::string node) {
+  std::string target = node.empty() ? options().node_name : node;
+  EC_ASSIGN_OR_RETURN(core::Message msg,
+                      v1alpha1TaskMessage(type, task, target, state, item, check_items));
+  return send(std::move(msg), Reliability::Unreliable, std::move(node));
+}
+
+std::vector<V1alpha1Answer> CloudSim::v1alpha1Answers(std::string_view task) const {
+  return cloudsim::v1alpha1Answers(received(), task);
+}
+
 std::vector<NodeTaskReport> CloudSim::nodeTaskReports(std::string_view job) const {
   return cloudsim::nodeTaskReports(received(), job);
 }
