@@ -18,6 +18,7 @@
 
 #include "edgecore/core/config.h"
 #include "edgecore/core/message.h"
+#include "edgecore/core/version.h"
 #include "edgecore/cri/cri_client.h"
 #include "edgecore/metamanager/upgrade_records.h"
 #include "edgecore/taskmanager/module.h"
@@ -35,6 +36,9 @@ constexpr std::string_view kReportOperation = "UpdateNodeActionStatus";
 constexpr std::string_view kEdgeHubSource = "edgehub";
 constexpr std::string_view kConnectionResource = "node/connection";
 constexpr std::string_view kMetaServerSource = "metaserver";  // confirm comes from the node only
+constexpr std::string_view kV1alpha1UpgradeUnsupported =
+    "v1alpha1 NodeUpgradeJob to another version is not supported by edgecore-cpp yet (use the "
+    "v1alpha2 API)";
 constexpr std::string_view kKeadmDefaultConfig = "/etc/kubeedge/config/edgecore.yaml";
 // KubeEdge's upgrade spec row (3.1) and our own task-state rows, both in meta_v2.
 constexpr std::string_view kUpgradeSpecGvr =
@@ -188,6 +192,23 @@ class TaskManager final : public core::Module {
     bool ok = false;
   };
 
+  // Init of a v1alpha1 upgrade: the request must name its UpgradeID; a node already at the
+  // version is done. The v1.17.5 edge answers "Upgrading" there, which its cloud's rule table
+  // lacks; "Upgrade"/"Success" is the row (Init/Upgrade/Success -> Successful). Upgrading to
+  // another version is not implemented.
+  void initV1alpha1Upgrade(const V1alpha1Task& task) {
+    auto req = v1alpha1::parseUpgradeRequest(task.request.item);
+    if (!req.ok()) {
+      reportV1alpha1(task, {"Init", false}, req.status().message());
+    } else if (req->upgrade_id.empty()) {
+      reportV1alpha1(task, {"Init", false}, "upgradeID cannot be empty");
+    } else if (req->version == core::kKubeEdgeCompat) {
+      reportV1alpha1(task, {"Upgrade", true}, "");
+    } else {
+      reportV1alpha1(task, {"Init", false}, std::string(kV1alpha1UpgradeUnsupported));
+    }
+  }
+
   // v1alpha1 (1.2, 2.4): the cloud sends one NodeTaskRequest per FSM state and waits for the
   // answer event; the edge keeps no state between them.
   void onV1alpha1(const Message& m) {
@@ -218,10 +239,8 @@ class TaskManager final : public core::Module {
       return;
     }
     ctx_.log->info("v1alpha1 node task resource={} state={}", m.route.resource, task.request.state);
-    if (task.request.type == v1alpha1::kUpgrade) {
-      reportV1alpha1(task, {*event, false},
-                     "v1alpha1 NodeUpgradeJob is not supported by edgecore-cpp yet (use the "
-                     "v1alpha2 API)");
+    if (task.request.type == v1alpha1::kUpgrade && *event != "Init" && *event != "Check") {
+      reportV1alpha1(task, {*event, false}, std::string(kV1alpha1UpgradeUnsupported));
       return;
     }
     const std::string key = "v1alpha1/" + m.route.resource;
@@ -230,7 +249,7 @@ class TaskManager final : public core::Module {
       return;
     }
     bool started = spawn(key, [this, task, e = *event, key] {
-      runV1alpha1PrePull(task, e);
+      runV1alpha1(task, e);
       release(key);
     });
     if (!started) {
@@ -239,13 +258,17 @@ class TaskManager final : public core::Module {
     }
   }
 
-  void runV1alpha1PrePull(const V1alpha1Task& task, const std::string& event) {
+  void runV1alpha1(const V1alpha1Task& task, const std::string& event) {
     const v1alpha1::TaskRequest& request = task.request;
     if (event == "Init") {
       // CloudCore v1.17.5 sends Init before its informer cache holds the job's node list; an
       // answer that arrives first finds no node there and is lost (seen with the real cloud).
       std::this_thread::sleep_for(options_.v1alpha1_init_delay);
-      reportV1alpha1(task, {event, true}, "");
+      if (request.type == v1alpha1::kUpgrade) {
+        initV1alpha1Upgrade(task);
+      } else {
+        reportV1alpha1(task, {event, true}, "");
+      }
       return;
     }
     if (event == "Check") {

@@ -126,6 +126,16 @@ core::Result<ImagePrePullSpec> parsePrePullRequest(std::string_view item) {
   return spec;
 }
 
+core::Result<UpgradeRequest> parseUpgradeRequest(std::string_view item) {
+  EC_ASSIGN_OR_RETURN(json doc, parseObject(item, "NodeUpgradeJobRequest"));
+  UpgradeRequest r;
+  EC_RETURN_IF_ERROR(readString(doc, "UpgradeID", &r.upgrade_id));
+  EC_RETURN_IF_ERROR(readString(doc, "HistoryID", &r.history_id));
+  EC_RETURN_IF_ERROR(readString(doc, "Version", &r.version));
+  EC_RETURN_IF_ERROR(readString(doc, "Image", &r.image));
+  return r;
+}
+
 std::string encodeResponse(const TaskResponse& r) {
   // nlohmann's ordered_json keeps insertion order: the Go struct's field order.
   nlohmann::ordered_json j;

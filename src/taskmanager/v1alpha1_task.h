@@ -43,6 +43,16 @@ core::Result<std::vector<std::string>> parseCheckItems(std::string_view item);
 // "CheckItems"}, as the v1alpha2 spec the pull code takes.
 core::Result<ImagePrePullSpec> parsePrePullRequest(std::string_view item);
 
+// Item of an upgrade request: NodeUpgradeJobRequest {"UpgradeID","HistoryID","Version",
+// "UpgradeTool","Image"} (v1.23 adds "ImageDigest","RequireConfirmation", not read here).
+struct UpgradeRequest {
+  std::string upgrade_id;
+  std::string history_id;
+  std::string version;
+  std::string image;
+};
+core::Result<UpgradeRequest> parseUpgradeRequest(std::string_view item);
+
 // NodeTaskResponse, keys in the Go struct's order: NodeName, State, Event, Action, Reason, Time,
 // ExternalMessage. Action "Success"/"Failure"/"Confirmation".
 struct TaskResponse {

@@ -422,7 +422,7 @@ TEST_F(TaskManagerTest, V1alpha1BadRequestsGetNoAnswerAndUpgradeIsRefusedClearly
   ASSERT_TRUE(bus_.send("taskmanager", std::move(shape)).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_TRUE(waitReports(1, std::chrono::milliseconds(1)).empty());
-  // NodeUpgradeJob v1alpha1 is not implemented: a Failure the cloud turns into Failed.
+  // Upgrading to another version is not implemented: a Failure the cloud turns into Failed.
   sendV1alpha1("upgrade", "up-a", "Init", {{"UpgradeID", "up-a"}, {"Version", "v1.17.5"}});
   auto rs = waitReports(1);
   ASSERT_EQ(rs.size(), 1u);
@@ -431,6 +431,35 @@ TEST_F(TaskManagerTest, V1alpha1BadRequestsGetNoAnswerAndUpgradeIsRefusedClearly
   EXPECT_EQ(rs[0].body["Event"], "Init");
   EXPECT_EQ(rs[0].body["Action"], "Failure");
   EXPECT_NE(rs[0].body["Reason"].get<std::string>().find("not supported"), std::string::npos);
+  sendV1alpha1("upgrade", "up-a", "BackingUp", {{"UpgradeID", "up-a"}, {"Version", "v1.17.5"}});
+  rs = waitReports(2);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[1].body["Event"], "Backup");
+  EXPECT_EQ(rs[1].body["Action"], "Failure");
+  EXPECT_TRUE(keadmRuns().empty());
+}
+
+TEST_F(TaskManagerTest, V1alpha1UpgradeToTheRunningVersionIsDoneAndNeedsAnUpgradeID) {
+  startModule();
+  // The running version (KubeEdge compatibility, v1.20.0): the v1.17.5 cloud's row
+  // Init/Upgrade/Success makes the node Successful.
+  sendV1alpha1("upgrade", "up-b", "", {{"UpgradeID", "up-b"}, {"Version", "v1.20.0"}});
+  auto rs = waitReports(1);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].body["Event"], "Upgrade");
+  EXPECT_EQ(rs[0].body["Action"], "Success");
+  sendV1alpha1("upgrade", "up-c", "Init", {{"Version", "v1.20.0"}});
+  rs = waitReports(2);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[1].body["Event"], "Init");
+  EXPECT_EQ(rs[1].body["Action"], "Failure");
+  EXPECT_EQ(rs[1].body["Reason"], "upgradeID cannot be empty");
+  sendV1alpha1("upgrade", "up-b", "Checking", {{"CheckItem", json::array()}});
+  rs = waitReports(3);
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_EQ(rs[2].body["Event"], "Check");
+  EXPECT_EQ(rs[2].body["Action"], "Success");
+  EXPECT_TRUE(keadmRuns().empty());
 }
 
 // ---- real containerd ----

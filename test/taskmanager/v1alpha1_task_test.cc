@@ -57,6 +57,19 @@ TEST(V1alpha1Task, RequestKeysAreGoFieldNamesMatchedLikeGo) {
   EXPECT_FALSE(parseCheckItems(R"({"CheckItem":[1]})").ok());
 }
 
+TEST(V1alpha1Task, UpgradeRequestFields) {
+  auto r = parseUpgradeRequest(
+      R"({"UpgradeID":"u1","HistoryID":"h1","Version":"v1.20.0","UpgradeTool":"keadm",)"
+      R"("Image":"kubeedge/installation-package:v1.20.0"})");
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  EXPECT_EQ(r->upgrade_id, "u1");
+  EXPECT_EQ(r->history_id, "h1");
+  EXPECT_EQ(r->version, "v1.20.0");
+  EXPECT_EQ(r->image, "kubeedge/installation-package:v1.20.0");
+  EXPECT_FALSE(parseUpgradeRequest(R"({"Version":1})").ok());
+  EXPECT_FALSE(parseUpgradeRequest("null").ok());
+}
+
 TEST(V1alpha1Task, ResponseHasEveryGoFieldInOrder) {
   TaskResponse r{
       "edge-1", "", "Pull", "Failure", "pull image failed, err: x", "2026-12-08T03:00:00Z", "[]"};
