@@ -625,9 +625,46 @@ t_scale_to_zero() {
   kc -n "$NS" delete deployment web > /dev/null
 }
 
-# v1alpha1 ImagePrePullJob (docs/node-tasks.md 1.2, 1.6): realcloud.sh leaves CloudCore's
-# taskManager off, so cloudcore is restarted with a copy of its config that turns it on (it stays
-# on for the checks after this one). The cloud walks our node through Init, Checking and Pulling;
+# realcloud.sh leaves CloudCore's taskManager off: restart cloudcore (once) with a copy of its
+# config that turns it on; it stays on for the checks after.
+cloudcore_with_task_manager() {
+  local cc=$REALCLOUD_DIR/cloudcore joined
+  [ -f "$cc/cloudcore-tasks.yaml" ] && return 0
+  sed '/^modules:$/a\  taskManager:\n    enable: true' "$cc/cloudcore.yaml" > "$cc/cloudcore-tasks.yaml.new"
+  grep -q '^  taskManager:' "$cc/cloudcore-tasks.yaml.new" || fail "no taskManager in the config copy"
+  mv "$cc/cloudcore-tasks.yaml.new" "$cc/cloudcore-tasks.yaml"
+  joined=$(grep -c 'cloud connected' "$EDGE_LOG" || true)
+  stop_cloudcore
+  start_cloudcore "$cc/cloudcore-tasks.yaml"
+  wait_until 30 "edgehub connected to the cloudcore with taskManager" bash -c \
+    "[ \$(grep -c 'cloud connected' $EDGE_LOG) -gt $joined ]"
+  wait_until 30 "node Ready" node_ready
+}
+
+# v1alpha1 NodeUpgradeJob to another version: our node answers Init with Failure (not
+# implemented yet, docs/node-tasks.md 10.3) and the cloud marks the node Failed with our reason.
+t_node_upgrade_v1alpha1_refused() {
+  kc get crd nodeupgradejobs.operations.kubeedge.io > /dev/null \
+    || fail "CRD nodeupgradejobs.operations.kubeedge.io is not applied"
+  cloudcore_with_task_manager
+  apply <<EOF
+apiVersion: operations.kubeedge.io/v1alpha1
+kind: NodeUpgradeJob
+metadata: {name: e2e-upgrade}
+spec:
+  version: v1.21.0
+  nodeNames: [$NODE]
+  concurrency: 1
+  timeoutSeconds: 60
+EOF
+  wait_until 30 "NodeUpgradeJob e2e-upgrade: node $NODE Failed with our reason" bash -c \
+    "kubectl get nodeupgradejob e2e-upgrade -o json | jq -e '.status.nodeStatus[] | select(.nodeName == \"$NODE\") | .state == \"Failed\" and (.reason | contains(\"not supported by edgecore-cpp\"))'"
+  say "job status: $(kc get nodeupgradejob e2e-upgrade -o jsonpath='{.status}')"
+  kc delete nodeupgradejob e2e-upgrade > /dev/null
+}
+
+# v1alpha1 ImagePrePullJob (docs/node-tasks.md 1.2, 1.6), with CloudCore's taskManager on
+# (cloudcore_with_task_manager). The cloud walks our node through Init, Checking and Pulling;
 # the image comes from a docker-registry on loopback and must end up in containerd.
 t_image_prepull_v1alpha1() {
   kc get crd imageprepulljobs.operations.kubeedge.io > /dev/null \
@@ -647,15 +684,7 @@ t_image_prepull_v1alpha1() {
   ctr -a "$CTD_SOCK" -n k8s.io images rm "$image" > /dev/null
   ! ctr -a "$CTD_SOCK" -n k8s.io images ls -q | grep -qxF "$image" || fail "$image still in containerd"
 
-  local cc=$REALCLOUD_DIR/cloudcore joined
-  sed '/^modules:$/a\  taskManager:\n    enable: true' "$cc/cloudcore.yaml" > "$cc/cloudcore-tasks.yaml"
-  grep -q '^  taskManager:' "$cc/cloudcore-tasks.yaml" || fail "no taskManager in the config copy"
-  joined=$(grep -c 'cloud connected' "$EDGE_LOG" || true)
-  stop_cloudcore
-  start_cloudcore "$cc/cloudcore-tasks.yaml"
-  wait_until 30 "edgehub connected to the cloudcore with taskManager" bash -c \
-    "[ \$(grep -c 'cloud connected' $EDGE_LOG) -gt $joined ]"
-  wait_until 30 "node Ready" node_ready
+  cloudcore_with_task_manager
 
   apply <<EOF
 apiVersion: operations.kubeedge.io/v1alpha1
@@ -683,7 +712,7 @@ run_checks() {
     metrics_scrape keadm_ctl scale pod_replacement hostpath_and_restart_policies
     image_pull_recovers devices tunnel_stable no_unparsable_upstream edgecore_restart
     cloudcore_outage edgecore_starts_offline sa_token sa_token_offline_reboot scale_to_zero
-    image_prepull_v1alpha1)
+    image_prepull_v1alpha1 node_upgrade_v1alpha1_refused)
   local name
   for name in "${all[@]}"; do
     if [ -n "${E2E_ONLY:-}" ] && ! [[ " $E2E_ONLY " == *" $name "* ]]; then continue; fi
