@@ -224,11 +224,17 @@ class TaskManager final : public core::Module {
                                       " does not match the resource");
     }
     if (!request.ok()) {
-      ctx_.log->warn("v1alpha1 node task dropped resource={} err=\"{}\"", m.route.resource,
-                     request.status().message());
+      ctx_.log->warn("v1alpha1 node task dropped resource={} err=\"{}\"",
+                     m.route.resource.substr(0, 200), request.status().message());
       return;
     }
     if (request->task_id.empty()) request->task_id = resource->task;
+    if (request->task_id.find('/') != std::string::npos || request->task_id.size() > 253) {
+      // It becomes a part of the answer's resource task/<TaskID>/node/<node>.
+      ctx_.log->warn("v1alpha1 node task dropped: TaskID is not a name resource={}",
+                     m.route.resource.substr(0, 200));
+      return;
+    }
     // KubeEdge answers with its configured node name; the resource's is the same in practice.
     const std::string& own = ctx_.config.modules.edged.hostname_override;
     V1alpha1Task task{std::move(*request), own.empty() ? resource->node : own};

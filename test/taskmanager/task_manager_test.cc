@@ -412,7 +412,8 @@ TEST_F(TaskManagerTest, V1alpha1PrePullAnswersInitAndCheckLikeKubeEdge) {
 TEST_F(TaskManagerTest, V1alpha1BadRequestsGetNoAnswerAndUpgradeIsRefusedClearly) {
   startModule();
   for (const char* bad : {R"([1])", R"({"TaskID":5})", R"({"Type":"upgrade","State":""})",
-                          R"({"Type":"prepull","State":"BackingUp"})"}) {
+                          R"({"Type":"prepull","State":"BackingUp"})",
+                          R"({"TaskID":"a/b","Type":"prepull","State":""})"}) {
     Message m = Message::create("taskmanager", "taskmanager", "prepull", "prepull/x/node/edge-1",
                                 core::rawJsonContent(bad));
     ASSERT_TRUE(bus_.send("taskmanager", std::move(m)).ok());
