@@ -89,7 +89,10 @@ Durability classifyUpstream(const core::Message& msg) {
       op == core::op::kQuery || op == core::op::kGet) {
     return {};
   }
-  if (op == kUpdateNodeActionStatus) {
+  // v1alpha1 node task answers (task/<id>/node/<node>, op = the task type) count the same way.
+  const bool v1alpha1_task_answer =
+      (op == "prepull" || op == "upgrade") && msg.route.resource.rfind("task/", 0) == 0;
+  if (op == kUpdateNodeActionStatus || v1alpha1_task_answer) {
     // Every action report counts (the cloud appends it to the node's actionFlow): kept one by
     // one, never coalesced. KubeEdge loses them while offline; we keep them.
     return {true, std::nullopt};

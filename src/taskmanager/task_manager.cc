@@ -18,11 +18,13 @@
 
 #include "edgecore/core/config.h"
 #include "edgecore/core/message.h"
+#include "edgecore/core/version.h"
 #include "edgecore/cri/cri_client.h"
 #include "edgecore/metamanager/upgrade_records.h"
 #include "edgecore/taskmanager/module.h"
 #include "host_actions.h"
 #include "task_spec.h"
+#include "v1alpha1_task.h"
 
 namespace edgecore::taskmanager {
 namespace {
@@ -34,6 +36,9 @@ constexpr std::string_view kReportOperation = "UpdateNodeActionStatus";
 constexpr std::string_view kEdgeHubSource = "edgehub";
 constexpr std::string_view kConnectionResource = "node/connection";
 constexpr std::string_view kMetaServerSource = "metaserver";  // confirm comes from the node only
+constexpr std::string_view kV1alpha1UpgradeUnsupported =
+    "v1alpha1 NodeUpgradeJob to another version is not supported by edgecore-cpp yet (use the "
+    "v1alpha2 API)";
 constexpr std::string_view kKeadmDefaultConfig = "/etc/kubeedge/config/edgecore.yaml";
 // KubeEdge's upgrade spec row (3.1) and our own task-state rows, both in meta_v2.
 constexpr std::string_view kUpgradeSpecGvr =
@@ -152,11 +157,7 @@ class TaskManager final : public core::Module {
       return;
     }
     if (!isNodeJobResource(m.route.resource)) {
-      // v1alpha1 (<type>/<task>/node/<node>, NodeTaskRequest content) is not implemented.
-      ctx_.log->warn(
-          "node task dropped: v1alpha1 node tasks are not supported by edgecore-cpp (use the "
-          "v1alpha2 API) resource={} op={}",
-          m.route.resource.substr(0, 200), m.route.operation.substr(0, 64));
+      onV1alpha1(m);
       return;
     }
     auto resource = parseNodeJobResource(m.route.resource);
@@ -180,6 +181,140 @@ class TaskManager final : public core::Module {
       report(*resource,
              {action, false, rfc3339Now(), "too many node tasks running on the node", ""});
     }
+  }
+
+  struct V1alpha1Task {
+    v1alpha1::TaskRequest request;
+    std::string node;  // who answers
+  };
+  struct V1alpha1Outcome {
+    std::string event;
+    bool ok = false;
+  };
+
+  // Init of a v1alpha1 upgrade: the request must name its UpgradeID; a node already at the
+  // version is done. The v1.17.5 edge answers "Upgrading" there, which its cloud's rule table
+  // lacks; "Upgrade"/"Success" is the row (Init/Upgrade/Success -> Successful). Upgrading to
+  // another version is not implemented.
+  void initV1alpha1Upgrade(const V1alpha1Task& task) {
+    auto req = v1alpha1::parseUpgradeRequest(task.request.item);
+    if (!req.ok()) {
+      reportV1alpha1(task, {"Init", false}, req.status().message());
+    } else if (req->upgrade_id.empty()) {
+      reportV1alpha1(task, {"Init", false}, "upgradeID cannot be empty");
+    } else if (req->version == core::kKubeEdgeCompat) {
+      reportV1alpha1(task, {"Upgrade", true}, "");
+    } else {
+      reportV1alpha1(task, {"Init", false}, std::string(kV1alpha1UpgradeUnsupported));
+    }
+  }
+
+  // v1alpha1 (1.2, 2.4): the cloud sends one NodeTaskRequest per FSM state and waits for the
+  // answer event; the edge keeps no state between them.
+  void onV1alpha1(const Message& m) {
+    auto resource = v1alpha1::parseTaskResource(m.route.resource);
+    if (!resource.ok()) {
+      ctx_.log->warn("node task dropped err=\"{}\" op={}", resource.status().message(),
+                     m.route.operation.substr(0, 64));
+      return;
+    }
+    auto request = v1alpha1::parseTaskRequest(m.contentData());
+    if (request.ok() && request->type != resource->type) {
+      request = core::invalidArgument("Type " + request->type.substr(0, 64) +
+                                      " does not match the resource");
+    }
+    if (!request.ok()) {
+      ctx_.log->warn("v1alpha1 node task dropped resource={} err=\"{}\"",
+                     m.route.resource.substr(0, 200), request.status().message());
+      return;
+    }
+    if (request->task_id.empty()) request->task_id = resource->task;
+    if (request->task_id.find('/') != std::string::npos || request->task_id.size() > 253) {
+      // It becomes a part of the answer's resource task/<TaskID>/node/<node>.
+      ctx_.log->warn("v1alpha1 node task dropped: TaskID is not a name resource={}",
+                     m.route.resource.substr(0, 200));
+      return;
+    }
+    // KubeEdge answers with its configured node name; the resource's is the same in practice.
+    const std::string& own = ctx_.config.modules.edged.hostname_override;
+    V1alpha1Task task{std::move(*request), own.empty() ? resource->node : own};
+    auto event = v1alpha1::eventOfState(task.request.type, task.request.state);
+    if (!event) {
+      ctx_.log->warn("v1alpha1 node task dropped: no method for state {} in executor {}",
+                     task.request.state.substr(0, 64), task.request.type);
+      return;
+    }
+    ctx_.log->info("v1alpha1 node task resource={} state={}", m.route.resource, task.request.state);
+    if (task.request.type == v1alpha1::kUpgrade && *event != "Init" && *event != "Check") {
+      reportV1alpha1(task, {*event, false}, std::string(kV1alpha1UpgradeUnsupported));
+      return;
+    }
+    const std::string key = "v1alpha1/" + m.route.resource;
+    if (!claim(key)) {
+      ctx_.log->warn("node task dropped: one is already running resource={}", m.route.resource);
+      return;
+    }
+    bool started = spawn(key, [this, task, e = *event, key] {
+      runV1alpha1(task, e);
+      release(key);
+    });
+    if (!started) {
+      release(key);
+      reportV1alpha1(task, {*event, false}, "too many node tasks running on the node");
+    }
+  }
+
+  void runV1alpha1(const V1alpha1Task& task, const std::string& event) {
+    const v1alpha1::TaskRequest& request = task.request;
+    if (event == "Init") {
+      // CloudCore v1.17.5 sends Init before its informer cache holds the job's node list; an
+      // answer that arrives first finds no node there and is lost (seen with the real cloud).
+      std::this_thread::sleep_for(options_.v1alpha1_init_delay);
+      if (request.type == v1alpha1::kUpgrade) {
+        initV1alpha1Upgrade(task);
+      } else {
+        reportV1alpha1(task, {event, true}, "");
+      }
+      return;
+    }
+    if (event == "Check") {
+      auto items = v1alpha1::parseCheckItems(request.item);
+      core::Status st = items.ok() ? v1alpha1::runPreCheck(*items) : items.status();
+      reportV1alpha1(task, {event, st.ok()}, st.ok() ? "" : st.message());
+      return;
+    }
+    auto spec = v1alpha1::parsePrePullRequest(request.item);
+    if (!spec.ok()) {
+      reportV1alpha1(task, {event, false}, spec.status().message());
+      return;
+    }
+    PullOptions o{options_.cri, options_.read_meta, options_.pull_concurrency, ctx_.log};
+    std::vector<ImageResult> results;
+    core::Status st = pullImages(*spec, o, &results);
+    // KubeEdge's reason names the last image that failed; a secret error fails before any pull.
+    std::string reason = st.ok() ? "" : st.message();
+    for (const ImageResult& r : results) {
+      if (!r.ok) reason = "pull image failed, err: " + r.reason;
+    }
+    reportV1alpha1(task, {event, st.ok()}, reason, v1alpha1::encodeImageStates(results));
+  }
+
+  // Source edgehub, group hub, resource task/<taskID>/node/<node>, operation = the task type.
+  void reportV1alpha1(const V1alpha1Task& task, const V1alpha1Outcome& outcome,
+                      const std::string& reason, const std::string& external = "") {
+    v1alpha1::TaskResponse resp;
+    resp.node_name = task.node;
+    resp.event = outcome.event;
+    resp.action = outcome.ok ? "Success" : "Failure";
+    resp.reason = reason;
+    resp.time = rfc3339Now();
+    resp.external_message = external;
+    const std::string resource = v1alpha1::reportResource(task.request.task_id, task.node);
+    Message m = Message::create(kEdgeHubSource, core::names::kHubGroup, task.request.type, resource,
+                                core::rawJsonContent(v1alpha1::encodeResponse(resp)));
+    core::Status st = ctx_.bus.send(core::names::kEdgeHubModule, std::move(m));
+    ctx_.log->info("v1alpha1 node task report resource={} event={} action={} reason=\"{}\" sent={}",
+                   resource, resp.event, resp.action, reason, st.ok());
   }
 
   // ---- workers ----

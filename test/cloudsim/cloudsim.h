@@ -160,6 +160,13 @@ class CloudSim {
   core::Result<std::string> sendNodeTask(std::string_view type, std::string_view job,
                                          std::string_view action, const nlohmann::json& spec,
                                          std::string node = "");
+  // A v1alpha1 NodeTaskRequest (node_tasks.h) for the node's `state`, sent once like a v1.17
+  // CloudCore does; the answers come back through v1alpha1Answers. Returns the msg_id.
+  core::Result<std::string> sendV1alpha1Task(std::string_view type, std::string_view task,
+                                             std::string_view state, const nlohmann::json& item,
+                                             const std::vector<std::string>& check_items = {},
+                                             std::string node = "");
+  std::vector<V1alpha1Answer> v1alpha1Answers(std::string_view task = "") const;
   // The node task reports received so far (of `job` if not empty), oldest first. Also GET
   // /nodetask/reports?job= on the control API.
   std::vector<NodeTaskReport> nodeTaskReports(std::string_view job = "") const;

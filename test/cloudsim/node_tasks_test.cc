@@ -49,5 +49,45 @@ TEST(NodeTaskMessages, ReportsArePickedByOperationAndJob) {
   EXPECT_EQ(pp1[0].toJson()["job"], "pp1");
 }
 
+TEST(NodeTaskMessages, V1alpha1RequestHasGoFieldNamesAndCheckItemsWhenChecking) {
+  auto m = v1alpha1TaskMessage("prepull", "j1", "edge-1", "Pulling",
+                               {{"Images", {"a/b:1"}}, {"RetryTimes", 1}});
+  ASSERT_TRUE(m.ok()) << m.status().toString();
+  EXPECT_EQ(m->route.source, "taskmanager");
+  EXPECT_EQ(m->route.group, "taskmanager");
+  EXPECT_EQ(m->route.operation, "prepull");
+  EXPECT_EQ(m->route.resource, "prepull/j1/node/edge-1");
+  EXPECT_EQ(m->contentData(), R"({"TaskID":"j1","Type":"prepull","State":"Pulling",)"
+                              R"("Item":{"Images":["a/b:1"],"RetryTimes":1}})");
+  auto c = v1alpha1TaskMessage("prepull", "j1", "edge-1", "Checking", nullptr, {"disk"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(json::parse(c->contentData())["Item"], (json{{"CheckItem", {"disk"}}}));
+  EXPECT_FALSE(v1alpha1TaskMessage("prepull", "a/b", "edge-1", "", nullptr).ok());
+}
+
+TEST(NodeTaskMessages, V1alpha1AnswersAndTheCloudsRuleTable) {
+  std::vector<core::Message> got = {
+      core::Message::create("edgehub", "hub", "prepull", "task/j1/node/edge-1",
+                            core::rawJsonContent(R"({"Event":"Init","Action":"Success"})")),
+      core::Message::create("edgehub", "hub", "UpdateNodeActionStatus", "task/j1/node/edge-1",
+                            core::rawJsonContent("{}")),
+      core::Message::create("edgehub", "hub", "upgrade", "task/u1/node/edge-1",
+                            core::rawJsonContent("[]"))};
+  auto all = v1alpha1Answers(got);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].task, "j1");
+  EXPECT_EQ(all[0].body["Event"], "Init");
+  EXPECT_TRUE(all[1].body.is_null());
+  EXPECT_EQ(v1alpha1Answers(got, "u1").size(), 1u);
+  EXPECT_EQ(v1alpha1NextState("prepull", "", "Init", "Success"), "Checking");
+  EXPECT_EQ(v1alpha1NextState("prepull", "Checking", "Check", "Success"), "Pulling");
+  EXPECT_EQ(v1alpha1NextState("prepull", "Pulling", "Pull", "Failure"), "Failed");
+  EXPECT_FALSE(v1alpha1NextState("prepull", "Pulling", "Check", "Success").has_value());
+  EXPECT_EQ(v1alpha1NextState("upgrade", "Init", "Upgrade", "Success"), "Successful");
+  EXPECT_EQ(v1alpha1NextState("upgrade", "RollingBack", "Rollback", "Success"), "Failed");
+  EXPECT_TRUE(v1alpha1Final("Failed"));
+  EXPECT_FALSE(v1alpha1Final("Pulling"));
+}
+
 }  // namespace
 }  // namespace edgecore::cloudsim

@@ -118,6 +118,9 @@ state = "$d/state"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$d/cni/net.d"
+  # Per-registry hosts.toml files (a check's loopback registry over plain HTTP).
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$d/certs.d"
 EOF
   # Pods use hostNetwork; a loopback CNI config makes the runtime report NetworkReady.
   echo '{"cniVersion":"0.4.0","name":"e2e-loopback","plugins":[{"type":"loopback"}]}' \
@@ -173,11 +176,11 @@ stop_cloudcore() {
   while kill -0 "$p" 2> /dev/null; do sleep 0.1; done
 }
 
-# Starts cloudcore again with the config realcloud.sh wrote; recorded so `realcloud.sh down`
-# stops it too.
+# Starts cloudcore again with the config realcloud.sh wrote (or the one given); recorded so
+# `realcloud.sh down` stops it too.
 start_cloudcore() {
   local bin="$REALCLOUD_DIR/bin/cloudcore-${REALCLOUD_KUBEEDGE:-v1.17.5}"
-  setsid "$bin" --config "$REALCLOUD_DIR/cloudcore/cloudcore.yaml" --v=2 \
+  setsid "$bin" --config "${1:-$REALCLOUD_DIR/cloudcore/cloudcore.yaml}" --v=2 \
     >> "$REALCLOUD_DIR/logs/cloudcore.log" 2>&1 < /dev/null &
   echo "cloudcore $!" >> "$REALCLOUD_DIR/pids"
   wait_until 60 "cloudhub listening again on 127.0.0.1:10000" \
@@ -240,6 +243,7 @@ modules:
   metaManager:
     metaServer:
       enable: true
+${EDGE_EXTRA_MODULES:-}
 EOF
   chmod 600 "$EDGE_CONFIG"
 }
@@ -275,7 +279,15 @@ stop_mapper() {
 
 # Everything a run started, in reverse: edgecore, the DMI mapper, containerd (and what it runs),
 # mosquitto, the cloud, then the pod volume mounts under $E2E_DIR.
+# A loopback registry a check started (t_image_prepull_v1alpha1).
+stop_registry() {
+  [ -f "$E2E_DIR/registry.pid" ] || return 0
+  kill -KILL "$(cat "$E2E_DIR/registry.pid")" 2> /dev/null || true
+  rm -f "$E2E_DIR/registry.pid"
+}
+
 teardown_all() {
+  stop_registry
   stop_edgecore
   stop_mapper
   stop_containerd

@@ -625,13 +625,94 @@ t_scale_to_zero() {
   kc -n "$NS" delete deployment web > /dev/null
 }
 
+# realcloud.sh leaves CloudCore's taskManager off: restart cloudcore (once) with a copy of its
+# config that turns it on; it stays on for the checks after.
+cloudcore_with_task_manager() {
+  local cc=$REALCLOUD_DIR/cloudcore joined
+  [ -f "$cc/cloudcore-tasks.yaml" ] && return 0
+  sed '/^modules:$/a\  taskManager:\n    enable: true' "$cc/cloudcore.yaml" > "$cc/cloudcore-tasks.yaml.new"
+  grep -q '^  taskManager:' "$cc/cloudcore-tasks.yaml.new" || fail "no taskManager in the config copy"
+  mv "$cc/cloudcore-tasks.yaml.new" "$cc/cloudcore-tasks.yaml"
+  joined=$(grep -c 'cloud connected' "$EDGE_LOG" || true)
+  stop_cloudcore
+  start_cloudcore "$cc/cloudcore-tasks.yaml"
+  wait_until 30 "edgehub connected to the cloudcore with taskManager" bash -c \
+    "[ \$(grep -c 'cloud connected' $EDGE_LOG) -gt $joined ]"
+  wait_until 30 "node Ready" node_ready
+}
+
+# v1alpha1 NodeUpgradeJob to another version: our node answers Init with Failure (not
+# implemented yet, docs/node-tasks.md 10.3) and the cloud marks the node Failed with our reason.
+t_node_upgrade_v1alpha1_refused() {
+  kc get crd nodeupgradejobs.operations.kubeedge.io > /dev/null \
+    || fail "CRD nodeupgradejobs.operations.kubeedge.io is not applied"
+  cloudcore_with_task_manager
+  apply <<EOF
+apiVersion: operations.kubeedge.io/v1alpha1
+kind: NodeUpgradeJob
+metadata: {name: e2e-upgrade}
+spec:
+  version: v1.21.0
+  nodeNames: [$NODE]
+  concurrency: 1
+  timeoutSeconds: 60
+EOF
+  wait_until 30 "NodeUpgradeJob e2e-upgrade: node $NODE Failed with our reason" bash -c \
+    "kubectl get nodeupgradejob e2e-upgrade -o json | jq -e '.status.nodeStatus[] | select(.nodeName == \"$NODE\") | .state == \"Failed\" and (.reason | contains(\"not supported by edgecore-cpp\"))'"
+  say "job status: $(kc get nodeupgradejob e2e-upgrade -o jsonpath='{.status}')"
+  kc delete nodeupgradejob e2e-upgrade > /dev/null
+}
+
+# v1alpha1 ImagePrePullJob (docs/node-tasks.md 1.2, 1.6), with CloudCore's taskManager on
+# (cloudcore_with_task_manager). The cloud walks our node through Init, Checking and Pulling;
+# the image comes from a docker-registry on loopback and must end up in containerd.
+t_image_prepull_v1alpha1() {
+  kc get crd imageprepulljobs.operations.kubeedge.io > /dev/null \
+    || fail "CRD imageprepulljobs.operations.kubeedge.io is not applied"
+  local reg=$E2E_DIR/registry port=${E2E_REGISTRY_PORT:-15055} image
+  mkdir -p "$reg/storage" "$E2E_DIR/containerd/certs.d/127.0.0.1:$port"
+  printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$reg/storage" "$port" > "$reg/config.yml"
+  setsid docker-registry serve "$reg/config.yml" > "$E2E_DIR/logs/registry.log" 2>&1 < /dev/null &
+  echo $! > "$E2E_DIR/registry.pid"
+  printf 'server = "http://127.0.0.1:%s"\n\n[host."http://127.0.0.1:%s"]\n  capabilities = ["pull", "resolve"]\n' \
+    "$port" "$port" > "$E2E_DIR/containerd/certs.d/127.0.0.1:$port/hosts.toml"
+  wait_until 20 "registry on 127.0.0.1:$port" curl -fsS "http://127.0.0.1:$port/v2/"
+  image=127.0.0.1:$port/e2e/prepull:v1a1-$$
+  ctr -a "$CTD_SOCK" -n k8s.io images tag docker.io/library/busybox:local "$image" > /dev/null
+  ctr -a "$CTD_SOCK" -n k8s.io images push --plain-http "$image" > /dev/null
+  ctr -a "$CTD_SOCK" -n k8s.io images rm "$image" > /dev/null
+  ! ctr -a "$CTD_SOCK" -n k8s.io images ls -q | grep -qxF "$image" || fail "$image still in containerd"
+
+  cloudcore_with_task_manager
+
+  apply <<EOF
+apiVersion: operations.kubeedge.io/v1alpha1
+kind: ImagePrePullJob
+metadata: {name: e2e-prepull}
+spec:
+  imagePrePullTemplate:
+    images: [$image]
+    nodeNames: [$NODE]
+    concurrency: 1
+    timeoutSeconds: 60
+EOF
+  wait_until 60 "ImagePrePullJob e2e-prepull: node $NODE Successful" bash -c \
+    "kubectl get imageprepulljob e2e-prepull -o json | jq -e '.status.status[] | select(.nodeStatus.nodeName == \"$NODE\") | .nodeStatus.state == \"Successful\" and (.imageStatus[0].state == \"Successful\")'"
+  say "job status: $(kc get imageprepulljob e2e-prepull -o jsonpath='{.status}')"
+  ctr -a "$CTD_SOCK" -n k8s.io images ls -q | grep -qxF "$image" || fail "$image is not in containerd"
+  kc delete imageprepulljob e2e-prepull > /dev/null
+  stop_registry
+}
+
 # ------------------------------------------------------------------------------------------
 
 run_checks() {
   local all=(node_ready lease deployment_with_config configmap_created_later logs_exec_attach
     metrics_scrape keadm_ctl scale pod_replacement hostpath_and_restart_policies
     image_pull_recovers devices tunnel_stable no_unparsable_upstream edgecore_restart
-    cloudcore_outage edgecore_starts_offline sa_token sa_token_offline_reboot scale_to_zero)
+    cloudcore_outage edgecore_starts_offline sa_token sa_token_offline_reboot scale_to_zero
+    image_prepull_v1alpha1 node_upgrade_v1alpha1_refused)
   local name
   for name in "${all[@]}"; do
     if [ -n "${E2E_ONLY:-}" ] && ! [[ " $E2E_ONLY " == *" $name "* ]]; then continue; fi
@@ -639,6 +720,9 @@ run_checks() {
   done
 }
 
+# Our node answers v1alpha1 node tasks (t_image_prepull_v1alpha1).
+EDGE_EXTRA_MODULES='  taskManager:
+    enable: true'
 say "suite dir $E2E_DIR, cloudcore ${REALCLOUD_KUBEEDGE:-v1.17.5}, node $NODE"
 join_node || { diagnose "join"; exit 1; }
 run_checks

@@ -96,6 +96,9 @@ TEST(EdgeHubRouting, DurableKindsAndCoalesceKeys) {
                            "operations.kubeedge.io/v1alpha2/imageprepulljob/j1/node/edge-1"));
   EXPECT_TRUE(d.durable);
   EXPECT_FALSE(d.coalesce_key.has_value());
+  d = classifyUpstream(msg("edgehub", "hub", "prepull", "task/j1/node/edge-1"));
+  EXPECT_TRUE(d.durable);
+  EXPECT_FALSE(d.coalesce_key.has_value());
 
   for (const Message& m : {msg("edged", "meta", "query", "default/configmap/a"),
                            msg("edged", "meta", "insert", "default/node/edge-1"),

@@ -292,6 +292,48 @@ TEST_F(NodeTaskCloudRegistry, PullsFromBothRegistriesWithTheSecretTheJobNames) {
   EXPECT_TRUE(runtimeHas(images_[1]));
 }
 
+// v1alpha1 as a v1.17 CloudCore drives it: one request per node state, the next state from the
+// cloud's rule table applied to each answer (docs/node-tasks.md 1.2, 10.1a).
+TEST_F(NodeTaskCloudRegistry, V1alpha1PrePullWalksTheV117CloudsStatesWithTheSecret) {
+  ASSERT_NO_FATAL_FAILURE(sendPullSecret("regcred", "s3cret pass"));
+  ASSERT_FALSE(runtimeHas(images_[0]) || runtimeHas(images_[1]));
+  const json request = {{"Images", images_},
+                        {"NodeName", "edge-1"},
+                        {"Secret", "default/regcred"},
+                        {"RetryTimes", 0},
+                        {"CheckItems", json::array()}};
+  std::string state;  // the cloud starts with an empty node state
+  std::string walked;
+  cloudsim::V1alpha1Answer last;
+  for (int step = 0; step < 5 && !cloudsim::v1alpha1Final(state); ++step) {
+    const size_t before = sim_->v1alpha1Answers("pp-v1").size();
+    ASSERT_TRUE(sim_->sendV1alpha1Task("prepull", "pp-v1", state, request).ok());
+    ASSERT_TRUE(
+        sim_->waitUntil([&] { return sim_->v1alpha1Answers("pp-v1").size() > before; }, 60s))
+        << "no answer in state " << state << daemon_->stderrSoFar();
+    last = sim_->v1alpha1Answers("pp-v1").back();
+    const std::string event = last.body.value("Event", "");
+    const std::string action = last.body.value("Action", "");
+    walked += event + "/" + action + " ";
+    auto next = cloudsim::v1alpha1NextState("prepull", state, event, action);
+    ASSERT_TRUE(next.has_value()) << "the cloud has no rule for " << state << "/" << event << "/"
+                                  << action;
+    state = *next;
+  }
+  EXPECT_EQ(walked, "Init/Success Check/Success Pull/Success ") << last.body.dump();
+  EXPECT_EQ(state, "Successful");
+  EXPECT_EQ(last.node, "edge-1");
+  EXPECT_EQ(last.body["NodeName"], "edge-1");
+  json images = json::parse(last.body["ExternalMessage"].get<std::string>());
+  ASSERT_EQ(images.size(), 2u) << images.dump();
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(images[i]["image"], images_[i]) << images.dump();
+    EXPECT_EQ(images[i]["state"], "Successful") << images.dump();
+  }
+  EXPECT_TRUE(runtimeHas(images_[0]));
+  EXPECT_TRUE(runtimeHas(images_[1]));
+}
+
 TEST_F(NodeTaskCloudRegistry, ASecretInKubeEdgesAuthConfigShapeWorksToo) {
   ASSERT_NO_FATAL_FAILURE(sendPullSecret("kecred", "s3cret pass", true));
   ASSERT_TRUE(

@@ -28,8 +28,10 @@
 #include "edgecore/core/config.h"
 #include "edgecore/core/logging.h"
 #include "edgecore/core/message.h"
+#include "edgecore/cri/cri_client.h"
 #include "edgecore/metamanager/meta_store.h"
 #include "edgecore/taskmanager/module.h"
+#include "util/local_registry.h"
 
 namespace edgecore::taskmanager {
 namespace {
@@ -191,6 +193,15 @@ class TaskManagerTest : public ::testing::Test {
         },
         asio::use_future);
     return fut.get();
+  }
+
+  // A v1alpha1 NodeTaskRequest as CloudCore v1.17 sends it (Go field names).
+  void sendV1alpha1(const std::string& type, const std::string& task, const std::string& state,
+                    const json& item) {
+    json req = {{"TaskID", task}, {"Type", type}, {"State", state}, {"Item", item}};
+    Message m = Message::create("taskmanager", "taskmanager", type,
+                                type + "/" + task + "/node/edge-1", req);
+    ASSERT_TRUE(bus_.send("taskmanager", std::move(m)).ok());
   }
 
   static std::string actions(const std::vector<Report>& rs) {
@@ -374,13 +385,82 @@ TEST_F(TaskManagerTest, AfterRestartAFailedUpgradeReportLeadsToRollBack) {
   EXPECT_EQ(keadmRuns(), std::vector<std::string>{"rollback|edge"});
 }
 
-TEST_F(TaskManagerTest, V1alpha1TasksAreDroppedWithoutAReport) {
+// ---- v1alpha1 (docs/node-tasks.md 1.2, 1.6, 2.4) ----
+
+TEST_F(TaskManagerTest, V1alpha1PrePullAnswersInitAndCheckLikeKubeEdge) {
   startModule();
-  Message m = Message::create("taskmanager", "taskmanager", "upgrade", "upgrade/t1/node/edge-1",
-                              json{{"TaskID", "t1"}, {"Type", "upgrade"}, {"State", "Init"}});
-  ASSERT_TRUE(bus_.send("taskmanager", std::move(m)).ok());
+  sendV1alpha1("prepull", "pp-a", "", nullptr);
+  auto rs = waitReports(1);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].resource, "task/pp-a/node/edge-1");
+  EXPECT_EQ(rs[0].source, "edgehub");
+  EXPECT_EQ(rs[0].group, "hub");
+  EXPECT_EQ(rs[0].operation, "prepull");
+  EXPECT_EQ(rs[0].body["NodeName"], "edge-1");
+  EXPECT_EQ(rs[0].body["State"], "");
+  EXPECT_EQ(rs[0].body["Event"], "Init");
+  EXPECT_EQ(rs[0].body["Action"], "Success");
+  EXPECT_EQ(rs[0].body["ExternalMessage"], "");
+  // Checking carries {"CheckItem":[...]}; an unknown item is noted, not failed (as KubeEdge).
+  sendV1alpha1("prepull", "pp-a", "Checking", {{"CheckItem", {"gpu"}}});
+  rs = waitReports(2);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[1].body["Event"], "Check");
+  EXPECT_EQ(rs[1].body["Action"], "Success") << rs[1].body.dump();
+}
+
+TEST_F(TaskManagerTest, V1alpha1BadRequestsGetNoAnswerAndUpgradeIsRefusedClearly) {
+  startModule();
+  for (const char* bad : {R"([1])", R"({"TaskID":5})", R"({"Type":"upgrade","State":""})",
+                          R"({"Type":"prepull","State":"BackingUp"})",
+                          R"({"TaskID":"a/b","Type":"prepull","State":""})"}) {
+    Message m = Message::create("taskmanager", "taskmanager", "prepull", "prepull/x/node/edge-1",
+                                core::rawJsonContent(bad));
+    ASSERT_TRUE(bus_.send("taskmanager", std::move(m)).ok());
+  }
+  Message shape = Message::create("taskmanager", "taskmanager", "prepull", "prepull/x/edge-1",
+                                  json{{"Type", "prepull"}});
+  ASSERT_TRUE(bus_.send("taskmanager", std::move(shape)).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_TRUE(waitReports(1, std::chrono::milliseconds(1)).empty());
+  // Upgrading to another version is not implemented: a Failure the cloud turns into Failed.
+  sendV1alpha1("upgrade", "up-a", "Init", {{"UpgradeID", "up-a"}, {"Version", "v1.17.5"}});
+  auto rs = waitReports(1);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].resource, "task/up-a/node/edge-1");
+  EXPECT_EQ(rs[0].operation, "upgrade");
+  EXPECT_EQ(rs[0].body["Event"], "Init");
+  EXPECT_EQ(rs[0].body["Action"], "Failure");
+  EXPECT_NE(rs[0].body["Reason"].get<std::string>().find("not supported"), std::string::npos);
+  sendV1alpha1("upgrade", "up-a", "BackingUp", {{"UpgradeID", "up-a"}, {"Version", "v1.17.5"}});
+  rs = waitReports(2);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[1].body["Event"], "Backup");
+  EXPECT_EQ(rs[1].body["Action"], "Failure");
+  EXPECT_TRUE(keadmRuns().empty());
+}
+
+TEST_F(TaskManagerTest, V1alpha1UpgradeToTheRunningVersionIsDoneAndNeedsAnUpgradeID) {
+  startModule();
+  // The running version (KubeEdge compatibility, v1.20.0): the v1.17.5 cloud's row
+  // Init/Upgrade/Success makes the node Successful.
+  sendV1alpha1("upgrade", "up-b", "", {{"UpgradeID", "up-b"}, {"Version", "v1.20.0"}});
+  auto rs = waitReports(1);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].body["Event"], "Upgrade");
+  EXPECT_EQ(rs[0].body["Action"], "Success");
+  sendV1alpha1("upgrade", "up-c", "Init", {{"Version", "v1.20.0"}});
+  rs = waitReports(2);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[1].body["Event"], "Init");
+  EXPECT_EQ(rs[1].body["Action"], "Failure");
+  EXPECT_EQ(rs[1].body["Reason"], "upgradeID cannot be empty");
+  sendV1alpha1("upgrade", "up-b", "Checking", {{"CheckItem", json::array()}});
+  rs = waitReports(3);
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_EQ(rs[2].body["Event"], "Check");
+  EXPECT_EQ(rs[2].body["Action"], "Success");
+  EXPECT_TRUE(keadmRuns().empty());
 }
 
 // ---- real containerd ----
@@ -417,6 +497,59 @@ TEST_F(TaskManagerContainerd, APullInterruptedByARestartRunsAgain) {
   auto rs = waitReports(1, std::chrono::seconds(60));
   ASSERT_EQ(actions(rs), "Pull+ ");
   EXPECT_EQ(rs[0].resource, std::string(kApi) + "imageprepulljob/pp2/node/edge-1");
+}
+
+TEST_F(TaskManagerContainerd, V1alpha1PullPullsFromARegistryAndReportsEveryImageState) {
+  ASSERT_TRUE(fs::exists("/run/containerd/containerd.sock")) << "containerd is not running";
+  auto hosts_dir = edgecore::testing::containerdReadsHostsDir();
+  ASSERT_TRUE(hosts_dir.ok()) << hosts_dir.message();
+  auto registry = edgecore::testing::LocalRegistry::start({});
+  ASSERT_TRUE(registry.ok()) << registry.status().toString();
+  const std::string tag =
+      "v1a1-" + std::to_string(::getpid()) + "-" +
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  auto ref = (*registry)->pushImage("v1alpha1/app", tag, "v1alpha1 image");
+  ASSERT_TRUE(ref.ok()) << ref.status().toString();
+  auto cri = cri::CriClient::create({});
+  ASSERT_TRUE(cri.ok()) << cri.status().toString();
+  auto has = [&](const std::string& image) {
+    auto st = (*cri)->imageStatus(image);
+    return st.ok() && st->has_value();
+  };
+  ASSERT_FALSE(has(*ref));
+  startModule();
+  const std::string missing = "127.0.0.1:1/none/such:1";
+  sendV1alpha1("prepull", "pp-c", "Pulling",
+               {{"Images", {*ref, missing}}, {"NodeName", "edge-1"}, {"RetryTimes", 1}});
+  auto rs = waitReports(1, std::chrono::seconds(90));
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].resource, "task/pp-c/node/edge-1");
+  EXPECT_EQ(rs[0].operation, "prepull");
+  EXPECT_EQ(rs[0].body["Event"], "Pull");
+  EXPECT_EQ(rs[0].body["Action"], "Failure");
+  EXPECT_EQ(rs[0].body["Reason"].get<std::string>().rfind("pull image failed, err: ", 0), 0u)
+      << rs[0].body.dump();
+  json images = json::parse(rs[0].body["ExternalMessage"].get<std::string>());
+  ASSERT_EQ(images.size(), 2u) << images.dump();
+  EXPECT_EQ(images[0], (json{{"image", *ref}, {"state", "Successful"}}));
+  EXPECT_EQ(images[1]["image"], missing);
+  EXPECT_EQ(images[1]["state"], "Failed");
+  EXPECT_FALSE(images[1]["reason"].get<std::string>().empty());
+  EXPECT_TRUE(has(*ref));
+  // The whole list present: Success. A secret the edge does not hold fails naming it.
+  sendV1alpha1("prepull", "pp-d", "Pulling", {{"Images", {*ref}}});
+  rs = waitReports(2, std::chrono::seconds(60));
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[1].body["Action"], "Success") << rs[1].body.dump();
+  EXPECT_EQ(json::parse(rs[1].body["ExternalMessage"].get<std::string>()),
+            (json{{{"image", *ref}, {"state", "Successful"}}}));
+  sendV1alpha1("prepull", "pp-e", "Pulling", {{"Images", {*ref}}, {"Secret", "default/nosuch"}});
+  rs = waitReports(3, std::chrono::seconds(60));
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_EQ(rs[2].body["Action"], "Failure");
+  EXPECT_NE(rs[2].body["Reason"].get<std::string>().find("default/nosuch"), std::string::npos)
+      << rs[2].body.dump();
+  (void)(*cri)->removeImage(*ref);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // state lives in meta_v2 (UpgradeRecords), so a restart resumes or reports. keadm does the
 // upgrade/backup/rollback/config-update work, started with an argument vector, never a shell.
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -37,7 +38,9 @@ struct TaskManagerOptions {
   // Null: one is made from modules.edged.containerRuntimeEndpoint.
   std::shared_ptr<cri::CriClient> cri;
   size_t max_running_tasks = 8;  // more at once are refused (reported failed)
-  size_t pull_concurrency = 2;   // images pulled at once by one ImagePrePullJob
+  // How long a v1alpha1 Init answer waits (the v1.17 cloud's cache lags its first message).
+  std::chrono::milliseconds v1alpha1_init_delay{1000};
+  size_t pull_concurrency = 2;  // images pulled at once by one ImagePrePullJob
   // edgecore's --config. keadm is given `--config <it>` unless it is keadm's own default, so
   // keadm backs up and changes the file this edgecore really runs with.
   std::string config_path;
