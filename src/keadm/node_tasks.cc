@@ -30,6 +30,9 @@ struct BaseFlags {
 struct UpgradeFlags {
   BaseFlags base;
   std::string to_version, image, tarball, image_digest;
+  // What a v1alpha1 edge passes (docs/node-tasks.md 2.4): logged only. The result goes to the
+  // report file as always; edgecore answers the cloud from it.
+  std::string upgrade_id, history_id, from_version, task_type;
   bool force = false;
   int wait_timeout_s = 120;
 };
@@ -240,6 +243,10 @@ int runUpgrade(const UpgradeFlags& f) {
   if (std::string no = f.force ? "" : confirmUpgrade(); !no.empty()) {
     return fail(no);
   }
+  if (!f.upgrade_id.empty()) {
+    std::cout << "[upgrade] node task " << f.upgrade_id << " (history " << f.history_id << ", type "
+              << f.task_type << ", from " << f.from_version << ")\n";
+  }
   surviveEdgecoreRestart();
   auto lock = CommandLock::acquire();
   if (!lock.ok()) {
@@ -389,6 +396,12 @@ void addNodeTaskCommands(CLI::App& app, int& rc) {
   ue->add_option("--wait-timeout", u->wait_timeout_s,
                  "Seconds to wait for the new edgecore to connect before rolling back")
       ->capture_default_str();
+  // Hidden, as in KubeEdge: only the v1alpha1 taskmanager passes them.
+  ue->add_option("--upgradeID", u->upgrade_id, "v1alpha1 upgrade ID (logged)")->group("");
+  ue->add_option("--historyID", u->history_id, "v1alpha1 history ID (logged)")->group("");
+  ue->add_option("--fromVersion", u->from_version, "Version before the upgrade (logged)")
+      ->group("");
+  ue->add_option("--type", u->task_type, "Task type (logged)")->default_val("upgrade")->group("");
   addBaseFlags(ue, u->base);
   ue->callback([u, &rc] { rc = runUpgrade(*u); });
 

@@ -36,15 +36,37 @@ constexpr std::string_view kReportOperation = "UpdateNodeActionStatus";
 constexpr std::string_view kEdgeHubSource = "edgehub";
 constexpr std::string_view kConnectionResource = "node/connection";
 constexpr std::string_view kMetaServerSource = "metaserver";  // confirm comes from the node only
-constexpr std::string_view kV1alpha1UpgradeUnsupported =
-    "v1alpha1 NodeUpgradeJob to another version is not supported by edgecore-cpp yet (use the "
-    "v1alpha2 API)";
+constexpr std::string_view kWaitForConfirm =
+    "Wait for a confirm for upgrade request on the edge site.";
 constexpr std::string_view kKeadmDefaultConfig = "/etc/kubeedge/config/edgecore.yaml";
 // KubeEdge's upgrade spec row (3.1) and our own task-state rows, both in meta_v2.
 constexpr std::string_view kUpgradeSpecGvr =
     "operations.kubeedge.io/v1alpha2, Resource=nodeupgradejobspecs";
 constexpr std::string_view kTaskStateGvr =
     "operations.kubeedge.io/v1alpha2, Resource=nodetaskstates";
+
+// KubeEdge's v1alpha1 request row (3.2) and our own v1alpha1 upgrade row, both in meta_v2.
+constexpr std::string_view kV1alpha1RequestGvr =
+    "operations.kubeedge.io/v1alpha1, Resource=nodeupgradejobtaskrequests";
+constexpr std::string_view kV1alpha1StateGvr =
+    "operations.kubeedge.io/v1alpha1, Resource=nodeupgradetaskstates";
+
+std::string v1alpha1RequestKey(const std::string& task) {
+  return "v1alpha1/nodeupgradejobtaskrequests/" + task;
+}
+std::string v1alpha1StateKey(const std::string& task) {
+  return "v1alpha1/nodeupgradetaskstates/" + task;
+}
+
+// The NodeTaskRequest as KubeEdge stores it (Go field names, Item as received).
+std::string encodeTaskRequest(const v1alpha1::TaskRequest& r) {
+  nlohmann::ordered_json j;
+  j["TaskID"] = r.task_id;
+  j["Type"] = r.type;
+  j["State"] = r.state;
+  j["Item"] = core::parseJsonBounded(r.item);
+  return j.dump();
+}
 
 std::string upgradeSpecKey(const NodeJobResource& r) {
   return "v1alpha2/nodeupgradejobspecs/" + r.job + "/" + r.node;
@@ -190,23 +212,120 @@ class TaskManager final : public core::Module {
   struct V1alpha1Outcome {
     std::string event;
     bool ok = false;
+    bool confirmation = false;  // Action "Confirmation" instead of Success/Failure
   };
 
   // Init of a v1alpha1 upgrade: the request must name its UpgradeID; a node already at the
   // version is done. The v1.17.5 edge answers "Upgrading" there, which its cloud's rule table
-  // lacks; "Upgrade"/"Success" is the row (Init/Upgrade/Success -> Successful). Upgrading to
-  // another version is not implemented.
+  // lacks; "Upgrade"/"Success" is the row (Init/Upgrade/Success -> Successful). Otherwise the
+  // request is stored (3.2) and, with RequireConfirmation, waits for `keadm ctl confirm`.
   void initV1alpha1Upgrade(const V1alpha1Task& task) {
     auto req = v1alpha1::parseUpgradeRequest(task.request.item);
-    if (!req.ok()) {
-      reportV1alpha1(task, {"Init", false}, req.status().message());
-    } else if (req->upgrade_id.empty()) {
-      reportV1alpha1(task, {"Init", false}, "upgradeID cannot be empty");
-    } else if (req->version == core::kKubeEdgeCompat) {
+    core::Status st = req.status();
+    if (st.ok() && req->upgrade_id.empty()) st = core::invalidArgument("upgradeID cannot be empty");
+    if (st.ok() && req->version == core::kKubeEdgeCompat) {
       reportV1alpha1(task, {"Upgrade", true}, "");
-    } else {
-      reportV1alpha1(task, {"Init", false}, std::string(kV1alpha1UpgradeUnsupported));
+      return;
     }
+    // KubeEdge pulls Image here and copies keadm out of it; our keadm ships with edgecore. The
+    // version and image are still checked now, so a bad job fails before any backup.
+    if (st.ok()) st = validateVersion(req->version);
+    if (st.ok() && !req->image.empty()) st = validateImage(req->image);
+    if (!st.ok()) {
+      reportV1alpha1(task, {"Init", false}, st.message());
+      return;
+    }
+    const bool confirm = req->require_confirmation;
+    writeRow({v1alpha1RequestKey(task.request.task_id), std::string(kV1alpha1RequestGvr),
+              task.request.task_id, encodeTaskRequest(task.request)},
+             true);
+    saveV1alpha1(task, confirm ? "waiting" : "ready");
+    if (confirm) {
+      reportV1alpha1(task, {"Confirm", false, true}, std::string(kWaitForConfirm));
+    } else {
+      reportV1alpha1(task, {"Init", true}, "");
+    }
+  }
+
+  // BackingUp, Upgrading and RollingBack of a v1alpha1 upgrade: our keadm, argv only, as the
+  // v1alpha2 actions run it.
+  void runV1alpha1Upgrade(const V1alpha1Task& task, const std::string& event) {
+    if (event == "Backup") {
+      ActionOutcome out = backup(false);
+      reportV1alpha1(task, {event, out.status.ok()}, out.status.ok() ? "" : out.status.message());
+      return;
+    }
+    auto req = v1alpha1::parseUpgradeRequest(task.request.item);
+    std::vector<std::string> argv;
+    if (req.ok() && event == "Upgrade") {
+      auto a = keadmUpgradeArgv(keadm_, {req->version, req->image, {}, false});
+      if (!a.ok()) {
+        reportV1alpha1(task, {event, false}, a.status().message());
+        return;
+      }
+      argv = std::move(*a);
+      // What the v1alpha1 edge passes; our keadm logs them (its result comes back through its
+      // report file, not over HTTPS).
+      for (auto [flag, value] : {std::pair{"--upgradeID", req->upgrade_id},
+                                 {"--historyID", req->history_id},
+                                 {"--fromVersion", std::string(core::kKubeEdgeCompat)}}) {
+        if (!value.empty()) argv.insert(argv.end(), {flag, value});
+      }
+    } else if (req.ok()) {
+      argv = keadmRollbackArgv(keadm_);
+    } else {
+      reportV1alpha1(task, {event, false}, req.status().message());
+      return;
+    }
+    // Stored before keadm restarts edgecore: the next edgecore answers from keadm's report file
+    // when it connects. KubeEdge's request row is only needed until here (as v1.23.1).
+    saveV1alpha1(task, event == "Upgrade" ? "upgrading" : "rollingback");
+    deleteRow(v1alpha1RequestKey(task.request.task_id));
+    std::string what = event == "Upgrade" ? "upgrade" : "rollback";
+    std::unique_lock lock(report_file_mu_);
+    ctx_.log->info("running keadm {} for v1alpha1 task {} log={}", what, task.request.task_id,
+                   keadmLogPath());
+    auto rc = runProgram(withConfig(argv), keadmLogPath());
+    auto file = takeUpgradeReport(upgradeReportPath());
+    lock.unlock();
+    V1alpha1Outcome out{event, rc.ok() && *rc == 0 && (!file.ok() || file->success)};
+    if (file.ok() && file->event == "Rollback") out.event = "Rollback";
+    std::string reason;
+    if (!rc.ok()) {
+      reason = rc.status().message();
+    } else if (!out.ok) {
+      reason = file.ok() && !file->error_message.empty()
+                   ? file->error_message
+                   : "keadm " + what + " failed, err: exit status " + std::to_string(*rc);
+    }
+    reportV1alpha1(task, out, reason);
+    deleteRow(v1alpha1StateKey(task.request.task_id));
+  }
+
+  void saveV1alpha1(const V1alpha1Task& task, const std::string& phase) {
+    const std::string& id = task.request.task_id;
+    writeRow(
+        {v1alpha1StateKey(id), std::string(kV1alpha1StateGvr), id,
+         v1alpha1::encodeUpgradeState({id, task.node, phase, encodeTaskRequest(task.request)})},
+        true);
+  }
+
+  // The v1alpha1 upgrade the node holds (one at a time), as a task to answer.
+  std::optional<std::pair<V1alpha1Task, std::string>> readV1alpha1() {
+    auto rows = options_.records->readNodeTaskRows(kV1alpha1StateGvr);
+    if (!rows.ok() || rows->empty()) return std::nullopt;
+    auto state = v1alpha1::decodeUpgradeState(rows->front().value);
+    auto request = state ? v1alpha1::parseTaskRequest(state->request)
+                         : core::Result<v1alpha1::TaskRequest>(core::invalidArgument("bad row"));
+    if (!request.ok()) {
+      ctx_.log->warn("v1alpha1 upgrade row ignored key={}", rows->front().key);
+      return std::nullopt;
+    }
+    return std::pair{V1alpha1Task{std::move(*request), state->node}, state->phase};
+  }
+  void deleteV1alpha1(const std::string& task_id) {
+    deleteRow(v1alpha1StateKey(task_id));
+    deleteRow(v1alpha1RequestKey(task_id));
   }
 
   // v1alpha1 (1.2, 2.4): the cloud sends one NodeTaskRequest per FSM state and waits for the
@@ -245,10 +364,6 @@ class TaskManager final : public core::Module {
       return;
     }
     ctx_.log->info("v1alpha1 node task resource={} state={}", m.route.resource, task.request.state);
-    if (task.request.type == v1alpha1::kUpgrade && *event != "Init" && *event != "Check") {
-      reportV1alpha1(task, {*event, false}, std::string(kV1alpha1UpgradeUnsupported));
-      return;
-    }
     const std::string key = "v1alpha1/" + m.route.resource;
     if (!claim(key)) {
       ctx_.log->warn("node task dropped: one is already running resource={}", m.route.resource);
@@ -283,6 +398,10 @@ class TaskManager final : public core::Module {
       reportV1alpha1(task, {event, st.ok()}, st.ok() ? "" : st.message());
       return;
     }
+    if (request.type == v1alpha1::kUpgrade) {
+      runV1alpha1Upgrade(task, event);
+      return;
+    }
     auto spec = v1alpha1::parsePrePullRequest(request.item);
     if (!spec.ok()) {
       reportV1alpha1(task, {event, false}, spec.status().message());
@@ -305,7 +424,7 @@ class TaskManager final : public core::Module {
     v1alpha1::TaskResponse resp;
     resp.node_name = task.node;
     resp.event = outcome.event;
-    resp.action = outcome.ok ? "Success" : "Failure";
+    resp.action = outcome.confirmation ? "Confirmation" : outcome.ok ? "Success" : "Failure";
     resp.reason = reason;
     resp.time = rfc3339Now();
     resp.external_message = external;
@@ -499,8 +618,10 @@ class TaskManager final : public core::Module {
     if (!rc.ok()) return {rc.status(), "", false};
     auto file = takeUpgradeReport(upgradeReportPath());
     if (*rc != 0) {
-      return {core::unavailable("keadm backup failed, err: exit status " + std::to_string(*rc)), "",
-              false};
+      // keadm's own reason, when its report file has one, says more than the exit status.
+      std::string why = "exit status " + std::to_string(*rc);
+      if (file.ok() && !file->error_message.empty()) why += ": " + file->error_message;
+      return {core::unavailable("keadm backup failed, err: " + why), "", false};
     }
     if (!want_versions) return {};
     if (!file.ok()) {
@@ -546,6 +667,7 @@ class TaskManager final : public core::Module {
     for (TaskState& s : readStates()) {
       if (s.resource.type == kNodeUpgradeJob && s.phase == "waiting") waiting = std::move(s);
     }
+    if (!waiting && confirmV1alpha1(request)) return;
     auto rows = options_.records->readNodeTaskRows(kUpgradeSpecGvr);
     std::string spec;
     if (waiting) {
@@ -573,6 +695,36 @@ class TaskManager final : public core::Module {
     ctx_.log->info("node upgrade confirmed job={}", waiting->resource.job);
     runTask(waiting->resource, "BackUp", spec);
     release(key);
+  }
+
+  // A v1alpha1 upgrade waiting for confirmation answers Init/Success now: the cloud (which has
+  // no rule for Confirm/Confirmation and so kept the node at Init) goes on to Checking.
+  bool confirmV1alpha1(const Message& request) {
+    auto held = readV1alpha1();
+    if (!held || held->second != "waiting") return false;
+    V1alpha1Task& task = held->first;
+    json answer = {{"started", true},
+                   {"message", "node upgrade task " + task.request.task_id +
+                                   " confirmed: answered Init to the cloud"}};
+    (void)ctx_.bus.reply(request, request.makeResponse(answer));
+    saveV1alpha1(task, "ready");
+    ctx_.log->info("v1alpha1 node upgrade confirmed task={}", task.request.task_id);
+    reportV1alpha1(task, {"Init", true}, "");
+    return true;
+  }
+
+  // keadm's result for a v1alpha1 upgrade whose keadm restarted edgecore: the answer the old
+  // edgecore could not give.
+  bool answerV1alpha1FromFile(const UpgradeReportFile& file, const std::string& path) {
+    auto held = readV1alpha1();
+    if (!held || (held->second != "upgrading" && held->second != "rollingback")) return false;
+    const V1alpha1Task& task = held->first;
+    reportV1alpha1(task, {file.event == "Rollback" ? "Rollback" : "Upgrade", file.success},
+                   file.success ? "" : file.error_message);
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    deleteV1alpha1(task.request.task_id);
+    return true;
   }
 
   // 3.3: keadm's report file, left by an upgrade/rollback that restarted edgecore (or by
@@ -605,6 +757,7 @@ class TaskManager final : public core::Module {
       if (s.resource.type == type || (cuj_rollback && !task)) task = std::move(s);
     }
     if (task) type = task->resource.type;
+    if (!task && type == kNodeUpgradeJob && answerV1alpha1FromFile(*file, path)) return;
     if (!task) {
       ctx_.log->error("keadm report event={} but no {} task is stored; file kept path={}",
                       file->event, type, path);

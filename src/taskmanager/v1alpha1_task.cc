@@ -41,6 +41,15 @@ core::Status readString(const json& obj, std::string_view name, std::string* out
   return {};
 }
 
+core::Status readBool(const json& obj, std::string_view name, bool* out) {
+  const json* v = field(obj, name);
+  if (v == nullptr || v->is_null()) return {};
+  if (!v->is_boolean())
+    return core::invalidArgument("field " + std::string(name) + " is not a bool");
+  *out = v->get<bool>();
+  return {};
+}
+
 core::Status readStrings(const json& obj, std::string_view name, std::vector<std::string>* out) {
   const json* v = field(obj, name);
   if (v == nullptr || v->is_null()) return {};
@@ -133,6 +142,7 @@ core::Result<UpgradeRequest> parseUpgradeRequest(std::string_view item) {
   EC_RETURN_IF_ERROR(readString(doc, "HistoryID", &r.history_id));
   EC_RETURN_IF_ERROR(readString(doc, "Version", &r.version));
   EC_RETURN_IF_ERROR(readString(doc, "Image", &r.image));
+  EC_RETURN_IF_ERROR(readBool(doc, "RequireConfirmation", &r.require_confirmation));
   return r;
 }
 
@@ -188,6 +198,23 @@ std::string encodeImageStates(const std::vector<ImageResult>& results) {
     list.push_back(std::move(e));
   }
   return list.dump();
+}
+
+std::string encodeUpgradeState(const UpgradeState& s) {
+  json j = {{"task", s.task_id}, {"node", s.node}, {"phase", s.phase}, {"request", s.request}};
+  return j.dump();
+}
+
+std::optional<UpgradeState> decodeUpgradeState(std::string_view text) {
+  json j = core::parseJsonBounded(text);
+  if (!j.is_object()) return std::nullopt;
+  UpgradeState s;
+  if (!readString(j, "task", &s.task_id).ok() || !readString(j, "node", &s.node).ok() ||
+      !readString(j, "phase", &s.phase).ok() || !readString(j, "request", &s.request).ok()) {
+    return std::nullopt;
+  }
+  if (s.task_id.empty() || s.node.empty() || s.phase.empty()) return std::nullopt;
+  return s;
 }
 
 std::optional<std::string> eventOfState(std::string_view type, std::string_view state) {

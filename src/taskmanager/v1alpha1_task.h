@@ -44,12 +44,13 @@ core::Result<std::vector<std::string>> parseCheckItems(std::string_view item);
 core::Result<ImagePrePullSpec> parsePrePullRequest(std::string_view item);
 
 // Item of an upgrade request: NodeUpgradeJobRequest {"UpgradeID","HistoryID","Version",
-// "UpgradeTool","Image"} (v1.23 adds "ImageDigest","RequireConfirmation", not read here).
+// "UpgradeTool","Image"} (v1.23 adds "ImageDigest", not read here, and "RequireConfirmation").
 struct UpgradeRequest {
   std::string upgrade_id;
   std::string history_id;
   std::string version;
   std::string image;
+  bool require_confirmation = false;
 };
 core::Result<UpgradeRequest> parseUpgradeRequest(std::string_view item);
 
@@ -74,6 +75,19 @@ core::Status runPreCheck(const std::vector<std::string>& items);
 // v1alpha1 ImageStatus list for ExternalMessage: [{"image","state":"Successful"|"Failed",
 // "reason"}], reason omitted when empty.
 std::string encodeImageStates(const std::vector<ImageResult>& results);
+
+// Our row for a v1alpha1 upgrade between the cloud's requests (next to KubeEdge's row of
+// docs/node-tasks.md 3.2): who answers, and where it stands. phase: "waiting" (for keadm ctl
+// confirm), "ready" (Init answered), "upgrading" / "rollingback" (keadm runs; its report file
+// is answered at the next connect when it restarted edgecore).
+struct UpgradeState {
+  std::string task_id;
+  std::string node;
+  std::string phase;
+  std::string request;  // the NodeTaskRequest JSON text
+};
+std::string encodeUpgradeState(const UpgradeState& state);
+std::optional<UpgradeState> decodeUpgradeState(std::string_view json);
 
 // The event a state answers with (Init, Check, Backup, Upgrade, Rollback, Pull); nullopt for a
 // state the executor has no method for.

@@ -409,7 +409,7 @@ TEST_F(TaskManagerTest, V1alpha1PrePullAnswersInitAndCheckLikeKubeEdge) {
   EXPECT_EQ(rs[1].body["Action"], "Success") << rs[1].body.dump();
 }
 
-TEST_F(TaskManagerTest, V1alpha1BadRequestsGetNoAnswerAndUpgradeIsRefusedClearly) {
+TEST_F(TaskManagerTest, V1alpha1BadRequestsGetNoAnswer) {
   startModule();
   for (const char* bad : {R"([1])", R"({"TaskID":5})", R"({"Type":"upgrade","State":""})",
                           R"({"Type":"prepull","State":"BackingUp"})",
@@ -423,21 +423,135 @@ TEST_F(TaskManagerTest, V1alpha1BadRequestsGetNoAnswerAndUpgradeIsRefusedClearly
   ASSERT_TRUE(bus_.send("taskmanager", std::move(shape)).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_TRUE(waitReports(1, std::chrono::milliseconds(1)).empty());
-  // Upgrading to another version is not implemented: a Failure the cloud turns into Failed.
-  sendV1alpha1("upgrade", "up-a", "Init", {{"UpgradeID", "up-a"}, {"Version", "v1.17.5"}});
+}
+
+constexpr const char* kV1alpha1RequestGvr =
+    "operations.kubeedge.io/v1alpha1, Resource=nodeupgradejobtaskrequests";
+constexpr const char* kV1alpha1StateGvr =
+    "operations.kubeedge.io/v1alpha1, Resource=nodeupgradetaskstates";
+
+TEST_F(TaskManagerTest, V1alpha1UpgradeStoresTheRequestThenBacksUpAndUpgradesWithArgv) {
+  startModule();
+  const json item = {{"UpgradeID", "up-a"},
+                     {"HistoryID", "h-1"},
+                     {"Version", "v1.23.1"},
+                     {"UpgradeTool", "keadm"},
+                     {"Image", "kubeedge/installation-package"}};
+  sendV1alpha1("upgrade", "up-a", "", item);
   auto rs = waitReports(1);
   ASSERT_EQ(rs.size(), 1u);
   EXPECT_EQ(rs[0].resource, "task/up-a/node/edge-1");
   EXPECT_EQ(rs[0].operation, "upgrade");
   EXPECT_EQ(rs[0].body["Event"], "Init");
-  EXPECT_EQ(rs[0].body["Action"], "Failure");
-  EXPECT_NE(rs[0].body["Reason"].get<std::string>().find("not supported"), std::string::npos);
-  sendV1alpha1("upgrade", "up-a", "BackingUp", {{"UpgradeID", "up-a"}, {"Version", "v1.17.5"}});
+  EXPECT_EQ(rs[0].body["Action"], "Success") << rs[0].body.dump();
+  // KubeEdge's row (docs/node-tasks.md 3.2): the whole NodeTaskRequest.
+  auto request = rows(kV1alpha1RequestGvr);
+  ASSERT_EQ(request.size(), 1u);
+  EXPECT_EQ(request[0].key, "v1alpha1/nodeupgradejobtaskrequests/up-a");
+  EXPECT_EQ(request[0].name, "up-a");
+  json stored = json::parse(request[0].value);
+  EXPECT_EQ(stored["TaskID"], "up-a");
+  EXPECT_EQ(stored["Item"]["HistoryID"], "h-1");
+  EXPECT_TRUE(keadmRuns().empty());
+
+  sendV1alpha1("upgrade", "up-a", "Checking", {{"CheckItem", json::array()}});
+  ASSERT_EQ(waitReports(2).size(), 2u);
+  sendV1alpha1("upgrade", "up-a", "BackingUp", item);
+  rs = waitReports(3);
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_EQ(rs[2].body["Event"], "Backup");
+  EXPECT_EQ(rs[2].body["Action"], "Success") << rs[2].body.dump();
+  sendV1alpha1("upgrade", "up-a", "Upgrading", item);
+  rs = waitReports(4);
+  ASSERT_EQ(rs.size(), 4u);
+  EXPECT_EQ(rs[3].body["Event"], "Upgrade");
+  EXPECT_EQ(rs[3].body["Action"], "Success") << rs[3].body.dump();
+  EXPECT_EQ(keadmRuns(),
+            (std::vector<std::string>{"backup|edge",
+                                      "upgrade|edge|--force|--toVersion|v1.23.1|--image|kubeedge/"
+                                      "installation-package|--upgradeID|up-a|--historyID|h-1|"
+                                      "--fromVersion|v1.20.0"}));
+  EXPECT_TRUE(rowsGone(kV1alpha1RequestGvr));
+  EXPECT_TRUE(rowsGone(kV1alpha1StateGvr));
+  EXPECT_TRUE(fileGone(reportPath()));
+}
+
+TEST_F(TaskManagerTest, V1alpha1UpgradeWaitsForConfirmThenAnswersInit) {
+  startModule();
+  const json item = {{"UpgradeID", "up-c"}, {"Version", "v1.23.1"}, {"RequireConfirmation", true}};
+  sendV1alpha1("upgrade", "up-c", "Init", item);
+  auto rs = waitReports(1);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].body["Event"], "Confirm");
+  EXPECT_EQ(rs[0].body["Action"], "Confirmation");
+  EXPECT_EQ(rs[0].body["Reason"], "Wait for a confirm for upgrade request on the edge site.");
+  EXPECT_EQ(rows(kV1alpha1RequestGvr).size(), 1u);
+  json answer = confirm();
+  EXPECT_EQ(answer["started"], true) << answer.dump();
   rs = waitReports(2);
   ASSERT_EQ(rs.size(), 2u);
-  EXPECT_EQ(rs[1].body["Event"], "Backup");
+  EXPECT_EQ(rs[1].resource, "task/up-c/node/edge-1");
+  EXPECT_EQ(rs[1].body["Event"], "Init");
+  EXPECT_EQ(rs[1].body["Action"], "Success");
+  EXPECT_EQ(confirm()["started"], false) << "confirmed once";
+  EXPECT_TRUE(keadmRuns().empty());
+}
+
+TEST_F(TaskManagerTest, V1alpha1BadImageFailsInitAndAFailedUpgradeIsAnsweredAsFailure) {
+  startModule();
+  sendV1alpha1("upgrade", "up-d", "Init",
+               {{"UpgradeID", "up-d"}, {"Version", "v1.23.1"}, {"Image", "a; touch /tmp/pwned"}});
+  auto rs = waitReports(1);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].body["Event"], "Init");
+  EXPECT_EQ(rs[0].body["Action"], "Failure");
+  EXPECT_TRUE(rows(kV1alpha1RequestGvr).empty());
+  // The same bad image straight at Upgrading: refused before anything is spawned.
+  sendV1alpha1("upgrade", "up-d", "Upgrading",
+               {{"UpgradeID", "up-d"}, {"Version", "v1.23.1"}, {"Image", "a; touch /tmp/pwned"}});
+  rs = waitReports(2);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[1].body["Event"], "Upgrade");
   EXPECT_EQ(rs[1].body["Action"], "Failure");
   EXPECT_TRUE(keadmRuns().empty());
+  ::setenv("FAKE_KEADM_UPGRADE_EXIT", "3", 1);
+  sendV1alpha1("upgrade", "up-d", "Upgrading", {{"UpgradeID", "up-d"}, {"Version", "v1.23.1"}});
+  rs = waitReports(3);
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_EQ(rs[2].body["Event"], "Upgrade");
+  EXPECT_EQ(rs[2].body["Action"], "Failure");
+  EXPECT_EQ(rs[2].body["Reason"], "keadm upgrade failed, err: exit status 3");
+  // No RollBack from the edge: the v1.17 cloud decides (its table ends the node at Failed).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(keadmRuns().size(), 1u);
+  EXPECT_TRUE(rowsGone(kV1alpha1StateGvr));
+}
+
+TEST_F(TaskManagerTest, V1alpha1AfterRestartTheKeadmReportAnswersTheUpgrade) {
+  json request = {{"TaskID", "up-e"},
+                  {"Type", "upgrade"},
+                  {"State", "Upgrading"},
+                  {"Item", {{"UpgradeID", "up-e"}, {"Version", "v1.23.1"}}}};
+  json state = {
+      {"task", "up-e"}, {"node", "edge-1"}, {"phase", "upgrading"}, {"request", request.dump()}};
+  saveRow({"v1alpha1/nodeupgradetaskstates/up-e", kV1alpha1StateGvr, "up-e", state.dump()}, true);
+  std::ofstream(reportPath()) << R"({"event":"Upgrade","success":false,"fromVersion":"v1.22.0",)"
+                                 R"("toVersion":"v1.23.1","errorMessage":"rolled back"})";
+  startModule();
+  Message up =
+      Message::create("edgehub", "taskmanager", "connect", "node/connection", "cloud_connected");
+  ASSERT_TRUE(bus_.broadcast("taskmanager", up).ok());
+  auto rs = waitReports(1);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].resource, "task/up-e/node/edge-1");
+  EXPECT_EQ(rs[0].operation, "upgrade");
+  EXPECT_EQ(rs[0].body["Event"], "Upgrade");
+  EXPECT_EQ(rs[0].body["Action"], "Failure");
+  EXPECT_EQ(rs[0].body["Reason"], "rolled back");
+  EXPECT_TRUE(fileGone(reportPath()));
+  EXPECT_TRUE(rowsGone(kV1alpha1StateGvr));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(keadmRuns().empty()) << "keadm already rolled back; the cloud decides";
 }
 
 TEST_F(TaskManagerTest, V1alpha1UpgradeToTheRunningVersionIsDoneAndNeedsAnUpgradeID) {

@@ -66,8 +66,27 @@ TEST(V1alpha1Task, UpgradeRequestFields) {
   EXPECT_EQ(r->history_id, "h1");
   EXPECT_EQ(r->version, "v1.20.0");
   EXPECT_EQ(r->image, "kubeedge/installation-package:v1.20.0");
+  EXPECT_FALSE(r->require_confirmation);
   EXPECT_FALSE(parseUpgradeRequest(R"({"Version":1})").ok());
   EXPECT_FALSE(parseUpgradeRequest("null").ok());
+  // v1.23's RequireConfirmation; Go's bool refuses a string.
+  auto c = parseUpgradeRequest(R"({"UpgradeID":"u1","RequireConfirmation":true})");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->require_confirmation);
+  EXPECT_FALSE(parseUpgradeRequest(R"({"RequireConfirmation":"yes"})").ok());
+}
+
+TEST(V1alpha1Task, UpgradeStateRowRoundTripsAndRefusesIncompleteRows) {
+  UpgradeState s{"up-a", "edge-1", "upgrading", R"({"TaskID":"up-a"})"};
+  auto back = decodeUpgradeState(encodeUpgradeState(s));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->task_id, "up-a");
+  EXPECT_EQ(back->node, "edge-1");
+  EXPECT_EQ(back->phase, "upgrading");
+  EXPECT_EQ(back->request, s.request);
+  EXPECT_FALSE(decodeUpgradeState(R"({"task":"up-a","node":"edge-1"})").has_value());
+  EXPECT_FALSE(decodeUpgradeState(R"({"task":1,"node":"edge-1","phase":"x"})").has_value());
+  EXPECT_FALSE(decodeUpgradeState("[").has_value());
 }
 
 TEST(V1alpha1Task, ResponseHasEveryGoFieldInOrder) {
