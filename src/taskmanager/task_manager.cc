@@ -364,7 +364,9 @@ class TaskManager final : public core::Module {
       return;
     }
     ctx_.log->info("v1alpha1 node task resource={} state={}", m.route.resource, task.request.state);
-    const std::string key = "v1alpha1/" + m.route.resource;
+    // Per state: the cloud sends the next state as soon as it has an answer, which the worker
+    // of the previous state sends just before it lets go of its key.
+    const std::string key = "v1alpha1/" + m.route.resource + "/" + *event;
     if (!claim(key)) {
       ctx_.log->warn("node task dropped: one is already running resource={}", m.route.resource);
       return;

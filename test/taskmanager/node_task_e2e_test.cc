@@ -16,6 +16,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cloudsim/cloudsim.h"
@@ -226,6 +227,44 @@ class NodeTaskE2E : public ::testing::Test {
     ASSERT_TRUE(sim_->waitUntil([&] { return sim_->connected(); }, 20s)) << serviceLog();
   }
 
+  // v1alpha1 (docs/node-tasks.md 1.2, 2.4): plays CloudCore v1.17.5 for one upgrade task.
+  // Sends the request of the node's state, waits for the answer and moves the state by the
+  // v1.17.5 rule table; an answer the table has no row for (Confirm/Confirmation) leaves the
+  // state as it is and the walk stops there. Returns "Event/Action " per answer.
+  std::string walkV1alpha1(const std::string& task, const json& item, std::string* state,
+                           int max_steps = 6) {
+    std::string walked;
+    for (int step = 0; step < max_steps && !cloudsim::v1alpha1Final(*state); ++step) {
+      const size_t before = sim_->v1alpha1Answers(task).size();
+      if (!sim_->sendV1alpha1Task("upgrade", task, *state, item).ok()) return walked + "unsent";
+      if (!waitV1alpha1Answers(task, before + 1)) return walked + "no answer in " + *state;
+      if (!stepV1alpha1(task, state, &walked)) break;
+    }
+    return walked;
+  }
+  bool waitV1alpha1Answers(const std::string& task, size_t n) {
+    // Upgrading is answered by the edgecore keadm started (or put back), after its restart.
+    return sim_->waitUntil([&] { return sim_->v1alpha1Answers(task).size() >= n; }, 60s);
+  }
+  // Applies the newest answer; false when the cloud's table has no row for it.
+  bool stepV1alpha1(const std::string& task, std::string* state, std::string* walked) {
+    const json body = sim_->v1alpha1Answers(task).back().body;
+    const std::string event = body.value("Event", "");
+    const std::string action = body.value("Action", "");
+    *walked += event + "/" + action + " ";
+    auto next = cloudsim::v1alpha1NextState("upgrade", *state, event, action);
+    if (next) *state = *next;
+    return next.has_value();
+  }
+  static json v1alpha1Item(const std::string& id, bool confirm = false) {
+    return {{"UpgradeID", id},
+            {"HistoryID", id + "-h"},
+            {"Version", "v9.9.9"},
+            {"UpgradeTool", "keadm"},
+            {"Image", "kubeedge/installation-package:v9.9.9"},
+            {"RequireConfirmation", confirm}};
+  }
+
   TempDir dir_;
   std::unique_ptr<cloudsim::CloudSim> sim_;
   std::string root_;
@@ -424,6 +463,93 @@ TEST_F(NodeTaskE2E, KilledWhileKeadmUpgradesBReportsTheUpgradeOnce) {
   ASSERT_NO_FATAL_FAILURE(reconnect());
   EXPECT_EQ(sim_->nodeTaskReports("up4").size(), 4u)
       << reportedActions(sim_->nodeTaskReports("up4"));
+}
+
+// ---- v1alpha1: the v1.17.5 cloud's states, answered by the real edgecore and keadm ----
+
+TEST_F(NodeTaskE2E, V1alpha1UpgradeWalksTheV117StatesAndBAnswersTheUpgrade) {
+  stageVersionB();
+  ASSERT_NO_FATAL_FAILURE(startService());
+  const pid_t a = servicePid();
+  std::string state;  // the cloud starts with an empty node state
+  std::string walked = walkV1alpha1("v1-up1", v1alpha1Item("v1-up1"), &state);
+  ASSERT_EQ(walked, "Init/Success Check/Success Backup/Success Upgrade/Success ")
+      << keadmLog() << serviceLog();
+  EXPECT_EQ(state, "Successful");
+  auto last = sim_->v1alpha1Answers("v1-up1").back();
+  EXPECT_EQ(last.node, "edge-1");
+  EXPECT_EQ(last.body["NodeName"], "edge-1");
+  EXPECT_NE(servicePid(), a);
+  EXPECT_EQ(runCommand({installed(), "--version"}).out.rfind("edgecore-cpp 9.9.9", 0), 0u);
+  ASSERT_TRUE(waitKeadmDone()) << keadmLog();
+  EXPECT_NE(keadmLog().find("node task v1-up1 (history v1-up1-h"), std::string::npos) << keadmLog();
+  // Answered once: a later connect finds nothing to report.
+  ASSERT_NO_FATAL_FAILURE(reconnect());
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(sim_->v1alpha1Answers("v1-up1").size(), 4u);
+}
+
+TEST_F(NodeTaskE2E, V1alpha1UpgradeWaitsForKeadmCtlConfirmThenGoesOn) {
+  stageVersionB();
+  ASSERT_NO_FATAL_FAILURE(startService());
+  std::string state;
+  const json item = v1alpha1Item("v1-up2", true);
+  std::string walked = walkV1alpha1("v1-up2", item, &state);
+  // v1.17.5's table has no row for Confirm/Confirmation: the node stays at Init.
+  ASSERT_EQ(walked, "Confirm/Confirmation ") << serviceLog();
+  EXPECT_EQ(state, "");
+  EXPECT_TRUE(keadmLog().empty()) << "nothing runs before the confirmation";
+  auto confirmed = confirm();
+  ASSERT_EQ(confirmed.exit_code, 0) << confirmed.out << confirmed.err << serviceLog();
+  ASSERT_TRUE(waitV1alpha1Answers("v1-up2", 2)) << serviceLog();
+  ASSERT_TRUE(stepV1alpha1("v1-up2", &state, &walked));
+  walked += walkV1alpha1("v1-up2", item, &state);
+  EXPECT_EQ(walked,
+            "Confirm/Confirmation Init/Success Check/Success Backup/Success Upgrade/Success ")
+      << keadmLog() << serviceLog();
+  EXPECT_EQ(state, "Successful");
+  ASSERT_TRUE(waitKeadmDone()) << keadmLog();
+  EXPECT_NE(confirm().exit_code, 0) << "nothing waits any more";
+}
+
+TEST_F(NodeTaskE2E, V1alpha1FailingBackupEndsTheNodeFailedAndChangesNothing) {
+  stageVersionB();
+  ASSERT_NO_FATAL_FAILURE(startService());
+  // keadm backup cannot tell the running version without the installed binary (the running
+  // service does not need the file).
+  fs::rename(installed(), root_ + "/a/moved-away");
+  std::string state;
+  std::string walked = walkV1alpha1("v1-up3", v1alpha1Item("v1-up3"), &state);
+  ASSERT_EQ(walked, "Init/Success Check/Success Backup/Failure ") << keadmLog() << serviceLog();
+  EXPECT_EQ(state, "Failed");
+  const std::string reason = sim_->v1alpha1Answers("v1-up3").back().body["Reason"];
+  EXPECT_NE(reason.find("keadm backup failed"), std::string::npos) << reason;
+  EXPECT_EQ(keadmRunning("upgrade"), 0);
+  EXPECT_EQ(keadmLog().find("upgrade"), std::string::npos) << keadmLog();
+  EXPECT_TRUE(sim_->connected());
+}
+
+TEST_F(NodeTaskE2E, V1alpha1UpgradeToABThatNeverConnectsRollsBackAndAAnswersFailure) {
+  stageVersionB(false);
+  writeSystemctl(5);
+  ASSERT_NO_FATAL_FAILURE(startService());
+  std::string state;
+  std::string walked = walkV1alpha1("v1-up4", v1alpha1Item("v1-up4"), &state);
+  // keadm swaps in B, waits 5 s, puts A back; A answers keadm's failure from its report file.
+  ASSERT_EQ(walked, "Init/Success Check/Success Backup/Success Upgrade/Failure ")
+      << keadmLog() << serviceLog();
+  EXPECT_EQ(state, "Failed");
+  const std::string reason = sim_->v1alpha1Answers("v1-up4").back().body["Reason"];
+  EXPECT_NE(reason.find("upgrade to v9.9.9 failed"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("rolled back to " + versionA()), std::string::npos) << reason;
+  EXPECT_EQ(runCommand({"/usr/bin/cmp", "-s", installed(), kEdgecore}).exit_code, 0);
+  ASSERT_TRUE(waitKeadmDone()) << keadmLog();
+  EXPECT_TRUE(alive(servicePid()));
+  // No second rollback from the edge (the v1.17.5 cloud never sends RollingBack after Failed).
+  EXPECT_EQ(keadmLog().find("restored and started"), std::string::npos) << keadmLog();
+  ASSERT_NO_FATAL_FAILURE(reconnect());
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(sim_->v1alpha1Answers("v1-up4").size(), 4u);
 }
 
 }  // namespace
