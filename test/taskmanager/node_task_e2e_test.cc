@@ -1,9 +1,10 @@
 // Node tasks with real processes only: the cloud simulator (in this test) sends v1alpha2 node
-// tasks to the edgecore binary (taskManager on), which spawns the real keadm; keadm restarts
-// edgecore through a fake systemctl (EDGECORE_SYSTEMCTL, as in test/keadm/node_tasks_test.cc)
-// that really stops and starts the installed binary as "the service"; the reports come back to
-// the simulator from the old edgecore and, after a restart, from the new one (keadm's report
-// file, docs/node-tasks.md 3.3). All files live in a temp root (EDGECORE_KUBEEDGE_DIR,
+// tasks, or v1alpha1 requests state by state as CloudCore v1.17.5 does, to the edgecore binary
+// (taskManager on), which spawns the real keadm; keadm restarts edgecore through a fake
+// systemctl (EDGECORE_SYSTEMCTL, as in test/keadm/node_tasks_test.cc) that really stops and
+// starts the installed binary as "the service"; the reports come back to the simulator from the
+// old edgecore and, after a restart, from the new one (keadm's report file, docs/node-tasks.md
+// 3.3). All files live in a temp root (EDGECORE_KUBEEDGE_DIR,
 // EDGECORE_INSTALLED_BINARY, EDGECORE_UPGRADE_REPORT, --config).
 
 #include <dirent.h>
