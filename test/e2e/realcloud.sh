@@ -671,6 +671,14 @@ EOF
   wait_until 30 "node Ready again" node_ready
 }
 
+# The list is read whole before grep looks at it: under pipefail, `ctr ... | grep -q` fails
+# when grep stops at the match and ctr dies writing the rest of a long list (SIGPIPE).
+containerd_has_image() {
+  local list
+  list=$(ctr -a "$CTD_SOCK" -n k8s.io images ls -q) || fail "ctr images ls failed"
+  grep -qxF "$1" <<< "$list"
+}
+
 # v1alpha1 ImagePrePullJob (docs/node-tasks.md 1.2, 1.6), with CloudCore's taskManager on
 # (cloudcore_with_task_manager). The cloud walks our node through Init, Checking and Pulling;
 # the image comes from a docker-registry on loopback and must end up in containerd.
@@ -690,7 +698,7 @@ t_image_prepull_v1alpha1() {
   ctr -a "$CTD_SOCK" -n k8s.io images tag docker.io/library/busybox:local "$image" > /dev/null
   ctr -a "$CTD_SOCK" -n k8s.io images push --plain-http "$image" > /dev/null
   ctr -a "$CTD_SOCK" -n k8s.io images rm "$image" > /dev/null
-  ! ctr -a "$CTD_SOCK" -n k8s.io images ls -q | grep -qxF "$image" || fail "$image still in containerd"
+  ! containerd_has_image "$image" || fail "$image still in containerd"
 
   cloudcore_with_task_manager
 
@@ -708,7 +716,7 @@ EOF
   wait_until 60 "ImagePrePullJob e2e-prepull: node $NODE Successful" bash -c \
     "kubectl get imageprepulljob e2e-prepull -o json | jq -e '.status.status[] | select(.nodeStatus.nodeName == \"$NODE\") | .nodeStatus.state == \"Successful\" and (.imageStatus[0].state == \"Successful\")'"
   say "job status: $(kc get imageprepulljob e2e-prepull -o jsonpath='{.status}')"
-  ctr -a "$CTD_SOCK" -n k8s.io images ls -q | grep -qxF "$image" || fail "$image is not in containerd"
+  containerd_has_image "$image" || fail "$image is not in containerd"
   kc delete imageprepulljob e2e-prepull > /dev/null
   stop_registry
 }
