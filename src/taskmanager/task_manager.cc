@@ -783,16 +783,22 @@ class TaskManager final : public core::Module {
     if (type == kNodeUpgradeJob) deleteRow(upgradeSpecKey(task->resource));
   }
 
-  // A task that was running when edgecore stopped: Check and Pull run again; keadm's actions
-  // are not repeated (their result comes from keadm's report file at the next connect).
+  // A task that was running when edgecore stopped: Check and Pull run again, and so does a
+  // BackUp that was cut short (keadm backup restarts nothing, so no report file follows it; a
+  // backup is taken again whole). The keadm actions that restart edgecore are not repeated:
+  // their result comes from keadm's report file at the next connect. With that file waiting, a
+  // stored BackUp is the row of a database a rollback restored, not an interrupted backup.
   void resumeAfterRestart() {
+    std::error_code ec;
+    const bool keadm_report_waiting = std::filesystem::exists(upgradeReportPath(), ec);
     for (const TaskState& s : readStates()) {
       const std::string key = s.resource.toString();
       if (s.phase == "waiting") {
         ctx_.log->info("node upgrade still waits for confirmation job={}", s.resource.job);
         continue;
       }
-      if (s.action != "Check" && s.action != "Pull") {
+      const bool backup_cut_short = s.action == "BackUp" && !keadm_report_waiting;
+      if (s.action != "Check" && s.action != "Pull" && !backup_cut_short) {
         ctx_.log->info(
             "node task was in keadm action {} at restart; waiting for its report resource={}",
             s.action, key);

@@ -385,6 +385,45 @@ TEST_F(TaskManagerTest, AfterRestartAFailedUpgradeReportLeadsToRollBack) {
   EXPECT_EQ(keadmRuns(), std::vector<std::string>{"rollback|edge"});
 }
 
+TEST_F(TaskManagerTest, ABackUpCutShortByARestartRunsAgainAndTheJobGoesOn) {
+  // edgecore was killed while `keadm backup edge` ran: the row says BackUp, no report file.
+  std::string spec = R"({"version":"v1.23.1"})";
+  saveRow({"v1alpha2/nodeupgradejobspecs/up5/edge-1", kSpecGvr, "up5", spec}, true);
+  json state = {{"type", "nodeupgradejob"}, {"job", "up5"},       {"node", "edge-1"},
+                {"action", "BackUp"},       {"phase", "running"}, {"spec", spec}};
+  saveRow({"v1alpha2/nodetaskstates/nodeupgradejob/up5/edge-1", kStateGvr, "up5", state.dump()},
+          false);
+  startModule();
+  auto rs = waitReports(2);
+  ASSERT_EQ(actions(rs), "BackUp+ Upgrade+ ");
+  EXPECT_EQ(rs[0].resource, std::string(kApi) + "nodeupgradejob/up5/node/edge-1");
+  EXPECT_EQ(keadmRuns(),
+            (std::vector<std::string>{"backup|edge", "upgrade|edge|--force|--toVersion|v1.23.1"}));
+  EXPECT_TRUE(rowsGone(kStateGvr));
+}
+
+TEST_F(TaskManagerTest, ABackUpRowNextToAKeadmReportIsARestoredDatabaseAndNotRerun) {
+  // keadm's rollback put back the database of the BackUp moment and left its report file.
+  std::string spec = R"({"version":"v1.23.1"})";
+  saveRow({"v1alpha2/nodeupgradejobspecs/up6/edge-1", kSpecGvr, "up6", spec}, true);
+  json state = {{"type", "nodeupgradejob"}, {"job", "up6"},       {"node", "edge-1"},
+                {"action", "BackUp"},       {"phase", "running"}, {"spec", spec}};
+  saveRow({"v1alpha2/nodetaskstates/nodeupgradejob/up6/edge-1", kStateGvr, "up6", state.dump()},
+          false);
+  std::ofstream(reportPath()) << R"({"event":"Rollback","success":true,"fromVersion":"v1.23.1",)"
+                                 R"("toVersion":"v1.22.0"})";
+  startModule();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(waitReports(1, std::chrono::milliseconds(1)).empty());
+  EXPECT_TRUE(keadmRuns().empty()) << "the backup must not be taken again";
+  Message up =
+      Message::create("edgehub", "taskmanager", "connect", "node/connection", "cloud_connected");
+  ASSERT_TRUE(bus_.broadcast("taskmanager", up).ok());
+  auto rs = waitReports(1);
+  ASSERT_EQ(actions(rs), "RollBack+ ");
+  EXPECT_TRUE(keadmRuns().empty());
+}
+
 // ---- v1alpha1 (docs/node-tasks.md 1.2, 1.6, 2.4) ----
 
 TEST_F(TaskManagerTest, V1alpha1PrePullAnswersInitAndCheckLikeKubeEdge) {
