@@ -26,14 +26,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   }
 }
 
-core::Result<json> parseObject(std::string_view text, std::string_view what) {
-  json doc = core::parseJsonBounded(text);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return core::invalidArgument("failed to parse " + std::string(what) + ": not a JSON object");
-  }
-  return doc;
-}
-
 // Go's decoder: a missing or null key keeps the zero value, a wrong type is an error.
 core::Status readString(const json& obj, const char* key, std::string* out) {
   auto it = obj.find(key);
@@ -70,6 +62,14 @@ constexpr ActionStep kConfigUpdateFlow[] = {{"Check", "BackUp", ""},
                                             {"RollBack", "", ""}};
 
 }  // namespace
+
+core::Result<json> parseObject(std::string_view text, std::string_view what) {
+  json doc = core::parseJsonBounded(text);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return core::invalidArgument("failed to parse " + std::string(what) + ": not a JSON object");
+  }
+  return doc;
+}
 
 std::string NodeJobResource::toString() const {
   return std::string(kNodeJobApiVersion) + "/" + type + "/" + job + "/node/" + node;

@@ -5,6 +5,7 @@
 // the checks that keep job fields away from anything but argv.
 
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,10 @@ inline constexpr std::string_view kNodeJobApiVersion = "operations.kubeedge.io/v
 inline constexpr std::string_view kNodeUpgradeJob = "nodeupgradejob";
 inline constexpr std::string_view kImagePrePullJob = "imageprepulljob";
 inline constexpr std::string_view kConfigUpdateJob = "configupdatejob";
+
+// `text` as a JSON object (bounded parse); InvalidArgument naming `what` otherwise. Shared by
+// the v1alpha2 specs and the v1alpha1 requests.
+core::Result<nlohmann::json> parseObject(std::string_view text, std::string_view what);
 
 // operations.kubeedge.io/v1alpha2/<type>/<job>/node/<node>
 struct NodeJobResource {

@@ -66,14 +66,6 @@ core::Status readStrings(const json& obj, std::string_view name, std::vector<std
   return {};
 }
 
-core::Result<json> parseObject(std::string_view text, std::string_view what) {
-  json doc = core::parseJsonBounded(text);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return core::invalidArgument("failed to parse " + std::string(what) + ": not a JSON object");
-  }
-  return doc;
-}
-
 std::vector<std::string_view> split(std::string_view s) {
   std::vector<std::string_view> out;
   for (size_t start = 0;;) {
